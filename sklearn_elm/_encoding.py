@@ -1,0 +1,173 @@
+"""GenotypeEncoder: allele dosages to the centred coding the ELM works on."""
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+
+def check_genotype_alphabet(X, ploidy, feature_names=None):
+    """Raise a ValueError naming the first column with a value outside ``0..ploidy``.
+
+    NaN is allowed (it marks a missing genotype).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_loci)
+        Allele dosages.
+    ploidy : int
+        Largest allowed dosage (1 haploid, 2 diploid).
+    feature_names : array-like of str, default=None
+        Column names used in the message.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._encoding import check_genotype_alphabet
+    >>> check_genotype_alphabet(np.array([[0.0, 1.0], [1.0, np.nan]]), 1)
+    >>> check_genotype_alphabet(np.array([[0.0, 2.0]]), 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: column 1 ('x1') holds 2.0, which is not a haploid genotype (allowed: 0, 1 or NaN).
+    """
+    bad = ~(np.isnan(X) | np.isin(X, np.arange(ploidy + 1)))
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        name = feature_names[col] if feature_names is not None else f"x{col}"
+        kind = "haploid" if ploidy == 1 else "diploid"
+        allowed = ", ".join(str(v) for v in range(ploidy + 1))
+        raise ValueError(
+            f"column {col} ({name!r}) holds {X[row, col]!r}, which is not a {kind} "
+            f"genotype (allowed: {allowed} or NaN)."
+        )
+
+
+class GenotypeEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Encode allele dosages on the centred scale of the genetic model.
+
+    A haploid locus coded 0/1 is treated as a doubled dosage 0/2, so one
+    formula serves both ploidies: ``z = d - 1`` with ``center="mid"``
+    (haploid 0/1 -> -1/+1, diploid 0/1/2 -> -1/0/+1) and ``z = d - 2 p``
+    with ``center="mean"``, where ``d = g * 2 / ploidy`` is the dosage and
+    ``p`` the allele frequency estimated in ``fit``.  Missing genotypes (NaN)
+    are imputed with the locus mean of the fitted data, on the encoded scale.
+
+    Parameters
+    ----------
+    ploidy : {"auto", 1, 2}, default="auto"
+        1 for haploid 0/1 data, 2 for diploid 0/1/2 dosages; ``"auto"``
+        infers 2 if any dosage of 2 is present in ``fit`` and 1 otherwise
+        (so diploid data with no homozygote of allele 1 look haploid: set the
+        ploidy explicitly when it is known).
+    center : {"mid", "mean"}, default="mid"
+        ``"mid"`` subtracts the midpoint of the dosage range, ``"mean"`` the
+        fitted mean dosage ``2 p`` (VanRaden centring).
+
+    Attributes
+    ----------
+    ploidy_ : int
+        The ploidy used.
+    allele_frequencies_ : ndarray of shape (n_features_in_,)
+        Frequency of allele 1 per locus in the fitted data (NaN ignored).
+    offset_ : ndarray of shape (n_features_in_,)
+        What is subtracted from the dosage: 1 or ``2 p``.
+    n_features_in_ : int
+        Number of loci seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Locus names, when ``X`` has string column names.
+
+    See Also
+    --------
+    sklearn_elm.NeuralGPRegressor : the network usually fitted on the encoding.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm import GenotypeEncoder
+    >>> GenotypeEncoder().fit_transform(np.array([[0, 1], [1, 1]]))
+    array([[-1.,  1.],
+           [ 1.,  1.]])
+    >>> GenotypeEncoder(center="mean").fit_transform(np.array([[0.0, 2.0], [2.0, np.nan]]))
+    array([[-1.,  0.],
+           [ 1.,  0.]])
+    """
+
+    _parameter_constraints = {
+        "ploidy": [StrOptions({"auto"}), Interval(Integral, 1, 2, closed="both")],
+        "center": [StrOptions({"mid", "mean"})],
+    }
+
+    def __init__(self, ploidy="auto", center="mid"):
+        self.ploidy = ploidy
+        self.center = center
+
+    def _check_alphabet(self, X, ploidy):
+        check_genotype_alphabet(X, ploidy, getattr(self, "feature_names_in_", None))
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn the ploidy and allele frequencies of the loci.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_loci)
+            Allele dosages: 0/1 (haploid) or 0/1/2 (diploid), NaN for missing.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : GenotypeEncoder
+            The fitted encoder.
+        """
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
+        if self.ploidy == "auto":
+            ploidy = 2 if np.nanmax(X, initial=0) > 1 else 1
+        else:
+            ploidy = self.ploidy
+        self._check_alphabet(X, ploidy)
+        observed = ~np.isnan(X)
+        empty = np.flatnonzero(~observed.any(axis=0))
+        if empty.size:
+            name = self.feature_names_in_[empty[0]] if hasattr(self, "feature_names_in_") else f"x{empty[0]}"
+            raise ValueError(
+                f"column {empty[0]} ({name!r}) is entirely missing: its allele "
+                "frequency, and so its imputed value, is undefined."
+            )
+        self.ploidy_ = ploidy
+        self.allele_frequencies_ = np.nanmean(X, axis=0) / ploidy
+        self.offset_ = (
+            np.ones(X.shape[1]) if self.center == "mid" else 2 * self.allele_frequencies_
+        )
+        return self
+
+    def transform(self, X):
+        """Encode dosages; missing values get the fitted locus mean.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_loci)
+            Allele dosages with the fitted ploidy's alphabet, NaN for missing.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_loci)
+            ``z = g * 2 / ploidy - offset_``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+        self._check_alphabet(X, self.ploidy_)
+        Z = X * (2.0 / self.ploidy_) - self.offset_
+        missing = np.isnan(Z)
+        if missing.any():
+            # the mean dosage is 2p, so its encoded value is 2p - offset
+            fill = 2 * self.allele_frequencies_ - self.offset_
+            Z[missing] = np.broadcast_to(fill, Z.shape)[missing]
+        return Z
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags

@@ -1,0 +1,190 @@
+"""Simulator of additive-plus-pairwise-epistatic phenotypes with known truth."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
+
+
+def pairwise_values(Z, epistasis):
+    """Pairwise genetic values ``sum_{i<j} E_ij z_i z_j`` for every sample.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_samples, n_loci)
+        Encoded genotypes.
+    epistasis : ndarray of shape (n_loci, n_loci)
+        Symmetric pairwise effects; the diagonal is ignored.
+
+    Returns
+    -------
+    values : ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm.datasets import pairwise_values
+    >>> E = np.array([[0.0, 2.0], [2.0, 0.0]])
+    >>> pairwise_values(np.array([[1.0, -1.0], [1.0, 1.0]]), E)
+    array([-2.,  2.])
+    """
+    off = epistasis - np.diag(np.diag(epistasis))
+    # sum_{i<j} E_ij z_i z_j = z^T E z / 2 for symmetric E with zero diagonal
+    return 0.5 * np.einsum("ni,ij,nj->n", Z, off, Z)
+
+
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 2, None, closed="left")],
+        "n_loci": [Interval(Integral, 1, None, closed="left")],
+        "n_traits": [Interval(Integral, 1, None, closed="left")],
+        "n_qtl": [Interval(Integral, 1, None, closed="left"), None],
+        "n_pairs": [Interval(Integral, 0, None, closed="left"), None],
+        "h2": [Interval(Real, 0, 1, closed="right")],
+        "epistatic_ratio": [Interval(Real, 0, None, closed="left")],
+        "ploidy": [Interval(Integral, 1, 2, closed="both")],
+        "allele_frequencies": ["array-like", Interval(Real, 0, 1, closed="neither"), None],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_epistatic_phenotypes(
+    n_samples,
+    n_loci,
+    *,
+    n_traits=1,
+    n_qtl=None,
+    n_pairs=None,
+    h2=0.5,
+    epistatic_ratio=1.0,
+    ploidy=1,
+    allele_frequencies=None,
+    random_state=None,
+):
+    """Simulate genotypes and phenotypes with additive and pairwise effects.
+
+    Per trait, ``y = sum_i a_i z_i + sum_{i<j} E_ij z_i z_j + eps`` on the
+    encoded scale of :class:`~sklearn_elm.GenotypeEncoder` with
+    ``center="mid"`` (haploid ``z = 2 g - 1``, diploid ``z = g - 1``).  The
+    additive effects sit on ``n_qtl`` random loci, the pairs are disjoint
+    pairs of those loci.  Both parts are scaled on the realised sample so
+    that ``V_AA / V_A = epistatic_ratio`` and ``V_G = 1`` exactly; the noise
+    has variance ``(1 - h2) / h2`` so that ``V_G / V_P = h2`` up to
+    sampling error.
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of individuals.
+    n_loci : int
+        Number of loci.
+    n_traits : int, default=1
+        Number of traits; effects and pairs are drawn anew for each.
+    n_qtl : int, default=None
+        Number of causal loci per trait; all loci when None.
+    n_pairs : int, default=None
+        Number of disjoint epistatic pairs per trait; ``n_qtl // 2`` (a
+        perfect matching of the causal loci, as in the reference data) when
+        None.  Must be positive when ``epistatic_ratio > 0``.
+    h2 : float in (0, 1], default=0.5
+        Broad-sense heritability ``V_G / V_P``.
+    epistatic_ratio : float >= 0, default=1.0
+        ``V_AA / V_A``; 0 gives a purely additive trait.
+    ploidy : {1, 2}, default=1
+        1: haploid 0/1 genotypes; 2: diploid 0/1/2 dosages.
+    allele_frequencies : float, array-like of shape (n_loci,) or None, default=None
+        Frequency of allele 1 per locus; 0.5 everywhere when None.
+    random_state : int, RandomState instance or None, default=None
+        Seed of every random draw.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        genotypes : ndarray of shape (n_samples, n_loci), int8
+        phenotypes : ndarray of shape (n_samples, n_traits)
+        additive_effects : ndarray of shape (n_traits, n_loci)
+        epistasis : ndarray of shape (n_traits, n_loci, n_loci)
+            Symmetric with zero diagonal.
+        genetic_values : ndarray of shape (n_samples, n_traits)
+            The noise-free part of the phenotypes.
+        allele_frequencies : ndarray of shape (n_loci,)
+        feature_names, target_names : ndarray of str
+        train : ndarray of shape (n_samples,), bool
+            The first 85 % of samples, as in the published split.
+        DESCR : str
+
+    Examples
+    --------
+    >>> from sklearn_elm.datasets import make_epistatic_phenotypes
+    >>> data = make_epistatic_phenotypes(500, 20, h2=1.0, epistatic_ratio=0.5,
+    ...                                  random_state=0)
+    >>> data.genotypes.shape, data.phenotypes.shape, data.epistasis.shape
+    ((500, 20), (500, 1), (1, 20, 20))
+    >>> round(float(data.phenotypes.var()), 6)
+    1.0
+    """
+    rng = check_random_state(random_state)
+    n_qtl = n_loci if n_qtl is None else n_qtl
+    if n_qtl > n_loci:
+        raise ValueError(f"n_qtl={n_qtl} exceeds n_loci={n_loci}.")
+    n_pairs = n_qtl // 2 if n_pairs is None else n_pairs
+    if 2 * n_pairs > n_qtl:
+        raise ValueError(f"n_pairs={n_pairs} disjoint pairs need at least {2 * n_pairs} QTL, got n_qtl={n_qtl}.")
+    if epistatic_ratio > 0 and n_pairs == 0:
+        raise ValueError("epistatic_ratio > 0 needs at least one epistatic pair (n_pairs >= 1).")
+    if allele_frequencies is None:
+        freq = np.full(n_loci, 0.5)
+    else:
+        freq = np.broadcast_to(np.asarray(allele_frequencies, dtype=float), (n_loci,)).copy()
+        if not np.all((freq > 0) & (freq < 1)):
+            raise ValueError("allele_frequencies must lie strictly between 0 and 1.")
+
+    genotypes = rng.binomial(ploidy, freq, size=(n_samples, n_loci)).astype(np.int8)
+    # the encoding of GenotypeEncoder(center="mid"): a haploid locus is a doubled dosage
+    Z = genotypes * (2.0 / ploidy) - 1.0
+    additive = np.zeros((n_traits, n_loci))
+    epistasis = np.zeros((n_traits, n_loci, n_loci))
+    values = np.zeros((n_samples, n_traits))
+    for t in range(n_traits):
+        qtl = rng.choice(n_loci, size=n_qtl, replace=False)
+        a = np.zeros(n_loci)
+        a[qtl] = rng.standard_normal(n_qtl)
+        A = Z @ a
+        E = np.zeros((n_loci, n_loci))
+        if epistatic_ratio > 0:
+            paired = rng.permutation(qtl)[: 2 * n_pairs].reshape(n_pairs, 2)
+            effects = rng.standard_normal(n_pairs)
+            E[paired[:, 0], paired[:, 1]] = effects
+            E[paired[:, 1], paired[:, 0]] = effects
+        AA = pairwise_values(Z, E)
+        var_a, var_aa = A.var(), AA.var()
+        if var_a == 0 or (epistatic_ratio > 0 and var_aa == 0):
+            raise ValueError(
+                "a simulated genetic component has no variance in this sample; "
+                "use more samples or loci, or less extreme allele frequencies."
+            )
+        c_aa = np.sqrt(epistatic_ratio / var_aa) if epistatic_ratio > 0 else 0.0
+        c_a = 1 / np.sqrt(var_a)
+        G = c_a * A + c_aa * AA
+        scale = 1 / G.std()  # V_G = 1 exactly, V_AA / V_A unchanged
+        additive[t] = scale * c_a * a
+        epistasis[t] = scale * c_aa * E
+        values[:, t] = scale * G
+    noise = rng.standard_normal((n_samples, n_traits)) * np.sqrt((1 - h2) / h2)
+    return Bunch(
+        genotypes=genotypes,
+        phenotypes=values + noise,
+        genetic_values=values,
+        additive_effects=additive,
+        epistasis=epistasis,
+        allele_frequencies=freq,
+        feature_names=np.array([f"locus{i}" for i in range(n_loci)]),
+        target_names=np.array([f"trait{t}" for t in range(n_traits)]),
+        train=np.arange(n_samples) < int(round(0.85 * n_samples)),
+        DESCR=(
+            f"Simulated by make_epistatic_phenotypes: {n_samples} samples, {n_loci} loci, "
+            f"ploidy {ploidy}, {n_traits} trait(s), {n_qtl} QTL and {n_pairs} pairs per trait, "
+            f"h2={h2}, V_AA/V_A={epistatic_ratio}."
+        ),
+    )
