@@ -39,7 +39,7 @@ def check_genotype_alphabet(X, ploidy, feature_names=None):
         kind = "haploid" if ploidy == 1 else "diploid"
         allowed = ", ".join(str(v) for v in range(ploidy + 1))
         raise ValueError(
-            f"column {col} ({name!r}) holds {X[row, col]!r}, which is not a {kind} "
+            f"column {col} ({name!r}) holds {float(X[row, col])!r}, which is not a {kind} "
             f"genotype (allowed: {allowed} or NaN)."
         )
 

@@ -191,11 +191,10 @@ class NeuralGPRegressor(NeuralNetRegressor):
         X, y = validate_data(
             self, X, y, dtype=[np.float32, np.float64], multi_output=True, y_numeric=True
         )
-        if self.train_split == "auto" and X.shape[0] < 20:
+        if self.train_split == "auto" and X.shape[0] < 2:
             raise ValueError(
-                f"train_split='auto' holds out 10 % for early stopping and needs at "
-                f"least 20 samples, got {X.shape[0]}; pass train_split=None to "
-                "train on all of them."
+                "train_split='auto' holds out validation data for early stopping and "
+                f"needs at least 2 samples, got n_samples = {X.shape[0]}."
             )
         y = np.asarray(y, dtype=np.float64)
         self._y_1d_ = y.ndim == 1
@@ -209,7 +208,11 @@ class NeuralGPRegressor(NeuralNetRegressor):
         self._seed_ = rng.randint(np.iinfo(np.int32).max)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self._seed_)
-            super().fit(X.astype(np.float32, copy=False), Y, **fit_params)
+            if not self.warm_start or not self.initialized_:
+                self.initialize()
+            # skorch's own fit would go through the public partial_fit, which this
+            # class hides (it would train on unstandardised targets)
+            NeuralNetRegressor.partial_fit(self, X.astype(np.float32, copy=False), Y, **fit_params)
         self.module_.eval()
         return self
 
@@ -228,8 +231,22 @@ class NeuralGPRegressor(NeuralNetRegressor):
         """
         check_is_fitted(self, "intercept_")
         X = self._validate_X(X, reset=False)
-        Y = super().predict(X).astype(np.float64) * self.target_scale_ + self.intercept_
+        raw = self.forward(X, training=False).numpy().astype(np.float64)
+        Y = raw * self.target_scale_ + self.intercept_
         return Y.ravel() if self._y_1d_ else Y
+
+    @property
+    def predict_proba(self):
+        """Not available: a regressor has no class probabilities."""
+        raise AttributeError("NeuralGPRegressor has no predict_proba; use predict.")
+
+    @property
+    def partial_fit(self):
+        """Not available: the targets are standardised once, in ``fit``."""
+        raise AttributeError(
+            "NeuralGPRegressor has no partial_fit: the targets are standardised in fit; "
+            "use warm_start=True to continue training."
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -1,0 +1,501 @@
+"""Quantitative genetics from streamed equivalent-linear-map statistics.
+
+Pure numpy.  For every sample ``n`` the network's equivalent linear map gives,
+per output ``k``, coefficients ``s_nk`` (a row of ``J(x_n)``) with
+``f_k(x_n) = s_nk . z_n`` on the network's input scale ``z``.  Everything
+downstream needs only sums over samples, accumulated batch by batch by
+:func:`update_moments`, so memory is ``O(n_outputs p^2)`` whatever the
+number of samples:
+
+    n, sum z, sum z z^T, sum (z*z)(z*z)^T, sum f, sum f^2, sum z f^T,
+    sum s, sum s*s, sum z s^T   (and, for the contrast, genotype-class sums).
+
+The functions below turn these sums into additive effects, the epistasis
+matrix and variance components; each docstring states its formula.
+"""
+
+import numpy as np
+from scipy import linalg
+from sklearn.utils import Bunch
+
+__all__ = [
+    "additive_effects",
+    "conditional_slopes",
+    "epistasis_contrast",
+    "epistasis_regression",
+    "init_moments",
+    "update_moments",
+    "variance_components",
+]
+
+
+def init_moments(n_features, n_outputs, *, contrast=False):
+    """Zeroed sums for :func:`update_moments`.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of network inputs ``p``.
+    n_outputs : int
+        Number of network outputs ``k``.
+    contrast : bool, default=False
+        Also allocate the genotype-class sums of :func:`epistasis_contrast`
+        (``4 k p^2`` more numbers).
+
+    Returns
+    -------
+    moments : Bunch
+        ``n`` (samples seen), ``z`` (p,), ``zz`` (p, p), ``z2z2`` (p, p),
+        ``f`` (k,), ``ff`` (k,), ``zf`` (p, k), ``s`` (k, p), ``ss`` (k, p),
+        ``zs`` (k, p, p) with ``zs[k, j, i] = sum_n z_nj s_nki``, ``abs_min`` /
+        ``abs_max`` (p,) (range of ``|z|``), and with ``contrast``,
+        ``class_n`` (2, 2, p, p) and ``class_s`` (k, 2, 2, p, p).
+
+    Examples
+    --------
+    >>> m = init_moments(3, 2)
+    >>> m.n, m.zs.shape
+    (0, (2, 3, 3))
+    """
+    p, k = int(n_features), int(n_outputs)
+    moments = Bunch(
+        n=0,
+        z=np.zeros(p),
+        zz=np.zeros((p, p)),
+        z2z2=np.zeros((p, p)),
+        f=np.zeros(k),
+        ff=np.zeros(k),
+        zf=np.zeros((p, k)),
+        s=np.zeros((k, p)),
+        ss=np.zeros((k, p)),
+        zs=np.zeros((k, p, p)),
+        abs_min=np.full(p, np.inf),
+        abs_max=np.zeros(p),
+    )
+    if contrast:
+        moments.class_n = np.zeros((2, 2, p, p))
+        moments.class_s = np.zeros((k, 2, 2, p, p))
+    return moments
+
+
+def update_moments(moments, Z, F, S):
+    """Add one batch to the streamed sums, in float64.
+
+    Parameters
+    ----------
+    moments : Bunch
+        Sums from :func:`init_moments`, updated in place.
+    Z : ndarray of shape (n_batch, p)
+        Network inputs ``z``.
+    F : ndarray of shape (n_batch, k)
+        Genetic values ``f(z)`` (network outputs on the target scale,
+        without intercept).
+    S : ndarray of shape (n_batch, k, p)
+        ELM coefficients, ``F[n, k] = S[n, k] @ Z[n]``.
+
+    Returns
+    -------
+    moments : Bunch
+        The same object.
+
+    Raises
+    ------
+    ValueError
+        When class sums are kept (``contrast=True``) and ``Z`` is not coded
+        -1 / +1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Z = np.array([[1.0, -1.0], [-1.0, -1.0]])
+    >>> S = np.ones((2, 1, 2))
+    >>> m = update_moments(init_moments(2, 1), Z, (S[:, 0] * Z).sum(1)[:, None], S)
+    >>> m.n, m.f
+    (2, array([-2.]))
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    F = np.asarray(F, dtype=np.float64)
+    S = np.asarray(S, dtype=np.float64)
+    b, p = Z.shape
+    k = F.shape[1]
+    moments.n += b
+    moments.z += Z.sum(axis=0)
+    moments.zz += Z.T @ Z
+    Z2 = Z * Z
+    moments.z2z2 += Z2.T @ Z2
+    moments.f += F.sum(axis=0)
+    moments.ff += (F * F).sum(axis=0)
+    moments.zf += Z.T @ F
+    moments.s += S.sum(axis=0)
+    moments.ss += (S * S).sum(axis=0)
+    # zs[k, j, i] = sum_n z_nj s_nki: one (p, b) x (b, k p) product
+    moments.zs += (Z.T @ S.reshape(b, k * p)).reshape(p, k, p).transpose(1, 0, 2)
+    absZ = np.abs(Z)
+    if b:
+        moments.abs_min = np.minimum(moments.abs_min, absZ.min(axis=0))
+        moments.abs_max = np.maximum(moments.abs_max, absZ.max(axis=0))
+    if "class_n" in moments:
+        if not np.isin(Z, (-1.0, 1.0)).all():
+            bad = np.unique(Z[~np.isin(Z, (-1.0, 1.0))])[:5]
+            raise ValueError(
+                "epistasis='contrast' needs binary genotypes coded -1/+1 (haploid, "
+                f"e.g. GenotypeEncoder(center='mid')); found values {bad.tolist()}. "
+                "Use epistasis='regression' for other codings."
+            )
+        # class indicators: index 0 is z = -1, index 1 is z = +1
+        ind = np.stack([Z < 0, Z > 0]).astype(np.float64)
+        for a in range(2):
+            for c in range(2):
+                moments.class_n[a, c] += ind[a].T @ ind[c]
+                for out in range(k):
+                    moments.class_s[out, a, c] += (S[:, out] * ind[a]).T @ ind[c]
+    return moments
+
+
+def _check_samples(moments):
+    if moments.n < 2:
+        raise ValueError(f"The decomposition needs at least 2 samples, got {moments.n}.")
+
+
+def covariance(moments):
+    """Covariance of the inputs: ``C = sum z z^T / n - zbar zbar^T``.
+
+    Parameters
+    ----------
+    moments : Bunch
+        Streamed sums.
+
+    Returns
+    -------
+    C : ndarray of shape (p, p)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Z = np.array([[1.0], [-1.0]])
+    >>> covariance(update_moments(init_moments(1, 1), Z, Z, Z[:, None]))
+    array([[1.]])
+    """
+    _check_samples(moments)
+    zbar = moments.z / moments.n
+    return moments.zz / moments.n - np.outer(zbar, zbar)
+
+
+def additive_effects(moments):
+    """Additive effects: the mean ELM coefficient, ``a_ki = sum_n s_nki / n``.
+
+    The average effect of a unit change of ``z_i`` under the sample's genotype
+    frequencies (exactly the coefficient of ``z_i`` when they are 1/2).
+
+    Parameters
+    ----------
+    moments : Bunch
+        Streamed sums.
+
+    Returns
+    -------
+    a : ndarray of shape (k, p)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Z = np.array([[1.0, 1.0], [-1.0, 1.0]])
+    >>> S = np.array([[[2.0, 0.0]], [[4.0, 0.0]]])
+    >>> additive_effects(update_moments(init_moments(2, 1), Z, (S[:, 0] * Z).sum(1)[:, None], S))
+    array([[3., 0.]])
+    """
+    _check_samples(moments)
+    return moments.s / moments.n
+
+
+def conditional_slopes(moments):
+    """Multiple-regression slopes of every ELM coefficient on every input.
+
+    ``B_k = C^+ Cov(z, s_k)`` with ``C`` the input covariance (pseudo-inverse,
+    so monomorphic inputs get slope 0): ``B[k, j, i]`` is the slope of
+    ``s_ki`` on ``z_j`` holding the other inputs fixed.  For independent
+    inputs it equals the marginal slope ``Cov(z_j, s_ki) / Var(z_j)``.
+
+    Parameters
+    ----------
+    moments : Bunch
+        Streamed sums.
+
+    Returns
+    -------
+    B : ndarray of shape (k, p, p)
+    C_pinv : ndarray of shape (p, p)
+        The pseudo-inverse of the input covariance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Z = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    >>> S = (0.5 * Z[:, ::-1])[:, None, :]  # s_i = z_j / 2, from f = z_0 z_1
+    >>> B, _ = conditional_slopes(update_moments(init_moments(2, 1), Z, Z[:, :1] * Z[:, 1:], S))
+    >>> B[0]
+    array([[0. , 0.5],
+           [0.5, 0. ]])
+    """
+    C = covariance(moments)
+    n = moments.n
+    zbar = moments.z / n
+    # Cov(z_j, s_ki) = sum z_j s_ki / n - zbar_j sbar_ki
+    cov_zs = moments.zs / n - zbar[None, :, None] * (moments.s / n)[:, None, :]
+    C_pinv = linalg.pinvh(C)
+    return np.einsum("jl,kli->kji", C_pinv, cov_zs), C_pinv
+
+
+def _slope_variances(moments, B, C_pinv):
+    """Sampling variance of each slope, ``Var(B[k, j, i]) = sigma2_ki (C^+)_jj / n``.
+
+    ``sigma2_ki = (Var(s_ki) - Cov(z, s_ki)^T B[k, :, i]) n / (n - r - 1)`` is
+    the residual variance of the regression of ``s_ki`` on ``z`` (``r`` the
+    rank of ``C``).
+    """
+    n = moments.n
+    zbar = moments.z / n
+    sbar = moments.s / n
+    var_s = moments.ss / n - sbar**2
+    cov_zs = moments.zs / n - zbar[None, :, None] * sbar[:, None, :]
+    explained = np.einsum("kji,kji->ki", cov_zs, B)
+    rank = np.linalg.matrix_rank(C_pinv, hermitian=True)
+    dof = max(n - rank - 1, 1)
+    sigma2 = np.clip(var_s - explained, 0.0, None) * n / dof
+    return sigma2[:, None, :] * np.diag(C_pinv)[None, :, None] / n
+
+
+def _self_terms(moments):
+    """Inputs whose square varies (non-binary codings): the diagonal is defined there."""
+    return moments.abs_min < moments.abs_max
+
+
+def epistasis_regression(moments, *, return_variance=False):
+    """Pairwise epistasis from the conditional slopes of the ELM coefficients.
+
+    ``E_ij = B_ji + B_ij`` (``B[j, i]``: slope of ``s_i`` on ``z_j``), the
+    **sum** of the two directions: a bias-free network is positively
+    homogeneous of degree 1, so its ELM splits a pairwise term ``e z_i z_j``
+    between the two loci, ``s_i = (e / 2) z_j`` and ``s_j = (e / 2) z_i``
+    (see Notes of :class:`~sklearn_elm.ELMDecomposer`).  The diagonal is 0
+    where ``z_i^2`` is constant (binary codings such as haploid -1/+1, where a
+    "self interaction" is a constant); elsewhere (e.g. diploid -1/0/1) it is
+    the dominance-like self term ``E_ii = B_ii``, the coefficient ``d`` of
+    ``d z_i^2``, whose ELM is ``s_i = d z_i``.
+
+    Parameters
+    ----------
+    moments : Bunch
+        Streamed sums.
+    return_variance : bool, default=False
+        Also return the sampling variance of each entry,
+        ``Var(E_ij) = Var(B_ji) + Var(B_ij)`` (``Var(B_ii)`` on the diagonal).
+
+    Returns
+    -------
+    E : ndarray of shape (k, p, p)
+        Symmetric epistasis matrices.
+    E_var : ndarray of shape (k, p, p)
+        Only with ``return_variance=True``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Z = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    >>> S = (0.5 * Z[:, ::-1])[:, None, :]  # ELM of f = z_0 z_1
+    >>> E = epistasis_regression(update_moments(init_moments(2, 1), Z, Z[:, :1] * Z[:, 1:], S))
+    >>> E[0]
+    array([[0., 1.],
+           [1., 0.]])
+    """
+    B, C_pinv = conditional_slopes(moments)
+    E = B + B.transpose(0, 2, 1)
+    diag = np.arange(B.shape[1])
+    E[:, diag, diag] = np.where(_self_terms(moments), B[:, diag, diag], 0.0)
+    if not return_variance:
+        return E
+    V = _slope_variances(moments, B, C_pinv)
+    E_var = V + V.transpose(0, 2, 1)
+    E_var[:, diag, diag] = np.where(_self_terms(moments), V[:, diag, diag], 0.0)
+    return E, E_var
+
+
+def epistasis_contrast(moments):
+    """Pairwise epistasis from the four genotype classes (the published estimator).
+
+    For binary -1/+1 inputs, let ``m_i(a, b)`` be the mean of ``s_i`` over the
+    samples with ``z_i = a`` and ``z_j = b``.  The contrast of ``s_i`` between
+    the two genotypes of ``j``, averaged with equal weights over the two
+    genotypes of ``i``, is::
+
+        c_ij = [m_i(+,+) - m_i(+,-) + m_i(-,+) - m_i(-,-)] / 4
+
+    and ``E_ij = c_ij + c_ji`` (diagonal 0).  On balanced data (all four
+    classes equally frequent, loci uncorrelated) ``c_ij`` equals the slope of
+    ``s_i`` on ``z_j``, so this agrees with :func:`epistasis_regression`.
+
+    Parameters
+    ----------
+    moments : Bunch
+        Streamed sums with class sums (``init_moments(..., contrast=True)``).
+
+    Returns
+    -------
+    E : ndarray of shape (k, p, p)
+        Symmetric epistasis matrices.
+
+    Raises
+    ------
+    ValueError
+        If the class sums were not kept, or a pair has an empty genotype class.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Z = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    >>> S = (0.5 * Z[:, ::-1])[:, None, :]
+    >>> m = update_moments(init_moments(2, 1, contrast=True), Z, Z[:, :1] * Z[:, 1:], S)
+    >>> epistasis_contrast(m)[0]
+    array([[0., 1.],
+           [1., 0.]])
+    """
+    if "class_n" not in moments:
+        raise ValueError("The moments were accumulated without class sums (contrast=False).")
+    counts = moments.class_n
+    p = counts.shape[-1]
+    off = ~np.eye(p, dtype=bool)
+    empty = (counts == 0) & off
+    if empty.any():
+        a, b, i, j = np.argwhere(empty)[0]
+        raise ValueError(
+            f"Loci {i} and {j} have no sample with genotypes "
+            f"({2 * a - 1:+d}, {2 * b - 1:+d}): the four-class contrast is undefined; "
+            "use epistasis='regression'."
+        )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = moments.class_s / counts  # (k, a, b, i, j): mean s_i | z_i = a, z_j = b
+    c = (means[:, 1, 1] - means[:, 1, 0] + means[:, 0, 1] - means[:, 0, 0]) / 4
+    c = np.where(off, c, 0.0)
+    return c + c.transpose(0, 2, 1)
+
+
+def pair_variances(moments):
+    """Variance of each product of inputs: ``Var(z_i z_j) = E[z_i^2 z_j^2] - E[z_i z_j]^2``.
+
+    Parameters
+    ----------
+    moments : Bunch
+        Streamed sums.
+
+    Returns
+    -------
+    V : ndarray of shape (p, p)
+        The diagonal is ``Var(z_i^2)`` (0 for binary codings).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Z = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    >>> pair_variances(update_moments(init_moments(2, 1), Z, Z[:, :1], Z[:, None]))
+    array([[0., 1.],
+           [1., 0.]])
+    """
+    _check_samples(moments)
+    n = moments.n
+    return np.clip(moments.z2z2 / n - (moments.zz / n) ** 2, 0.0, None)
+
+
+def variance_components(moments, additive, epistasis, epistasis_variance, phenotypic):
+    """Variance components of the network's genetic value, per output.
+
+    * ``genetic``: ``V_G = Var_n f(z_n)`` (the intercept plays no role);
+    * ``additive``: ``V_A = a^T C a``, the variance of ``sum_i a_i z_i``;
+    * ``epistatic``: noise-corrected variance of the pairwise part,
+      ``V_AA = sum_{i<=j} (E_ij^2 - Var(E_ij)) Var(z_i z_j)``: squaring an
+      estimate adds its sampling variance, which summed over ``p (p - 1) / 2``
+      mostly null pairs would inflate ``V_AA`` severalfold; it is subtracted
+      per pair (the diagonal only counts for non-binary codings);
+    * ``higher``: ``V_G - V_A - V_AA``, what neither part explains
+      (higher-order interactions, and covariance between the parts);
+    * ``phenotypic``: ``V_P``, given; ``residual``: ``V_P - V_G``;
+      ``h2 = V_A / V_P`` and ``H2 = V_G / V_P``.
+
+    Parameters
+    ----------
+    moments : Bunch
+        Streamed sums.
+    additive : ndarray of shape (k, p)
+        Additive effects.
+    epistasis : ndarray of shape (k, p, p)
+        Symmetric epistasis matrices.
+    epistasis_variance : ndarray of shape (k, p, p)
+        Sampling variance of each entry of ``epistasis``.
+    phenotypic : ndarray of shape (k,)
+        Phenotypic variance ``V_P`` (NaN when unknown).
+
+    Returns
+    -------
+    components : Bunch
+        ``additive``, ``epistatic``, ``higher``, ``genetic``, ``residual``,
+        ``phenotypic``, ``h2``, ``H2``: arrays of shape (k,).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Z = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    >>> S = np.array([[1.0, 0.0]])[None].repeat(4, 0)  # f = z_0
+    >>> m = update_moments(init_moments(2, 1), Z, Z[:, :1], S)
+    >>> E = np.zeros((1, 2, 2))
+    >>> vc = variance_components(m, additive_effects(m), E, E, np.array([2.0]))
+    >>> float(vc.additive[0]), float(vc.genetic[0]), float(vc.h2[0])
+    (1.0, 1.0, 0.5)
+    """
+    C = covariance(moments)
+    n = moments.n
+    fbar = moments.f / n
+    genetic = np.clip(moments.ff / n - fbar**2, 0.0, None)
+    add = np.einsum("ki,ij,kj->k", additive, C, additive)
+    upper = np.triu(pair_variances(moments))
+    epi = np.einsum("kij,ij->k", epistasis**2 - epistasis_variance, upper)
+    phenotypic = np.asarray(phenotypic, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return Bunch(
+            additive=add,
+            epistatic=epi,
+            higher=genetic - add - epi,
+            genetic=genetic,
+            residual=phenotypic - genetic,
+            phenotypic=phenotypic,
+            h2=add / phenotypic,
+            H2=genetic / phenotypic,
+        )
+
+
+def additive_projection_variance(moments):
+    """Variance of the least-squares projection of ``f`` on ``z``: ``Cov(z, f)^T C^+ Cov(z, f)``.
+
+    The statistical additive variance of the genetic value, an alternative to
+    ``a^T C a``: it also credits to the loci the average effects that
+    interactions with non-centred partners induce.
+
+    Parameters
+    ----------
+    moments : Bunch
+        Streamed sums.
+
+    Returns
+    -------
+    V : ndarray of shape (k,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Z = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    >>> m = update_moments(init_moments(2, 1), Z, 2 * Z[:, :1], np.zeros((4, 1, 2)))
+    >>> additive_projection_variance(m)
+    array([4.])
+    """
+    C = covariance(moments)
+    n = moments.n
+    cov_zf = moments.zf / n - np.outer(moments.z / n, moments.f / n)
+    return np.einsum("ik,ij,jk->k", cov_zf, linalg.pinvh(C), cov_zf)

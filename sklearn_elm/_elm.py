@@ -1,0 +1,491 @@
+"""The equivalent linear map (ELM) of a bias-free gated network.
+
+For a network ``f`` built from bias-free ``nn.Linear`` layers and gated
+activations ``act(h) = h * gate(h)``, every input ``x`` has a matrix
+``J(x)`` of shape (n_outputs, n_features) with ``f(x) = J(x) x`` exactly::
+
+    J(x) = W_L D_{L-1}(x) W_{L-1} ... D_1(x) W_1,    D_l(x) = diag(gate(h_l(x)))
+
+where ``h_l`` is the pre-activation of layer ``l``.  For ReLU and LeakyReLU the
+gate is piecewise constant, so ``J`` is the ordinary Jacobian (Euler's theorem
+for positively homogeneous functions); for SiLU and GELU it is the Jacobian of
+the graph in which the gate is held constant (detached).
+
+The closed form above is evaluated for a whole batch at once: one forward pass
+records the gates, then the weight matrices are multiplied in with batched
+matrix products, in reverse (from the outputs, ``n_outputs`` rows per sample)
+or forward order (from the inputs, ``n_features`` columns per sample),
+whichever costs fewer multiply-adds.  Nothing loops over samples.
+"""
+
+import math
+from functools import partial
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["equivalent_linear_map"]
+
+_SQRT_HALF = math.sqrt(0.5)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+def relu_gate(h):
+    """Gate of ReLU: ``relu(h) = h * gate(h)`` with ``gate(h) = 1[h > 0]``.
+
+    Parameters
+    ----------
+    h : torch.Tensor
+        Pre-activations.
+
+    Returns
+    -------
+    gate : torch.Tensor
+        Same shape and dtype as ``h``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> relu_gate(torch.tensor([-1.0, 0.0, 2.0]))
+    tensor([0., 0., 1.])
+    """
+    return (h > 0).to(h.dtype)
+
+
+def leaky_relu_gate(h, negative_slope=0.01):
+    """Gate of LeakyReLU: ``gate(h) = 1`` if ``h > 0`` else ``negative_slope``.
+
+    Parameters
+    ----------
+    h : torch.Tensor
+        Pre-activations.
+    negative_slope : float, default=0.01
+        Slope for non-positive inputs (the value at ``h = 0`` is irrelevant to
+        the map, since the gate multiplies ``h``; torch's gradient uses it too).
+
+    Returns
+    -------
+    gate : torch.Tensor
+        Same shape and dtype as ``h``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> leaky_relu_gate(torch.tensor([-1.0, 2.0]), negative_slope=0.1)
+    tensor([0.1000, 1.0000])
+    """
+    positive = (h > 0).to(h.dtype)
+    return positive + negative_slope * (1 - positive)
+
+
+def silu_gate(h):
+    """Gate of SiLU: ``silu(h) = h * sigmoid(h)``, so ``gate(h) = sigmoid(h)``.
+
+    Parameters
+    ----------
+    h : torch.Tensor
+        Pre-activations.
+
+    Returns
+    -------
+    gate : torch.Tensor
+        Same shape and dtype as ``h``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> silu_gate(torch.tensor([0.0]))
+    tensor([0.5000])
+    """
+    return torch.sigmoid(h)
+
+
+def gelu_gate(h):
+    """Gate of exact GELU: ``gelu(h) = h * Phi(h)``, ``Phi(h) = (1 + erf(h / sqrt 2)) / 2``.
+
+    Parameters
+    ----------
+    h : torch.Tensor
+        Pre-activations.
+
+    Returns
+    -------
+    gate : torch.Tensor
+        Same shape and dtype as ``h``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> gelu_gate(torch.tensor([0.0]))
+    tensor([0.5000])
+    """
+    return 0.5 * (1.0 + torch.erf(h * _SQRT_HALF))
+
+
+def gelu_tanh_gate(h):
+    """Gate of tanh-approximate GELU.
+
+    ``gate(h) = (1 + tanh(sqrt(2 / pi) (h + 0.044715 h^3))) / 2``.
+
+    Parameters
+    ----------
+    h : torch.Tensor
+        Pre-activations.
+
+    Returns
+    -------
+    gate : torch.Tensor
+        Same shape and dtype as ``h``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> gelu_tanh_gate(torch.tensor([0.0]))
+    tensor([0.5000])
+    """
+    return 0.5 * (1.0 + torch.tanh(_SQRT_2_OVER_PI * (h + 0.044715 * h**3)))
+
+
+def _gate_of(layer):
+    """Return ``(gate_fn, homogeneous)`` for a supported activation, else None."""
+    if isinstance(layer, nn.ReLU):
+        return relu_gate, True
+    if isinstance(layer, nn.LeakyReLU):
+        return partial(leaky_relu_gate, negative_slope=layer.negative_slope), True
+    if isinstance(layer, nn.SiLU):
+        return silu_gate, False
+    if isinstance(layer, nn.GELU):
+        return (gelu_tanh_gate if layer.approximate == "tanh" else gelu_gate), False
+    return None
+
+
+_SUPPORTED = (
+    "nn.Linear(bias=False), nn.ReLU, nn.LeakyReLU, nn.SiLU, nn.GELU, "
+    "nn.Dropout (identity: the map is that of the network in evaluation mode), "
+    "nn.Identity and nested nn.Sequential"
+)
+
+
+def _flatten(sequential, prefix):
+    for name, layer in sequential.named_children():
+        full = f"{prefix}.{name}" if prefix else name
+        if isinstance(layer, nn.Sequential):
+            yield from _flatten(layer, full)
+        else:
+            yield full, layer
+
+
+def _elm_steps(module):
+    """Validate ``module`` and list its steps as ``(kind, name, layer, gate, homogeneous)``.
+
+    ``kind`` is ``"linear"`` or ``"gate"``.  Raises a clear error naming the
+    first layer that breaks exactness.
+    """
+    if isinstance(module, nn.Sequential):
+        sequential, prefix = module, ""
+    elif isinstance(getattr(module, "layers", None), nn.Sequential):
+        sequential, prefix = module.layers, "layers"
+    else:
+        raise TypeError(
+            "The equivalent linear map needs an nn.Sequential, or a module whose "
+            f"`layers` attribute is one (computing forward(x) = layers(x)); got "
+            f"{type(module).__name__}."
+        )
+    steps = []
+    for name, layer in _flatten(sequential, prefix):
+        if isinstance(layer, nn.Linear):
+            if layer.bias is not None:
+                raise ValueError(
+                    f"Layer {name!r} ({layer}) has a bias: f(x) = J(x) x is exact only "
+                    "for bias-free networks. Build it with bias=False and carry the "
+                    "intercept outside the network (as NeuralGPRegressor does)."
+                )
+            steps.append(("linear", name, layer, None, True))
+        elif isinstance(layer, (nn.Dropout, nn.Identity)):
+            continue
+        else:
+            gate = _gate_of(layer)
+            if gate is None:
+                raise TypeError(
+                    f"Layer {name!r} ({layer}) is not supported by the equivalent linear "
+                    f"map; supported layers: {_SUPPORTED}."
+                )
+            steps.append(("gate", name, layer, *gate))
+    if not any(kind == "linear" for kind, *_ in steps):
+        raise ValueError("The module has no nn.Linear layer: nothing to map.")
+    return steps
+
+
+def _io_sizes(steps):
+    linears = [layer for kind, _, layer, *_ in steps if kind == "linear"]
+    return linears[0].in_features, linears[-1].out_features
+
+
+def _forward_gates(steps, x):
+    """Run the layers on ``x`` and record each activation's gate vector."""
+    a, gates = x, []
+    for kind, _, layer, gate, _ in steps:
+        if kind == "linear":
+            a = F.linear(a, layer.weight)
+        else:
+            gates.append(gate(a))
+            a = layer(a)
+    return a, gates
+
+
+def _closed_form_cost(steps, n_features, n_outputs):
+    """Multiply-adds per sample of the reverse and forward closed forms."""
+    products = [
+        layer.in_features * layer.out_features
+        for kind, _, layer, *_ in steps
+        if kind == "linear"
+    ]
+    # reverse: the last weight matrix starts the product, every other one costs
+    # n_outputs * in * out; forward: the first starts it, every other one
+    # costs n_features * in * out.
+    return n_outputs * sum(products[:-1]), n_features * sum(products[1:])
+
+
+def _jacobian_reverse(steps, gates, n):
+    """``J = W_L D_{L-1} ... D_1 W_1`` accumulated from the outputs: G is (n, k, width)."""
+    gates = list(gates)
+    G = None
+    for kind, _, layer, *_ in reversed(steps):
+        if kind == "linear":
+            W = layer.weight
+            G = W.expand(n, *W.shape) if G is None else torch.matmul(G, W)
+        else:
+            d = gates.pop()
+            G = torch.diag_embed(d) if G is None else G * d.unsqueeze(1)
+    return G
+
+
+def _jacobian_forward(steps, gates, n):
+    """The same product accumulated from the inputs, transposed: T = J^T is (n, p, width)."""
+    gates = list(reversed(gates))
+    T = None
+    for kind, _, layer, *_ in steps:
+        if kind == "linear":
+            Wt = layer.weight.T
+            T = Wt.expand(n, *Wt.shape) if T is None else torch.matmul(T, Wt)
+        else:
+            d = gates.pop()
+            T = torch.diag_embed(d) if T is None else T * d.unsqueeze(1)
+    return T.transpose(1, 2)
+
+
+def _detached_forward(steps, x):
+    """Forward pass with every non-homogeneous gate held constant (detached)."""
+    a = x
+    for kind, _, layer, gate, homogeneous in steps:
+        if kind == "linear":
+            a = F.linear(a, layer.weight)
+        elif homogeneous:
+            a = layer(a)
+        else:
+            a = a * gate(a).detach()
+    return a
+
+
+def _jacobian_autograd(steps, x):
+    """Reverse-mode autograd on the detached-gate graph: one backward per output."""
+    with torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        out = _detached_forward(steps, x)
+        rows = [
+            torch.autograd.grad(out[:, k].sum(), x, retain_graph=k + 1 < out.shape[1])[0]
+            for k in range(out.shape[1])
+        ]
+    return out.detach(), torch.stack(rows, dim=1)
+
+
+def _module_tensor(steps, X):
+    """``X`` as a 2-D tensor with the module's dtype and device."""
+    weight = next(layer.weight for kind, _, layer, *_ in steps if kind == "linear")
+    if isinstance(X, torch.Tensor):
+        x = X.detach().to(dtype=weight.dtype, device=weight.device)
+    else:
+        x = torch.as_tensor(np.asarray(X), dtype=weight.dtype, device=weight.device)
+    n_features, _ = _io_sizes(steps)
+    if x.ndim != 2 or x.shape[1] != n_features:
+        raise ValueError(
+            f"X has shape {tuple(x.shape)}, but the module expects a 2-D input with "
+            f"{n_features} features."
+        )
+    return x
+
+
+def _elm_batches(module, X, *, batch_size=None, method="closed_form"):
+    """Yield ``(x, f, J)`` tensors batch by batch: inputs, outputs ``f(x)`` and ELM ``J(x)``.
+
+    ``x`` has shape (b, p), ``f`` (b, k) and ``J`` (b, k, p), in the module's
+    dtype and on its device.  ``f`` is the module's own output (the
+    activation modules are applied as such), so ``f - J x`` is the true
+    exactness residual.
+    """
+    if method not in ("closed_form", "autograd"):
+        raise ValueError(f"method must be 'closed_form' or 'autograd', got {method!r}.")
+    steps = _elm_steps(module)
+    x_all = _module_tensor(steps, X)
+    n = x_all.shape[0]
+    if batch_size is not None and int(batch_size) < 1:
+        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}.")
+    step = max(n, 1) if batch_size is None else int(batch_size)
+    n_features, n_outputs = _io_sizes(steps)
+    reverse_cost, forward_cost = _closed_form_cost(steps, n_features, n_outputs)
+    jacobian = _jacobian_reverse if reverse_cost <= forward_cost else _jacobian_forward
+    for start in range(0, n, step):
+        x = x_all[start : start + step]
+        if method == "autograd":
+            f, J = _jacobian_autograd(steps, x)
+        else:
+            with torch.no_grad():
+                f, gates = _forward_gates(steps, x)
+                J = jacobian(steps, gates, x.shape[0])
+        yield x, f.detach(), J.detach()
+
+
+def elm_residual(f, J, x):
+    """Exactness residual of an ELM: ``max_n |f(x_n) - J(x_n) x_n|`` per output.
+
+    Parameters
+    ----------
+    f : torch.Tensor of shape (n_samples, n_outputs)
+        Network outputs.
+    J : torch.Tensor of shape (n_samples, n_outputs, n_features)
+        Equivalent linear maps.
+    x : torch.Tensor of shape (n_samples, n_features)
+        Inputs.
+
+    Returns
+    -------
+    residual : torch.Tensor of shape (n_outputs,)
+        Largest absolute residual of each output (0 for an empty batch).
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.tensor([[1.0, 2.0]])
+    >>> J = torch.tensor([[[3.0, 1.0]]])
+    >>> elm_residual(torch.tensor([[5.0]]), J, x)
+    tensor([0.])
+    """
+    if f.shape[0] == 0:
+        return f.new_zeros(f.shape[1])
+    with torch.no_grad():
+        return (f - torch.einsum("nkp,np->nk", J, x)).abs().amax(dim=0)
+
+
+def equivalent_linear_map(
+    module,
+    X,
+    *,
+    batch_size=None,
+    method="closed_form",
+    return_output=False,
+    return_residual=False,
+):
+    """Exact per-sample equivalent linear map ``J(x)`` of a bias-free gated network.
+
+    ``f(x) = J(x) x`` holds to float round-off for every sample, with::
+
+        J(x) = W_L D_{L-1}(x) ... D_1(x) W_1,    D_l = diag(gate(h_l(x)))
+
+    where ``act(h) = h * gate(h)``: ``1[h > 0]`` for ReLU, 1 or the negative
+    slope for LeakyReLU (the ordinary Jacobian, by Euler's theorem for
+    positively homogeneous maps), ``sigmoid(h)`` for SiLU and ``Phi(h)`` (or
+    its tanh approximation) for GELU (the Jacobian with the gate detached).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        An ``nn.Sequential``, or a module whose ``layers`` attribute is one and
+        whose forward is ``layers(x)`` (such as
+        :class:`~sklearn_elm._network.GatedMLP`), made of bias-free
+        ``nn.Linear`` layers, ReLU / LeakyReLU / SiLU / GELU activations,
+        ``nn.Dropout`` (treated as the identity, as in evaluation mode) and
+        ``nn.Identity``.
+    X : array-like or torch.Tensor of shape (n_samples, n_features)
+        Inputs; cast to the module's dtype and device.
+    batch_size : int or None, default=None
+        Samples per batch; None maps all samples at once.  Peak memory is
+        ``O(batch_size * n_outputs * width)``.
+    method : {"closed_form", "autograd"}, default="closed_form"
+        ``"closed_form"`` multiplies weight matrices and gate diagonals with
+        batched matrix products (the cheaper of reverse and forward order);
+        ``"autograd"`` runs one reverse-mode backward pass per output per
+        batch on the detached-gate graph.  Both are exact; the first is faster.
+    return_output : bool, default=False
+        Also return the network outputs ``f(X)``.
+    return_residual : bool, default=False
+        Also return the exactness residual ``max_n |f(x_n) - J(x_n) x_n|``.
+
+    Returns
+    -------
+    J : ndarray of shape (n_samples, n_outputs, n_features)
+        The equivalent linear map of each sample.
+    output : ndarray of shape (n_samples, n_outputs)
+        ``f(X)``; only when ``return_output=True``.
+    residual : ndarray of shape (n_outputs,)
+        Exactness residual per output; only when ``return_residual=True``.
+
+    Raises
+    ------
+    ValueError
+        If a linear layer has a bias, or ``X`` has the wrong number of features.
+    TypeError
+        If the module is not such a sequential stack or contains an
+        unsupported layer (the error names the layer).
+
+    See Also
+    --------
+    sklearn_elm.ELMDecomposer : decomposes a fitted network with this map.
+
+    Notes
+    -----
+    The gates of ReLU networks are piecewise constant, so ``J`` is their
+    Jacobian.  For SiLU and GELU the Jacobian proper does not satisfy
+    ``f(x) = J x``; the detached-gate Jacobian does (Golden, 2025).  A module
+    with biases has ``f(x) = J(x) x + c(x)``; it is rejected rather than
+    silently decomposed without ``c``.
+
+    References
+    ----------
+    .. [1] J. R. Golden, "Equivalent Linear Mappings of Large Language
+       Models", arXiv:2505.24293, 2025.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from sklearn_elm._elm import equivalent_linear_map
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> net = nn.Sequential(nn.Linear(3, 8, bias=False), nn.SiLU(),
+    ...                     nn.Linear(8, 2, bias=False))
+    >>> X = torch.randn(5, 3)
+    >>> J, f, residual = equivalent_linear_map(net, X, return_output=True,
+    ...                                        return_residual=True)
+    >>> J.shape
+    (5, 2, 3)
+    >>> bool(abs(f - (J @ X.numpy()[:, :, None])[..., 0]).max() < 1e-5)
+    True
+    >>> bool((residual < 1e-5).all())
+    True
+    """
+    Js, outputs, residual = [], [], None
+    for x, f, J in _elm_batches(module, X, batch_size=batch_size, method=method):
+        r = elm_residual(f, J, x)
+        residual = r if residual is None else torch.maximum(residual, r)
+        Js.append(J.detach().cpu())
+        outputs.append(f.detach().cpu())
+    if not Js:
+        raise ValueError("X has 0 samples: nothing to map.")
+    result = [torch.cat(Js).numpy()]
+    if return_output:
+        result.append(torch.cat(outputs).numpy())
+    if return_residual:
+        result.append(residual.cpu().numpy())
+    return result[0] if len(result) == 1 else tuple(result)

@@ -1,0 +1,180 @@
+"""Tests of the bundled data, the qhaplo reader and the simulator."""
+
+import shutil
+from importlib import resources
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sklearn_elm.datasets import (
+    load_qhaplo,
+    make_epistatic_phenotypes,
+    pairwise_values,
+    read_qhaplo,
+)
+
+DATA = resources.files("sklearn_elm.datasets") / "data"
+PREFIX = "qhaplo_64qtl_10000n_rep1"
+
+
+@pytest.fixture(scope="module")
+def qhaplo():
+    return load_qhaplo()
+
+
+def test_shapes_and_types(qhaplo):
+    assert qhaplo.genotypes.shape == (10000, 64)
+    assert qhaplo.genotypes.dtype == np.int8
+    assert set(np.unique(qhaplo.genotypes)) == {0, 1}
+    assert qhaplo.phenotypes.shape == (10000, 5)
+    assert qhaplo.additive_effects.shape == (5, 64)
+    assert qhaplo.epistasis.shape == (5, 64, 64)
+    assert qhaplo.allele_frequencies.shape == (64,)
+    assert len(qhaplo.feature_names) == 64 and len(qhaplo.target_names) == 5
+    assert qhaplo.train.sum() == 8500 and qhaplo.train[:8500].all()
+    assert "MIT" in qhaplo.DESCR and "Arcadia" in qhaplo.DESCR
+
+
+def test_genotypes_match_raw_file(qhaplo):
+    """The fast reader agrees with numpy's generic text parser on the raw file."""
+    raw = np.loadtxt(DATA / f"{PREFIX}_g.txt", skiprows=1, usecols=range(1, 10001))
+    np.testing.assert_array_equal(qhaplo.genotypes, raw.T)
+    pheno = np.loadtxt(DATA / f"{PREFIX}_p.txt", skiprows=1)
+    np.testing.assert_array_equal(qhaplo.phenotypes, pheno[:, 1:])
+
+
+def test_truth_matches_raw_effects_and_reproduces_phenotypes(qhaplo):
+    """y = mu + z a + sum_{i<j} E_ij z_i z_j reproduces the phenotypes (H2 = 0.999)."""
+    eff = np.loadtxt(DATA / f"{PREFIX}_eff.txt", skiprows=1)
+    for row in eff[:: 37]:
+        t, i, j = int(row[0]) - 1, int(row[1]) - 1, int(row[3]) - 1
+        assert qhaplo.additive_effects[t, i] == row[2]
+        assert qhaplo.epistasis[t, i, j] == qhaplo.epistasis[t, j, i] == row[4]
+    E = qhaplo.epistasis
+    np.testing.assert_array_equal(E, E.transpose(0, 2, 1))
+    assert np.all(np.diagonal(E, axis1=1, axis2=2) == 0)
+    # one partner per locus and trait: 32 pairs
+    assert np.all((E != 0).sum(axis=2) <= 1) and np.all((E != 0).sum(axis=(1, 2)) // 2 <= 32)
+    Z = 2.0 * qhaplo.genotypes - 1
+    for t in range(5):
+        g = Z @ qhaplo.additive_effects[t] + pairwise_values(Z, E[t])
+        r = np.corrcoef(g, qhaplo.phenotypes[:, t])[0, 1]
+        assert r**2 > 0.998  # H2 = 0.999
+    # trait 1 is purely additive
+    assert np.all(E[0] == 0)
+
+
+def test_noisy_variant(qhaplo):
+    noisy = load_qhaplo(h2=0.25, random_state=0)
+    np.testing.assert_allclose(noisy.additive_effects, 0.5 * qhaplo.additive_effects)
+    np.testing.assert_allclose(noisy.epistasis, 0.5 * qhaplo.epistasis)
+    noise = noisy.phenotypes - 0.5 * qhaplo.phenotypes
+    # noise variance 0.75 within a few standard errors (sd of a variance ~ 0.75 sqrt(2/n))
+    assert np.all(np.abs(noise.var(axis=0) - 0.75) < 5 * 0.75 * np.sqrt(2 / 10000))
+    again = load_qhaplo(h2=0.25, random_state=0)
+    np.testing.assert_array_equal(noisy.phenotypes, again.phenotypes)
+    with pytest.raises(ValueError, match="h2"):
+        load_qhaplo(h2=1.5)
+
+
+def test_loading_is_fast():
+    import time
+
+    start = time.perf_counter()
+    load_qhaplo()
+    # generous: the contract is "under a second"; the reader takes ~0.1 s
+    assert time.perf_counter() - start < 5
+
+
+def test_read_qhaplo_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="_g.txt"):
+        read_qhaplo(tmp_path)
+    for kind in ("g", "p"):
+        shutil.copy(DATA / f"{PREFIX}_{kind}.txt", tmp_path)
+    data = read_qhaplo(tmp_path)
+    assert "additive_effects" not in data
+    np.testing.assert_allclose(data.allele_frequencies, data.genotypes.mean(axis=0))
+    # a phenotype file naming other individuals is refused, naming one
+    lines = (tmp_path / f"{PREFIX}_p.txt").read_text().splitlines()
+    lines[1] = "99999" + lines[1][lines[1].index(" "):]
+    (tmp_path / f"{PREFIX}_p.txt").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match="99999"):
+        read_qhaplo(tmp_path)
+
+
+def test_read_qhaplo_rejects_non_integer_genotype(tmp_path):
+    (tmp_path / "x_g.txt").write_text("qtl 1_1 2_1\n1_1 0 A\n")
+    (tmp_path / "x_p.txt").write_text("ind T\n1 0.5\n2 0.1\n")
+    with pytest.raises(ValueError, match="line 2"):
+        read_qhaplo(tmp_path)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    ploidy=st.sampled_from([1, 2]),
+    h2=st.floats(0.2, 0.9),
+    ratio=st.floats(0.0, 2.0),
+)
+def test_simulator_realised_components(seed, ploidy, h2, ratio):
+    """The realised V_AA / V_A and V_G / V_P match the request within sampling error."""
+    n = 4000
+    data = make_epistatic_phenotypes(
+        n, 20, n_traits=2, h2=h2, epistatic_ratio=ratio, ploidy=ploidy, random_state=seed
+    )
+    Z = GenotypeEncoderMid(ploidy)(data.genotypes)
+    for t in range(2):
+        A = Z @ data.additive_effects[t]
+        AA = pairwise_values(Z, data.epistasis[t])
+        np.testing.assert_allclose(AA.var() / A.var(), ratio, atol=1e-9)
+        np.testing.assert_allclose(A + AA, data.genetic_values[:, t], atol=1e-9)
+        assert abs(data.genetic_values[:, t].var() - 1) < 1e-9
+        # V_E = (1 - h2) / h2 is a sample variance of n normal draws: sd ~ V_E sqrt(2 / n);
+        # the cross term G.e adds sd ~ 2 sqrt(V_E / n)
+        v_e = (1 - h2) / h2
+        sd = v_e * np.sqrt(2 / n) + 2 * np.sqrt(v_e / n)
+        assert abs(data.phenotypes[:, t].var() - (1 + v_e)) < 5 * sd
+
+
+def GenotypeEncoderMid(ploidy):
+    return lambda g: g * (2.0 / ploidy) - 1.0
+
+
+def test_simulator_structure():
+    data = make_epistatic_phenotypes(
+        500, 30, n_traits=3, n_qtl=10, n_pairs=3, h2=1.0, random_state=1, ploidy=2,
+        allele_frequencies=0.3,
+    )
+    assert set(np.unique(data.genotypes)) <= {0, 1, 2}
+    for t in range(3):
+        assert np.count_nonzero(data.additive_effects[t]) == 10
+        E = data.epistasis[t]
+        assert np.count_nonzero(E) == 6 and np.all((E != 0).sum(axis=1) <= 1)
+        assert set(np.flatnonzero(E.any(axis=0))) <= set(np.flatnonzero(data.additive_effects[t]))
+    np.testing.assert_allclose(data.phenotypes, data.genetic_values)
+    a = make_epistatic_phenotypes(100, 5, random_state=3)
+    b = make_epistatic_phenotypes(100, 5, random_state=3)
+    np.testing.assert_array_equal(a.phenotypes, b.phenotypes)
+
+
+def test_purely_additive_simulation():
+    data = make_epistatic_phenotypes(200, 8, epistatic_ratio=0.0, n_pairs=0, random_state=0)
+    assert np.all(data.epistasis == 0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_qtl=50), "n_qtl"),
+        (dict(n_qtl=4, n_pairs=3), "n_pairs"),
+        (dict(n_pairs=0, epistatic_ratio=1.0), "n_pairs"),
+        (dict(h2=0.0), "h2"),
+        (dict(ploidy=3), "ploidy"),
+        (dict(allele_frequencies=[0.5] * 9 + [1.0]), "allele_frequencies"),
+    ],
+)
+def test_simulator_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_epistatic_phenotypes(100, 10, random_state=0, **kwargs)
