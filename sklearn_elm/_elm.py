@@ -51,7 +51,8 @@ def relu_gate(h):
     >>> relu_gate(torch.tensor([-1.0, 0.0, 2.0]))
     tensor([0., 0., 1.])
     """
-    return (h > 0).to(h.dtype)
+    # sign then clamp: two cheap passes (bool-to-float casts are slower)
+    return torch.sign(h).clamp_(min=0)
 
 
 def leaky_relu_gate(h, negative_slope=0.01):
@@ -76,8 +77,9 @@ def leaky_relu_gate(h, negative_slope=0.01):
     >>> leaky_relu_gate(torch.tensor([-1.0, 2.0]), negative_slope=0.1)
     tensor([0.1000, 1.0000])
     """
-    positive = (h > 0).to(h.dtype)
-    return positive + negative_slope * (1 - positive)
+    positive = relu_gate(h)
+    # (1 - 1[h > 0]) * slope + 1[h > 0]: exactly 1 or exactly the slope
+    return (1 - positive).mul_(negative_slope).add_(positive)
 
 
 def silu_gate(h):
@@ -238,9 +240,7 @@ def _forward_gates(steps, x):
 def _closed_form_cost(steps, n_features, n_outputs):
     """Multiply-adds per sample of the reverse and forward closed forms."""
     products = [
-        layer.in_features * layer.out_features
-        for kind, _, layer, *_ in steps
-        if kind == "linear"
+        layer.in_features * layer.out_features for kind, _, layer, *_ in steps if kind == "linear"
     ]
     # reverse: the last weight matrix starts the product, every other one costs
     # n_outputs * in * out; forward: the first starts it, every other one
@@ -251,28 +251,36 @@ def _closed_form_cost(steps, n_features, n_outputs):
 def _jacobian_reverse(steps, gates, n):
     """``J = W_L D_{L-1} ... D_1 W_1`` accumulated from the outputs: G is (n, k, width)."""
     gates = list(gates)
-    G = None
+    G, owned = None, False  # owned: G is a fresh buffer that may be scaled in place
     for kind, _, layer, *_ in reversed(steps):
         if kind == "linear":
             W = layer.weight
-            G = W.expand(n, *W.shape) if G is None else torch.matmul(G, W)
+            G, owned = (W.expand(n, *W.shape), False) if G is None else (G @ W, True)
         else:
-            d = gates.pop()
-            G = torch.diag_embed(d) if G is None else G * d.unsqueeze(1)
+            d = gates.pop().unsqueeze(1)
+            if G is None:
+                G = torch.diag_embed(d[:, 0])
+            else:
+                G = G.mul_(d) if owned else G * d
+            owned = True
     return G
 
 
 def _jacobian_forward(steps, gates, n):
     """The same product accumulated from the inputs, transposed: T = J^T is (n, p, width)."""
     gates = list(reversed(gates))
-    T = None
+    T, owned = None, False
     for kind, _, layer, *_ in steps:
         if kind == "linear":
             Wt = layer.weight.T
-            T = Wt.expand(n, *Wt.shape) if T is None else torch.matmul(T, Wt)
+            T, owned = (Wt.expand(n, *Wt.shape), False) if T is None else (T @ Wt, True)
         else:
-            d = gates.pop()
-            T = torch.diag_embed(d) if T is None else T * d.unsqueeze(1)
+            d = gates.pop().unsqueeze(1)
+            if T is None:
+                T = torch.diag_embed(d[:, 0])
+            else:
+                T = T.mul_(d) if owned else T * d
+            owned = True
     return T.transpose(1, 2)
 
 

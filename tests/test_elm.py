@@ -29,7 +29,7 @@ def make_net(sizes, activation, dtype=torch.float64, seed=0):
     """A bias-free MLP with the given layer sizes and activation."""
     torch.manual_seed(seed)
     layers = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
         layers.append(nn.Linear(n_in, n_out, bias=False))
         if i < len(sizes) - 2:
             layers.append(ACTIVATIONS[activation]())
@@ -135,9 +135,7 @@ def test_gated_mlp_and_batches():
     net = GatedMLP(6, 2, hidden_sizes=(10, 5), activation="gelu", dropout=0.5).double()
     net.train()  # dropout is the identity for the map, as in evaluation mode
     X = np.random.default_rng(0).normal(size=(13, 6))
-    J_all, f_all, res = equivalent_linear_map(
-        net, X, return_output=True, return_residual=True
-    )
+    J_all, f_all, res = equivalent_linear_map(net, X, return_output=True, return_residual=True)
     J_b, f_b = equivalent_linear_map(net, X, batch_size=4, return_output=True)
     np.testing.assert_allclose(J_all, J_b, atol=1e-14)
     np.testing.assert_allclose(f_all, f_b, atol=1e-14)
