@@ -231,7 +231,10 @@ class NeuralGPRegressor(NeuralNetRegressor):
         """
         check_is_fitted(self, "intercept_")
         X = self._validate_X(X, reset=False)
-        raw = self.forward(X, training=False).numpy().astype(np.float64)
+        # the DataLoader draws a worker seed from the global generator even when
+        # it does not shuffle: keep the caller's random stream untouched
+        with torch.random.fork_rng(devices=[]):
+            raw = self.forward(X, training=False).numpy().astype(np.float64)
         Y = raw * self.target_scale_ + self.intercept_
         return Y.ravel() if self._y_1d_ else Y
 
