@@ -10,10 +10,11 @@ diagonal 1 so that every s2 is a variance on the phenotype's scale.
 
 Everything rests on one identity: a kernel K = W W^T with W of shape (n, m) has the same
 non-zero spectrum as the m x m Gram matrix W^T W.  When m < n, the REML likelihood is evaluated
-in the m-dimensional eigenbasis of W^T W (the low-rank marker-space form, O(n m^2) once, O(m)
-per evaluation); otherwise in the eigenbasis of the n x n kernel (O(n^3) once).  The second
-kernel enters through a q x q Schur complement (Woodbury identity), so one eigendecomposition
-serves every REML iteration.
+in the m-dimensional eigenbasis of W^T W (the low-rank marker-space form, O(n m^2) once);
+otherwise in the eigenbasis of the n x n kernel (O(n^3) once).  The second kernel, W_A of
+q = p columns, enters through a q x q Schur complement (Woodbury identity), so one
+eigendecomposition serves every REML iteration, each of which then costs O(r q^2) for r
+eigenvalues (O(r) with one kernel).
 """
 
 import numpy as np
@@ -68,6 +69,11 @@ def additive_features(X, *, mean=None, scale=None):
     scale : float
         The normaliser ``c``.
 
+    Raises
+    ------
+    ValueError
+        If every column of ``X`` is constant (``c = 0``).
+
     Examples
     --------
     >>> import numpy as np
@@ -85,6 +91,8 @@ def additive_features(X, *, mean=None, scale=None):
     Z = X - mean
     if scale is None:
         scale = float(np.einsum("ij,ij->", Z, Z) / X.shape[0])
+    if not scale > 0:
+        raise ValueError("every marker in X is constant: the relationship matrix is zero.")
     return Z / np.sqrt(scale), mean, scale
 
 
@@ -343,8 +351,8 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
     kernel_scale_ : float
         The VanRaden normaliser ``c = sum_j var(X_j)`` of ``K_A = Z Z^T / c``.
     log_likelihood_ : float or ndarray of shape (n_outputs,)
-        Maximised restricted log-likelihood, up to a constant that depends
-        on the data only.
+        Maximised restricted log-likelihood, that of ``n - 1`` orthonormal
+        error contrasts (the textbook REML form plus ``log(n) / 2``).
     n_features_in_ : int
         Number of markers seen in ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -374,7 +382,9 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
     **Scale of the variance components.**  They are realised-scale
     variances: ``s2`` times the mean diagonal of the centred kernel, which is
     1 here, so ``additive`` is the variance of ``g_A`` in the sample expected
-    under the model, on the phenotype's scale.
+    under the model, on the phenotype's scale.  With few loci the variance
+    of one particular ``g_A`` differs from that expectation by the sampling
+    covariances between loci (e.g. by 3 % with 64 loci and 8500 samples).
 
     **Computation.**  One eigendecomposition per fit, shared by all outputs
     and all REML iterations: of the m x m Gram matrix of the additive markers
@@ -445,7 +455,12 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
             The fitted estimator.
         """
         X, y = validate_data(
-            self, X, y, multi_output=True, y_numeric=True, dtype=np.float64,
+            self,
+            X,
+            y,
+            multi_output=True,
+            y_numeric=True,
+            dtype=np.float64,
             ensure_min_samples=2,
         )
         Y = y.reshape(len(y), -1).astype(np.float64)
@@ -459,8 +474,6 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
             )
         n, p = X.shape
         W_a, x_mean, c_a = additive_features(X)
-        if c_a <= 0:
-            raise ValueError("every marker in X is constant: the relationship matrix is zero.")
         epistatic = self.kernel == "additive+epistatic"
         m = p * (p + 1) // 2 if epistatic else p
         use_features = self.solver == "features" or (self.solver == "auto" and m <= n)
@@ -497,8 +510,12 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         v_p = v_g + v_e
         squeeze = (lambda a: float(a[0])) if y.ndim == 1 else (lambda a: a)
         self.variance_components_ = Bunch(
-            additive=squeeze(v_a), epistatic=squeeze(v_aa), genetic=squeeze(v_g),
-            residual=squeeze(v_e), phenotypic=squeeze(v_p), h2=squeeze(v_a / v_p),
+            additive=squeeze(v_a),
+            epistatic=squeeze(v_aa),
+            genetic=squeeze(v_g),
+            residual=squeeze(v_e),
+            phenotypic=squeeze(v_p),
+            h2=squeeze(v_a / v_p),
             H2=squeeze(v_g / v_p),
         )
         self.coef_ = coef[0] if y.ndim == 1 else coef
@@ -530,7 +547,8 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         if hasattr(self, "epistasis_matrix_"):
             Z = X - self.X_mean_
             E = self.epistasis_matrix_.reshape(-1, *self.epistasis_matrix_.shape[-2:])
-            pred += np.einsum("ni,kij,nj->nk", Z, E, Z)
+            for k, E_k in enumerate(E):
+                pred[:, k] += np.sum((Z @ E_k) * Z, axis=1)
         return pred[:, 0] if np.ndim(self.coef_) == 1 else pred
 
     def __sklearn_tags__(self):
@@ -552,8 +570,15 @@ def _spectral_form(W_a, c_a, Yc, *, epistatic, use_features):
     n = W_a.shape[0]
     Z = W_a * np.sqrt(c_a)
     spec = Bunch(
-        n=n, Z=Z, W_a=W_a, c_a=c_a, c_aa=None, epistatic=epistatic,
-        use_features=use_features, V=None, U=None,
+        n=n,
+        Z=Z,
+        W_a=W_a,
+        c_a=c_a,
+        c_aa=None,
+        epistatic=epistatic,
+        use_features=use_features,
+        V=None,
+        U=None,
     )
     if use_features:
         if epistatic:
