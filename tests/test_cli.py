@@ -1,0 +1,344 @@
+"""Tests of the sklearn-elm command line, run as a user runs it, on tiny simulated data."""
+
+import csv
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from importlib.metadata import entry_points
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from sklearn_elm import _report, cli
+from sklearn_elm.cli import main
+from sklearn_elm.datasets import make_epistatic_phenotypes
+from sklearn_elm.metrics import true_variance_components
+
+FAST = ["--hidden-sizes", "16", "--max-epochs", "5", "--threads", "1"]
+METHODS = ["ELM", "GBLUP-A", "GBLUP-A+AA", "truth"]
+
+
+def write_qhaplo(directory, data, prefix="sim"):
+    """Write simulated data as a qhaplo trio: loci-in-rows genotypes, phenotypes, effects."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ids = [str(n + 1) for n in range(len(data.genotypes))]
+    with open(directory / f"{prefix}_g.txt", "w") as f:
+        f.write("qtl " + " ".join(f"{i}_1" for i in ids) + "\n")
+        for locus, column in zip(data.feature_names, data.genotypes.T, strict=True):
+            f.write(f"{locus} " + " ".join(map(str, column)) + "\n")
+    with open(directory / f"{prefix}_p.txt", "w") as f:
+        f.write("ind " + " ".join(data.target_names) + "\n")
+        for i, y in zip(ids, data.phenotypes, strict=True):
+            f.write(f"{i} " + " ".join(repr(float(v)) for v in y) + "\n")
+    with open(directory / f"{prefix}_eff.txt", "w") as f:
+        f.write("trait locus add_eff epi_loc epi_eff sfs\n")
+        for t, (a, E) in enumerate(zip(data.additive_effects, data.epistasis, strict=True)):
+            for i in range(len(a)):
+                partners = np.flatnonzero(E[i])
+                j = partners[0] if partners.size else i
+                f.write(f"{t + 1} {i + 1} {float(a[i])!r} {j + 1} {float(E[i, j])!r} 0.5\n")
+    return directory
+
+
+def write_tables(directory, data, *, order=None):
+    """Write simulated data as a genotype CSV and a phenotype TSV (rows in ``order``)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ids = [f"ind{n}" for n in range(len(data.genotypes))]
+    order = range(len(ids)) if order is None else order
+    with open(directory / "genotypes.csv", "w") as f:
+        f.write("sample," + ",".join(data.feature_names) + "\n")
+        for i, g in zip(ids, data.genotypes, strict=True):
+            f.write(i + "," + ",".join(map(str, g)) + "\n")
+    with open(directory / "phenotypes.tsv", "w") as f:
+        f.write("sample\t" + "\t".join(data.target_names) + "\n")
+        for n in order:
+            f.write(ids[n] + "\t" + "\t".join(map(str, data.phenotypes[n])) + "\n")
+    return directory / "genotypes.csv", directory / "phenotypes.tsv"
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    return make_epistatic_phenotypes(300, 12, n_traits=2, h2=0.8, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def trio(simulated, tmp_path_factory):
+    return write_qhaplo(tmp_path_factory.mktemp("data") / "trio", simulated)
+
+
+@pytest.fixture(scope="module")
+def e2e(trio, tmp_path_factory):
+    """One real run of ``python -m sklearn_elm run`` in a subprocess."""
+    out = tmp_path_factory.mktemp("run") / "report"
+    command = [sys.executable, "-m", "sklearn_elm", "run", "--data", str(trio), "--out", str(out),
+               *FAST]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    return proc, out
+
+
+def _csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_end_to_end_exit_code_and_display(e2e, simulated):
+    proc, out = e2e
+    assert proc.returncode == 0, proc.stderr
+    # live progress on stderr: a header, then one line per epoch
+    assert re.search(r"epoch\s+train loss\s+valid loss\s+valid r2", proc.stderr)
+    assert len(re.findall(r"^\s*\d+/5\s+\d", proc.stderr, flags=re.M)) == 5
+    assert f"Report written to {out / 'index.html'}" in proc.stderr
+    # the summary on stdout, one block per kind of result, every trait named
+    for title in ("Prediction accuracy", "Variance components", "Recovery of the known",
+                  "Top epistatic pairs"):
+        assert title in proc.stdout
+    for name in [*simulated.target_names, *METHODS, "network"]:
+        assert name in proc.stdout
+
+
+def test_end_to_end_files(e2e):
+    _, out = e2e
+    names = sorted(p.name for p in out.iterdir())
+    expected = ["additive_effects.png", "effects.csv", "epistasis_1_trait0.png",
+                "epistasis_2_trait1.png", "epistasis_pairs.csv", "index.html", "metrics.json",
+                "observed_vs_predicted.png", "variance_components.csv",
+                "variance_components.png"]
+    assert names == expected
+    assert [p.name for p in out.parent.iterdir()] == ["report"]  # no temporary left over
+    page = (out / "index.html").read_text()
+    for name in names:
+        if name != "index.html":
+            assert name in page, f"index.html does not link {name}"
+    for png in out.glob("*.png"):
+        pixels = imread(png)
+        assert pixels.shape[0] > 100 and pixels.shape[1] > 100 and pixels.std() > 0
+
+
+def test_end_to_end_effects(e2e, simulated):
+    rows = _csv(e2e[1] / "effects.csv")
+    k, p = simulated.additive_effects.shape
+    assert len(rows) == k * p
+    assert list(rows[0]) == ["trait", "locus", "additive_elm", "additive_gblup_a",
+                             "additive_truth"]
+    assert [r["locus"] for r in rows[:p]] == list(simulated.feature_names)
+    assert [r["trait"] for r in rows[::p]] == list(simulated.target_names)
+    truth = np.array([float(r["additive_truth"]) for r in rows]).reshape(k, p)
+    np.testing.assert_allclose(truth, simulated.additive_effects, rtol=1e-7)
+    assert all(np.isfinite(float(r["additive_elm"])) for r in rows)
+
+
+def test_end_to_end_epistasis_pairs(e2e, simulated):
+    rows = _csv(e2e[1] / "epistasis_pairs.csv")
+    k, p, _ = simulated.epistasis.shape
+    assert len(rows) == k * p * (p - 1) // 2
+    assert list(rows[0]) == ["trait", "rank", "locus_i", "locus_j", "estimate", "gblup_a_aa",
+                             "truth"]
+    position = {name: n for n, name in enumerate(simulated.feature_names)}
+    for t, trait in enumerate(simulated.target_names):
+        mine = [r for r in rows if r["trait"] == trait]
+        assert [int(r["rank"]) for r in mine] == list(range(1, len(mine) + 1))
+        size = [abs(float(r["estimate"])) for r in mine]
+        assert size == sorted(size, reverse=True)
+        pairs = {(position[r["locus_i"]], position[r["locus_j"]]) for r in mine}
+        assert len(pairs) == len(mine) and all(i < j for i, j in pairs)
+        for r in mine[:5]:
+            i, j = position[r["locus_i"]], position[r["locus_j"]]
+            assert float(r["truth"]) == pytest.approx(simulated.epistasis[t, i, j], abs=1e-7)
+
+
+def test_end_to_end_variance_components(e2e, simulated):
+    rows = _csv(e2e[1] / "variance_components.csv")
+    assert [(r["trait"], r["method"]) for r in rows] == [
+        (t, m) for t in simulated.target_names for m in METHODS
+    ]
+    train = simulated.train
+    truth = true_variance_components(2.0 * simulated.genotypes[train] - 1,
+                                     simulated.additive_effects, simulated.epistasis,
+                                     simulated.phenotypes[train])
+    got = [float(r["additive"]) for r in rows if r["method"] == "truth"]
+    np.testing.assert_allclose(got, truth.additive, rtol=1e-6)
+    for r in rows:
+        assert float(r["phenotypic"]) > 0 and float(r["H2"]) >= 0
+
+
+def test_end_to_end_metrics_json(e2e, simulated):
+    _, out = e2e
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["n_samples"] == 300 and metrics["data"]["n_loci"] == 12
+    assert metrics["data"]["n_train"] == simulated.train.sum()
+    assert metrics["data"]["truth_known"] is True
+    assert sorted(metrics["files"]) == sorted(p.name for p in out.iterdir())
+    assert metrics["settings"]["max_epochs"] == 5 and metrics["settings"]["epochs_trained"] == 5
+    assert set(metrics["timings_s"]) >= {"train", "decompose", "gblup", "total"}
+    for trait in simulated.target_names:
+        entry = metrics["traits"][trait]
+        assert set(entry["test_r2"]) == {"network", "GBLUP-A", "GBLUP-A+AA"}
+        assert set(entry["variance_components"]) == set(METHODS)
+        assert set(entry["recovery"]) == {"additive", "pairwise"}
+        pairs = entry["recovery"]["pairwise"]["ELM"]
+        assert pairs["k"] == 6 and 0 <= pairs["precision"] <= 1
+        assert len(entry["top_pairs"]) == 10
+        # GBLUP on 255 samples of a 12-locus trait with H2 = 0.8 predicts clearly
+        assert entry["test_r2"]["GBLUP-A+AA"] > 0.3
+
+
+def test_console_script_is_declared():
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "sklearn-elm"]
+    assert script.value == "sklearn_elm.cli:main"
+
+
+def test_no_arguments_runs_on_bundled_data(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(cli, "run", lambda args: seen.update(vars(args)) or 0)
+    assert main([]) == 0
+    assert seen["data"] == "qhaplo" and seen["out"] == "elm-report" and not seen["force"]
+
+
+def test_help_documents_exit_codes(capsys):
+    assert main(["run", "--help"]) == 0
+    text = capsys.readouterr().out
+    for flag in ("--data", "--h2", "--traits", "--out", "--hidden-sizes", "--max-epochs",
+                 "--random-state", "--force", "--phenotypes"):
+        assert flag in text
+    assert "130" in text and "exit codes" in text
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["run", "--bogus"], ["run", "--h2", "2"], ["run", "--max-epochs", "0"], ["frobnicate"]],
+)
+def test_usage_errors_exit_2(argv, capsys):
+    assert main(argv) == 2
+    assert "error" in capsys.readouterr().err
+
+
+def _bad_inputs(tmp_path, trio, simulated):
+    geno, pheno = write_tables(tmp_path / "tables", simulated)
+    lines = geno.read_text().splitlines()
+    bad_geno = tmp_path / "bad.csv"
+    bad_geno.write_text("\n".join([lines[0], lines[1].replace(",0", ",AG", 1), *lines[2:]]))
+    short_pheno = tmp_path / "short.tsv"
+    short_pheno.write_text("\n".join(pheno.read_text().splitlines()[:-1]))
+    flat_pheno = tmp_path / "flat.tsv"
+    flat_pheno.write_text("sample\tflat\n" + "".join(f"ind{n}\t1.0\n" for n in range(300)))
+    return {
+        "missing data": (["--data", str(tmp_path / "nowhere")], "nowhere"),
+        "unknown trait": (["--data", str(trio), "--traits", "height"], "'height'"),
+        "no phenotypes": (["--data", str(geno)], "--phenotypes"),
+        "missing phenotypes": (["--data", str(geno), "--phenotypes", str(tmp_path / "p.csv")],
+                               "p.csv"),
+        "non-numeric": (["--data", str(bad_geno), "--phenotypes", str(pheno)], "'AG'"),
+        "mismatch": (["--data", str(geno), "--phenotypes", str(short_pheno)], "'ind299'"),
+        "h2 not bundled": (["--data", str(trio), "--h2", "0.5"], "--h2"),
+        "constant trait": (["--data", str(geno), "--phenotypes", str(flat_pheno)], "'flat'"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["missing data", "unknown trait", "no phenotypes", "missing phenotypes", "non-numeric",
+     "mismatch", "h2 not bundled", "constant trait"],
+)
+def test_bad_input_exit_2_names_the_culprit(case, tmp_path, trio, simulated, capsys):
+    args, culprit = _bad_inputs(tmp_path, trio, simulated)[case]
+    assert main(["run", *args, "--out", str(tmp_path / "report"), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "sklearn-elm: error:" in err and culprit in err and "Traceback" not in err
+    assert not (tmp_path / "report").exists()
+
+
+def test_existing_report_is_kept_without_force(tmp_path, trio, capsys):
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep")
+    assert main(["run", "--data", str(trio), "--out", str(out), *FAST]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["precious.txt"]
+
+
+def test_tables_trait_selection_and_force(tmp_path, capsys):
+    """Diploid CSV/TSV input in shuffled order, one trait, replacing an old report."""
+    data = make_epistatic_phenotypes(240, 8, n_traits=2, ploidy=2, random_state=1)
+    order = np.random.default_rng(0).permutation(240)
+    geno, pheno = write_tables(tmp_path, data, order=order)
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    argv = ["run", "--data", str(geno), "--phenotypes", str(pheno), "--traits", "trait1",
+            "--out", str(out), "--force", "--quiet", *FAST]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "train loss" not in captured.err  # --quiet
+    assert not (out / "old.txt").exists()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics["traits"]) == ["trait1"] and metrics["data"]["truth_known"] is False
+    assert "recovery" not in metrics["traits"]["trait1"]
+    assert {r["method"] for r in _csv(out / "variance_components.csv")} == set(METHODS[:3])
+    assert sorted(p.name for p in out.glob("epistasis_*.png")) == ["epistasis_1_trait1.png"]
+
+
+def test_ctrl_c_during_training_exits_130_without_report(tmp_path, trio, monkeypatch, capsys):
+    """skorch swallows Ctrl-C and returns a half-trained net; the run must stop instead."""
+    progress = cli.EpochProgress.on_epoch_end
+
+    def interrupt_at_epoch_2(self, net, **kwargs):
+        progress(self, net, **kwargs)
+        if len(net.history) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(cli.EpochProgress, "on_epoch_end", interrupt_at_epoch_2)
+    out = tmp_path / "report"
+    assert main(["run", "--data", str(trio), "--out", str(out), "--hidden-sizes", "16",
+                 "--max-epochs", "50"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and not re.search(r"^\s*3/50", err, flags=re.M)
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_while_writing_exits_130_without_report(tmp_path, trio, monkeypatch, capsys):
+    def interrupted(results, directory):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_report, "_save_figures", interrupted)
+    out = tmp_path / "report"
+    assert main(["run", "--data", str(trio), "--out", str(out), "--quiet", *FAST]) == 130
+    assert "no report was written" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_unexpected_failure_exits_1_with_traceback(tmp_path, trio, monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cli, "analyse", broken)
+    assert main(["run", "--data", str(trio), "--out", str(tmp_path / "report")]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "boom" in err
+    assert not (tmp_path / "report").exists()
+
+
+def test_plink_input(tmp_path, simulated):
+    """PLINK 1 genotypes given by prefix, with a PLINK-style FID IID phenotype file."""
+    bed_reader = pytest.importorskip(
+        "bed_reader", reason="bed-reader is not installed (pip install 'sklearn-elm[plink]')"
+    )
+    ids = [f"ind{n}" for n in range(len(simulated.genotypes))]
+    bed_reader.to_bed(tmp_path / "cohort.bed", simulated.genotypes,
+                      properties={"iid": ids, "sid": list(simulated.feature_names)})
+    with open(tmp_path / "traits.phen", "w") as f:
+        f.write("FID IID " + " ".join(simulated.target_names) + "\n")
+        for i, y in zip(ids, simulated.phenotypes, strict=True):
+            f.write(f"fam {i} " + " ".join(map(str, y)) + "\n")
+    out = tmp_path / "report"
+    argv = ["run", "--data", str(tmp_path / "cohort"), "--phenotypes",
+            str(tmp_path / "traits.phen"), "--out", str(out), "--quiet", *FAST]
+    assert main(argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["name"] == "cohort" and metrics["data"]["n_loci"] == 12
+    rows = _csv(out / "effects.csv")
+    assert [r["locus"] for r in rows[:12]] == list(simulated.feature_names)

@@ -1,0 +1,230 @@
+"""Tests of the report: atomic writing, contents, and rendering in a headless browser."""
+
+import json
+import os
+import re
+import subprocess
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+from sklearn.utils import Bunch
+
+from sklearn_elm import _report
+from sklearn_elm._report import check_output_directory, format_summary, rank_pairs, write_report
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def fake_results(n_traits=2, n_loci=6, *, truth=True, seed=0):
+    """A results Bunch as the command line builds it, without training anything."""
+    rng = np.random.default_rng(seed)
+    k, p, n_test = n_traits, n_loci, 20
+    names = np.array([f"snp<{i}>" for i in range(p)])  # markup in names must be escaped
+    traits = np.array([f"trait {t}" for t in range(k)])
+
+    def sym():
+        E = rng.normal(size=(k, p, p))
+        E = E + E.transpose(0, 2, 1)
+        E[:, np.arange(p), np.arange(p)] = 0
+        return E
+
+    y = rng.normal(size=(n_test, k))
+    predictions = {"network": y + rng.normal(scale=0.3, size=y.shape), "GBLUP-A": 0.5 * y}
+    vc = {
+        m: {c: rng.uniform(0.1, 1, size=k) for c in ("additive", "epistatic", "genetic",
+                                                    "residual", "phenotypic", "h2", "H2")}
+        for m in ("ELM", "GBLUP-A")
+    }
+    results = Bunch(
+        name="toy",
+        description="toy results",
+        n_samples=100,
+        n_train=80,
+        n_test=n_test,
+        feature_names=names,
+        target_names=traits,
+        y_test=y,
+        predictions=predictions,
+        test_r2={m: rng.uniform(size=k) for m in predictions},
+        additive={"ELM": rng.normal(size=(k, p)), "GBLUP-A": rng.normal(size=(k, p))},
+        epistasis={"ELM": sym(), "GBLUP-A+AA": sym()},
+        variance_components=vc,
+        recovery=None,
+        settings={"hidden_sizes": "16", "max_epochs": 5},
+        timings={"train": 1.5, "total": 2.0},
+        versions={"sklearn_elm": "test"},
+    )
+    if truth:
+        results.additive["truth"] = rng.normal(size=(k, p))
+        results.epistasis["truth"] = sym()
+        results.variance_components["truth"] = vc["ELM"]
+        results.recovery = {
+            "additive": {"ELM": [{"slope": 0.9, "intercept": 0.0, "r": 0.95}] * k},
+            "pairwise": {"ELM": [{"slope": 0.8, "intercept": 0.0, "r": 0.9,
+                                  "r2": 0.81, "precision": 1.0, "k": 3}] * k},
+        }
+    return results
+
+
+def test_rank_pairs_orders_by_magnitude():
+    E = np.array([[0, 1, -3, 0], [1, 0, 2, 0.5], [-3, 2, 0, 0], [0, 0.5, 0, 0]], dtype=float)
+    i, j, e = rank_pairs(E)
+    assert list(zip(i.tolist(), j.tolist(), strict=True))[:4] == [(0, 2), (1, 2), (0, 1), (1, 3)]
+    assert e[:4].tolist() == [-3.0, 2.0, 1.0, 0.5]
+    assert len(e) == 6 and (i < j).all()
+    assert len(rank_pairs(E, top=2)[2]) == 2
+
+
+def test_report_files_and_contents(tmp_path):
+    results = fake_results()
+    out = write_report(results, tmp_path / "report")
+    files = sorted(p.name for p in out.iterdir())
+    assert files == sorted([
+        "additive_effects.png", "effects.csv", "epistasis_1_trait_0.png",
+        "epistasis_2_trait_1.png", "epistasis_pairs.csv", "index.html", "metrics.json",
+        "observed_vs_predicted.png", "variance_components.csv", "variance_components.png",
+    ])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert sorted(metrics["files"]) == files
+    assert metrics["data"]["truth_known"] is True
+    assert metrics["traits"]["trait 1"]["recovery"]["pairwise"]["ELM"]["precision"] == 1.0
+    top = metrics["traits"]["trait 0"]["top_pairs"][0]
+    i, j, e = rank_pairs(results.epistasis["ELM"][0], top=1)
+    assert top == {"locus_i": f"snp<{i[0]}>", "locus_j": f"snp<{j[0]}>",
+                   "estimate": pytest.approx(e[0])}
+    page = (out / "index.html").read_text()
+    assert "snp&lt;" in page and "snp<" not in page.replace("<img", "")
+    for name in files:
+        if name.endswith((".png", ".csv")) and name != "variance_components.csv":
+            assert f'"{name}"' in page or f"'{name}'" in page, name
+
+
+def test_report_without_truth(tmp_path):
+    results = fake_results(n_traits=1, n_loci=100, truth=False)  # heatmap of a subset
+    out = write_report(results, tmp_path / "report")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["truth_known"] is False
+    assert "recovery" not in metrics["traits"]["trait 0"]
+    assert "Recovery" not in (out / "index.html").read_text()
+    assert imread(out / "epistasis_1_trait_0.png").shape[0] > 100
+    summary = format_summary(results)
+    assert "Recovery" not in summary and "Top epistatic pairs" in summary
+
+
+def test_summary_lists_every_table():
+    summary = format_summary(fake_results())
+    for title in ("Prediction accuracy", "Variance components", "Recovery of the known",
+                  "Top epistatic pairs"):
+        assert title in summary
+    assert re.search(r"trait 0\s+network", summary) is None  # methods are columns of r2
+    assert "top-k precision" in summary and "1.00 (k=3)" in summary
+
+
+def test_existing_directory_needs_force(tmp_path):
+    out = tmp_path / "report"
+    out.mkdir()
+    results = fake_results(n_traits=1)
+    write_report(results, out)  # an empty directory may be used
+    (out / "mine.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="--force"):
+        write_report(results, out)
+    assert (out / "mine.txt").read_text() == "keep me"
+    write_report(results, out, force=True)
+    assert not (out / "mine.txt").exists() and (out / "index.html").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no temporary left over
+    (tmp_path / "file").write_text("")
+    with pytest.raises(FileExistsError, match="not a directory"):
+        check_output_directory(tmp_path / "file", force=True)
+
+
+def test_permissions_follow_umask(tmp_path):
+    out = write_report(fake_results(n_traits=1), tmp_path / "report")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_interrupted_write_leaves_no_report(tmp_path, monkeypatch, existing):
+    """Ctrl-C while writing: no half-written report, an existing one is left intact."""
+    out = tmp_path / "report"
+    if existing:
+        out.mkdir()
+        (out / "old.txt").write_text("old report")
+
+    def interrupted(results, directory):
+        (directory / "partial.png").write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_report, "_save_figures", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_report(fake_results(), out, force=True)
+    if existing:
+        assert [p.name for p in out.iterdir()] == ["old.txt"]
+    else:
+        assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == (["report"] if existing else [])
+
+
+def test_interrupt_between_renames_restores_old_report(tmp_path, monkeypatch):
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "old.txt").write_text("old report")
+    rename = os.rename
+    calls = []
+
+    def flaky_rename(src, dst):
+        calls.append(src)
+        if len(calls) == 2:  # the old report is aside, the new one not yet in place
+            raise KeyboardInterrupt
+        rename(src, dst)
+
+    monkeypatch.setattr(_report.os, "rename", flaky_rename)
+    with pytest.raises(KeyboardInterrupt):
+        write_report(fake_results(n_traits=1), out, force=True)
+    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]
+
+
+def _chromium(*args, profile):
+    command = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}", *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+
+
+@pytest.mark.skipif(
+    not os.path.exists(CHROMIUM),
+    reason=f"{CHROMIUM} is absent (Debian's chromium package; .ci/run installs it)",
+)
+def test_index_renders_in_headless_chromium(tmp_path):
+    """index.html renders, and every image in it loads (naturalWidth > 0)."""
+    out = write_report(fake_results(n_traits=3), tmp_path / "report")
+    url = (out / "index.html").as_uri()
+    shot = tmp_path / "screenshot.png"
+    _chromium("--window-size=1200,3000", f"--screenshot={shot}", url,
+              profile=tmp_path / "profile")
+    pixels = imread(shot)
+    assert pixels.shape[:2] == (3000, 1200)
+    assert pixels[..., :3].std() > 0.01  # not a blank page
+
+    dom = _chromium("--dump-dom", url, profile=tmp_path / "profile").stdout
+    assert 'data-images-checked="true"' in dom, "the page's load handler did not run"
+    images = re.findall(r"<img\b[^>]*>", dom)
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert sorted(re.search(r'src="([^"]+)"', img).group(1) for img in images) == pngs
+    broken = [img for img in images if 'data-loaded="true"' not in img]
+    assert not broken, f"images that did not load: {broken}"
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is absent")
+def test_broken_image_is_detected(tmp_path):
+    """The load check itself: a missing PNG is reported as not loaded."""
+    out = write_report(fake_results(n_traits=1), tmp_path / "report")
+    (out / "additive_effects.png").unlink()
+    dom = _chromium("--dump-dom", (out / "index.html").as_uri(),
+                    profile=tmp_path / "profile").stdout
+    assert re.search(r'<img src="additive_effects.png"[^>]*data-loaded="false"', dom)
