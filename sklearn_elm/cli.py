@@ -316,6 +316,18 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, progres
     -------
     results : :class:`~sklearn.utils.Bunch`
         As described in :func:`sklearn_elm._report.write_report`.
+
+    Examples
+    --------
+    >>> from sklearn_elm.cli import analyse
+    >>> from sklearn_elm.datasets import make_epistatic_phenotypes
+    >>> data = make_epistatic_phenotypes(200, 6, random_state=0)
+    >>> data.name, data.description = "toy", "simulated"
+    >>> results = analyse(data, hidden_sizes=[8], max_epochs=2, progress=False)
+    >>> sorted(results.test_r2)
+    ['GBLUP-A', 'GBLUP-A+AA', 'network']
+    >>> results.epistasis["truth"].shape
+    (1, 6, 6)
     """
     from sklearn.metrics import r2_score
     from sklearn.pipeline import make_pipeline
@@ -440,6 +452,21 @@ def _versions():
     }
 
 
+@contextlib.contextmanager
+def _thread_limit(n_threads):
+    """Limit torch and BLAS to ``n_threads``, restoring the previous settings after."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        with threadpool_limits(n_threads):
+            yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def run(args):
     """The ``run`` subcommand; returns the exit code."""
     from ._report import check_output_directory, format_summary, write_report
@@ -451,17 +478,7 @@ def run(args):
         check_output_directory(out, force=args.force)
     except FileExistsError as exc:
         raise InputError(str(exc)) from exc
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    limits = contextlib.nullcontext()
-    if args.threads:
-        from threadpoolctl import threadpool_limits
-
-        limits = threadpool_limits(args.threads)
-
-    with limits:
+    with _thread_limit(args.threads):
         t0 = time.perf_counter()
         data = load_data(args.data, phenotypes=args.phenotypes, h2=args.h2,
                          random_state=args.random_state)
@@ -482,6 +499,7 @@ def run(args):
             "traits": ", ".join(map(str, results.target_names)),
             **results.network,
             "random_state": args.random_state,
+            "threads": args.threads,
         }
         results.versions = _versions()
         results.timings = {"load": load_time, **results.timings}
@@ -573,8 +591,10 @@ def build_parser():
                      "stalls (default: 300)")
     cmd.add_argument("--random-state", type=int, default=0, metavar="N",
                      help="seed of the network and of --h2's noise (default: 0)")
-    cmd.add_argument("--threads", type=_positive_int, metavar="N",
-                     help="CPU threads for torch and BLAS (default: their own choice)")
+    cmd.add_argument("--threads", type=_positive_int, default=1, metavar="N",
+                     help="CPU threads for torch and BLAS (default: 1; the default network "
+                     "is too small to gain much from more, and surplus threads slow a "
+                     "shared machine down many times over)")
     cmd.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     cmd.add_argument("--force", action="store_true",
                      help="replace DIR if it exists and is not empty")

@@ -11,6 +11,7 @@ from importlib.metadata import entry_points
 
 import numpy as np
 import pytest
+import torch
 from matplotlib.image import imread
 
 from sklearn_elm import _report, cli
@@ -18,7 +19,7 @@ from sklearn_elm.cli import main
 from sklearn_elm.datasets import make_epistatic_phenotypes
 from sklearn_elm.metrics import true_variance_components
 
-FAST = ["--hidden-sizes", "16", "--max-epochs", "5", "--threads", "1"]
+FAST = ["--hidden-sizes", "16", "--max-epochs", "5"]
 METHODS = ["ELM", "GBLUP-A", "GBLUP-A+AA", "truth"]
 
 
@@ -173,6 +174,7 @@ def test_end_to_end_metrics_json(e2e, simulated):
     assert metrics["data"]["truth_known"] is True
     assert sorted(metrics["files"]) == sorted(p.name for p in out.iterdir())
     assert metrics["settings"]["max_epochs"] == 5 and metrics["settings"]["epochs_trained"] == 5
+    assert metrics["settings"]["threads"] == 1  # the default
     assert set(metrics["timings_s"]) >= {"train", "decompose", "gblup", "total"}
     for trait in simulated.target_names:
         entry = metrics["traits"][trait]
@@ -269,13 +271,16 @@ def test_tables_trait_selection_and_force(tmp_path, capsys):
     out.mkdir()
     (out / "old.txt").write_text("old")
     argv = ["run", "--data", str(geno), "--phenotypes", str(pheno), "--traits", "trait1",
-            "--out", str(out), "--force", "--quiet", *FAST]
+            "--out", str(out), "--force", "--quiet", "--threads", "2", *FAST]
+    threads = torch.get_num_threads()
     assert main(argv) == 0
+    assert torch.get_num_threads() == threads  # restored after the run
     captured = capsys.readouterr()
     assert "train loss" not in captured.err  # --quiet
     assert not (out / "old.txt").exists()
     metrics = json.loads((out / "metrics.json").read_text())
     assert list(metrics["traits"]) == ["trait1"] and metrics["data"]["truth_known"] is False
+    assert metrics["settings"]["threads"] == 2
     assert "recovery" not in metrics["traits"]["trait1"]
     assert {r["method"] for r in _csv(out / "variance_components.csv")} == set(METHODS[:3])
     assert sorted(p.name for p in out.glob("epistasis_*.png")) == ["epistasis_1_trait1.png"]
