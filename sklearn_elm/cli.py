@@ -562,7 +562,7 @@ def build_parser():
         description="Train a bias-free neural network on genotypes and phenotypes, decompose "
         "it into additive effects, pairwise epistasis and variance components, fit the GBLUP "
         "baselines, print a summary and write a report (CSV, JSON, PNG figures, index.html). "
-        "Test r2 uses the first 85%% of samples for training and the rest for testing.",
+        "Test r2 uses the first 85% of samples for training and the rest for testing.",
         epilog=_EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
