@@ -276,7 +276,8 @@ def test_recovers_simulator_truth():
     """Sparse additive + pairwise effects (make_epistatic_phenotypes): V_A = V_AA = 0.5, V_E = 1.
 
     The simulator scales the realised genetic parts exactly, so the only error is REML's;
-    the model-based SE (at the truth) bounds it conservatively.
+    the model-based SE (at the truth) bounds it conservatively.  The epistatic variance must
+    also be detected: more than 3 SE above zero (SE(V_AA) ~ 0.08 here).
     """
     datasets = pytest.importorskip("sklearn_elm.datasets")
     n, p = 1500, 16
@@ -285,8 +286,10 @@ def test_recovers_simulator_truth():
     model = GBLUPRegressor("additive+epistatic").fit(X, y)
     K_a = vanraden(X)
     truth = np.array([0.5, 0.5, np.var(y - data.genetic_values[:, 0])])
-    assert_recovered(model, truth, [K_a, centred(K_a * K_a)], n)
-    assert model.variance_components_.epistatic > 0.25
+    kernels = [K_a, centred(K_a * K_a)]
+    assert_recovered(model, truth, kernels, n)
+    se_aa = reml_standard_errors(truth, kernels, n)[1]
+    assert model.variance_components_.epistatic > 3 * se_aa
 
 
 # ---------------------------------------------------------------- errors
