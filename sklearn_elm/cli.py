@@ -587,8 +587,8 @@ def build_parser():
     cmd.add_argument("--hidden-sizes", nargs="+", type=_positive_int, metavar="N",
                      help="hidden layer widths of the network (default: 256 256)")
     cmd.add_argument("--max-epochs", type=_positive_int, metavar="N",
-                     help="epoch limit; training stops earlier when the validation loss "
-                     "stalls (default: 300)")
+                     help="epochs of the learning-rate schedule; training stops earlier when "
+                     "the validation loss stalls (default: NeuralGPRegressor's)")
     cmd.add_argument("--random-state", type=int, default=0, metavar="N",
                      help="seed of the network and of --h2's noise (default: 0)")
     cmd.add_argument("--threads", type=_positive_int, default=1, metavar="N",
