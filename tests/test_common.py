@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_elm import GenotypeEncoder, NeuralGPRegressor
+from sklearn_elm import GBLUPRegressor, GenotypeEncoder, NeuralGPRegressor
 
 _ALPHABET = (
     "the check feeds continuous random values, which GenotypeEncoder rejects by design: "
@@ -52,6 +52,7 @@ EXPECTED_FAILURES = {
             "check_fit2d_predict1d",
         ]
     },
+    "GBLUPRegressor": {},
     "NeuralGPRegressor": {
         "check_no_attributes_set_in_init": _SKORCH_INIT,
         "check_do_not_raise_errors_in_init_or_set_params": _SKORCH_SET_PARAMS,
@@ -64,6 +65,14 @@ def _expected(estimator):
     return EXPECTED_FAILURES[type(estimator).__name__]
 
 
-@parametrize_with_checks([GenotypeEncoder(), _FAST_NET], expected_failed_checks=_expected)
+@parametrize_with_checks(
+    [
+        GenotypeEncoder(),
+        _FAST_NET,
+        GBLUPRegressor(),
+        GBLUPRegressor("additive+epistatic"),
+    ],
+    expected_failed_checks=_expected,
+)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
