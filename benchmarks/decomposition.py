@@ -233,7 +233,8 @@ def speed(args):
     print("-" * len(header))
     rows = [
         (
-            f"published per-sample jacobian loop{'' if n_loop == n else f' (x{n // n_loop})'}",
+            "published per-sample jacobian loop"
+            + ("" if n_loop == n else f" ({n_loop} timed, x{n // n_loop})"),
             t_loop,
             None,
         ),

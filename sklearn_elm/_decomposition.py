@@ -279,9 +279,11 @@ def epistasis_regression(moments, *, return_variance=False):
 
     ``E_ij = B_ji + B_ij`` (``B[j, i]``: slope of ``s_i`` on ``z_j``), the
     **sum** of the two directions: a bias-free network is positively
-    homogeneous of degree 1, so its ELM splits a pairwise term ``e z_i z_j``
-    between the two loci, ``s_i = (e / 2) z_j`` and ``s_j = (e / 2) z_i``
-    (see Notes of :class:`~sklearn_elm.ELMDecomposer`).  The diagonal is 0
+    homogeneous of degree 1, so an ELM that routes a pairwise term
+    ``e z_i z_j`` through the two loci only splits it as ``s_i = (e / 2) z_j``
+    and ``s_j = (e / 2) z_i``.  Trained networks may route part of it through
+    other loci, which biases this estimator (see Notes of
+    :class:`~sklearn_elm.ELMDecomposer`; :func:`projection_fit` is exact).  The diagonal is 0
     where ``z_i^2`` is constant (binary codings such as haploid -1/+1, where a
     "self interaction" is a constant); elsewhere (e.g. diploid -1/0/1) it is
     the dominance-like self term ``E_ii = B_ii``, the coefficient ``d`` of
