@@ -6,6 +6,7 @@ baselines (:class:`GBLUPRegressor`), all through the scikit-learn API.
 """
 
 from ._decomposer import ELMDecomposer
+from ._elm import equivalent_linear_map
 from ._encoding import GenotypeEncoder
 from ._gblup import GBLUPRegressor
 from ._regressor import NeuralGPRegressor
@@ -17,5 +18,6 @@ __all__ = [
     "GBLUPRegressor",
     "GenotypeEncoder",
     "NeuralGPRegressor",
+    "equivalent_linear_map",
     "__version__",
 ]

@@ -185,7 +185,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     >>> import numpy as np
     >>> from sklearn.pipeline import make_pipeline
     >>> from sklearn_elm import GenotypeEncoder, NeuralGPRegressor
-    >>> from sklearn_elm._decomposer import ELMDecomposer
+    >>> from sklearn_elm import ELMDecomposer
     >>> rng = np.random.default_rng(0)
     >>> G = rng.integers(0, 2, size=(2000, 4))  # haploid genotypes 0/1
     >>> Z = 2.0 * G - 1

@@ -471,7 +471,7 @@ def equivalent_linear_map(
     --------
     >>> import torch
     >>> from torch import nn
-    >>> from sklearn_elm._elm import equivalent_linear_map
+    >>> from sklearn_elm import equivalent_linear_map
     >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
     <torch._C.Generator object at ...>
     >>> net = nn.Sequential(nn.Linear(3, 8, bias=False), nn.SiLU(),

@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_elm import GBLUPRegressor, GenotypeEncoder, NeuralGPRegressor
+from sklearn_elm import ELMDecomposer, GBLUPRegressor, GenotypeEncoder, NeuralGPRegressor
 
 _ALPHABET = (
     "the check feeds continuous random values, which GenotypeEncoder rejects by design: "
@@ -52,6 +52,7 @@ EXPECTED_FAILURES = {
             "check_fit2d_predict1d",
         ]
     },
+    "ELMDecomposer": {},
     "GBLUPRegressor": {},
     "NeuralGPRegressor": {
         "check_no_attributes_set_in_init": _SKORCH_INIT,
@@ -71,6 +72,7 @@ def _expected(estimator):
         _FAST_NET,
         GBLUPRegressor(),
         GBLUPRegressor("additive+epistatic"),
+        ELMDecomposer(NeuralGPRegressor(module__hidden_sizes=(8,), max_epochs=5, random_state=0)),
     ],
     expected_failed_checks=_expected,
 )
