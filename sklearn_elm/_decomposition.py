@@ -463,16 +463,44 @@ def variance_components(moments, additive, epistasis, epistasis_variance, phenot
     add = np.einsum("ki,ij,kj->k", additive, C, additive)
     upper = np.triu(pair_variances(moments))
     epi = np.einsum("kij,ij->k", epistasis**2 - epistasis_variance, upper)
+    return components_bunch(add, epi, genetic, phenotypic)
+
+
+def components_bunch(additive, epistatic, genetic, phenotypic):
+    """Assemble the variance-component Bunch shared by every estimator.
+
+    ``higher = genetic - additive - epistatic``, ``residual = phenotypic -
+    genetic``, ``h2 = additive / phenotypic`` and ``H2 = genetic /
+    phenotypic`` (NaN where the phenotypic variance is unknown).
+
+    Parameters
+    ----------
+    additive, epistatic, genetic, phenotypic : ndarray of shape (k,)
+        ``V_A``, ``V_AA``, ``V_G`` and ``V_P`` per output.
+
+    Returns
+    -------
+    components : Bunch
+        ``additive``, ``epistatic``, ``higher``, ``genetic``, ``residual``,
+        ``phenotypic``, ``h2``, ``H2``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> vc = components_bunch(np.array([0.5]), np.array([0.25]), np.array([1.0]), np.array([2.0]))
+    >>> float(vc.higher[0]), float(vc.residual[0]), float(vc.h2[0]), float(vc.H2[0])
+    (0.25, 1.0, 0.25, 0.5)
+    """
     phenotypic = np.asarray(phenotypic, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return Bunch(
-            additive=add,
-            epistatic=epi,
-            higher=genetic - add - epi,
+            additive=additive,
+            epistatic=epistatic,
+            higher=genetic - additive - epistatic,
             genetic=genetic,
             residual=phenotypic - genetic,
             phenotypic=phenotypic,
-            h2=add / phenotypic,
+            h2=additive / phenotypic,
             H2=genetic / phenotypic,
         )
 

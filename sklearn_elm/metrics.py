@@ -9,6 +9,9 @@ of the model ``y = mu + sum_i a_i z_i + sum_{i<j} e_ij z_i z_j + eps``.
 import numpy as np
 from sklearn.utils import Bunch
 
+from ._decomposition import components_bunch
+from .datasets import pairwise_values
+
 __all__ = [
     "effect_recovery",
     "pair_recovery",
@@ -195,26 +198,14 @@ def true_variance_components(Z, additive_effects, epistasis, phenotypes=None):
     E = np.asarray(epistasis, dtype=np.float64)
     single = a.ndim == 1
     a, E = np.atleast_2d(a), E.reshape(-1, *E.shape[-2:])
-    off = E * (1 - np.eye(E.shape[-1]))
     A = Z @ a.T
-    # sum_{i<j} e_ij z_i z_j = z^T E z / 2 for symmetric E with zero diagonal
-    AA = 0.5 * np.einsum("ni,kij,nj->nk", Z, off, Z)
+    AA = np.stack([pairwise_values(Z, E_t) for E_t in E], axis=1)
     additive, epistatic, genetic = A.var(axis=0), AA.var(axis=0), (A + AA).var(axis=0)
     if phenotypes is None:
         phenotypic = np.full_like(genetic, np.nan)
     else:
         phenotypic = np.asarray(phenotypes, dtype=np.float64).reshape(len(Z), -1).var(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        parts = Bunch(
-            additive=additive,
-            epistatic=epistatic,
-            higher=genetic - additive - epistatic,
-            genetic=genetic,
-            residual=phenotypic - genetic,
-            phenotypic=phenotypic,
-            h2=additive / phenotypic,
-            H2=genetic / phenotypic,
-        )
+    parts = components_bunch(additive, epistatic, genetic, phenotypic)
     if single:
         return Bunch(**{key: float(value[0]) for key, value in parts.items()})
     return parts
