@@ -259,6 +259,11 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             )
             y = np.asarray(y, dtype=np.float64)
         if self.prefit:
+            if self.estimator is None:
+                raise ValueError(
+                    "prefit=True needs a fitted estimator, but estimator is None; pass the "
+                    "fitted network (or pipeline) or use prefit=False."
+                )
             try:
                 check_is_fitted(self.estimator)
             except NotFittedError as exc:

@@ -325,6 +325,8 @@ def _module_tensor(steps, X):
             f"X has shape {tuple(x.shape)}, but the module expects a 2-D input with "
             f"{n_features} features."
         )
+    if not torch.isfinite(x).all():
+        raise ValueError("X contains NaN or infinity; the map is defined for finite inputs only.")
     return x
 
 

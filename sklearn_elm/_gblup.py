@@ -26,6 +26,8 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
+from ._decomposition import components_bunch
+
 __all__ = [
     "GBLUPRegressor",
     "additive_features",
@@ -421,7 +423,7 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
     >>> y = (X - X.mean(axis=0)) @ rng.normal(scale=0.2, size=40) + rng.normal(size=300)
     >>> model = GBLUPRegressor().fit(X, y)
     >>> sorted(model.variance_components_)
-    ['H2', 'additive', 'epistatic', 'genetic', 'h2', 'phenotypic', 'residual']
+    ['H2', 'additive', 'epistatic', 'genetic', 'h2', 'higher', 'phenotypic', 'residual']
     >>> bool(0.2 < model.variance_components_.h2 < 0.8)
     True
     >>> model.predict(X[:2]).shape
@@ -509,15 +511,9 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         v_g = v_a + v_aa
         v_p = v_g + v_e
         squeeze = (lambda a: float(a[0])) if y.ndim == 1 else (lambda a: a)
-        self.variance_components_ = Bunch(
-            additive=squeeze(v_a),
-            epistatic=squeeze(v_aa),
-            genetic=squeeze(v_g),
-            residual=squeeze(v_e),
-            phenotypic=squeeze(v_p),
-            h2=squeeze(v_a / v_p),
-            H2=squeeze(v_g / v_p),
-        )
+        # the same keys as ELMDecomposer's; higher-order variance is 0 by construction
+        parts = components_bunch(v_a, v_aa, v_g, v_p)
+        self.variance_components_ = Bunch(**{key: squeeze(val) for key, val in parts.items()})
         self.coef_ = coef[0] if y.ndim == 1 else coef
         self.intercept_ = squeeze(intercept)
         if epistatic:

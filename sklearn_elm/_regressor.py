@@ -137,15 +137,18 @@ class EarlyStoppingSE(Callback):
         else:
             Xv, yv = dataset.X, dataset.y
         module = net.module_
+        # the training criterion, per element: early stopping judges what training minimises
+        criterion = type(net.criterion_)(reduction="none")
         was_training = module.training
         module.eval()
         losses = []
         with torch.no_grad():
             for start in range(0, len(Xv), self.batch_size):
                 stop = start + self.batch_size
-                pred = module(torch.as_tensor(Xv[start:stop]))
-                err = pred - torch.as_tensor(yv[start:stop])
-                losses.append((err**2).reshape(len(err), -1).mean(dim=1).numpy())
+                pred = module(torch.as_tensor(Xv[start:stop], device=net.device))
+                target = torch.as_tensor(yv[start:stop], device=net.device)
+                loss = criterion(pred, target).reshape(len(pred), -1).mean(dim=1)
+                losses.append(loss.cpu().numpy())
         module.train(was_training)
         return np.concatenate(losses)
 
@@ -184,10 +187,11 @@ class NeuralGPRegressor(NeuralNetRegressor):
 
         predict(X) = intercept_ + target_scale_ * module_(X)
 
-    ``module_`` is trained on the standardised targets.  By default 10 % of
-    the training data are held out to early-stop on, the best weights are
-    restored and the learning rate halves whenever the validation loss
-    stalls.  ``X`` is used as given (integers are cast to float32); encode
+    ``module_`` is trained on the standardised targets with AdamW on a cosine
+    learning-rate schedule.  By default 10 % of the training data are held
+    out to early-stop on (:class:`EarlyStoppingSE`), and the best weights are
+    restored when the final ones are worse beyond the validation noise.
+    ``X`` is used as given (integers are cast to float32); encode
     genotypes first with :class:`~sklearn_elm.GenotypeEncoder` when the
     network's coefficients are to be read as allele effects.
 
