@@ -140,7 +140,7 @@ def test_planted_pair_is_found_by_a_trained_network():
     assert vc.genetic == pytest.approx(g.var(), abs=0.03)
     # what remains is the sample covariance of the two parts, not missing structure
     assert abs(vc.higher) < 0.05
-    assert vc.additive == pytest.approx(0.25 * np.var(Z[:, 0]) * 4, abs=0.03)
+    assert vc.additive == pytest.approx(0.25 * np.var(Z[:, 0]), abs=0.03)
     assert vc.epistatic == pytest.approx(0.64 * np.var(Z[:, 2] * Z[:, 4]), abs=0.05)
     assert vc.residual == pytest.approx(0.01, abs=0.03)
 
