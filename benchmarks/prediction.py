@@ -12,7 +12,6 @@ published network's, for the original data (H2 = 0.999) and the noisy variant (h
 import argparse
 import time
 
-import numpy as np
 import torch
 from sklearn.metrics import r2_score
 from sklearn.pipeline import make_pipeline
@@ -48,7 +47,8 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
-    header = f"{'data':<10} {'input':<6} {'seed':>4} " + " ".join(f"{'T' + str(k + 1):>6}" for k in range(5))
+    traits = " ".join(f"{'T' + str(k + 1):>6}" for k in range(5))
+    header = f"{'data':<10} {'input':<6} {'seed':>4} " + traits
     header += f" {'min':>6} {'epochs':>6} {'fit s':>6}"
     print(header)
     print("-" * len(header))
@@ -59,7 +59,7 @@ def main():
         for raw in inputs:
             for seed in args.seeds:
                 r2, elapsed, epochs = run(h2, seed, raw)
-                beats = all(r > p for r, p in zip(r2, PUBLISHED[h2]))
+                beats = all(r > p for r, p in zip(r2, PUBLISHED[h2], strict=True))
                 print(
                     f"{label:<10} {'0/1' if raw else '-1/+1':<6} {seed:>4} "
                     + " ".join(f"{v:6.3f}" for v in r2)

@@ -131,7 +131,8 @@ class GenotypeEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         observed = ~np.isnan(X)
         empty = np.flatnonzero(~observed.any(axis=0))
         if empty.size:
-            name = self.feature_names_in_[empty[0]] if hasattr(self, "feature_names_in_") else f"x{empty[0]}"
+            names = getattr(self, "feature_names_in_", None)
+            name = names[empty[0]] if names is not None else f"x{empty[0]}"
             raise ValueError(
                 f"column {empty[0]} ({name!r}) is entirely missing: its allele "
                 "frequency, and so its imputed value, is undefined."

@@ -86,7 +86,7 @@ class GatedMLP(nn.Module):
                 f"hidden_sizes={tuple(hidden_sizes)}."
             )
         layers = []
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
             layers.append(nn.Linear(n_in, n_out, bias=False))
             if activation == "leaky_relu":
                 layers.append(nn.LeakyReLU(negative_slope))

@@ -2,12 +2,12 @@
 
 import numpy as np
 import torch
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNetRegressor
 from skorch.callbacks import Callback, LRScheduler
 from skorch.dataset import ValidSplit
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._network import GatedMLP
 
@@ -325,7 +325,9 @@ class NeuralGPRegressor(NeuralNetRegressor):
             ("early_stopping", EarlyStoppingSE(patience=20)),
             (
                 "lr_scheduler",
-                LRScheduler(policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.max_epochs),
+                LRScheduler(
+                    policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.max_epochs
+                ),
             ),
         ]
 

@@ -40,7 +40,8 @@ def test_network_is_bias_free_and_intercept_outside(data):
     np.testing.assert_allclose(reg.target_scale_, Y.std(axis=0))
     with torch.no_grad():
         raw = reg.module_(torch.as_tensor(X[:5], dtype=torch.float32)).numpy()
-    np.testing.assert_allclose(reg.predict(X[:5]), reg.intercept_ + reg.target_scale_ * raw, rtol=1e-5)
+    expected = reg.intercept_ + reg.target_scale_ * raw
+    np.testing.assert_allclose(reg.predict(X[:5]), expected, rtol=1e-5)
     assert not reg.module_.training
 
 

@@ -130,7 +130,9 @@ def make_epistatic_phenotypes(
         raise ValueError(f"n_qtl={n_qtl} exceeds n_loci={n_loci}.")
     n_pairs = n_qtl // 2 if n_pairs is None else n_pairs
     if 2 * n_pairs > n_qtl:
-        raise ValueError(f"n_pairs={n_pairs} disjoint pairs need at least {2 * n_pairs} QTL, got n_qtl={n_qtl}.")
+        raise ValueError(
+            f"n_pairs={n_pairs} disjoint pairs need at least {2 * n_pairs} QTL, got n_qtl={n_qtl}."
+        )
     if epistatic_ratio > 0 and n_pairs == 0:
         raise ValueError("epistatic_ratio > 0 needs at least one epistatic pair (n_pairs >= 1).")
     if allele_frequencies is None:
