@@ -286,23 +286,21 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             phenotypic = np.full(n_outputs, np.nan)
         self._single_output = (y.ndim == 1) if y is not None else n_outputs == 1
 
-        moments, residual, genetic = None, np.zeros(n_outputs), []
+        # the projection passes over (z, f) once per solver iteration: keep the
+        # encoded inputs and genetic values (the size of X and y) rather than
+        # re-encoding and re-running the network on every pass
+        moments, residual, kept = None, np.zeros(n_outputs), []
         for Z, F, S, r in self._iter_decomposition(X, preprocessing, net):
             if moments is None:
                 moments = init_moments(Z.shape[1], n_outputs, contrast=self.epistasis == "contrast")
             update_moments(moments, Z, F, S)
             residual = np.maximum(residual, r)
-            genetic.append(F)
+            if self.epistasis == "projection":
+                kept.append((Z, F))
         if moments is None or moments.n < 2:
             raise ValueError("ELMDecomposer needs at least 2 samples to decompose.")
         if self.epistasis == "projection":
-            genetic = np.concatenate(genetic)
-
-            def batches():
-                for start, Z in self._iter_inputs(X, preprocessing):
-                    yield Z, genetic[start : start + len(Z)]
-
-            additive, E, E_var, self.n_iter_ = projection_fit(moments, batches)
+            additive, E, E_var, self.n_iter_ = projection_fit(moments, lambda: kept)
         else:
             additive = additive_effects(moments)
             E, E_var = epistasis_regression(moments, return_variance=True)

@@ -15,6 +15,7 @@ from sklearn_elm._decomposition import (
     epistasis_regression,
     init_moments,
     pair_variances,
+    projection_fit,
     update_moments,
     variance_components,
 )
@@ -187,3 +188,23 @@ def test_components_add_up_and_need_two_samples():
     np.testing.assert_allclose(vc.H2 * VP, vc.genetic)
     with pytest.raises(ValueError, match="at least 2 samples"):
         additive_effects(moments_of(Z[:1], S[:1]))
+
+
+def test_projection_matches_direct_least_squares():
+    """The streamed projection solves the same least-squares problem as a dense
+    solve on the explicit centred design [z, z_i z_j]."""
+    rng = np.random.default_rng(1)
+    n, p, k = 3000, 10, 2
+    Z = rng.choice([-1.0, 1.0], size=(n, p))
+    iu = np.triu_indices(p, 1)
+    D = np.column_stack([Z, (Z[:, :, None] * Z[:, None, :])[:, iu[0], iu[1]]])
+    W = rng.normal(size=(D.shape[1], k)) * (rng.random((D.shape[1], k)) < 0.2)
+    F = D @ W + 0.1 * rng.normal(size=(n, k))
+    m = update_moments(init_moments(p, k), Z, F, np.zeros((n, k, p)))
+    batches = [(Z[i : i + 700], F[i : i + 700]) for i in range(0, n, 700)]
+    a, E, _, _ = projection_fit(m, lambda: batches, tol=1e-10)
+    Dc = D - D.mean(axis=0)
+    coef = np.linalg.lstsq(Dc, F - F.mean(axis=0), rcond=None)[0]
+    np.testing.assert_allclose(a, coef[:p].T, atol=1e-8)
+    np.testing.assert_allclose(E[:, iu[0], iu[1]], coef[p:].T, atol=1e-8)
+    np.testing.assert_allclose(E, E.transpose(0, 2, 1))
