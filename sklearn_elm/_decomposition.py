@@ -571,7 +571,7 @@ def _design_adjoint(Z, zbar, mean_zz, R, mask):
     return grad_a, np.where(mask, G, 0.0)
 
 
-def projection_fit(moments, batches, *, tol=1e-5, max_iter=200):
+def projection_fit(moments, batches, *, tol=1e-8, max_iter=500):
     """Least-squares projection of the genetic value on additive and pairwise terms.
 
     Solves, per output, ::
@@ -594,11 +594,11 @@ def projection_fit(moments, batches, *, tol=1e-5, max_iter=200):
     batches : callable
         ``batches()`` returns an iterable of ``(Z, F)`` batches (inputs and
         genetic values) covering the samples, each time in the same order.
-    tol : float, default=1e-5
+    tol : float, default=1e-8
         Relative tolerance of the conjugate-gradient solve: stop when the
         residual norm of the normal equations falls below ``tol`` times that
         of their right-hand side.
-    max_iter : int, default=200
+    max_iter : int, default=500
         Upper bound on the number of passes.
 
     Returns
@@ -684,7 +684,7 @@ def projection_fit(moments, batches, *, tol=1e-5, max_iter=200):
     )
     ba, bU = normal_matvec(np.zeros((k, p)), np.zeros((k, p, p)), with_rhs=True)
     x, info = sparse_linalg.cg(normal, pack(ba, bU), rtol=tol, maxiter=max_iter, M=precond)
-    if info > 0:
+    if info != 0:
         warnings.warn(
             f"The projection did not converge in {max_iter} iterations (relative "
             f"tolerance {tol}); the effects may be inaccurate.",

@@ -231,7 +231,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
         early stopping on the validation loss).
     callbacks : list of (name, callback) or None, default=None
         Extra skorch callbacks.  The defaults ``early_stopping``
-        (:class:`EarlyStoppingSE`: stops after 20 epochs more than one
+        (:class:`EarlyStoppingSE`: stops after 50 epochs more than one
         standard error above the best validation loss, and then restores the
         best weights) and
         ``lr_scheduler`` (cosine annealing over ``max_epochs``) are tuned with
@@ -322,7 +322,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
     def _default_callbacks(self):
         return [
             *super()._default_callbacks,
-            ("early_stopping", EarlyStoppingSE(patience=20)),
+            ("early_stopping", EarlyStoppingSE(patience=50)),
             (
                 "lr_scheduler",
                 LRScheduler(
