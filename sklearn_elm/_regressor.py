@@ -1,11 +1,13 @@
 """NeuralGPRegressor: a skorch regressor with defaults for genomic prediction."""
 
+import numbers
+
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNetRegressor
-from skorch.callbacks import Callback, LRScheduler
+from skorch.callbacks import Callback
 from skorch.dataset import ValidSplit
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
@@ -78,103 +80,208 @@ def standard_error_of_mean(losses):
     return float(losses.mean()), float(losses.std(ddof=1) / np.sqrt(len(losses)))
 
 
-class EarlyStoppingSE(Callback):
-    """Early stopping that ignores differences within the validation noise.
+def _validation_losses(net, dataset, batch_size):
+    """Per-sample training criterion of ``net.module_`` on a validation dataset."""
+    if hasattr(dataset, "indices"):  # a torch Subset of the training data
+        Xv, yv = dataset.dataset.X[dataset.indices], dataset.dataset.y[dataset.indices]
+    else:
+        Xv, yv = dataset.X, dataset.y
+    module = net.module_
+    # the training criterion, per element: the selection judges what training minimises
+    criterion = type(net.criterion_)(reduction="none")
+    was_training = module.training
+    module.eval()
+    losses = []
+    with torch.no_grad():
+        for start in range(0, len(Xv), batch_size):
+            stop = start + batch_size
+            pred = module(torch.as_tensor(Xv[start:stop], device=net.device))
+            target = torch.as_tensor(yv[start:stop], device=net.device)
+            loss = criterion(pred, target).reshape(len(pred), -1).mean(dim=1)
+            losses.append(loss.cpu().numpy())
+    module.train(was_training)
+    return np.concatenate(losses)
 
-    An epoch counts as a miss only when its validation loss exceeds the best
-    so far by more than one standard error of that best (the spread of the
-    per-sample losses over ``sqrt(n_valid)``); training stops after
-    ``patience`` consecutive misses.  At the end the weights of the best
-    epoch come back only if the final ones are worse by more than that
-    standard error (the one-standard-error rule): on a small or noisy
-    validation set the minimum is itself a noisy pick, and the end of the
-    learning-rate schedule is then the better model.
+
+def path_lengths(max_epochs, n_steps, first_fraction):
+    """Epochs of each step of a weight-decay path that lasts ``max_epochs``.
+
+    The first step gets ``first_fraction`` of the epochs (it starts from the
+    random initialisation); the others share the rest evenly, the earlier
+    ones taking the remainder.  With fewer epochs than steps the path is
+    cut to one epoch per step.
 
     Parameters
     ----------
-    patience : int, default=20
-        Consecutive significantly worse epochs before training stops.
+    max_epochs : int
+        Total number of epochs.
+    n_steps : int
+        Number of weight-decay values on the path.
+    first_fraction : float
+        Share of the epochs given to the first step when there are several.
+
+    Returns
+    -------
+    lengths : list of int
+        Epochs per step; they add up to ``max_epochs``.
+
+    Examples
+    --------
+    >>> from sklearn_elm._regressor import path_lengths
+    >>> path_lengths(300, 7, 0.2)
+    [60, 40, 40, 40, 40, 40, 40]
+    >>> path_lengths(3, 7, 0.2)
+    [1, 1, 1]
+    """
+    n_steps = max(1, min(n_steps, max_epochs))
+    if n_steps == 1:
+        return [max_epochs]
+    first = min(max(1, round(max_epochs * first_fraction)), max_epochs - (n_steps - 1))
+    rest, extra = divmod(max_epochs - first, n_steps - 1)
+    return [first] + [rest + (i < extra) for i in range(n_steps - 1)]
+
+
+class WeightDecayPath(Callback):
+    """Train down a path of decreasing weight decay; keep the step validation prefers.
+
+    The weight decay starts at the optimizer's ``weight_decay`` and is
+    multiplied by ``factor`` at each of ``n_steps`` steps.  Each step runs a
+    cosine learning-rate cycle from ``net.lr`` to 0 with fresh optimizer
+    moments, starting from the weights the previous step ended with (a
+    warm-started regularisation path, as in glmnet).  The first step gets
+    ``first_fraction`` of ``max_epochs``, the others share the rest.
+
+    With validation data, the weights at the end of each step are scored by
+    the per-sample training criterion.  A step becomes the best only if it
+    beats the best so far by more than one standard error of the paired
+    per-sample difference, so that on noisy data the more regularised
+    network wins ties; the path stops after ``patience`` steps without such
+    an improvement, and the best step's weights are restored.  Weak
+    regularisation suits a strong signal, strong regularisation a noisy
+    one: the path lets the data choose.  Without validation data
+    (``train_split=None``) the whole path runs and the last step is kept.
+
+    Parameters
+    ----------
+    n_steps : int, default=7
+        Number of weight-decay values; 1 trains at the optimizer's
+        ``weight_decay`` throughout, on one cosine cycle.
+    factor : float, default=0.5 ** 0.5
+        Ratio of successive weight-decay values, in (0, 1].
+    first_fraction : float, default=0.2
+        Share of ``max_epochs`` spent on the first step.
+    patience : int, default=2
+        Steps without a significant validation improvement before the path
+        stops.
     batch_size : int, default=4096
         Samples per forward pass when scoring the validation set.
 
     Attributes
     ----------
-    best_loss_, best_se_ : float
-        Best validation loss and its standard error.
-    best_epoch_ : int
-        Epoch (1-based) of the best validation loss.
+    steps_ : list of dict
+        One record per completed step: ``weight_decay``, ``epochs`` (its
+        length), ``valid_loss`` and ``valid_se`` (standard error of the
+        per-sample losses; NaN without validation data).
+    best_step_ : int
+        Index into ``steps_`` of the step whose weights the network keeps.
     restored_ : bool
-        Whether the best weights were restored at the end of training.
+        Whether the weights of an earlier step were restored at the end.
 
     Examples
     --------
     >>> import numpy as np
     >>> from sklearn_elm import NeuralGPRegressor
-    >>> from sklearn_elm._regressor import EarlyStoppingSE
     >>> rng = np.random.default_rng(0)
-    >>> X, y = rng.choice([-1.0, 1.0], size=(300, 12)), rng.standard_normal(300)
-    >>> reg = NeuralGPRegressor(module__hidden_sizes=(64,), lr=1e-2, optimizer__weight_decay=0,
-    ...                         max_epochs=300, callbacks__early_stopping__patience=3,
+    >>> X = rng.choice([-1.0, 1.0], size=(400, 8))
+    >>> y = X[:, 0] - X[:, 1] * X[:, 2]
+    >>> reg = NeuralGPRegressor(module__hidden_sizes=(32,), max_epochs=60,
     ...                         random_state=0).fit(X, y)
-    >>> stopper = dict(reg.callbacks_)["early_stopping"]
-    >>> len(reg.history) < 300, stopper.restored_
-    (True, True)
+    >>> path = dict(reg.callbacks_)["weight_decay_path"]
+    >>> [round(step["weight_decay"], 2) for step in path.steps_]
+    [2.0, 1.41, 1.0, 0.71, 0.5, 0.35, 0.25]
+    >>> bool(path.steps_[-1]["valid_loss"] < path.steps_[0]["valid_loss"])
+    True
     """
 
-    def __init__(self, patience=20, batch_size=4096):
+    def __init__(self, n_steps=7, factor=0.5**0.5, first_fraction=0.2, patience=2,
+                 batch_size=4096):
+        self.n_steps = n_steps
+        self.factor = factor
+        self.first_fraction = first_fraction
         self.patience = patience
         self.batch_size = batch_size
 
     def initialize(self):
-        self.best_loss_, self.best_se_, self.best_epoch_ = np.inf, 0.0, 0
-        self.misses_, self.restored_ = 0, False
-        self.best_state_, self.last_loss_ = None, np.inf
+        if not (isinstance(self.n_steps, numbers.Integral) and self.n_steps >= 1):
+            raise ValueError(f"n_steps must be a positive integer, got {self.n_steps!r}.")
+        if not 0 < self.factor <= 1:
+            raise ValueError(f"factor must be in (0, 1], got {self.factor!r}.")
+        if not 0 < self.first_fraction < 1:
+            raise ValueError(f"first_fraction must be in (0, 1), got {self.first_fraction!r}.")
+        self.steps_, self.best_step_, self.restored_ = [], None, False
+        self._best_losses = self._best_state = None
         return self
 
-    def _per_sample_losses(self, net, dataset):
-        if hasattr(dataset, "indices"):  # a torch Subset of the training data
-            Xv, yv = dataset.dataset.X[dataset.indices], dataset.dataset.y[dataset.indices]
-        else:
-            Xv, yv = dataset.X, dataset.y
-        module = net.module_
-        # the training criterion, per element: early stopping judges what training minimises
-        criterion = type(net.criterion_)(reduction="none")
-        was_training = module.training
-        module.eval()
-        losses = []
-        with torch.no_grad():
-            for start in range(0, len(Xv), self.batch_size):
-                stop = start + self.batch_size
-                pred = module(torch.as_tensor(Xv[start:stop], device=net.device))
-                target = torch.as_tensor(yv[start:stop], device=net.device)
-                loss = criterion(pred, target).reshape(len(pred), -1).mean(dim=1)
-                losses.append(loss.cpu().numpy())
-        module.train(was_training)
-        return np.concatenate(losses)
+    def on_train_begin(self, net, **kwargs):
+        self.initialize()
+        groups = net.optimizer_.param_groups
+        start = net.get_params_for("optimizer").get("weight_decay", groups[0]["weight_decay"])
+        self.weight_decays_ = [start * self.factor**i for i in range(self.n_steps)]
+        lengths = path_lengths(net.max_epochs, self.n_steps, self.first_fraction)
+        self._ends = np.cumsum(lengths).tolist()
+        self._lengths = lengths
+        self._epoch, self._misses = 0, 0
+
+    def _position(self):
+        step = int(np.searchsorted(self._ends, self._epoch, side="right"))
+        begin = self._ends[step - 1] if step else 0
+        return step, self._epoch - begin
+
+    def on_epoch_begin(self, net, **kwargs):
+        step, t = self._position()
+        if step >= len(self._lengths):
+            return  # fit(..., epochs=n) beyond max_epochs: stay at the end of the path
+        optimizer = net.optimizer_
+        if t == 0 and step > 0:
+            optimizer.state.clear()  # fresh Adam moments for the new cycle
+        rate = 0.5 * (1 + np.cos(np.pi * t / self._lengths[step]))
+        for group in optimizer.param_groups:
+            group["lr"] = net.lr * rate
+            group["weight_decay"] = self.weight_decays_[step]
 
     def on_epoch_end(self, net, dataset_valid=None, **kwargs):
-        if dataset_valid is None:
+        self._epoch += 1
+        step = len(self.steps_)
+        if step >= len(self._ends) or self._epoch != self._ends[step]:
             return
-        loss, se = standard_error_of_mean(self._per_sample_losses(net, dataset_valid))
-        self.last_loss_ = loss
-        if loss < self.best_loss_:
-            self.best_loss_, self.best_se_ = loss, se
-            self.best_epoch_ = len(net.history)
-            self.best_state_ = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
-        self.misses_ = self.misses_ + 1 if loss > self.best_loss_ + self.best_se_ else 0
-        if self.misses_ >= self.patience:
-            if net.verbose:
-                print(
-                    f"Stopping: the validation loss has been more than one standard error "
-                    f"above its best (epoch {self.best_epoch_}) for {self.patience} epochs."
-                )
-            raise KeyboardInterrupt
+        record = {"weight_decay": self.weight_decays_[step], "epochs": self._lengths[step],
+                  "valid_loss": np.nan, "valid_se": np.nan}
+        self.steps_.append(record)
+        if dataset_valid is None:
+            self.best_step_ = step
+            return
+        losses = _validation_losses(net, dataset_valid, self.batch_size)
+        record["valid_loss"], record["valid_se"] = standard_error_of_mean(losses)
+        if self._best_losses is not None:
+            gain, se = standard_error_of_mean(self._best_losses - losses)
+            if not gain > se:
+                self._misses += 1
+                if self._misses >= self.patience and step + 1 < len(self._ends):
+                    if net.verbose:
+                        print(f"Stopping the weight-decay path: {self._misses} steps without "
+                              f"a significant validation improvement over step "
+                              f"{self.best_step_ + 1}.")
+                    raise KeyboardInterrupt
+                return
+        self.best_step_, self._best_losses, self._misses = step, losses, 0
+        self._best_state = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
 
     def on_train_end(self, net, **kwargs):
-        if self.best_state_ is not None and self.last_loss_ > self.best_loss_ + self.best_se_:
-            net.module_.load_state_dict(self.best_state_)
+        last = len(self.steps_) - 1
+        if self._best_state is not None and self.best_step_ != last:
+            net.module_.load_state_dict(self._best_state)
             self.restored_ = True
-        self.best_state_ = None  # not kept in the fitted (and pickled) estimator
+        self._best_state = self._best_losses = None  # not kept in the pickled estimator
 
 
 class NeuralGPRegressor(NeuralNetRegressor):
@@ -187,10 +294,13 @@ class NeuralGPRegressor(NeuralNetRegressor):
 
         predict(X) = intercept_ + target_scale_ * module_(X)
 
-    ``module_`` is trained on the standardised targets with AdamW on a cosine
-    learning-rate schedule.  By default 10 % of the training data are held
-    out to early-stop on (:class:`EarlyStoppingSE`), and the best weights are
-    restored when the final ones are worse beyond the validation noise.
+    ``module_`` is trained on the standardised targets with AdamW down a
+    path of decreasing weight decay (:class:`WeightDecayPath`), one cosine
+    learning-rate cycle per step.  By default 10 % of the training data are
+    held out to choose the step: the path stops once weaker regularisation
+    no longer improves the validation loss beyond its noise, and the best
+    step's weights are restored.  So a noise-free trait is fitted closely
+    and a noisy one is not overfitted, with no setting to change.
     ``X`` is used as given (integers are cast to float32); encode
     genotypes first with :class:`~sklearn_elm.GenotypeEncoder` when the
     network's coefficients are to be read as allele effects.
@@ -207,16 +317,18 @@ class NeuralGPRegressor(NeuralNetRegressor):
     optimizer : torch optimizer class, default=torch.optim.AdamW
         Optimizer; set its arguments with the ``optimizer__`` prefix.
     lr : float, default=4e-3
-        Peak learning rate; it follows a cosine decay to 0 over ``max_epochs``.
-    optimizer__weight_decay : float, default=1.0
-        Decoupled weight decay of AdamW.  Because Adam normalises the
-        gradient, the weights settle where the decay balances the consistent
-        part of the gradient: strong signal keeps large weights, noise does
-        not, so one value serves noise-free and very noisy traits (it is the
-        value of the published network; 0.6 already overfits at h2 = 0.25).
+        Peak learning rate; each step of the weight-decay path decays it to 0
+        on a cosine.
+    optimizer__weight_decay : float, default=2.0
+        Decoupled weight decay of AdamW at the first, most regularised step
+        of the path; later steps multiply it by ``factor`` (default
+        1/sqrt(2), 7 steps down to 0.25).  With ``train_split=None`` there is
+        nothing to choose the step with: set
+        ``callbacks__weight_decay_path__n_steps=1`` to train at this value
+        throughout.
     max_epochs : int, default=300
-        Number of epochs of the cosine schedule (early stopping may end
-        training sooner).
+        Length of the whole path (the first step 20 %, the others sharing the
+        rest); the path may stop sooner.
     batch_size : int, default=128
         Mini-batch size.
     iterator_train, iterator_valid : callable, default=batch_loader
@@ -227,15 +339,12 @@ class NeuralGPRegressor(NeuralNetRegressor):
         itself does not shuffle unless told to).
     train_split : "auto", callable or None, default="auto"
         Internal validation split; ``"auto"`` holds out a random 10 %, drawn
-        with ``random_state``.  None trains on everything (and so disables
-        early stopping on the validation loss).
+        with ``random_state``.  None trains on everything and runs the whole
+        weight-decay path, keeping its last (least regularised) step.
     callbacks : list of (name, callback) or None, default=None
-        Extra skorch callbacks.  The defaults ``early_stopping``
-        (:class:`EarlyStoppingSE`: stops after 50 epochs more than one
-        standard error above the best validation loss, and then restores the
-        best weights) and
-        ``lr_scheduler`` (cosine annealing over ``max_epochs``) are tuned with
-        ``callbacks__<name>__<arg>``.
+        Extra skorch callbacks.  The default ``weight_decay_path``
+        (:class:`WeightDecayPath`) is tuned with
+        ``callbacks__weight_decay_path__<arg>``.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the validation split;
         the global torch random state is left untouched.
@@ -273,7 +382,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.choice([-1.0, 1.0], size=(300, 10))
     >>> y = X[:, 0] - 0.5 * X[:, 1] * X[:, 2]
-    >>> reg = NeuralGPRegressor(module__hidden_sizes=(32,), max_epochs=30,
+    >>> reg = NeuralGPRegressor(module__hidden_sizes=(32,), max_epochs=60,
     ...                         random_state=0).fit(X, y)
     >>> reg.predict(X[:3]).shape
     (3,)
@@ -288,7 +397,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
         criterion=torch.nn.MSELoss,
         optimizer=torch.optim.AdamW,
         lr=4e-3,
-        optimizer__weight_decay=1.0,
+        optimizer__weight_decay=2.0,
         max_epochs=300,
         batch_size=128,
         iterator_train=batch_loader,
@@ -322,13 +431,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
     def _default_callbacks(self):
         return [
             *super()._default_callbacks,
-            ("early_stopping", EarlyStoppingSE(patience=50)),
-            (
-                "lr_scheduler",
-                LRScheduler(
-                    policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.max_epochs
-                ),
-            ),
+            ("weight_decay_path", WeightDecayPath()),
         ]
 
     def initialize_module(self):

@@ -5,12 +5,16 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 from sklearn.pipeline import make_pipeline
+from skorch.callbacks import Callback
 
 from sklearn_elm import GenotypeEncoder, NeuralGPRegressor
+from sklearn_elm._regressor import _validation_losses, path_lengths
 from sklearn_elm.datasets import make_epistatic_phenotypes
 
 FAST = dict(module__hidden_sizes=(16,), max_epochs=8, batch_size=64)
@@ -76,38 +80,94 @@ def test_reproducible_and_leaves_global_rng_alone(data):
     assert not np.allclose(p1, p3)
 
 
-def test_early_stopping_restores_best():
-    """On a pure-noise target with no weight decay the validation loss soon rises
-    beyond its standard error: training stops `patience` epochs after the last
-    epoch within one standard error of the best, and the best weights come back."""
+class _RecordSchedule(Callback):
+    """Record the learning rate and weight decay each epoch trains with."""
+
+    def on_epoch_end(self, net, **kwargs):
+        group = net.optimizer_.param_groups[0]
+        self.seen_ = [*getattr(self, "seen_", []), (group["lr"], group["weight_decay"])]
+
+
+def test_weight_decay_path_schedule():
+    """Each step trains at its own weight decay, on a cosine cycle restarting at lr."""
     rng = np.random.default_rng(0)
-    X, y = rng.choice([-1.0, 1.0], size=(300, 12)), rng.standard_normal(300)
-    reg = NeuralGPRegressor(random_state=0, module__hidden_sizes=(64,), max_epochs=300,
-                            lr=1e-2, optimizer__weight_decay=0.0,
-                            callbacks__early_stopping__patience=3).fit(X, y)
-    stopper = dict(reg.callbacks_)["early_stopping"]
-    assert len(reg.history) < 300
-    assert stopper.restored_ and stopper.best_epoch_ < len(reg.history)
-    # the restored weights reproduce the best validation loss, not the last one
+    X = rng.choice([-1.0, 1.0], size=(300, 8))
+    y = X[:, 0] - X[:, 1] * X[:, 2]
+    record = _RecordSchedule()
+    reg = NeuralGPRegressor(random_state=0, module__hidden_sizes=(16,), max_epochs=24, lr=0.01,
+                            optimizer__weight_decay=3.0, train_split=None,
+                            callbacks=[("record", record)],
+                            callbacks__weight_decay_path__n_steps=3,
+                            callbacks__weight_decay_path__factor=0.5,
+                            callbacks__weight_decay_path__first_fraction=0.5).fit(X, y)
+    lengths = [12, 6, 6]
+    lr, wd = np.array(record.seen_).T
+    np.testing.assert_allclose(wd, np.repeat([3.0, 1.5, 0.75], lengths))
+    starts = np.cumsum([0, *lengths[:-1]])
+    np.testing.assert_allclose(lr[starts], 0.01)
+    for begin, n in zip(starts, lengths, strict=True):
+        cycle = lr[begin:begin + n]
+        np.testing.assert_allclose(cycle, 0.005 * (1 + np.cos(np.pi * np.arange(n) / n)))
+    path = dict(reg.callbacks_)["weight_decay_path"]
+    # no validation data: the whole path runs and the last step is kept
+    assert [s["epochs"] for s in path.steps_] == lengths
+    assert path.best_step_ == 2 and not path.restored_
+    assert np.isnan(path.steps_[-1]["valid_loss"])
+
+
+def test_weight_decay_path_stops_on_noise_and_restores():
+    """On a pure-noise target weaker regularisation never helps significantly: the
+    path stops `patience` steps after the first, whose weights come back."""
+    rng = np.random.default_rng(0)
+    X, y = rng.choice([-1.0, 1.0], size=(400, 12)), rng.standard_normal(400)
+    reg = NeuralGPRegressor(random_state=0, module__hidden_sizes=(64,), max_epochs=70,
+                            optimizer__weight_decay=0.5).fit(X, y)
+    path = dict(reg.callbacks_)["weight_decay_path"]
+    assert path.best_step_ == 0 and path.restored_
+    assert len(path.steps_) == 1 + path.patience
+    assert len(reg.history) == sum(s["epochs"] for s in path.steps_) < 70
+    # the restored weights reproduce the first step's validation loss, not the last one's
     _, dataset_valid = reg.get_split_datasets(
         X.astype(np.float32), ((y[:, None] - reg.intercept_) / reg.target_scale_).astype(np.float32)
     )
-    losses = stopper._per_sample_losses(reg, dataset_valid)
-    np.testing.assert_allclose(losses.mean(), stopper.best_loss_, rtol=1e-5)
-    np.testing.assert_allclose(reg.history[stopper.best_epoch_ - 1, "valid_loss"],
-                               stopper.best_loss_, rtol=1e-4)
+    loss = _validation_losses(reg, dataset_valid, 4096).mean()
+    np.testing.assert_allclose(loss, path.steps_[0]["valid_loss"], rtol=1e-5)
+    assert path.steps_[-1]["valid_loss"] > loss
 
 
-def test_early_stopping_keeps_final_weights_within_noise():
-    """A well-regularised fit whose validation loss ends within one standard error
-    of its best keeps the final weights of the learning-rate schedule."""
+def test_weight_decay_path_runs_through_on_signal():
+    """A noise-free target keeps improving as the regularisation weakens."""
     rng = np.random.default_rng(1)
-    X = rng.choice([-1.0, 1.0], size=(400, 8))
-    y = X[:, 0] + rng.standard_normal(400)
-    reg = NeuralGPRegressor(random_state=0, module__hidden_sizes=(16,), max_epochs=30).fit(X, y)
-    stopper = dict(reg.callbacks_)["early_stopping"]
-    assert len(reg.history) == 30 and not stopper.restored_
-    assert stopper.last_loss_ <= stopper.best_loss_ + stopper.best_se_
+    X = rng.choice([-1.0, 1.0], size=(600, 8))
+    y = X[:, 0] - 0.5 * X[:, 1] + X[:, 2] * X[:, 3]
+    reg = NeuralGPRegressor(random_state=0, module__hidden_sizes=(32,), max_epochs=70).fit(X, y)
+    path = dict(reg.callbacks_)["weight_decay_path"]
+    assert len(path.steps_) == path.n_steps and path.best_step_ == path.n_steps - 1
+    assert not path.restored_ and len(reg.history) == 70
+    np.testing.assert_allclose([s["weight_decay"] for s in path.steps_],
+                               2.0 * 0.5 ** (np.arange(7) / 2))
+    assert path.steps_[-1]["valid_loss"] < 0.5 * path.steps_[0]["valid_loss"]
+
+
+@given(max_epochs=st.integers(1, 500), n_steps=st.integers(1, 12),
+       first_fraction=st.floats(0.01, 0.99))
+def test_path_lengths(max_epochs, n_steps, first_fraction):
+    lengths = path_lengths(max_epochs, n_steps, first_fraction)
+    assert sum(lengths) == max_epochs and min(lengths) >= 1
+    assert len(lengths) == min(n_steps, max_epochs)
+    assert max(lengths[1:], default=0) - min(lengths[1:], default=0) <= 1
+
+
+@pytest.mark.parametrize(("param", "value", "match"), [
+    ("n_steps", 0, "n_steps must be a positive integer"),
+    ("factor", 1.5, r"factor must be in \(0, 1\]"),
+    ("first_fraction", 1.0, r"first_fraction must be in \(0, 1\)"),
+])
+def test_weight_decay_path_bad_params(param, value, match):
+    X = np.random.default_rng(0).choice([-1.0, 1.0], size=(40, 3))
+    reg = NeuralGPRegressor(max_epochs=2, **{f"callbacks__weight_decay_path__{param}": value})
+    with pytest.raises(ValueError, match=match):
+        reg.fit(X, X[:, 0])
 
 
 def test_no_validation_split():
