@@ -263,6 +263,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="fewer epochs and samples")
     parser.add_argument("--no-accuracy", action="store_true", help="skip the accuracy tables")
     parser.add_argument("--no-noisy", action="store_true", help="skip load_qhaplo(h2=0.25)")
+    parser.add_argument("--no-clean", action="store_true", help="skip load_qhaplo() (H2 = 0.999)")
     parser.add_argument("--no-speed", action="store_true", help="skip the speed table")
     parser.add_argument("--batch-size", type=int, default=1024, help="batch for the speed table")
     parser.add_argument(
@@ -272,10 +273,17 @@ def main():
         help="NeuralGPRegressor parameter for the accuracy runs, e.g. "
         "module__hidden_sizes='(1024, 1024)' or criterion=L1Loss (repeatable)",
     )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch intra-op threads (training is "
+        "bit-reproducible only at a fixed count; 1 avoids thrashing on a shared machine)"
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     if not args.no_accuracy:
-        accuracy(None, args)
+        if not args.no_clean:
+            accuracy(None, args)
         if not args.no_noisy:
             accuracy(0.25, args)
     if not args.no_speed:

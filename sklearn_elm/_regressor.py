@@ -163,7 +163,7 @@ class WeightDecayPath(Callback):
 
     Parameters
     ----------
-    n_steps : int, default=7
+    n_steps : int, default=9
         Number of weight-decay values; 1 trains at the optimizer's
         ``weight_decay`` throughout, on one cosine cycle.
     factor : float, default=0.5 ** 0.5
@@ -198,12 +198,12 @@ class WeightDecayPath(Callback):
     ...                         random_state=0).fit(X, y)
     >>> path = dict(reg.callbacks_)["weight_decay_path"]
     >>> [round(step["weight_decay"], 2) for step in path.steps_]
-    [2.0, 1.41, 1.0, 0.71, 0.5, 0.35, 0.25]
+    [2.0, 1.41, 1.0, 0.71, 0.5, 0.35, 0.25, 0.18, 0.13]
     >>> bool(path.steps_[-1]["valid_loss"] < path.steps_[0]["valid_loss"])
     True
     """
 
-    def __init__(self, n_steps=7, factor=0.5**0.5, first_fraction=0.2, patience=2,
+    def __init__(self, n_steps=9, factor=0.5**0.5, first_fraction=0.2, patience=2,
                  batch_size=4096):
         self.n_steps = n_steps
         self.factor = factor
@@ -322,13 +322,13 @@ class NeuralGPRegressor(NeuralNetRegressor):
     optimizer__weight_decay : float, default=2.0
         Decoupled weight decay of AdamW at the first, most regularised step
         of the path; later steps multiply it by ``factor`` (default
-        1/sqrt(2), 7 steps down to 0.25).  With ``train_split=None`` there is
+        1/sqrt(2), 9 steps down to 0.125).  With ``train_split=None`` there is
         nothing to choose the step with: set
         ``callbacks__weight_decay_path__n_steps=1`` to train at this value
         throughout.
-    max_epochs : int, default=300
+    max_epochs : int, default=400
         Length of the whole path (the first step 20 %, the others sharing the
-        rest); the path may stop sooner.
+        rest: 80, then 40 per step); the path may stop sooner.
     batch_size : int, default=128
         Mini-batch size.
     iterator_train, iterator_valid : callable, default=batch_loader
@@ -398,7 +398,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
         optimizer=torch.optim.AdamW,
         lr=4e-3,
         optimizer__weight_decay=2.0,
-        max_epochs=300,
+        max_epochs=400,
         batch_size=128,
         iterator_train=batch_loader,
         iterator_train__shuffle=True,

@@ -145,7 +145,7 @@ def test_weight_decay_path_runs_through_on_signal():
     assert len(path.steps_) == path.n_steps and path.best_step_ == path.n_steps - 1
     assert not path.restored_ and len(reg.history) == 70
     np.testing.assert_allclose([s["weight_decay"] for s in path.steps_],
-                               2.0 * 0.5 ** (np.arange(7) / 2))
+                               2.0 * 0.5 ** (np.arange(path.n_steps) / 2))
     assert path.steps_[-1]["valid_loss"] < 0.5 * path.steps_[0]["valid_loss"]
 
 
