@@ -68,6 +68,16 @@ def check(ok):
     return "ok" if ok else "MISS"
 
 
+def missed_pairs(estimate, truth):
+    """True |E| of the true pairs outside the top |estimates|, and the largest false |estimate|."""
+    iu = np.triu_indices_from(truth, 1)
+    est, true = np.abs(estimate[iu]), truth[iu]
+    n_true = np.count_nonzero(true)
+    top = np.argsort(est)[::-1][:n_true]
+    missed = np.setdiff1d(np.flatnonzero(true), top)
+    return np.sort(np.abs(true[missed])), est[true == 0].max()
+
+
 def accuracy(h2, args):
     data = load_qhaplo(h2=h2, random_state=0)
     G, Y = data.genotypes[data.train], data.phenotypes[data.train]
@@ -117,7 +127,8 @@ def accuracy(h2, args):
         vc_cols = " | ".join(f"{vc[c][k]:.3f}/{truth[c][k]:.3f}" for c in COMPONENTS)
         print(f"{k + 1:>5} | {add.slope:9.3f} {add.r:7.4f} | {epi_cols} | {other_cols} | {vc_cols}")
         errors = {c: abs(vc[c][k] - truth[c][k]) for c in COMPONENTS}
-        rows.append((k + 1, add, epi, errors))
+        missed = missed_pairs(dec.epistasis_matrix_[k], data.epistasis[k]) if has_pairs else None
+        rows.append((k + 1, add, epi, errors, missed))
     print("regr/contr: the ELM-slope estimators (sum of the two directions) on the same network")
     print("higher-order remainder V_G - V_A - V_AA: " + " ".join(f"{v:.3f}" for v in vc.higher))
     report_targets(h2, rows)
@@ -147,6 +158,13 @@ def report_targets(h2, rows):
             f"{check(all(e.precision == 1 for e in epi))} "
             f"(precision {' '.join(f'{e.precision:.2f}' for e in epi)})"
         )
+        for trait, _, _, _, (missed, false_max) in rows[1:]:
+            if len(missed):
+                print(
+                    f"    trait {trait}: missed true pairs have |E| "
+                    f"{' '.join(f'{m:.4f}' for m in missed)}; largest |estimate| of a "
+                    f"non-pair {false_max:.4f}"
+                )
     else:
         slopes = [r[1].slope for r in rows]
         print(
