@@ -185,7 +185,8 @@ class WeightDecayPath(Callback):
     best_step_ : int
         Index into ``steps_`` of the step whose weights the network keeps.
     restored_ : bool
-        Whether the weights of an earlier step were restored at the end.
+        Whether the best step's weights were restored at the end (because
+        training went on past that step).
 
     Examples
     --------
@@ -277,8 +278,9 @@ class WeightDecayPath(Callback):
         self._best_state = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
 
     def on_train_end(self, net, **kwargs):
-        last = len(self.steps_) - 1
-        if self._best_state is not None and self.best_step_ != last:
+        # the weights are not the best step's own when the path went on past it, or when
+        # training was interrupted in the middle of a later step
+        if self._best_state is not None and self._epoch != self._ends[self.best_step_]:
             net.module_.load_state_dict(self._best_state)
             self.restored_ = True
         self._best_state = self._best_losses = None  # not kept in the pickled estimator

@@ -149,6 +149,32 @@ def test_weight_decay_path_runs_through_on_signal():
     assert path.steps_[-1]["valid_loss"] < 0.5 * path.steps_[0]["valid_loss"]
 
 
+class _InterruptAt(Callback):
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_weight_decay_path_interrupted_mid_step_keeps_best_step():
+    """Training stopped in the middle of a step ends on the last completed best step."""
+    rng = np.random.default_rng(1)
+    X = rng.choice([-1.0, 1.0], size=(600, 8))
+    y = X[:, 0] - 0.5 * X[:, 1] + X[:, 2] * X[:, 3]
+    reg = NeuralGPRegressor(random_state=0, module__hidden_sizes=(32,), max_epochs=70,
+                            callbacks=[("stop", _InterruptAt(14 + 7 + 3))]).fit(X, y)
+    path = dict(reg.callbacks_)["weight_decay_path"]
+    assert len(reg.history) == 24 and len(path.steps_) == 2
+    assert path.restored_ and path.best_step_ == 1
+    _, dataset_valid = reg.get_split_datasets(
+        X.astype(np.float32), ((y[:, None] - reg.intercept_) / reg.target_scale_).astype(np.float32)
+    )
+    loss = _validation_losses(reg, dataset_valid, 4096).mean()
+    np.testing.assert_allclose(loss, path.steps_[1]["valid_loss"], rtol=1e-5)
+
+
 @given(max_epochs=st.integers(1, 500), n_steps=st.integers(1, 12),
        first_fraction=st.floats(0.01, 0.99))
 def test_path_lengths(max_epochs, n_steps, first_fraction):
