@@ -228,12 +228,19 @@ def _io_sizes(steps):
 def _forward_gates(steps, x):
     """Run the layers on ``x`` and record each activation's gate vector."""
     a, gates = x, []
-    for kind, _, layer, gate, _ in steps:
+    for kind, _, layer, gate, homogeneous in steps:
         if kind == "linear":
             a = F.linear(a, layer.weight)
-        else:
-            gates.append(gate(a))
-            a = layer(a)
+            continue
+        out = layer(a)
+        g = gate(a)
+        if not homogeneous:
+            # the gate as the layer's own forward implies it, act(h) / h: a separately
+            # evaluated erf or sigmoid can differ from the activation kernel's by many ulps
+            # where 1 + erf(h) cancels, which would break f = J x in float32
+            g = torch.where(a != 0, out / a, g)
+        gates.append(g)
+        a = out
     return a, gates
 
 
