@@ -69,13 +69,13 @@ class GenotypeEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     ----------
     ploidy_ : int
         The ploidy used.
-    allele_frequencies_ : ndarray of shape (n_features_in_,)
+    allele_frequencies_ : ndarray of shape (`n_features_in_`,)
         Frequency of allele 1 per locus in the fitted data (NaN ignored).
-    offset_ : ndarray of shape (n_features_in_,)
+    offset_ : ndarray of shape (`n_features_in_`,)
         What is subtracted from the dosage: 1 or ``2 p``.
     n_features_in_ : int
         Number of loci seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Locus names, when ``X`` has string column names.
 
     See Also

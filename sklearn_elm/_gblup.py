@@ -334,12 +334,12 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         ``phenotypic`` (V_G + V_E), ``h2`` (V_A / V_P) and ``H2``
         (V_G / V_P); floats for 1-D ``y``, arrays of shape (n_outputs,) for
         2-D ``y``.
-    coef_ : ndarray of shape (n_features_in_,) or (n_outputs, n_features_in_)
+    coef_ : ndarray of shape (`n_features_in_`,) or (n_outputs, `n_features_in_`)
         BLUP marker effects of the additive part, in units of ``X`` (the
         rrBLUP effects): the additive genetic value of ``x`` is
         ``(x - X_mean_) @ coef_``.
-    epistasis_matrix_ : ndarray of shape (n_features_in_, n_features_in_) or \
-            (n_outputs, n_features_in_, n_features_in_)
+    epistasis_matrix_ : ndarray of shape (`n_features_in_`, `n_features_in_`) or \
+            (n_outputs, `n_features_in_`, `n_features_in_`)
         Symmetric pairwise effects of the epistatic part, in units of the
         centred markers ``z = x - X_mean_``: the epistatic genetic value is
         ``z @ epistasis_matrix_ @ z`` minus its training mean, i.e.
@@ -348,7 +348,7 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
     intercept_ : float or ndarray of shape (n_outputs,)
         Constant of the prediction ``intercept_ + X @ coef_ (+ z @ E @ z)``;
         the REML estimate of ``mu`` is the mean of ``y``.
-    X_mean_ : ndarray of shape (n_features_in_,)
+    X_mean_ : ndarray of shape (`n_features_in_`,)
         Marker means of the training data (``2 p`` for diploid dosages).
     kernel_scale_ : float
         The VanRaden normaliser ``c = sum_j var(X_j)`` of ``K_A = Z Z^T / c``.
@@ -357,7 +357,7 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         error contrasts (the textbook REML form plus ``log(n) / 2``).
     n_features_in_ : int
         Number of markers seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Marker names, when ``X`` has string column names.
 
     See Also

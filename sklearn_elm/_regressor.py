@@ -359,15 +359,15 @@ class NeuralGPRegressor(NeuralNetRegressor):
     ----------
     module_ : torch.nn.Module
         The trained network, in evaluation mode.
-    intercept_ : ndarray of shape (n_outputs_,)
+    intercept_ : ndarray of shape (`n_outputs_`,)
         Mean of the training targets.
-    target_scale_ : ndarray of shape (n_outputs_,)
+    target_scale_ : ndarray of shape (`n_outputs_`,)
         Standard deviation of the training targets (1 where it is 0).
     n_outputs_ : int
         Number of targets.
     n_features_in_ : int
         Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when ``X`` has string column names.
     history_ : skorch.History
         Per-epoch training record.
@@ -519,7 +519,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs_)
+        y_pred : ndarray of shape (n_samples,) or (n_samples, `n_outputs_`)
             Same dimensionality as the ``y`` given to ``fit``.
         """
         check_is_fitted(self, "intercept_")

@@ -184,6 +184,8 @@ def load_qhaplo(*, h2=None, random_state=None):
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object with the fields below.
+
         genotypes : ndarray of shape (10000, 64), int8
             Haploid genotypes coded 0/1, individuals in rows.
         phenotypes : ndarray of shape (10000, 5)
@@ -196,6 +198,7 @@ def load_qhaplo(*, h2=None, random_state=None):
         allele_frequencies : ndarray of shape (64,)
             Frequency of allele 1 in the simulation.
         feature_names, target_names, sample_ids : ndarray of str
+            Locus, trait and individual names.
         train : ndarray of shape (10000,), bool
             The published split: the first 85 % of individuals.
         DESCR : str

@@ -101,18 +101,26 @@ def make_epistatic_phenotypes(
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object with the fields below.
+
         genotypes : ndarray of shape (n_samples, n_loci), int8
+            0/1 (haploid) or 0/1/2 (diploid) allele counts.
         phenotypes : ndarray of shape (n_samples, n_traits)
+            Genetic values plus noise, variance 1 per trait.
         additive_effects : ndarray of shape (n_traits, n_loci)
+            True additive effects on the encoded scale.
         epistasis : ndarray of shape (n_traits, n_loci, n_loci)
-            Symmetric with zero diagonal.
+            True pairwise effects, symmetric with zero diagonal.
         genetic_values : ndarray of shape (n_samples, n_traits)
             The noise-free part of the phenotypes.
         allele_frequencies : ndarray of shape (n_loci,)
+            Frequency of allele 1 per locus used in the simulation.
         feature_names, target_names : ndarray of str
+            Locus and trait names.
         train : ndarray of shape (n_samples,), bool
             The first 85 % of samples, as in the published split.
         DESCR : str
+            Description of the simulation.
 
     Examples
     --------

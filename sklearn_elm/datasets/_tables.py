@@ -136,10 +136,14 @@ def read_genotype_table(path):
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object with the fields below.
+
         genotypes : ndarray of shape (n_samples, n_loci)
             int8, or float64 with NaN where genotypes are missing.
         feature_names : ndarray of shape (n_loci,), str
+            Locus names, in column order.
         sample_ids : ndarray of shape (n_samples,), str
+            Sample identifiers, in row order.
 
     Raises
     ------
@@ -185,10 +189,14 @@ def read_phenotype_table(path):
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object with the fields below.
+
         phenotypes : ndarray of shape (n_samples, n_traits), float64
             NaN where a phenotype is missing.
         target_names : ndarray of shape (n_traits,), str
+            Trait names, in column order.
         sample_ids : ndarray of shape (n_samples,), str
+            Sample identifiers, in row order.
 
     Raises
     ------
