@@ -233,15 +233,22 @@ def _forward_gates(steps, x):
             a = F.linear(a, layer.weight)
             continue
         out = layer(a)
-        g = gate(a)
-        if not homogeneous:
-            # the gate as the layer's own forward implies it, act(h) / h: a separately
-            # evaluated erf or sigmoid can differ from the activation kernel's by many ulps
-            # where 1 + erf(h) cancels, which would break f = J x in float32
-            g = torch.where(a != 0, out / a, g)
-        gates.append(g)
+        gates.append(gate(a) if homogeneous else _implied_gate(gate, a, out))
         a = out
     return a, gates
+
+
+def _implied_gate(gate, h, out):
+    """The gate ``act(h) / h`` that the activation's own output ``out`` implies.
+
+    A separately evaluated erf or sigmoid can differ from the activation
+    kernel's by many ulps where ``1 + erf(h)`` cancels, which would break
+    ``f = J x`` in float32.  Where the quotient is unreliable (``h`` zero or
+    subnormal, or a non-finite quotient) the analytic gate is used.
+    """
+    quotient = out / h
+    reliable = (h.abs() >= torch.finfo(h.dtype).smallest_normal) & torch.isfinite(quotient)
+    return torch.where(reliable, quotient, gate(h))
 
 
 def _closed_form_cost(steps, n_features, n_outputs):
@@ -300,7 +307,7 @@ def _detached_forward(steps, x):
         elif homogeneous:
             a = layer(a)
         else:
-            a = a * gate(a).detach()
+            a = a * _implied_gate(gate, a, layer(a)).detach()
     return a
 
 

@@ -1,6 +1,7 @@
 """NeuralGPRegressor: a skorch regressor with defaults for genomic prediction."""
 
 import numbers
+import warnings
 
 import numpy as np
 import torch
@@ -69,6 +70,7 @@ def standard_error_of_mean(losses):
     Returns
     -------
     mean, se : float
+        ``se`` is NaN for fewer than two losses.
 
     Examples
     --------
@@ -77,6 +79,8 @@ def standard_error_of_mean(losses):
     >>> standard_error_of_mean(np.array([1.0, 3.0, 1.0, 3.0]))
     (2.0, 0.5773...)
     """
+    if len(losses) < 2:
+        return float(losses.mean()), float("nan")
     return float(losses.mean()), float(losses.std(ddof=1) / np.sqrt(len(losses)))
 
 
@@ -161,6 +165,13 @@ class WeightDecayPath(Callback):
     one: the path lets the data choose.  Without validation data
     (``train_split=None``) the whole path runs and the last step is kept.
 
+    Each param group's own learning rate and weight decay (as first seen,
+    stored in the group as ``initial_lr`` and ``initial_weight_decay``) are
+    scaled, so per-group settings keep their ratios.  Every ``fit`` runs the
+    path anew; with ``warm_start=True`` it starts from the fitted weights.
+    Epochs beyond ``max_epochs`` (``fit(X, y, epochs=n)``) train at a
+    learning rate of 0, with a warning.
+
     Parameters
     ----------
     n_steps : int, default=9
@@ -225,35 +236,42 @@ class WeightDecayPath(Callback):
 
     def on_train_begin(self, net, **kwargs):
         self.initialize()
-        groups = net.optimizer_.param_groups
-        start = net.get_params_for("optimizer").get("weight_decay", groups[0]["weight_decay"])
+        start = net.get_params_for("optimizer").get("weight_decay", 0.0)
         self.weight_decays_ = [start * self.factor**i for i in range(self.n_steps)]
-        lengths = path_lengths(net.max_epochs, self.n_steps, self.first_fraction)
-        self._ends = np.cumsum(lengths).tolist()
-        self._lengths = lengths
-        self._epoch, self._misses = 0, 0
-
-    def _position(self):
-        step = int(np.searchsorted(self._ends, self._epoch, side="right"))
-        begin = self._ends[step - 1] if step else 0
-        return step, self._epoch - begin
+        self._lengths = path_lengths(net.max_epochs, self.n_steps, self.first_fraction)
+        self._ends = np.cumsum(self._lengths).tolist()
+        self._begun, self._misses = 0, 0
+        for group in net.optimizer_.param_groups:
+            # each group's own settings, kept across warm-started fits (as torch's schedulers do)
+            group.setdefault("initial_lr", group["lr"])
+            group.setdefault("initial_weight_decay", group.get("weight_decay", 0.0))
 
     def on_epoch_begin(self, net, **kwargs):
-        step, t = self._position()
-        if step >= len(self._lengths):
-            return  # fit(..., epochs=n) beyond max_epochs: stay at the end of the path
+        epoch, self._begun = self._begun, self._begun + 1
         optimizer = net.optimizer_
-        if t == 0 and step > 0:
-            optimizer.state.clear()  # fresh Adam moments for the new cycle
+        step = int(np.searchsorted(self._ends, epoch, side="right"))
+        if step == len(self._ends):  # fit(..., epochs=n) with n > max_epochs
+            if epoch == self._ends[-1]:
+                warnings.warn(
+                    f"The weight-decay path ends after max_epochs={net.max_epochs} epochs; "
+                    "further epochs train with a learning rate of 0.  Raise max_epochs instead.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            for group in optimizer.param_groups:
+                group["lr"] = 0.0
+            return
+        t = epoch - (self._ends[step - 1] if step else 0)
+        if t == 0:
+            optimizer.state.clear()  # fresh Adam moments for each cycle
         rate = 0.5 * (1 + np.cos(np.pi * t / self._lengths[step]))
         for group in optimizer.param_groups:
-            group["lr"] = net.lr * rate
-            group["weight_decay"] = self.weight_decays_[step]
+            group["lr"] = group["initial_lr"] * rate
+            group["weight_decay"] = group["initial_weight_decay"] * self.factor**step
 
     def on_epoch_end(self, net, dataset_valid=None, **kwargs):
-        self._epoch += 1
         step = len(self.steps_)
-        if step >= len(self._ends) or self._epoch != self._ends[step]:
+        if step >= len(self._ends) or self._begun != self._ends[step]:
             return
         record = {"weight_decay": self.weight_decays_[step], "epochs": self._lengths[step],
                   "valid_loss": np.nan, "valid_se": np.nan}
@@ -265,7 +283,7 @@ class WeightDecayPath(Callback):
         record["valid_loss"], record["valid_se"] = standard_error_of_mean(losses)
         if self._best_losses is not None:
             gain, se = standard_error_of_mean(self._best_losses - losses)
-            if not gain > se:
+            if not gain > (se if np.isfinite(se) else 0.0):  # one validation sample: no SE
                 self._misses += 1
                 if self._misses >= self.patience and step + 1 < len(self._ends):
                     if net.verbose:
@@ -278,9 +296,9 @@ class WeightDecayPath(Callback):
         self._best_state = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
 
     def on_train_end(self, net, **kwargs):
-        # the weights are not the best step's own when the path went on past it, or when
-        # training was interrupted in the middle of a later step
-        if self._best_state is not None and self._epoch != self._ends[self.best_step_]:
+        # the weights are not the best step's own once training has gone on past it: later
+        # steps, or an interruption (even within the epoch after the best step)
+        if self._best_state is not None and self._begun != self._ends[self.best_step_]:
             net.module_.load_state_dict(self._best_state)
             self.restored_ = True
         self._best_state = self._best_losses = None  # not kept in the pickled estimator
@@ -486,8 +504,8 @@ class NeuralGPRegressor(NeuralNetRegressor):
         )
         if self.train_split == "auto" and X.shape[0] < 2:
             raise ValueError(
-                "train_split='auto' holds out validation data for early stopping and "
-                f"needs at least 2 samples, got n_samples = {X.shape[0]}."
+                "train_split='auto' holds out validation data to choose the weight-decay "
+                f"step and needs at least 2 samples, got n_samples = {X.shape[0]}."
             )
         y = np.asarray(y, dtype=np.float64)
         self._y_1d_ = y.ndim == 1
@@ -541,7 +559,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
         """Not available: the targets are standardised once, in ``fit``."""
         raise AttributeError(
             "NeuralGPRegressor has no partial_fit: the targets are standardised in fit; "
-            "use warm_start=True to continue training."
+            "use warm_start=True to train again from the fitted weights."
         )
 
     def __sklearn_tags__(self):

@@ -175,6 +175,83 @@ def test_weight_decay_path_interrupted_mid_step_keeps_best_step():
     np.testing.assert_allclose(loss, path.steps_[1]["valid_loss"], rtol=1e-5)
 
 
+class _InterruptInBatch(Callback):
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and len(net.history) == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_weight_decay_path_interrupted_mid_epoch_restores():
+    """An interruption within the first epoch after the best step (Ctrl-C in the
+    CLI) has already moved the weights: the best step's weights come back."""
+    rng = np.random.default_rng(1)
+    X = rng.choice([-1.0, 1.0], size=(600, 8))
+    y = X[:, 0] - 0.5 * X[:, 1] + X[:, 2] * X[:, 3]
+    reg = NeuralGPRegressor(random_state=0, module__hidden_sizes=(32,), max_epochs=70,
+                            batch_size=64, callbacks=[("stop", _InterruptInBatch(14 + 7 + 1))])
+    reg.fit(X, y)
+    path = dict(reg.callbacks_)["weight_decay_path"]
+    assert len(path.steps_) == 2 and path.best_step_ == 1 and path.restored_
+    _, dataset_valid = reg.get_split_datasets(
+        X.astype(np.float32), ((y[:, None] - reg.intercept_) / reg.target_scale_).astype(np.float32)
+    )
+    loss = _validation_losses(reg, dataset_valid, 4096).mean()
+    np.testing.assert_allclose(loss, path.steps_[1]["valid_loss"], rtol=1e-5)
+
+
+def test_weight_decay_path_keeps_param_group_ratios():
+    """A param group with its own learning rate and no weight decay keeps them
+    in proportion along the path."""
+    rng = np.random.default_rng(0)
+    X = rng.choice([-1.0, 1.0], size=(200, 6))
+    record = _RecordGroups()
+    NeuralGPRegressor(random_state=0, module__hidden_sizes=(8,), max_epochs=6, lr=0.01,
+                      train_split=None, callbacks=[("record", record)],
+                      optimizer__param_groups=[("layers.0.weight",
+                                                {"lr": 0.001, "weight_decay": 0.0})],
+                      callbacks__weight_decay_path__n_steps=2,
+                      callbacks__weight_decay_path__first_fraction=0.5).fit(X, X[:, 0])
+    first, rest = np.array(record.seen_).transpose(1, 0, 2)  # (epoch, [lr, wd]) per group
+    np.testing.assert_allclose(first[:, 0], 0.1 * rest[:, 0])
+    np.testing.assert_array_equal(first[:, 1], 0.0)
+    np.testing.assert_allclose(rest[:, 1], [2.0] * 3 + [2.0 * 0.5**0.5] * 3)
+
+
+class _RecordGroups(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        groups = [(g["lr"], g["weight_decay"]) for g in net.optimizer_.param_groups]
+        self.seen_ = [*getattr(self, "seen_", []), groups]
+
+
+def test_weight_decay_path_epochs_beyond_max_epochs_warn_and_do_nothing():
+    rng = np.random.default_rng(0)
+    X = rng.choice([-1.0, 1.0], size=(200, 6))
+    kwargs = dict(random_state=0, module__hidden_sizes=(8,), max_epochs=4, train_split=None)
+    a = NeuralGPRegressor(**kwargs).fit(X, X[:, 0])
+    with pytest.warns(UserWarning, match="learning rate of 0"):
+        b = NeuralGPRegressor(**kwargs).fit(X, X[:, 0], epochs=6)
+    assert len(b.history) == 6
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+
+
+def test_weight_decay_path_with_one_validation_sample():
+    """Ten samples leave one for validation: no standard error, so any gain counts."""
+    rng = np.random.default_rng(0)
+    X = rng.choice([-1.0, 1.0], size=(10, 3))
+    reg = NeuralGPRegressor(random_state=0, module__hidden_sizes=(8,), max_epochs=9,
+                            callbacks__weight_decay_path__n_steps=3).fit(X, X[:, 0])
+    path = dict(reg.callbacks_)["weight_decay_path"]
+    best = 0  # the selection rule with no standard error: a lower loss wins
+    for i, step in enumerate(path.steps_[1:], start=1):
+        if step["valid_loss"] < path.steps_[best]["valid_loss"]:
+            best = i
+    assert best > 0  # the regression: with a NaN standard error nothing was ever accepted
+    assert np.isnan(path.steps_[0]["valid_se"]) and path.best_step_ == best
+
+
 @given(max_epochs=st.integers(1, 500), n_steps=st.integers(1, 12),
        first_fraction=st.floats(0.01, 0.99))
 def test_path_lengths(max_epochs, n_steps, first_fraction):
