@@ -21,6 +21,7 @@ from ._decomposition import (
     epistasis_contrast,
     epistasis_regression,
     init_moments,
+    pairwise_part_variance,
     projection_fit,
     update_moments,
     variance_components,
@@ -307,7 +308,13 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             if self.epistasis == "contrast":
                 E = epistasis_contrast(moments)
             self.n_iter_ = 0
-        components = variance_components(moments, additive, E, E_var, phenotypic)
+        batches = (
+            (Z for Z, _ in kept)
+            if kept
+            else (Zb for _, Zb in self._iter_inputs(X, preprocessing))
+        )
+        pairwise = pairwise_part_variance(batches, E)
+        components = variance_components(moments, additive, E, E_var, phenotypic, pairwise)
         self.n_features_z_ = moments.z.shape[0]
 
         squeeze = self._squeeze

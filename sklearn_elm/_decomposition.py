@@ -415,16 +415,24 @@ def pair_variances(moments):
     return np.clip(moments.z2z2 / n - (moments.zz / n) ** 2, 0.0, None)
 
 
-def variance_components(moments, additive, epistasis, epistasis_variance, phenotypic):
+def variance_components(
+    moments, additive, epistasis, epistasis_variance, phenotypic, pairwise_variance=None
+):
     """Variance components of the network's genetic value, per output.
 
     * ``genetic``: ``V_G = Var_n f(z_n)`` (the intercept plays no role);
     * ``additive``: ``V_A = a^T C a``, the variance of ``sum_i a_i z_i``;
-    * ``epistatic``: noise-corrected variance of the pairwise part,
-      ``V_AA = sum_{i<=j} (E_ij^2 - Var(E_ij)) Var(z_i z_j)``: squaring an
+    * ``epistatic``: noise-corrected variance of the pairwise part
+      ``AA_n = sum_{i<=j} E_ij z_ni z_nj`` over the samples, ``V_AA =
+      Var_n(AA_n) - sum_{i<=j} Var(E_ij) Var(z_i z_j)``: squaring an
       estimate adds its sampling variance, which summed over ``p (p - 1) / 2``
       mostly null pairs would inflate ``V_AA`` severalfold; it is subtracted
-      per pair (the diagonal only counts for non-binary codings);
+      per pair (the diagonal only counts for non-binary codings).
+      ``Var_n(AA_n)`` is ``pairwise_variance`` (see
+      :func:`pairwise_part_variance`, which needs a pass over the samples);
+      without it, its independent-pairs form ``sum_{i<=j} E_ij^2
+      Var(z_i z_j)``, which ignores the sample covariances of the pair
+      products (like ``V_A = a^T C a`` does not);
     * ``higher``: ``V_G - V_A - V_AA``, what neither part explains
       (higher-order interactions, and covariance between the parts);
     * ``phenotypic``: ``V_P``, given; ``residual``: ``V_P - V_G``;
@@ -442,6 +450,9 @@ def variance_components(moments, additive, epistasis, epistasis_variance, phenot
         Sampling variance of each entry of ``epistasis``.
     phenotypic : ndarray of shape (k,)
         Phenotypic variance ``V_P`` (NaN when unknown).
+    pairwise_variance : ndarray of shape (k,), default=None
+        ``Var_n(AA_n)`` from :func:`pairwise_part_variance`; None uses the
+        independent-pairs form.
 
     Returns
     -------
@@ -466,8 +477,47 @@ def variance_components(moments, additive, epistasis, epistasis_variance, phenot
     genetic = np.clip(moments.ff / n - fbar**2, 0.0, None)
     add = np.einsum("ki,ij,kj->k", additive, C, additive)
     upper = np.triu(pair_variances(moments))
-    epi = np.einsum("kij,ij->k", epistasis**2 - epistasis_variance, upper)
+    if pairwise_variance is None:
+        pairwise_variance = np.einsum("kij,ij->k", epistasis**2, upper)
+    epi = pairwise_variance - np.einsum("kij,ij->k", epistasis_variance, upper)
     return components_bunch(add, epi, genetic, phenotypic)
+
+
+def pairwise_part_variance(batches, epistasis):
+    """Variance over the samples of the pairwise part ``sum_{i<=j} E_ij z_i z_j``.
+
+    Parameters
+    ----------
+    batches : iterable of ndarray of shape (n_batch, p)
+        The encoded samples, batch by batch.
+    epistasis : ndarray of shape (k, p, p)
+        Symmetric epistasis matrices (the diagonal multiplies ``z_i^2``).
+
+    Returns
+    -------
+    V : ndarray of shape (k,)
+        Population variance (divisor ``n``) of the pairwise part per output.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Z = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    >>> E = np.array([[[0.0, 0.5], [0.5, 0.0]]])
+    >>> pairwise_part_variance([Z[:2], Z[2:]], E)
+    array([0.25])
+    """
+    E = np.asarray(epistasis, dtype=np.float64)
+    diagonal = np.einsum("kii->ki", E)
+    n, total, squares = 0, 0.0, 0.0
+    for Z in batches:
+        Z = np.asarray(Z, dtype=np.float64)
+        # sum_{i<=j} E_ij z_i z_j = (z^T E z + sum_i E_ii z_i^2) / 2 for symmetric E
+        values = 0.5 * (np.einsum("ni,kij,nj->nk", Z, E, Z, optimize=True) + (Z**2) @ diagonal.T)
+        n += len(Z)
+        total = total + values.sum(axis=0)
+        squares = squares + (values**2).sum(axis=0)
+    mean = total / n
+    return np.clip(squares / n - mean**2, 0.0, None)
 
 
 def components_bunch(additive, epistatic, genetic, phenotypic):

@@ -237,3 +237,19 @@ def test_sklearn_contracts(tiny_data):
     search.fit(Z, Y[:, 0])
     assert search.best_params_["estimator__module__hidden_sizes"] in [(4,), (8,)]
     assert search.best_estimator_.additive_effects_.shape == (6,)
+
+
+@pytest.mark.parametrize("epistasis", ["projection", "regression"])
+def test_epistatic_variance_is_the_sample_variance_of_the_pairwise_part(tiny_data, epistasis):
+    """V_AA is the noise-corrected variance over the samples of sum_{i<j} E_ij z_i z_j,
+    whichever estimator gave E and whether or not the samples were kept between passes."""
+    G, Y = tiny_data
+    net = make_pipeline(GenotypeEncoder(), NeuralGPRegressor(**TINY)).fit(G, Y)
+    dec = ELMDecomposer(net, prefit=True, epistasis=epistasis, batch_size=64).fit(G, Y)
+    Z = net[0].transform(G)
+    iu = np.triu_indices(Z.shape[1], 1)
+    products = Z[:, iu[0]] * Z[:, iu[1]]
+    pairwise = products @ dec.epistasis_matrix_[:, iu[0], iu[1]].T
+    correction = dec.epistasis_variance_[:, iu[0], iu[1]] @ products.var(axis=0)
+    np.testing.assert_allclose(dec.variance_components_.epistatic,
+                               pairwise.var(axis=0) - correction, rtol=1e-6, atol=1e-12)
