@@ -6,6 +6,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from _planted import planted_net
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import Ridge
@@ -35,15 +36,7 @@ def planted_pipeline(c=0.8, a2=-0.5, intercept=2.0, scale=1.5):
     G = factorial_genotypes(5)
     reg = NeuralGPRegressor(**TINY)
     pipe = make_pipeline(GenotypeEncoder(), reg).fit(G, G[:, 0].astype(float))
-    net = nn.Sequential(nn.Linear(5, 4, bias=False), nn.ReLU(), nn.Linear(4, 1, bias=False))
-    with torch.no_grad():
-        net[0].weight.copy_(
-            torch.tensor(
-                [[1.0, 1, 0, 0, 0], [-1.0, -1, 0, 0, 0], [0, 0, 1.0, 0, 0], [0, 0, -1.0, 0, 0]]
-            )
-        )
-        net[2].weight.copy_(torch.tensor([[c, c, a2, -a2]]))
-    reg.module_ = net
+    reg.module_ = planted_net(c, a2)
     reg.intercept_ = np.array([intercept])
     reg.target_scale_ = np.array([scale])
     return pipe

@@ -4,8 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
-import torch
-from torch import nn
+from _planted import planted_net
 
 from sklearn_elm import GenotypeEncoder
 from sklearn_elm._decomposition import (
@@ -42,19 +41,6 @@ def factorial(p, levels=(-1.0, 1.0)):
     return np.array(list(itertools.product(levels, repeat=p)))
 
 
-def planted_net(c, a2):
-    """Bias-free ReLU net computing c |z0 + z1| + a2 z2 = c + c z0 z1 + a2 z2 on -1/+1."""
-    net = nn.Sequential(nn.Linear(5, 4, bias=False), nn.ReLU(), nn.Linear(4, 1, bias=False))
-    with torch.no_grad():
-        net[0].weight.copy_(
-            torch.tensor(
-                [[1.0, 1, 0, 0, 0], [-1.0, -1, 0, 0, 0], [0, 0, 1.0, 0, 0], [0, 0, -1.0, 0, 0]]
-            )
-        )
-        net[2].weight.copy_(torch.tensor([[c, c, a2, -a2]]))
-    return net.double()
-
-
 def test_planted_pair_is_recovered_exactly():
     """A network computing c + c z0 z1 + a2 z2: additive (0, 0, a2, 0, 0), e_01 = c.
 
@@ -63,7 +49,7 @@ def test_planted_pair_is_recovered_exactly():
     """
     c, a2 = 0.8, -0.5
     Z = factorial(5)
-    S = equivalent_linear_map(planted_net(c, a2), Z)
+    S = equivalent_linear_map(planted_net(c, a2).double(), Z)
     m = moments_of(Z, S, batch=7, contrast=True)
     np.testing.assert_allclose(additive_effects(m)[0], [0, 0, a2, 0, 0], atol=1e-12)
     E_true = np.zeros((5, 5))
