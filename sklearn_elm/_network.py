@@ -5,6 +5,7 @@ Nothing in this module imports scikit-learn: these are the networks that
 map in :mod:`sklearn_elm._elm` differentiates.
 """
 
+import torch
 from torch import nn
 
 #: Activations whose equivalent linear map is exact.  ReLU and LeakyReLU are
@@ -32,11 +33,15 @@ class GatedMLP(nn.Module):
         Number of input features (loci).
     n_outputs : int, default=1
         Number of outputs (traits).
-    hidden_sizes : sequence of int, default=(256, 256)
+    hidden_sizes : sequence of int, default=(512,)
         Width of each hidden layer; an empty sequence gives a linear model.
-    activation : {"silu", "gelu", "leaky_relu", "relu"}, default="silu"
-        Gated activation between layers.  SiLU's smooth gate trains to a
-        closer fit of pairwise interactions than the piecewise-linear ones.
+        One hidden layer of ReLU units represents a pairwise interaction of
+        -1/+1 codes with two units, ``z_i z_j = relu(z_i + z_j) +
+        relu(-z_i - z_j) - 1``.
+    activation : {"relu", "leaky_relu", "silu", "gelu"}, default="relu"
+        Gated activation between layers.  ReLU is positively homogeneous, so
+        the network's equivalent linear map is its Jacobian and its
+        :func:`l1_path_norm` is unchanged by rescaling the layers.
     negative_slope : float, default=0.01
         Slope of ``leaky_relu`` for negative inputs; ignored otherwise.
     dropout : float, default=0.0
@@ -66,8 +71,8 @@ class GatedMLP(nn.Module):
         self,
         n_features,
         n_outputs=1,
-        hidden_sizes=(256, 256),
-        activation="silu",
+        hidden_sizes=(512,),
+        activation="relu",
         negative_slope=0.01,
         dropout=0.0,
     ):
@@ -100,3 +105,60 @@ class GatedMLP(nn.Module):
     def forward(self, X):
         """Map a batch of inputs of shape (n, n_features) to (n, n_outputs)."""
         return self.layers(X)
+
+
+def l1_path_norm(module):
+    """Sum over every input-to-output path of the product of absolute weights.
+
+    For a chain of linear layers ``W_1, ..., W_L`` (activations in between)
+    this is ``1^T |W_L| ... |W_1| 1``, computed with one matrix-vector
+    product per layer.  For a positively homogeneous network (ReLU) it does
+    not change when one layer is scaled up and the next down by the same
+    factor, and penalising it favours hidden units that read few inputs and
+    feed few outputs: the sparse prior that suits a few additive loci and a
+    few interacting pairs among many.  For one hidden layer it is
+    ``sum_k ||W_2[:, k]||_1 ||W_1[k, :]||_1``.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        A network whose :class:`torch.nn.Linear` layers, in registration
+        order, form a chain (each layer's input size is the previous one's
+        output size).  Biases are not counted.
+
+    Returns
+    -------
+    norm : torch.Tensor
+        Scalar, differentiable with respect to the weights.
+
+    Raises
+    ------
+    ValueError
+        If the module has no linear layer or its linear layers do not chain.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_elm._network import GatedMLP, l1_path_norm
+    >>> net = GatedMLP(2, 1, hidden_sizes=(2,))
+    >>> with torch.no_grad():
+    ...     _ = net.layers[0].weight.copy_(torch.tensor([[1.0, -1.0], [2.0, 0.0]]))
+    ...     _ = net.layers[2].weight.copy_(torch.tensor([[3.0, -0.5]]))
+    >>> l1_path_norm(net).item()  # 3 * (1 + 1) + 0.5 * 2
+    7.0
+    """
+    layers = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    if not layers:
+        raise ValueError(f"{type(module).__name__} has no nn.Linear layer to take a path norm of.")
+    paths = torch.ones(layers[0].in_features, dtype=layers[0].weight.dtype,
+                       device=layers[0].weight.device)
+    for index, layer in enumerate(layers):
+        if layer.in_features != paths.shape[0]:
+            raise ValueError(
+                f"The nn.Linear layers of {type(module).__name__} do not form a chain: layer "
+                f"{index} takes {layer.in_features} inputs after a layer with "
+                f"{paths.shape[0]} outputs, so the path norm is undefined.  Set "
+                "path_penalty=0 to train this module without it."
+            )
+        paths = layer.weight.abs() @ paths
+    return paths.sum()

@@ -12,7 +12,7 @@ from skorch.callbacks import Callback
 from skorch.dataset import ValidSplit
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
-from ._network import GatedMLP
+from ._network import GatedMLP, l1_path_norm
 
 
 def batch_loader(dataset, batch_size=128, shuffle=False, **kwargs):
@@ -108,7 +108,7 @@ def _validation_losses(net, dataset, batch_size):
 
 
 def path_lengths(max_epochs, n_steps, first_fraction):
-    """Epochs of each step of a weight-decay path that lasts ``max_epochs``.
+    """Epochs of each step of a regularisation path that lasts ``max_epochs``.
 
     The first step gets ``first_fraction`` of the epochs (it starts from the
     random initialisation); the others share the rest evenly, the earlier
@@ -120,7 +120,7 @@ def path_lengths(max_epochs, n_steps, first_fraction):
     max_epochs : int
         Total number of epochs.
     n_steps : int
-        Number of weight-decay values on the path.
+        Number of regularisation strengths on the path.
     first_fraction : float
         Share of the epochs given to the first step when there are several.
 
@@ -145,25 +145,28 @@ def path_lengths(max_epochs, n_steps, first_fraction):
     return [first] + [rest + (i < extra) for i in range(n_steps - 1)]
 
 
-class WeightDecayPath(Callback):
-    """Train down a path of decreasing weight decay; keep the step validation prefers.
+class RegularizationPath(Callback):
+    """Train down a path of decreasing regularisation; keep the step validation prefers.
 
-    The weight decay starts at the optimizer's ``weight_decay`` and is
-    multiplied by ``factor`` at each of ``n_steps`` steps.  Each step runs a
-    cosine learning-rate cycle from ``net.lr`` to 0 with fresh optimizer
-    moments, starting from the weights the previous step ended with (a
-    warm-started regularisation path, as in glmnet).  The first step gets
-    ``first_fraction`` of ``max_epochs``, the others share the rest.
+    The regularisation starts at the net's ``path_penalty`` (the weight of
+    the :func:`~sklearn_elm._network.l1_path_norm` penalty) and the
+    optimizer's ``weight_decay``, and both are multiplied by ``factor`` at
+    each of ``n_steps`` steps.  Each step runs a cosine learning-rate cycle
+    from ``net.lr`` to 0 with fresh optimizer moments, starting from the
+    weights the previous step ended with (a warm-started regularisation
+    path, as in glmnet).  The first step gets ``first_fraction`` of
+    ``max_epochs``, the others share the rest.
 
     With validation data, the weights at the end of each step are scored by
-    the per-sample training criterion.  A step becomes the best only if it
-    beats the best so far by more than one standard error of the paired
-    per-sample difference, so that on noisy data the more regularised
-    network wins ties; the path stops after ``patience`` steps without such
-    an improvement, and the best step's weights are restored.  Weak
-    regularisation suits a strong signal, strong regularisation a noisy
-    one: the path lets the data choose.  Without validation data
-    (``train_split=None``) the whole path runs and the last step is kept.
+    the per-sample training criterion (without the penalty).  A step becomes
+    the best only if it beats the best so far by more than one standard
+    error of the paired per-sample difference, so that on noisy data the
+    more regularised network wins ties; the path stops after ``patience``
+    steps without such an improvement, and the best step's weights are
+    restored.  Strong regularisation suits a noisy trait, weak
+    regularisation a strong signal: the path lets the data choose.  Without
+    validation data (``train_split=None``) the whole path runs and the last
+    step is kept.
 
     Each param group's own learning rate and weight decay (as first seen,
     stored in the group as ``initial_lr`` and ``initial_weight_decay``) are
@@ -174,12 +177,12 @@ class WeightDecayPath(Callback):
 
     Parameters
     ----------
-    n_steps : int, default=9
-        Number of weight-decay values; 1 trains at the optimizer's
-        ``weight_decay`` throughout, on one cosine cycle.
+    n_steps : int, default=15
+        Number of regularisation strengths; 1 trains at the net's
+        ``path_penalty`` and ``weight_decay`` throughout, on one cosine cycle.
     factor : float, default=0.5 ** 0.5
-        Ratio of successive weight-decay values, in (0, 1].
-    first_fraction : float, default=0.2
+        Ratio of successive strengths, in (0, 1].
+    first_fraction : float, default=0.125
         Share of ``max_epochs`` spent on the first step.
     patience : int, default=2
         Steps without a significant validation improvement before the path
@@ -190,14 +193,17 @@ class WeightDecayPath(Callback):
     Attributes
     ----------
     steps_ : list of dict
-        One record per completed step: ``weight_decay``, ``epochs`` (its
-        length), ``valid_loss`` and ``valid_se`` (standard error of the
-        per-sample losses; NaN without validation data).
+        One record per completed step: ``path_penalty`` and ``weight_decay``
+        (the strengths of that step), ``epochs`` (its length), ``valid_loss``
+        and ``valid_se`` (standard error of the per-sample losses; NaN
+        without validation data).
     best_step_ : int
         Index into ``steps_`` of the step whose weights the network keeps.
     restored_ : bool
         Whether the best step's weights were restored at the end (because
         training went on past that step).
+    path_penalties_, weight_decays_ : list of float
+        The strengths of every step of the path, run or not.
 
     Examples
     --------
@@ -206,16 +212,17 @@ class WeightDecayPath(Callback):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.choice([-1.0, 1.0], size=(400, 8))
     >>> y = X[:, 0] - X[:, 1] * X[:, 2]
-    >>> reg = NeuralGPRegressor(module__hidden_sizes=(32,), max_epochs=60,
+    >>> reg = NeuralGPRegressor(module__hidden_sizes=(32,), max_epochs=90, batch_size=64,
+    ...                         callbacks__regularization_path__n_steps=9,
     ...                         random_state=0).fit(X, y)
-    >>> path = dict(reg.callbacks_)["weight_decay_path"]
-    >>> [round(step["weight_decay"], 2) for step in path.steps_]
-    [2.0, 1.41, 1.0, 0.71, 0.5, 0.35, 0.25, 0.18, 0.13]
+    >>> path = dict(reg.callbacks_)["regularization_path"]
+    >>> [round(step["path_penalty"], 3) for step in path.steps_][:4]
+    [0.08, 0.057, 0.04, 0.028]
     >>> bool(path.steps_[-1]["valid_loss"] < path.steps_[0]["valid_loss"])
     True
     """
 
-    def __init__(self, n_steps=9, factor=0.5**0.5, first_fraction=0.2, patience=2,
+    def __init__(self, n_steps=15, factor=0.5**0.5, first_fraction=0.125, patience=2,
                  batch_size=4096):
         self.n_steps = n_steps
         self.factor = factor
@@ -238,6 +245,8 @@ class WeightDecayPath(Callback):
         self.initialize()
         start = net.get_params_for("optimizer").get("weight_decay", 0.0)
         self.weight_decays_ = [start * self.factor**i for i in range(self.n_steps)]
+        penalty = getattr(net, "path_penalty", 0.0)
+        self.path_penalties_ = [penalty * self.factor**i for i in range(self.n_steps)]
         self._lengths = path_lengths(net.max_epochs, self.n_steps, self.first_fraction)
         self._ends = np.cumsum(self._lengths).tolist()
         self._begun, self._misses = 0, 0
@@ -253,7 +262,7 @@ class WeightDecayPath(Callback):
         if step == len(self._ends):  # fit(..., epochs=n) with n > max_epochs
             if epoch == self._ends[-1]:
                 warnings.warn(
-                    f"The weight-decay path ends after max_epochs={net.max_epochs} epochs; "
+                    f"The regularisation path ends after max_epochs={net.max_epochs} epochs; "
                     "further epochs train with a learning rate of 0.  Raise max_epochs instead.",
                     UserWarning,
                     stacklevel=2,
@@ -261,6 +270,7 @@ class WeightDecayPath(Callback):
             for group in optimizer.param_groups:
                 group["lr"] = 0.0
             return
+        net.path_penalty_ = self.path_penalties_[step]
         t = epoch - (self._ends[step - 1] if step else 0)
         if t == 0:
             optimizer.state.clear()  # fresh Adam moments for each cycle
@@ -273,7 +283,8 @@ class WeightDecayPath(Callback):
         step = len(self.steps_)
         if step >= len(self._ends) or self._begun != self._ends[step]:
             return
-        record = {"weight_decay": self.weight_decays_[step], "epochs": self._lengths[step],
+        record = {"path_penalty": self.path_penalties_[step],
+                  "weight_decay": self.weight_decays_[step], "epochs": self._lengths[step],
                   "valid_loss": np.nan, "valid_se": np.nan}
         self.steps_.append(record)
         if dataset_valid is None:
@@ -287,7 +298,7 @@ class WeightDecayPath(Callback):
                 self._misses += 1
                 if self._misses >= self.patience and step + 1 < len(self._ends):
                     if net.verbose:
-                        print(f"Stopping the weight-decay path: {self._misses} steps without "
+                        print(f"Stopping the regularisation path: {self._misses} steps without "
                               f"a significant validation improvement over step "
                               f"{self.best_step_ + 1}.")
                     raise KeyboardInterrupt
@@ -301,6 +312,8 @@ class WeightDecayPath(Callback):
         if self._best_state is not None and self._begun != self._ends[self.best_step_]:
             net.module_.load_state_dict(self._best_state)
             self.restored_ = True
+        if self.best_step_ is not None:
+            net.path_penalty_ = self.path_penalties_[self.best_step_]
         self._best_state = self._best_losses = None  # not kept in the pickled estimator
 
 
@@ -314,13 +327,18 @@ class NeuralGPRegressor(NeuralNetRegressor):
 
         predict(X) = intercept_ + target_scale_ * module_(X)
 
-    ``module_`` is trained on the standardised targets with AdamW down a
-    path of decreasing weight decay (:class:`WeightDecayPath`), one cosine
-    learning-rate cycle per step.  By default 10 % of the training data are
-    held out to choose the step: the path stops once weaker regularisation
-    no longer improves the validation loss beyond its noise, and the best
-    step's weights are restored.  So a noise-free trait is fitted closely
-    and a noisy one is not overfitted, with no setting to change.
+    ``module_`` (by default one hidden layer of 512 ReLU units) is trained on
+    the standardised targets with Adam, minimising the mean squared error
+    plus ``path_penalty`` times the network's l1 path norm per output
+    (:func:`~sklearn_elm._network.l1_path_norm`), a penalty that favours
+    hidden units reading few loci, as few additive effects and a few
+    interacting pairs need.  The penalty goes down a path of decreasing
+    strengths (:class:`RegularizationPath`), one cosine learning-rate cycle
+    per step.  By default 10 % of the training data are held out to choose
+    the step: the path stops once weaker regularisation no longer improves
+    the validation loss beyond its noise, and the best step's weights are
+    restored.  So a noise-free trait is fitted closely and a noisy one is
+    not overfitted, with no setting to change.
     ``X`` is used as given (integers are cast to float32); encode
     genotypes first with :class:`~sklearn_elm.GenotypeEncoder` when the
     network's coefficients are to be read as allele effects.
@@ -337,20 +355,28 @@ class NeuralGPRegressor(NeuralNetRegressor):
     optimizer : torch optimizer class, default=torch.optim.AdamW
         Optimizer; set its arguments with the ``optimizer__`` prefix.
     lr : float, default=4e-3
-        Peak learning rate; each step of the weight-decay path decays it to 0
-        on a cosine.
-    optimizer__weight_decay : float, default=2.0
-        Decoupled weight decay of AdamW at the first, most regularised step
-        of the path; later steps multiply it by ``factor`` (default
-        1/sqrt(2), 9 steps down to 0.125).  With ``train_split=None`` there is
-        nothing to choose the step with: set
-        ``callbacks__weight_decay_path__n_steps=1`` to train at this value
-        throughout.
-    max_epochs : int, default=400
-        Length of the whole path (the first step 20 %, the others sharing the
-        rest: 80, then 40 per step); the path may stop sooner.
-    batch_size : int, default=128
-        Mini-batch size.
+        Peak learning rate; each step of the regularisation path decays it to
+        0 on a cosine.
+    path_penalty : float, default=0.08
+        Weight of the l1 path-norm penalty at the first, most regularised
+        step of the path, per output: the training loss is the mean squared
+        error on the standardised targets (averaged over outputs) plus
+        ``path_penalty * l1_path_norm(module_) / n_outputs``, so the same
+        value means the same for one trait or several.  Later steps multiply
+        it by ``factor`` (default 1/sqrt(2), 15 steps down to 0.000625).
+        With ``train_split=None`` there is nothing to choose the step with:
+        set ``callbacks__regularization_path__n_steps=1`` to train at this
+        value throughout.  0 trains without the penalty (and works with any
+        module).
+    optimizer__weight_decay : float, default=0.0
+        Decoupled weight decay of AdamW (none by default); when set it goes
+        down the path with the path penalty.
+    max_epochs : int, default=640
+        Length of the whole path (the first step 12.5 %, the others sharing
+        the rest: 80, then 40 per step); the path may stop sooner.
+    batch_size : int, default=1024
+        Mini-batch size.  Large batches keep the gradient noise of the
+        penalty small; on small data sets each epoch is a single step.
     iterator_train, iterator_valid : callable, default=batch_loader
         Build the training / validation batch iterators; the default indexes
         the data a whole batch at a time (see :func:`batch_loader`).
@@ -360,11 +386,11 @@ class NeuralGPRegressor(NeuralNetRegressor):
     train_split : "auto", callable or None, default="auto"
         Internal validation split; ``"auto"`` holds out a random 10 %, drawn
         with ``random_state``.  None trains on everything and runs the whole
-        weight-decay path, keeping its last (least regularised) step.
+        regularisation path, keeping its last (least regularised) step.
     callbacks : list of (name, callback) or None, default=None
-        Extra skorch callbacks.  The default ``weight_decay_path``
-        (:class:`WeightDecayPath`) is tuned with
-        ``callbacks__weight_decay_path__<arg>``.
+        Extra skorch callbacks.  The default ``regularization_path``
+        (:class:`RegularizationPath`) is tuned with
+        ``callbacks__regularization_path__<arg>``.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the validation split;
         the global torch random state is left untouched.
@@ -387,8 +413,11 @@ class NeuralGPRegressor(NeuralNetRegressor):
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when ``X`` has string column names.
+    path_penalty_ : float
+        The path penalty of the step whose weights the network keeps.
     history_ : skorch.History
-        Per-epoch training record.
+        Per-epoch training record; ``train_loss`` includes the penalty,
+        ``valid_loss`` is the plain criterion.
 
     See Also
     --------
@@ -417,9 +446,10 @@ class NeuralGPRegressor(NeuralNetRegressor):
         criterion=torch.nn.MSELoss,
         optimizer=torch.optim.AdamW,
         lr=4e-3,
-        optimizer__weight_decay=2.0,
-        max_epochs=400,
-        batch_size=128,
+        path_penalty=0.08,
+        optimizer__weight_decay=0.0,
+        max_epochs=640,
+        batch_size=1024,
         iterator_train=batch_loader,
         iterator_train__shuffle=True,
         iterator_valid=batch_loader,
@@ -445,13 +475,14 @@ class NeuralGPRegressor(NeuralNetRegressor):
             verbose=verbose,
             **kwargs,
         )
+        self.path_penalty = path_penalty
         self.random_state = random_state
 
     @property
     def _default_callbacks(self):
         return [
             *super()._default_callbacks,
-            ("weight_decay_path", WeightDecayPath()),
+            ("regularization_path", RegularizationPath()),
         ]
 
     def initialize_module(self):
@@ -504,9 +535,15 @@ class NeuralGPRegressor(NeuralNetRegressor):
         )
         if self.train_split == "auto" and X.shape[0] < 2:
             raise ValueError(
-                "train_split='auto' holds out validation data to choose the weight-decay "
+                "train_split='auto' holds out validation data to choose the regularisation "
                 f"step and needs at least 2 samples, got n_samples = {X.shape[0]}."
             )
+        penalty = self.path_penalty
+        if not (isinstance(penalty, numbers.Real) and np.isfinite(penalty) and penalty >= 0):
+            raise ValueError(
+                f"path_penalty must be a finite number >= 0, got {penalty!r}."
+            )
+        self.path_penalty_ = float(penalty)
         y = np.asarray(y, dtype=np.float64)
         self._y_1d_ = y.ndim == 1
         Y = y.reshape(len(y), -1)
@@ -526,6 +563,30 @@ class NeuralGPRegressor(NeuralNetRegressor):
             NeuralNetRegressor.partial_fit(self, X.astype(np.float32, copy=False), Y, **fit_params)
         self.module_.eval()
         return self
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Criterion, plus the path-norm penalty per output while training.
+
+        Parameters
+        ----------
+        y_pred, y_true : torch.Tensor
+            Network output and standardised targets.
+        X : object, optional
+            The input batch (unused).
+        training : bool, default=False
+            Add ``path_penalty_ * l1_path_norm(module_) / n_outputs_``; the
+            validation loss is the criterion alone.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            Scalar loss.
+        """
+        loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        penalty = getattr(self, "path_penalty_", self.path_penalty)
+        if training and penalty:
+            loss = loss + penalty * l1_path_norm(self.module_) / self.n_outputs_
+        return loss
 
     def predict(self, X):
         """Predict targets: ``intercept_ + target_scale_ * module_(X)``.

@@ -357,8 +357,8 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, progres
     sizes = reg.get_params().get("module__hidden_sizes") or _default_hidden_sizes(reg)
     _say(
         f"Training the network on {int(train.sum())} samples: hidden layers "
-        f"{' x '.join(map(str, sizes))}, at most {reg.max_epochs} epochs down a weight-decay "
-        "path, the step chosen on 10% of them held out."
+        f"{' x '.join(map(str, sizes))}, at most {reg.max_epochs} epochs down a path of "
+        "decreasing path-norm penalty, the step chosen on 10% of them held out."
     )
     start = time.perf_counter()
     with _interrupts_stop_training():
@@ -431,16 +431,9 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, progres
         "hidden_sizes": " x ".join(map(str, sizes)),
         "max_epochs": reg.max_epochs,
         "epochs_trained": len(reg.history_),
-        "weight_decay": _chosen_weight_decay(reg),
+        "path_penalty": float(reg.path_penalty_),
     }
     return results
-
-
-def _chosen_weight_decay(reg):
-    path = dict(reg.callbacks_).get("weight_decay_path")
-    if path is None or path.best_step_ is None:
-        return reg.get_params_for("optimizer").get("weight_decay")
-    return float(path.steps_[path.best_step_]["weight_decay"])
 
 
 def _versions():
@@ -593,7 +586,7 @@ def build_parser():
     cmd.add_argument("--out", default="elm-report", metavar="DIR",
                      help="report directory (default: elm-report)")
     cmd.add_argument("--hidden-sizes", nargs="+", type=_positive_int, metavar="N",
-                     help="hidden layer widths of the network (default: 256 256)")
+                     help="hidden layer widths of the network (default: 512)")
     cmd.add_argument("--max-epochs", type=_positive_int, metavar="N",
                      help="epochs of the learning-rate schedule; training stops earlier when "
                      "the validation loss stalls (default: NeuralGPRegressor's)")

@@ -174,8 +174,8 @@ def test_end_to_end_metrics_json(e2e, simulated):
     assert metrics["data"]["truth_known"] is True
     assert sorted(metrics["files"]) == sorted(p.name for p in out.iterdir())
     assert metrics["settings"]["max_epochs"] == 5 and metrics["settings"]["epochs_trained"] == 5
-    # the chosen step of the default path: 2.0 times a power of 1/sqrt(2)
-    steps = np.log(2.0 / metrics["settings"]["weight_decay"]) / np.log(2**0.5)
+    # the chosen step of the default path: 0.08 times a power of 1/sqrt(2)
+    steps = np.log(0.08 / metrics["settings"]["path_penalty"]) / np.log(2**0.5)
     assert np.isclose(steps, round(steps)) and 0 <= round(steps) < 5
     assert metrics["settings"]["threads"] == 1  # the default
     assert set(metrics["timings_s"]) >= {"train", "decompose", "gblup", "total"}

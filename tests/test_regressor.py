@@ -14,6 +14,7 @@ from sklearn.pipeline import make_pipeline
 from skorch.callbacks import Callback
 
 from sklearn_elm import GenotypeEncoder, NeuralGPRegressor
+from sklearn_elm._network import GatedMLP, l1_path_norm
 from sklearn_elm._regressor import _validation_losses, path_lengths
 from sklearn_elm.datasets import make_epistatic_phenotypes
 
@@ -81,49 +82,52 @@ def test_reproducible_and_leaves_global_rng_alone(data):
 
 
 class _RecordSchedule(Callback):
-    """Record the learning rate and weight decay each epoch trains with."""
+    """Record the learning rate, weight decay and path penalty each epoch trains with."""
 
     def on_epoch_end(self, net, **kwargs):
         group = net.optimizer_.param_groups[0]
-        self.seen_ = [*getattr(self, "seen_", []), (group["lr"], group["weight_decay"])]
+        seen = (group["lr"], group["weight_decay"], net.path_penalty_)
+        self.seen_ = [*getattr(self, "seen_", []), seen]
 
 
-def test_weight_decay_path_schedule():
-    """Each step trains at its own weight decay, on a cosine cycle restarting at lr."""
+def test_regularization_path_schedule():
+    """Each step trains at its own path penalty and weight decay, on a cosine cycle
+    restarting at lr."""
     rng = np.random.default_rng(0)
     X = rng.choice([-1.0, 1.0], size=(300, 8))
     y = X[:, 0] - X[:, 1] * X[:, 2]
     record = _RecordSchedule()
     reg = NeuralGPRegressor(random_state=0, module__hidden_sizes=(16,), max_epochs=24, lr=0.01,
-                            optimizer__weight_decay=3.0, train_split=None,
+                            path_penalty=0.3, optimizer__weight_decay=3.0, train_split=None,
                             callbacks=[("record", record)],
-                            callbacks__weight_decay_path__n_steps=3,
-                            callbacks__weight_decay_path__factor=0.5,
-                            callbacks__weight_decay_path__first_fraction=0.5).fit(X, y)
+                            callbacks__regularization_path__n_steps=3,
+                            callbacks__regularization_path__factor=0.5,
+                            callbacks__regularization_path__first_fraction=0.5).fit(X, y)
     lengths = [12, 6, 6]
-    lr, wd = np.array(record.seen_).T
+    lr, wd, penalty = np.array(record.seen_).T
     np.testing.assert_allclose(wd, np.repeat([3.0, 1.5, 0.75], lengths))
+    np.testing.assert_allclose(penalty, np.repeat([0.3, 0.15, 0.075], lengths))
     starts = np.cumsum([0, *lengths[:-1]])
     np.testing.assert_allclose(lr[starts], 0.01)
     for begin, n in zip(starts, lengths, strict=True):
         cycle = lr[begin:begin + n]
         np.testing.assert_allclose(cycle, 0.005 * (1 + np.cos(np.pi * np.arange(n) / n)))
-    path = dict(reg.callbacks_)["weight_decay_path"]
+    path = dict(reg.callbacks_)["regularization_path"]
     # no validation data: the whole path runs and the last step is kept
     assert [s["epochs"] for s in path.steps_] == lengths
-    assert path.best_step_ == 2 and not path.restored_
+    assert path.best_step_ == 2 and not path.restored_ and reg.path_penalty_ == 0.075
     assert np.isnan(path.steps_[-1]["valid_loss"])
 
 
-def test_weight_decay_path_stops_on_noise_and_restores():
+def test_regularization_path_stops_on_noise_and_restores():
     """On a pure-noise target weaker regularisation never helps significantly: the
     path stops `patience` steps after the first, whose weights come back."""
     rng = np.random.default_rng(0)
     X, y = rng.choice([-1.0, 1.0], size=(400, 12)), rng.standard_normal(400)
     reg = NeuralGPRegressor(random_state=0, module__hidden_sizes=(64,), max_epochs=70,
-                            optimizer__weight_decay=0.5).fit(X, y)
-    path = dict(reg.callbacks_)["weight_decay_path"]
-    assert path.best_step_ == 0 and path.restored_
+                            batch_size=64, path_penalty=0.02).fit(X, y)
+    path = dict(reg.callbacks_)["regularization_path"]
+    assert path.best_step_ == 0 and path.restored_ and reg.path_penalty_ == 0.02
     assert len(path.steps_) == 1 + path.patience
     assert len(reg.history) == sum(s["epochs"] for s in path.steps_) < 70
     # the restored weights reproduce the first step's validation loss, not the last one's
@@ -135,17 +139,18 @@ def test_weight_decay_path_stops_on_noise_and_restores():
     assert path.steps_[-1]["valid_loss"] > loss
 
 
-def test_weight_decay_path_runs_through_on_signal():
+def test_regularization_path_runs_through_on_signal():
     """A noise-free target keeps improving as the regularisation weakens."""
     rng = np.random.default_rng(1)
     X = rng.choice([-1.0, 1.0], size=(600, 8))
     y = X[:, 0] - 0.5 * X[:, 1] + X[:, 2] * X[:, 3]
-    reg = NeuralGPRegressor(random_state=0, module__hidden_sizes=(32,), max_epochs=70).fit(X, y)
-    path = dict(reg.callbacks_)["weight_decay_path"]
+    reg = NeuralGPRegressor(random_state=0, module__hidden_sizes=(32,), max_epochs=90,
+                            batch_size=64).fit(X, y)
+    path = dict(reg.callbacks_)["regularization_path"]
     assert len(path.steps_) == path.n_steps and path.best_step_ == path.n_steps - 1
-    assert not path.restored_ and len(reg.history) == 70
-    np.testing.assert_allclose([s["weight_decay"] for s in path.steps_],
-                               2.0 * 0.5 ** (np.arange(path.n_steps) / 2))
+    assert not path.restored_ and len(reg.history) == 90
+    np.testing.assert_allclose([s["path_penalty"] for s in path.steps_],
+                               0.08 * 0.5 ** (np.arange(path.n_steps) / 2))
     assert path.steps_[-1]["valid_loss"] < 0.5 * path.steps_[0]["valid_loss"]
 
 
@@ -158,14 +163,20 @@ class _InterruptAt(Callback):
             raise KeyboardInterrupt
 
 
-def test_weight_decay_path_interrupted_mid_step_keeps_best_step():
+# 70 epochs: 14, then 7 per step
+PATH_9_STEPS = dict(callbacks__regularization_path__n_steps=9,
+                    callbacks__regularization_path__first_fraction=0.2)
+
+
+def test_regularization_path_interrupted_mid_step_keeps_best_step():
     """Training stopped in the middle of a step ends on the last completed best step."""
     rng = np.random.default_rng(1)
     X = rng.choice([-1.0, 1.0], size=(600, 8))
     y = X[:, 0] - 0.5 * X[:, 1] + X[:, 2] * X[:, 3]
     reg = NeuralGPRegressor(random_state=0, module__hidden_sizes=(32,), max_epochs=70,
-                            callbacks=[("stop", _InterruptAt(14 + 7 + 3))]).fit(X, y)
-    path = dict(reg.callbacks_)["weight_decay_path"]
+                            batch_size=64, callbacks=[("stop", _InterruptAt(14 + 7 + 3))],
+                            **PATH_9_STEPS).fit(X, y)
+    path = dict(reg.callbacks_)["regularization_path"]
     assert len(reg.history) == 24 and len(path.steps_) == 2
     assert path.restored_ and path.best_step_ == 1
     _, dataset_valid = reg.get_split_datasets(
@@ -184,16 +195,17 @@ class _InterruptInBatch(Callback):
             raise KeyboardInterrupt
 
 
-def test_weight_decay_path_interrupted_mid_epoch_restores():
+def test_regularization_path_interrupted_mid_epoch_restores():
     """An interruption within the first epoch after the best step (Ctrl-C in the
     CLI) has already moved the weights: the best step's weights come back."""
     rng = np.random.default_rng(1)
     X = rng.choice([-1.0, 1.0], size=(600, 8))
     y = X[:, 0] - 0.5 * X[:, 1] + X[:, 2] * X[:, 3]
     reg = NeuralGPRegressor(random_state=0, module__hidden_sizes=(32,), max_epochs=70,
-                            batch_size=64, callbacks=[("stop", _InterruptInBatch(14 + 7 + 1))])
+                            batch_size=64, callbacks=[("stop", _InterruptInBatch(14 + 7 + 1))],
+                            **PATH_9_STEPS)
     reg.fit(X, y)
-    path = dict(reg.callbacks_)["weight_decay_path"]
+    path = dict(reg.callbacks_)["regularization_path"]
     assert len(path.steps_) == 2 and path.best_step_ == 1 and path.restored_
     _, dataset_valid = reg.get_split_datasets(
         X.astype(np.float32), ((y[:, None] - reg.intercept_) / reg.target_scale_).astype(np.float32)
@@ -202,18 +214,19 @@ def test_weight_decay_path_interrupted_mid_epoch_restores():
     np.testing.assert_allclose(loss, path.steps_[1]["valid_loss"], rtol=1e-5)
 
 
-def test_weight_decay_path_keeps_param_group_ratios():
+def test_regularization_path_keeps_param_group_ratios():
     """A param group with its own learning rate and no weight decay keeps them
     in proportion along the path."""
     rng = np.random.default_rng(0)
     X = rng.choice([-1.0, 1.0], size=(200, 6))
     record = _RecordGroups()
     NeuralGPRegressor(random_state=0, module__hidden_sizes=(8,), max_epochs=6, lr=0.01,
-                      train_split=None, callbacks=[("record", record)],
+                      optimizer__weight_decay=2.0, train_split=None,
+                      callbacks=[("record", record)],
                       optimizer__param_groups=[("layers.0.weight",
                                                 {"lr": 0.001, "weight_decay": 0.0})],
-                      callbacks__weight_decay_path__n_steps=2,
-                      callbacks__weight_decay_path__first_fraction=0.5).fit(X, X[:, 0])
+                      callbacks__regularization_path__n_steps=2,
+                      callbacks__regularization_path__first_fraction=0.5).fit(X, X[:, 0])
     first, rest = np.array(record.seen_).transpose(1, 0, 2)  # (epoch, [lr, wd]) per group
     np.testing.assert_allclose(first[:, 0], 0.1 * rest[:, 0])
     np.testing.assert_array_equal(first[:, 1], 0.0)
@@ -226,7 +239,7 @@ class _RecordGroups(Callback):
         self.seen_ = [*getattr(self, "seen_", []), groups]
 
 
-def test_weight_decay_path_epochs_beyond_max_epochs_warn_and_do_nothing():
+def test_regularization_path_epochs_beyond_max_epochs_warn_and_do_nothing():
     rng = np.random.default_rng(0)
     X = rng.choice([-1.0, 1.0], size=(200, 6))
     kwargs = dict(random_state=0, module__hidden_sizes=(8,), max_epochs=4, train_split=None)
@@ -237,13 +250,13 @@ def test_weight_decay_path_epochs_beyond_max_epochs_warn_and_do_nothing():
     np.testing.assert_array_equal(a.predict(X), b.predict(X))
 
 
-def test_weight_decay_path_with_one_validation_sample():
+def test_regularization_path_with_one_validation_sample():
     """Ten samples leave one for validation: no standard error, so any gain counts."""
     rng = np.random.default_rng(0)
     X = rng.choice([-1.0, 1.0], size=(10, 3))
     reg = NeuralGPRegressor(random_state=0, module__hidden_sizes=(8,), max_epochs=9,
-                            callbacks__weight_decay_path__n_steps=3).fit(X, X[:, 0])
-    path = dict(reg.callbacks_)["weight_decay_path"]
+                            callbacks__regularization_path__n_steps=3).fit(X, X[:, 0])
+    path = dict(reg.callbacks_)["regularization_path"]
     best = 0  # the selection rule with no standard error: a lower loss wins
     for i, step in enumerate(path.steps_[1:], start=1):
         if step["valid_loss"] < path.steps_[best]["valid_loss"]:
@@ -266,9 +279,9 @@ def test_path_lengths(max_epochs, n_steps, first_fraction):
     ("factor", 1.5, r"factor must be in \(0, 1\]"),
     ("first_fraction", 1.0, r"first_fraction must be in \(0, 1\)"),
 ])
-def test_weight_decay_path_bad_params(param, value, match):
+def test_regularization_path_bad_params(param, value, match):
     X = np.random.default_rng(0).choice([-1.0, 1.0], size=(40, 3))
-    reg = NeuralGPRegressor(max_epochs=2, **{f"callbacks__weight_decay_path__{param}": value})
+    reg = NeuralGPRegressor(max_epochs=2, **{f"callbacks__regularization_path__{param}": value})
     with pytest.raises(ValueError, match=match):
         reg.fit(X, X[:, 0])
 
@@ -338,3 +351,73 @@ def test_initialize_without_data_needs_sizes():
         NeuralGPRegressor().initialize()
     net = NeuralGPRegressor(module__n_features=3, module__n_outputs=2).initialize()
     assert net.module_(torch.zeros(1, 3)).shape == (1, 2)
+
+
+def test_l1_path_norm_sums_every_path():
+    """Brute force over every input-hidden-hidden-output path of a deep net."""
+    torch.manual_seed(0)
+    net = GatedMLP(5, 3, hidden_sizes=(4, 6), activation="silu").double()
+    w1, w2, w3 = (m.weight.detach().abs().numpy()
+                  for m in net.modules() if isinstance(m, torch.nn.Linear))
+    brute = sum(w3[o, k] * w2[k, j] * w1[j, i]
+                for o in range(3) for k in range(6) for j in range(4) for i in range(5))
+    np.testing.assert_allclose(l1_path_norm(net).item(), brute, rtol=1e-12)
+
+
+class _TwoBranches(torch.nn.Module):
+    def __init__(self, n_features=4, n_outputs=1):
+        super().__init__()
+        self.a = torch.nn.Linear(n_features, 3, bias=False)
+        self.b = torch.nn.Linear(n_features, n_outputs, bias=False)
+
+    def forward(self, X):
+        return self.b(X) + self.a(X).sum(dim=1, keepdim=True)
+
+
+def test_path_penalty_needs_a_chain_of_linear_layers():
+    X = np.random.default_rng(0).choice([-1.0, 1.0], size=(40, 4))
+    with pytest.raises(ValueError, match="do not form a chain.*path_penalty=0"):
+        NeuralGPRegressor(_TwoBranches, max_epochs=2).fit(X, X[:, 0])
+    reg = NeuralGPRegressor(_TwoBranches, max_epochs=2, path_penalty=0).fit(X, X[:, 0])
+    assert reg.predict(X).shape == (40,)
+
+
+def test_training_loss_adds_the_penalty_per_output(data):
+    X, Y = data
+    reg = NeuralGPRegressor(random_state=0, **FAST).fit(X, Y)
+    Xt = torch.as_tensor(X[:50], dtype=torch.float32)
+    Yt = torch.as_tensor(((Y[:50] - reg.intercept_) / reg.target_scale_), dtype=torch.float32)
+    with torch.no_grad():
+        pred = reg.module_(Xt)
+        plain = torch.nn.functional.mse_loss(pred, Yt).item()
+        norm = l1_path_norm(reg.module_).item()
+        np.testing.assert_allclose(reg.get_loss(pred, Yt, training=False).item(), plain, rtol=1e-6)
+        np.testing.assert_allclose(reg.get_loss(pred, Yt, training=True).item(),
+                                   plain + reg.path_penalty_ * norm / 2, rtol=1e-6)
+
+
+@pytest.mark.parametrize("value", [-0.1, np.nan, np.inf, "0.1"])
+def test_bad_path_penalty(value):
+    X = np.random.default_rng(0).choice([-1.0, 1.0], size=(40, 3))
+    with pytest.raises(ValueError, match="path_penalty must be a finite number >= 0"):
+        NeuralGPRegressor(max_epochs=2, path_penalty=value).fit(X, X[:, 0])
+
+
+def test_path_penalty_keeps_the_network_on_the_relevant_loci():
+    """Two of 16 loci carry a noisy signal: the chosen network reads little else."""
+    rng = np.random.default_rng(0)
+    X = rng.choice([-1.0, 1.0], size=(2000, 16))
+    y = X[:, 0] + X[:, 0] * X[:, 1] + 1.5 * rng.standard_normal(2000)
+    reg = NeuralGPRegressor(random_state=0, module__hidden_sizes=(64,), max_epochs=120,
+                            batch_size=256).fit(X, y)
+    assert _paths_from_each_input(reg)[2:].sum() < 0.1 * _paths_from_each_input(reg).sum()
+    unpenalised = NeuralGPRegressor(random_state=0, module__hidden_sizes=(64,), max_epochs=120,
+                                    batch_size=256, path_penalty=0).fit(X, y)
+    paths = _paths_from_each_input(unpenalised)
+    assert paths[2:].sum() > 0.1 * paths.sum()  # the test can tell the two apart
+
+
+def _paths_from_each_input(reg):
+    """Path norm of the paths that start at each input: |W_2| |W_1| summed over outputs."""
+    w1, w2 = (m.weight.detach().abs() for m in reg.module_.layers if isinstance(m, torch.nn.Linear))
+    return (w2 @ w1).sum(dim=0).numpy()
