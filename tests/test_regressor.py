@@ -19,6 +19,9 @@ from sklearn_elm._regressor import _validation_losses, path_lengths
 from sklearn_elm.datasets import make_epistatic_phenotypes
 
 FAST = dict(module__hidden_sizes=(16,), max_epochs=8, batch_size=64)
+# 70 epochs: 14, then 7 per step
+PATH_9_STEPS = dict(callbacks__regularization_path__n_steps=9,
+                    callbacks__regularization_path__first_fraction=0.2)
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +148,7 @@ def test_regularization_path_runs_through_on_signal():
     X = rng.choice([-1.0, 1.0], size=(600, 8))
     y = X[:, 0] - 0.5 * X[:, 1] + X[:, 2] * X[:, 3]
     reg = NeuralGPRegressor(random_state=0, module__hidden_sizes=(32,), max_epochs=90,
-                            batch_size=64).fit(X, y)
+                            batch_size=64, **PATH_9_STEPS).fit(X, y)
     path = dict(reg.callbacks_)["regularization_path"]
     assert len(path.steps_) == path.n_steps and path.best_step_ == path.n_steps - 1
     assert not path.restored_ and len(reg.history) == 90
@@ -161,11 +164,6 @@ class _InterruptAt(Callback):
     def on_epoch_end(self, net, **kwargs):
         if len(net.history) == self.epoch:
             raise KeyboardInterrupt
-
-
-# 70 epochs: 14, then 7 per step
-PATH_9_STEPS = dict(callbacks__regularization_path__n_steps=9,
-                    callbacks__regularization_path__first_fraction=0.2)
 
 
 def test_regularization_path_interrupted_mid_step_keeps_best_step():
