@@ -148,8 +148,8 @@ def path_lengths(max_epochs, n_steps, first_fraction):
 class RegularizationPath(Callback):
     """Train down a path of decreasing regularisation; keep the step validation prefers.
 
-    The regularisation starts at the net's ``path_penalty`` (the weight of
-    the :func:`~sklearn_elm._network.l1_path_norm` penalty) and the
+    The regularisation starts at the net's resolved ``path_penalty_`` (the
+    weight of the :func:`~sklearn_elm._network.l1_path_norm` penalty) and the
     optimizer's ``weight_decay``, and both are multiplied by ``factor`` at
     each of ``n_steps`` steps.  Each step runs a cosine learning-rate cycle
     from ``net.lr`` to 0 with fresh optimizer moments, starting from the
@@ -177,12 +177,12 @@ class RegularizationPath(Callback):
 
     Parameters
     ----------
-    n_steps : int, default=21
+    n_steps : int, default=17
         Number of regularisation strengths; 1 trains at the net's
         ``path_penalty`` and ``weight_decay`` throughout, on one cosine cycle.
     factor : float, default=0.5 ** 0.5
         Ratio of successive strengths, in (0, 1].
-    first_fraction : float, default=1/11
+    first_fraction : float, default=5/21
         Share of ``max_epochs`` spent on the first step.
     patience : int, default=2
         Steps without a significant validation improvement before the path
@@ -213,7 +213,7 @@ class RegularizationPath(Callback):
     >>> X = rng.choice([-1.0, 1.0], size=(400, 8))
     >>> y = X[:, 0] - X[:, 1] * X[:, 2]
     >>> reg = NeuralGPRegressor(module__hidden_sizes=(32,), max_epochs=90, batch_size=64,
-    ...                         callbacks__regularization_path__n_steps=9,
+    ...                         path_penalty=0.08, callbacks__regularization_path__n_steps=9,
     ...                         random_state=0).fit(X, y)
     >>> path = dict(reg.callbacks_)["regularization_path"]
     >>> [round(step["path_penalty"], 3) for step in path.steps_][:4]
@@ -222,7 +222,7 @@ class RegularizationPath(Callback):
     True
     """
 
-    def __init__(self, n_steps=21, factor=0.5**0.5, first_fraction=1 / 11, patience=2,
+    def __init__(self, n_steps=17, factor=0.5**0.5, first_fraction=5 / 21, patience=2,
                  batch_size=4096):
         self.n_steps = n_steps
         self.factor = factor
@@ -245,7 +245,7 @@ class RegularizationPath(Callback):
         self.initialize()
         start = net.get_params_for("optimizer").get("weight_decay", 0.0)
         self.weight_decays_ = [start * self.factor**i for i in range(self.n_steps)]
-        penalty = getattr(net, "path_penalty", 0.0)
+        penalty = getattr(net, "path_penalty_", 0.0)
         self.path_penalties_ = [penalty * self.factor**i for i in range(self.n_steps)]
         self._lengths = path_lengths(net.max_epochs, self.n_steps, self.first_fraction)
         self._ends = np.cumsum(self._lengths).tolist()
@@ -357,15 +357,21 @@ class NeuralGPRegressor(NeuralNetRegressor):
     lr : float, default=4e-3
         Peak learning rate; each step of the regularisation path decays it to
         0 on a cosine.
-    path_penalty : float, default=0.08
+    path_penalty : "auto" or float, default="auto"
         Weight of the l1 path-norm penalty at the first, most regularised
         step of the path, per output: the training loss is the mean squared
         error on the standardised targets (averaged over outputs) plus
         ``path_penalty * l1_path_norm(module_) / n_outputs``, so the same
-        value means the same for one trait or several.  Later steps multiply
-        it by ``factor`` (default 1/sqrt(2), 21 steps down to 0.08/1024; on
-        the reference data validation stops the path after 9-11 steps at
-        h2 = 0.25 and after 17-19 steps on the noise-free traits).
+        value means the same for one trait or several.  ``"auto"`` is
+        ``sqrt(log(n_features) / n)`` with ``n`` the samples the network is
+        trained on (after the validation split): the order of the largest
+        correlation a locus has with a standardised target by chance, the
+        scale of a lasso's penalty (0.023 for 7650 samples and 64 loci).
+        The first step, from the random initialisation, is the longest;
+        later steps multiply the penalty by ``factor`` (default 1/sqrt(2),
+        17 steps down to 1/256 of the start).  On the reference data
+        validation stops the path after 5 steps at h2 = 0.25 and after
+        15-16 steps on the noise-free traits.
         With ``train_split=None`` there is nothing to choose the step with:
         set ``callbacks__regularization_path__n_steps=1`` to train at this
         value throughout.  0 trains without the penalty (and works with any
@@ -373,9 +379,9 @@ class NeuralGPRegressor(NeuralNetRegressor):
     optimizer__weight_decay : float, default=0.0
         Decoupled weight decay of AdamW (none by default); when set it goes
         down the path with the path penalty.
-    max_epochs : int, default=880
-        Length of the whole path (the first step 1/11, the others sharing the
-        rest: 80, then 40 per step); the path may stop sooner.
+    max_epochs : int, default=840
+        Length of the whole path (the first step 5/21 of it, the others
+        sharing the rest: 200, then 40 per step); the path may stop sooner.
     batch_size : int, default=1024
         Mini-batch size.  Large batches keep the gradient noise of the
         penalty small; on small data sets each epoch is a single step.
@@ -416,7 +422,8 @@ class NeuralGPRegressor(NeuralNetRegressor):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when ``X`` has string column names.
     path_penalty_ : float
-        The path penalty of the step whose weights the network keeps.
+        The path penalty of the step whose weights the network keeps (during
+        ``fit``: of the step being trained).
     history_ : skorch.History
         Per-epoch training record; ``train_loss`` includes the penalty,
         ``valid_loss`` is the plain criterion.
@@ -448,9 +455,9 @@ class NeuralGPRegressor(NeuralNetRegressor):
         criterion=torch.nn.MSELoss,
         optimizer=torch.optim.AdamW,
         lr=4e-3,
-        path_penalty=0.08,
+        path_penalty="auto",
         optimizer__weight_decay=0.0,
-        max_epochs=880,
+        max_epochs=840,
         batch_size=1024,
         iterator_train=batch_loader,
         iterator_train__shuffle=True,
@@ -540,12 +547,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
                 "train_split='auto' holds out validation data to choose the regularisation "
                 f"step and needs at least 2 samples, got n_samples = {X.shape[0]}."
             )
-        penalty = self.path_penalty
-        if not (isinstance(penalty, numbers.Real) and np.isfinite(penalty) and penalty >= 0):
-            raise ValueError(
-                f"path_penalty must be a finite number >= 0, got {penalty!r}."
-            )
-        self.path_penalty_ = float(penalty)
+        self.path_penalty_ = self._resolve_path_penalty(*X.shape)
         y = np.asarray(y, dtype=np.float64)
         self._y_1d_ = y.ndim == 1
         Y = y.reshape(len(y), -1)
@@ -565,6 +567,19 @@ class NeuralGPRegressor(NeuralNetRegressor):
             NeuralNetRegressor.partial_fit(self, X.astype(np.float32, copy=False), Y, **fit_params)
         self.module_.eval()
         return self
+
+    def _resolve_path_penalty(self, n_samples, n_features):
+        penalty = self.path_penalty
+        if isinstance(penalty, str) and penalty == "auto":
+            if self.train_split == "auto":  # ValidSplit(0.1) holds out ceil(n / 10)
+                n_samples -= int(np.ceil(0.1 * n_samples))
+            return float(np.sqrt(np.log(max(n_features, 2)) / max(n_samples, 1)))
+        if not (isinstance(penalty, numbers.Real) and not isinstance(penalty, bool)
+                and np.isfinite(penalty) and penalty >= 0):
+            raise ValueError(
+                f"path_penalty must be 'auto' or a finite number >= 0, got {penalty!r}."
+            )
+        return float(penalty)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Criterion, plus the path-norm penalty per output while training.

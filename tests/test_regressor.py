@@ -153,7 +153,7 @@ def test_regularization_path_runs_through_on_signal():
     assert len(path.steps_) == path.n_steps and path.best_step_ == path.n_steps - 1
     assert not path.restored_ and len(reg.history) == 90
     np.testing.assert_allclose([s["path_penalty"] for s in path.steps_],
-                               0.08 * 0.5 ** (np.arange(path.n_steps) / 2))
+                               np.sqrt(np.log(8) / 540) * 0.5 ** (np.arange(path.n_steps) / 2))
     assert path.steps_[-1]["valid_loss"] < 0.5 * path.steps_[0]["valid_loss"]
 
 
@@ -394,10 +394,10 @@ def test_training_loss_adds_the_penalty_per_output(data):
                                    plain + reg.path_penalty_ * norm / 2, rtol=1e-6)
 
 
-@pytest.mark.parametrize("value", [-0.1, np.nan, np.inf, "0.1"])
+@pytest.mark.parametrize("value", [-0.1, np.nan, np.inf, "0.1", True])
 def test_bad_path_penalty(value):
     X = np.random.default_rng(0).choice([-1.0, 1.0], size=(40, 3))
-    with pytest.raises(ValueError, match="path_penalty must be a finite number >= 0"):
+    with pytest.raises(ValueError, match="path_penalty must be 'auto' or a finite number >= 0"):
         NeuralGPRegressor(max_epochs=2, path_penalty=value).fit(X, X[:, 0])
 
 
@@ -419,3 +419,15 @@ def _paths_from_each_input(reg):
     """Path norm of the paths that start at each input: |W_2| |W_1| summed over outputs."""
     w1, w2 = (m.weight.detach().abs() for m in reg.module_.layers if isinstance(m, torch.nn.Linear))
     return (w2 @ w1).sum(dim=0).numpy()
+
+
+@pytest.mark.parametrize(("train_split", "n_fit"), [("auto", 300 - 30), (None, 300)])
+def test_auto_path_penalty_starts_at_the_chance_correlation_scale(train_split, n_fit):
+    X = np.random.default_rng(0).choice([-1.0, 1.0], size=(300, 20))
+    reg = NeuralGPRegressor(module__hidden_sizes=(4,), max_epochs=1, train_split=train_split,
+                            callbacks__regularization_path__n_steps=1).fit(X, X[:, 0])
+    assert reg.path_penalty_ == pytest.approx(np.sqrt(np.log(20) / n_fit))
+    fixed = NeuralGPRegressor(module__hidden_sizes=(4,), max_epochs=1, path_penalty=0.5,
+                              train_split=train_split,
+                              callbacks__regularization_path__n_steps=1).fit(X, X[:, 0])
+    assert fixed.path_penalty_ == 0.5
