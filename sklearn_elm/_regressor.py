@@ -199,6 +199,8 @@ class RegularizationPath(Callback):
         without validation data).
     best_step_ : int
         Index into ``steps_`` of the step whose weights the network keeps.
+        0, the most regularised step, on a trait that is not pure noise
+        suggests that the path started too low: raise ``path_penalty``.
     restored_ : bool
         Whether the best step's weights were restored at the end (because
         training went on past that step).
