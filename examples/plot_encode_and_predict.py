@@ -18,7 +18,7 @@ data = make_epistatic_phenotypes(3000, 20, h2=0.9, epistatic_ratio=1.0, random_s
 X, y, train = data.genotypes, data.phenotypes[:, 0], data.train
 
 net = make_pipeline(
-    GenotypeEncoder(), NeuralGPRegressor(module__hidden_sizes=(64, 64), random_state=0)
+    GenotypeEncoder(), NeuralGPRegressor(random_state=0)
 ).fit(X[train], y[train])
 ridge = make_pipeline(GenotypeEncoder(), RidgeCV()).fit(X[train], y[train])
 
