@@ -602,7 +602,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
             Scalar loss.
         """
         loss = super().get_loss(y_pred, y_true, X=X, training=training)
-        penalty = getattr(self, "path_penalty_", self.path_penalty)
+        penalty = getattr(self, "path_penalty_", 0.0)  # resolved in fit
         if training and penalty:
             loss = loss + penalty * l1_path_norm(self.module_) / self.n_outputs_
         return loss
