@@ -39,9 +39,10 @@ class GatedMLP(nn.Module):
         -1/+1 codes with two units, ``z_i z_j = relu(z_i + z_j) +
         relu(-z_i - z_j) - 1``.
     activation : {"relu", "leaky_relu", "silu", "gelu"}, default="relu"
-        Gated activation between layers.  ReLU is positively homogeneous, so
-        the network's equivalent linear map is its Jacobian and its
-        :func:`l1_path_norm` is unchanged by rescaling the layers.
+        Gated activation between layers.  ReLU is positively homogeneous: the
+        network's equivalent linear map is its Jacobian, and scaling one layer
+        up and the next down changes neither its function nor its
+        :func:`l1_path_norm`.
     negative_slope : float, default=0.01
         Slope of ``leaky_relu`` for negative inputs; ignored otherwise.
     dropout : float, default=0.0
@@ -112,11 +113,11 @@ def l1_path_norm(module):
 
     For a chain of linear layers ``W_1, ..., W_L`` (activations in between)
     this is ``1^T |W_L| ... |W_1| 1``, computed with one matrix-vector
-    product per layer.  For a positively homogeneous network (ReLU) it does
-    not change when one layer is scaled up and the next down by the same
-    factor, and penalising it favours hidden units that read few inputs and
-    feed few outputs: the sparse prior that suits a few additive loci and a
-    few interacting pairs among many.  For one hidden layer it is
+    product per layer.  Scaling one layer up and the next down by the same
+    factor leaves it unchanged, as it leaves a ReLU network's function, and
+    penalising it favours hidden units that read few inputs and feed few
+    outputs: the sparse prior that suits a few additive loci and a few
+    interacting pairs among many.  For one hidden layer it is
     ``sum_k ||W_2[:, k]||_1 ||W_1[k, :]||_1``.
 
     Parameters
