@@ -144,7 +144,7 @@ def reference_precision(G, Y, epistasis):
     model class (not the truth), so they show how many of the true pairs the samples can rank
     above the 1984 others at all.
     """
-    from sklearn.linear_model import LassoCV
+    from prediction import fit_lasso  # the sibling script
 
     Z = 2.0 * G - 1
     rows, cols = np.triu_indices(Z.shape[1], 1)
@@ -156,7 +156,7 @@ def reference_precision(G, Y, epistasis):
         true = epistasis[k][rows, cols]
         n_true = np.count_nonzero(true)
         ols.append(np.mean(true[np.argsort(-np.abs(coef[:, k]))[:n_true]] != 0))
-        fit = LassoCV(cv=5, alphas=20).fit(F[:, 1:], Y[:, k])
+        fit = fit_lasso(F[:, 1:], Y[:, k])
         pairs = fit.coef_[Z.shape[1]:]
         lasso.append(np.mean(true[np.argsort(-np.abs(pairs))[:n_true]] != 0))
     names = " ".join(f"T{k + 1}" for k in traits)

@@ -123,9 +123,10 @@ def l1_path_norm(module):
     Parameters
     ----------
     module : torch.nn.Module
-        A network whose :class:`torch.nn.Linear` layers, in registration
-        order, form a chain (each layer's input size is the previous one's
-        output size).  Biases are not counted.
+        A network whose :class:`torch.nn.Linear` layers are applied one after
+        the other, in registration order, with activations in between (no
+        skip connections or branches: only mismatched sizes are detected).
+        Biases are not counted.
 
     Returns
     -------

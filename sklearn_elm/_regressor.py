@@ -171,7 +171,8 @@ class RegularizationPath(Callback):
     Each param group's own learning rate and weight decay (as first seen,
     stored in the group as ``initial_lr`` and ``initial_weight_decay``) are
     scaled, so per-group settings keep their ratios.  Every ``fit`` runs the
-    path anew; with ``warm_start=True`` it starts from the fitted weights.
+    path anew, from its first (strongest) step; with ``warm_start=True`` it
+    starts from the fitted weights, which that step shrinks first.
     Epochs beyond ``max_epochs`` (``fit(X, y, epochs=n)``) train at a
     learning rate of 0, with a warning.
 
@@ -247,8 +248,7 @@ class RegularizationPath(Callback):
         self.initialize()
         start = net.get_params_for("optimizer").get("weight_decay", 0.0)
         self.weight_decays_ = [start * self.factor**i for i in range(self.n_steps)]
-        penalty = getattr(net, "path_penalty_", 0.0)
-        self.path_penalties_ = [penalty * self.factor**i for i in range(self.n_steps)]
+        self.path_penalties_ = []  # set at the first epoch, once the training split is known
         self._lengths = path_lengths(net.max_epochs, self.n_steps, self.first_fraction)
         self._ends = np.cumsum(self._lengths).tolist()
         self._begun, self._misses = 0, 0
@@ -257,8 +257,13 @@ class RegularizationPath(Callback):
             group.setdefault("initial_lr", group["lr"])
             group.setdefault("initial_weight_decay", group.get("weight_decay", 0.0))
 
-    def on_epoch_begin(self, net, **kwargs):
+    def on_epoch_begin(self, net, dataset_train=None, **kwargs):
         epoch, self._begun = self._begun, self._begun + 1
+        if epoch == 0:
+            start = getattr(net, "path_penalty_", 0.0)
+            if dataset_train is not None and hasattr(net, "_resolve_path_penalty"):
+                start = net._resolve_path_penalty(len(dataset_train), net.n_features_in_)
+            self.path_penalties_ = [start * self.factor**i for i in range(self.n_steps)]
         optimizer = net.optimizer_
         step = int(np.searchsorted(self._ends, epoch, side="right"))
         if step == len(self._ends):  # fit(..., epochs=n) with n > max_epochs
@@ -330,8 +335,9 @@ class NeuralGPRegressor(NeuralNetRegressor):
         predict(X) = intercept_ + target_scale_ * module_(X)
 
     ``module_`` (by default one hidden layer of 512 ReLU units) is trained on
-    the standardised targets with Adam, minimising the mean squared error
-    plus ``path_penalty`` times the network's l1 path norm per output
+    the standardised targets with AdamW (no weight decay by default),
+    minimising the mean squared error plus ``path_penalty`` times the
+    network's l1 path norm per output
     (:func:`~sklearn_elm._network.l1_path_norm`), a penalty that favours
     hidden units reading few loci, as few additive effects and a few
     interacting pairs need.  The penalty goes down a path of decreasing
@@ -365,10 +371,11 @@ class NeuralGPRegressor(NeuralNetRegressor):
         error on the standardised targets (averaged over outputs) plus
         ``path_penalty * l1_path_norm(module_) / n_outputs``, so the same
         value means the same for one trait or several.  ``"auto"`` is
-        ``sqrt(log(n_features) / n)`` with ``n`` the samples the network is
-        trained on (after the validation split): the order of the largest
-        correlation a locus has with a standardised target by chance, the
-        scale of a lasso's penalty (0.023 for 7650 samples and 64 loci).
+        ``sqrt(log(max(n_features, 2)) / n)`` with ``n`` the samples the
+        network is trained on (after the validation split): the order of
+        the largest correlation a locus has with a standardised target by
+        chance, the scale of a lasso's penalty (0.023 for 7650 samples and
+        64 loci).
         The first step, from the random initialisation, is the longest;
         later steps multiply the penalty by ``factor`` (default 1/sqrt(2),
         17 steps down to 1/256 of the start).  On the reference data
@@ -509,6 +516,8 @@ class NeuralGPRegressor(NeuralNetRegressor):
                         )
                     kwargs[name] = getattr(self, attr)
         self.module_ = self.initialized_instance(self.module, kwargs)
+        if not (isinstance(self.path_penalty, numbers.Real) and self.path_penalty == 0):
+            l1_path_norm(self.module_)  # a module it cannot be taken of fails here, not mid-fit
         return self
 
     def get_split_datasets(self, X, y=None, **fit_params):
@@ -549,7 +558,11 @@ class NeuralGPRegressor(NeuralNetRegressor):
                 "train_split='auto' holds out validation data to choose the regularisation "
                 f"step and needs at least 2 samples, got n_samples = {X.shape[0]}."
             )
-        self.path_penalty_ = self._resolve_path_penalty(*X.shape)
+        n_fit = X.shape[0]
+        if self.train_split == "auto":  # ValidSplit(0.1) holds out ceil(n / 10)
+            n_fit -= int(np.ceil(0.1 * n_fit))
+        # without the regularisation path (which counts the training split itself)
+        self.path_penalty_ = self._resolve_path_penalty(n_fit, X.shape[1])
         y = np.asarray(y, dtype=np.float64)
         self._y_1d_ = y.ndim == 1
         Y = y.reshape(len(y), -1)
@@ -570,12 +583,11 @@ class NeuralGPRegressor(NeuralNetRegressor):
         self.module_.eval()
         return self
 
-    def _resolve_path_penalty(self, n_samples, n_features):
+    def _resolve_path_penalty(self, n_train, n_features):
+        """``path_penalty`` as a number, for ``n_train`` training samples (after the split)."""
         penalty = self.path_penalty
         if isinstance(penalty, str) and penalty == "auto":
-            if self.train_split == "auto":  # ValidSplit(0.1) holds out ceil(n / 10)
-                n_samples -= int(np.ceil(0.1 * n_samples))
-            return float(np.sqrt(np.log(max(n_features, 2)) / max(n_samples, 1)))
+            return float(np.sqrt(np.log(max(n_features, 2)) / max(n_train, 1)))
         if not (isinstance(penalty, numbers.Real) and not isinstance(penalty, bool)
                 and np.isfinite(penalty) and penalty >= 0):
             raise ValueError(

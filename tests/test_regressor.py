@@ -12,6 +12,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 from sklearn.pipeline import make_pipeline
 from skorch.callbacks import Callback
+from skorch.dataset import ValidSplit
 
 from sklearn_elm import GenotypeEncoder, NeuralGPRegressor
 from sklearn_elm._network import GatedMLP, l1_path_norm
@@ -376,13 +377,21 @@ def test_path_penalty_needs_a_chain_of_linear_layers():
     X = np.random.default_rng(0).choice([-1.0, 1.0], size=(40, 4))
     with pytest.raises(ValueError, match="do not form a chain.*path_penalty=0"):
         NeuralGPRegressor(_TwoBranches, max_epochs=2).fit(X, X[:, 0])
+    # found when the module is built, before any training
+    net = NeuralGPRegressor(_TwoBranches, module__n_features=4, module__n_outputs=1)
+    with pytest.raises(ValueError, match="do not form a chain"):
+        net.initialize()
     reg = NeuralGPRegressor(_TwoBranches, max_epochs=2, path_penalty=0).fit(X, X[:, 0])
     assert reg.predict(X).shape == (40,)
 
 
 def test_training_loss_adds_the_penalty_per_output(data):
+    """The training loss is the criterion plus path_penalty * path norm / n_outputs; the
+    validation loss in the history is the criterion alone."""
     X, Y = data
-    reg = NeuralGPRegressor(random_state=0, **FAST).fit(X, Y)
+    reg = NeuralGPRegressor(random_state=0, path_penalty=0.3,
+                            callbacks__regularization_path__n_steps=1, **FAST).fit(X, Y)
+    assert reg.path_penalty_ == 0.3
     Xt = torch.as_tensor(X[:50], dtype=torch.float32)
     Yt = torch.as_tensor(((Y[:50] - reg.intercept_) / reg.target_scale_), dtype=torch.float32)
     with torch.no_grad():
@@ -391,7 +400,13 @@ def test_training_loss_adds_the_penalty_per_output(data):
         norm = l1_path_norm(reg.module_).item()
         np.testing.assert_allclose(reg.get_loss(pred, Yt, training=False).item(), plain, rtol=1e-6)
         np.testing.assert_allclose(reg.get_loss(pred, Yt, training=True).item(),
-                                   plain + reg.path_penalty_ * norm / 2, rtol=1e-6)
+                                   plain + 0.3 * norm / 2, rtol=1e-6)
+    assert norm > 0
+    _, dataset_valid = reg.get_split_datasets(
+        X.astype(np.float32), ((Y - reg.intercept_) / reg.target_scale_).astype(np.float32)
+    )
+    np.testing.assert_allclose(reg.history[-1, "valid_loss"],
+                               _validation_losses(reg, dataset_valid, 4096).mean(), rtol=1e-5)
 
 
 @pytest.mark.parametrize("value", [-0.1, np.nan, np.inf, "0.1", True])
@@ -421,7 +436,9 @@ def _paths_from_each_input(reg):
     return (w2 @ w1).sum(dim=0).numpy()
 
 
-@pytest.mark.parametrize(("train_split", "n_fit"), [("auto", 300 - 30), (None, 300)])
+@pytest.mark.parametrize(("train_split", "n_fit"), [
+    ("auto", 300 - 30), (None, 300), (ValidSplit(0.5, random_state=0), 150),
+])
 def test_auto_path_penalty_starts_at_the_chance_correlation_scale(train_split, n_fit):
     X = np.random.default_rng(0).choice([-1.0, 1.0], size=(300, 20))
     reg = NeuralGPRegressor(module__hidden_sizes=(4,), max_epochs=1, train_split=train_split,
