@@ -124,38 +124,33 @@ def main():
             for seed in args.seeds:
                 r2, elapsed, epochs = run(h2, seed, raw)
                 beats = all(r > p for r, p in zip(r2, PUBLISHED[h2], strict=True))
-                print(
-                    f"{label:<10} {'0/1' if raw else '-1/+1':<6} {seed:>4} "
-                    + " ".join(f"{v:6.3f}" for v in r2)
-                    + f" {min(r2):6.3f} {epochs:>6} {elapsed:6.1f}"
-                    + f"   beats published: {'yes' if beats else 'NO'};"
-                    + f" target >= {TARGET[h2]}: {'yes' if min(r2) >= TARGET[h2] else 'NO'}",
-                    flush=True,
+                print_row(
+                    label, "0/1" if raw else "-1/+1", seed, r2, epochs, f"{elapsed:6.1f}",
+                    f"beats published: {'yes' if beats else 'NO'}; "
+                    f"target >= {TARGET[h2]}: {'yes' if min(r2) >= TARGET[h2] else 'NO'}",
                 )
         for seed in args.seeds:
             r2, elapsed = run_gblup(h2, seed)
-            print(
-                f"{label:<10} {'GBLUP':<6} {seed:>4} " + " ".join(f"{v:6.3f}" for v in r2)
-                + f" {min(r2):6.3f} {'REML':>6} {elapsed:6.1f}   (A + AA kernels, same data)",
-                flush=True,
-            )
+            print_row(label, "GBLUP", seed, r2, "REML", f"{elapsed:6.1f}",
+                      "(A + AA kernels, same data)")
             if args.lasso:
                 r2, elapsed = run_lasso(h2, seed)
-                print(
-                    f"{label:<10} {'lasso':<6} {seed:>4} " + " ".join(f"{v:6.3f}" for v in r2)
-                    + f" {min(r2):6.3f} {'CV':>6} {elapsed:6.1f}   (64 loci + 2016 pairs)",
-                    flush=True,
-                )
+                print_row(label, "lasso", seed, r2, "CV", f"{elapsed:6.1f}",
+                          "(64 loci + 2016 pairs)")
             if args.oracle:
                 truth, support = run_oracle(h2, seed)
-                for name, r2, note in (("truth", truth, "true genetic value: the ceiling"),
-                                       ("oracle", support, "least squares, true loci + pairs")):
-                    print(
-                        f"{label:<10} {name:<6} {seed:>4} " + " ".join(f"{v:6.3f}" for v in r2)
-                        + f" {min(r2):6.3f} {'':>6} {'':>6}   ({note})",
-                        flush=True,
-                    )
+                print_row(label, "truth", seed, truth, "", "", "(true genetic value: the ceiling)")
+                print_row(label, "oracle", seed, support, "", "",
+                          "(least squares, true loci + pairs)")
 
+
+def print_row(label, name, seed, r2, epochs, seconds, note):
+    """One table row: per-trait r2, their minimum, epochs (or method), seconds and a note."""
+    print(
+        f"{label:<10} {name:<6} {seed:>4} " + " ".join(f"{v:6.3f}" for v in r2)
+        + f" {min(r2):6.3f} {epochs:>6} {seconds:>6}   {note}",
+        flush=True,
+    )
 
 if __name__ == "__main__":
     main()
