@@ -4,7 +4,7 @@ Trains on the published split of ``load_qhaplo()`` (first 85 % train, last 15 % 
 default parameters (only ``random_state`` set) and prints test r2 per trait next to the
 published network's, for the original data (H2 = 0.999) and the noisy variant (h2 = 0.25).
 
-    python benchmarks/prediction.py [--seeds 0 1 2] [--raw]
+    python benchmarks/prediction.py [--seeds 0 1 2] [--raw] [--set KEY=VALUE]
 
 ``--raw`` also fits on the raw 0/1 genotypes instead of the GenotypeEncoder's -1/+1 coding.
 The seed draws the network's initialisation and validation split and, for h2 = 0.25, the noise
@@ -34,10 +34,10 @@ PUBLISHED = {None: [0.997, 0.988, 0.982, 0.975, 0.970], 0.25: [0.209, 0.154, 0.1
 TARGET = {None: 0.99, 0.25: 0.22}
 
 
-def run(h2, seed, raw):
+def run(h2, seed, raw, params=None):
     data = load_qhaplo(h2=h2, random_state=seed)
     X, Y, train = data.genotypes, data.phenotypes, data.train
-    model = NeuralGPRegressor(random_state=seed)
+    model = NeuralGPRegressor(random_state=seed, **(params or {}))
     if not raw:
         model = make_pipeline(GenotypeEncoder(), model)
     start = time.perf_counter()
@@ -107,7 +107,19 @@ def main():
                         help="also a LassoCV on all loci and pairwise products (slow)")
     parser.add_argument("--oracle", action="store_true", help="also the test r2 of the true "
                         "genetic value and of least squares on the true support (reads the truth)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="NeuralGPRegressor parameter instead of its default, e.g. path_penalty=0.0165 or "
+        "module__hidden_sizes='(1024,)' (repeatable); the rows then no longer show the defaults",
+    )
     args = parser.parse_args()
+    from decomposition import parse_settings  # the sibling script
+
+    params = parse_settings(args.set)
+    if params:
+        print(f"NeuralGPRegressor settings: {params}")
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
@@ -122,7 +134,7 @@ def main():
         inputs = [False, True] if args.raw else [False]
         for raw in inputs:
             for seed in args.seeds:
-                r2, elapsed, epochs = run(h2, seed, raw)
+                r2, elapsed, epochs = run(h2, seed, raw, params)
                 beats = all(r > p for r, p in zip(r2, PUBLISHED[h2], strict=True))
                 print_row(
                     label, "0/1" if raw else "-1/+1", seed, r2, epochs, f"{elapsed:6.1f}",
