@@ -56,6 +56,17 @@ def parse_settings(pairs):
     return params
 
 
+def add_settings_option(parser, purpose):
+    """``--set KEY=VALUE`` (repeatable), read with :func:`parse_settings`."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help=f"NeuralGPRegressor parameter {purpose}, e.g. module__hidden_sizes='(1024, 1024)', "
+        "path_penalty=0.0165 or criterion=L1Loss (repeatable)",
+    )
+
+
 def make_decomposer(args):
     if not args.quick and not args.set:
         return ELMDecomposer()  # the project's defaults
@@ -315,13 +326,7 @@ def main():
     parser.add_argument("--batch-size", type=int, default=1024, help="batch for the speed table")
     parser.add_argument("--reference", action="store_true", help="also the top-32 precision of "
                         "least squares and LassoCV on all loci and pairwise products (slow)")
-    parser.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="NeuralGPRegressor parameter for the accuracy runs, e.g. "
-        "module__hidden_sizes='(1024, 1024)' or criterion=L1Loss (repeatable)",
-    )
+    add_settings_option(parser, "for the accuracy runs")
     parser.add_argument(
         "--threads", type=int, default=None, help="torch intra-op threads (training is "
         "bit-reproducible only at a fixed count; 1 avoids thrashing on a shared machine)"

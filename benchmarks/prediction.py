@@ -99,6 +99,8 @@ def run_oracle(h2, seed):
 
 
 def main():
+    from decomposition import add_settings_option, parse_settings  # the sibling script
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--raw", action="store_true", help="also fit on raw 0/1 genotypes")
@@ -107,16 +109,8 @@ def main():
                         help="also a LassoCV on all loci and pairwise products (slow)")
     parser.add_argument("--oracle", action="store_true", help="also the test r2 of the true "
                         "genetic value and of least squares on the true support (reads the truth)")
-    parser.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="NeuralGPRegressor parameter instead of its default, e.g. path_penalty=0.0165 or "
-        "module__hidden_sizes='(1024,)' (repeatable); the rows then no longer show the defaults",
-    )
+    add_settings_option(parser, "instead of its default (the rows then show that setting)")
     args = parser.parse_args()
-    from decomposition import parse_settings  # the sibling script
-
     params = parse_settings(args.set)
     if params:
         print(f"NeuralGPRegressor settings: {params}")
