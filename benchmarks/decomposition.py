@@ -63,7 +63,7 @@ def add_settings_option(parser, purpose):
         action="append",
         metavar="KEY=VALUE",
         help=f"NeuralGPRegressor parameter {purpose}, e.g. module__hidden_sizes='(1024, 1024)', "
-        "path_penalty=0.0165 or criterion=L1Loss (repeatable)",
+        "path_penalty=0.02 or criterion=L1Loss (repeatable)",
     )
 
 

@@ -371,16 +371,21 @@ class NeuralGPRegressor(NeuralNetRegressor):
         error on the standardised targets (averaged over outputs) plus
         ``path_penalty * l1_path_norm(module_) / n_outputs``, so the same
         value means the same for one trait or several.  ``"auto"`` is
-        ``sqrt(log(max(n_features, 2)) / n)`` with ``n`` the samples the
-        network is trained on (after the validation split): the order of
-        the largest correlation a locus has with a standardised target by
-        chance, the scale of a lasso's penalty (0.023 for 7650 samples and
-        64 loci).
+        ``sqrt(log(max(n_features, 2)) / (2 n))`` with ``n`` the samples the
+        network is trained on (after the validation split): half of
+        ``sqrt(2 log(n_features) / n)``, the order of the largest
+        correlation a locus has with a standardised target by chance, which
+        is the scale of a lasso's penalty (0.0165 for 7650 samples and 64
+        loci).  Starting there rather than at the chance scale itself
+        predicts better on simulated data of several sizes and on the
+        reference data (``benchmarks/path_start.py``): a network
+        warm-started from an over-regularised one regrows the effects the
+        penalty removed only slowly.
         The first step, from the random initialisation, is the longest;
         later steps multiply the penalty by ``factor`` (default 1/sqrt(2),
         17 steps down to 1/256 of the start).  On the reference data
-        validation stops the path after 5 steps at h2 = 0.25 and after
-        15-16 steps on the noise-free traits.
+        validation stops the path after 4 steps at h2 = 0.25 and after
+        14-15 steps on the noise-free traits.
         With ``train_split=None`` there is nothing to choose the step with:
         set ``callbacks__regularization_path__n_steps=1`` to train at this
         value throughout.  0 trains without the penalty (and works with any
@@ -587,7 +592,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
         """``path_penalty`` as a number, for ``n_train`` training samples (after the split)."""
         penalty = self.path_penalty
         if isinstance(penalty, str) and penalty == "auto":
-            return float(np.sqrt(np.log(max(n_features, 2)) / max(n_train, 1)))
+            return float(np.sqrt(np.log(max(n_features, 2)) / (2 * max(n_train, 1))))
         if not (isinstance(penalty, numbers.Real) and not isinstance(penalty, bool)
                 and np.isfinite(penalty) and penalty >= 0):
             raise ValueError(

@@ -174,10 +174,10 @@ def test_end_to_end_metrics_json(e2e, simulated):
     assert metrics["data"]["truth_known"] is True
     assert sorted(metrics["files"]) == sorted(p.name for p in out.iterdir())
     assert metrics["settings"]["max_epochs"] == 5 and metrics["settings"]["epochs_trained"] == 5
-    # the chosen step of the default path: sqrt(log(n_loci) / n) times a power of 1/sqrt(2),
+    # the chosen step of the default path: sqrt(log(n_loci) / (2 n)) times a power of 1/sqrt(2),
     # n the training samples less the 10 % held out
     n = metrics["data"]["n_train"] - np.ceil(0.1 * metrics["data"]["n_train"])
-    start = np.sqrt(np.log(12) / n)
+    start = np.sqrt(np.log(12) / (2 * n))
     steps = np.log(start / metrics["settings"]["path_penalty"]) / np.log(2**0.5)
     assert np.isclose(steps, round(steps)) and 0 <= round(steps) < 5
     assert metrics["settings"]["threads"] == 1  # the default
