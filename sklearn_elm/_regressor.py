@@ -376,9 +376,9 @@ class NeuralGPRegressor(NeuralNetRegressor):
         ``sqrt(2 log(n_features) / n)``, the order of the largest
         correlation a locus has with a standardised target by chance, which
         is the scale of a lasso's penalty (0.0165 for 7650 samples and 64
-        loci).  Starting there rather than at the chance scale itself
-        predicts better on simulated data of several sizes and on the
-        reference data (``benchmarks/path_start.py``): a network
+        loci).  Starting there rather than sqrt(2) higher (the earlier
+        default) predicts better on simulated data of several sizes and on
+        the reference data (``benchmarks/path_start.py``): a network
         warm-started from an over-regularised one regrows the effects the
         penalty removed only slowly.
         The first step, from the random initialisation, is the longest;
