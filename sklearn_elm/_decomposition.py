@@ -27,6 +27,7 @@ from sklearn.utils import Bunch
 
 __all__ = [
     "additive_effects",
+    "debiased_genetic_variance",
     "projection_fit",
     "conditional_slopes",
     "epistasis_contrast",
@@ -34,6 +35,7 @@ __all__ = [
     "init_moments",
     "update_moments",
     "variance_components",
+    "with_target",
 ]
 
 
@@ -416,12 +418,24 @@ def pair_variances(moments):
 
 
 def variance_components(
-    moments, additive, epistasis, epistasis_variance, phenotypic, pairwise_variance=None
+    moments,
+    additive,
+    epistasis,
+    epistasis_variance,
+    phenotypic,
+    pairwise_variance=None,
+    *,
+    additive_variance=None,
+    genetic=None,
 ):
     """Variance components of the network's genetic value, per output.
 
-    * ``genetic``: ``V_G = Var_n f(z_n)`` (the intercept plays no role);
-    * ``additive``: ``V_A = a^T C a``, the variance of ``sum_i a_i z_i``;
+    * ``genetic``: ``V_G = Var_n f(z_n)`` (the intercept plays no role),
+      unless given;
+    * ``additive``: ``V_A = a^T C a``, the variance of ``sum_i a_i z_i``,
+      less ``sum_i C_ii Var(a_i)`` when the sampling variances
+      ``additive_variance`` are given (squaring an estimate adds its
+      sampling variance);
     * ``epistatic``: noise-corrected variance of the pairwise part
       ``AA_n = sum_{i<=j} E_ij z_ni z_nj`` over the samples, ``V_AA =
       Var_n(AA_n) - sum_{i<=j} Var(E_ij) Var(z_i z_j)``: squaring an
@@ -453,6 +467,13 @@ def variance_components(
     pairwise_variance : ndarray of shape (k,), default=None
         ``Var_n(AA_n)`` from :func:`pairwise_part_variance`; None uses the
         independent-pairs form.
+    additive_variance : ndarray of shape (k, p), default=None
+        Sampling variance of each additive effect; None means no correction
+        (the effects of a fitted network are not noisy estimates of
+        themselves).
+    genetic : ndarray of shape (k,), default=None
+        ``V_G`` when it is not the variance of the streamed ``f`` (see
+        :func:`debiased_genetic_variance`).
 
     Returns
     -------
@@ -473,9 +494,12 @@ def variance_components(
     """
     C = covariance(moments)
     n = moments.n
-    fbar = moments.f / n
-    genetic = np.clip(moments.ff / n - fbar**2, 0.0, None)
+    if genetic is None:
+        fbar = moments.f / n
+        genetic = np.clip(moments.ff / n - fbar**2, 0.0, None)
     add = np.einsum("ki,ij,kj->k", additive, C, additive)
+    if additive_variance is not None:
+        add = add - additive_variance @ np.diag(C)
     upper = np.triu(pair_variances(moments))
     if pairwise_variance is None:
         pairwise_variance = np.einsum("kij,ij->k", epistasis**2, upper)
@@ -518,6 +542,109 @@ def pairwise_part_variance(batches, epistasis):
         squares = squares + (values**2).sum(axis=0)
     mean = total / n
     return np.clip(squares / n - mean**2, 0.0, None)
+
+
+def with_target(moments, total, squares):
+    """The streamed sums with the target ``f`` replaced, e.g. by a residual ``r``.
+
+    :func:`projection_fit` reads only the input sums and ``sum f``,
+    ``sum f^2``, so projecting another target of the same samples needs
+    those two sums and nothing else.
+
+    Parameters
+    ----------
+    moments : Bunch
+        Streamed sums of the samples.
+    total, squares : ndarray of shape (k,)
+        ``sum_n r_n`` and ``sum_n r_n^2`` of the new target.
+
+    Returns
+    -------
+    moments : Bunch
+        A shallow copy; ``f``, ``ff`` replaced and the sums that involve the
+        old target (``zf``, ``s``, ``ss``, ``zs``) dropped.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Z = np.array([[1.0], [-1.0]])
+    >>> m = update_moments(init_moments(1, 1), Z, Z, Z[:, None])
+    >>> r = with_target(m, np.array([3.0]), np.array([5.0]))
+    >>> r.f, r.ff, "zs" in r
+    (array([3.]), array([5.]), False)
+    """
+    skip = {"f", "ff", "zf", "s", "ss", "zs", "class_n", "class_s"}
+    kept = {key: value for key, value in moments.items() if key not in skip}
+    return Bunch(**kept, f=np.asarray(total, dtype=np.float64),
+                 ff=np.asarray(squares, dtype=np.float64))
+
+
+def _upper(E):
+    """Coefficients of ``z_i z_j`` for ``i <= j`` from a symmetric matrix (the
+    layout of :func:`_design_apply`)."""
+    p = E.shape[-1]
+    diag = np.arange(p)
+    U = np.triu(E, 1)
+    U[:, diag, diag] = E[:, diag, diag]
+    return U
+
+
+def debiased_genetic_variance(moments, batches, residual_fit):
+    """Noise-corrected variance of the network's genetic value plus its residual projection.
+
+    With ``f`` the network's genetic value, ``r = y - mu - f`` its residual
+    and ``D c_r`` the least-squares projection of ``r`` on the centred
+    additive and pairwise terms (:func:`projection_fit` of ``r``), the
+    corrected genetic value is ``g_n = f_n + (D c_r)_n``; for a projection
+    ``c_f`` of ``f`` on the same terms its coefficients are ``c_f + c_r``,
+    which is the least-squares fit of ``y`` itself.  Squaring ``D c`` adds
+    the sampling variance of ``c``, ``sigma^2 tr(D (D^T D)^{-1} D^T) / n =
+    sigma^2 m / n`` for ``m`` terms, so ::
+
+        V_G = Var_n(g_n) - sigma^2 m / n
+
+    with ``sigma^2`` the residual variance of ``r`` after its projection.
+
+    Parameters
+    ----------
+    moments : Bunch
+        Streamed sums of the samples (inputs and ``f``).
+    batches : iterable of (ndarray of shape (n_batch, p), ndarray of shape (n_batch, k))
+        The inputs ``z`` and genetic values ``f``, batch by batch.
+    residual_fit : Bunch
+        :func:`projection_fit` of the residuals ``r`` on the same samples.
+
+    Returns
+    -------
+    V_G : ndarray of shape (k,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> Z = rng.choice([-1.0, 1.0], size=(20000, 3))
+    >>> g = Z[:, :1] + 0.5 * Z[:, 1:2] * Z[:, 2:]          # V_G = 1.25
+    >>> y = g + rng.normal(size=g.shape)                   # V_E = 1
+    >>> F = 0.5 * g                                        # a network shrunk by half
+    >>> m = update_moments(init_moments(3, 1), Z, F, np.zeros((20000, 1, 3)))
+    >>> R = y - y.mean() - F
+    >>> fit = projection_fit(with_target(m, R.sum(0), (R**2).sum(0)), lambda: [(Z, R)])
+    >>> float(debiased_genetic_variance(m, [(Z, F)], fit)[0].round(2))
+    1.25
+    """
+    n = moments.n
+    zbar = moments.z / n
+    mean_zz = moments.zz / n
+    a_r, U_r = residual_fit.additive, _upper(residual_fit.epistasis)
+    total, squares = 0.0, 0.0
+    for Z, F in batches:
+        Z = np.asarray(Z, dtype=np.float64)
+        g = np.asarray(F, dtype=np.float64) + _design_apply(Z, zbar, mean_zz, a_r, U_r)
+        total = total + g.sum(axis=0)
+        squares = squares + (g**2).sum(axis=0)
+    mean = total / n
+    noise = residual_fit.noise_variance * residual_fit.n_terms / n
+    return squares / n - mean**2 - noise
 
 
 def components_bunch(additive, epistatic, genetic, phenotypic):
@@ -653,15 +780,23 @@ def projection_fit(moments, batches, *, tol=1e-8, max_iter=500):
 
     Returns
     -------
-    a : ndarray of shape (k, p)
-        Additive coefficients.
-    E : ndarray of shape (k, p, p)
-        Symmetric pairwise coefficients (self terms on the diagonal).
-    E_var : ndarray of shape (k, p, p)
-        Sampling variance of each pairwise coefficient,
-        ``sigma^2 / (n Var(z_i z_j))`` with ``sigma^2`` the residual variance.
-    n_iter : int
-        Number of passes over the batches made by the solver.
+    fit : Bunch
+        * ``additive``, ndarray of shape (k, p): additive coefficients;
+        * ``additive_variance``, ndarray of shape (k, p): their sampling
+          variance, ``sigma^2 / (n Var(z_i))``;
+        * ``epistasis``, ndarray of shape (k, p, p): symmetric pairwise
+          coefficients (self terms on the diagonal);
+        * ``epistasis_variance``, ndarray of shape (k, p, p): their sampling
+          variance, ``sigma^2 / (n Var(z_i z_j))``;
+        * ``noise_variance``, ndarray of shape (k,): ``sigma^2``, the
+          residual variance (divisor ``n - 1 - n_terms``);
+        * ``n_terms``: the number of terms fitted (inputs that vary and
+          pairwise products that enter);
+        * ``n_iter``: the passes over the batches made by the solver.
+
+        The variances are the diagonal of ``sigma^2 (D^T D)^{-1}`` for a
+        design ``D`` with orthogonal columns (independent, balanced loci);
+        correlated columns make them slight underestimates.
 
     Examples
     --------
@@ -670,10 +805,10 @@ def projection_fit(moments, batches, *, tol=1e-8, max_iter=500):
     >>> Z = rng.choice([-1.0, 1.0], size=(2000, 4))
     >>> F = (0.5 * Z[:, 0] + 0.3 * Z[:, 1] * Z[:, 2])[:, None]
     >>> m = update_moments(init_moments(4, 1), Z, F, np.zeros((2000, 1, 4)))
-    >>> a, E, E_var, n_iter = projection_fit(m, lambda: [(Z, F)])
-    >>> a.round(6)
+    >>> fit = projection_fit(m, lambda: [(Z, F)])
+    >>> fit.additive.round(6)
     array([[ 0.5,  0. , -0. ,  0. ]])
-    >>> float(E[0, 1, 2].round(6))
+    >>> float(fit.epistasis[0, 1, 2].round(6))
     0.3
     """
     _check_samples(moments)
@@ -746,12 +881,20 @@ def projection_fit(moments, batches, *, tol=1e-8, max_iter=500):
     # residual sum of squares at the solution: |y|^2 - x^T A^T y
     var_f = moments.ff / n - fbar**2
     rss = np.clip(var_f - dot(a, U, ba, bU), 0.0, None) * n
-    dof = max(n - 1 - p - int(mask.sum()), 1)
-    sigma2 = rss / dof
+    n_terms = int(np.count_nonzero(var_z > 0)) + int(mask.sum())
+    sigma2 = rss / max(n - 1 - n_terms, 1)
     E = U + U.transpose(0, 2, 1)
     diag = np.arange(p)
     E[:, diag, diag] = U[:, diag, diag]
-    # Var(e_ij) = sigma^2 / (n Var(z_i z_j)), the diagonal of the preconditioner
+    # Var(a_i) = sigma^2 / (n Var(z_i)), Var(e_ij) = sigma^2 / (n Var(z_i z_j)):
+    # the diagonal of the preconditioner
     inv_sym = inv_U + np.triu(inv_U, 1).T
-    E_var = sigma2[:, None, None] * inv_sym[None] / n
-    return a, E, E_var, n_iter
+    return Bunch(
+        additive=a,
+        additive_variance=sigma2[:, None] * inv_a[None] / n,
+        epistasis=E,
+        epistasis_variance=sigma2[:, None, None] * inv_sym[None] / n,
+        noise_variance=sigma2,
+        n_terms=n_terms,
+        n_iter=n_iter,
+    )

@@ -58,7 +58,9 @@ def test_planted_pair_recovered_exactly(epistasis):
     pipe = planted_pipeline(c, a2, scale=scale)
     G = factorial_genotypes(5, repeat=2)
     y = pipe.predict(G) + np.tile([0.1, -0.1], len(G) // 2)  # V_P = V_G + 0.01
-    dec = ELMDecomposer(pipe, prefit=True, batch_size=7, epistasis=epistasis).fit(G, y)
+    dec = ELMDecomposer(
+        pipe, prefit=True, batch_size=7, epistasis=epistasis, components="network"
+    ).fit(G, y)
     np.testing.assert_allclose(dec.additive_effects_, [0, 0, scale * a2, 0, 0], atol=1e-6)
     E = np.zeros((5, 5))
     E[0, 1] = E[1, 0] = scale * c
@@ -73,10 +75,60 @@ def test_planted_pair_recovered_exactly(epistasis):
     assert dec.elm_residual_ < 1e-5
 
 
+def test_debiased_components_subtract_the_sampling_noise_of_the_terms():
+    """An exact network whose residuals hold nothing genetic: the debiased components are
+    the network's less the noise each squared estimate adds, sigma^2 / n per term, with
+    sigma^2 = RSS / (n - 1 - m) for m = 5 loci + 10 pairs."""
+    c, a2, scale = 0.8, -0.5, 1.5
+    pipe = planted_pipeline(c, a2, scale=scale)
+    G = factorial_genotypes(5, repeat=2)
+    y = pipe.predict(G) + np.tile([0.1, -0.1], len(G) // 2)  # orthogonal to every genotype term
+    dec = ELMDecomposer(pipe, prefit=True, batch_size=7).fit(G, y)
+    n, m = len(G), 5 + 10
+    sigma2 = n * 0.01 / (n - 1 - m)
+    vc = dec.variance_components_
+    assert vc.additive == pytest.approx((scale * a2) ** 2 - 5 * sigma2 / n, abs=1e-6)
+    assert vc.epistatic == pytest.approx((scale * c) ** 2 - 10 * sigma2 / n, abs=1e-6)
+    assert vc.genetic == pytest.approx((scale * a2) ** 2 + (scale * c) ** 2 - m * sigma2 / n,
+                                       abs=1e-6)
+    np.testing.assert_allclose(dec.additive_effects_, [0, 0, scale * a2, 0, 0], atol=1e-6)
+
+
+@pytest.mark.parametrize("epistasis", ["projection", "regression"])
+def test_debiased_components_undo_a_shrunk_network(epistasis):
+    """A network that predicts half the genetic value (as one trained on a noisy trait
+    shrinks): its own components are a quarter of the truth, the debiased ones recover
+    it within sampling error."""
+    c, a2, scale = 0.8, -0.5, 1.5
+    pipe = planted_pipeline(c, a2, scale=scale)
+    rng = np.random.default_rng(5)
+    G = rng.integers(0, 2, size=(6000, 5))
+    Z = 2.0 * G - 1
+    true_a, true_e = 2 * scale * a2, 2 * scale * c  # the network's effects, doubled
+    y = true_a * Z[:, 2] + true_e * Z[:, 0] * Z[:, 1] + rng.normal(scale=1.5, size=len(G))
+    truth = (true_a * Z[:, 2]).var(), (true_e * Z[:, 0] * Z[:, 1]).var()
+    network = ELMDecomposer(pipe, prefit=True, components="network", epistasis=epistasis)
+    vc = network.fit(G, y).variance_components_
+    assert vc.additive == pytest.approx(truth[0] / 4, rel=0.05)
+    assert vc.epistatic == pytest.approx(truth[1] / 4, rel=0.05)
+    vc = ELMDecomposer(pipe, prefit=True, epistasis=epistasis).fit(G, y).variance_components_
+    # standard error of a variance estimate 2 sqrt(V sigma^2 / n) = 0.06 for V ~ 2.5
+    assert vc.additive == pytest.approx(truth[0], abs=0.15)
+    assert vc.epistatic == pytest.approx(truth[1], abs=0.2)
+    assert vc.genetic == pytest.approx(sum(truth), abs=0.25)
+    assert abs(vc.higher) < 0.05
+    assert vc.residual == pytest.approx(1.5**2, abs=0.15)
+
+
+def test_debiased_components_need_y():
+    with pytest.raises(ValueError, match="components='debiased'.*needs y"):
+        ELMDecomposer(planted_pipeline(), prefit=True).fit(factorial_genotypes(5))
+
+
 def test_transform_contributions_add_up_to_prediction():
     pipe = planted_pipeline()
     G = factorial_genotypes(5)
-    dec = ELMDecomposer(pipe, prefit=True, batch_size=5).fit(G)
+    dec = ELMDecomposer(pipe, prefit=True, batch_size=5, components="network").fit(G)
     contributions = dec.transform(G)
     assert contributions.shape == (32, 5)
     np.testing.assert_allclose(contributions.sum(axis=1) + dec.intercept_, pipe.predict(G))
@@ -90,7 +142,7 @@ def test_prefit_leaves_the_estimator_alone_and_fit_clones():
     pipe = planted_pipeline()
     G = factorial_genotypes(5)
     before = pickle.dumps(pipe)
-    dec = ELMDecomposer(pipe, prefit=True).fit(G)
+    dec = ELMDecomposer(pipe, prefit=True, components="network").fit(G)
     assert dec.estimator_ is not pipe
     assert pickle.dumps(pipe) == before
     unfitted = NeuralGPRegressor(**TINY)
@@ -237,7 +289,9 @@ def test_epistatic_variance_is_the_sample_variance_of_the_pairwise_part(tiny_dat
     whichever estimator gave E and whether or not the samples were kept between passes."""
     G, Y = tiny_data
     net = make_pipeline(GenotypeEncoder(), NeuralGPRegressor(**TINY)).fit(G, Y)
-    dec = ELMDecomposer(net, prefit=True, epistasis=epistasis, batch_size=64).fit(G, Y)
+    dec = ELMDecomposer(
+        net, prefit=True, epistasis=epistasis, batch_size=64, components="network"
+    ).fit(G, Y)
     Z = net[0].transform(G)
     iu = np.triu_indices(Z.shape[1], 1)
     products = Z[:, iu[0]] * Z[:, iu[1]]

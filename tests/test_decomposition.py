@@ -11,6 +11,7 @@ from sklearn_elm._decomposition import (
     additive_effects,
     additive_projection_variance,
     conditional_slopes,
+    debiased_genetic_variance,
     epistasis_contrast,
     epistasis_regression,
     init_moments,
@@ -19,6 +20,7 @@ from sklearn_elm._decomposition import (
     projection_fit,
     update_moments,
     variance_components,
+    with_target,
 )
 from sklearn_elm._elm import equivalent_linear_map
 from sklearn_elm.datasets import make_epistatic_phenotypes
@@ -192,7 +194,8 @@ def test_projection_matches_direct_least_squares():
     F = D @ W + 0.1 * rng.normal(size=(n, k))
     m = update_moments(init_moments(p, k), Z, F, np.zeros((n, k, p)))
     batches = [(Z[i : i + 700], F[i : i + 700]) for i in range(0, n, 700)]
-    a, E, _, _ = projection_fit(m, lambda: batches, tol=1e-10)
+    fit = projection_fit(m, lambda: batches, tol=1e-10)
+    a, E = fit.additive, fit.epistasis
     Dc = D - D.mean(axis=0)
     coef = np.linalg.lstsq(Dc, F - F.mean(axis=0), rcond=None)[0]
     np.testing.assert_allclose(a, coef[:p].T, atol=1e-8)
@@ -217,3 +220,28 @@ def test_epistatic_variance_is_that_of_the_pairwise_part_in_the_sample(ploidy):
     np.testing.assert_allclose(exact.additive, truth.additive, rtol=1e-10)
     approx = variance_components(m, a, E, np.zeros_like(E), np.ones(1))
     assert abs(approx.epistatic[0] - truth.epistatic[0]) > 1e-3
+
+
+def test_debiased_genetic_variance_is_unbiased_where_the_plain_variance_is_not():
+    """Over repeated noisy samples, Var(f + D c_r) - sigma^2 m / n averages to the true
+    genetic variance, whatever the network f (here a half-shrunk one), while the plain
+    variance of the corrected genetic value is inflated by the noise of its m terms."""
+    n, p, sigma = 300, 8, 1.0
+    m = p + p * (p - 1) // 2
+    plain, debiased, truth = [], [], []
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        Z = rng.choice([-1.0, 1.0], size=(n, p))
+        g = Z[:, :1] - 0.5 * Z[:, 1:2] + 0.8 * Z[:, 2:3] * Z[:, 3:4]
+        y = g + sigma * rng.normal(size=(n, 1))
+        F = 0.5 * g
+        moments = update_moments(init_moments(p, 1), Z, F, np.zeros((n, 1, p)))
+        R = y - y.mean() - F
+        fit = projection_fit(with_target(moments, R.sum(0), (R**2).sum(0)), lambda: [(Z, R)])
+        debiased.append(debiased_genetic_variance(moments, [(Z, F)], fit)[0])
+        plain.append(debiased[-1] + fit.noise_variance[0] * fit.n_terms / n)
+        truth.append(g.var())
+    assert fit.n_terms == m
+    se = np.std(np.subtract(debiased, truth)) / np.sqrt(len(truth))
+    assert abs(np.mean(debiased) - np.mean(truth)) < 3 * se
+    assert np.mean(plain) - np.mean(truth) > 0.5 * m * sigma**2 / n
