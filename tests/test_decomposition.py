@@ -237,8 +237,8 @@ def test_debiased_genetic_variance_is_unbiased_where_the_plain_variance_is_not()
         F = 0.5 * g
         moments = update_moments(init_moments(p, 1), Z, F, np.zeros((n, 1, p)))
         R = y - y.mean() - F
-        batches = [(Z, R)]
-        fit = projection_fit(with_target(moments, R.sum(0), (R**2).sum(0)), lambda: batches)
+        target = with_target(moments, R.sum(0), (R**2).sum(0))
+        fit = projection_fit(target, lambda batches=[(Z, R)]: batches)
         debiased.append(debiased_genetic_variance(moments, [(Z, F)], fit)[0])
         plain.append(debiased[-1] + fit.noise_variance[0] * fit.n_terms / n)
         truth.append(g.var())
