@@ -204,7 +204,10 @@ def _summary_tables(results):
             rows,
             "V_A additive, V_AA pairwise epistatic, V_higher what neither explains, "
             "V_G genetic, V_E residual, V_P phenotypic variance; h2 = V_A / V_P "
-            "(narrow sense), H2 = V_G / V_P (broad sense).",
+            "(narrow sense), H2 = V_G / V_P (broad sense).  ELM: the network's genetic "
+            "value corrected by the least-squares projection of its training residuals, "
+            "each variance less the sampling noise it carries (debiased, so not shrunk "
+            "with the network's fit).",
         )
     )
     if results.recovery:
