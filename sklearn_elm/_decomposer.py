@@ -24,6 +24,7 @@ from ._decomposition import (
     init_moments,
     pairwise_part_variance,
     projection_fit,
+    projection_terms,
     update_moments,
     variance_components,
     with_target,
@@ -81,32 +82,40 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         difference from a bare ``NeuralGPRegressor()``).
     prefit : bool, default=False
         Use ``estimator`` as already fitted (a deep copy of it is stored)
-        instead of fitting a clone; ``y`` is then optional and only sets the
-        phenotypic variance.
+        instead of fitting a clone; ``y`` is then optional (without it there
+        is no phenotypic variance and nothing to debias with).
     batch_size : int or None, default=1024
         Samples per batch of the map; None processes all at once.
-    epistasis : {"projection", "regression", "contrast"}, default="projection"
-        How additive and pairwise effects are read off the network:
+    epistasis : {"auto", "projection", "regression", "contrast"}, default="auto"
+        How additive and pairwise effects are read off the network.
+        ``"auto"`` is ``"projection"`` when its least-squares problem is well
+        determined, ``p (p + 3) / 2 <= n / 2`` for ``p`` network inputs and
+        ``n`` samples (up to 91 inputs for 8500 samples), and
+        ``"regression"`` otherwise:
 
         * ``"projection"``: the least-squares projection of the network's
           genetic value ``f`` on the additive terms ``z_i`` and the pairwise
           products ``z_i z_j`` jointly (the network's own orthogonal
           additive-by-additive decomposition), solved by streamed conjugate
-          gradients.  The most accurate; see Notes.
+          gradients.  The most accurate; see Notes.  Needs more samples
+          than terms plus one (an error otherwise).
         * ``"regression"``: additive effects are the mean ELM coefficients and
           ``e_ij = B_ji + B_ij`` with ``B`` the multiple-regression slopes of
           the ELM coefficients on the inputs (any coding, robust to LD).
         * ``"contrast"``: mean ELM coefficients, and the published
           four-genotype-class contrast of the ELM coefficients in place of
           the slopes (-1/+1 codings only).
-    components : {"debiased", "network"}, default="debiased"
-        What ``variance_components_`` estimates:
+    components : {"auto", "debiased", "network"}, default="auto"
+        What ``variance_components_`` estimates.  ``"auto"`` is
+        ``"debiased"`` when ``y`` is given and the projection is well
+        determined (as for ``epistasis``), and ``"network"`` otherwise:
 
         * ``"debiased"``: the trait's components.  The network's genetic
           value ``f`` is corrected by the least-squares projection of its
           training residuals ``y - f`` on the additive and pairwise terms,
           and each variance is corrected for the sampling noise of the
-          coefficients it squares (see Notes).  Needs ``y``.
+          coefficients it squares (see Notes).  Needs ``y``, and more
+          samples than additive and pairwise terms plus one.
         * ``"network"``: the variances of the network's own parts (of
           ``additive_effects_``, ``epistasis_matrix_`` and ``f``), what the
           network has learnt.  A network that predicts a noisy trait well
@@ -139,6 +148,10 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     elm_residual_ : float or ndarray of shape (n_outputs,)
         Exactness residual ``max_n |f(x_n) - J(x_n) z_n|`` over the samples
         decomposed (float round-off).
+    epistasis_ : str
+        The estimator ``epistasis`` resolved to (never ``"auto"``).
+    components_ : str
+        What ``components`` resolved to (never ``"auto"``).
     n_iter_ : int
         Conjugate-gradient passes of the projections (of the network and, for
         ``components="debiased"``, of its residuals).
@@ -194,8 +207,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     otherwise add, ``V_higher = V_G - V_A - V_AA``, ``V_E = V_P - V_G`` with
     ``V_P`` the variance of ``y``, ``h2 = V_A / V_P`` and ``H2 = V_G / V_P``.
 
-    *Variance components of the trait* (``components="debiased"``, the
-    default).  A network trained on a noisy trait must shrink its fit to
+    *Variance components of the trait* (``components="debiased"``, which
+    ``"auto"`` chooses when it can).  A network trained on a noisy trait must shrink its fit to
     predict well, so the variances of its parts underestimate the trait's
     (at h2 = 0.25 on the reference data V_AA came out at half its true
     value).  The one-step correction of debiased estimation adds to the
@@ -253,8 +266,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         "estimator": [HasMethods(["fit", "predict"]), None],
         "prefit": ["boolean"],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "epistasis": [StrOptions({"projection", "regression", "contrast"})],
-        "components": [StrOptions({"debiased", "network"})],
+        "epistasis": [StrOptions({"auto", "projection", "regression", "contrast"})],
+        "components": [StrOptions({"auto", "debiased", "network"})],
     }
 
     def __init__(
@@ -263,8 +276,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         *,
         prefit=False,
         batch_size=1024,
-        epistasis="projection",
-        components="debiased",
+        epistasis="auto",
+        components="auto",
     ):
         self.estimator = estimator
         self.prefit = prefit
@@ -332,8 +345,16 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             self.estimator_ = clone(self._get_estimator()).fit(X, y)
         preprocessing, net = _split_network(self.estimator_)
         module = net.module_
-        n_outputs = _io_sizes(_elm_steps(module))[1]
+        n_inputs, n_outputs = _io_sizes(_elm_steps(module))
         self.n_outputs_ = n_outputs
+        # at most p inputs + p (p + 1) / 2 products: well determined with twice the samples
+        well_determined = n_inputs * (n_inputs + 3) / 2 <= X.shape[0] / 2
+        self.epistasis_ = self.epistasis
+        if self.epistasis == "auto":
+            self.epistasis_ = "projection" if well_determined else "regression"
+        self.components_ = self.components
+        if self.components == "auto":
+            self.components_ = "debiased" if y is not None and well_determined else "network"
         if y is not None:
             Y = y.reshape(len(y), -1)
             if Y.shape[1] != n_outputs:
@@ -343,16 +364,18 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             phenotypic = np.full(n_outputs, np.nan)
         self._single_output = (y.ndim == 1) if y is not None else n_outputs == 1
 
-        debiased = self.components == "debiased"
+        debiased = self.components_ == "debiased"
         # the projections pass over (z, f) once per solver iteration: keep the
         # encoded inputs and genetic values (the size of X and y) rather than
         # re-encoding and re-running the network on every pass
-        keep = self.epistasis == "projection" or debiased
+        keep = self.epistasis_ == "projection" or debiased
         intercept = self._net_intercept(net, n_outputs)
         moments, residual, kept, start = None, np.zeros(n_outputs), [], 0
         for Z, F, S, r in self._iter_decomposition(X, preprocessing, net):
             if moments is None:
-                moments = init_moments(Z.shape[1], n_outputs, contrast=self.epistasis == "contrast")
+                moments = init_moments(
+                    Z.shape[1], n_outputs, contrast=self.epistasis_ == "contrast"
+                )
             update_moments(moments, Z, F, S)
             residual = np.maximum(residual, r)
             if keep:
@@ -364,16 +387,27 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             raise ValueError("ELMDecomposer needs at least 2 samples to decompose.")
         network_fit = None
         self.n_iter_ = 0
+        if keep and moments.n - 1 <= projection_terms(moments):
+            method = (
+                "epistasis='projection'" if self.epistasis_ == "projection"
+                else "components='debiased'"
+            )
+            raise ValueError(
+                f"{method} fits {projection_terms(moments)} additive and pairwise terms by "
+                f"least squares, more than {moments.n} samples allow; use "
+                "epistasis='regression' and components='network' (or 'auto', which chooses "
+                "them when the samples are too few)."
+            )
         if keep:
             network_fit = projection_fit(moments, lambda: ((Z, F) for Z, F, _ in kept))
             self.n_iter_ = network_fit.n_iter
-        if self.epistasis == "projection":
+        if self.epistasis_ == "projection":
             additive, E = network_fit.additive, network_fit.epistasis
             E_var = network_fit.epistasis_variance
         else:
             additive = additive_effects(moments)
             E, E_var = epistasis_regression(moments, return_variance=True)
-            if self.epistasis == "contrast":
+            if self.epistasis_ == "contrast":
                 E = epistasis_contrast(moments)
         if debiased:
             components = self._debiased_components(moments, kept, network_fit, phenotypic)

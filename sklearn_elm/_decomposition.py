@@ -29,6 +29,7 @@ __all__ = [
     "additive_effects",
     "debiased_genetic_variance",
     "projection_fit",
+    "projection_terms",
     "conditional_slopes",
     "epistasis_contrast",
     "epistasis_regression",
@@ -727,6 +728,31 @@ def _product_mask(moments):
     return mask & (pair_variances(moments) > 0)
 
 
+def projection_terms(moments):
+    """Number ``m`` of terms that :func:`projection_fit` fits: inputs that vary, and
+    the pairwise products (with self terms) of :func:`_product_mask`.
+
+    Parameters
+    ----------
+    moments : Bunch
+        Streamed sums.
+
+    Returns
+    -------
+    m : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Z = np.array([[1.0, 1.0, 1.0], [1.0, -1.0, -1.0], [-1.0, 1.0, -1.0], [-1.0, -1.0, 1.0]])
+    >>> projection_terms(update_moments(init_moments(3, 1), Z, Z[:, :1], Z[:, None]))
+    6
+    """
+    _check_samples(moments)
+    var_z = np.diag(covariance(moments))
+    return int(np.count_nonzero(var_z > 0)) + int(_product_mask(moments).sum())
+
+
 def _design_apply(Z, zbar, mean_zz, a, U):
     """Centred design times coefficients: ``(z - zbar) . a_k + z^T U_k z - <U_k, E[z z^T]>``."""
     b, p = Z.shape
@@ -798,6 +824,13 @@ def projection_fit(moments, batches, *, tol=1e-8, max_iter=500):
         design ``D`` with orthogonal columns (independent, balanced loci);
         correlated columns make them slight underestimates.
 
+    Raises
+    ------
+    ValueError
+        If there are not more samples than terms plus one (``n - 1 <= m``,
+        :func:`projection_terms`): the least-squares problem then has no
+        unique solution and no residual degrees of freedom.
+
     Examples
     --------
     >>> import numpy as np
@@ -813,6 +846,13 @@ def projection_fit(moments, batches, *, tol=1e-8, max_iter=500):
     """
     _check_samples(moments)
     n = moments.n
+    n_terms = projection_terms(moments)
+    if n - 1 <= n_terms:
+        raise ValueError(
+            f"The projection on additive and pairwise terms fits {n_terms} terms to {n} "
+            "samples; it needs more samples than terms plus one (and is well determined "
+            "with at least twice as many)."
+        )
     p = moments.z.shape[0]
     k = moments.f.shape[0]
     zbar = moments.z / n
@@ -881,8 +921,7 @@ def projection_fit(moments, batches, *, tol=1e-8, max_iter=500):
     # residual sum of squares at the solution: |y|^2 - x^T A^T y
     var_f = moments.ff / n - fbar**2
     rss = np.clip(var_f - dot(a, U, ba, bU), 0.0, None) * n
-    n_terms = int(np.count_nonzero(var_z > 0)) + int(mask.sum())
-    sigma2 = rss / max(n - 1 - n_terms, 1)
+    sigma2 = rss / (n - 1 - n_terms)
     E = U + U.transpose(0, 2, 1)
     diag = np.arange(p)
     E[:, diag, diag] = U[:, diag, diag]

@@ -122,7 +122,38 @@ def test_debiased_components_undo_a_shrunk_network(epistasis):
 
 def test_debiased_components_need_y():
     with pytest.raises(ValueError, match="components='debiased'.*needs y"):
-        ELMDecomposer(planted_pipeline(), prefit=True).fit(factorial_genotypes(5))
+        ELMDecomposer(planted_pipeline(), prefit=True, components="debiased").fit(
+            factorial_genotypes(5)
+        )
+
+
+def test_auto_chooses_the_projection_and_debiasing_only_where_well_determined():
+    """p (p + 3) / 2 <= n / 2: with 5 loci (20 terms) 40 samples suffice, 39 do not; without
+    y there is nothing to debias with."""
+    pipe = planted_pipeline()
+    G = factorial_genotypes(5, repeat=2)
+    y = pipe.predict(G)
+    dec = ELMDecomposer(pipe, prefit=True).fit(G[:40], y[:40])
+    assert (dec.epistasis_, dec.components_) == ("projection", "debiased")
+    dec = ELMDecomposer(pipe, prefit=True).fit(G[:39], y[:39])
+    assert (dec.epistasis_, dec.components_) == ("regression", "network")
+    dec = ELMDecomposer(pipe, prefit=True).fit(G)
+    assert (dec.epistasis_, dec.components_) == ("projection", "network")
+    assert np.isnan(dec.variance_components_.h2)
+
+
+@pytest.mark.parametrize("name, value", [("epistasis", "projection"), ("components", "debiased")])
+def test_least_squares_with_more_terms_than_samples_is_refused(name, value):
+    """15 terms (5 loci, 10 pairs) cannot be fitted to 12 samples: a clear error, not a
+    minimum-norm solution read as effects."""
+    pipe = planted_pipeline()
+    G = factorial_genotypes(5)[[0, 3, 5, 6, 9, 10, 12, 15, 17, 18, 20, 23]]
+    params = {"epistasis": "regression", "components": "network", name: value}
+    message = f"{name}='{value}' fits 15 additive and pairwise terms.*12 samples"
+    with pytest.raises(ValueError, match=message):
+        ELMDecomposer(pipe, prefit=True, **params).fit(G, pipe.predict(G))
+    dec = ELMDecomposer(pipe, prefit=True).fit(G, pipe.predict(G))
+    assert (dec.epistasis_, dec.components_) == ("regression", "network")
 
 
 def test_transform_contributions_add_up_to_prediction():
