@@ -21,6 +21,15 @@ import numpy as np
 
 __all__ = ["check_output_directory", "format_summary", "rank_pairs", "write_report"]
 
+#: What the ELM row of the variance-component table is, by ``ELMDecomposer.components_``.
+ELM_COMPONENTS = {
+    "debiased": "ELM: the network's genetic value corrected by the least-squares projection "
+    "of its training residuals, each variance less the sampling noise it carries (debiased, "
+    "so not shrunk with the network's fit).",
+    "network": "ELM: the variances of the network's own parts, which shrink with its fit on a "
+    "noisy trait (too few samples for the additive and pairwise terms to debias them).",
+}
+
 #: Variance components in table order, with their short names.
 COMPONENTS = {
     "additive": "V_A",
@@ -204,10 +213,9 @@ def _summary_tables(results):
             rows,
             "V_A additive, V_AA pairwise epistatic, V_higher what neither explains, "
             "V_G genetic, V_E residual, V_P phenotypic variance; h2 = V_A / V_P "
-            "(narrow sense), H2 = V_G / V_P (broad sense).  ELM: the network's genetic "
-            "value corrected by the least-squares projection of its training residuals, "
-            "each variance less the sampling noise it carries (debiased, so not shrunk "
-            "with the network's fit).",
+            "(narrow sense), H2 = V_G / V_P (broad sense).  " + ELM_COMPONENTS[
+                results.get("elm_components", "network")
+            ],
         )
     )
     if results.recovery:

@@ -407,6 +407,7 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, progres
             "GBLUP-A": _as_components(gblup_a.variance_components_, k),
             "GBLUP-A+AA": _as_components(gblup_aa.variance_components_, k),
         },
+        elm_components=elm.components_,
         recovery=None,
         timings=timings,
     )

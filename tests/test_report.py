@@ -121,6 +121,15 @@ def test_summary_lists_every_table():
     assert "top-k precision" in summary and "1.00 (k=3)" in summary
 
 
+@pytest.mark.parametrize("components, phrase", [("debiased", "debiased, so not shrunk"),
+                                                ("network", "the network's own parts")])
+def test_variance_table_says_what_the_elm_row_is(components, phrase):
+    results = fake_results()
+    results.elm_components = components
+    notes = {title: note for title, _, _, note in _report._summary_tables(results)}
+    assert phrase in notes["Variance components on the 80 training samples"]
+
+
 def test_existing_directory_needs_force(tmp_path):
     out = tmp_path / "report"
     out.mkdir()
