@@ -18,7 +18,7 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, v
 
 from ._decomposition import (
     additive_effects,
-    debiased_genetic_variance,
+    debiased_components,
     epistasis_contrast,
     epistasis_regression,
     init_moments,
@@ -440,19 +440,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             with_target(moments, total, squares), lambda: ((Z, R) for Z, _, R in kept)
         )
         self.n_iter_ += residual_fit.n_iter
-        additive = network_fit.additive + residual_fit.additive
-        E = network_fit.epistasis + residual_fit.epistasis
-        genetic = debiased_genetic_variance(moments, ((Z, F) for Z, F, _ in kept), residual_fit)
-        pairwise = pairwise_part_variance((Z for Z, _, _ in kept), E)
-        return variance_components(
-            moments,
-            additive,
-            E,
-            residual_fit.epistasis_variance,
-            phenotypic,
-            pairwise,
-            additive_variance=residual_fit.additive_variance,
-            genetic=genetic,
+        return debiased_components(
+            moments, lambda: kept, network_fit, residual_fit, phenotypic
         )
 
     @staticmethod

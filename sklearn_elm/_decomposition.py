@@ -27,7 +27,7 @@ from sklearn.utils import Bunch
 
 __all__ = [
     "additive_effects",
-    "debiased_genetic_variance",
+    "debiased_components",
     "projection_fit",
     "projection_terms",
     "conditional_slopes",
@@ -57,10 +57,10 @@ def init_moments(n_features, n_outputs, *, contrast=False):
     -------
     moments : Bunch
         ``n`` (samples seen), ``z`` (p,), ``zz`` (p, p), ``z2z2`` (p, p),
-        ``f`` (k,), ``ff`` (k,), ``zf`` (p, k), ``s`` (k, p), ``ss`` (k, p),
-        ``zs`` (k, p, p) with ``zs[k, j, i] = sum_n z_nj s_nki``, ``abs_min`` /
-        ``abs_max`` (p,) (range of ``|z|``), and with ``contrast``,
-        ``class_n`` (2, 2, p, p) and ``class_s`` (k, 2, 2, p, p).
+        ``z3`` (p,) (sum of cubes), ``f`` (k,), ``ff`` (k,), ``zf`` (p, k),
+        ``s`` (k, p), ``ss`` (k, p), ``zs`` (k, p, p) with ``zs[k, j, i] =
+        sum_n z_nj s_nki``, and with ``contrast``, ``class_n`` (2, 2, p, p)
+        and ``class_s`` (k, 2, 2, p, p).
 
     Examples
     --------
@@ -80,8 +80,7 @@ def init_moments(n_features, n_outputs, *, contrast=False):
         s=np.zeros((k, p)),
         ss=np.zeros((k, p)),
         zs=np.zeros((k, p, p)),
-        abs_min=np.full(p, np.inf),
-        abs_max=np.zeros(p),
+        z3=np.zeros(p),
     )
     if contrast:
         moments.class_n = np.zeros((2, 2, p, p))
@@ -141,10 +140,7 @@ def update_moments(moments, Z, F, S):
     moments.ss += (S * S).sum(axis=0)
     # zs[k, j, i] = sum_n z_nj s_nki: one (p, b) x (b, k p) product
     moments.zs += (Z.T @ S.reshape(b, k * p)).reshape(p, k, p).transpose(1, 0, 2)
-    absZ = np.abs(Z)
-    if b:
-        moments.abs_min = np.minimum(moments.abs_min, absZ.min(axis=0))
-        moments.abs_max = np.maximum(moments.abs_max, absZ.max(axis=0))
+    moments.z3 += (Z2 * Z).sum(axis=0)
     if "class_n" in moments:
         if not np.isin(Z, (-1.0, 1.0)).all():
             bad = np.unique(Z[~np.isin(Z, (-1.0, 1.0))])[:5]
@@ -277,8 +273,22 @@ def _slope_variances(moments, B, C_pinv):
 
 
 def _self_terms(moments):
-    """Inputs whose square varies (non-binary codings): the diagonal is defined there."""
-    return moments.abs_min < moments.abs_max
+    """Inputs with at least three distinct values, whose square is not affine in the input.
+
+    Only there is a self term ``d z_i^2`` defined apart from the additive
+    term: for two values (haploid -1/+1, raw 0/1, a diploid locus with two
+    genotypes) ``z_i^2`` is ``alpha + beta z_i``.  The test is that the
+    residual variance of ``z^2`` regressed on ``z``, ``Var(z^2) - Cov(z,
+    z^2)^2 / Var(z)``, is not zero.
+    """
+    n = moments.n
+    m1, m2 = moments.z / n, np.diag(moments.zz) / n
+    m3, m4 = moments.z3 / n, np.diag(moments.z2z2) / n
+    var, var2, cov = m2 - m1**2, m4 - m2**2, m3 - m1 * m2
+    scale = np.maximum(var2, m2**2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        residual = var2 - np.where(var > 0, cov**2 / np.where(var > 0, var, 1.0), var2)
+    return (var > 0) & (residual > 1e-9 * scale)
 
 
 def epistasis_regression(moments, *, return_variance=False):
@@ -429,7 +439,7 @@ def variance_components(
     additive_variance=None,
     genetic=None,
 ):
-    """Variance components of the network's genetic value, per output.
+    """Variance components of given effects and genetic value, per output.
 
     * ``genetic``: ``V_G = Var_n f(z_n)`` (the intercept plays no role),
       unless given;
@@ -474,7 +484,7 @@ def variance_components(
         themselves).
     genetic : ndarray of shape (k,), default=None
         ``V_G`` when it is not the variance of the streamed ``f`` (see
-        :func:`debiased_genetic_variance`).
+        :func:`debiased_components`).
 
     Returns
     -------
@@ -590,62 +600,106 @@ def _upper(E):
     return U
 
 
-def debiased_genetic_variance(moments, batches, residual_fit):
-    """Noise-corrected variance of the network's genetic value plus its residual projection.
+def debiased_components(moments, batches, network_fit, residual_fit, phenotypic):
+    """Variance components of the trait: the network corrected by its residuals' projection.
 
-    With ``f`` the network's genetic value, ``r = y - mu - f`` its residual
-    and ``D c_r`` the least-squares projection of ``r`` on the centred
-    additive and pairwise terms (:func:`projection_fit` of ``r``), the
-    corrected genetic value is ``g_n = f_n + (D c_r)_n``; for a projection
-    ``c_f`` of ``f`` on the same terms its coefficients are ``c_f + c_r``,
-    which is the least-squares fit of ``y`` itself.  Squaring ``D c`` adds
-    the sampling variance of ``c``, ``sigma^2 tr(D (D^T D)^{-1} D^T) / n =
-    sigma^2 m / n`` for ``m`` terms, so ::
+    With ``f`` the network's genetic value, ``r = y - mu - f`` its training
+    residual, and ``c_f``, ``c_r`` the least-squares projections of ``f`` and
+    ``r`` on the ``m`` centred additive and pairwise terms ``D``
+    (:func:`projection_fit`), the coefficients are ``c = c_f + c_r`` (the
+    least-squares fit of ``y`` on ``D``) and the corrected genetic value is
+    ``g = f + D c_r``.  Squaring an estimate adds its sampling variance,
+    which is subtracted::
 
-        V_G = Var_n(g_n) - sigma^2 m / n
+        V_A  = a^T C a - sigma_D^2 sum_i C_ii / (n Var(z_i))
+        V_AA = Var_n(sum_{i<=j} e_ij z_i z_j) - sigma_D^2 n_pairs / n
+        V_G  = Var_n(g) - sigma^2 m / n
 
-    with ``sigma^2`` the residual variance of ``r`` after its projection.
+    ``sigma_D^2 = |y - ybar - D c|^2 / (n - 1 - m)`` is the noise of ``c``:
+    everything ``D`` does not explain, genetic variance of higher order
+    included (its in-sample projection on ``D`` is noise to ``c``).
+    ``sigma^2`` (``residual_fit.noise_variance``) is what neither the network
+    nor ``D`` explains, the noise left in ``g``.  So ``V_A`` and ``V_AA`` do
+    not depend on the network; ``V_G``, and ``V_higher = V_G - V_A - V_AA``,
+    hold as long as the network's fit beyond ``D`` is genetic rather than
+    memorised noise.  Like every moment estimator these can come out
+    negative for a component near zero; they are not clipped, which would
+    bias them.
 
     Parameters
     ----------
     moments : Bunch
         Streamed sums of the samples (inputs and ``f``).
-    batches : iterable of (ndarray of shape (n_batch, p), ndarray of shape (n_batch, k))
-        The inputs ``z`` and genetic values ``f``, batch by batch.
-    residual_fit : Bunch
-        :func:`projection_fit` of the residuals ``r`` on the same samples.
+    batches : callable
+        ``batches()`` returns an iterable of ``(Z, F, R)`` batches: inputs,
+        genetic values and residuals, in the order of the fits.
+    network_fit, residual_fit : Bunch
+        :func:`projection_fit` of ``f`` and of ``r`` on the same samples.
+    phenotypic : ndarray of shape (k,)
+        Phenotypic variance ``V_P``.
 
     Returns
     -------
-    V_G : ndarray of shape (k,)
+    components : Bunch
+        As :func:`variance_components`, arrays of shape (k,).
 
     Examples
     --------
+    A network that predicts half the genetic value ``z_0 + 0.5 z_1 z_2`` of
+    a noisy trait (``V_G = 1.25``, ``V_A = 1``, ``V_AA = 0.25``):
+
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> Z = rng.choice([-1.0, 1.0], size=(20000, 3))
-    >>> g = Z[:, :1] + 0.5 * Z[:, 1:2] * Z[:, 2:]          # V_G = 1.25
-    >>> y = g + rng.normal(size=g.shape)                   # V_E = 1
-    >>> F = 0.5 * g                                        # a network shrunk by half
+    >>> g = Z[:, :1] + 0.5 * Z[:, 1:2] * Z[:, 2:]
+    >>> y = g + rng.normal(size=g.shape)
+    >>> F, R = 0.5 * g, y - y.mean() - 0.5 * g
     >>> m = update_moments(init_moments(3, 1), Z, F, np.zeros((20000, 1, 3)))
-    >>> R = y - y.mean() - F
-    >>> fit = projection_fit(with_target(m, R.sum(0), (R**2).sum(0)), lambda: [(Z, R)])
-    >>> float(debiased_genetic_variance(m, [(Z, F)], fit)[0].round(2))
-    1.25
+    >>> f_fit = projection_fit(m, lambda: [(Z, F)])
+    >>> r_fit = projection_fit(with_target(m, R.sum(0), (R**2).sum(0)), lambda: [(Z, R)])
+    >>> vc = debiased_components(m, lambda: [(Z, F, R)], f_fit, r_fit, y.var(0))
+    >>> estimates = [vc[key][0] for key in ("additive", "epistatic", "genetic")]
+    >>> bool(np.allclose(estimates, [1.0, 0.25, 1.25], atol=0.02))
+    True
     """
     n = moments.n
     zbar = moments.z / n
     mean_zz = moments.zz / n
-    a_r, U_r = residual_fit.additive, _upper(residual_fit.epistasis)
-    total, squares = 0.0, 0.0
-    for Z, F in batches:
+    a = network_fit.additive + residual_fit.additive
+    E = network_fit.epistasis + residual_fit.epistasis
+    U, U_r = _upper(E), _upper(residual_fit.epistasis)
+    diagonal = np.einsum("kii->ki", E)
+    sums = {"genetic": [0.0, 0.0], "left": [0.0, 0.0], "pairwise": [0.0, 0.0]}
+    for Z, F, R in batches():
         Z = np.asarray(Z, dtype=np.float64)
-        g = np.asarray(F, dtype=np.float64) + _design_apply(Z, zbar, mean_zz, a_r, U_r)
-        total = total + g.sum(axis=0)
-        squares = squares + (g**2).sum(axis=0)
-    mean = total / n
-    noise = residual_fit.noise_variance * residual_fit.n_terms / n
-    return squares / n - mean**2 - noise
+        F, R = np.asarray(F, dtype=np.float64), np.asarray(R, dtype=np.float64)
+        values = {
+            "genetic": F + _design_apply(Z, zbar, mean_zz, residual_fit.additive, U_r),
+            # y - ybar - D c up to a constant; D is centred on the sample
+            "left": F + R - _design_apply(Z, zbar, mean_zz, a, U),
+            # sum_{i<=j} E_ij z_i z_j = (z^T E z + sum_i E_ii z_i^2) / 2 for symmetric E
+            "pairwise": 0.5 * (np.einsum("ni,kij,nj->nk", Z, E, Z, optimize=True)
+                               + (Z**2) @ diagonal.T),
+        }
+        for key, value in values.items():
+            sums[key][0] = sums[key][0] + value.sum(axis=0)
+            sums[key][1] = sums[key][1] + (value**2).sum(axis=0)
+    var = {key: total2 / n - (total / n) ** 2 for key, (total, total2) in sums.items()}
+    m = residual_fit.n_terms
+    sigma2_design = var["left"] * n / (n - 1 - m)
+    mask = _product_mask(moments)
+    inv_a, inv_U = _inverse_term_variances(moments, mask)
+    genetic = var["genetic"] - residual_fit.noise_variance * m / n
+    return variance_components(
+        moments,
+        a,
+        E,
+        sigma2_design[:, None, None] * _symmetric(inv_U)[None] / n,
+        phenotypic,
+        var["pairwise"],
+        additive_variance=sigma2_design[:, None] * inv_a[None] / n,
+        genetic=genetic,
+    )
 
 
 def components_bunch(additive, epistatic, genetic, phenotypic):
@@ -720,17 +774,22 @@ def additive_projection_variance(moments):
 def _product_mask(moments):
     """Pairwise products that enter the model: ``i < j``, plus ``i == j`` for self terms.
 
-    Products with zero variance (e.g. with a monomorphic locus) are left out.
+    A product with a monomorphic input is left out: it is a constant, or a
+    multiple of the other input (``z_i z_j = c z_i``), already in the model.
     """
-    p = moments.z.shape[0]
-    mask = np.triu(np.ones((p, p), dtype=bool), 1)
-    mask[np.diag_indices(p)] = _self_terms(moments)
+    varies = np.diag(covariance(moments)) > 0
+    mask = np.triu(np.outer(varies, varies), 1)
+    mask[np.diag_indices(varies.size)] = _self_terms(moments)
     return mask & (pair_variances(moments) > 0)
 
 
 def projection_terms(moments):
-    """Number ``m`` of terms that :func:`projection_fit` fits: inputs that vary, and
-    the pairwise products (with self terms) of :func:`_product_mask`.
+    """Number ``m`` of independent terms that :func:`projection_fit` fits.
+
+    The rank of the input covariance (duplicated or monomorphic inputs count
+    once or not at all) plus the pairwise products and self terms that enter
+    (:func:`_product_mask`).  Products that are collinear only through
+    complete linkage between inputs are still counted.
 
     Parameters
     ----------
@@ -748,9 +807,22 @@ def projection_terms(moments):
     >>> projection_terms(update_moments(init_moments(3, 1), Z, Z[:, :1], Z[:, None]))
     6
     """
-    _check_samples(moments)
+    C = covariance(moments)
+    rank = np.linalg.matrix_rank(C, hermitian=True) if C.any() else 0
+    return int(rank) + int(_product_mask(moments).sum())
+
+
+def _inverse_term_variances(moments, mask):
+    """``1 / Var(z_i)`` and, on ``mask``, ``1 / Var(z_i z_j)`` (0 elsewhere)."""
     var_z = np.diag(covariance(moments))
-    return int(np.count_nonzero(var_z > 0)) + int(_product_mask(moments).sum())
+    inv_a = np.where(var_z > 0, 1.0 / np.where(var_z > 0, var_z, 1.0), 0.0)
+    var_zz = pair_variances(moments)
+    return inv_a, np.where(mask, 1.0 / np.where(mask, var_zz, 1.0), 0.0)
+
+
+def _symmetric(upper):
+    """The symmetric matrix whose upper triangle (diagonal included) is ``upper``."""
+    return upper + np.swapaxes(np.triu(upper, 1), -1, -2)
 
 
 def _design_apply(Z, zbar, mean_zz, a, U):
@@ -859,10 +931,7 @@ def projection_fit(moments, batches, *, tol=1e-8, max_iter=500):
     fbar = moments.f / n
     mean_zz = moments.zz / n
     mask = _product_mask(moments)
-    var_z = np.diag(covariance(moments))
-    inv_a = np.where(var_z > 0, 1.0 / np.where(var_z > 0, var_z, 1.0), 0.0)
-    var_zz = pair_variances(moments)
-    inv_U = np.where(mask, 1.0 / np.where(mask, var_zz, 1.0), 0.0)
+    inv_a, inv_U = _inverse_term_variances(moments, mask)
 
     def normal_matvec(a, U, with_rhs=False):
         """``A^T A x / n``, or with ``with_rhs`` the right-hand side ``A^T (f - fbar) / n``."""
@@ -927,7 +996,7 @@ def projection_fit(moments, batches, *, tol=1e-8, max_iter=500):
     E[:, diag, diag] = U[:, diag, diag]
     # Var(a_i) = sigma^2 / (n Var(z_i)), Var(e_ij) = sigma^2 / (n Var(z_i z_j)):
     # the diagonal of the preconditioner
-    inv_sym = inv_U + np.triu(inv_U, 1).T
+    inv_sym = _symmetric(inv_U)
     return Bunch(
         additive=a,
         additive_variance=sigma2[:, None] * inv_a[None] / n,
