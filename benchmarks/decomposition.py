@@ -249,8 +249,8 @@ def best_time(fn, repeat, device="cpu"):
     """Shortest wall time of ``repeat`` calls (after one warm-up call on an accelerator)."""
 
     def sync():
-        if torch.device(device).type == "cuda":
-            torch.cuda.synchronize()
+        if torch.device(device).type != "cpu":
+            torch.accelerator.synchronize()
 
     if torch.device(device).type != "cpu":
         fn()

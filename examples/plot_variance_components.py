@@ -2,16 +2,18 @@
 Variance components of a noisy trait: the network's, debiased, and REML's
 =========================================================================
 
-Simulate a trait with h2 = 0.25 (the noise level of the published variant) whose genetic
-variance is half additive and half pairwise epistatic, decompose a trained network with
-:class:`~sklearn_elm.ELMDecomposer` and compare its variance components with the simulated
-truth and with REML GBLUP.
+Simulate a trait whose genetic variance is a quarter of the phenotypic variance (broad-sense
+H2 = 0.25, the noise level of the published noisy variant), half of it additive and half pairwise
+epistatic; decompose a trained network with :class:`~sklearn_elm.ELMDecomposer` and compare its
+variance components with the simulated truth and with REML GBLUP.
 
 A network that predicts a noisy trait well shrinks its fit, and the variances of its own parts
-(``components="network"``) describe that fit, not the trait.  The default
-``components="debiased"`` adds to the network the least-squares projection of its training
-residuals on the additive and pairwise terms and subtracts the sampling noise that squaring the
-estimates adds: the trait's components, as REML estimates them.
+(``components="network"``) describe that fit, not the trait.  The debiased components (what the
+default ``components="auto"`` gives here) add to the network the least-squares projection of its
+training residuals on the additive and pairwise terms and subtract the sampling noise that
+squaring the estimates adds, as REML's variance components are unbiased.  With 4000 samples and
+V_E = 3, each estimate has a sampling error of about 2 sqrt(V_G V_E / n) = 0.05 around the truth
+of this sample.
 """
 
 import matplotlib.pyplot as plt
@@ -47,8 +49,8 @@ for name, vc in sources.items():
 fig, ax = plt.subplots(figsize=(6, 3.5))
 width = 0.2
 for i, (name, vc) in enumerate(sources.items()):
-    ax.bar(np.arange(len(keys)) + (i - 1.5) * width, [float(vc[key]) for key in keys],
-           width, label=name)
+    heights = [float(vc[key]) for key in keys]
+    ax.bar(np.arange(len(keys)) + (i - 1.5) * width, heights, width, label=name)
 ax.set_xticks(range(len(keys)), ["V_A", "V_AA", "V_G"])
 ax.set_ylabel("variance")
 ax.legend(fontsize="small")

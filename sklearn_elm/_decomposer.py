@@ -63,8 +63,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     Fits a clone of ``estimator`` (or, with ``prefit=True``, uses a fitted
     one) and decomposes the network by its exact per-sample equivalent linear
     map ``f(x) = J(x) z`` on the samples given to ``fit``.  The statistics are
-    accumulated batch by batch, so memory stays
-    ``O(n_outputs p^2 + batch_size n_outputs width)`` however many samples.
+    accumulated batch by batch (see Notes for memory).
 
     Parameters
     ----------
@@ -90,7 +89,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         How additive and pairwise effects are read off the network.
         ``"auto"`` is ``"projection"`` when its least-squares problem is well
         determined, ``p (p + 3) / 2 <= n / 2`` for ``p`` network inputs and
-        ``n`` samples (up to 91 inputs for 8500 samples), and
+        ``n`` samples (up to 90 inputs for 8500 samples), and
         ``"regression"`` otherwise:
 
         * ``"projection"``: the least-squares projection of the network's
@@ -214,25 +213,32 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     value).  The one-step correction of debiased estimation adds to the
     network what its training residuals ``r = y - f`` still hold: with
     ``c_f`` and ``c_r`` the least-squares projections of ``f`` and ``r`` on
-    the centred terms ``z_i`` and ``z_i z_j``, the coefficients are ``c =
-    c_f + c_r`` and the genetic value ``g = f + D c_r``.  Then ``V_A = a^T
-    Cov(z) a - sum_i Var(z_i) Var(a_i)``, ``V_AA`` as above with the
-    sampling variances ``Var(e_ij) = sigma^2 / (n Var(z_i z_j))`` of ``c``,
-    and ``V_G = Var_n(g) - sigma^2 m / n`` for ``m`` terms, with ``sigma^2``
-    the variance of what neither the network nor the projection explains.
+    the ``m`` centred terms ``z_i`` and ``z_i z_j`` (design ``D``), the
+    coefficients are ``c = c_f + c_r`` and the genetic value ``g = f + D
+    c_r``.  Then ``V_A = a^T Cov(z) a - sum_i Var(z_i) Var(a_i)`` and
+    ``V_AA`` as above, with the sampling variances ``sigma_D^2 / (n
+    Var(term))`` of ``c`` (``sigma_D^2`` the variance of what ``D`` leaves
+    of ``y``, higher-order genetic variance included), and ``V_G = Var_n(g)
+    - sigma^2 m / n`` with ``sigma^2`` the variance of what neither the
+    network nor ``D`` explains (:func:`~sklearn_elm._decomposition.debiased_components`).
     In-sample, ``c_f + c_r`` is the least-squares fit of ``y`` on the
-    additive and pairwise terms whatever the network, so these components
-    are those of the moment (fixed-effect) estimator, noise-corrected: the
-    network contributes the part of its fit that no additive or pairwise
-    term explains, ``V_higher``.  Unbiased when the noise is homoscedastic
-    and the terms are not too many for the samples (``m`` well below
-    ``n``).  ``additive_effects_`` and ``epistasis_matrix_`` stay the
-    network's (shrunk, as BLUP effects are, and better predictors of new
-    samples).
+    additive and pairwise terms whatever the network: ``V_A`` and ``V_AA``
+    are the noise-corrected moment (fixed-effect) estimates, unbiased for
+    homoscedastic noise, and need ``m`` well below ``n``.  The network
+    contributes ``V_higher``, the part of its fit that no such term
+    explains, which it may have shrunk or, if it memorised noise, inflated:
+    ``V_G`` is unbiased as far as that part is.  A component near zero can
+    come out negative, as moment estimates do (it is not clipped, which
+    would bias it).  ``additive_effects_`` and ``epistasis_matrix_`` stay
+    the network's (shrunk, as BLUP effects are, and better predictors of
+    new samples).
 
-    All statistics are sums over samples accumulated batch by batch (the
-    projection makes one more streamed pass over the inputs per iteration),
-    so memory is ``O(n_outputs p^2 + batch_size n_outputs width)``.
+    *Memory.*  The ELM statistics are sums over samples accumulated batch by
+    batch, ``O(n_outputs p^2 + batch_size n_outputs width)``; the ELM-slope
+    estimators need nothing more.  The projection and the debiased
+    components pass over the samples once per conjugate-gradient iteration
+    and keep the encoded inputs, genetic values and residuals for it,
+    ``O(n (p + 2 n_outputs))`` more.
 
     Examples
     --------

@@ -586,13 +586,12 @@ def with_target(moments, total, squares):
     """
     skip = {"f", "ff", "zf", "s", "ss", "zs", "class_n", "class_s"}
     kept = {key: value for key, value in moments.items() if key not in skip}
-    return Bunch(**kept, f=np.asarray(total, dtype=np.float64),
-                 ff=np.asarray(squares, dtype=np.float64))
+    total = np.asarray(total, dtype=np.float64)
+    return Bunch(**kept, f=total, ff=np.asarray(squares, dtype=np.float64))
 
 
 def _upper(E):
-    """Coefficients of ``z_i z_j`` for ``i <= j`` from a symmetric matrix (the
-    layout of :func:`_design_apply`)."""
+    """Coefficients of ``z_i z_j``, ``i <= j``, of symmetric ``E`` (as :func:`_design_apply`)."""
     p = E.shape[-1]
     diag = np.arange(p)
     U = np.triu(E, 1)

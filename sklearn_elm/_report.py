@@ -27,7 +27,7 @@ ELM_COMPONENTS = {
     "of its training residuals, each variance less the sampling noise it carries (debiased, "
     "so not shrunk with the network's fit).",
     "network": "ELM: the variances of the network's own parts, which shrink with its fit on a "
-    "noisy trait (too few samples for the additive and pairwise terms to debias them).",
+    "noisy trait (not debiased: see ELMDecomposer's components).",
 }
 
 #: Variance components in table order, with their short names.
