@@ -207,10 +207,10 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     ``V_P`` the variance of ``y``, ``h2 = V_A / V_P`` and ``H2 = V_G / V_P``.
 
     *Variance components of the trait* (``components="debiased"``, which
-    ``"auto"`` chooses when it can).  A network trained on a noisy trait must shrink its fit to
-    predict well, so the variances of its parts underestimate the trait's
-    (at h2 = 0.25 on the reference data V_AA came out at half its true
-    value).  The one-step correction of debiased estimation adds to the
+    ``"auto"`` chooses when it can).  A network trained on a noisy trait
+    must shrink its fit to predict well, so the variances of its parts
+    underestimate the trait's (at h2 = 0.25 on the reference data V_AA came
+    out at half its true value).  The one-step correction of debiased estimation adds to the
     network what its training residuals ``r = y - f`` still hold: with
     ``c_f`` and ``c_r`` the least-squares projections of ``f`` and ``r`` on
     the ``m`` centred terms ``z_i`` and ``z_i z_j`` (design ``D``), the
@@ -353,14 +353,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         module = net.module_
         n_inputs, n_outputs = _io_sizes(_elm_steps(module))
         self.n_outputs_ = n_outputs
-        # at most p inputs + p (p + 1) / 2 products: well determined with twice the samples
-        well_determined = n_inputs * (n_inputs + 3) / 2 <= X.shape[0] / 2
-        self.epistasis_ = self.epistasis
-        if self.epistasis == "auto":
-            self.epistasis_ = "projection" if well_determined else "regression"
-        self.components_ = self.components
-        if self.components == "auto":
-            self.components_ = "debiased" if y is not None and well_determined else "network"
+        self._resolve_auto(n_inputs, X.shape[0], y is not None)
         if y is not None:
             Y = y.reshape(len(y), -1)
             if Y.shape[1] != n_outputs:
@@ -393,18 +386,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             raise ValueError("ELMDecomposer needs at least 2 samples to decompose.")
         network_fit = None
         self.n_iter_ = 0
-        if keep and moments.n - 1 <= projection_terms(moments):
-            method = (
-                "epistasis='projection'" if self.epistasis_ == "projection"
-                else "components='debiased'"
-            )
-            raise ValueError(
-                f"{method} fits {projection_terms(moments)} additive and pairwise terms by "
-                f"least squares, more than {moments.n} samples allow; use "
-                "epistasis='regression' and components='network' (or 'auto', which chooses "
-                "them when the samples are too few)."
-            )
         if keep:
+            self._check_terms(moments)
             network_fit = projection_fit(moments, lambda: ((Z, F) for Z, F, _ in kept))
             self.n_iter_ = network_fit.n_iter
         if self.epistasis_ == "projection":
@@ -434,9 +417,35 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         self.variance_components_ = Bunch(
             **{name: squeeze(value) for name, value in components.items()}
         )
-        self.intercept_ = squeeze(self._net_intercept(net, n_outputs))
+        self.intercept_ = squeeze(intercept)
         self.elm_residual_ = squeeze(residual)
         return self
+
+    def _resolve_auto(self, n_inputs, n_samples, has_y):
+        """Set ``epistasis_`` and ``components_``: least squares on the ``p`` inputs and
+        at most ``p (p + 1) / 2`` products only where twice the samples are there."""
+        well_determined = n_inputs * (n_inputs + 3) / 2 <= n_samples / 2
+        self.epistasis_ = self.epistasis
+        if self.epistasis == "auto":
+            self.epistasis_ = "projection" if well_determined else "regression"
+        self.components_ = self.components
+        if self.components == "auto":
+            self.components_ = "debiased" if has_y and well_determined else "network"
+
+    def _check_terms(self, moments):
+        """A clear error where the least-squares projection has more terms than samples."""
+        m = projection_terms(moments)
+        if moments.n - 1 <= m:
+            method = (
+                "epistasis='projection'" if self.epistasis_ == "projection"
+                else "components='debiased'"
+            )
+            raise ValueError(
+                f"{method} fits {m} additive and pairwise terms by least squares, more than "
+                f"{moments.n} samples allow; use epistasis='regression' and "
+                "components='network' (or 'auto', which chooses them when the samples are "
+                "too few)."
+            )
 
     def _debiased_components(self, moments, kept, network_fit, phenotypic):
         """Components of ``f`` corrected by the projection of its residuals (see Notes)."""
@@ -446,9 +455,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             with_target(moments, total, squares), lambda: ((Z, R) for Z, _, R in kept)
         )
         self.n_iter_ += residual_fit.n_iter
-        return debiased_components(
-            moments, lambda: kept, network_fit, residual_fit, phenotypic
-        )
+        return debiased_components(moments, lambda: kept, network_fit, residual_fit, phenotypic)
 
     @staticmethod
     def _finite(estimator):
