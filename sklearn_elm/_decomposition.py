@@ -518,6 +518,12 @@ def variance_components(
     return components_bunch(add, epi, genetic, phenotypic)
 
 
+def _pairwise_part(Z, E, diagonal):
+    """``sum_{i<=j} E_ij z_i z_j = (z^T E z + sum_i E_ii z_i^2) / 2`` per sample, for symmetric
+    ``E`` with diagonal ``diagonal`` (k, p)."""
+    return 0.5 * (np.einsum("ni,kij,nj->nk", Z, E, Z, optimize=True) + (Z**2) @ diagonal.T)
+
+
 def pairwise_part_variance(batches, epistasis):
     """Variance over the samples of the pairwise part ``sum_{i<=j} E_ij z_i z_j``.
 
@@ -546,8 +552,7 @@ def pairwise_part_variance(batches, epistasis):
     n, total, squares = 0, 0.0, 0.0
     for Z in batches:
         Z = np.asarray(Z, dtype=np.float64)
-        # sum_{i<=j} E_ij z_i z_j = (z^T E z + sum_i E_ii z_i^2) / 2 for symmetric E
-        values = 0.5 * (np.einsum("ni,kij,nj->nk", Z, E, Z, optimize=True) + (Z**2) @ diagonal.T)
+        values = _pairwise_part(Z, E, diagonal)
         n += len(Z)
         total = total + values.sum(axis=0)
         squares = squares + (values**2).sum(axis=0)
@@ -676,9 +681,7 @@ def debiased_components(moments, batches, network_fit, residual_fit, phenotypic)
             "genetic": F + _design_apply(Z, zbar, mean_zz, residual_fit.additive, U_r),
             # y - ybar - D c up to a constant; D is centred on the sample
             "left": F + R - _design_apply(Z, zbar, mean_zz, a, U),
-            # sum_{i<=j} E_ij z_i z_j = (z^T E z + sum_i E_ii z_i^2) / 2 for symmetric E
-            "pairwise": 0.5 * (np.einsum("ni,kij,nj->nk", Z, E, Z, optimize=True)
-                               + (Z**2) @ diagonal.T),
+            "pairwise": _pairwise_part(Z, E, diagonal),
         }
         for key, value in values.items():
             sums[key][0] = sums[key][0] + value.sum(axis=0)
