@@ -101,6 +101,8 @@ def write_report(results, directory, *, force=False):
         * ``epistasis``: dict method -> (k, p, p) symmetric pair effects
           ``e_ij``, the main estimate (by which pairs are ranked) first;
         * ``variance_components``: dict method -> dict component -> (k,);
+        * ``elm_components`` (str, optional): ``ELMDecomposer.components_``,
+          what the ``"ELM"`` components are (``"network"`` when absent);
         * ``recovery``: None, or dict ``"additive"`` / ``"pairwise"`` ->
           dict method -> list (one per trait) of dicts with ``slope``,
           ``intercept``, ``r`` (and ``precision``, ``k`` for pairs);
