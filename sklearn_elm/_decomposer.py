@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from ._decomposition import (
-    additive_effects,
+    average_effects,
     debiased_components,
     epistasis_contrast,
     epistasis_regression,
@@ -94,14 +94,18 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
 
         * ``"projection"``: the least-squares projection of the network's
           genetic value ``f`` on the additive terms ``z_i`` and the pairwise
-          products ``z_i z_j`` jointly (the network's own orthogonal
-          additive-by-additive decomposition), solved by streamed conjugate
-          gradients.  The most accurate; see Notes.  Needs more samples
+          products of centred inputs ``(z_i - zbar_i)(z_j - zbar_j)``
+          jointly (the network's own orthogonal additive-by-additive
+          decomposition: its ``a_i`` are average effects), solved by
+          streamed conjugate gradients.  The most accurate; see Notes.  Needs more samples
           than terms plus one (an error otherwise).
-        * ``"regression"``: additive effects are the mean ELM coefficients and
+        * ``"regression"``: additive effects are the mean ELM coefficients,
+          plus, where inputs are not centred, the average effect that
+          interactions with partners of non-zero mean add
+          (:func:`~sklearn_elm._decomposition.average_effects`), and
           ``e_ij = B_ji + B_ij`` with ``B`` the multiple-regression slopes of
           the ELM coefficients on the inputs (any coding, robust to LD).
-        * ``"contrast"``: mean ELM coefficients, and the published
+        * ``"contrast"``: additive effects as for ``"regression"``, and the published
           four-genotype-class contrast of the ELM coefficients in place of
           the slopes (-1/+1 codings only).
     components : {"auto", "debiased", "network"}, default="auto"
@@ -125,7 +129,11 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     estimator_ : estimator
         The fitted estimator that was decomposed.
     additive_effects_ : ndarray of shape (n_features_z,) or (n_outputs, n_features_z)
-        Additive effect ``a_i`` of each network input (coefficient of ``z_i``).
+        Additive effect ``a_i`` of each network input: its average effect
+        under the sample's genotype frequencies, the coefficient of ``z_i``
+        in the orthogonal decomposition ``f = mu + sum_i a_i (z_i - zbar_i)
+        + sum_{i<j} e_ij (z_i - zbar_i)(z_j - zbar_j) + ...`` (at ``zbar =
+        0`` simply the coefficient of ``z_i``).
     epistasis_matrix_ : ndarray of shape (n_features_z, n_features_z) or \
             (n_outputs, n_features_z, n_features_z)
         Symmetric pairwise effects, ``epistasis_matrix_[i, j] = e_ij`` in
@@ -201,7 +209,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     *Variance components of the network* (``components="network"``), per
     output: ``V_G = Var_n f(x_n)`` (intercept irrelevant), ``V_A = a^T
     Cov(z) a`` (the variance of ``sum_i a_i z_i``), ``V_AA`` the variance
-    of ``sum_{i<j} e_ij z_i z_j`` less ``sum_{i<=j} Var(e_ij) Var(z_i z_j)``,
+    of ``sum_{i<j} e_ij (z_i - zbar_i)(z_j - zbar_j)`` less ``sum_{i<=j}
+    Var(e_ij) Var((z_i - zbar_i)(z_j - zbar_j))``,
     the estimation noise that the ``p (p - 1) / 2`` mostly null pairs would
     otherwise add, ``V_higher = V_G - V_A - V_AA``, ``V_E = V_P - V_G`` with
     ``V_P`` the variance of ``y``, ``h2 = V_A / V_P`` and ``H2 = V_G / V_P``.
@@ -394,7 +403,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             additive, E = network_fit.additive, network_fit.epistasis
             E_var = network_fit.epistasis_variance
         else:
-            additive = additive_effects(moments)
+            additive = average_effects(moments)
             E, E_var = epistasis_regression(moments, return_variance=True)
             if self.epistasis_ == "contrast":
                 E = epistasis_contrast(moments)
@@ -406,7 +415,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
                 if kept
                 else (Zb for _, Zb in self._iter_inputs(X, preprocessing))
             )
-            pairwise = pairwise_part_variance(batches, E)
+            pairwise = pairwise_part_variance(batches, E, moments)
             components = variance_components(moments, additive, E, E_var, phenotypic, pairwise)
         self.n_features_z_ = moments.z.shape[0]
 

@@ -7,11 +7,22 @@ downstream needs only sums over samples, accumulated batch by batch by
 :func:`update_moments`, so memory is ``O(n_outputs p^2)`` whatever the
 number of samples:
 
-    n, sum z, sum z z^T, sum (z*z)(z*z)^T, sum f, sum f^2, sum z f^T,
+    n, sum z, sum z z^T, sum (z*z)(z*z)^T, sum (z*z) z^T, sum f, sum f^2, sum z f^T,
     sum s, sum s*s, sum z s^T   (and, for the contrast, genotype-class sums).
 
 The functions below turn these sums into additive effects, the epistasis
 matrix and variance components; each docstring states its formula.
+
+The additive and pairwise terms are those of the orthogonal decomposition of
+quantitative genetics: the inputs centred on their sample means,
+``z_i - zbar_i``, their products ``(z_i - zbar_i)(z_j - zbar_j)``, and for
+inputs with more than two values the self term ``(z_i - zbar_i)^2`` less its
+regression on ``z_i`` (a dominance deviation).  So the additive effects are
+average effects under the sample's allele frequencies, and for independent
+loci the additive and pairwise parts are uncorrelated whatever the coding
+(``GenotypeEncoder(center="mid")`` leaves ``zbar != 0`` where allele
+frequencies are not 1/2).  The pairwise coefficients are those of
+``z_i z_j``, unchanged by the centring.
 :func:`projection_fit` adds the least-squares projection of the genetic value
 on additive and pairwise terms, solved by conjugate gradients with one streamed
 pass over the inputs per iteration (same memory bound).
@@ -57,7 +68,8 @@ def init_moments(n_features, n_outputs, *, contrast=False):
     -------
     moments : Bunch
         ``n`` (samples seen), ``z`` (p,), ``zz`` (p, p), ``z2z2`` (p, p),
-        ``z3`` (p,) (sum of cubes), ``f`` (k,), ``ff`` (k,), ``zf`` (p, k),
+        ``z2z`` (p, p) (``sum z_i^2 z_j``), ``z3`` (p,) (sum of cubes),
+        ``f`` (k,), ``ff`` (k,), ``zf`` (p, k),
         ``s`` (k, p), ``ss`` (k, p), ``zs`` (k, p, p) with ``zs[k, j, i] =
         sum_n z_nj s_nki``, and with ``contrast``, ``class_n`` (2, 2, p, p)
         and ``class_s`` (k, 2, 2, p, p).
@@ -74,6 +86,7 @@ def init_moments(n_features, n_outputs, *, contrast=False):
         z=np.zeros(p),
         zz=np.zeros((p, p)),
         z2z2=np.zeros((p, p)),
+        z2z=np.zeros((p, p)),
         f=np.zeros(k),
         ff=np.zeros(k),
         zf=np.zeros((p, k)),
@@ -133,6 +146,7 @@ def update_moments(moments, Z, F, S):
     moments.zz += Z.T @ Z
     Z2 = Z * Z
     moments.z2z2 += Z2.T @ Z2
+    moments.z2z += Z2.T @ Z
     moments.f += F.sum(axis=0)
     moments.ff += (F * F).sum(axis=0)
     moments.zf += Z.T @ F
@@ -188,6 +202,23 @@ def covariance(moments):
     return moments.zz / moments.n - np.outer(zbar, zbar)
 
 
+def _centring(moments):
+    """Means ``zbar``, covariance ``C`` and self-term slopes ``gamma`` of the inputs.
+
+    ``gamma_i = E[(z_i - zbar_i)^3] / Var(z_i)`` (0 for a monomorphic input),
+    so that the self term ``(z_i - zbar_i)^2 - gamma_i (z_i - zbar_i)`` is
+    uncorrelated with ``z_i``.
+    """
+    n = moments.n
+    zbar = moments.z / n
+    C = moments.zz / n - np.outer(zbar, zbar)
+    var = np.diag(C)
+    m2, m3 = np.diag(moments.zz) / n, moments.z3 / n
+    third = m3 - 3 * zbar * m2 + 2 * zbar**3
+    gamma = np.where(var > 0, third / np.where(var > 0, var, 1.0), 0.0)
+    return zbar, C, gamma
+
+
 def additive_effects(moments):
     """Additive effects: the mean ELM coefficient, ``a_ki = sum_n s_nki / n``.
 
@@ -213,6 +244,63 @@ def additive_effects(moments):
     """
     _check_samples(moments)
     return moments.s / moments.n
+
+
+def average_effects(moments):
+    """Average effects: the mean ELM coefficient plus what partners' means add.
+
+    With ``beta_ij`` the conditional slope of ``s_i`` on ``z_j``
+    (:func:`conditional_slopes`), ``zbar`` the input means and ``kappa_i =
+    Cov(z_i, z_i^2) / Var(z_i)``::
+
+        a_i = mean_n s_ni + sum_{j != i} beta_ji zbar_j + beta_ii (kappa_i - zbar_i)
+
+    An ELM may split a pairwise term ``e z_i z_j`` between the two loci in
+    any proportion, ``s_i = beta_ij z_j`` and ``s_j = beta_ji z_i`` with
+    ``beta_ij + beta_ji = e``; the mean of ``s_i`` then holds only
+    ``beta_ij zbar_j`` of the average effect ``e zbar_j`` of locus ``i``, and
+    the second term adds the rest (the third does the same for a self term
+    ``d z_i^2``, whose average effect is ``d kappa_i``).  For an additive and
+    pairwise network on independent loci this is the average effect of
+    quantitative genetics, the slope of the genetic value on ``z_i``; where
+    all inputs are centred and binary it is the mean ELM coefficient
+    (:func:`additive_effects`).
+
+    Parameters
+    ----------
+    moments : Bunch
+        Streamed sums.
+
+    Returns
+    -------
+    a : ndarray of shape (k, p)
+
+    Examples
+    --------
+    The ELM ``s_0 = z_1``, ``s_1 = 0`` of ``f = z_0 z_1`` at ``zbar_1 = 1/3``:
+    the average effect of locus 0 is ``zbar_1``, that of locus 1 is
+    ``zbar_0 = 0``.
+
+    >>> import numpy as np
+    >>> Z = np.array([[1.0, 1.0], [-1.0, 1.0], [1.0, 1.0], [-1.0, 1.0], [1.0, -1.0], [-1.0, -1.0]])
+    >>> S = np.stack([Z[:, 1], np.zeros(6)], axis=1)[:, None, :]
+    >>> m = update_moments(init_moments(2, 1), Z, Z[:, :1] * Z[:, 1:], S)
+    >>> average_effects(m).round(6)
+    array([[0.333333, 0.      ]])
+    """
+    _check_samples(moments)
+    B, _ = conditional_slopes(moments)
+    zbar, C, _ = _centring(moments)
+    var = np.diag(C)
+    n = moments.n
+    cov_z_z2 = moments.z3 / n - zbar * np.diag(moments.zz) / n
+    kappa = np.where(var > 0, cov_z_z2 / np.where(var > 0, var, 1.0), 0.0)
+    diag = np.arange(zbar.size)
+    beta_self = B[:, diag, diag]
+    partners = B.copy()
+    partners[:, diag, diag] = 0.0
+    # B[k, i, j] is the slope of s_kj on z_i, beta_ji
+    return moments.s / n + partners @ zbar + beta_self * (kappa - zbar)
 
 
 def conditional_slopes(moments):
@@ -282,13 +370,19 @@ def _self_terms(moments):
     z^2)^2 / Var(z)``, is not zero.
     """
     n = moments.n
+    m2, m4 = np.diag(moments.zz) / n, np.diag(moments.z2z2) / n
+    var = m2 - (moments.z / n) ** 2
+    scale = np.maximum(m4 - m2**2, m2**2)
+    return (var > 0) & (_self_residual(moments) > 1e-9 * scale)
+
+
+def _self_residual(moments):
+    """``Var(z^2) - Cov(z, z^2)^2 / Var(z)`` per input (``Var(z^2)`` where ``z`` is constant)."""
+    n = moments.n
     m1, m2 = moments.z / n, np.diag(moments.zz) / n
     m3, m4 = moments.z3 / n, np.diag(moments.z2z2) / n
     var, var2, cov = m2 - m1**2, m4 - m2**2, m3 - m1 * m2
-    scale = np.maximum(var2, m2**2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        residual = var2 - np.where(var > 0, cov**2 / np.where(var > 0, var, 1.0), var2)
-    return (var > 0) & (residual > 1e-9 * scale)
+    return var2 - np.where(var > 0, cov**2 / np.where(var > 0, var, 1.0), var2)
 
 
 def epistasis_regression(moments, *, return_variance=False):
@@ -403,7 +497,13 @@ def epistasis_contrast(moments):
 
 
 def pair_variances(moments):
-    """Variance of each product of inputs: ``Var(z_i z_j) = E[z_i^2 z_j^2] - E[z_i z_j]^2``.
+    """Variance of each pairwise term of the orthogonal decomposition.
+
+    Off the diagonal, ``Var((z_i - zbar_i)(z_j - zbar_j))``; on it, for
+    inputs with a self term (:func:`_self_terms`), the variance of
+    ``(z_i - zbar_i)^2`` left after its regression on ``z_i``, and 0 for
+    binary codings, whose square is affine in the input.  Computed from the
+    raw streamed moments.
 
     Parameters
     ----------
@@ -413,7 +513,6 @@ def pair_variances(moments):
     Returns
     -------
     V : ndarray of shape (p, p)
-        The diagonal is ``Var(z_i^2)`` (0 for binary codings).
 
     Examples
     --------
@@ -425,7 +524,25 @@ def pair_variances(moments):
     """
     _check_samples(moments)
     n = moments.n
-    return np.clip(moments.z2z2 / n - (moments.zz / n) ** 2, 0.0, None)
+    zbar, C, _ = _centring(moments)
+    M = moments.zz / n
+    Q = moments.z2z / n  # Q[i, j] = E[z_i^2 z_j]
+    M2 = np.diag(M)
+    zi, zj = zbar[:, None], zbar[None, :]
+    # E[(z_i - zbar_i)^2 (z_j - zbar_j)^2], expanded in raw moments
+    fourth = (
+        moments.z2z2 / n
+        - 2 * Q * zj
+        - 2 * Q.T * zi
+        + 4 * zi * zj * M
+        + zj**2 * M2[:, None]
+        + zi**2 * M2[None, :]
+        - 3 * zi**2 * zj**2
+    )
+    V = np.clip(fourth - C**2, 0.0, None)
+    diag = np.arange(zbar.size)
+    V[diag, diag] = np.where(_self_terms(moments), _self_residual(moments), 0.0)
+    return V
 
 
 def variance_components(
@@ -448,15 +565,17 @@ def variance_components(
       ``additive_variance`` are given (squaring an estimate adds its
       sampling variance);
     * ``epistatic``: noise-corrected variance of the pairwise part
-      ``AA_n = sum_{i<=j} E_ij z_ni z_nj`` over the samples, ``V_AA =
-      Var_n(AA_n) - sum_{i<=j} Var(E_ij) Var(z_i z_j)``: squaring an
+      ``AA_n = sum_{i<j} E_ij (z_ni - zbar_i)(z_nj - zbar_j)`` (plus the
+      self terms, see :func:`pair_variances`) over the samples, ``V_AA =
+      Var_n(AA_n) - sum_{i<=j} Var(E_ij) V_ij``: squaring an
       estimate adds its sampling variance, which summed over ``p (p - 1) / 2``
       mostly null pairs would inflate ``V_AA`` severalfold; it is subtracted
-      per pair (the diagonal only counts for non-binary codings).
+      per pair, with ``V_ij`` the variance of the pair term (:func:`pair_variances`;
+      the diagonal only counts for non-binary codings).
       ``Var_n(AA_n)`` is ``pairwise_variance`` (see
       :func:`pairwise_part_variance`, which needs a pass over the samples);
       without it, its independent-pairs form ``sum_{i<=j} E_ij^2
-      Var(z_i z_j)``, which ignores the sample covariances of the pair
+      V_ij``, which ignores the sample covariances of the pair
       products (like ``V_A = a^T C a`` does not);
     * ``higher``: ``V_G - V_A - V_AA``, what neither part explains
       (higher-order interactions, and covariance between the parts);
@@ -518,21 +637,34 @@ def variance_components(
     return components_bunch(add, epi, genetic, phenotypic)
 
 
-def _pairwise_part(Z, E, diagonal):
-    """``sum_{i<=j} E_ij z_i z_j = (z^T E z + sum_i E_ii z_i^2) / 2`` per sample, for symmetric
-    ``E`` with diagonal ``diagonal`` (k, p)."""
-    return 0.5 * (np.einsum("ni,kij,nj->nk", Z, E, Z, optimize=True) + (Z**2) @ diagonal.T)
+def _pairwise_part(Zc, E, diagonal, gamma):
+    """The centred pairwise part per sample, for centred inputs ``Zc``::
+
+        sum_{i<j} E_ij zc_i zc_j + sum_i E_ii (zc_i^2 - gamma_i zc_i)
+
+    for symmetric ``E`` with diagonal ``diagonal`` (k, p), up to a constant.
+    """
+    quadratic = 0.5 * (np.einsum("ni,kij,nj->nk", Zc, E, Zc, optimize=True) + (Zc**2) @ diagonal.T)
+    return quadratic - (Zc * gamma) @ diagonal.T
 
 
-def pairwise_part_variance(batches, epistasis):
-    """Variance over the samples of the pairwise part ``sum_{i<=j} E_ij z_i z_j``.
+def pairwise_part_variance(batches, epistasis, moments=None):
+    """Variance over the samples of the pairwise part of the orthogonal decomposition.
+
+    ``sum_{i<j} E_ij (z_i - zbar_i)(z_j - zbar_j)``, plus the self terms
+    ``E_ii ((z_i - zbar_i)^2 - gamma_i (z_i - zbar_i))`` where the diagonal is
+    not zero (see :func:`pair_variances`).
 
     Parameters
     ----------
     batches : iterable of ndarray of shape (n_batch, p)
         The encoded samples, batch by batch.
     epistasis : ndarray of shape (k, p, p)
-        Symmetric epistasis matrices (the diagonal multiplies ``z_i^2``).
+        Symmetric epistasis matrices (the diagonal holds the self terms).
+    moments : Bunch, default=None
+        Streamed sums of the same samples, whose means centre the inputs;
+        None takes the inputs as centred (``zbar = 0``, no self-term
+        slope).
 
     Returns
     -------
@@ -549,11 +681,15 @@ def pairwise_part_variance(batches, epistasis):
     """
     E = np.asarray(epistasis, dtype=np.float64)
     diagonal = np.einsum("kii->ki", E)
+    if moments is None:
+        zbar, gamma = 0.0, np.zeros(E.shape[-1])
+    else:
+        zbar, _, gamma = _centring(moments)
     n, total, squares = 0, 0.0, 0.0
     for Z in batches:
-        Z = np.asarray(Z, dtype=np.float64)
-        values = _pairwise_part(Z, E, diagonal)
-        n += len(Z)
+        Zc = np.asarray(Z, dtype=np.float64) - zbar
+        values = _pairwise_part(Zc, E, diagonal, gamma)
+        n += len(Zc)
         total = total + values.sum(axis=0)
         squares = squares + (values**2).sum(axis=0)
     mean = total / n
@@ -667,8 +803,7 @@ def debiased_components(moments, batches, network_fit, residual_fit, phenotypic)
     True
     """
     n = moments.n
-    zbar = moments.z / n
-    mean_zz = moments.zz / n
+    zbar, C, gamma = _centring(moments)
     a = network_fit.additive + residual_fit.additive
     E = network_fit.epistasis + residual_fit.epistasis
     U, U_r = _upper(E), _upper(residual_fit.epistasis)
@@ -678,10 +813,10 @@ def debiased_components(moments, batches, network_fit, residual_fit, phenotypic)
         Z = np.asarray(Z, dtype=np.float64)
         F, R = np.asarray(F, dtype=np.float64), np.asarray(R, dtype=np.float64)
         values = {
-            "genetic": F + _design_apply(Z, zbar, mean_zz, residual_fit.additive, U_r),
+            "genetic": F + _design_apply(Z, zbar, C, gamma, residual_fit.additive, U_r),
             # y - ybar - D c up to a constant; D is centred on the sample
-            "left": F + R - _design_apply(Z, zbar, mean_zz, a, U),
-            "pairwise": _pairwise_part(Z, E, diagonal),
+            "left": F + R - _design_apply(Z, zbar, C, gamma, a, U),
+            "pairwise": _pairwise_part(Z - zbar, E, diagonal, gamma),
         }
         for key, value in values.items():
             sums[key][0] = sums[key][0] + value.sum(axis=0)
@@ -815,7 +950,7 @@ def projection_terms(moments):
 
 
 def _inverse_term_variances(moments, mask):
-    """``1 / Var(z_i)`` and, on ``mask``, ``1 / Var(z_i z_j)`` (0 elsewhere)."""
+    """``1 / Var(z_i)`` and, on ``mask``, ``1 / Var(zc_i zc_j)`` (0 elsewhere)."""
     var_z = np.diag(covariance(moments))
     inv_a = np.where(var_z > 0, 1.0 / np.where(var_z > 0, var_z, 1.0), 0.0)
     var_zz = pair_variances(moments)
@@ -827,24 +962,35 @@ def _symmetric(upper):
     return upper + np.swapaxes(np.triu(upper, 1), -1, -2)
 
 
-def _design_apply(Z, zbar, mean_zz, a, U):
-    """Centred design times coefficients: ``(z - zbar) . a_k + z^T U_k z - <U_k, E[z z^T]>``."""
+def _design_apply(Z, zbar, C, gamma, a, U):
+    """Centred design times coefficients, per sample and output::
+
+        (z - zbar) . a_k + zc^T U_k zc - <U_k, C> - sum_i U_kii gamma_i zc_i
+
+    with ``zc = z - zbar``: the additive terms, the products of centred
+    inputs and the self terms less their regression on the input.
+    """
     b, p = Z.shape
     k = a.shape[0]
-    linear = (Z - zbar) @ a.T
-    T = (Z @ U.transpose(1, 0, 2).reshape(p, k * p)).reshape(b, k, p)
-    quadratic = np.einsum("bkj,bj->bk", T, Z) - np.einsum("kij,ij->k", U, mean_zz)
+    Zc = Z - zbar
+    diagonal = np.einsum("kii->ki", U)
+    linear = Zc @ a.T - (Zc * gamma) @ diagonal.T
+    T = (Zc @ U.transpose(1, 0, 2).reshape(p, k * p)).reshape(b, k, p)
+    quadratic = np.einsum("bkj,bj->bk", T, Zc) - np.einsum("kij,ij->k", U, C)
     return linear + quadratic
 
 
-def _design_adjoint(Z, zbar, mean_zz, R, mask):
+def _design_adjoint(Z, zbar, C, gamma, R, mask):
     """Transposed centred design times residuals ``R`` (b, k): gradients for ``a`` and ``U``."""
     b, p = Z.shape
     k = R.shape[1]
-    grad_a = ((Z - zbar).T @ R).T
-    # sum_n R_nk z_ni z_nj, one (k p, b) x (b, p) product
-    G = ((Z[:, None, :] * R[:, :, None]).reshape(b, k * p).T @ Z).reshape(k, p, p)
-    G -= R.sum(axis=0)[:, None, None] * mean_zz
+    Zc = Z - zbar
+    grad_a = (Zc.T @ R).T
+    # sum_n R_nk zc_ni zc_nj, one (k p, b) x (b, p) product
+    G = ((Zc[:, None, :] * R[:, :, None]).reshape(b, k * p).T @ Zc).reshape(k, p, p)
+    G -= R.sum(axis=0)[:, None, None] * C
+    diag = np.arange(p)
+    G[:, diag, diag] -= grad_a * gamma
     return grad_a, np.where(mask, G, 0.0)
 
 
@@ -853,16 +999,20 @@ def projection_fit(moments, batches, *, tol=1e-8, max_iter=500):
 
     Solves, per output, ::
 
-        min_{a, e} sum_n (f_n - fbar - sum_i a_i (z_ni - zbar_i)
-                          - sum_{i<j} e_ij (z_ni z_nj - mean(z_i z_j)))^2
+        min_{a, e} sum_n (f_n - fbar - sum_i a_i zc_ni
+                          - sum_{i<j} e_ij (zc_ni zc_nj - C_ij))^2
 
-    (with ``i == j`` self terms for inputs whose square varies), the
-    orthogonal decomposition of the network's genetic value into additive and
-    pairwise parts on the sample.  The normal equations of all outputs are
-    solved together by :func:`scipy.sparse.linalg.cg`, preconditioned with the
+    with ``zc = z - zbar`` the inputs centred on the sample and ``C`` their
+    covariance (and, for inputs whose square is not affine in them, self
+    terms ``e_ii (zc_i^2 - gamma_i zc_i - C_ii)``, uncorrelated with
+    ``z_i``): the orthogonal decomposition of the network's genetic value into
+    additive and pairwise parts on the sample.  The ``a_i`` are average
+    effects, and the ``e_ij`` are the coefficients of ``z_i z_j`` (the same
+    whatever the centring).  The normal equations of all outputs are solved
+    together by :func:`scipy.sparse.linalg.cg`, preconditioned with the
     column variances; every iteration is one pass over the ``batches``.  On
-    independent, balanced loci the design is nearly
-    orthogonal and a handful of iterations suffice.
+    independent loci the design is nearly orthogonal, at any allele
+    frequencies, and a handful of iterations suffice.
 
     Parameters
     ----------
@@ -887,7 +1037,7 @@ def projection_fit(moments, batches, *, tol=1e-8, max_iter=500):
         * ``epistasis``, ndarray of shape (k, p, p): symmetric pairwise
           coefficients (self terms on the diagonal);
         * ``epistasis_variance``, ndarray of shape (k, p, p): their sampling
-          variance, ``sigma^2 / (n Var(z_i z_j))``;
+          variance, ``sigma^2 / (n Var(zc_i zc_j))``;
         * ``noise_variance``, ndarray of shape (k,): ``sigma^2``, the
           residual variance (divisor ``n - 1 - n_terms``);
         * ``n_terms``: the number of terms fitted (inputs that vary and
@@ -895,7 +1045,7 @@ def projection_fit(moments, batches, *, tol=1e-8, max_iter=500):
         * ``n_iter``: the passes over the batches made by the solver.
 
         The variances are the diagonal of ``sigma^2 (D^T D)^{-1}`` for a
-        design ``D`` with orthogonal columns (independent, balanced loci);
+        design ``D`` with orthogonal columns (independent loci);
         correlated columns make them slight underestimates.
 
     Raises
@@ -913,8 +1063,14 @@ def projection_fit(moments, batches, *, tol=1e-8, max_iter=500):
     >>> F = (0.5 * Z[:, 0] + 0.3 * Z[:, 1] * Z[:, 2])[:, None]
     >>> m = update_moments(init_moments(4, 1), Z, F, np.zeros((2000, 1, 4)))
     >>> fit = projection_fit(m, lambda: [(Z, F)])
-    >>> fit.additive.round(6)
-    array([[ 0.5,  0. , -0. ,  0. ]])
+    >>> float(fit.additive[0, 0].round(6)), float(fit.additive[0, 3].round(6))
+    (0.5, 0.0)
+
+    Loci 1 and 2 have the average effects that the pair gives them through
+    the partner's sample mean:
+
+    >>> bool(np.allclose(fit.additive[0, 1:3], 0.3 * Z[:, [2, 1]].mean(axis=0)))
+    True
     >>> float(fit.epistasis[0, 1, 2].round(6))
     0.3
     """
@@ -929,9 +1085,8 @@ def projection_fit(moments, batches, *, tol=1e-8, max_iter=500):
         )
     p = moments.z.shape[0]
     k = moments.f.shape[0]
-    zbar = moments.z / n
+    zbar, C, gamma = _centring(moments)
     fbar = moments.f / n
-    mean_zz = moments.zz / n
     mask = _product_mask(moments)
     inv_a, inv_U = _inverse_term_variances(moments, mask)
 
@@ -943,8 +1098,8 @@ def projection_fit(moments, batches, *, tol=1e-8, max_iter=500):
             if with_rhs:
                 R = np.asarray(F, dtype=np.float64) - fbar
             else:
-                R = _design_apply(Z, zbar, mean_zz, a, U)
-            ga, gU = _design_adjoint(Z, zbar, mean_zz, R, mask)
+                R = _design_apply(Z, zbar, C, gamma, a, U)
+            ga, gU = _design_adjoint(Z, zbar, C, gamma, R, mask)
             out_a += ga
             out_U += gU
         return out_a / n, out_U / n
@@ -996,7 +1151,7 @@ def projection_fit(moments, batches, *, tol=1e-8, max_iter=500):
     E = U + U.transpose(0, 2, 1)
     diag = np.arange(p)
     E[:, diag, diag] = U[:, diag, diag]
-    # Var(a_i) = sigma^2 / (n Var(z_i)), Var(e_ij) = sigma^2 / (n Var(z_i z_j)):
+    # Var(a_i) = sigma^2 / (n Var(z_i)), Var(e_ij) = sigma^2 / (n Var(zc_i zc_j)):
     # the diagonal of the preconditioner
     inv_sym = _symmetric(inv_U)
     return Bunch(

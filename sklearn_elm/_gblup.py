@@ -330,7 +330,9 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
     ----------
     variance_components_ : :class:`~sklearn.utils.Bunch`
         ``additive`` (V_A), ``epistatic`` (V_AA, 0.0 for
-        ``kernel="additive"``), ``genetic`` (V_A + V_AA), ``residual`` (V_E),
+        ``kernel="additive"``), ``higher`` (0.0: the
+        kernels hold no higher-order term), ``genetic`` (V_A + V_AA),
+        ``residual`` (V_E),
         ``phenotypic`` (V_G + V_E), ``h2`` (V_A / V_P) and ``H2``
         (V_G / V_P); floats for 1-D ``y``, arrays of shape (n_outputs,) for
         2-D ``y``.
@@ -393,8 +395,9 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
     (m = p) or of the pairwise features (m = p (p + 1) / 2) when m <= n, else
     of the n x n kernel; for ``"additive+epistatic"`` the additive kernel
     enters each likelihood evaluation through a p x p Schur complement.  The
-    deviance :func:`reml_objective` and its analytic gradient are minimised
-    over the log variance ratios with scipy's L-BFGS-B.  The epistatic
+    deviance :func:`~sklearn_elm._gblup.reml_objective` and its analytic
+    gradient are minimised over the log variance ratios with scipy's
+    L-BFGS-B.  The epistatic
     kernel stores a p x p matrix per output, so it suits marker panels of up
     to a few thousand loci.
 

@@ -341,7 +341,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
     (:func:`~sklearn_elm._network.l1_path_norm`), a penalty that favours
     hidden units reading few loci, as few additive effects and a few
     interacting pairs need.  The penalty goes down a path of decreasing
-    strengths (:class:`RegularizationPath`), one cosine learning-rate cycle
+    strengths (:class:`~sklearn_elm._regressor.RegularizationPath`), one cosine learning-rate cycle
     per step.  By default 10 % of the training data are held out to choose
     the step: the path stops once weaker regularisation no longer improves
     the validation loss beyond its noise, and the best step's weights are
@@ -401,7 +401,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
         penalty small; on small data sets each epoch is a single step.
     iterator_train, iterator_valid : callable, default=batch_loader
         Build the training / validation batch iterators; the default indexes
-        the data a whole batch at a time (see :func:`batch_loader`).
+        the data a whole batch at a time (see :func:`~sklearn_elm._regressor.batch_loader`).
     iterator_train__shuffle : bool, default=True
         Draw the training batches in a new random order every epoch (skorch
         itself does not shuffle unless told to).
@@ -411,7 +411,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
         regularisation path, keeping its last (least regularised) step.
     callbacks : list of (name, callback) or None, default=None
         Extra skorch callbacks.  The default ``regularization_path``
-        (:class:`RegularizationPath`) is tuned with
+        (:class:`~sklearn_elm._regressor.RegularizationPath`) is tuned with
         ``callbacks__regularization_path__<arg>``.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the validation split;

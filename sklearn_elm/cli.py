@@ -51,7 +51,8 @@ exit codes:
   0    success
   1    unexpected failure (a bug; the traceback is printed)
   2    bad usage or input (missing or malformed file, sample mismatch,
-       unknown trait, existing report directory without --force)
+       unknown trait, a trait constant in the training samples, too
+       few samples or loci, existing report directory without --force)
   130  interrupted (Ctrl-C); no report is written
 """
 
@@ -573,7 +574,10 @@ def build_parser():
         help="'qhaplo' (default): the bundled reference data; or a directory with a qhaplo "
         "trio (*_g.txt, *_p.txt, optional *_eff.txt with the true effects); or PLINK 1 "
         "genotypes (.bed file or prefix, with .bim/.fam; needs the 'plink' extra); or a "
-        "genotype table (.csv/.tsv: samples in rows, sample ID first, loci in the header)",
+        "genotype table (.csv, .tsv or whitespace-separated .txt, optionally .gz: samples in "
+        "rows, sample ID first, loci in the header). At least 3 and at most "
+        f"{MAX_LOCI} loci (prune larger panels first), at least 10 training and 2 test "
+        "samples",
     )
     cmd.add_argument(
         "--phenotypes", metavar="FILE",
@@ -583,7 +587,8 @@ def build_parser():
     cmd.add_argument("--h2", type=_fraction, metavar="FLOAT",
                      help="bundled data only: the published noisy variant with this H2")
     cmd.add_argument("--traits", nargs="+", metavar="NAME",
-                     help="traits to analyse, by name (default: all)")
+                     help="traits to analyse, by name, space- or comma-separated "
+                     "(default: all)")
     cmd.add_argument("--out", default="elm-report", metavar="DIR",
                      help="report directory (default: elm-report)")
     cmd.add_argument("--hidden-sizes", nargs="+", type=_positive_int, metavar="N",

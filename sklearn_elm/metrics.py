@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ._decomposition import components_bunch
-from .datasets import pairwise_values
+from .datasets._simulate import _orthogonal_parts
 
 __all__ = [
     "effect_recovery",
@@ -156,10 +156,14 @@ def pair_recovery(estimated, true, *, k=None):
 def true_variance_components(Z, additive_effects, epistasis, phenotypes=None):
     """Variance components of known effects, realised in a sample.
 
-    With ``A = Z a`` and ``AA = sum_{i<j} e_ij z_i z_j``, per trait:
-    ``additive = Var(A)``, ``epistatic = Var(AA)``, ``genetic = Var(A + AA)``,
-    ``higher = genetic - additive - epistatic`` (twice the covariance of the
-    two parts, which vanishes in expectation for independent centred loci),
+    The orthogonal decomposition of the genetic value ``g = sum_i a_i z_i +
+    sum_{i<j} e_ij z_i z_j``: with ``zc = z - zbar`` (sample means), ``g =
+    const + A + AA``, ``A = sum_i alpha_i zc_i`` with the average effects
+    ``alpha = a + e zbar``, and ``AA = sum_{i<j} e_ij zc_i zc_j``.  Per
+    trait: ``additive = Var(A)``, ``epistatic = Var(AA)``, ``genetic =
+    Var(g)``, ``higher = genetic - additive - epistatic`` (twice the sample
+    covariance of the two parts, which vanishes in expectation for
+    independent loci at any allele frequencies),
     and, when the phenotypes are given, ``phenotypic = Var(y)``,
     ``residual = phenotypic - genetic``, ``h2 = additive / phenotypic`` and
     ``H2 = genetic / phenotypic`` (NaN otherwise).  Population variances
@@ -198,8 +202,9 @@ def true_variance_components(Z, additive_effects, epistasis, phenotypes=None):
     E = np.asarray(epistasis, dtype=np.float64)
     single = a.ndim == 1
     a, E = np.atleast_2d(a), E.reshape(-1, *E.shape[-2:])
-    A = Z @ a.T
-    AA = np.stack([pairwise_values(Z, E_t) for E_t in E], axis=1)
+    parts = [_orthogonal_parts(Z, a_t, E_t)[:2] for a_t, E_t in zip(a, E, strict=True)]
+    A = np.stack([part[0] for part in parts], axis=1)
+    AA = np.stack([part[1] for part in parts], axis=1)
     additive, epistatic, genetic = A.var(axis=0), AA.var(axis=0), (A + AA).var(axis=0)
     if phenotypes is None:
         phenotypic = np.full_like(genetic, np.nan)

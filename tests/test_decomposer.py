@@ -75,6 +75,37 @@ def test_planted_pair_recovered_exactly(epistasis):
     assert dec.elm_residual_ < 1e-5
 
 
+@pytest.mark.parametrize("epistasis", ["projection", "regression", "contrast"])
+@pytest.mark.parametrize("components", ["network", "debiased"])
+def test_planted_pair_at_unequal_allele_frequencies(epistasis, components):
+    """Allele frequency 0.2 on the interacting loci, so z = 2g - 1 has mean -0.6: the
+    additive effects are the average effects (locus 0 gets e * mean(z_1) from the pair),
+    the pairwise part is that of centred genotypes, and the components add up to V_G."""
+    c, a2, scale = 0.8, -0.5, 1.5
+    pipe = planted_pipeline(c, a2, scale=scale)
+    G = factorial_genotypes(5)
+    # exact independent frequencies: rows with allele 0 at locus 0 or 1 count 4 times each
+    weights = np.where(G[:, 0] == 0, 4, 1) * np.where(G[:, 1] == 0, 4, 1)
+    G = np.repeat(G, weights, axis=0)
+    y = pipe.predict(G)
+    dec = ELMDecomposer(
+        pipe, prefit=True, epistasis=epistasis, components=components
+    ).fit(G, y)
+    e, zbar, var = scale * c, -0.6, 0.64
+    np.testing.assert_allclose(
+        dec.additive_effects_, [e * zbar, e * zbar, scale * a2, 0, 0], atol=1e-6
+    )
+    assert dec.epistasis_matrix_[0, 1] == pytest.approx(e, abs=1e-6)
+    vc = dec.variance_components_
+    v_a = 2 * (e * zbar) ** 2 * var + (scale * a2) ** 2
+    v_aa = e**2 * var**2
+    assert vc.genetic == pytest.approx(np.var(y), rel=1e-6)
+    assert vc.genetic == pytest.approx(v_a + v_aa, rel=1e-6)
+    assert vc.additive == pytest.approx(v_a, abs=1e-6)
+    assert vc.epistatic == pytest.approx(v_aa, abs=1e-6)
+    assert vc.higher == pytest.approx(0, abs=1e-6)
+
+
 def test_debiased_components_subtract_the_sampling_noise_of_the_terms():
     """An exact network whose residuals hold nothing genetic: the debiased components are
     the network's less the noise each squared estimate adds, sigma^2 / n per term, with
@@ -316,14 +347,16 @@ def test_sklearn_contracts(tiny_data):
 
 @pytest.mark.parametrize("epistasis", ["projection", "regression"])
 def test_epistatic_variance_is_the_sample_variance_of_the_pairwise_part(tiny_data, epistasis):
-    """V_AA is the noise-corrected variance over the samples of sum_{i<j} E_ij z_i z_j,
-    whichever estimator gave E and whether or not the samples were kept between passes."""
+    """V_AA is the noise-corrected variance over the samples of sum_{i<j} E_ij zc_i zc_j
+    (zc: genotypes centred on the sample), whichever estimator gave E and whether or not
+    the samples were kept between passes."""
     G, Y = tiny_data
     net = make_pipeline(GenotypeEncoder(), NeuralGPRegressor(**TINY)).fit(G, Y)
     dec = ELMDecomposer(
         net, prefit=True, epistasis=epistasis, batch_size=64, components="network"
     ).fit(G, Y)
     Z = net[0].transform(G)
+    Z = Z - Z.mean(axis=0)
     iu = np.triu_indices(Z.shape[1], 1)
     products = Z[:, iu[0]] * Z[:, iu[1]]
     pairwise = products @ dec.epistasis_matrix_[:, iu[0], iu[1]].T

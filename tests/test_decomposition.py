@@ -5,6 +5,8 @@ import itertools
 import numpy as np
 import pytest
 from _planted import planted_net
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sklearn_elm import GenotypeEncoder
 from sklearn_elm._decomposition import (
@@ -182,25 +184,36 @@ def test_components_add_up_and_need_two_samples():
         additive_effects(moments_of(Z[:1], S[:1]))
 
 
-def test_projection_matches_direct_least_squares():
+@pytest.mark.parametrize("frequency", [0.5, 0.2])
+def test_projection_matches_direct_least_squares(frequency):
     """The streamed projection solves the same least-squares problem as a dense
-    solve on the explicit centred design [z, z_i z_j]."""
+    solve on the explicit design [zc, zc_i zc_j] of inputs centred on the sample:
+    the pair coefficients are those of the raw products z_i z_j too, and the
+    additive ones are average effects."""
     rng = np.random.default_rng(1)
     n, p, k = 3000, 10, 2
-    Z = rng.choice([-1.0, 1.0], size=(n, p))
+    Z = np.where(rng.random((n, p)) < frequency, 1.0, -1.0)
     iu = np.triu_indices(p, 1)
-    D = np.column_stack([Z, (Z[:, :, None] * Z[:, None, :])[:, iu[0], iu[1]]])
+
+    def design(X):
+        return np.column_stack([X, (X[:, :, None] * X[:, None, :])[:, iu[0], iu[1]]])
+
+    D = design(Z)
     W = rng.normal(size=(D.shape[1], k)) * (rng.random((D.shape[1], k)) < 0.2)
     F = D @ W + 0.1 * rng.normal(size=(n, k))
     m = update_moments(init_moments(p, k), Z, F, np.zeros((n, k, p)))
     batches = [(Z[i : i + 700], F[i : i + 700]) for i in range(0, n, 700)]
     fit = projection_fit(m, lambda: batches, tol=1e-10)
     a, E = fit.additive, fit.epistasis
-    Dc = D - D.mean(axis=0)
-    coef = np.linalg.lstsq(Dc, F - F.mean(axis=0), rcond=None)[0]
+    Dc = design(Z - Z.mean(axis=0))
+    coef = np.linalg.lstsq(Dc - Dc.mean(axis=0), F - F.mean(axis=0), rcond=None)[0]
+    raw = np.linalg.lstsq(D - D.mean(axis=0), F - F.mean(axis=0), rcond=None)[0]
     np.testing.assert_allclose(a, coef[:p].T, atol=1e-8)
     np.testing.assert_allclose(E[:, iu[0], iu[1]], coef[p:].T, atol=1e-8)
+    np.testing.assert_allclose(E[:, iu[0], iu[1]], raw[p:].T, atol=1e-8)
     np.testing.assert_allclose(E, E.transpose(0, 2, 1))
+    if frequency != 0.5:  # the centring matters: average effects differ from raw coefficients
+        assert np.abs(a - raw[:p].T).max() > 0.05
 
 
 @pytest.mark.parametrize("ploidy", [1, 2])
@@ -209,13 +222,15 @@ def test_epistatic_variance_is_that_of_the_pairwise_part_in_the_sample(ploidy):
     (as the truth is scored), sample covariances of the pair products included; the
     independent-pairs form misses them on a small sample."""
     data = make_epistatic_phenotypes(150, 10, h2=1.0, epistatic_ratio=1.0, ploidy=ploidy,
-                                     random_state=3)
-    Z = GenotypeEncoder().fit_transform(data.genotypes)  # -1/+1 or -1/0/+1
-    a, E = data.additive_effects, data.epistasis
+                                     allele_frequencies=0.3, random_state=3)
+    Z = GenotypeEncoder().fit_transform(data.genotypes)  # -1/+1 or -1/0/+1, mean != 0
+    E = data.epistasis
+    a = data.additive_effects + E[0] @ Z.mean(axis=0)  # average effects
     m = update_moments(init_moments(10, 1), Z, data.genetic_values, np.zeros((150, 1, 10)))
-    truth = true_variance_components(Z, a, E)
+    truth = true_variance_components(Z, data.additive_effects, E)
     exact = variance_components(m, a, E, np.zeros_like(E), np.ones(1),
-                                pairwise_part_variance([Z[:70], Z[70:]], E))
+                                pairwise_part_variance([Z[:70], Z[70:]], E, m))
+    np.testing.assert_allclose(exact.genetic, truth.genetic, rtol=1e-10)
     np.testing.assert_allclose(exact.epistatic, truth.epistatic, rtol=1e-10)
     np.testing.assert_allclose(exact.additive, truth.additive, rtol=1e-10)
     approx = variance_components(m, a, E, np.zeros_like(E), np.ones(1))
@@ -304,3 +319,23 @@ def test_debiased_components_per_output():
         alone = debiased(Z, 0.7 * G[:, k : k + 1], Y[:, k : k + 1])
         for key in both:
             np.testing.assert_allclose(both[key][k], alone[key][0], rtol=1e-6)
+
+
+@given(seed=st.integers(0, 2**16), frequency=st.floats(0.05, 0.95), ploidy=st.sampled_from([1, 2]))
+@settings(max_examples=25, deadline=None)
+def test_pair_variances_are_those_of_the_centred_terms(seed, frequency, ploidy):
+    """From raw streamed moments: the variance of (z_i - zbar_i)(z_j - zbar_j) off the
+    diagonal and, on it, that of (z_i - zbar_i)^2 left after regressing it on z_i."""
+    rng = np.random.default_rng(seed)
+    Z = rng.binomial(ploidy, frequency, size=(300, 4)) * (2.0 / ploidy) - 1.0
+    m = moments_of(Z, np.zeros((len(Z), 1, 4)))
+    Zc = Z - Z.mean(axis=0)
+    expected = (Zc[:, :, None] * Zc[:, None, :]).var(axis=0)
+    for i in range(4):
+        square = Zc[:, i] ** 2
+        if Zc[:, i].var() > 0:
+            slope = np.mean(square * Zc[:, i]) / Zc[:, i].var()
+            expected[i, i] = (square - slope * Zc[:, i]).var()
+        if ploidy == 1 or expected[i, i] < 1e-9:
+            expected[i, i] = 0.0
+    np.testing.assert_allclose(pair_variances(m), expected, atol=1e-10)

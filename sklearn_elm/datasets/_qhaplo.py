@@ -110,7 +110,7 @@ def read_qhaplo(directory, *, prefix=None):
         Same fields as :func:`load_qhaplo` (``additive_effects``,
         ``epistasis`` and ``allele_frequencies`` only when the effects file
         exists; ``allele_frequencies`` is otherwise estimated from the
-        genotypes) plus ``sample_ids``.
+        genotypes), without ``DESCR``.
 
     Raises
     ------

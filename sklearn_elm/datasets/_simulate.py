@@ -34,6 +34,23 @@ def pairwise_values(Z, epistasis):
     return 0.5 * np.einsum("ni,ij,nj->n", Z, off, Z)
 
 
+def _orthogonal_parts(Z, additive, epistasis):
+    """Additive and pairwise parts of ``sum a_i z_i + sum_{i<j} E_ij z_i z_j``, orthogonalised.
+
+    With ``zc = z - zbar`` (sample means), the genetic value is, up to a
+    constant, ``sum_i alpha_i zc_i + sum_{i<j} E_ij zc_i zc_j`` with average
+    effects ``alpha = a + E zbar`` (diagonal of ``E`` ignored).  Returns the
+    two parts per sample (each of mean 0) and ``alpha``; for independent
+    loci they are uncorrelated in expectation at any allele frequencies.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    zbar = Z.mean(axis=0)
+    off = epistasis - np.diag(np.diag(epistasis))
+    alpha = additive + off @ zbar
+    Zc = Z - zbar
+    return Zc @ alpha, pairwise_values(Zc, off) - pairwise_values(Zc, off).mean(), alpha
+
+
 @validate_params(
     {
         "n_samples": [Interval(Integral, 2, None, closed="left")],
@@ -69,9 +86,13 @@ def make_epistatic_phenotypes(
     ``center="mid"`` (haploid ``z = 2 g - 1``, diploid ``z = g - 1``).  The
     additive effects sit on ``n_qtl`` random loci, the pairs are disjoint
     pairs of those loci.  Both parts are scaled on the realised sample so
-    that ``V_AA / V_A = epistatic_ratio`` and ``V_G = 1`` exactly; the noise
-    has variance ``(1 - h2) / h2`` so that ``V_G / V_P = h2`` up to
-    sampling error.
+    that ``V_AA / V_A = epistatic_ratio`` and ``V_G = 1`` exactly, with
+    ``V_A`` and ``V_AA`` those of the orthogonal decomposition
+    (:func:`~sklearn_elm.metrics.true_variance_components`: average effects
+    on genotypes centred on the sample, and products of centred genotypes;
+    where allele frequencies are not 1/2, a pair adds to ``V_A`` through
+    its partners' means).  The noise has variance ``(1 - h2) / h2``, so that
+    ``V_G / V_P = h2`` up to sampling error.
 
     Parameters
     ----------
@@ -106,7 +127,8 @@ def make_epistatic_phenotypes(
         genotypes : ndarray of shape (n_samples, n_loci), int8
             0/1 (haploid) or 0/1/2 (diploid) allele counts.
         phenotypes : ndarray of shape (n_samples, n_traits)
-            Genetic values plus noise, variance 1 per trait.
+            Genetic values (variance 1) plus noise (variance ``(1 - h2) / h2``),
+            so variance ``1 / h2`` per trait.
         additive_effects : ndarray of shape (n_traits, n_loci)
             True additive effects on the encoded scale.
         epistasis : ndarray of shape (n_traits, n_loci, n_loci)
@@ -146,7 +168,13 @@ def make_epistatic_phenotypes(
     if allele_frequencies is None:
         freq = np.full(n_loci, 0.5)
     else:
-        freq = np.broadcast_to(np.asarray(allele_frequencies, dtype=float), (n_loci,)).copy()
+        freq = np.asarray(allele_frequencies, dtype=float)
+        if freq.ndim > 1 or freq.size not in (1, n_loci):
+            raise ValueError(
+                f"allele_frequencies must be a float or have one entry per locus "
+                f"(n_loci={n_loci}), got shape {freq.shape}."
+            )
+        freq = np.broadcast_to(freq.reshape(-1), (n_loci,)).copy()
         if not np.all((freq > 0) & (freq < 1)):
             raise ValueError("allele_frequencies must lie strictly between 0 and 1.")
 
@@ -160,23 +188,34 @@ def make_epistatic_phenotypes(
         qtl = rng.choice(n_loci, size=n_qtl, replace=False)
         a = np.zeros(n_loci)
         a[qtl] = rng.standard_normal(n_qtl)
-        A = Z @ a
         E = np.zeros((n_loci, n_loci))
         if epistatic_ratio > 0:
             paired = rng.permutation(qtl)[: 2 * n_pairs].reshape(n_pairs, 2)
             effects = rng.standard_normal(n_pairs)
             E[paired[:, 0], paired[:, 1]] = effects
             E[paired[:, 1], paired[:, 0]] = effects
-        AA = pairwise_values(Z, E)
-        var_a, var_aa = A.var(), AA.var()
-        if var_a == 0 or (epistatic_ratio > 0 and var_aa == 0):
+        # orthogonal parts: u from a, and from E the pairwise part w and the
+        # additive part v it induces through the partners' means
+        u, _, _ = _orthogonal_parts(Z, a, np.zeros_like(E))
+        v, w, _ = _orthogonal_parts(Z, np.zeros(n_loci), E)
+        if u.var() == 0 or (epistatic_ratio > 0 and w.var() == 0):
             raise ValueError(
                 "a simulated genetic component has no variance in this sample; "
                 "use more samples or loci, or less extreme allele frequencies."
             )
-        c_aa = np.sqrt(epistatic_ratio / var_aa) if epistatic_ratio > 0 else 0.0
-        c_a = 1 / np.sqrt(var_a)
-        G = c_a * A + c_aa * AA
+        # V_AA = c_aa^2 Var(w) = epistatic_ratio, and V_A = Var(c_a u + c_aa v) = 1
+        c_aa = np.sqrt(epistatic_ratio / w.var()) if epistatic_ratio > 0 else 0.0
+        var_u, cov_uv, var_v = u.var(), np.mean(u * v), v.var()
+        disc = (c_aa * cov_uv) ** 2 - var_u * (c_aa**2 * var_v - 1)
+        c_a = (np.sqrt(max(disc, 0.0)) - c_aa * cov_uv) / var_u
+        if disc < 0 or c_a <= 0:
+            raise ValueError(
+                f"epistatic_ratio={epistatic_ratio} is out of reach at these allele "
+                "frequencies: the additive variance that the pairs induce through their "
+                "partners' means alone exceeds V_AA / epistatic_ratio. Use a smaller "
+                "ratio or allele frequencies nearer 1/2."
+            )
+        G = c_a * (Z @ a) + c_aa * pairwise_values(Z, E)
         scale = 1 / G.std()  # V_G = 1 exactly, V_AA / V_A unchanged
         additive[t] = scale * c_a * a
         epistasis[t] = scale * c_aa * E
