@@ -32,6 +32,19 @@ from ._decomposition import (
 from ._elm import _elm_batches, _elm_steps, _io_sizes, elm_residual
 
 
+def _check_exact(residual, peak, rtol=1e-3):
+    """A clear error where ``f(x) = J(x) x`` fails beyond float round-off."""
+    bad = residual > rtol * peak + 1e-12
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"The equivalent linear map is not exact for this network: max |f(x) - J(x) x| "
+            f"= {residual[k]:.3g} on output {k}, against max |f(x)| = {peak[k]:.3g}. The "
+            "decomposition would be wrong; the network must be a bias-free stack of "
+            "supported layers."
+        )
+
+
 def _default_estimator():
     # imported here so that the decomposer does not depend on their import order
     from ._encoding import GenotypeEncoder
@@ -379,6 +392,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         keep = self.epistasis_ == "projection" or debiased
         intercept = self._net_intercept(net, n_outputs)
         moments, residual, kept, start = None, np.zeros(n_outputs), [], 0
+        peak = np.zeros(n_outputs)
         for Z, F, S, r in self._iter_decomposition(X, preprocessing, net):
             if moments is None:
                 moments = init_moments(
@@ -386,6 +400,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
                 )
             update_moments(moments, Z, F, S)
             residual = np.maximum(residual, r)
+            peak = np.maximum(peak, np.abs(F).max(axis=0, initial=0.0))
             if keep:
                 # residual of the network's prediction, intercept + f
                 R = Y[start : start + len(Z)] - intercept - F if debiased else None
@@ -393,6 +408,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             start += len(Z)
         if moments is None or moments.n < 2:
             raise ValueError("ELMDecomposer needs at least 2 samples to decompose.")
+        _check_exact(residual, peak)
         network_fit = None
         self.n_iter_ = 0
         if keep:

@@ -225,6 +225,11 @@ def _io_sizes(steps):
     return linears[0].in_features, linears[-1].out_features
 
 
+def _activate(layer, h):
+    """``layer(h)`` without overwriting ``h`` (an ``inplace=True`` activation gets a copy)."""
+    return layer(h.clone()) if getattr(layer, "inplace", False) else layer(h)
+
+
 def _forward_gates(steps, x):
     """Run the layers on ``x`` and record each activation's gate vector."""
     a, gates = x, []
@@ -232,7 +237,7 @@ def _forward_gates(steps, x):
         if kind == "linear":
             a = F.linear(a, layer.weight)
             continue
-        out = layer(a)
+        out = _activate(layer, a)
         gates.append(gate(a) if homogeneous else _implied_gate(gate, a, out))
         a = out
     return a, gates
@@ -305,9 +310,11 @@ def _detached_forward(steps, x):
         if kind == "linear":
             a = F.linear(a, layer.weight)
         elif homogeneous:
-            a = layer(a)
+            # an in-place activation cannot be differentiated through in every case
+            # (LeakyReLU with a negative slope); h * gate(h) is the same map
+            a = a * gate(a) if getattr(layer, "inplace", False) else layer(a)
         else:
-            a = a * _implied_gate(gate, a, layer(a)).detach()
+            a = a * _implied_gate(gate, a, _activate(layer, a)).detach()
     return a
 
 
@@ -371,7 +378,35 @@ def _elm_batches(module, X, *, batch_size=None, method="closed_form"):
             with torch.no_grad():
                 f, gates = _forward_gates(steps, x)
                 J = jacobian(steps, gates, x.shape[0])
+        if start == 0 and type(module) is not nn.Sequential:
+            _check_forward_is_layers(module, x, f)
         yield x, f.detach(), J.detach()
+
+
+def _check_forward_is_layers(module, x, f):
+    """A clear error where ``module(x)`` is not the stack of layers that the map covers."""
+    training = module.training
+    module.eval()  # dropout is the identity in the map
+    try:
+        with torch.no_grad():
+            out = module(x)
+    finally:
+        module.train(training)
+    if isinstance(out, torch.Tensor) and out.shape == f.shape:
+        gap = (out - f).abs().max().item() if out.numel() else 0.0
+        scale = f.abs().max().item() if f.numel() else 0.0
+        if gap <= 1e-4 * scale + 10 * torch.finfo(f.dtype).tiny:
+            return
+        detail = f"max |module(x) - layers(x)| = {gap:.3g} on the first batch"
+    else:
+        shape = tuple(getattr(out, "shape", ()))
+        detail = f"module(x) has shape {shape}, layers(x) {tuple(f.shape)}"
+    raise ValueError(
+        f"The forward of {type(module).__name__} is not its stack of layers ({detail}): "
+        "the equivalent linear map covers only the layers, so it would not be exact for "
+        "the module. Put every operation of the forward pass in the nn.Sequential "
+        "(`layers`), bias-free."
+    )
 
 
 def elm_residual(f, J, x):

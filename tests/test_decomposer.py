@@ -363,3 +363,11 @@ def test_epistatic_variance_is_the_sample_variance_of_the_pairwise_part(tiny_dat
     correction = dec.epistasis_variance_[:, iu[0], iu[1]] @ products.var(axis=0)
     np.testing.assert_allclose(dec.variance_components_.epistatic,
                                pairwise.var(axis=0) - correction, rtol=1e-6, atol=1e-12)
+
+
+def test_an_inexact_map_is_an_error_not_a_silent_number():
+    from sklearn_elm._decomposer import _check_exact
+
+    _check_exact(np.array([1e-7, 0.0]), np.array([1.0, 0.0]))  # float round-off passes
+    with pytest.raises(ValueError, match="not exact for this network.*output 1"):
+        _check_exact(np.array([1e-7, 0.4]), np.array([1.0, 2.0]))

@@ -192,3 +192,49 @@ def test_wrong_input_is_rejected():
         equivalent_linear_map(net, np.ones((2, 3)), batch_size=0)
     with pytest.raises(ValueError, match="0 samples"):
         equivalent_linear_map(net, np.ones((0, 3)))
+
+
+@pytest.mark.parametrize("method", ["closed_form", "autograd"])
+@pytest.mark.parametrize(
+    "activation",
+    [
+        lambda inplace: nn.ReLU(inplace=inplace),
+        lambda inplace: nn.LeakyReLU(-0.5, inplace=inplace),
+        lambda inplace: nn.SiLU(inplace=inplace),
+    ],
+)
+def test_inplace_activations_give_the_same_exact_map(activation, method):
+    """An in-place activation overwrites its input: the map must not read the gate off it."""
+    torch.manual_seed(0)
+    first, last = nn.Linear(3, 8, bias=False), nn.Linear(8, 2, bias=False)
+    X = torch.randn(40, 3)
+    maps = []
+    for inplace in (False, True):
+        net = nn.Sequential(first, activation(inplace), last)
+        J, residual = equivalent_linear_map(net, X, method=method, return_residual=True)
+        assert residual.max() < 1e-5
+        maps.append(J)
+    np.testing.assert_allclose(maps[1], maps[0], atol=1e-6)
+
+
+def test_forward_beyond_the_layers_is_rejected():
+    """A module whose forward adds anything to `layers` (here a biased head) is not what
+    the map covers: a clear error, not a silently inexact map."""
+
+    class WithHead(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.Sequential(nn.Linear(3, 4, bias=False), nn.ReLU(),
+                                        nn.Linear(4, 1, bias=False))
+            self.head = nn.Linear(1, 1)
+
+        def forward(self, x):
+            return self.head(self.layers(x))
+
+    torch.manual_seed(0)
+    with pytest.raises(ValueError, match="forward of WithHead is not its stack of layers"):
+        equivalent_linear_map(WithHead(), torch.randn(5, 3))
+    # GatedMLP, whose forward is its layers, passes (in training mode too: dropout is off)
+    module = GatedMLP(3, 2, hidden_sizes=(8,), dropout=0.5).train()
+    _, residual = equivalent_linear_map(module, torch.randn(5, 3), return_residual=True)
+    assert residual.max() < 1e-5 and module.training
