@@ -32,6 +32,16 @@ from ._decomposition import (
 from ._elm import _elm_batches, _elm_steps, _io_sizes, elm_residual
 
 
+def _first_step_tags(estimator):
+    """Tags of the estimator that first sees the input (a pipeline's first real step)."""
+    while isinstance(estimator, Pipeline):
+        steps = [step for _, step in estimator.steps if step not in (None, "passthrough")]
+        if not steps:
+            break
+        estimator = steps[0]
+    return get_tags(estimator)
+
+
 def _check_exact(residual, peak, rtol=1e-3):
     """A clear error where ``f(x) = J(x) x`` fails beyond float round-off."""
     bad = residual > rtol * peak + 1e-12
@@ -345,9 +355,11 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
                     "and needs y; pass y, or components='network' for the components of "
                     "the network alone."
                 )
-            X = validate_data(self, X, ensure_all_finite=self._finite(self._get_estimator()))
+            X = self._passed_on(
+                X, validate_data(self, X, ensure_all_finite=self._finite(self._get_estimator()))
+            )
         else:
-            X, y = validate_data(
+            checked, y = validate_data(
                 self,
                 X,
                 y,
@@ -355,6 +367,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
                 multi_output=True,
                 y_numeric=True,
             )
+            X = self._passed_on(X, checked)
             y = np.asarray(y, dtype=np.float64)
         if self.prefit:
             if self.estimator is None:
@@ -484,8 +497,21 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
 
     @staticmethod
     def _finite(estimator):
-        """Let NaN through only to an estimator that handles it (e.g. GenotypeEncoder)."""
-        return "allow-nan" if get_tags(estimator).input_tags.allow_nan else True
+        """Let NaN through only to an estimator that handles it (e.g. GenotypeEncoder,
+        also as the first step of a pipeline)."""
+        return "allow-nan" if _first_step_tags(estimator).input_tags.allow_nan else True
+
+    @staticmethod
+    def _passed_on(X, checked):
+        """What the inner estimator gets: a DataFrame as such (its column names may select
+        columns in a pipeline), anything else as the validated array."""
+        return X if hasattr(X, "iloc") else checked
+
+    def _validate_passed_on(self, X):
+        checked = validate_data(
+            self, X, ensure_all_finite=self._finite(self.estimator_), reset=False
+        )
+        return self._passed_on(X, checked)
 
     def _squeeze(self, value):
         """Drop the output axis (or return a float) for single-output ``y``."""
@@ -511,7 +537,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         n = X.shape[0]
         step = max(n, 1) if self.batch_size is None else self.batch_size
         for start in range(0, n, step):
-            Xb = X[start : start + step]
+            Xb = X.iloc[start : start + step] if hasattr(X, "iloc") else X[start : start + step]
             Zb = Xb if preprocessing is None else preprocessing.transform(Xb)
             Zb = np.asarray(Zb, dtype=np.float64)
             if not np.isfinite(Zb).all():
@@ -548,7 +574,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             up to the prediction.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, ensure_all_finite=self._finite(self.estimator_), reset=False)
+        X = self._validate_passed_on(X)
         preprocessing, net = _split_network(self.estimator_)
         blocks = [
             (S * Z[:, None, :]).reshape(len(Z), -1)
@@ -601,7 +627,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             ``estimator_.predict(X)``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, ensure_all_finite=self._finite(self.estimator_), reset=False)
+        X = self._validate_passed_on(X)
         return self.estimator_.predict(X)
 
     def score(self, X, y, sample_weight=None):
@@ -622,7 +648,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             ``estimator_.score(X, y)``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, ensure_all_finite=self._finite(self.estimator_), reset=False)
+        X = self._validate_passed_on(X)
         if sample_weight is None:
             return self.estimator_.score(X, y)
         return self.estimator_.score(X, y, sample_weight=sample_weight)
@@ -631,6 +657,6 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         inner = get_tags(self._get_estimator())
         tags.target_tags.required = not self.prefit
-        tags.input_tags.allow_nan = inner.input_tags.allow_nan
+        tags.input_tags.allow_nan = _first_step_tags(self._get_estimator()).input_tags.allow_nan
         tags.non_deterministic = inner.non_deterministic
         return tags

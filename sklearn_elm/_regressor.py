@@ -1,5 +1,6 @@
 """NeuralGPRegressor: a skorch regressor with defaults for genomic prediction."""
 
+import copy
 import numbers
 import warnings
 
@@ -92,7 +93,8 @@ def _validation_losses(net, dataset, batch_size):
         Xv, yv = dataset.X, dataset.y
     module = net.module_
     # the training criterion, per element: the selection judges what training minimises
-    criterion = type(net.criterion_)(reduction="none")
+    criterion = copy.copy(net.criterion_)  # its own settings (e.g. HuberLoss's delta)
+    criterion.reduction = "none"
     was_training = module.training
     module.eval()
     losses = []
@@ -253,9 +255,17 @@ class RegularizationPath(Callback):
         self._ends = np.cumsum(self._lengths).tolist()
         self._begun, self._misses = 0, 0
         for group in net.optimizer_.param_groups:
-            # each group's own settings, kept across warm-started fits (as torch's schedulers do)
-            group.setdefault("initial_lr", group["lr"])
-            group.setdefault("initial_weight_decay", group.get("weight_decay", 0.0))
+            # each group's own settings relative to the net's, kept across warm-started fits
+            # (the schedule overwrites lr and weight_decay) but following set_params
+            if "lr_ratio" not in group:
+                group["lr_ratio"] = group["lr"] / net.lr if net.lr else 1.0
+                group["initial_weight_decay"] = group.get("weight_decay", 0.0)
+                group["weight_decay_ratio"] = (
+                    group["initial_weight_decay"] / start if start else None
+                )
+            group["initial_lr"] = net.lr * group["lr_ratio"]
+            if group["weight_decay_ratio"] is not None:
+                group["initial_weight_decay"] = start * group["weight_decay_ratio"]
 
     def on_epoch_begin(self, net, dataset_train=None, **kwargs):
         epoch, self._begun = self._begun, self._begun + 1
@@ -582,11 +592,30 @@ class NeuralGPRegressor(NeuralNetRegressor):
             torch.manual_seed(self._seed_)
             if not self.warm_start or not self.initialized_:
                 self.initialize()
+            self._check_output_width(X[:1])
             # skorch's own fit would go through the public partial_fit, which this
             # class hides (it would train on unstandardised targets)
             NeuralNetRegressor.partial_fit(self, X.astype(np.float32, copy=False), Y, **fit_params)
         self.module_.eval()
         return self
+
+    def _check_output_width(self, X):
+        """A clear error where the module's outputs do not match the targets' columns."""
+        module = self.module_
+        training = module.training
+        module.eval()
+        try:
+            with torch.no_grad():
+                out = module(torch.as_tensor(X, dtype=torch.float32, device=self.device))
+        finally:
+            module.train(training)
+        width = out.shape[-1] if out.ndim == 2 else None
+        if width != self.n_outputs_:
+            raise ValueError(
+                f"The module returns outputs of shape {tuple(out.shape)} for one sample, but "
+                f"y has {self.n_outputs_} column(s): set module__n_outputs={self.n_outputs_} "
+                "(or leave it unset to infer it)."
+            )
 
     def _resolve_path_penalty(self, n_train, n_features):
         """``path_penalty`` as a number, for ``n_train`` training samples (after the split)."""

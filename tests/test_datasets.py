@@ -175,6 +175,9 @@ def test_purely_additive_simulation():
         (dict(h2=0.0), "h2"),
         (dict(ploidy=3), "ploidy"),
         (dict(allele_frequencies=[0.5] * 9 + [1.0]), "allele_frequencies"),
+        (dict(allele_frequencies=[0.5, 0.4, 0.3]), "one entry per locus .n_loci=10"),
+        # the pairs' induced additive variance alone exceeds V_AA / ratio
+        (dict(allele_frequencies=0.03, epistatic_ratio=50.0), "out of reach"),
     ],
 )
 def test_simulator_errors(kwargs, match):

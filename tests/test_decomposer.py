@@ -371,3 +371,32 @@ def test_an_inexact_map_is_an_error_not_a_silent_number():
     _check_exact(np.array([1e-7, 0.0]), np.array([1.0, 0.0]))  # float round-off passes
     with pytest.raises(ValueError, match="not exact for this network.*output 1"):
         _check_exact(np.array([1e-7, 0.4]), np.array([1.0, 2.0]))
+
+
+def test_missing_genotypes_reach_the_pipeline_that_imputes_them(tiny_data):
+    """A pipeline whose first step imputes NaN (GenotypeEncoder) gets the NaN; a bare
+    network does not."""
+    G, Y = tiny_data
+    G = G.astype(float)
+    G[3, 1] = np.nan
+    pipe = make_pipeline(GenotypeEncoder(), NeuralGPRegressor(**TINY))
+    dec = ELMDecomposer(pipe).fit(G, Y)
+    assert np.isfinite(dec.transform(G)).all() and np.isfinite(dec.predict(G)).all()
+    with pytest.raises(ValueError, match="NaN"):
+        ELMDecomposer(NeuralGPRegressor(**TINY)).fit(G, Y)
+
+
+def test_dataframe_reaches_the_inner_estimator(tiny_data):
+    """Column names go through to the pipeline, e.g. to select columns by name."""
+    pd = pytest.importorskip("pandas")
+    from sklearn.compose import ColumnTransformer
+
+    G, Y = tiny_data
+    df = pd.DataFrame(G, columns=[f"snp{i}" for i in range(G.shape[1])])
+    select = ColumnTransformer([("enc", GenotypeEncoder(), ["snp0", "snp1", "snp2"])])
+    dec = ELMDecomposer(make_pipeline(select, NeuralGPRegressor(**TINY)), batch_size=64)
+    dec.fit(df, Y)
+    assert dec.additive_effects_.shape == (2, 3)
+    assert list(dec.feature_names_in_) == list(df.columns)
+    assert dec.transform(df).shape == (len(df), 2 * 3)
+    np.testing.assert_allclose(dec.predict(df), dec.estimator_.predict(df))

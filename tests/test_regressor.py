@@ -450,3 +450,39 @@ def test_auto_path_penalty_starts_at_half_the_chance_correlation_scale(train_spl
                               train_split=train_split,
                               callbacks__regularization_path__n_steps=1).fit(X, X[:, 0])
     assert fixed.path_penalty_ == 0.5
+
+
+def test_step_selection_uses_the_criterion_with_its_parameters(data):
+    """The path judges steps by the training criterion itself: HuberLoss(delta=0.1),
+    not a default HuberLoss()."""
+    X, Y = data
+    reg = NeuralGPRegressor(criterion=torch.nn.HuberLoss, criterion__delta=0.1, random_state=0,
+                            **{**FAST, "max_epochs": 4},
+                            callbacks__regularization_path__n_steps=1).fit(X, Y[:, 0])
+    path = dict(reg.callbacks_)["regularization_path"]
+    np.testing.assert_allclose(path.steps_[-1]["valid_loss"], reg.history[-1]["valid_loss"],
+                               rtol=1e-5)
+
+
+def test_warm_started_refit_follows_set_params_lr(data):
+    X, Y = data
+
+    class Rates(Callback):
+        def on_epoch_begin(self, net, **kwargs):
+            self.seen.append(net.optimizer_.param_groups[0]["lr"])
+
+    rates = Rates()
+    rates.seen = []
+    reg = NeuralGPRegressor(warm_start=True, random_state=0, callbacks=[("rates", rates)],
+                            callbacks__regularization_path__n_steps=1, **FAST)
+    reg.fit(X, Y[:, 0])
+    assert rates.seen[0] == pytest.approx(reg.lr)
+    rates.seen.clear()
+    reg.set_params(lr=1e-5).fit(X, Y[:, 0])
+    assert rates.seen[0] == pytest.approx(1e-5)
+
+
+def test_module_outputs_must_match_the_targets(data):
+    X, Y = data
+    with pytest.raises(ValueError, match="module__n_outputs=2"):
+        NeuralGPRegressor(module__n_outputs=1, **FAST).fit(X, Y)
