@@ -245,7 +245,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     out at half its true value).  The one-step correction of debiased estimation adds to the
     network what its training residuals ``r = y - f`` still hold: with
     ``c_f`` and ``c_r`` the least-squares projections of ``f`` and ``r`` on
-    the ``m`` centred terms ``z_i`` and ``z_i z_j`` (design ``D``), the
+    the ``m`` centred terms ``zc_i`` and ``zc_i zc_j`` (design ``D``), the
     coefficients are ``c = c_f + c_r`` and the genetic value ``g = f + D
     c_r``.  Then ``V_A = a^T Cov(z) a - sum_i Var(z_i) Var(a_i)`` and
     ``V_AA`` as above, with the sampling variances ``sigma_D^2 / (n
@@ -548,8 +548,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         """Yield ``(z, f, s, residual)`` per batch, on the target scale, in float64."""
         module = net.module_
         scale = self._net_scale(net, self.n_outputs_).astype(np.float64)
-        for _, Zb in self._iter_inputs(X, preprocessing):
-            for z, f, J in _elm_batches(module, Zb, batch_size=None):
+        for start, Zb in self._iter_inputs(X, preprocessing):
+            for z, f, J in _elm_batches(module, Zb, batch_size=None, check_forward=start == 0):
                 r = elm_residual(f, J, z).cpu().numpy().astype(np.float64) * np.abs(scale)
                 yield (
                     z.cpu().numpy().astype(np.float64),

@@ -220,10 +220,12 @@ def _centring(moments):
 
 
 def additive_effects(moments):
-    """Additive effects: the mean ELM coefficient, ``a_ki = sum_n s_nki / n``.
+    """The mean ELM coefficient, ``a_ki = sum_n s_nki / n``.
 
-    The average effect of a unit change of ``z_i`` under the sample's genotype
-    frequencies (exactly the coefficient of ``z_i`` when they are 1/2).
+    On centred binary inputs (allele frequencies 1/2) the average effect of
+    ``z_i``; elsewhere a pair's share of the average effect depends on how
+    the ELM splits it between the partners, which :func:`average_effects`
+    corrects.
 
     Parameters
     ----------
@@ -752,10 +754,12 @@ def debiased_components(moments, batches, network_fit, residual_fit, phenotypic)
     which is subtracted::
 
         V_A  = a^T C a - sigma_D^2 sum_i C_ii / (n Var(z_i))
-        V_AA = Var_n(sum_{i<=j} e_ij z_i z_j) - sigma_D^2 n_pairs / n
+        V_AA = Var_n(AA) - sigma_D^2 n_pairs / n
         V_G  = Var_n(g) - sigma^2 m / n
 
-    ``sigma_D^2 = |y - ybar - D c|^2 / (n - 1 - m)`` is the noise of ``c``:
+    with ``AA`` the pairwise part of ``c`` per sample (products of centred
+    inputs and self terms, as in :func:`pairwise_part_variance`) and
+    ``sigma_D^2 = |y - ybar - D c|^2 / (n - 1 - m)`` the noise of ``c``:
     everything ``D`` does not explain, genetic variance of higher order
     included (its in-sample projection on ``D`` is noise to ``c``).
     ``sigma^2`` (``residual_fit.noise_variance``) is what neither the network

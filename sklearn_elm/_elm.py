@@ -351,13 +351,15 @@ def _module_tensor(steps, X):
     return x
 
 
-def _elm_batches(module, X, *, batch_size=None, method="closed_form"):
+def _elm_batches(module, X, *, batch_size=None, method="closed_form", check_forward=True):
     """Yield ``(x, f, J)`` tensors batch by batch: inputs, outputs ``f(x)`` and ELM ``J(x)``.
 
     ``x`` has shape (b, p), ``f`` (b, k) and ``J`` (b, k, p), in the module's
-    dtype and on its device.  ``f`` is the module's own output (the
+    dtype and on its device.  ``f`` is the output of the module's layers (the
     activation modules are applied as such), so ``f - J x`` is the true
-    exactness residual.
+    exactness residual; with ``check_forward`` (for a module that is not a
+    plain ``nn.Sequential``) the first rows of the first batch also check
+    that the module's own forward is those layers.
     """
     if method not in ("closed_form", "autograd"):
         raise ValueError(f"method must be 'closed_form' or 'autograd', got {method!r}.")
@@ -378,20 +380,21 @@ def _elm_batches(module, X, *, batch_size=None, method="closed_form"):
             with torch.no_grad():
                 f, gates = _forward_gates(steps, x)
                 J = jacobian(steps, gates, x.shape[0])
-        if start == 0 and type(module) is not nn.Sequential:
-            _check_forward_is_layers(module, x, f)
+        if check_forward and start == 0 and type(module) is not nn.Sequential:
+            _check_forward_is_layers(module, x[:64], f[:64])
         yield x, f.detach(), J.detach()
 
 
 def _check_forward_is_layers(module, x, f):
     """A clear error where ``module(x)`` is not the stack of layers that the map covers."""
-    training = module.training
+    modes = [(sub, sub.training) for sub in module.modules()]
     module.eval()  # dropout is the identity in the map
     try:
         with torch.no_grad():
             out = module(x)
     finally:
-        module.train(training)
+        for sub, training in modes:
+            sub.training = training
     if isinstance(out, torch.Tensor) and out.shape == f.shape:
         gap = (out - f).abs().max().item() if out.numel() else 0.0
         scale = f.abs().max().item() if f.numel() else 0.0

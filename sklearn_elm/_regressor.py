@@ -170,9 +170,12 @@ class RegularizationPath(Callback):
     validation data (``train_split=None``) the whole path runs and the last
     step is kept.
 
-    Each param group's own learning rate and weight decay (as first seen,
-    stored in the group as ``initial_lr`` and ``initial_weight_decay``) are
-    scaled, so per-group settings keep their ratios.  Every ``fit`` runs the
+    Each param group's own learning rate and weight decay (stored in the
+    group as ``initial_lr`` and ``initial_weight_decay``) are scaled, so
+    per-group settings keep their ratios to the net's ``lr`` and
+    ``optimizer__weight_decay``, also when these are changed by
+    ``set_params`` between warm-started fits (where the net-wide value is 0,
+    the group's own value as first seen is kept).  Every ``fit`` runs the
     path anew, from its first (strongest) step; with ``warm_start=True`` it
     starts from the fitted weights, which that step shrinks first.
     Epochs beyond ``max_epochs`` (``fit(X, y, epochs=n)``) train at a
@@ -257,13 +260,16 @@ class RegularizationPath(Callback):
         for group in net.optimizer_.param_groups:
             # each group's own settings relative to the net's, kept across warm-started fits
             # (the schedule overwrites lr and weight_decay) but following set_params
+            # (a ratio to a net-wide value of 0 is undefined: the group's own value stays)
             if "lr_ratio" not in group:
-                group["lr_ratio"] = group["lr"] / net.lr if net.lr else 1.0
+                group["initial_lr"] = group["lr"]
+                group["lr_ratio"] = group["lr"] / net.lr if net.lr else None
                 group["initial_weight_decay"] = group.get("weight_decay", 0.0)
                 group["weight_decay_ratio"] = (
                     group["initial_weight_decay"] / start if start else None
                 )
-            group["initial_lr"] = net.lr * group["lr_ratio"]
+            if group["lr_ratio"] is not None:
+                group["initial_lr"] = net.lr * group["lr_ratio"]
             if group["weight_decay_ratio"] is not None:
                 group["initial_weight_decay"] = start * group["weight_decay_ratio"]
 
@@ -602,13 +608,14 @@ class NeuralGPRegressor(NeuralNetRegressor):
     def _check_output_width(self, X):
         """A clear error where the module's outputs do not match the targets' columns."""
         module = self.module_
-        training = module.training
+        modes = [(sub, sub.training) for sub in module.modules()]
         module.eval()
         try:
             with torch.no_grad():
                 out = module(torch.as_tensor(X, dtype=torch.float32, device=self.device))
         finally:
-            module.train(training)
+            for sub, training in modes:
+                sub.training = training
         width = out.shape[-1] if out.ndim == 2 else None
         if width != self.n_outputs_:
             raise ValueError(

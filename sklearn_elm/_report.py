@@ -97,7 +97,9 @@ def write_report(results, directory, *, force=False):
         * ``y_test`` (n_test, k) and ``predictions``: dict method -> (n_test, k);
         * ``test_r2``: dict method -> (k,);
         * ``additive``: dict method -> (k, p) additive effects, the main
-          estimate first, ``"truth"`` when known;
+          estimate first, ``"truth"`` when known (the true average effects
+          under the training samples' frequencies, which is what the
+          estimates estimate: :func:`~sklearn_elm.metrics.true_average_effects`);
         * ``epistasis``: dict method -> (k, p, p) symmetric pair effects
           ``e_ij``, the main estimate (by which pairs are ranked) first;
         * ``variance_components``: dict method -> dict component -> (k,);

@@ -334,7 +334,12 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, progres
     from sklearn.pipeline import make_pipeline
 
     from . import ELMDecomposer, GBLUPRegressor, GenotypeEncoder, NeuralGPRegressor
-    from .metrics import effect_recovery, pair_recovery, true_variance_components
+    from .metrics import (
+        effect_recovery,
+        pair_recovery,
+        true_average_effects,
+        true_variance_components,
+    )
 
     timings = {}
     train = data.train
@@ -413,11 +418,13 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, progres
         timings=timings,
     )
     if "additive_effects" in data and "epistasis" in data:
-        true_a, true_e = data.additive_effects, data.epistasis
+        true_e = data.epistasis
+        # the estimates are average effects under the training samples' frequencies
+        true_a = true_average_effects(Z_train, data.additive_effects, true_e)
         results.additive["truth"] = true_a
         results.epistasis["truth"] = true_e
         results.variance_components["truth"] = dict(
-            true_variance_components(Z_train, true_a, true_e, Y[train])
+            true_variance_components(Z_train, data.additive_effects, true_e, Y[train])
         )
         results.recovery = {
             "additive": {

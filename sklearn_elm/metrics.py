@@ -15,6 +15,7 @@ from .datasets._simulate import _orthogonal_parts
 __all__ = [
     "effect_recovery",
     "pair_recovery",
+    "true_average_effects",
     "true_variance_components",
     "variance_component_errors",
 ]
@@ -151,6 +152,46 @@ def pair_recovery(estimated, true, *, k=None):
     top = np.argsort(-np.abs(est), kind="stable")[:k]
     precision = float(nonzero[top].mean()) if k else np.nan
     return Bunch(slope=slope, intercept=intercept, r=r, r2=r**2, precision=precision, k=k)
+
+
+def true_average_effects(Z, additive_effects, epistasis):
+    """Average effects of known effects under the sample's genotype frequencies.
+
+    The additive effects that :class:`~sklearn_elm.ELMDecomposer` estimates:
+    for ``g = sum_i a_i z_i + sum_{i<j} e_ij z_i z_j``, the coefficients of
+    ``z_i - zbar_i`` in its orthogonal decomposition, ``alpha_i = a_i +
+    sum_{j != i} e_ij zbar_j`` with ``zbar`` the sample means (equal to ``a``
+    where the genotypes are centred).
+
+    Parameters
+    ----------
+    Z : array-like of shape (n_samples, p)
+        Genotypes on the encoded scale of the effects.
+    additive_effects : array-like of shape (p,) or (n_traits, p)
+        True additive coefficients ``a``.
+    epistasis : array-like of shape (p, p) or (n_traits, p, p)
+        True symmetric pairwise effects; the diagonal is ignored.
+
+    Returns
+    -------
+    alpha : ndarray of shape (p,) or (n_traits, p)
+        Like ``additive_effects``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm.metrics import true_average_effects
+    >>> Z = np.array([[1, 1], [-1, 1], [1, 1], [-1, -1]])  # mean of z_1: 0.5
+    >>> E = np.array([[0.0, 2.0], [2.0, 0.0]])
+    >>> true_average_effects(Z, [1.0, 0.0], E)
+    array([2., 0.])
+    """
+    a = np.asarray(additive_effects, dtype=np.float64)
+    E = np.asarray(epistasis, dtype=np.float64)
+    single = a.ndim == 1
+    a, E = np.atleast_2d(a), E.reshape(-1, *E.shape[-2:])
+    alpha = np.stack([_orthogonal_parts(Z, a_t, E_t)[2] for a_t, E_t in zip(a, E, strict=True)])
+    return alpha[0] if single else alpha
 
 
 def true_variance_components(Z, additive_effects, epistasis, phenotypes=None):

@@ -183,3 +183,14 @@ def test_purely_additive_simulation():
 def test_simulator_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_epistatic_phenotypes(100, 10, random_state=0, **kwargs)
+
+
+def test_simulator_takes_the_negative_root_where_only_it_exists():
+    """Pairs whose induced additive part is large and aligned with u: only a negative
+    additive scale reaches the ratio (the sign of random effects is arbitrary)."""
+    data = make_epistatic_phenotypes(2000, 4, n_pairs=2, epistatic_ratio=0.3,
+                                     allele_frequencies=0.93, random_state=3)
+    truth = true_variance_components(2.0 * data.genotypes - 1, data.additive_effects,
+                                     data.epistasis)
+    assert truth.epistatic / truth.additive == pytest.approx(0.3, rel=1e-9)
+    assert truth.genetic == pytest.approx(1.0, rel=1e-9)

@@ -5,10 +5,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sklearn_elm.datasets import make_epistatic_phenotypes
+from sklearn_elm.datasets import make_epistatic_phenotypes, pairwise_values
 from sklearn_elm.metrics import (
     effect_recovery,
     pair_recovery,
+    true_average_effects,
     true_variance_components,
     variance_component_errors,
 )
@@ -136,3 +137,20 @@ def test_variance_component_errors_arrays_and_keys():
     assert np.isnan(err.relative_error.epistatic[0])
     with pytest.raises(KeyError, match="extra"):
         variance_component_errors(est, true, keys=["extra"])
+
+
+def test_true_average_effects_are_the_slopes_of_the_genetic_value():
+    """Independent loci at unequal frequencies: alpha is the least-squares slope of the
+    genetic value on each locus, to sampling error (exactly: its coefficient on the centred
+    genotypes in the orthogonal decomposition)."""
+    rng = np.random.default_rng(0)
+    Z = np.where(rng.random((200_000, 3)) < 0.2, 1.0, -1.0)
+    a = np.array([1.0, -0.5, 0.0])
+    E = np.zeros((3, 3))
+    E[0, 1] = E[1, 0] = 2.0
+    g = Z @ a + pairwise_values(Z, E)
+    alpha = true_average_effects(Z, a, E)
+    np.testing.assert_allclose(alpha, a + 2.0 * Z.mean(axis=0)[[1, 0, 2]] * [1, 1, 0])
+    slopes = [np.cov(Z[:, i], g)[0, 1] / Z[:, i].var(ddof=1) for i in range(3)]
+    np.testing.assert_allclose(alpha, slopes, atol=0.02)
+    assert true_average_effects(Z, np.stack([a, a]), np.stack([E, E])).shape == (2, 3)

@@ -486,3 +486,18 @@ def test_module_outputs_must_match_the_targets(data):
     X, Y = data
     with pytest.raises(ValueError, match="module__n_outputs=2"):
         NeuralGPRegressor(module__n_outputs=1, **FAST).fit(X, Y)
+
+
+def test_a_param_group_trains_at_its_own_lr_where_the_net_lr_is_zero(data):
+    """lr=0 freezes every group without a learning rate of its own, not the others."""
+    X, Y = data
+    reg = NeuralGPRegressor(lr=0.0, warm_start=True, random_state=0, module__n_features=X.shape[1],
+                            module__n_outputs=1,
+                            optimizer__param_groups=[("layers.0.*", {"lr": 1e-2})],
+                            callbacks__regularization_path__n_steps=1, **FAST)
+    reg.initialize()
+    first = reg.module_.layers[0].weight.detach().clone()
+    last = reg.module_.layers[-1].weight.detach().clone()
+    reg.fit(X, Y[:, 0])
+    assert not torch.equal(reg.module_.layers[0].weight, first)
+    assert torch.equal(reg.module_.layers[-1].weight, last)

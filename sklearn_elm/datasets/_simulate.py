@@ -91,8 +91,10 @@ def make_epistatic_phenotypes(
     (:func:`~sklearn_elm.metrics.true_variance_components`: average effects
     on genotypes centred on the sample, and products of centred genotypes;
     where allele frequencies are not 1/2, a pair adds to ``V_A`` through
-    its partners' means).  The noise has variance ``(1 - h2) / h2``, so that
-    ``V_G / V_P = h2`` up to sampling error.
+    its partners' means, so a large ``epistatic_ratio`` can be out of reach
+    at low minor-allele frequencies: a ``ValueError`` says so).  The noise
+    has variance ``(1 - h2) / h2``, so that ``V_G / V_P = h2`` up to
+    sampling error.
 
     Parameters
     ----------
@@ -207,13 +209,17 @@ def make_epistatic_phenotypes(
         c_aa = np.sqrt(epistatic_ratio / w.var()) if epistatic_ratio > 0 else 0.0
         var_u, cov_uv, var_v = u.var(), np.mean(u * v), v.var()
         disc = (c_aa * cov_uv) ** 2 - var_u * (c_aa**2 * var_v - 1)
-        c_a = (np.sqrt(max(disc, 0.0)) - c_aa * cov_uv) / var_u
-        if disc < 0 or c_a <= 0:
+        # the positive root where there is one (the sign of random effects is arbitrary)
+        root = np.sqrt(max(disc, 0.0))
+        c_a = (root - c_aa * cov_uv) / var_u
+        if c_a <= 0:
+            c_a = (-root - c_aa * cov_uv) / var_u
+        if disc < 0 or c_a == 0:
             raise ValueError(
                 f"epistatic_ratio={epistatic_ratio} is out of reach at these allele "
                 "frequencies: the additive variance that the pairs induce through their "
-                "partners' means alone exceeds V_AA / epistatic_ratio. Use a smaller "
-                "ratio or allele frequencies nearer 1/2."
+                "partners' means exceeds V_AA / epistatic_ratio whatever the additive "
+                "effects. Use a smaller ratio or allele frequencies nearer 1/2."
             )
         G = c_a * (Z @ a) + c_aa * pairwise_values(Z, E)
         scale = 1 / G.std()  # V_G = 1 exactly, V_AA / V_A unchanged
