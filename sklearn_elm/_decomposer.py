@@ -224,10 +224,9 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     summing every locus's share is the projection of ``f`` on ``z_i z_j``,
     which reads the function whatever its routing, and doing it jointly for
     all pairs and loci (``"projection"``) removes the sampling noise that the
-    other pairs add to a marginal projection.  The mean ELM coefficient is a
-    good additive effect, but the joint projection is as good or better (on
-    the reference data r >= 0.9995 against the truth on every trait, against
-    0.996-0.9999 for the mean coefficient).
+    other pairs add to a marginal projection.  The joint projection also
+    gives the additive effects (on the reference data r >= 0.9999 against the
+    true average effects on every trait, ``benchmarks/decomposition.py``).
 
     *Variance components of the network* (``components="network"``), per
     output: ``V_G = Var_n f(x_n)`` (intercept irrelevant), ``V_A = a^T
