@@ -53,13 +53,16 @@ def check_output_directory(directory, *, force=False):
     directory : str or path-like
         Where the report is to be written.
     force : bool, default=False
-        Allow replacing an existing non-empty directory.
+        Allow replacing an existing directory that holds a previous report
+        (and nothing else).
 
     Raises
     ------
     FileExistsError
         If ``directory`` is a non-empty directory and ``force`` is False, or
-        exists and is not a directory (never replaced, even with ``force``).
+        exists and is not a directory, holds the working directory, or holds
+        anything but the files of a previous report (never replaced, even
+        with ``force``: it may hold the input data).
 
     Examples
     --------
@@ -70,11 +73,46 @@ def check_output_directory(directory, *, force=False):
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise FileExistsError(f"{directory} exists and is not a directory.")
-    if directory.is_dir() and not force and any(directory.iterdir()):
+    # the report is written next to the directory and renamed into place
+    parent = directory.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise FileExistsError(
+            f"cannot write {directory}: {parent} is not a writable directory."
+        )
+    if not directory.is_dir() or not any(directory.iterdir()):
+        return
+    if not force:
         raise FileExistsError(
             f"{directory} exists and is not empty; use --force to replace it, "
             "or --out to choose another directory."
         )
+    if Path.cwd().resolve().is_relative_to(directory.resolve()):
+        raise FileExistsError(
+            f"{directory} holds the working directory; --force never replaces it. Choose "
+            "another --out."
+        )
+    others = sorted(p.name for p in directory.iterdir() if not _is_report_file(p.name))
+    if "metrics.json" not in {p.name for p in directory.iterdir()} or others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise FileExistsError(
+            f"{directory} is not a report of sklearn-elm"
+            + (f" (it holds {shown})" if others else " (no metrics.json)")
+            + "; --force replaces only a previous report. Choose another --out."
+        )
+
+
+#: The files of a report (:func:`write_report`), besides one epistasis_<k>_<trait>.png per trait.
+REPORT_FILES = frozenset({
+    "effects.csv", "epistasis_pairs.csv", "variance_components.csv", "metrics.json",
+    "index.html", "observed_vs_predicted.png", "additive_effects.png",
+    "variance_components.png",
+})
+
+
+def _is_report_file(name):
+    return name in REPORT_FILES or (name.startswith("epistasis_") and name.endswith(".png"))
 
 
 def write_report(results, directory, *, force=False):
@@ -112,7 +150,8 @@ def write_report(results, directory, *, force=False):
     directory : str or path-like
         The report directory.
     force : bool, default=False
-        Replace an existing non-empty directory.
+        Replace an existing directory that holds a previous report (and
+        nothing else).
 
     Returns
     -------
@@ -332,7 +371,7 @@ def _slug(text):
 
 
 def _write_csv(path, header, rows):
-    with open(path, "w", newline="") as f:
+    with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(header)
         writer.writerows(rows)
@@ -444,7 +483,7 @@ def _write_files(results, directory):
     figures = _save_figures(results, directory)
     files = ["effects.csv", "epistasis_pairs.csv", "variance_components.csv", "metrics.json",
              "index.html", *(name for _, name in figures)]
-    with open(directory / "metrics.json", "w") as f:
+    with open(directory / "metrics.json", "w", encoding="utf-8") as f:
         json.dump(_jsonable(_metrics(results, files)), f, indent=2, allow_nan=False)
         f.write("\n")
     (directory / "index.html").write_text(_html(results, figures), encoding="utf-8")
@@ -706,7 +745,11 @@ def _save_figures(results, directory):
              lambda r, k=k: _epistasis_heatmap(r, k))
         )
     saved = []
-    for key, name, draw in figures:
-        draw(results).savefig(directory / name, dpi=110)
-        saved.append((key, name))
+    # trait and locus names are text: a "$" in one must not start mathtext
+    import matplotlib
+
+    with matplotlib.rc_context({"text.parse_math": False}):
+        for key, name, draw in figures:
+            draw(results).savefig(directory / name, dpi=110)
+            saved.append((key, name))
     return saved

@@ -33,6 +33,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -208,8 +209,11 @@ def load_data(source="qhaplo", *, phenotypes=None, h2=None, random_state=None):
             f"{kind} read from {path}{extra}{truth}. Split: first 85% train, last 15% test."
         )
         return data
-    except (FileNotFoundError, ValueError, ImportError) as exc:
+    except (FileNotFoundError, ValueError, ImportError) as exc:  # these name the file
         raise InputError(str(exc)) from exc
+    except (OSError, EOFError) as exc:  # e.g. a corrupt or truncated .gz
+        files = " and ".join(str(f) for f in (source, phenotypes) if f is not None)
+        raise InputError(f"could not read {files}: {exc or type(exc).__name__}") from exc
 
 
 def select_traits(data, traits=None):
@@ -279,6 +283,15 @@ def _check_sizes(data):
         )
     if p < 3:
         raise InputError(f"{p} loci: at least 3 are needed to rank pairs of loci.")
+    G = np.asarray(data.genotypes[data.train], dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing locus
+        polymorphic = int((np.nan_to_num(np.nanstd(G, axis=0)) > 0).sum())
+    if polymorphic < 3:
+        raise InputError(
+            f"only {polymorphic} of the {p} loci vary among the training samples: at least 3 "
+            "are needed to rank pairs of loci."
+        )
     constant = np.ptp(data.phenotypes[data.train], axis=0) == 0
     if constant.any():
         name = data.target_names[np.flatnonzero(constant)[0]]
@@ -521,6 +534,8 @@ def run(args):
             directory = write_report(results, out, force=args.force)
         except FileExistsError as exc:
             raise InputError(str(exc)) from exc
+        except OSError as exc:  # e.g. a full disk, or a place that cannot hold files
+            raise InputError(f"could not write the report to {out}: {exc}") from exc
     _say(f"Report written to {directory / 'index.html'} "
          f"({time.perf_counter() - t0:.1f} s; {time.perf_counter() - start:.0f} s in all).")
     return EXIT_OK
@@ -533,6 +548,13 @@ def _positive_int(text):
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _seed(text):
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32), got {text}")
     return value
 
 
@@ -603,7 +625,7 @@ def build_parser():
     cmd.add_argument("--max-epochs", type=_positive_int, metavar="N",
                      help="epochs of the learning-rate schedule; training stops earlier when "
                      "the validation loss stalls (default: NeuralGPRegressor's)")
-    cmd.add_argument("--random-state", type=int, default=0, metavar="N",
+    cmd.add_argument("--random-state", type=_seed, default=0, metavar="N",
                      help="seed of the network and of --h2's noise (default: 0)")
     cmd.add_argument("--threads", type=_positive_int, default=1, metavar="N",
                      help="CPU threads for torch and BLAS (default: 1; the default network "
@@ -611,7 +633,8 @@ def build_parser():
                      "shared machine down many times over)")
     cmd.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     cmd.add_argument("--force", action="store_true",
-                     help="replace DIR if it exists and is not empty")
+                     help="replace DIR if it holds a previous report (only the files of "
+                     "one: a directory holding anything else is never replaced)")
     cmd.set_defaults(func=run)
     return parser
 

@@ -220,7 +220,8 @@ def test_help_documents_exit_codes(capsys):
 
 @pytest.mark.parametrize(
     "argv",
-    [["run", "--bogus"], ["run", "--h2", "2"], ["run", "--max-epochs", "0"], ["frobnicate"]],
+    [["run", "--bogus"], ["run", "--h2", "2"], ["run", "--max-epochs", "0"], ["frobnicate"],
+     ["run", "--random-state", "-1"]],
 )
 def test_usage_errors_exit_2(argv, capsys):
     assert main(argv) == 2
@@ -236,6 +237,13 @@ def _bad_inputs(tmp_path, trio, simulated):
     short_pheno.write_text("\n".join(pheno.read_text().splitlines()[:-1]))
     flat_pheno = tmp_path / "flat.tsv"
     flat_pheno.write_text("sample\tflat\n" + "".join(f"ind{n}\t1.0\n" for n in range(300)))
+    flat_geno = tmp_path / "flat.csv"  # every locus the same in every sample
+    flat_geno.write_text("\n".join(
+        [lines[0], *(",".join([row.split(",")[0], *["1"] * (len(row.split(",")) - 1)])
+                     for row in lines[1:])]
+    ))
+    not_gzip = tmp_path / "g.csv.gz"
+    not_gzip.write_text(geno.read_text())  # named .gz, but plain text
     return {
         "missing data": (["--data", str(tmp_path / "nowhere")], "nowhere"),
         "unknown trait": (["--data", str(trio), "--traits", "height"], "'height'"),
@@ -246,17 +254,24 @@ def _bad_inputs(tmp_path, trio, simulated):
         "mismatch": (["--data", str(geno), "--phenotypes", str(short_pheno)], "'ind299'"),
         "h2 not bundled": (["--data", str(trio), "--h2", "0.5"], "--h2"),
         "constant trait": (["--data", str(geno), "--phenotypes", str(flat_pheno)], "'flat'"),
+        "not gzip": (["--data", str(not_gzip), "--phenotypes", str(pheno)], "g.csv.gz"),
+        "monomorphic": (["--data", str(flat_geno), "--phenotypes", str(pheno)],
+                        "only 0 of the 12 loci vary"),
+        "out under a file": (["--data", str(trio), "--out", str(geno) + "/report"],
+                             "not a writable directory"),
     }
 
 
 @pytest.mark.parametrize(
     "case",
     ["missing data", "unknown trait", "no phenotypes", "missing phenotypes", "non-numeric",
-     "mismatch", "h2 not bundled", "constant trait"],
+     "mismatch", "h2 not bundled", "constant trait", "not gzip", "monomorphic",
+     "out under a file"],
 )
 def test_bad_input_exit_2_names_the_culprit(case, tmp_path, trio, simulated, capsys):
     args, culprit = _bad_inputs(tmp_path, trio, simulated)[case]
-    assert main(["run", *args, "--out", str(tmp_path / "report"), *FAST]) == 2
+    out = [] if "--out" in args else ["--out", str(tmp_path / "report")]
+    assert main(["run", *args, *out, *FAST]) == 2
     err = capsys.readouterr().err
     assert "sklearn-elm: error:" in err and culprit in err and "Traceback" not in err
     assert not (tmp_path / "report").exists()
@@ -278,7 +293,8 @@ def test_tables_trait_selection_and_force(tmp_path, capsys):
     geno, pheno = write_tables(tmp_path, data, order=order)
     out = tmp_path / "report"
     out.mkdir()
-    (out / "old.txt").write_text("old")
+    (out / "metrics.json").write_text("old")  # a previous report
+    (out / "epistasis_1_trait2.png").write_bytes(b"old")
     argv = ["run", "--data", str(geno), "--phenotypes", str(pheno), "--traits", "trait1",
             "--out", str(out), "--force", "--quiet", "--threads", "2", *FAST]
     threads = torch.get_num_threads()
@@ -286,7 +302,7 @@ def test_tables_trait_selection_and_force(tmp_path, capsys):
     assert torch.get_num_threads() == threads  # restored after the run
     captured = capsys.readouterr()
     assert "train loss" not in captured.err  # --quiet
-    assert not (out / "old.txt").exists()
+    assert not (out / "epistasis_1_trait2.png").exists()
     metrics = json.loads((out / "metrics.json").read_text())
     assert list(metrics["traits"]) == ["trait1"] and metrics["data"]["truth_known"] is False
     assert metrics["settings"]["threads"] == 2
@@ -356,3 +372,16 @@ def test_plink_input(tmp_path, simulated):
     assert metrics["data"]["name"] == "cohort" and metrics["data"]["n_loci"] == 12
     rows = _csv(out / "effects.csv")
     assert [r["locus"] for r in rows[:12]] == list(simulated.feature_names)
+
+
+def test_dollar_signs_in_names_are_text_in_figures(tmp_path, simulated, capsys):
+    """Matplotlib reads $...$ as mathtext; a trait called 'income_$_$_x' must not crash the
+    report after training."""
+    geno, pheno = write_tables(tmp_path / "tables", simulated)
+    names = simulated.target_names
+    text = pheno.read_text().replace(str(names[0]), "income_$_$_x", 1)
+    pheno.write_text(text)
+    out = tmp_path / "report"
+    assert main(["run", "--data", str(geno), "--phenotypes", str(pheno), "--out", str(out),
+                 "--quiet", *FAST]) == 0
+    assert len(list(out.glob("epistasis_1_*.png"))) == 1

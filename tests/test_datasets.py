@@ -194,3 +194,29 @@ def test_simulator_takes_the_negative_root_where_only_it_exists():
                                      data.epistasis)
     assert truth.epistatic / truth.additive == pytest.approx(0.3, rel=1e-9)
     assert truth.genetic == pytest.approx(1.0, rel=1e-9)
+
+
+def _trio(tmp_path, genotypes="0 1\n1 0", phenotypes="1 0.5\n2 1.5", effects=None):
+    (tmp_path / "x_g.txt").write_text("qtl 1_1 2_1\nl1 " + genotypes.replace("\n", "\nl2 ") + "\n")
+    (tmp_path / "x_p.txt").write_text("ind T1\n" + phenotypes + "\n")
+    if effects is not None:
+        (tmp_path / "x_eff.txt").write_text("trait locus add_eff epi_loc epi_eff sfs\n" + effects)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(genotypes="0 5\n1 0"), "genotype 5 is not an allele count"),
+        (dict(genotypes="0 300\n1 0"), "non-integer genotype"),
+        (dict(phenotypes="1 0.5\n1 1.5"), "duplicate individual '1'"),
+        (dict(phenotypes="1 0.5\n2 NA"), "x_p.txt: non-numeric phenotype"),
+        (dict(phenotypes="1 0.5\n2 nan"), "must be finite"),
+        (dict(effects="1 3 0.5 1 0.0 0.5\n"), "locus numbers must run from 1 to 2"),
+        (dict(effects="1 0 0.5 1 0.0 0.5\n1 1 0.5 1 0.0 0.5\n"), "1-based"),
+        (dict(effects="1 1 0.5 1 0.0 0.5\n1 1 0.4 1 0.0 0.5\n"), "more than once"),
+    ],
+)
+def test_qhaplo_reader_rejects_malformed_trios(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        read_qhaplo(_trio(tmp_path, **kwargs))

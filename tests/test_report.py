@@ -135,16 +135,41 @@ def test_existing_directory_needs_force(tmp_path):
     out.mkdir()
     results = fake_results(n_traits=1)
     write_report(results, out)  # an empty directory may be used
-    (out / "mine.txt").write_text("keep me")
     with pytest.raises(FileExistsError, match="--force"):
         write_report(results, out)
-    assert (out / "mine.txt").read_text() == "keep me"
-    write_report(results, out, force=True)
-    assert not (out / "mine.txt").exists() and (out / "index.html").is_file()
+    (out / "index.html").write_text("old")
+    write_report(results, out, force=True)  # a previous report is replaced
+    assert (out / "index.html").read_text() != "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no temporary left over
     (tmp_path / "file").write_text("")
     with pytest.raises(FileExistsError, match="not a directory"):
         check_output_directory(tmp_path / "file", force=True)
+
+
+def test_force_never_replaces_anything_but_a_report(tmp_path, monkeypatch):
+    """--force must not delete input data or the working directory."""
+    out = tmp_path / "report"
+    write_report(fake_results(n_traits=1), out)
+    (out / "genotypes.csv").write_text("keep me")
+    with pytest.raises(FileExistsError, match="not a report of sklearn-elm .it holds "
+                                              "genotypes.csv"):
+        write_report(fake_results(n_traits=1), out, force=True)
+    assert (out / "genotypes.csv").read_text() == "keep me"
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "g.csv").write_text("keep me")
+    with pytest.raises(FileExistsError, match="it holds g.csv"):
+        check_output_directory(data, force=True)
+    (data / "g.csv").unlink()
+    (data / "index.html").write_text("someone's page")
+    with pytest.raises(FileExistsError, match="no metrics.json"):
+        check_output_directory(data, force=True)
+    (out / "genotypes.csv").unlink()
+    monkeypatch.chdir(out)
+    with pytest.raises(FileExistsError, match="working directory"):
+        check_output_directory(tmp_path, force=True)
+    with pytest.raises(FileExistsError, match="working directory"):
+        check_output_directory(".", force=True)
 
 
 def test_permissions_follow_umask(tmp_path):
@@ -160,7 +185,7 @@ def test_interrupted_write_leaves_no_report(tmp_path, monkeypatch, existing):
     out = tmp_path / "report"
     if existing:
         out.mkdir()
-        (out / "old.txt").write_text("old report")
+        (out / "metrics.json").write_text("old report")
 
     def interrupted(results, directory):
         (directory / "partial.png").write_bytes(b"half")
@@ -170,7 +195,7 @@ def test_interrupted_write_leaves_no_report(tmp_path, monkeypatch, existing):
     with pytest.raises(KeyboardInterrupt):
         write_report(fake_results(), out, force=True)
     if existing:
-        assert [p.name for p in out.iterdir()] == ["old.txt"]
+        assert [p.name for p in out.iterdir()] == ["metrics.json"]
     else:
         assert not out.exists()
     assert [p.name for p in tmp_path.iterdir()] == (["report"] if existing else [])
@@ -179,7 +204,7 @@ def test_interrupted_write_leaves_no_report(tmp_path, monkeypatch, existing):
 def test_interrupt_between_renames_restores_old_report(tmp_path, monkeypatch):
     out = tmp_path / "report"
     out.mkdir()
-    (out / "old.txt").write_text("old report")
+    (out / "metrics.json").write_text("old report")
     rename = os.rename
     calls = []
 
@@ -192,7 +217,7 @@ def test_interrupt_between_renames_restores_old_report(tmp_path, monkeypatch):
     monkeypatch.setattr(_report.os, "rename", flaky_rename)
     with pytest.raises(KeyboardInterrupt):
         write_report(fake_results(n_traits=1), out, force=True)
-    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    assert [p.name for p in out.iterdir()] == ["metrics.json"]
     assert [p.name for p in tmp_path.iterdir()] == ["report"]
 
 

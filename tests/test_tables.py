@@ -157,3 +157,24 @@ def test_plink_without_bed_reader(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "bed_reader", None)  # import now raises ImportError
     with pytest.raises(ImportError, match=r"sklearn-elm\[plink\]"):
         read_plink(tmp_path / "cohort", tmp_path / "p.csv")
+
+
+def test_byte_order_mark_and_plink2_header(tmp_path):
+    """A spreadsheet's BOM and PLINK 2's #FID must not turn the IID column into a trait."""
+    for name, header in (("bom.csv", "\ufeffFID,IID,h"), ("hash.csv", "#FID,IID,h")):
+        path = tmp_path / name
+        path.write_text(f"{header}\nf,a,1.5\nf,b,2\n", encoding="utf-8")
+        data = read_phenotype_table(path)
+        assert data.target_names.tolist() == ["h"] and data.sample_ids.tolist() == ["a", "b"]
+
+
+def test_plink_missing_phenotype_and_infinite_values(tmp_path):
+    """-9 is PLINK's missing phenotype in FID/IID files (and a number elsewhere); an
+    infinite value is an error naming it."""
+    path = _write(tmp_path / "p.phen", [["FID", "IID", "h"], ["f", "a", -9], ["f", "b", 2]], " ")
+    assert np.isnan(read_phenotype_table(path).phenotypes[0, 0])
+    path = _write(tmp_path / "p.csv", [["id", "h"], ["a", -9], ["b", 2]])
+    assert read_phenotype_table(path).phenotypes[0, 0] == -9
+    path = _write(tmp_path / "inf.csv", [["id", "h"], ["a", "inf"], ["b", 2]])
+    with pytest.raises(ValueError, match=r"line 2: infinite value for sample 'a' in column 'h'"):
+        read_phenotype_table(path)

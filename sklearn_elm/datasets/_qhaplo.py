@@ -52,23 +52,40 @@ def _read_genotypes(path):
                 )
             names.append(fields[0].decode())
             try:
-                rows.append(np.array(fields[1:], dtype=np.int8))
-            except ValueError as exc:
+                row = np.array(fields[1:], dtype=np.int8)
+            except (ValueError, OverflowError) as exc:
                 raise ValueError(
                     f"{path}, line {lineno} (locus {names[-1]}): non-integer genotype."
                 ) from exc
+            if not np.isin(row, (0, 1, 2)).all():
+                bad = int(row[~np.isin(row, (0, 1, 2))][0])
+                raise ValueError(
+                    f"{path}, line {lineno} (locus {names[-1]}): genotype {bad} is not an "
+                    "allele count (0, 1 or 2)."
+                )
+            rows.append(row)
     sample_ids = np.array([h.decode() for h in header[1:]])
     return np.ascontiguousarray(np.stack(rows).T), np.array(names), sample_ids
 
 
 def _read_phenotypes(path):
     """Read an ``ind Trait1 ... TraitK`` table into ids, trait names, values."""
-    with open(path) as f:
+    with open(path, encoding="utf-8-sig") as f:
         header = f.readline().split()
-    table = np.loadtxt(path, skiprows=1, dtype=str, ndmin=2)
+    table = np.loadtxt(path, skiprows=1, dtype=str, ndmin=2, encoding="utf-8-sig")
     if table.shape[1] != len(header):
         raise ValueError(f"{path}: {table.shape[1]} columns but {len(header)} in the header.")
-    return table[:, 0], np.array(header[1:]), table[:, 1:].astype(np.float64)
+    ids = table[:, 0]
+    unique, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(f"{path}: duplicate individual {str(unique[counts > 1][0])!r}.")
+    try:
+        values = table[:, 1:].astype(np.float64)
+    except ValueError as exc:
+        raise ValueError(f"{path}: non-numeric phenotype ({exc}).") from None
+    if not np.isfinite(values).all():
+        raise ValueError(f"{path}: phenotypes must be finite numbers (missing values included).")
+    return ids, np.array(header[1:]), values
 
 
 def _read_effects(path, n_traits, n_loci):
@@ -82,6 +99,16 @@ def _read_effects(path, n_traits, n_loci):
     trait = eff[:, 0].astype(int) - 1
     locus = eff[:, 1].astype(int) - 1
     partner = eff[:, 3].astype(int) - 1
+    for values, what, size in ((trait, "trait", n_traits), (locus, "locus", n_loci),
+                               (partner, "epi_loc", n_loci)):
+        if values.min(initial=0) < 0 or values.max(initial=0) >= size:
+            raise ValueError(
+                f"{path}: {what} numbers must run from 1 to {size} (1-based), found "
+                f"{int(values.min()) + 1}..{int(values.max()) + 1}."
+            )
+    pairs = trait * n_loci + locus
+    if np.unique(pairs).size != pairs.size:
+        raise ValueError(f"{path}: a (trait, locus) row is listed more than once.")
     additive = np.zeros((n_traits, n_loci))
     epistasis = np.zeros((n_traits, n_loci, n_loci))
     frequencies = np.zeros(n_loci)

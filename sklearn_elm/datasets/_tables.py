@@ -27,9 +27,11 @@ def _open_text(path):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"missing file: {path}")
+    # UTF-8 whatever the locale; utf-8-sig drops the byte-order mark that some
+    # spreadsheet exports put before the first header field
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", newline="")
-    return open(path, newline="")
+        return gzip.open(path, "rt", newline="", encoding="utf-8-sig")
+    return open(path, newline="", encoding="utf-8-sig")
 
 
 def _rows(path):
@@ -53,11 +55,11 @@ def _rows(path):
                 yield n, fields
 
 
-def _to_float(fields, path, lineno, sample, columns):
+def _to_float(fields, path, lineno, sample, columns, missing=MISSING):
     """Parse one row of values, missing spellings to NaN; name the first bad value."""
-    values = ["nan" if field in MISSING else field for field in fields]
+    values = ["nan" if field in missing else field for field in fields]
     try:
-        return np.array(values, dtype=np.float64)
+        parsed = np.array(values, dtype=np.float64)
     except ValueError:
         for field, column in zip(fields, columns, strict=True):
             try:
@@ -68,6 +70,12 @@ def _to_float(fields, path, lineno, sample, columns):
                     f"{sample!r} in column {column!r}."
                 ) from None
         raise
+    if np.isinf(parsed).any():
+        column = columns[int(np.flatnonzero(np.isinf(parsed))[0])]
+        raise ValueError(
+            f"{path}, line {lineno}: infinite value for sample {sample!r} in column {column!r}."
+        )
+    return parsed
 
 
 def _read_table(path, what):
@@ -77,9 +85,13 @@ def _read_table(path, what):
         _, header = next(rows)
     except StopIteration:
         raise ValueError(f"{path}: the {what} file is empty.") from None
-    id_column = 0
-    if len(header) >= 2 and tuple(h.lower() for h in header[:2]) == _PLINK_ID_COLUMNS:
-        id_column = 1  # FID IID ...: samples are known by their IID
+    id_column, missing = 0, MISSING
+    if len(header) >= 2 and (header[0].lstrip("#").lower(), header[1].lower()) == _PLINK_ID_COLUMNS:
+        # FID IID ... (#FID in PLINK 2): samples are known by their IID, and -9 is
+        # PLINK's missing phenotype
+        id_column = 1
+        if what == "phenotype":
+            missing = MISSING | {"-9"}
     columns = header[id_column + 1 :]
     if not columns:
         raise ValueError(f"{path}: the header names no {what} columns after the sample ID.")
@@ -92,7 +104,9 @@ def _read_table(path, what):
             )
         sample = fields[id_column]
         ids.append(sample)
-        values.append(_to_float(fields[id_column + 1 :], path, lineno, sample, columns))
+        values.append(
+            _to_float(fields[id_column + 1 :], path, lineno, sample, columns, missing)
+        )
     if not ids:
         raise ValueError(f"{path}: the {what} file has a header but no samples.")
     _check_unique(ids, path, "sample ID")
