@@ -359,7 +359,10 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, progres
     X, Y = data.genotypes, np.asarray(data.phenotypes, dtype=np.float64)
     k = Y.shape[1]
     try:
-        encoder = GenotypeEncoder().fit(X[train])
+        # the ploidy of the whole panel: a diploid panel whose only 2s are in test samples
+        # must not be taken for haploid on its training samples
+        ploidy = 2 if np.nanmax(X, initial=0) > 1 else "auto"
+        encoder = GenotypeEncoder(ploidy=ploidy).fit(X[train])
         Z_train, Z_test = encoder.transform(X[train]), encoder.transform(X[~train])
     except ValueError as exc:
         raise InputError(f"genotypes: {exc}") from exc
@@ -371,7 +374,7 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, progres
         options["max_epochs"] = max_epochs
     if progress:
         options["callbacks"] = [("progress", EpochProgress())]
-    network = make_pipeline(GenotypeEncoder(), NeuralGPRegressor(**options))
+    network = make_pipeline(GenotypeEncoder(ploidy=ploidy), NeuralGPRegressor(**options))
     reg = network[-1]
     sizes = reg.get_params().get("module__hidden_sizes") or _default_hidden_sizes(reg)
     _say(

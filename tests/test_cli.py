@@ -385,3 +385,18 @@ def test_dollar_signs_in_names_are_text_in_figures(tmp_path, simulated, capsys):
     assert main(["run", "--data", str(geno), "--phenotypes", str(pheno), "--out", str(out),
                  "--quiet", *FAST]) == 0
     assert len(list(out.glob("epistasis_1_*.png"))) == 1
+
+
+def test_ploidy_is_that_of_the_whole_panel(tmp_path, capsys):
+    """A diploid panel whose only 2 is in a test sample is still diploid."""
+    rng = np.random.default_rng(0)
+    G = rng.integers(0, 2, size=(80, 6))
+    G[-1, 0] = 2  # the last 15 % are the test samples
+    y = G @ rng.normal(size=6) + rng.normal(size=80)
+    geno = tmp_path / "g.csv"
+    geno.write_text("id," + ",".join(f"l{j}" for j in range(6)) + "\n" + "".join(
+        f"s{n}," + ",".join(map(str, row)) + "\n" for n, row in enumerate(G)))
+    pheno = tmp_path / "p.csv"
+    pheno.write_text("id,y\n" + "".join(f"s{n},{float(v)!r}\n" for n, v in enumerate(y)))
+    assert main(["run", "--data", str(geno), "--phenotypes", str(pheno),
+                 "--out", str(tmp_path / "report"), "--quiet", *FAST]) == 0

@@ -178,3 +178,17 @@ def test_plink_missing_phenotype_and_infinite_values(tmp_path):
     path = _write(tmp_path / "inf.csv", [["id", "h"], ["a", "inf"], ["b", 2]])
     with pytest.raises(ValueError, match=r"line 2: infinite value for sample 'a' in column 'h'"):
         read_phenotype_table(path)
+
+
+def test_plink_raw_genotypes_leave_out_pedigree_and_phenotype(tmp_path):
+    """plink --recode A: PAT MAT SEX PHENOTYPE are not loci (a 1/2 phenotype would pass
+    as allele counts)."""
+    path = _write(tmp_path / "g.raw", [
+        ["FID", "IID", "PAT", "MAT", "SEX", "PHENOTYPE", "snp1_A", "snp2_G"],
+        ["f", "a", 0, 0, 1, 2, 0, 1],
+        ["f", "b", 0, 0, 2, 1, 2, "NA"],
+    ], " ")
+    data = read_genotype_table(path)
+    assert data.feature_names.tolist() == ["snp1_A", "snp2_G"]
+    assert data.sample_ids.tolist() == ["a", "b"]
+    np.testing.assert_array_equal(data.genotypes, [[0, 1], [2, np.nan]])

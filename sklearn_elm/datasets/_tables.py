@@ -21,6 +21,8 @@ MISSING = frozenset({"", "NA", "na", "NaN", "nan", "N/A", "."})
 
 # Columns that hold identifiers in PLINK-style phenotype files (FID IID trait ...).
 _PLINK_ID_COLUMNS = ("fid", "iid")
+# The columns that follow them in a PLINK .raw genotype file, before the loci.
+_PLINK_RAW_COLUMNS = ("PAT", "MAT", "SEX", "PHENOTYPE")
 
 
 def _open_text(path):
@@ -92,7 +94,10 @@ def _read_table(path, what):
         id_column = 1
         if what == "phenotype":
             missing = MISSING | {"-9"}
-    columns = header[id_column + 1 :]
+    first = id_column + 1
+    if what == "genotype" and [h.upper() for h in header[2:6]] == list(_PLINK_RAW_COLUMNS):
+        first = 6  # plink --recode A (.raw): FID IID PAT MAT SEX PHENOTYPE, then the loci
+    columns = header[first:]
     if not columns:
         raise ValueError(f"{path}: the header names no {what} columns after the sample ID.")
     _check_unique(columns, path, "column")
@@ -104,9 +109,7 @@ def _read_table(path, what):
             )
         sample = fields[id_column]
         ids.append(sample)
-        values.append(
-            _to_float(fields[id_column + 1 :], path, lineno, sample, columns, missing)
-        )
+        values.append(_to_float(fields[first:], path, lineno, sample, columns, missing))
     if not ids:
         raise ValueError(f"{path}: the {what} file has a header but no samples.")
     _check_unique(ids, path, "sample ID")
@@ -145,7 +148,9 @@ def read_genotype_table(path):
         allele counts 0/1 (haploid) or 0/1/2 (diploid).  Comma-separated for
         ``.csv``, tab-separated for ``.tsv``, whitespace otherwise; ``.gz``
         files are decompressed.  Empty cells, ``NA``, ``NaN`` and ``.`` mark
-        missing genotypes.
+        missing genotypes.  A PLINK ``.raw`` file (``plink --recode A``:
+        ``FID IID PAT MAT SEX PHENOTYPE`` then the loci) is read with the IID
+        as sample ID and the four pedigree and phenotype columns left out.
 
     Returns
     -------
@@ -197,8 +202,10 @@ def read_phenotype_table(path):
     path : str or path-like
         Delimited text with a header: the sample ID in the first column (or,
         PLINK-style, ``FID IID`` in the first two, the IID naming the sample),
-        then one numeric column per trait, named in the header.  Delimiters
-        and missing values as in :func:`read_genotype_table`.
+        then one numeric column per trait, named in the header (PLINK 2's
+        ``#FID`` too).  Delimiters and missing values as in
+        :func:`read_genotype_table`; in ``FID IID`` files ``-9`` is missing
+        as well, PLINK's convention.
 
     Returns
     -------
