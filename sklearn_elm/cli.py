@@ -236,7 +236,8 @@ def select_traits(data, traits=None):
     Raises
     ------
     InputError
-        If a trait name does not exist (the message lists those that do).
+        If a trait name does not exist (the message lists those that do), or
+        a trait has no measured value.
 
     Examples
     --------
@@ -247,7 +248,9 @@ def select_traits(data, traits=None):
     """
     names = [str(t) for t in data.target_names]
     if traits:
-        requested = list(dict.fromkeys(t for item in traits for t in item.split(",") if t))
+        # a name that exists is taken whole, even with a comma in it
+        split = (t for item in traits for t in ([item] if item in names else item.split(",")))
+        requested = list(dict.fromkeys(t for t in split if t))
         unknown = [t for t in requested if t not in names]
         if unknown:
             raise InputError(
@@ -259,6 +262,12 @@ def select_traits(data, traits=None):
         for key in ("additive_effects", "epistasis"):
             if key in data:
                 data[key] = data[key][index]
+    empty = np.isnan(data.phenotypes).all(axis=0)
+    if empty.any():
+        name = np.asarray(data.target_names)[np.flatnonzero(empty)[0]]
+        raise InputError(
+            f"trait {str(name)!r} has no measured value; leave it out with --traits."
+        )
     measured = ~np.isnan(data.phenotypes).any(axis=1)
     data.n_dropped = int((~measured).sum())
     if data.n_dropped:

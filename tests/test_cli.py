@@ -400,3 +400,17 @@ def test_ploidy_is_that_of_the_whole_panel(tmp_path, capsys):
     pheno.write_text("id,y\n" + "".join(f"s{n},{float(v)!r}\n" for n, v in enumerate(y)))
     assert main(["run", "--data", str(geno), "--phenotypes", str(pheno),
                  "--out", str(tmp_path / "report"), "--quiet", *FAST]) == 0
+
+
+def test_trait_selection_names_and_empty_traits():
+    """A name with a comma is taken whole where it exists; a trait with no value is named."""
+    from sklearn.utils import Bunch
+
+    def data():
+        Y = np.array([[1.0, np.nan, 3.0], [2.0, np.nan, 4.0]])
+        return Bunch(phenotypes=Y, target_names=np.array(["yield, kg", "empty", "h"]))
+
+    kept = cli.select_traits(data(), ["yield, kg", "h"])
+    assert kept.target_names.tolist() == ["yield, kg", "h"]
+    with pytest.raises(cli.InputError, match="trait 'empty' has no measured value"):
+        cli.select_traits(data())

@@ -192,3 +192,9 @@ def test_plink_raw_genotypes_leave_out_pedigree_and_phenotype(tmp_path):
     assert data.feature_names.tolist() == ["snp1_A", "snp2_G"]
     assert data.sample_ids.tolist() == ["a", "b"]
     np.testing.assert_array_equal(data.genotypes, [[0, 1], [2, np.nan]])
+
+
+def test_empty_column_name_is_an_error(tmp_path):
+    path = _write(tmp_path / "p.csv", [["id", "h", ""], ["a", 1, 2]])
+    with pytest.raises(ValueError, match="empty column name .column 3"):
+        read_phenotype_table(path)

@@ -98,6 +98,10 @@ def _read_table(path, what):
     if what == "genotype" and [h.upper() for h in header[2:6]] == list(_PLINK_RAW_COLUMNS):
         first = 6  # plink --recode A (.raw): FID IID PAT MAT SEX PHENOTYPE, then the loci
     columns = header[first:]
+    if "" in columns:
+        raise ValueError(
+            f"{path}: the header has an empty column name (column {columns.index('') + first + 1})."
+        )
     if not columns:
         raise ValueError(f"{path}: the header names no {what} columns after the sample ID.")
     _check_unique(columns, path, "column")
