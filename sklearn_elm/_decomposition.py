@@ -211,7 +211,7 @@ def _centring(moments):
     """
     n = moments.n
     zbar = moments.z / n
-    C = moments.zz / n - np.outer(zbar, zbar)
+    C = covariance(moments)
     var = np.diag(C)
     m2, m3 = np.diag(moments.zz) / n, moments.z3 / n
     third = m3 - 3 * zbar * m2 + 2 * zbar**3
