@@ -70,11 +70,13 @@ def check_output_directory(directory, *, force=False):
     >>> from sklearn_elm._report import check_output_directory
     >>> check_output_directory(tempfile.mkdtemp())  # an empty directory is fine
     """
-    directory = Path(directory)
+    # resolved: "missing/../data" must not pass as a new directory and then become data,
+    # and a symbolic link is followed to the report it points to
+    directory = Path(os.path.realpath(directory))
     if directory.exists() and not directory.is_dir():
         raise FileExistsError(f"{directory} exists and is not a directory.")
     # the report is written next to the directory and renamed into place
-    parent = directory.absolute().parent
+    parent = directory.parent
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
@@ -93,7 +95,11 @@ def check_output_directory(directory, *, force=False):
             f"{directory} holds the working directory; --force never replaces it. Choose "
             "another --out."
         )
-    others = sorted(p.name for p in directory.iterdir() if not _is_report_file(p.name))
+    others = sorted(
+        p.name for p in directory.iterdir()
+        if not (_is_report_file(p.name) and (p.is_file() or p.is_symlink()))
+        and p.name not in _DESKTOP_FILES
+    )
     if "metrics.json" not in {p.name for p in directory.iterdir()} or others:
         shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
         raise FileExistsError(
@@ -109,6 +115,10 @@ REPORT_FILES = frozenset({
     "index.html", "observed_vs_predicted.png", "additive_effects.png",
     "variance_components.png",
 })
+
+
+#: Files a desktop puts in any folder it shows.
+_DESKTOP_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 
 
 def _is_report_file(name):
@@ -163,7 +173,7 @@ def write_report(results, directory, *, force=False):
     FileExistsError
         See :func:`check_output_directory`.
     """
-    directory = Path(directory).absolute()
+    directory = Path(os.path.realpath(directory))
     check_output_directory(directory, force=force)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))

@@ -34,6 +34,7 @@ import threading
 import time
 import traceback
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -211,7 +212,7 @@ def load_data(source="qhaplo", *, phenotypes=None, h2=None, random_state=None):
         return data
     except (FileNotFoundError, ValueError, ImportError) as exc:  # these name the file
         raise InputError(str(exc)) from exc
-    except (OSError, EOFError) as exc:  # e.g. a corrupt or truncated .gz
+    except (OSError, EOFError, zlib.error) as exc:  # e.g. a corrupt or truncated .gz
         files = " and ".join(str(f) for f in (source, phenotypes) if f is not None)
         raise InputError(f"could not read {files}: {exc or type(exc).__name__}") from exc
 

@@ -1,6 +1,7 @@
 """Tests of the sklearn-elm command line, run as a user runs it, on tiny simulated data."""
 
 import csv
+import gzip
 import json
 import os
 import re
@@ -244,6 +245,10 @@ def _bad_inputs(tmp_path, trio, simulated):
     ))
     not_gzip = tmp_path / "g.csv.gz"
     not_gzip.write_text(geno.read_text())  # named .gz, but plain text
+    packed = bytearray(gzip.compress(geno.read_text().encode()))
+    packed[12:20] = b"\xff" * 8  # a damaged deflate stream: zlib.error, not an OSError
+    corrupt = tmp_path / "corrupt.csv.gz"
+    corrupt.write_bytes(bytes(packed))
     return {
         "missing data": (["--data", str(tmp_path / "nowhere")], "nowhere"),
         "unknown trait": (["--data", str(trio), "--traits", "height"], "'height'"),
@@ -255,6 +260,7 @@ def _bad_inputs(tmp_path, trio, simulated):
         "h2 not bundled": (["--data", str(trio), "--h2", "0.5"], "--h2"),
         "constant trait": (["--data", str(geno), "--phenotypes", str(flat_pheno)], "'flat'"),
         "not gzip": (["--data", str(not_gzip), "--phenotypes", str(pheno)], "g.csv.gz"),
+        "corrupt gzip": (["--data", str(corrupt), "--phenotypes", str(pheno)], "corrupt.csv.gz"),
         "monomorphic": (["--data", str(flat_geno), "--phenotypes", str(pheno)],
                         "only 0 of the 12 loci vary"),
         "out under a file": (["--data", str(trio), "--out", str(geno) + "/report"],
@@ -265,7 +271,7 @@ def _bad_inputs(tmp_path, trio, simulated):
 @pytest.mark.parametrize(
     "case",
     ["missing data", "unknown trait", "no phenotypes", "missing phenotypes", "non-numeric",
-     "mismatch", "h2 not bundled", "constant trait", "not gzip", "monomorphic",
+     "mismatch", "h2 not bundled", "constant trait", "not gzip", "corrupt gzip", "monomorphic",
      "out under a file"],
 )
 def test_bad_input_exit_2_names_the_culprit(case, tmp_path, trio, simulated, capsys):

@@ -215,8 +215,16 @@ def _trio(tmp_path, genotypes="0 1\n1 0", phenotypes="1 0.5\n2 1.5", effects=Non
         (dict(effects="1 3 0.5 1 0.0 0.5\n"), "locus numbers must run from 1 to 2"),
         (dict(effects="1 0 0.5 1 0.0 0.5\n1 1 0.5 1 0.0 0.5\n"), "1-based"),
         (dict(effects="1 1 0.5 1 0.0 0.5\n1 1 0.4 1 0.0 0.5\n"), "more than once"),
+        (dict(effects=""), "expected rows of 6 columns"),
     ],
 )
 def test_qhaplo_reader_rejects_malformed_trios(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         read_qhaplo(_trio(tmp_path, **kwargs))
+
+
+def test_qhaplo_duplicate_individual_in_the_genotypes(tmp_path):
+    (tmp_path / "x_g.txt").write_text("qtl 1_1 2_1 2_1\nl1 0 1 1\n")
+    (tmp_path / "x_p.txt").write_text("ind T1\n1 0.5\n2 1.5\n")
+    with pytest.raises(ValueError, match="x_g.txt: duplicate individual '2'"):
+        read_qhaplo(tmp_path)

@@ -262,3 +262,24 @@ def test_broken_image_is_detected(tmp_path):
     dom = _chromium("--dump-dom", (out / "index.html").as_uri(),
                     profile=tmp_path / "profile").stdout
     assert re.search(r'<img src="additive_effects.png"[^>]*data-loaded="false"', dom)
+
+
+def test_output_path_is_resolved_before_it_is_checked(tmp_path, monkeypatch):
+    """'missing/../data' is the data directory, not a new one; a directory named like a
+    report file is not a report file; desktop litter does not block a re-run."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "g.csv").write_text("keep me")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileExistsError, match="is not empty"):
+        write_report(fake_results(n_traits=1), "missing/../data")
+    assert (data / "g.csv").read_text() == "keep me" and not (tmp_path / "missing").exists()
+    out = write_report(fake_results(n_traits=1), tmp_path / "report")
+    (out / "epistasis_maps.png").mkdir()
+    (out / "epistasis_maps.png" / "data.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="it holds epistasis_maps.png"):
+        write_report(fake_results(n_traits=1), out, force=True)
+    (out / "epistasis_maps.png" / "data.txt").unlink()
+    (out / "epistasis_maps.png").rmdir()
+    (out / ".DS_Store").write_text("")
+    write_report(fake_results(n_traits=1), out, force=True)

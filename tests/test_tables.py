@@ -198,3 +198,13 @@ def test_empty_column_name_is_an_error(tmp_path):
     path = _write(tmp_path / "p.csv", [["id", "h", ""], ["a", 1, 2]])
     with pytest.raises(ValueError, match="empty column name .column 3"):
         read_phenotype_table(path)
+
+
+def test_plink_missing_is_a_number_and_encodings_are_named(tmp_path):
+    path = _write(tmp_path / "p.phen", [["FID", "IID", "h"], ["f", "a", "-9.0"], ["f", "b", 2]],
+                  " ")
+    assert np.isnan(read_phenotype_table(path).phenotypes[0, 0])
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("id,h\ncaf\xe9,1\nb,2\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="latin.csv: not UTF-8 text"):
+        read_phenotype_table(latin)

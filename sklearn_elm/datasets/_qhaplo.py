@@ -1,5 +1,6 @@
 """Reader for the qhaplo text trio and the bundled reference data set."""
 
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -95,7 +96,13 @@ def _read_effects(path, n_traits, n_loci):
     matrices (n_traits, n_loci, n_loci) with ``E[i, j] = E[j, i] = epi_eff``,
     and the allele frequencies (n_loci,).
     """
-    eff = np.loadtxt(path, skiprows=1, ndmin=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "no data": the error below says more
+        eff = np.loadtxt(path, skiprows=1, ndmin=2)
+    if eff.shape[0] == 0 or eff.shape[1] != 6:
+        raise ValueError(
+            f"{path}: expected rows of 6 columns (trait locus add_eff epi_loc epi_eff sfs)."
+        )
     trait = eff[:, 0].astype(int) - 1
     locus = eff[:, 1].astype(int) - 1
     partner = eff[:, 3].astype(int) - 1
@@ -171,6 +178,9 @@ def read_qhaplo(directory, *, prefix=None):
     pheno_ids, traits, phenotypes = _read_phenotypes(paths["p"])
     # The genotype header may carry a ``_1`` haplotype suffix: ``17_1`` is individual 17.
     geno_keys = np.array([i.rsplit("_", 1)[0] if "_" in i else i for i in geno_ids])
+    unique, counts = np.unique(geno_keys, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(f"{paths['g']}: duplicate individual {str(unique[counts > 1][0])!r}.")
     if len(geno_keys) != len(pheno_ids) or np.any(geno_keys != pheno_ids):
         missing = sorted(set(pheno_ids) ^ set(geno_keys))[:5]
         if missing:

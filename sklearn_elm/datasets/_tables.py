@@ -18,6 +18,8 @@ __all__ = ["read_genotype_table", "read_phenotype_table", "read_plink", "read_ta
 
 #: Spellings of a missing value, in genotype and phenotype files alike.
 MISSING = frozenset({"", "NA", "na", "NaN", "nan", "N/A", "."})
+#: PLINK's missing phenotype, in ``FID IID`` phenotype files.
+PLINK_MISSING = -9.0
 
 # Columns that hold identifiers in PLINK-style phenotype files (FID IID trait ...).
 _PLINK_ID_COLUMNS = ("fid", "iid")
@@ -51,15 +53,21 @@ def _rows(path):
             lines = ((n, line.split()) for n, line in enumerate(f, start=1))
         else:
             lines = enumerate(csv.reader(f, delimiter=delimiter), start=1)
-        for n, fields in lines:
-            fields = [field.strip() for field in fields]
-            if any(fields):
-                yield n, fields
+        try:
+            for n, fields in lines:
+                fields = [field.strip() for field in fields]
+                if any(fields):
+                    yield n, fields
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8."
+            ) from None
 
 
-def _to_float(fields, path, lineno, sample, columns, missing=MISSING):
-    """Parse one row of values, missing spellings to NaN; name the first bad value."""
-    values = ["nan" if field in missing else field for field in fields]
+def _to_float(fields, path, lineno, sample, columns, *, plink_missing=False):
+    """Parse one row of values, missing spellings (and with ``plink_missing`` the number
+    -9) to NaN; name the first bad value."""
+    values = ["nan" if field in MISSING else field for field in fields]
     try:
         parsed = np.array(values, dtype=np.float64)
     except ValueError:
@@ -72,6 +80,8 @@ def _to_float(fields, path, lineno, sample, columns, missing=MISSING):
                     f"{sample!r} in column {column!r}."
                 ) from None
         raise
+    if plink_missing:  # -9, -9.0, ...: PLINK compares the number
+        parsed[parsed == PLINK_MISSING] = np.nan
     if np.isinf(parsed).any():
         column = columns[int(np.flatnonzero(np.isinf(parsed))[0])]
         raise ValueError(
@@ -87,15 +97,15 @@ def _read_table(path, what):
         _, header = next(rows)
     except StopIteration:
         raise ValueError(f"{path}: the {what} file is empty.") from None
-    id_column, missing = 0, MISSING
+    id_column, plink_missing = 0, False
     if len(header) >= 2 and (header[0].lstrip("#").lower(), header[1].lower()) == _PLINK_ID_COLUMNS:
         # FID IID ... (#FID in PLINK 2): samples are known by their IID, and -9 is
         # PLINK's missing phenotype
         id_column = 1
-        if what == "phenotype":
-            missing = MISSING | {"-9"}
+        plink_missing = what == "phenotype"
     first = id_column + 1
-    if what == "genotype" and [h.upper() for h in header[2:6]] == list(_PLINK_RAW_COLUMNS):
+    raw = [h.upper() for h in header[2:6]] == list(_PLINK_RAW_COLUMNS)
+    if what == "genotype" and id_column == 1 and raw:
         first = 6  # plink --recode A (.raw): FID IID PAT MAT SEX PHENOTYPE, then the loci
     columns = header[first:]
     if "" in columns:
@@ -113,7 +123,9 @@ def _read_table(path, what):
             )
         sample = fields[id_column]
         ids.append(sample)
-        values.append(_to_float(fields[first:], path, lineno, sample, columns, missing))
+        values.append(
+            _to_float(fields[first:], path, lineno, sample, columns, plink_missing=plink_missing)
+        )
     if not ids:
         raise ValueError(f"{path}: the {what} file has a header but no samples.")
     _check_unique(ids, path, "sample ID")
