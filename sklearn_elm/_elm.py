@@ -26,6 +26,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._network import eval_output
+
 __all__ = ["equivalent_linear_map"]
 
 _SQRT_HALF = math.sqrt(0.5)
@@ -387,14 +389,7 @@ def _elm_batches(module, X, *, batch_size=None, method="closed_form", check_forw
 
 def _check_forward_is_layers(module, x, f):
     """A clear error where ``module(x)`` is not the stack of layers that the map covers."""
-    modes = [(sub, sub.training) for sub in module.modules()]
-    module.eval()  # dropout is the identity in the map
-    try:
-        with torch.no_grad():
-            out = module(x)
-    finally:
-        for sub, training in modes:
-            sub.training = training
+    out = eval_output(module, x)  # dropout is the identity in the map
     if isinstance(out, torch.Tensor) and out.shape == f.shape:
         gap = (out - f).abs().max().item() if out.numel() else 0.0
         scale = f.abs().max().item() if f.numel() else 0.0

@@ -164,3 +164,35 @@ def l1_path_norm(module):
             )
         paths = layer.weight.abs() @ paths
     return paths.sum()
+
+
+def eval_output(module, x):
+    """``module(x)`` in evaluation mode without gradients, every submodule's mode restored.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The network.
+    x : torch.Tensor
+        Its input.
+
+    Returns
+    -------
+    out : torch.Tensor
+        The output, with dropout off.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = GatedMLP(3, 1, hidden_sizes=(4,), dropout=0.5).train()
+    >>> eval_output(net, torch.zeros(2, 3)).shape, net.training
+    (torch.Size([2, 1]), True)
+    """
+    modes = [(sub, sub.training) for sub in module.modules()]
+    module.eval()
+    try:
+        with torch.no_grad():
+            return module(x)
+    finally:
+        for sub, training in modes:
+            sub.training = training

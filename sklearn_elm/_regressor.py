@@ -13,7 +13,7 @@ from skorch.callbacks import Callback
 from skorch.dataset import ValidSplit
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
-from ._network import GatedMLP, l1_path_norm
+from ._network import GatedMLP, eval_output, l1_path_norm
 
 
 def batch_loader(dataset, batch_size=128, shuffle=False, **kwargs):
@@ -607,15 +607,9 @@ class NeuralGPRegressor(NeuralNetRegressor):
 
     def _check_output_width(self, X):
         """A clear error where the module's outputs do not match the targets' columns."""
-        module = self.module_
-        modes = [(sub, sub.training) for sub in module.modules()]
-        module.eval()
-        try:
-            with torch.no_grad():
-                out = module(torch.as_tensor(X, dtype=torch.float32, device=self.device))
-        finally:
-            for sub, training in modes:
-                sub.training = training
+        out = eval_output(
+            self.module_, torch.as_tensor(X, dtype=torch.float32, device=self.device)
+        )
         width = out.shape[-1] if out.ndim == 2 else None
         if width != self.n_outputs_:
             raise ValueError(
