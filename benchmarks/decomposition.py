@@ -125,7 +125,8 @@ def accuracy(h2, args):
     print("test r2 per trait: " + " ".join(f"{r:.3f}" for r in test_r2))
     header = (
         f"{'trait':>5} | {'add slope':>9} {'add r':>7} | {'epi slope':>9} {'epi r2':>7} "
-        f"{'top32':>5} | {'regr slope':>10} {'contr slope':>11} {'r2':>6} {'top32':>5} | "
+        f"{'top32':>5} | {'regr slope':>10} {'contr slope':>11} {'regr r2':>7} "
+        f"{'top32':>5} | "
         + " | ".join(f"{c[:3]} est/true" for c in COMPONENTS)
     )
     print(header)
@@ -139,11 +140,11 @@ def accuracy(h2, args):
             reg = pair_recovery(others["regression"].epistasis_matrix_[k], data.epistasis[k])
             con = pair_recovery(others["contrast"].epistasis_matrix_[k], data.epistasis[k])
             epi_cols = f"{epi.slope:9.3f} {epi.r2:7.4f} {epi.precision:5.2f}"
-            other_cols = f"{reg.slope:10.3f} {con.slope:11.3f} {reg.r2:6.3f} {reg.precision:5.2f}"
+            other_cols = f"{reg.slope:10.3f} {con.slope:11.3f} {reg.r2:7.3f} {reg.precision:5.2f}"
         else:
             epi = reg = con = None
             epi_cols = f"{'-':>9} {'-':>7} {'-':>5}"
-            other_cols = f"{'-':>10} {'-':>11} {'-':>6} {'-':>5}"
+            other_cols = f"{'-':>10} {'-':>11} {'-':>7} {'-':>5}"
         vc = dec.variance_components_
         vc_cols = " | ".join(f"{vc[c][k]:.3f}/{truth[c][k]:.3f}" for c in COMPONENTS)
         print(f"{k + 1:>5} | {add.slope:9.3f} {add.r:7.4f} | {epi_cols} | {other_cols} | {vc_cols}")
@@ -271,8 +272,11 @@ def best_time(fn, repeat, device="cpu"):
     """Shortest wall time of ``repeat`` calls (after one warm-up call on an accelerator)."""
 
     def sync():
-        if torch.device(device).type != "cpu":
-            torch.accelerator.synchronize()
+        kind = torch.device(device).type
+        if kind == "cuda":
+            torch.cuda.synchronize(device)
+        elif kind != "cpu":
+            torch.accelerator.synchronize()  # torch >= 2.6
 
     if torch.device(device).type != "cpu":
         fn()

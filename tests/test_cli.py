@@ -317,8 +317,21 @@ def test_tables_trait_selection_and_force(tmp_path, capsys):
     assert sorted(p.name for p in out.glob("epistasis_*.png")) == ["epistasis_1_trait1.png"]
 
 
-def test_ctrl_c_during_training_exits_130_without_report(tmp_path, trio, monkeypatch, capsys):
-    """skorch swallows Ctrl-C and returns a half-trained net; the run must stop instead."""
+@pytest.fixture
+def sigint_handler(request):
+    """SIGINT handled by ``request.param`` during the test (whatever the shell that
+    started pytest does with it), restored afterwards."""
+    previous = signal.signal(signal.SIGINT, request.param)
+    yield request.param
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.parametrize("sigint_handler", [signal.default_int_handler], indirect=True)
+def test_ctrl_c_during_training_exits_130_without_report(
+    tmp_path, trio, monkeypatch, capsys, sigint_handler
+):
+    """skorch swallows Ctrl-C and returns a half-trained net; the run must stop instead,
+    and leave Python's SIGINT handler in place."""
     progress = cli.EpochProgress.on_epoch_end
 
     def interrupt_at_epoch_2(self, net, **kwargs):
@@ -333,7 +346,17 @@ def test_ctrl_c_during_training_exits_130_without_report(tmp_path, trio, monkeyp
     err = capsys.readouterr().err
     assert "interrupted" in err and not re.search(r"^\s*3/50", err, flags=re.M)
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == []
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is sigint_handler
+
+
+@pytest.mark.parametrize("sigint_handler", [signal.SIG_IGN], indirect=True)
+def test_ignored_sigint_stays_ignored(sigint_handler):
+    """A background job of a non-interactive shell (or nohup) ignores SIGINT; the
+    run must not take it back up."""
+    with cli._interrupts_stop_training():
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        os.kill(os.getpid(), signal.SIGINT)  # ignored: nothing is raised
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
 
 
 def test_ctrl_c_while_writing_exits_130_without_report(tmp_path, trio, monkeypatch, capsys):

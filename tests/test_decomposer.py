@@ -106,6 +106,40 @@ def test_planted_pair_at_unequal_allele_frequencies(epistasis, components):
     assert vc.higher == pytest.approx(0, abs=1e-6)
 
 
+def test_planted_dominance_on_skewed_dosages():
+    """Diploid dosages at allele frequency 0.2 and a network computing
+    a z0 + d |z0| (= a z0 + d z0^2 on -1/0/+1): the self term d sits on the diagonal,
+    the additive effect is the average effect a + d Cov(z0^2, z0) / Var(z0), and the
+    dominance part is the variance of z0^2 less its regression on z0, all of them
+    computed here from the sample by their definitions.  (Default projection only: at
+    z0 = 0 both units' gates are shut, so the ELM coefficient there is 0, not a, a
+    split the regression estimator cannot see through.)"""
+    a, d = 0.4, 0.9
+    rng = np.random.default_rng(0)
+    G = rng.binomial(2, 0.2, size=(3000, 3))
+    reg = NeuralGPRegressor(**TINY)
+    pipe = make_pipeline(GenotypeEncoder(), reg).fit(G, G[:, 0].astype(float))
+    net = nn.Sequential(nn.Linear(3, 3, bias=False), nn.ReLU(), nn.Linear(3, 1, bias=False))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor([[1.0, 0, 0], [-1.0, 0, 0], [0, 0, 0]]))
+        net[2].weight.copy_(torch.tensor([[a + d, d - a, 0.0]]))  # relu(z) - relu(-z) = z
+    reg.module_, reg.intercept_, reg.target_scale_ = net, np.array([0.0]), np.array([1.0])
+    y = pipe.predict(G)
+    dec = ELMDecomposer(pipe, prefit=True, components="network").fit(G, y)
+    z = G[:, 0] - 1.0
+    np.testing.assert_allclose(y, a * z + d * z**2, atol=1e-6)
+    zc = z - z.mean()
+    gamma = np.mean(zc**3) / np.var(z)
+    alpha = a + d * np.cov(z**2, z, bias=True)[0, 1] / np.var(z)
+    assert abs(alpha - a) > 0.5  # the skew moves the average effect away from a
+    np.testing.assert_allclose(dec.additive_effects_, [alpha, 0, 0], atol=1e-5)
+    assert dec.epistasis_matrix_[0, 0] == pytest.approx(d, abs=1e-5)
+    vc = dec.variance_components_
+    assert vc.additive == pytest.approx(alpha**2 * np.var(z), rel=1e-5)
+    assert vc.epistatic == pytest.approx(d**2 * np.var(zc**2 - gamma * zc), rel=1e-5)
+    assert vc.genetic == pytest.approx(np.var(y), rel=1e-5)
+
+
 def test_debiased_components_subtract_the_sampling_noise_of_the_terms():
     """An exact network whose residuals hold nothing genetic: the debiased components are
     the network's less the noise each squared estimate adds, sigma^2 / n per term, with

@@ -216,6 +216,39 @@ def test_projection_matches_direct_least_squares(frequency):
         assert np.abs(a - raw[:p].T).max() > 0.05
 
 
+def test_projection_matches_direct_least_squares_on_dosages():
+    """Three-valued (diploid) inputs at allele frequency 0.2: the self terms enter
+    as ``zc_i^2 - gamma_i zc_i`` with gamma_i the sample's third central moment over
+    the variance, and the streamed projection equals a dense least-squares solve on
+    that explicit design, self coefficients on the diagonal of ``E``.  A dominance
+    term planted on locus 0 is recovered there, and its regression on z_0 does not
+    leak into the average effect (it would with gamma = 0: the skewed self term
+    correlates with z_0)."""
+    rng = np.random.default_rng(2)
+    n, p, k = 4000, 8, 2
+    Z = rng.binomial(2, 0.2, size=(n, p)) - 1.0  # -1/0/+1, skewed
+    iu = np.triu_indices(p, 1)
+    Zc = Z - Z.mean(axis=0)
+    gamma = (Zc**3).mean(axis=0) / (Zc**2).mean(axis=0)
+    D = np.column_stack([Zc, Zc**2 - gamma * Zc, (Zc[:, :, None] * Zc[:, None, :])[:, iu[0], iu[1]]])
+    assert np.abs(gamma).max() > 0.5  # the skew the test is about
+    W = np.zeros((D.shape[1], k))
+    W[0], W[3], W[p + 0], W[2 * p + 5] = [1.0, 0.2], [0.0, -0.6], [0.8, 0.0], [0.5, 0.3]
+    F = D @ W + 0.05 * rng.normal(size=(n, k))
+    m = update_moments(init_moments(p, k), Z, F, np.zeros((n, k, p)))
+    fit = projection_fit(m, lambda: [(Z[i : i + 900], F[i : i + 900]) for i in range(0, n, 900)],
+                         tol=1e-10)
+    coef = np.linalg.lstsq(D - D.mean(axis=0), F - F.mean(axis=0), rcond=None)[0]
+    diag = np.arange(p)
+    np.testing.assert_allclose(fit.additive, coef[:p].T, atol=1e-7)
+    np.testing.assert_allclose(fit.epistasis[:, diag, diag], coef[p : 2 * p].T, atol=1e-7)
+    np.testing.assert_allclose(fit.epistasis[:, iu[0], iu[1]], coef[2 * p :].T, atol=1e-7)
+    # the planted effects, within the noise
+    np.testing.assert_allclose(fit.additive[:, 0], [1.0, 0.2], atol=0.01)
+    np.testing.assert_allclose(fit.epistasis[:, 0, 0], [0.8, 0.0], atol=0.02)
+    np.testing.assert_allclose(fit.epistasis[:, iu[0][5], iu[1][5]], [0.5, 0.3], atol=0.02)
+
+
 @pytest.mark.parametrize("ploidy", [1, 2])
 def test_epistatic_variance_is_that_of_the_pairwise_part_in_the_sample(ploidy):
     """With the true effects, V_AA equals the realised variance of the pairwise part

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
@@ -37,13 +37,28 @@ def make_net(sizes, activation, dtype=torch.float64, seed=0):
 
 
 def relative_residual(net, X):
-    """max |f - J x| relative to the size of the summed terms |J_i x_i|."""
+    """max |f - J x| relative to the size of what the network sums on the way.
+
+    That size is the larger of the summed terms ``|J_i x_i|`` and the path bound
+    ``|W_L| ... |W_1| |x|`` (gates at most about 1): where the terms cancel inside
+    the network the output's own round-off is of the order of the latter, not of
+    the small output (hypothesis found a float32 GELU chain 3e-5 off relative to
+    the former, where the module's float32 output differs from its float64 one by
+    1.4e-5).
+    """
     J, f, residual = equivalent_linear_map(net, X, return_output=True, return_residual=True)
-    terms = np.abs(J * np.asarray(X)[:, None, :]).sum(axis=-1).max()
-    return residual.max() / max(terms, np.finfo(J.dtype).tiny), J, f
+    x = np.asarray(X, dtype=np.float64)
+    terms = np.abs(J * x[:, None, :]).sum(axis=-1).max()
+    paths = np.abs(x).T
+    for layer in (m for m in net.modules() if isinstance(m, nn.Linear)):
+        paths = np.abs(layer.weight.detach().double().numpy()) @ paths
+    size = max(terms, paths.max(), np.finfo(J.dtype).tiny)
+    return residual.max() / size, J, f
 
 
 @settings(max_examples=60, deadline=None)
+@example(widths=[5, 11], n_features=1, n_outputs=1, activation="gelu", double=False,
+         n_samples=1, scale=1.0, seed=2964)
 @given(
     widths=st.lists(st.integers(1, 12), min_size=0, max_size=3),
     n_features=st.integers(1, 6),
