@@ -230,7 +230,8 @@ def test_projection_matches_direct_least_squares_on_dosages():
     iu = np.triu_indices(p, 1)
     Zc = Z - Z.mean(axis=0)
     gamma = (Zc**3).mean(axis=0) / (Zc**2).mean(axis=0)
-    D = np.column_stack([Zc, Zc**2 - gamma * Zc, (Zc[:, :, None] * Zc[:, None, :])[:, iu[0], iu[1]]])
+    pairs = (Zc[:, :, None] * Zc[:, None, :])[:, iu[0], iu[1]]
+    D = np.column_stack([Zc, Zc**2 - gamma * Zc, pairs])
     assert np.abs(gamma).max() > 0.5  # the skew the test is about
     W = np.zeros((D.shape[1], k))
     W[0], W[3], W[p + 0], W[2 * p + 5] = [1.0, 0.2], [0.0, -0.6], [0.8, 0.0], [0.5, 0.3]
