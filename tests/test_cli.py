@@ -14,8 +14,18 @@ import numpy as np
 import pytest
 import torch
 from matplotlib.image import imread
+from sklearn.metrics import r2_score
+from sklearn.pipeline import make_pipeline
+from sklearn.utils import Bunch
 
-from sklearn_elm import _report, cli
+from sklearn_elm import (
+    ELMDecomposer,
+    GBLUPRegressor,
+    GenotypeEncoder,
+    NeuralGPRegressor,
+    _report,
+    cli,
+)
 from sklearn_elm.cli import main
 from sklearn_elm.datasets import make_epistatic_phenotypes
 from sklearn_elm.metrics import true_average_effects, true_variance_components
@@ -198,6 +208,72 @@ def test_end_to_end_metrics_json(e2e, simulated):
         assert entry["test_r2"]["GBLUP-A+AA"] > 0.3
 
 
+@pytest.fixture(scope="module")
+def refitted(simulated):
+    """What the report of ``e2e`` must hold, computed here from the estimators: the REML
+    GBLUPs on the encoded training genotypes (deterministic) and an ELMDecomposer of the
+    network with the run's seed and settings, on one thread as the run trains."""
+    train, G, Y = simulated.train, simulated.genotypes, simulated.phenotypes
+    encoder = GenotypeEncoder().fit(G[train])
+    Z_train, Z_test = encoder.transform(G[train]), encoder.transform(G[~train])
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        network = make_pipeline(GenotypeEncoder(), NeuralGPRegressor(
+            random_state=0, module__hidden_sizes=(16,), max_epochs=5))
+        elm = ELMDecomposer(network).fit(G[train], Y[train])
+    finally:
+        torch.set_num_threads(previous)
+    gblup = {kernel: GBLUPRegressor(kernel).fit(Z_train, Y[train])
+             for kernel in ("additive", "additive+epistatic")}
+    predictions = {"network": elm.predict(G[~train]),
+                   "GBLUP-A": gblup["additive"].predict(Z_test),
+                   "GBLUP-A+AA": gblup["additive+epistatic"].predict(Z_test)}
+    return Bunch(
+        elm=elm, gblup_a=gblup["additive"], gblup_aa=gblup["additive+epistatic"],
+        test_r2={m: r2_score(Y[~train], pred, multioutput="raw_values")
+                 for m, pred in predictions.items()},
+    )
+
+
+def test_end_to_end_columns_are_those_of_the_estimators(e2e, simulated, refitted):
+    """Each method's column in the report holds that method's figures (a swapped or
+    rescaled column fails here; the truth columns are checked above)."""
+    out = e2e[1]
+    k, p = simulated.additive_effects.shape
+    close = dict(rtol=1e-5, atol=1e-7)
+    rows = _csv(out / "effects.csv")
+    column = {name: np.array([float(r[name]) for r in rows]).reshape(k, p)
+              for name in ("additive_elm", "additive_gblup_a")}
+    np.testing.assert_allclose(column["additive_elm"], refitted.elm.additive_effects_, **close)
+    np.testing.assert_allclose(column["additive_gblup_a"], refitted.gblup_a.coef_, **close)
+
+    position = {name: n for n, name in enumerate(simulated.feature_names)}
+    for r in _csv(out / "epistasis_pairs.csv"):
+        t = list(simulated.target_names).index(r["trait"])
+        i, j = position[r["locus_i"]], position[r["locus_j"]]
+        assert float(r["estimate"]) == pytest.approx(
+            refitted.elm.epistasis_matrix_[t, i, j], rel=1e-5, abs=1e-7)
+        # GBLUP's pairwise value is z^T E z, so the effect of z_i z_j is 2 E_ij
+        assert float(r["gblup_a_aa"]) == pytest.approx(
+            2 * refitted.gblup_aa.epistasis_matrix_[t, i, j], rel=1e-5, abs=1e-7)
+
+    estimators = {"ELM": refitted.elm, "GBLUP-A": refitted.gblup_a,
+                  "GBLUP-A+AA": refitted.gblup_aa}
+    for r in _csv(out / "variance_components.csv"):
+        if r["method"] in estimators:
+            t = list(simulated.target_names).index(r["trait"])
+            vc = estimators[r["method"]].variance_components_
+            for c in ("additive", "epistatic", "genetic", "residual", "h2"):
+                if c in vc:
+                    assert float(r[c]) == pytest.approx(vc[c][t], rel=1e-5, abs=1e-7), (r, c)
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    for t, trait in enumerate(simulated.target_names):
+        for method, r2 in refitted.test_r2.items():
+            assert metrics["traits"][trait]["test_r2"][method] == pytest.approx(r2[t], abs=1e-6)
+
+
 def test_console_script_is_declared():
     (script,) = [e for e in entry_points(group="console_scripts") if e.name == "sklearn-elm"]
     assert script.value == "sklearn_elm.cli:main"
@@ -220,13 +296,17 @@ def test_help_documents_exit_codes(capsys):
 
 
 @pytest.mark.parametrize(
-    "argv",
-    [["run", "--bogus"], ["run", "--h2", "2"], ["run", "--max-epochs", "0"], ["frobnicate"],
-     ["run", "--random-state", "-1"]],
+    "argv, message",
+    [(["run", "--bogus"], "unrecognized arguments: --bogus"),
+     (["run", "--h2", "2"], r"argument --h2: must lie in \(0, 1\], got 2"),
+     (["run", "--max-epochs", "0"], "argument --max-epochs: must be a positive integer, got 0"),
+     (["frobnicate"], "invalid choice: 'frobnicate'"),
+     (["run", "--random-state", "-1"], r"argument --random-state: must be an integer .* got -1")],
 )
-def test_usage_errors_exit_2(argv, capsys):
+def test_usage_errors_exit_2(argv, message, capsys):
+    """Each bad argument is refused by name before anything is read or trained."""
     assert main(argv) == 2
-    assert "error" in capsys.readouterr().err
+    assert re.search(message, capsys.readouterr().err)
 
 
 def _bad_inputs(tmp_path, trio, simulated):

@@ -375,7 +375,10 @@ def test_sklearn_contracts(tiny_data):
     assert scores["test_score"].shape == (2,)
     search = GridSearchCV(dec, {"estimator__module__hidden_sizes": [(4,), (8,)]}, cv=2)
     search.fit(Z, Y[:, 0])
-    assert search.best_params_["estimator__module__hidden_sizes"] in [(4,), (8,)]
+    # the parameter reached the refitted network through the meta-estimator
+    best = search.best_params_["estimator__module__hidden_sizes"]
+    assert search.best_estimator_.estimator_.module_.layers[0].out_features == best[0]
+    assert len(search.cv_results_["params"]) == 2
     assert search.best_estimator_.additive_effects_.shape == (6,)
 
 

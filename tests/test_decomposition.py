@@ -7,6 +7,7 @@ import pytest
 from _planted import planted_net
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_elm import GenotypeEncoder
 from sklearn_elm._decomposition import (
@@ -214,6 +215,36 @@ def test_projection_matches_direct_least_squares(frequency):
     np.testing.assert_allclose(E, E.transpose(0, 2, 1))
     if frequency != 0.5:  # the centring matters: average effects differ from raw coefficients
         assert np.abs(a - raw[:p].T).max() > 0.05
+
+
+def test_projection_on_linked_loci_and_its_convergence_warning():
+    """A chain of loci in linkage disequilibrium (each copies its neighbour 90 % of the
+    time): the design is far from orthogonal, yet the streamed solve reaches the dense
+    least-squares answer; cut short, it says so instead of returning a silent guess."""
+    rng = np.random.default_rng(3)
+    n, p = 3000, 8
+    Z = np.empty((n, p))
+    Z[:, 0] = rng.choice([-1.0, 1.0], size=n)
+    for i in range(1, p):
+        Z[:, i] = np.where(rng.random(n) < 0.9, Z[:, i - 1], rng.choice([-1.0, 1.0], size=n))
+    assert np.corrcoef(Z[:, 0], Z[:, 1])[0, 1] > 0.8
+    iu = np.triu_indices(p, 1)
+    Zc = Z - Z.mean(axis=0)
+    D = np.column_stack([Zc, (Zc[:, :, None] * Zc[:, None, :])[:, iu[0], iu[1]]])
+    F = (Z[:, 1] - 0.5 * Z[:, 2] + 0.7 * Z[:, 3] * Z[:, 4] + 0.05 * rng.normal(size=n))[:, None]
+    m = update_moments(init_moments(p, 1), Z, F, np.zeros((n, 1, p)))
+
+    def batches():
+        return [(Z[i : i + 1000], F[i : i + 1000]) for i in range(0, n, 1000)]
+
+    fit = projection_fit(m, batches, tol=1e-10)
+    coef = np.linalg.lstsq(D - D.mean(axis=0), F - F.mean(axis=0), rcond=None)[0]
+    np.testing.assert_allclose(fit.additive[0], coef[:p, 0], atol=1e-6)
+    np.testing.assert_allclose(fit.epistasis[0, iu[0], iu[1]], coef[p:, 0], atol=1e-6)
+    assert fit.n_iter > 5  # harder than independent loci
+    with pytest.warns(ConvergenceWarning, match="did not converge in 2 iterations"):
+        short = projection_fit(m, batches, tol=1e-10, max_iter=2)
+    assert np.abs(short.epistasis[0, iu[0], iu[1]] - coef[p:, 0]).max() > 1e-3
 
 
 def test_projection_matches_direct_least_squares_on_dosages():

@@ -120,6 +120,11 @@ def test_encoding_properties(data, center):
         np.testing.assert_allclose(Z.mean(axis=0), 0, atol=1e-12)
     else:
         assert np.all(np.abs(Z) <= 1)
+    # "auto" reads the ploidy off the panel: diploid where any dosage is 2
+    auto = GenotypeEncoder(center=center).fit(X)
+    assert auto.ploidy_ == (2 if (X == 2).any() else 1)
+    if auto.ploidy_ == ploidy:
+        np.testing.assert_allclose(auto.transform(X), Z, atol=1e-12)
     # NaN in a column is imputed with that column's fitted mean
     X2 = X.copy()
     X2[0, 0] = np.nan
