@@ -118,6 +118,10 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
+    start = time.perf_counter()
+    load_qhaplo()
+    elapsed = time.perf_counter() - start
+    print(f"load_qhaplo() in {elapsed:.2f} s (target < 1 s: {'yes' if elapsed < 1 else 'NO'})")
     traits = " ".join(f"{'T' + str(k + 1):>6}" for k in range(5))
     header = f"{'data':<10} {'input':<6} {'seed':>4} " + traits
     header += f" {'min':>6} {'epochs':>6} {'fit s':>6}"
