@@ -10,6 +10,14 @@ number of samples:
     n, sum z, sum z z^T, sum (z*z)(z*z)^T, sum (z*z) z^T, sum f, sum f^2, sum z f^T,
     sum s, sum s*s, sum z s^T   (and, for the contrast, genotype-class sums).
 
+The sums of ``s_ni`` leave out the samples where ``z_ni = 0``: there the
+coefficient multiplies 0, so the network's output does not depend on it, and a
+network may route it in any way (a ReLU unit that reads only that input has
+its gate shut there).  ``nz`` counts the samples each input is non-zero on and
+``nzz`` the sums of the other inputs over them, so that the ELM-slope
+estimators regress each coefficient on the samples that determine it.  For
+codings without zeros (haploid -1/+1) nothing is left out.
+
 The functions below turn these sums into additive effects, the epistasis
 matrix and variance components; each docstring states its formula.
 
@@ -71,8 +79,10 @@ def init_moments(n_features, n_outputs, *, contrast=False):
         ``z2z`` (p, p) (``sum z_i^2 z_j``), ``z3`` (p,) (sum of cubes),
         ``f`` (k,), ``ff`` (k,), ``zf`` (p, k),
         ``s`` (k, p), ``ss`` (k, p), ``zs`` (k, p, p) with ``zs[k, j, i] =
-        sum_n z_nj s_nki``, and with ``contrast``, ``class_n`` (2, 2, p, p)
-        and ``class_s`` (k, 2, 2, p, p).
+        sum_n z_nj s_nki`` (each over the samples where ``z_ni != 0``),
+        ``nz`` (p,) (the number of those samples) and ``nzz`` (p, p) with
+        ``nzz[i, j] = sum_{n: z_ni != 0} z_nj``, and with ``contrast``,
+        ``class_n`` (2, 2, p, p) and ``class_s`` (k, 2, 2, p, p).
 
     Examples
     --------
@@ -94,6 +104,8 @@ def init_moments(n_features, n_outputs, *, contrast=False):
         ss=np.zeros((k, p)),
         zs=np.zeros((k, p, p)),
         z3=np.zeros(p),
+        nz=np.zeros(p),
+        nzz=np.zeros((p, p)),
     )
     if contrast:
         moments.class_n = np.zeros((2, 2, p, p))
@@ -114,7 +126,8 @@ def update_moments(moments, Z, F, S):
         Genetic values ``f(z)`` (network outputs on the target scale,
         without intercept).
     S : ndarray of shape (n_batch, k, p)
-        ELM coefficients, ``F[n, k] = S[n, k] @ Z[n]``.
+        ELM coefficients, ``F[n, k] = S[n, k] @ Z[n]``; those of inputs that
+        are 0 are left out of the sums.
 
     Returns
     -------
@@ -150,6 +163,11 @@ def update_moments(moments, Z, F, S):
     moments.f += F.sum(axis=0)
     moments.ff += (F * F).sum(axis=0)
     moments.zf += Z.T @ F
+    # a coefficient that multiplies 0 does not reach the output: leave it out
+    nonzero = (Z != 0).astype(np.float64)
+    moments.nz += nonzero.sum(axis=0)
+    moments.nzz += nonzero.T @ Z
+    S = S * nonzero[:, None, :]
     moments.s += S.sum(axis=0)
     moments.ss += (S * S).sum(axis=0)
     # zs[k, j, i] = sum_n z_nj s_nki: one (p, b) x (b, k p) product
@@ -219,13 +237,32 @@ def _centring(moments):
     return zbar, C, gamma
 
 
-def additive_effects(moments):
-    """The mean ELM coefficient, ``a_ki = sum_n s_nki / n``.
+def _informative(moments):
+    """Means and covariances of the ELM coefficients over the samples that determine them.
 
-    On centred binary inputs (allele frequencies 1/2) the average effect of
-    ``z_i``; elsewhere a pair's share of the average effect depends on how
-    the ELM splits it between the partners, which :func:`average_effects`
-    corrects.
+    For input ``i`` those are the samples where ``z_i != 0`` (``nz_i`` of
+    them).  Returns ``nz`` (p,), ``sbar`` (k, p), their mean coefficients,
+    ``zbar_w`` (p, p), with ``zbar_w[i, j]`` the mean of ``z_j`` over input
+    ``i``'s samples, and ``cov`` (k, p, p) with ``cov[k, j, i]`` the
+    covariance of ``z_j`` and ``s_ki`` over them.  Without zeros these are
+    the plain means and covariances.
+    """
+    nz = np.maximum(moments.nz, 1.0)
+    sbar = moments.s / nz
+    zbar_w = moments.nzz / nz[:, None]
+    cov = moments.zs / nz[None, None, :] - zbar_w.T[None, :, :] * sbar[:, None, :]
+    return nz, sbar, zbar_w, cov
+
+
+def additive_effects(moments):
+    """The mean ELM coefficient, ``a_ki = sum_n s_nki / n_i``.
+
+    The mean is over the ``n_i`` samples where ``z_i != 0`` (all of them for
+    codings without zeros, such as haploid -1/+1): elsewhere the coefficient
+    multiplies 0 and the network leaves it arbitrary.  On centred binary
+    inputs (allele frequencies 1/2) the average effect of ``z_i``; elsewhere
+    a pair's share of the average effect depends on how the ELM splits it
+    between the partners, which :func:`average_effects` corrects.
 
     Parameters
     ----------
@@ -245,7 +282,7 @@ def additive_effects(moments):
     array([[3., 0.]])
     """
     _check_samples(moments)
-    return moments.s / moments.n
+    return _informative(moments)[1]
 
 
 def average_effects(moments):
@@ -255,14 +292,20 @@ def average_effects(moments):
     (:func:`conditional_slopes`), ``zbar`` the input means and ``kappa_i =
     Cov(z_i, z_i^2) / Var(z_i)``::
 
-        a_i = mean_n s_ni + sum_{j != i} beta_ji zbar_j + beta_ii (kappa_i - zbar_i)
+        a_i = m_i + sum_{j != i} beta_ji zbar_j + beta_ii (kappa_i - zbar_i)
 
     An ELM may split a pairwise term ``e z_i z_j`` between the two loci in
     any proportion, ``s_i = beta_ij z_j`` and ``s_j = beta_ji z_i`` with
     ``beta_ij + beta_ji = e``; the mean of ``s_i`` then holds only
     ``beta_ij zbar_j`` of the average effect ``e zbar_j`` of locus ``i``, and
     the second term adds the rest (the third does the same for a self term
-    ``d z_i^2``, whose average effect is ``d kappa_i``).  For an additive and
+    ``d z_i^2``, whose average effect is ``d kappa_i``).  ``m_i`` is the
+    mean of ``s_i`` over all samples, ``mean_n s_ni`` for codings without
+    zeros; where ``z_i`` is 0 the coefficient is arbitrary, so ``m_i`` is
+    the mean over the other samples carried to all of them by the slopes,
+    ``m_i = sbar_i + sum_{j != i} beta_ij (zbar_j - zbar_j^(i)) + beta_ii
+    (zbar_i - zbar_i^(i))`` (``^(i)``: means over the samples where ``z_i !=
+    0``).  For an additive and
     pairwise network on independent loci this is the average effect of
     quantitative genetics, the slope of the genetic value on ``z_i``; where
     all inputs are centred and binary it is the mean ELM coefficient
@@ -301,8 +344,13 @@ def average_effects(moments):
     beta_self = B[:, diag, diag]
     partners = B.copy()
     partners[:, diag, diag] = 0.0
+    nz, sbar, zbar_w, _ = _informative(moments)
+    # the mean of s_i over all samples: over those where z_i != 0, carried to all
+    # by the slopes (nothing to carry for codings without zeros)
+    own = sbar + np.einsum("kji,ij->ki", partners, zbar[None, :] - zbar_w)
+    zbar_own = moments.z / nz  # the mean of z_i over its own samples
     # B[k, i, j] is the slope of s_kj on z_i, beta_ji
-    return moments.s / n + partners @ zbar + beta_self * (kappa - zbar)
+    return own + partners @ zbar + beta_self * (kappa - zbar_own)
 
 
 def conditional_slopes(moments):
@@ -335,31 +383,65 @@ def conditional_slopes(moments):
            [0.5, 0. ]])
     """
     C = covariance(moments)
-    n = moments.n
-    zbar = moments.z / n
-    # Cov(z_j, s_ki) = sum z_j s_ki / n - zbar_j sbar_ki
-    cov_zs = moments.zs / n - zbar[None, :, None] * (moments.s / n)[:, None, :]
+    # Cov(z_j, s_ki) over the samples that determine s_ki (z_i != 0)
+    nz, _, zbar_w, cov_zs = _informative(moments)
     C_pinv = linalg.pinvh(C)
-    return np.einsum("jl,kli->kji", C_pinv, cov_zs), C_pinv
+    B = np.einsum("jl,kli->kji", C_pinv, cov_zs)
+    _self_slopes_on_own_samples(moments, B, nz, zbar_w, cov_zs)
+    return B, C_pinv
+
+
+def _self_slopes_on_own_samples(moments, B, nz, zbar_w, cov_zs):
+    """Put the slope of ``s_i`` on ``z_i`` over the samples where ``z_i != 0`` into ``B``.
+
+    Where an input has zeros, ``C^+`` weighs the slope of ``s_i`` on its own
+    input with the variance of ``z_i`` over all samples, but the slope is
+    taken over the others.  There, ``B_ii = (Cov'(z_i, s_i) - sum_{j != i}
+    B_ji Cov'(z_i, z_j)) / Var'(z_i)`` with the primed moments over the
+    samples where ``z_i != 0``, and 0 where ``z_i`` takes a single non-zero
+    value (raw 0/1 codings: no slope to take).  In place.
+    """
+    n = moments.n
+    has_zeros = moments.nz < n
+    if not has_zeros.any():
+        return
+    own_mean = moments.z / nz  # zeros add nothing to sum z_i or sum z_i z_j
+    cov_own = moments.zz / nz[:, None] - own_mean[:, None] * zbar_w  # [i, j]: Cov'(z_i, z_j)
+    var_own = np.diag(cov_own).copy()
+    diag = np.arange(len(nz))
+    others = B.copy()
+    others[:, diag, diag] = 0.0
+    explained = np.einsum("kji,ij->ki", others, cov_own)
+    scale = np.maximum(np.diag(moments.zz) / nz, np.finfo(float).tiny)
+    slope = np.where(var_own > 1e-12 * scale,
+                     (cov_zs[:, diag, diag] - explained) / np.where(var_own > 0, var_own, 1.0),
+                     0.0)
+    B[:, diag, diag] = np.where(has_zeros, slope, B[:, diag, diag])
 
 
 def _slope_variances(moments, B, C_pinv):
-    """Sampling variance of each slope, ``Var(B[k, j, i]) = sigma2_ki (C^+)_jj / n``.
+    """Sampling variance of each slope, ``Var(B[k, j, i]) = sigma2_ki (C^+)_jj / n_i``.
 
-    ``sigma2_ki = (Var(s_ki) - Cov(z, s_ki)^T B[k, :, i]) n / (n - r - 1)`` is
-    the residual variance of the regression of ``s_ki`` on ``z`` (``r`` the
-    rank of ``C``).
+    ``sigma2_ki = (Var(s_ki) - Cov(z, s_ki)^T B[k, :, i]) n_i / (n_i - r - 1)``
+    is the residual variance of the regression of ``s_ki`` on ``z`` (``r``
+    the rank of ``C``) over the ``n_i`` samples where ``z_i != 0``; a self
+    slope taken over them has ``sigma2_ki / (n_i Var'(z_i))``.
     """
-    n = moments.n
-    zbar = moments.z / n
-    sbar = moments.s / n
-    var_s = moments.ss / n - sbar**2
-    cov_zs = moments.zs / n - zbar[None, :, None] * sbar[:, None, :]
+    nz, sbar, zbar_w, cov_zs = _informative(moments)
+    var_s = moments.ss / nz - sbar**2
     explained = np.einsum("kji,kji->ki", cov_zs, B)
     rank = np.linalg.matrix_rank(C_pinv, hermitian=True)
-    dof = max(n - rank - 1, 1)
-    sigma2 = np.clip(var_s - explained, 0.0, None) * n / dof
-    return sigma2[:, None, :] * np.diag(C_pinv)[None, :, None] / n
+    dof = np.maximum(nz - rank - 1, 1)
+    sigma2 = np.clip(var_s - explained, 0.0, None) * nz / dof
+    V = sigma2[:, None, :] * np.diag(C_pinv)[None, :, None] / nz[None, None, :]
+    has_zeros = moments.nz < moments.n
+    if has_zeros.any():  # the self slopes are over the samples where z_i != 0
+        own_mean = moments.z / nz
+        var_own = np.diag(moments.zz) / nz - own_mean**2
+        diag = np.arange(len(nz))
+        self_var = sigma2 / (nz * np.where(var_own > 0, var_own, np.inf))
+        V[:, diag, diag] = np.where(has_zeros, self_var, V[:, diag, diag])
+    return V
 
 
 def _self_terms(moments):

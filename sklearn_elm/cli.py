@@ -100,8 +100,8 @@ def _interrupts_stop_training():
     skorch catches ``KeyboardInterrupt`` in ``fit`` and returns a partly
     trained network; the run would then go on to report it.  The handler
     records the interrupt so that it is raised again once ``fit`` returns.
-    Where SIGINT is ignored (a background job of a non-interactive shell,
-    ``nohup``), it stays ignored.
+    Where SIGINT is ignored (a background job of a non-interactive shell),
+    it stays ignored.
     """
     if (threading.current_thread() is not threading.main_thread()
             or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):

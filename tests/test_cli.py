@@ -431,8 +431,8 @@ def test_ctrl_c_during_training_exits_130_without_report(
 
 @pytest.mark.parametrize("sigint_handler", [signal.SIG_IGN], indirect=True)
 def test_ignored_sigint_stays_ignored(sigint_handler):
-    """A background job of a non-interactive shell (or nohup) ignores SIGINT; the
-    run must not take it back up."""
+    """A background job of a non-interactive shell ignores SIGINT; the run must not
+    take it back up."""
     with cli._interrupts_stop_training():
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
         os.kill(os.getpid(), signal.SIGINT)  # ignored: nothing is raised

@@ -70,7 +70,9 @@ class DosageEncoder(GenotypeEncoder):
     (``floor(|x|) mod 3``; NaN and infinities pass unchanged), so that the common
     checks, which feed continuous values, reach the encoder's own contract:
     parameters left alone by fit, idempotence, pickling, invariance to sample
-    order and subsets, n_features_in_, read-only and non-array input."""
+    order and subsets, n_features_in_ and feature names, NaN and infinities.  The
+    map hands the encoder a new float64 array, so the checks of input containers,
+    dtypes and read-only memory do not reach it: test_encoding.py tests those."""
 
     def fit(self, X, y=None):
         return super().fit(_dosages(X), y)

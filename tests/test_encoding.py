@@ -131,3 +131,22 @@ def test_encoding_properties(data, center):
     if not np.isnan(X2[:, 0]).all():
         Z2 = enc.fit(X2).transform(X2)
         np.testing.assert_allclose(Z2[0, 0], np.mean(enc.transform(X2[1:])[:, 0]), atol=1e-12)
+
+
+def test_input_containers_dtypes_and_read_only_memory():
+    """Lists, int8, float32, Fortran order and read-only arrays encode alike, and the
+    caller's array is never written to."""
+    base = np.array([[0, 1, 2], [2, 1, 0], [1, 1, 2], [0, 2, np.nan]])
+    expected = GenotypeEncoder().fit(base).transform(base)
+    frozen = base[:, :].copy()
+    frozen.setflags(write=False)
+    ints = np.nan_to_num(base, nan=1).astype(np.int8)
+    inputs = [base.tolist(), base.astype(np.float32), np.asfortranarray(base), frozen]
+    for X in inputs:
+        before = np.array(X, dtype=np.float64, copy=True)
+        np.testing.assert_allclose(GenotypeEncoder().fit(X).transform(X), expected)
+        np.testing.assert_array_equal(np.asarray(X, dtype=np.float64), before)
+    ints.setflags(write=False)
+    Z = GenotypeEncoder().fit_transform(ints)
+    assert Z.dtype == np.float64 and Z.flags.writeable
+    np.testing.assert_array_equal(ints, np.nan_to_num(base, nan=1))

@@ -351,8 +351,7 @@ def test_pipeline_gridsearch_cross_validate_clone_pickle():
     pipe = make_pipeline(FunctionTransformer(lambda A: 2 * A - 1), GBLUPRegressor())
     assert_allclose(pipe.fit(X, y).predict(X), GBLUPRegressor().fit(X, y).predict(X))
     search = GridSearchCV(GBLUPRegressor(), {"kernel": KERNELS}, cv=KFold(3)).fit(X, y)
-    # each kernel's score is its own model's: the search refits what it found best
-    assert search.best_estimator_.kernel == search.best_params_["kernel"]
+    # each kernel's score is its own model's (a kernel parameter ignored gives equal scores)
     assert len(set(search.cv_results_["mean_test_score"])) == len(KERNELS)
     scores = cross_validate(GBLUPRegressor("additive+epistatic"), X, y, cv=3)
     assert np.all(np.isfinite(scores["test_score"]))
