@@ -127,7 +127,9 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
           interactions with partners of non-zero mean add
           (:func:`~sklearn_elm._decomposition.average_effects`), and
           ``e_ij = B_ji + B_ij`` with ``B`` the multiple-regression slopes of
-          the ELM coefficients on the inputs (any coding, robust to LD).
+          the ELM coefficients on the inputs (any coding, robust to LD), each
+          coefficient ``s_i`` taken from the samples where ``z_i != 0``
+          (elsewhere it multiplies 0 and the network leaves it arbitrary).
         * ``"contrast"``: additive effects as for ``"regression"``, and the published
           four-genotype-class contrast of the ELM coefficients in place of
           the slopes (-1/+1 codings only).
