@@ -305,11 +305,10 @@ def average_effects(moments):
     the mean over the other samples carried to all of them by the slopes,
     ``m_i = sbar_i + sum_{j != i} beta_ij (zbar_j - zbar_j^(i)) + beta_ii
     (zbar_i - zbar_i^(i))`` (``^(i)``: means over the samples where ``z_i !=
-    0``).  For an additive and
-    pairwise network on independent loci this is the average effect of
-    quantitative genetics, the slope of the genetic value on ``z_i``; where
-    all inputs are centred and binary it is the mean ELM coefficient
-    (:func:`additive_effects`).
+    0``).  For an additive and pairwise network on independent loci this is
+    the average effect of quantitative genetics, the slope of the genetic
+    value on ``z_i``; where all inputs are centred and binary it is the mean
+    ELM coefficient (:func:`additive_effects`).
 
     Parameters
     ----------
