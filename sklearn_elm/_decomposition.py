@@ -164,10 +164,10 @@ def update_moments(moments, Z, F, S):
     moments.ff += (F * F).sum(axis=0)
     moments.zf += Z.T @ F
     # a coefficient that multiplies 0 does not reach the output: leave it out
-    nonzero = (Z != 0).astype(np.float64)
+    nonzero = Z != 0
     moments.nz += nonzero.sum(axis=0)
-    moments.nzz += nonzero.T @ Z
-    S = S * nonzero[:, None, :]
+    moments.nzz += nonzero.T.astype(np.float64) @ Z
+    S = np.where(nonzero[:, None, :], S, 0.0)
     moments.s += S.sum(axis=0)
     moments.ss += (S * S).sum(axis=0)
     # zs[k, j, i] = sum_n z_nj s_nki: one (p, b) x (b, k p) product
@@ -249,7 +249,9 @@ def _informative(moments):
     """
     nz = np.maximum(moments.nz, 1.0)
     sbar = moments.s / nz
-    zbar_w = moments.nzz / nz[:, None]
+    # inputs without zeros: the plain means, to the bit
+    everywhere = (moments.nz == moments.n)[:, None]
+    zbar_w = np.where(everywhere, moments.z / max(moments.n, 1), moments.nzz / nz[:, None])
     cov = moments.zs / nz[None, None, :] - zbar_w.T[None, :, :] * sbar[:, None, :]
     return nz, sbar, zbar_w, cov
 
@@ -430,6 +432,18 @@ def _slope_variances(moments, B, C_pinv):
     var_s = moments.ss / nz - sbar**2
     explained = np.einsum("kji,kji->ki", cov_zs, B)
     rank = np.linalg.matrix_rank(C_pinv, hermitian=True)
+    few = (moments.nz > 0) & (moments.nz - rank - 1 < 1)
+    if few.any():
+        warnings.warn(
+            f"{int(few.sum())} input(s) (e.g. input {int(np.flatnonzero(few)[0])}) are "
+            f"non-zero on as few as {int(moments.nz[few].min())} samples, fewer than the "
+            f"{rank + 2} that a regression on {rank} inputs needs: their ELM slopes, the "
+            "pairs they enter and the sampling variances reported for them are unreliable. "
+            "Code genotypes without zeros at the common allele (GenotypeEncoder) or use "
+            "epistasis='projection'.",
+            UserWarning,
+            stacklevel=3,
+        )
     dof = np.maximum(nz - rank - 1, 1)
     sigma2 = np.clip(var_s - explained, 0.0, None) * nz / dof
     V = sigma2[:, None, :] * np.diag(C_pinv)[None, :, None] / nz[None, None, :]

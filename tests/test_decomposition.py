@@ -13,6 +13,7 @@ from sklearn_elm import GenotypeEncoder
 from sklearn_elm._decomposition import (
     additive_effects,
     additive_projection_variance,
+    average_effects,
     conditional_slopes,
     debiased_components,
     epistasis_contrast,
@@ -113,6 +114,58 @@ def test_noise_correction_of_null_pairs():
     plug_in = np.sum(E[0][iu] ** 2 * pair_variances(m)[iu])
     vc = variance_components(m, additive_effects(m), E, E_var, np.ones(1))
     assert abs(vc.epistatic[0]) < 0.2 * plug_in
+
+
+@pytest.mark.parametrize("codes", [(-1.0, 0.0, 1.0), (0.0, 1.0)])
+def test_coefficients_of_zero_inputs_change_nothing(codes):
+    """Where z_i = 0 the coefficient s_i multiplies 0, so the network leaves it
+    arbitrary: the ELM-slope estimates must not depend on it (they did, and read
+    diploid heterozygotes' coefficients as pair effects)."""
+    rng = np.random.default_rng(4)
+    n, p, k = 400, 5, 2
+    Z = rng.choice(codes, size=(n, p))
+    S = rng.normal(size=(n, k, p))
+    other = np.where((Z == 0)[:, None, :], 100 * rng.normal(size=S.shape), S)
+    F = np.einsum("nkp,np->nk", S, Z)
+    estimates = []
+    for coefficients in (S, other):
+        m = update_moments(init_moments(p, k), Z, F, coefficients)
+        E, E_var = epistasis_regression(m, return_variance=True)
+        estimates.append((additive_effects(m), average_effects(m), E, E_var))
+    for before, after in zip(*estimates, strict=True):
+        np.testing.assert_array_equal(before, after)
+
+
+def test_pair_slopes_on_sampled_dosages():
+    """A random sample (not exact proportions) of diploid dosages at allele frequency
+    0.3, and an ELM that splits e z_0 z_1 evenly where a locus is not 0 but carries
+    the partner's full share where it is (as a ReLU network does): the slopes come
+    out within sampling error of e, not 1.5-2 times it."""
+    rng = np.random.default_rng(5)
+    n, p, e = 4000, 6, 0.6
+    Z = rng.binomial(2, 0.3, size=(n, p)) - 1.0
+    S = np.zeros((n, 1, p))
+    S[:, 0, 0] = np.where(Z[:, 0] != 0, e / 2 * Z[:, 1], e * Z[:, 1])
+    S[:, 0, 1] = np.where(Z[:, 1] != 0, e / 2 * Z[:, 0], e * Z[:, 0])
+    F = np.einsum("nkp,np->nk", S, Z)
+    E = epistasis_regression(update_moments(init_moments(p, 1), Z, F, S))[0]
+    assert E[0, 1] == pytest.approx(e, abs=0.03)
+    off = E[np.triu_indices(p, 1)][1:]  # the null pairs
+    assert np.abs(off).max() < 0.03
+
+
+def test_few_non_zero_samples_warn():
+    """A raw 0/1 coding of a rare allele leaves fewer carriers than a regression on
+    all inputs needs: the slopes cannot be trusted, and the user is told so."""
+    rng = np.random.default_rng(6)
+    n, p = 300, 20
+    Z = (rng.random((n, p)) < 0.3).astype(float)
+    Z[:, 3] = 0.0
+    Z[:5, 3] = 1.0  # five carriers
+    S = rng.normal(size=(n, 1, p))
+    m = update_moments(init_moments(p, 1), Z, np.einsum("nkp,np->nk", S, Z), S)
+    with pytest.warns(UserWarning, match=r"input 3\) are non-zero on as few as 5 samples"):
+        epistasis_regression(m, return_variance=True)
 
 
 def test_conditional_slopes_handle_linked_loci():
