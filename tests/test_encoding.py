@@ -138,7 +138,7 @@ def test_input_containers_dtypes_and_read_only_memory():
     caller's array is never written to."""
     base = np.array([[0, 1, 2], [2, 1, 0], [1, 1, 2], [0, 2, np.nan]])
     expected = GenotypeEncoder().fit(base).transform(base)
-    frozen = base[:, :].copy()
+    frozen = base.copy()
     frozen.setflags(write=False)
     ints = np.nan_to_num(base, nan=1).astype(np.int8)
     inputs = [base.tolist(), base.astype(np.float32), np.asfortranarray(base), frozen]
