@@ -256,6 +256,15 @@ def _informative(moments):
     return nz, sbar, zbar_w, cov
 
 
+def _own_moments(moments, nz):
+    """Mean and variance of each input over its own samples (where it is not 0).
+
+    Zeros add nothing to ``sum z_i`` or ``sum z_i^2``, so the plain sums serve.
+    """
+    mean = moments.z / nz
+    return mean, np.diag(moments.zz) / nz - mean**2
+
+
 def additive_effects(moments):
     """The mean ELM coefficient, ``a_ki = sum_n s_nki / n_i``.
 
@@ -349,7 +358,7 @@ def average_effects(moments):
     # the mean of s_i over all samples: over those where z_i != 0, carried to all
     # by the slopes (nothing to carry for codings without zeros)
     own = sbar + np.einsum("kji,ij->ki", partners, zbar[None, :] - zbar_w)
-    zbar_own = moments.z / nz  # the mean of z_i over its own samples
+    zbar_own, _ = _own_moments(moments, nz)
     # B[k, i, j] is the slope of s_kj on z_i, beta_ji
     return own + partners @ zbar + beta_self * (kappa - zbar_own)
 
@@ -406,9 +415,9 @@ def _self_slopes_on_own_samples(moments, B, nz, zbar_w, cov_zs):
     has_zeros = moments.nz < n
     if not has_zeros.any():
         return
-    own_mean = moments.z / nz  # zeros add nothing to sum z_i or sum z_i z_j
-    cov_own = moments.zz / nz[:, None] - own_mean[:, None] * zbar_w  # [i, j]: Cov'(z_i, z_j)
-    var_own = np.diag(cov_own).copy()
+    own_mean, var_own = _own_moments(moments, nz)
+    # [i, j]: Cov'(z_i, z_j) (zeros of z_i add nothing to sum z_i z_j)
+    cov_own = moments.zz / nz[:, None] - own_mean[:, None] * zbar_w
     diag = np.arange(len(nz))
     others = B.copy()
     others[:, diag, diag] = 0.0
@@ -449,8 +458,7 @@ def _slope_variances(moments, B, C_pinv):
     V = sigma2[:, None, :] * np.diag(C_pinv)[None, :, None] / nz[None, None, :]
     has_zeros = moments.nz < moments.n
     if has_zeros.any():  # the self slopes are over the samples where z_i != 0
-        own_mean = moments.z / nz
-        var_own = np.diag(moments.zz) / nz - own_mean**2
+        _, var_own = _own_moments(moments, nz)
         diag = np.arange(len(nz))
         self_var = sigma2 / (nz * np.where(var_own > 0, var_own, np.inf))
         V[:, diag, diag] = np.where(has_zeros, self_var, V[:, diag, diag])
