@@ -44,6 +44,8 @@ from scipy.sparse import linalg as sparse_linalg
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import Bunch
 
+from ._components import components_bunch
+
 __all__ = [
     "additive_effects",
     "debiased_components",
@@ -944,45 +946,6 @@ def debiased_components(moments, batches, network_fit, residual_fit, phenotypic)
         additive_variance=sigma2_design[:, None] * inv_a[None] / n,
         genetic=genetic,
     )
-
-
-def components_bunch(additive, epistatic, genetic, phenotypic):
-    """Assemble the variance-component Bunch shared by every estimator.
-
-    ``higher = genetic - additive - epistatic``, ``residual = phenotypic -
-    genetic``, ``h2 = additive / phenotypic`` and ``H2 = genetic /
-    phenotypic`` (NaN where the phenotypic variance is unknown).
-
-    Parameters
-    ----------
-    additive, epistatic, genetic, phenotypic : ndarray of shape (k,)
-        ``V_A``, ``V_AA``, ``V_G`` and ``V_P`` per output.
-
-    Returns
-    -------
-    components : Bunch
-        ``additive``, ``epistatic``, ``higher``, ``genetic``, ``residual``,
-        ``phenotypic``, ``h2``, ``H2``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> vc = components_bunch(np.array([0.5]), np.array([0.25]), np.array([1.0]), np.array([2.0]))
-    >>> float(vc.higher[0]), float(vc.residual[0]), float(vc.h2[0]), float(vc.H2[0])
-    (0.25, 1.0, 0.25, 0.5)
-    """
-    phenotypic = np.asarray(phenotypic, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return Bunch(
-            additive=additive,
-            epistatic=epistatic,
-            higher=genetic - additive - epistatic,
-            genetic=genetic,
-            residual=phenotypic - genetic,
-            phenotypic=phenotypic,
-            h2=additive / phenotypic,
-            H2=genetic / phenotypic,
-        )
 
 
 def additive_projection_variance(moments):

@@ -26,7 +26,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from ._decomposition import components_bunch
+from ._components import components_bunch
 
 __all__ = [
     "GBLUPRegressor",

@@ -9,8 +9,7 @@ of the model ``y = mu + sum_i a_i z_i + sum_{i<j} e_ij z_i z_j + eps``.
 import numpy as np
 from sklearn.utils import Bunch
 
-from ._decomposition import components_bunch
-from .datasets._simulate import _orthogonal_parts
+from ._components import components_bunch, orthogonal_parts
 
 __all__ = [
     "effect_recovery",
@@ -190,7 +189,7 @@ def true_average_effects(Z, additive_effects, epistasis):
     E = np.asarray(epistasis, dtype=np.float64)
     single = a.ndim == 1
     a, E = np.atleast_2d(a), E.reshape(-1, *E.shape[-2:])
-    alpha = np.stack([_orthogonal_parts(Z, a_t, E_t)[2] for a_t, E_t in zip(a, E, strict=True)])
+    alpha = np.stack([orthogonal_parts(Z, a_t, E_t)[2] for a_t, E_t in zip(a, E, strict=True)])
     return alpha[0] if single else alpha
 
 
@@ -243,7 +242,7 @@ def true_variance_components(Z, additive_effects, epistasis, phenotypes=None):
     E = np.asarray(epistasis, dtype=np.float64)
     single = a.ndim == 1
     a, E = np.atleast_2d(a), E.reshape(-1, *E.shape[-2:])
-    parts = [_orthogonal_parts(Z, a_t, E_t)[:2] for a_t, E_t in zip(a, E, strict=True)]
+    parts = [orthogonal_parts(Z, a_t, E_t)[:2] for a_t, E_t in zip(a, E, strict=True)]
     A = np.stack([part[0] for part in parts], axis=1)
     AA = np.stack([part[1] for part in parts], axis=1)
     additive, epistatic, genetic = A.var(axis=0), AA.var(axis=0), (A + AA).var(axis=0)

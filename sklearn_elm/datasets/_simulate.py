@@ -6,49 +6,9 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
+from .._components import orthogonal_parts, pairwise_values
 
-def pairwise_values(Z, epistasis):
-    """Pairwise genetic values ``sum_{i<j} E_ij z_i z_j`` for every sample.
-
-    Parameters
-    ----------
-    Z : ndarray of shape (n_samples, n_loci)
-        Encoded genotypes.
-    epistasis : ndarray of shape (n_loci, n_loci)
-        Symmetric pairwise effects; the diagonal is ignored.
-
-    Returns
-    -------
-    values : ndarray of shape (n_samples,)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_elm.datasets import pairwise_values
-    >>> E = np.array([[0.0, 2.0], [2.0, 0.0]])
-    >>> pairwise_values(np.array([[1.0, -1.0], [1.0, 1.0]]), E)
-    array([-2.,  2.])
-    """
-    off = epistasis - np.diag(np.diag(epistasis))
-    # sum_{i<j} E_ij z_i z_j = z^T E z / 2 for symmetric E with zero diagonal
-    return 0.5 * np.einsum("ni,ij,nj->n", Z, off, Z)
-
-
-def _orthogonal_parts(Z, additive, epistasis):
-    """Additive and pairwise parts of ``sum a_i z_i + sum_{i<j} E_ij z_i z_j``, orthogonalised.
-
-    With ``zc = z - zbar`` (sample means), the genetic value is, up to a
-    constant, ``sum_i alpha_i zc_i + sum_{i<j} E_ij zc_i zc_j`` with average
-    effects ``alpha = a + E zbar`` (diagonal of ``E`` ignored).  Returns the
-    two parts per sample (each of mean 0) and ``alpha``; for independent
-    loci they are uncorrelated in expectation at any allele frequencies.
-    """
-    Z = np.asarray(Z, dtype=np.float64)
-    zbar = Z.mean(axis=0)
-    off = epistasis - np.diag(np.diag(epistasis))
-    alpha = additive + off @ zbar
-    Zc = Z - zbar
-    return Zc @ alpha, pairwise_values(Zc, off) - pairwise_values(Zc, off).mean(), alpha
+__all__ = ["make_epistatic_phenotypes", "pairwise_values"]
 
 
 @validate_params(
@@ -198,8 +158,8 @@ def make_epistatic_phenotypes(
             E[paired[:, 1], paired[:, 0]] = effects
         # orthogonal parts: u from a, and from E the pairwise part w and the
         # additive part v it induces through the partners' means
-        u, _, _ = _orthogonal_parts(Z, a, np.zeros_like(E))
-        v, w, _ = _orthogonal_parts(Z, np.zeros(n_loci), E)
+        u, _, _ = orthogonal_parts(Z, a, np.zeros_like(E))
+        v, w, _ = orthogonal_parts(Z, np.zeros(n_loci), E)
         if u.var() == 0 or (epistatic_ratio > 0 and w.var() == 0):
             raise ValueError(
                 "a simulated genetic component has no variance in this sample; "

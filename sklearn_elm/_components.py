@@ -1,0 +1,134 @@
+"""The vocabulary of variance components, shared by every estimator and the report.
+
+The bottom of the package's import graph: numpy only.  The decomposition,
+GBLUP, the recovery metrics, the simulator and the report all speak of the
+same components, by the same keys, assembled by :func:`components_bunch`;
+:func:`orthogonal_parts` is the orthogonal decomposition of known effects
+that the simulator scales and the metrics score against.
+"""
+
+import numpy as np
+from sklearn.utils import Bunch
+
+__all__ = ["COMPONENTS", "components_bunch", "orthogonal_parts", "pairwise_values"]
+
+#: The variance components, in table order, with their short names.
+COMPONENTS = {
+    "additive": "V_A",
+    "epistatic": "V_AA",
+    "higher": "V_higher",
+    "genetic": "V_G",
+    "residual": "V_E",
+    "phenotypic": "V_P",
+    "h2": "h2",
+    "H2": "H2",
+}
+
+
+def components_bunch(additive, epistatic, genetic, phenotypic):
+    """Assemble the variance-component Bunch shared by every estimator.
+
+    ``higher = genetic - additive - epistatic``, ``residual = phenotypic -
+    genetic``, ``h2 = additive / phenotypic`` and ``H2 = genetic /
+    phenotypic`` (NaN where the phenotypic variance is unknown).
+
+    Parameters
+    ----------
+    additive, epistatic, genetic, phenotypic : ndarray of shape (k,)
+        ``V_A``, ``V_AA``, ``V_G`` and ``V_P`` per output.
+
+    Returns
+    -------
+    components : Bunch
+        The keys of :data:`COMPONENTS`, in that order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._components import components_bunch
+    >>> vc = components_bunch(np.array([0.5]), np.array([0.25]), np.array([1.0]), np.array([2.0]))
+    >>> float(vc.higher[0]), float(vc.residual[0]), float(vc.h2[0]), float(vc.H2[0])
+    (0.25, 1.0, 0.25, 0.5)
+    """
+    phenotypic = np.asarray(phenotypic, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return Bunch(
+            additive=additive,
+            epistatic=epistatic,
+            higher=genetic - additive - epistatic,
+            genetic=genetic,
+            residual=phenotypic - genetic,
+            phenotypic=phenotypic,
+            h2=additive / phenotypic,
+            H2=genetic / phenotypic,
+        )
+
+
+def pairwise_values(Z, epistasis):
+    """Pairwise genetic values ``sum_{i<j} E_ij z_i z_j`` for every sample.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_samples, n_loci)
+        Encoded genotypes.
+    epistasis : ndarray of shape (n_loci, n_loci)
+        Symmetric pairwise effects; the diagonal is ignored.
+
+    Returns
+    -------
+    values : ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm.datasets import pairwise_values
+    >>> E = np.array([[0.0, 2.0], [2.0, 0.0]])
+    >>> pairwise_values(np.array([[1.0, -1.0], [1.0, 1.0]]), E)
+    array([-2.,  2.])
+    """
+    off = epistasis - np.diag(np.diag(epistasis))
+    # sum_{i<j} E_ij z_i z_j = z^T E z / 2 for symmetric E with zero diagonal
+    return 0.5 * np.einsum("ni,ij,nj->n", Z, off, Z)
+
+
+def orthogonal_parts(Z, additive, epistasis):
+    """Additive and pairwise parts of ``sum a_i z_i + sum_{i<j} E_ij z_i z_j``, orthogonalised.
+
+    With ``zc = z - zbar`` (sample means), the genetic value is, up to a
+    constant, ``sum_i alpha_i zc_i + sum_{i<j} E_ij zc_i zc_j`` with average
+    effects ``alpha = a + E zbar`` (diagonal of ``E`` ignored).  For
+    independent loci the two parts are uncorrelated in expectation at any
+    allele frequencies.
+
+    Parameters
+    ----------
+    Z : array-like of shape (n_samples, n_loci)
+        Encoded genotypes.
+    additive : ndarray of shape (n_loci,)
+        Additive coefficients ``a``.
+    epistasis : ndarray of shape (n_loci, n_loci)
+        Symmetric pairwise effects ``E``.
+
+    Returns
+    -------
+    A, AA : ndarray of shape (n_samples,)
+        The additive and pairwise parts per sample, each of mean 0.
+    alpha : ndarray of shape (n_loci,)
+        The average effects.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._components import orthogonal_parts
+    >>> Z = np.array([[1.0, 1.0], [-1.0, 1.0], [1.0, 1.0], [-1.0, -1.0]])
+    >>> E = np.array([[0.0, 2.0], [2.0, 0.0]])
+    >>> A, AA, alpha = orthogonal_parts(Z, np.array([1.0, 0.0]), E)
+    >>> alpha
+    array([2., 0.])
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    zbar = Z.mean(axis=0)
+    off = epistasis - np.diag(np.diag(epistasis))
+    alpha = additive + off @ zbar
+    Zc = Z - zbar
+    return Zc @ alpha, pairwise_values(Zc, off) - pairwise_values(Zc, off).mean(), alpha
