@@ -23,8 +23,10 @@ from sklearn_elm import (
     GBLUPRegressor,
     GenotypeEncoder,
     NeuralGPRegressor,
+    _progress,
     _report,
     cli,
+    workflow,
 )
 from sklearn_elm.cli import main
 from sklearn_elm.datasets import make_epistatic_phenotypes
@@ -314,8 +316,8 @@ def _bad_inputs(tmp_path, trio, simulated):
     lines = geno.read_text().splitlines()
     bad_geno = tmp_path / "bad.csv"
     bad_geno.write_text("\n".join([lines[0], lines[1].replace(",0", ",AG", 1), *lines[2:]]))
-    short_pheno = tmp_path / "short.tsv"
-    short_pheno.write_text("\n".join(pheno.read_text().splitlines()[:-1]))
+    extra_pheno = tmp_path / "extra.tsv"  # a phenotyped sample that was not genotyped
+    extra_pheno.write_text(pheno.read_text() + "stranger\t" + "\t".join(["1.0"] * 2) + "\n")
     flat_pheno = tmp_path / "flat.tsv"
     flat_pheno.write_text("sample\tflat\n" + "".join(f"ind{n}\t1.0\n" for n in range(300)))
     flat_geno = tmp_path / "flat.csv"  # every locus the same in every sample
@@ -336,7 +338,9 @@ def _bad_inputs(tmp_path, trio, simulated):
         "missing phenotypes": (["--data", str(geno), "--phenotypes", str(tmp_path / "p.csv")],
                                "p.csv"),
         "non-numeric": (["--data", str(bad_geno), "--phenotypes", str(pheno)], "'AG'"),
-        "mismatch": (["--data", str(geno), "--phenotypes", str(short_pheno)], "'ind299'"),
+        "mismatch": (["--data", str(geno), "--phenotypes", str(extra_pheno)], "'stranger'"),
+        "phenotypes a directory": (["--data", str(geno), "--phenotypes", str(tmp_path)],
+                                   "is a directory"),
         "h2 not bundled": (["--data", str(trio), "--h2", "0.5"], "--h2"),
         "constant trait": (["--data", str(geno), "--phenotypes", str(flat_pheno)], "'flat'"),
         "not gzip": (["--data", str(not_gzip), "--phenotypes", str(pheno)], "g.csv.gz"),
@@ -351,8 +355,8 @@ def _bad_inputs(tmp_path, trio, simulated):
 @pytest.mark.parametrize(
     "case",
     ["missing data", "unknown trait", "no phenotypes", "missing phenotypes", "non-numeric",
-     "mismatch", "h2 not bundled", "constant trait", "not gzip", "corrupt gzip", "monomorphic",
-     "out under a file"],
+     "mismatch", "phenotypes a directory", "h2 not bundled", "constant trait", "not gzip",
+     "corrupt gzip", "monomorphic", "out under a file"],
 )
 def test_bad_input_exit_2_names_the_culprit(case, tmp_path, trio, simulated, capsys):
     args, culprit = _bad_inputs(tmp_path, trio, simulated)[case]
@@ -412,14 +416,14 @@ def test_ctrl_c_during_training_exits_130_without_report(
 ):
     """skorch swallows Ctrl-C and returns a half-trained net; the run must stop instead,
     and leave Python's SIGINT handler in place."""
-    progress = cli.EpochProgress.on_epoch_end
+    progress = _progress.EpochProgress.on_epoch_end
 
     def interrupt_at_epoch_2(self, net, **kwargs):
         progress(self, net, **kwargs)
         if len(net.history) == 2:
             os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(cli.EpochProgress, "on_epoch_end", interrupt_at_epoch_2)
+    monkeypatch.setattr(_progress.EpochProgress, "on_epoch_end", interrupt_at_epoch_2)
     out = tmp_path / "report"
     assert main(["run", "--data", str(trio), "--out", str(out), "--hidden-sizes", "16",
                  "--max-epochs", "50"]) == 130
@@ -433,17 +437,18 @@ def test_ctrl_c_during_training_exits_130_without_report(
 def test_ignored_sigint_stays_ignored(sigint_handler):
     """A background job of a non-interactive shell ignores SIGINT; the run must not
     take it back up."""
-    with cli._interrupts_stop_training():
+    with cli._interrupts_stop_training() as interrupted:
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
         os.kill(os.getpid(), signal.SIGINT)  # ignored: nothing is raised
+    assert interrupted == []
     assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
 
 
 def test_ctrl_c_while_writing_exits_130_without_report(tmp_path, trio, monkeypatch, capsys):
-    def interrupted(results, directory):
+    def interrupted(draw, path):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_report, "_save_figures", interrupted)
+    monkeypatch.setattr(_report._figures, "save", interrupted)
     out = tmp_path / "report"
     assert main(["run", "--data", str(trio), "--out", str(out), "--quiet", *FAST]) == 130
     assert "no report was written" in capsys.readouterr().err
@@ -454,7 +459,7 @@ def test_unexpected_failure_exits_1_with_traceback(tmp_path, trio, monkeypatch, 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(cli, "analyse", broken)
+    monkeypatch.setattr(workflow, "analyse", broken)
     assert main(["run", "--data", str(trio), "--out", str(tmp_path / "report")]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "boom" in err
@@ -497,7 +502,8 @@ def test_dollar_signs_in_names_are_text_in_figures(tmp_path, simulated, capsys):
 
 
 def test_ploidy_is_that_of_the_whole_panel(tmp_path, capsys):
-    """A diploid panel whose only 2 is in a test sample is still diploid."""
+    """A diploid panel whose only 2 is in a test sample is still diploid (with a warning that
+    so few cells are 2)."""
     rng = np.random.default_rng(0)
     G = rng.integers(0, 2, size=(80, 6))
     G[-1, 0] = 2  # the last 15 % are the test samples
@@ -509,17 +515,123 @@ def test_ploidy_is_that_of_the_whole_panel(tmp_path, capsys):
     pheno.write_text("id,y\n" + "".join(f"s{n},{float(v)!r}\n" for n, v in enumerate(y)))
     assert main(["run", "--data", str(geno), "--phenotypes", str(pheno),
                  "--out", str(tmp_path / "report"), "--quiet", *FAST]) == 0
+    captured = capsys.readouterr()
+    assert "sklearn-elm: warning:" in captured.err and "ploidy 2" in captured.out
 
 
-def test_trait_selection_names_and_empty_traits():
-    """A name with a comma is taken whole where it exists; a trait with no value is named."""
-    from sklearn.utils import Bunch
+def test_help_and_version_do_not_import_torch():
+    """--help and --version answer without loading torch (seconds on a cold start)."""
+    code = ("import sys; from sklearn_elm.cli import main; "
+            "codes = [main(['--version']), main(['run', '--help'])]; "
+            "assert codes == [0, 0], codes; "
+            "assert 'torch' not in sys.modules and 'sklearn' not in sys.modules, 'imported'")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "--ploidy" in proc.stdout
 
-    def data():
-        Y = np.array([[1.0, np.nan, 3.0], [2.0, np.nan, 4.0]])
-        return Bunch(phenotypes=Y, target_names=np.array(["yield, kg", "empty", "h"]))
 
-    kept = cli.select_traits(data(), ["yield, kg", "h"])
-    assert kept.target_names.tolist() == ["yield, kg", "h"]
-    with pytest.raises(cli.InputError, match="trait 'empty' has no measured value"):
-        cli.select_traits(data())
+def test_run_line_shows_no_python_none(e2e):
+    """Settings that were not given (--phenotypes, --h2) are left out, not printed as None."""
+    page = (e2e[1] / "index.html").read_text()
+    run = page[page.index("Settings:"):page.index("Versions:")]
+    assert "None" not in run and "hidden_sizes = 16" in run and "ploidy = 1" in run
+    assert "ploidy" in e2e[0].stdout  # the summary names the ploidy used
+
+
+def test_two_runs_into_one_out_never_delete_a_report(tmp_path, trio):
+    """Two runs into the same --out at once: one writes the report, the other is refused
+    (exit 2) and deletes nothing; the report left is complete."""
+    out = tmp_path / "report"
+    command = [sys.executable, "-m", "sklearn_elm", "run", "--data", str(trio), "--out",
+               str(out), "--quiet", *FAST]
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for _ in range(2)]
+    results = [(run.wait(timeout=300), run.stderr.read()) for run in runs]
+    for run in runs:
+        run.stdout.close()
+        run.stderr.close()
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 2], results
+    refused = next(err for code, err in results if code == 2)
+    assert "another sklearn-elm run is writing" in refused
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert sorted(metrics["files"]) == sorted(p.name for p in out.iterdir())
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no temporary, no lock left
+
+
+SIGTERM_WHILE_WRITING = """
+import os, signal, sys
+from sklearn_elm import _report
+from sklearn_elm.cli import main
+
+def terminated(draw, path):
+    path.write_bytes(b"half")
+    os.kill(os.getpid(), signal.SIGTERM)
+
+_report._figures.save = terminated
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_while_writing_leaves_nothing_behind(tmp_path, trio):
+    """SIGTERM (a job scheduler, `kill`) while the report is written: exit 143, no temporary
+    directory and no report left behind."""
+    out = tmp_path / "work" / "report"
+    command = [sys.executable, "-c", SIGTERM_WHILE_WRITING, "run", "--data", str(trio),
+               "--out", str(out), "--quiet", *FAST]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 143, proc.stderr
+    assert "terminated; no report was written" in proc.stderr
+    assert list((tmp_path / "work").iterdir()) == []
+
+
+def test_read_only_out_is_refused_before_training(tmp_path, trio, capsys):
+    out = tmp_path / "report"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        assert main(["run", "--data", str(trio), "--out", str(out), *FAST]) == 2
+    finally:
+        out.chmod(0o755)
+    err = capsys.readouterr().err
+    assert "read-only" in err and "train loss" not in err
+    assert out.exists() and list(out.iterdir()) == []
+
+
+def _haploid_tables(tmp_path, *, stray_two=False, unphenotyped=0):
+    data = make_epistatic_phenotypes(300, 12, h2=0.8, random_state=2)
+    G = data.genotypes.copy()
+    if stray_two:
+        G[5, 3] = 2
+    data = Bunch(**{**data, "genotypes": G})
+    geno, pheno = write_tables(tmp_path / "tables", data, order=range(300 - unphenotyped))
+    return geno, pheno
+
+
+def test_stray_two_in_haploid_table_warns_and_ploidy_can_be_set(tmp_path, capsys):
+    """One 2 in a haploid 0/1 table makes the panel diploid only with a warning that names
+    the cell; --ploidy 1 refuses it by name, and the ploidy used is echoed."""
+    geno, pheno = _haploid_tables(tmp_path, stray_two=True)
+    common = ["run", "--data", str(geno), "--phenotypes", str(pheno), "--quiet", *FAST]
+    assert main([*common, "--out", str(tmp_path / "auto")]) == 0
+    captured = capsys.readouterr()
+    assert re.search(r"sklearn-elm: warning: .*1 of the \d+ genotyped cells is 2 .*ind5",
+                     captured.err)
+    assert "ploidy 2" in captured.err and "ploidy 2" in captured.out
+    assert json.loads((tmp_path / "auto" / "metrics.json").read_text())["data"]["ploidy"] == 2
+    assert main([*common, "--ploidy", "1", "--out", str(tmp_path / "haploid")]) == 2
+    err = capsys.readouterr().err
+    assert "sklearn-elm: error:" in err and "ind5" in err
+    assert not (tmp_path / "haploid").exists()
+
+
+def test_genotyped_samples_without_phenotypes_are_left_out(tmp_path, capsys):
+    """Real .fam files hold unphenotyped samples: the run analyses the overlap and says how
+    many samples it left out."""
+    geno, pheno = _haploid_tables(tmp_path, unphenotyped=20)
+    out = tmp_path / "report"
+    assert main(["run", "--data", str(geno), "--phenotypes", str(pheno), "--out", str(out),
+                 "--quiet", *FAST]) == 0
+    assert "20 genotyped samples without a phenotype row left out" in capsys.readouterr().err
+    assert json.loads((out / "metrics.json").read_text())["data"]["n_samples"] == 280

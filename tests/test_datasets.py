@@ -201,8 +201,8 @@ def _trio(tmp_path, genotypes="0 1\n1 0", phenotypes="1 0.5\n2 1.5", effects=Non
         (dict(genotypes="0 5\n1 0"), "genotype 5 is not an allele count"),
         (dict(genotypes="0 300\n1 0"), "non-integer genotype"),
         (dict(phenotypes="1 0.5\n1 1.5"), "duplicate individual '1'"),
-        (dict(phenotypes="1 0.5\n2 NA"), "x_p.txt: non-numeric phenotype"),
-        (dict(phenotypes="1 0.5\n2 nan"), "must be finite"),
+        (dict(phenotypes="1 0.5\n2 tall"), r"x_p.txt, line 3: non-numeric value 'tall'"),
+        (dict(phenotypes="1 0.5\n2 inf"), r"x_p.txt, line 3: infinite value"),
         (dict(effects="1 3 0.5 1 0.0 0.5\n"), "locus numbers must run from 1 to 2"),
         (dict(effects="1 0 0.5 1 0.0 0.5\n1 1 0.5 1 0.0 0.5\n"), "1-based"),
         (dict(effects="1 1 0.5 1 0.0 0.5\n1 1 0.4 1 0.0 0.5\n"), "more than once"),
@@ -219,3 +219,63 @@ def test_qhaplo_duplicate_individual_in_the_genotypes(tmp_path):
     (tmp_path / "x_p.txt").write_text("ind T1\n1 0.5\n2 1.5\n")
     with pytest.raises(ValueError, match="x_g.txt: duplicate individual '2'"):
         read_qhaplo(tmp_path)
+
+
+@pytest.mark.parametrize("missing", ["NA", "nan", ".", "N/A"])
+def test_qhaplo_phenotypes_accept_missing_values(tmp_path, missing):
+    """A missing phenotype is NaN, spelled as the table readers accept it, and the other
+    values of the row are kept (select_traits removes the sample later)."""
+    _trio(tmp_path, phenotypes=f"1 0.5\n2 {missing}")
+    data = read_qhaplo(tmp_path)
+    assert data.phenotypes[0, 0] == 0.5 and np.isnan(data.phenotypes[1, 0])
+
+
+def _write_trio_file(tmp_path, kind, text):
+    _trio(tmp_path)
+    (tmp_path / f"x_{kind}.txt").write_text(text)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "kind, text, match",
+    [
+        ("p", "ind T1\n1 0.5 0.7\n2 1.5\n", r"x_p.txt, line 2: 3 columns but 2"),
+        ("p", "ind T1\n", r"x_p.txt: the phenotype file has a header but no individuals"),
+        ("p", "ind T1\n1 0.5\n3 1.5\n", r"x_g.txt and .*x_p.txt name different individuals"),
+        ("g", "qtl 1_1 2_1\n", r"x_g.txt: no loci after the header"),
+        ("g", "qtl 1_1 2_1\nl1 0 NA\n", r"x_g.txt, line 2 .locus l1.: non-integer genotype 'NA'"),
+        ("eff", "trait locus add_eff epi_loc epi_eff sfs\n1 1 x 1 0 0.5\n", r"x_eff.txt: "),
+    ],
+)
+def test_qhaplo_errors_name_the_file(tmp_path, kind, text, match):
+    """Every malformed trio file is named in the error, with the line where there is one."""
+    with pytest.raises(ValueError, match=match):
+        read_qhaplo(_write_trio_file(tmp_path, kind, text))
+
+
+def test_qhaplo_directory_errors(tmp_path):
+    """A missing directory, a file in its place, a missing phenotype file and two
+    candidate trios each say what is wrong, in the wording of the table readers."""
+    with pytest.raises(FileNotFoundError, match="no such directory: .*nowhere"):
+        read_qhaplo(tmp_path / "nowhere")
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(ValueError, match="file.txt is a file, not a directory"):
+        read_qhaplo(tmp_path / "file.txt")
+    (tmp_path / "x_g.txt").write_text("qtl 1_1\nl1 0\n")
+    with pytest.raises(FileNotFoundError, match="no such file: .*x_p.txt"):
+        read_qhaplo(tmp_path)
+    (tmp_path / "y_g.txt").write_text("qtl 1_1\nl1 0\n")
+    with pytest.raises(ValueError, match="holds 2 [*]_g.txt genotype files .*give the prefix"):
+        read_qhaplo(tmp_path)
+
+
+def test_qhaplo_ploidy(tmp_path):
+    """A trio with 2s is diploid: its estimated allele frequencies are mean counts / 2,
+    within [0, 1]; ploidy=1 refuses it, naming the cell; the bundled data are haploid."""
+    _trio(tmp_path, genotypes="0 2\n1 2")
+    data = read_qhaplo(tmp_path)
+    assert data.ploidy == 2
+    np.testing.assert_array_equal(data.allele_frequencies, [0.5, 0.75])
+    with pytest.raises(ValueError, match=r"genotype 2 of sample '2' at locus 'l1'.*ploidy 1"):
+        read_qhaplo(tmp_path, ploidy=1)
+    assert load_qhaplo().ploidy == 1

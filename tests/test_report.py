@@ -8,16 +8,24 @@ import subprocess
 import numpy as np
 import pytest
 from matplotlib.image import imread
-from sklearn.utils import Bunch
 
 from sklearn_elm import _report
-from sklearn_elm._report import check_output_directory, format_summary, rank_pairs, write_report
+from sklearn_elm._report import (
+    REPORT_FILES,
+    check_output_directory,
+    format_summary,
+    output_lock,
+    rank_pairs,
+    summary_tables,
+    write_report,
+)
+from sklearn_elm.workflow import Analysis
 
 CHROMIUM = "/usr/bin/chromium"
 
 
-def fake_results(n_traits=2, n_loci=6, *, truth=True, seed=0):
-    """A results Bunch as the command line builds it, without training anything."""
+def fake_results(n_traits=2, n_loci=6, *, truth=True, seed=0, **overrides):
+    """An Analysis as the workflow builds it, without training anything."""
     rng = np.random.default_rng(seed)
     k, p, n_test = n_traits, n_loci, 20
     names = np.array([f"snp<{i}>" for i in range(p)])  # markup in names must be escaped
@@ -36,35 +44,38 @@ def fake_results(n_traits=2, n_loci=6, *, truth=True, seed=0):
                                                     "residual", "phenotypic", "h2", "H2")}
         for m in ("ELM", "GBLUP-A")
     }
-    results = Bunch(
+    results = dict(
         name="toy",
         description="toy results",
-        n_samples=100,
-        n_train=80,
-        n_test=n_test,
         feature_names=names,
         target_names=traits,
+        ploidy=1,
+        n_train=80,
+        n_test=n_test,
         y_test=y,
         predictions=predictions,
         test_r2={m: rng.uniform(size=k) for m in predictions},
         additive={"ELM": rng.normal(size=(k, p)), "GBLUP-A": rng.normal(size=(k, p))},
         epistasis={"ELM": sym(), "GBLUP-A+AA": sym()},
         variance_components=vc,
+        elm_components="debiased",
+        network={"hidden_sizes": "16"},
         recovery=None,
         settings={"hidden_sizes": "16", "max_epochs": 5},
         timings={"train": 1.5, "total": 2.0},
         versions={"sklearn_elm": "test"},
     )
     if truth:
-        results.additive["truth"] = rng.normal(size=(k, p))
-        results.epistasis["truth"] = sym()
-        results.variance_components["truth"] = vc["ELM"]
-        results.recovery = {
+        results["additive"]["truth"] = rng.normal(size=(k, p))
+        results["epistasis"]["truth"] = sym()
+        results["variance_components"]["truth"] = vc["ELM"]
+        results["recovery"] = {
             "additive": {"ELM": [{"slope": 0.9, "intercept": 0.0, "r": 0.95}] * k},
             "pairwise": {"ELM": [{"slope": 0.8, "intercept": 0.0, "r": 0.9,
                                   "r2": 0.81, "precision": 1.0, "k": 3}] * k},
         }
-    return results
+    results.update(overrides)
+    return Analysis(**results)
 
 
 def test_rank_pairs_orders_by_magnitude():
@@ -124,10 +135,8 @@ def test_summary_lists_every_table():
 @pytest.mark.parametrize("components, phrase", [("debiased", "debiased, so not shrunk"),
                                                 ("network", "the network's own parts")])
 def test_variance_table_says_what_the_elm_row_is(components, phrase):
-    results = fake_results()
-    results.elm_components = components
-    notes = {title: note for title, _, _, note in _report._summary_tables(results)}
-    assert phrase in notes["Variance components on the 80 training samples"]
+    results = fake_results(elm_components=components)
+    assert phrase in summary_tables(results)["components"].note
 
 
 def test_existing_directory_needs_force(tmp_path):
@@ -187,11 +196,11 @@ def test_interrupted_write_leaves_no_report(tmp_path, monkeypatch, existing):
         out.mkdir()
         (out / "metrics.json").write_text("old report")
 
-    def interrupted(results, directory):
-        (directory / "partial.png").write_bytes(b"half")
+    def interrupted(draw, path):
+        path.write_bytes(b"half")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_report, "_save_figures", interrupted)
+    monkeypatch.setattr(_report._figures, "save", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_report(fake_results(), out, force=True)
     if existing:
@@ -214,7 +223,7 @@ def test_interrupt_between_renames_restores_old_report(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         rename(src, dst)
 
-    monkeypatch.setattr(_report.os, "rename", flaky_rename)
+    monkeypatch.setattr(_report._files.os, "rename", flaky_rename)
     with pytest.raises(KeyboardInterrupt):
         write_report(fake_results(n_traits=1), out, force=True)
     assert [p.name for p in out.iterdir()] == ["metrics.json"]
@@ -283,3 +292,61 @@ def test_output_path_is_resolved_before_it_is_checked(tmp_path, monkeypatch):
     (out / "epistasis_maps.png").rmdir()
     (out / ".DS_Store").write_text("")
     write_report(fake_results(n_traits=1), out, force=True)
+
+
+def test_report_files_are_listed_once():
+    """The registry names every file a report holds, and a report holds nothing else."""
+    names = [f.name for f in REPORT_FILES]
+    assert len(names) == len(set(names)) and "metrics.json" in names and "index.html" in names
+    assert all(f.holds for f in REPORT_FILES)
+
+
+def test_a_locked_output_is_refused_and_kept(tmp_path):
+    """While another process holds the lock beside --out, a write is refused at once and
+    deletes nothing, even with force."""
+    fcntl = pytest.importorskip("fcntl")
+    out = write_report(fake_results(n_traits=1), tmp_path / "report")
+    before = sorted(p.name for p in out.iterdir())
+    fd = os.open(tmp_path / ".report.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another open file: as another process holds it
+        with pytest.raises(FileExistsError, match="another sklearn-elm run is writing"):
+            write_report(fake_results(n_traits=1), out, force=True)
+    finally:
+        os.close(fd)
+    assert sorted(p.name for p in out.iterdir()) == before
+    with output_lock(out) as lock:  # free again; the same process may take it twice
+        with output_lock(out):
+            assert lock.exists()
+        assert lock.exists()
+    assert not lock.exists()
+
+
+def test_output_is_checked_again_at_the_rename(tmp_path, monkeypatch):
+    """A directory that appears at --out while the report is written (by a program that does
+    not take the lock) is not replaced without force, nor deleted."""
+    out = tmp_path / "report"
+    write_files = _report._files._write_files
+
+    def meanwhile(analysis, directory):
+        out.mkdir()
+        (out / "metrics.json").write_text("someone else's report")
+        return write_files(analysis, directory)
+
+    monkeypatch.setattr(_report._files, "_write_files", meanwhile)
+    with pytest.raises(FileExistsError, match="--force"):
+        write_report(fake_results(n_traits=1), out)
+    assert (out / "metrics.json").read_text() == "someone else's report"
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]
+
+
+def test_read_only_directory_is_refused(tmp_path):
+    """An empty but read-only directory says 'do not write here' (also to root)."""
+    out = tmp_path / "report"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        with pytest.raises(FileExistsError, match="read-only"):
+            check_output_directory(out)
+    finally:
+        out.chmod(0o755)

@@ -3,6 +3,7 @@
 import gzip
 import importlib.util
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -112,20 +113,49 @@ def test_malformed_tables(tmp_path, rows, message):
 
 
 def test_missing_file_is_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nowhere.csv"):
+    """A missing genotype or phenotype file is a FileNotFoundError in one wording,
+    naming the file."""
+    with pytest.raises(FileNotFoundError, match="^no such file: .*nowhere.csv$"):
         read_genotype_table(tmp_path / "nowhere.csv")
     geno = _write(tmp_path / "g.csv", [["id", "x"], ["a", 0]])
-    with pytest.raises(FileNotFoundError, match="pheno.csv"):
+    with pytest.raises(FileNotFoundError, match="^no such file: .*pheno.csv$"):
         read_tables(geno, tmp_path / "pheno.csv")
 
 
-def test_sample_mismatch_names_the_samples(tmp_path):
+def test_directory_is_not_a_file(tmp_path):
+    """A directory given as a table says so, rather than that the file is missing."""
+    geno = _write(tmp_path / "g.csv", [["id", "x"], ["a", 0]])
+    (tmp_path / "traits").mkdir()
+    with pytest.raises(ValueError, match="traits is a directory, not a file"):
+        read_tables(geno, tmp_path / "traits")
+
+
+def test_unphenotyped_samples_are_left_out_and_counted(tmp_path):
+    """Genotyped samples without a phenotype row (as a .fam often lists) are left out and
+    counted; the 85 % / 15 % split is taken on the samples kept."""
+    rows = [["id", "x", "z"]] + [[f"s{n}", n % 2, (n // 2) % 2] for n in range(24)]
+    geno = _write(tmp_path / "g.csv", rows)
+    kept = [f"s{n}" for n in range(24) if n % 3]  # 16 samples, in genotype-file order
+    pheno = _write(tmp_path / "p.csv", [["id", "y"]] + [[i, float(i[1:])] for i in kept[::-1]])
+    data = read_tables(geno, pheno)
+    assert data.n_unphenotyped == 8
+    assert data.sample_ids.tolist() == kept
+    np.testing.assert_array_equal(data.phenotypes.ravel(), [float(i[1:]) for i in kept])
+    expected = np.array([row[1:] for row in rows[1:] if int(row[0][1:]) % 3])
+    np.testing.assert_array_equal(data.genotypes, expected)
+    assert data.train.sum() == round(0.85 * 16) and data.train[:14].all()
+    np.testing.assert_allclose(data.allele_frequencies, expected.mean(axis=0))
+
+
+def test_phenotyped_samples_must_be_genotyped(tmp_path):
+    """A phenotyped sample without genotypes is the sign of a wrong file: an error naming
+    it; so is a phenotype file whose samples are all unknown (an empty overlap)."""
     geno = _write(tmp_path / "g.csv", [["id", "x"], ["a", 0], ["b", 1], ["c", 1]])
-    pheno = _write(tmp_path / "p.csv", [["id", "y"], ["a", 1.0], ["b", 2.0]])
-    with pytest.raises(ValueError, match=r"1 sample\(s\) of .*g.csv have no row in .*'c'"):
-        read_tables(geno, pheno)
     pheno = _write(tmp_path / "p.csv", [["id", "y"], ["a", 1], ["b", 2], ["c", 3], ["zz", 4]])
-    with pytest.raises(ValueError, match=r"are not in .*g.csv: 'zz'"):
+    with pytest.raises(ValueError, match=r"1 sample\(s\) of .*p.csv are not in .*g.csv: 'zz'"):
+        read_tables(geno, pheno)
+    pheno = _write(tmp_path / "p.csv", [["id", "y"], ["x", 1], ["y", 2]])
+    with pytest.raises(ValueError, match=r"2 sample\(s\) of .*p.csv are not in .*g.csv"):
         read_tables(geno, pheno)
 
 
@@ -139,8 +169,8 @@ def test_plink_round_trip(tmp_path, simulated):
     to_bed(tmp_path / "cohort.bed", G,
            properties={"iid": ids, "sid": list(simulated.feature_names)})
     pheno = _write(tmp_path / "p.csv", _phenotype_rows(simulated, ids)[:-1])
-    with pytest.raises(ValueError, match=r"cohort.bed have no row in .*p.csv: 'ind29'"):
-        read_plink(tmp_path / "cohort", pheno)
+    data = read_plink(tmp_path / "cohort", pheno)
+    assert data.n_unphenotyped == 1 and data.sample_ids.tolist() == ids[:-1]
     pheno = _write(tmp_path / "p.csv", _phenotype_rows(simulated, ids))
     for path in (tmp_path / "cohort", tmp_path / "cohort.bed"):
         data = read_plink(path, pheno)
@@ -148,8 +178,9 @@ def test_plink_round_trip(tmp_path, simulated):
         np.testing.assert_allclose(data.phenotypes, simulated.phenotypes)
         assert data.feature_names.tolist() == simulated.feature_names.tolist()
         assert data.sample_ids.tolist() == ids
+        assert data.ploidy == 2 and data.n_unphenotyped == 0
     (tmp_path / "cohort.fam").unlink()
-    with pytest.raises(FileNotFoundError, match="cohort.fam"):
+    with pytest.raises(FileNotFoundError, match="no such file: .*cohort.fam"):
         read_plink(tmp_path / "cohort", pheno)
 
 
@@ -208,3 +239,168 @@ def test_plink_missing_is_a_number_and_encodings_are_named(tmp_path):
     latin.write_bytes("id,h\ncaf\xe9,1\nb,2\n".encode("latin-1"))
     with pytest.raises(ValueError, match="latin.csv: not UTF-8 text"):
         read_phenotype_table(latin)
+
+
+def _haploid_rows(n_samples=3000, n_loci=20, seed=0):
+    G = np.random.default_rng(seed).integers(0, 2, size=(n_samples, n_loci))
+    return [["id", *(f"l{j}" for j in range(n_loci))]] + [
+        [f"s{n}", *row] for n, row in enumerate(G)
+    ]
+
+
+def test_unmatched_quote_in_a_large_csv_names_the_line(tmp_path):
+    """A stray quote opening a field swallows the rest of the file, and past its field
+    limit (128 KiB) csv raises a bare csv.Error: the reader makes it a ValueError naming
+    the file and the line where the quote opens."""
+    rows = _haploid_rows()
+    rows[10][0] = '"' + rows[10][0]  # line 11
+    path = _write(tmp_path / "g.csv", rows)
+    assert path.stat().st_size > 131072
+    with pytest.raises(ValueError, match=r"g.csv, line 11: .*field limit.*unmatched quote"):
+        read_genotype_table(path)
+
+
+def test_unmatched_quote_in_a_small_csv_says_so(tmp_path):
+    """Below the field limit the swallowed lines make a short row: the error names the
+    line the quote opens on and suggests the quote."""
+    path = tmp_path / "g.csv"
+    path.write_text('id,a,b\ns1,0,1\n"s2,1,0\ns3,0,0\n')
+    with pytest.raises(ValueError, match=r"g.csv, line 3: 1 fields, .*is a quote unmatched"):
+        read_genotype_table(path)
+
+
+def test_quoted_fields_over_lines_keep_line_numbers(tmp_path):
+    """Line numbers count lines, not records, after a quoted field that spans lines."""
+    path = tmp_path / "p.csv"
+    path.write_text('id,"long\nname"\na,1\nb,oops\n')
+    with pytest.raises(ValueError, match=r"p.csv, line 4: non-numeric value 'oops'"):
+        read_phenotype_table(path)
+
+
+@pytest.mark.parametrize("damage", ["plain text", "corrupt stream", "truncated"])
+def test_damaged_gzip_names_the_file(tmp_path, damage):
+    """A .gz that is not gzip, damaged or cut short is a ValueError naming the file (not
+    an OSError, EOFError or zlib.error that names nothing)."""
+    text = "".join(",".join(map(str, row)) + "\n" for row in _haploid_rows(300))
+    packed = gzip.compress(text.encode())
+    data = {"plain text": text.encode(),
+            "corrupt stream": packed[:12] + b"\xff" * 8 + packed[20:],
+            "truncated": packed[: len(packed) // 2]}[damage]
+    path = tmp_path / "g.csv.gz"
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=r"g.csv.gz: not a readable gzip file"):
+        read_genotype_table(path)
+
+
+def _stray_two_tables(tmp_path, n_samples=400):
+    rows = _haploid_rows(n_samples, 10)
+    rows[6][4] = 2  # sample s5, locus l3
+    geno = _write(tmp_path / "g.csv", rows)
+    pheno = _write(tmp_path / "p.csv", [["id", "y"]] + [[f"s{n}", n] for n in range(n_samples)])
+    return geno, pheno
+
+
+def test_a_stray_two_in_a_haploid_table_warns(tmp_path):
+    """One 2 among 4,000 haploid cells makes the panel diploid, with a warning naming the
+    count, the cell and the fix; ploidy=1 refuses it naming the cell; ploidy=2 is silent.
+    The allele frequencies follow the ploidy used."""
+    geno, pheno = _stray_two_tables(tmp_path)
+    with pytest.warns(UserWarning, match=r"g.csv: 1 of the 4000 genotyped cells is 2 "
+                      r"\(sample 's5' at locus 'l3'\).*--ploidy 2"):
+        data = read_tables(geno, pheno)
+    assert data.ploidy == 2
+    with pytest.raises(ValueError, match=r"g.csv: genotype 2 of sample 's5' at locus 'l3'"):
+        read_tables(geno, pheno, ploidy=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        explicit = read_tables(geno, pheno, ploidy=2)
+    assert explicit.ploidy == 2
+    G = np.asarray(explicit.genotypes, dtype=float)
+    np.testing.assert_array_equal(explicit.allele_frequencies, G.mean(axis=0) / 2)
+
+
+def test_explicit_ploidy_two_on_a_panel_without_twos(tmp_path):
+    """ploidy=2 is taken as given (a diploid panel may hold no homozygote of the counted
+    allele): the frequencies are mean counts / 2."""
+    geno = _write(tmp_path / "g.csv", [["id", "x", "z"], ["a", 0, 1], ["b", 1, 1]])
+    pheno = _write(tmp_path / "p.csv", [["id", "y"], ["a", 1], ["b", 2]])
+    assert read_tables(geno, pheno).ploidy == 1
+    data = read_tables(geno, pheno, ploidy=2)
+    assert data.ploidy == 2
+    np.testing.assert_array_equal(data.allele_frequencies, [0.25, 0.5])
+    with pytest.raises(ValueError, match="ploidy must be 'auto', 1 or 2, got 3"):
+        read_tables(geno, pheno, ploidy=3)
+
+
+def _plink_set(tmp_path, n_samples=10, n_variants=5):
+    from bed_reader import to_bed
+
+    G = np.random.default_rng(0).integers(0, 3, size=(n_samples, n_variants)).astype(np.int8)
+    ids = [f"s{n}" for n in range(n_samples)]
+    to_bed(tmp_path / "a.bed", G,
+           properties={"iid": ids, "sid": [f"v{j}" for j in range(n_variants)]})
+    pheno = _write(tmp_path / "p.csv", [["id", "y"]] + [[i, 1.5] for i in ids])
+    fam = (tmp_path / "a.fam").read_text().splitlines()
+    bim = (tmp_path / "a.bim").read_text().splitlines()
+    return G, pheno, fam, bim
+
+
+@needs_bed_reader
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        # 10 samples: 3 bytes a variant; 13 need 4, 8 need 2
+        (("fam", lambda lines: lines + [f"f x{n} 0 0 0 -9" for n in range(3)]),
+         r"do not fit the 13 samples of .*a.fam and the 5 variants .*With 5 variants it "
+         r"holds 9 to 12 samples, but .*a.fam lists 13"),
+        (("fam", lambda lines: lines[:8]), r"but .*a.fam lists 8"),
+        (("bim", lambda lines: lines[:-1]),
+         r"With 10 samples the .bed holds 5 variants, but .*a.bim lists 4"),
+        (("bim", lambda lines: lines + ["1\tv9\t0\t9\tA\tC"]), r"but .*a.bim lists 6"),
+        # 9 samples fit the same 3 bytes a variant: the padding bits show the loss
+        (("fam", lambda lines: lines[:9]),
+         r"a.fam lists 9 samples, but .*a.bed holds genotypes for at least 10"),
+        (("fam", lambda lines: lines[:2] + ["lonely"] + lines[3:]),
+         r"a.fam, line 3: one field, but a .fam line holds FID IID"),
+        (("bim", lambda lines: []), r"a.bim: the file lists no variants"),
+    ],
+)
+def test_plink_line_counts_that_do_not_fit_the_bed(tmp_path, edit, match):
+    """A .fam or .bim with a line too many or too few is an error naming the file, its
+    count and what the .bed implies, not bed-reader's message (or a silent misread)."""
+    _, pheno, fam, bim = _plink_set(tmp_path)
+    which, change = edit
+    lines = change(fam if which == "fam" else bim)
+    (tmp_path / f"a.{which}").write_text("".join(line + "\n" for line in lines))
+    with pytest.raises(ValueError, match=match):
+        read_plink(tmp_path / "a", pheno)
+
+
+@needs_bed_reader
+def test_plink_truncated_or_foreign_bed(tmp_path):
+    """A .bed cut short, not a .bed, or sample-major is named with what is wrong."""
+    _, pheno, _, _ = _plink_set(tmp_path)
+    bed = tmp_path / "a.bed"
+    packed = bed.read_bytes()
+    bed.write_bytes(packed[:-2])
+    with pytest.raises(ValueError, match=r"a.bed holds 13 bytes .* is .*a.bed truncated"):
+        read_plink(bed, pheno)
+    bed.write_bytes(b"PK\x03" + packed[3:])
+    with pytest.raises(ValueError, match=r"a.bed: not a PLINK 1 .bed file"):
+        read_plink(bed, pheno)
+    bed.write_bytes(packed[:2] + b"\x00" + packed[3:])
+    with pytest.raises(ValueError, match=r"a.bed: a sample-major .bed file"):
+        read_plink(bed, pheno)
+
+
+@needs_bed_reader
+def test_plink_blank_lines_and_missing_final_newline(tmp_path):
+    """Blank lines in the .fam and .bim are skipped and a last line without its newline
+    counts: bed-reader alone counts newline characters and fails on both."""
+    G, pheno, fam, bim = _plink_set(tmp_path)
+    (tmp_path / "a.fam").write_text("\n".join(fam[:4] + [""] + fam[4:]) + "\n\n")
+    (tmp_path / "a.bim").write_text("\n".join(bim))
+    data = read_plink(tmp_path / "a", pheno)
+    np.testing.assert_array_equal(data.genotypes, G)
+    assert data.sample_ids.tolist() == [f"s{n}" for n in range(10)]
+    assert data.feature_names.tolist() == [f"v{j}" for j in range(5)]

@@ -1,10 +1,15 @@
-"""Reference data, file readers and the phenotype simulator."""
+"""Reference data, file readers, loading and trait selection, and the phenotype simulator."""
 
+from ._loading import load_data, select_traits
+from ._plink import read_plink
+from ._ploidy import infer_ploidy
 from ._qhaplo import load_qhaplo, read_qhaplo
 from ._simulate import make_epistatic_phenotypes, pairwise_values
-from ._tables import read_genotype_table, read_phenotype_table, read_plink, read_tables
+from ._tables import read_genotype_table, read_phenotype_table, read_tables
 
 __all__ = [
+    "infer_ploidy",
+    "load_data",
     "load_qhaplo",
     "make_epistatic_phenotypes",
     "pairwise_values",
@@ -13,4 +18,5 @@ __all__ = [
     "read_plink",
     "read_qhaplo",
     "read_tables",
+    "select_traits",
 ]

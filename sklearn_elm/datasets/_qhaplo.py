@@ -7,6 +7,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
+from ._ploidy import resolve_ploidy
+from ._tables import _check_unique, _to_float, check_file
+
 _BUNDLED = "qhaplo_64qtl_10000n_rep1"
 
 _DESCR = """\
@@ -35,58 +38,83 @@ def _read_genotypes(path):
     """Read a loci-in-rows genotype file into (n_individuals, n_loci) int8.
 
     The header is ``qtl <id_1> ... <id_n>``; each further row is a locus name
-    followed by one integer per individual.
+    followed by one allele count (0, 1 or 2) per individual.
     """
-    with open(path, "rb") as f:
-        header = f.readline().split()
-        if len(header) < 2:
-            raise ValueError(f"{path}: the header names no individuals.")
-        names, rows = [], []
-        for lineno, line in enumerate(f, start=2):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != len(header):
-                raise ValueError(
-                    f"{path}, line {lineno}: {len(fields) - 1} genotypes for "
-                    f"{len(header) - 1} individuals named in the header."
-                )
-            names.append(fields[0].decode())
-            try:
-                row = np.array(fields[1:], dtype=np.int8)
-            except (ValueError, OverflowError) as exc:
-                raise ValueError(
-                    f"{path}, line {lineno} (locus {names[-1]}): non-integer genotype."
-                ) from exc
-            if not np.isin(row, (0, 1, 2)).all():
-                bad = int(row[~np.isin(row, (0, 1, 2))][0])
-                raise ValueError(
-                    f"{path}, line {lineno} (locus {names[-1]}): genotype {bad} is not an "
-                    "allele count (0, 1 or 2)."
-                )
-            rows.append(row)
-    sample_ids = np.array([h.decode() for h in header[1:]])
-    return np.ascontiguousarray(np.stack(rows).T), np.array(names), sample_ids
+    try:
+        with open(path, "rb") as f:
+            header = f.readline().decode().split()
+            if len(header) < 2:
+                raise ValueError(f"{path}: the header names no individuals.")
+            names, rows = [], []
+            for lineno, line in enumerate(f, start=2):
+                fields = line.decode().split()
+                if fields:
+                    names.append(fields[0])
+                    rows.append(_genotype_row(fields, len(header), path, lineno))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}).") from None
+    if not rows:
+        raise ValueError(f"{path}: no loci after the header.")
+    return np.ascontiguousarray(np.stack(rows).T), np.array(names), np.array(header[1:])
+
+
+def _genotype_row(fields, n_header, path, lineno):
+    """One locus: the allele counts after its name, refused where one is not 0, 1 or 2."""
+    if len(fields) != n_header:
+        raise ValueError(
+            f"{path}, line {lineno}: {len(fields) - 1} genotypes for "
+            f"{n_header - 1} individuals named in the header."
+        )
+    try:
+        row = np.array(fields[1:], dtype=np.int8)
+    except (ValueError, OverflowError):
+        bad = next(f for f in fields[1:] if not _is_small_int(f))
+        raise ValueError(
+            f"{path}, line {lineno} (locus {fields[0]}): non-integer genotype {bad!r} "
+            "(genotypes are allele counts 0, 1 or 2; missing values are not accepted)."
+        ) from None
+    if not np.isin(row, (0, 1, 2)).all():
+        bad = int(row[~np.isin(row, (0, 1, 2))][0])
+        raise ValueError(
+            f"{path}, line {lineno} (locus {fields[0]}): genotype {bad} is not an "
+            "allele count (0, 1 or 2)."
+        )
+    return row
+
+
+def _is_small_int(text):
+    try:
+        return -128 <= int(text) <= 127
+    except ValueError:
+        return False
 
 
 def _read_phenotypes(path):
-    """Read an ``ind Trait1 ... TraitK`` table into ids, trait names, values."""
-    with open(path, encoding="utf-8-sig") as f:
-        header = f.readline().split()
-    table = np.loadtxt(path, skiprows=1, dtype=str, ndmin=2, encoding="utf-8-sig")
-    if table.shape[1] != len(header):
-        raise ValueError(f"{path}: {table.shape[1]} columns but {len(header)} in the header.")
-    ids = table[:, 0]
-    unique, counts = np.unique(ids, return_counts=True)
-    if (counts > 1).any():
-        raise ValueError(f"{path}: duplicate individual {str(unique[counts > 1][0])!r}.")
+    """Read an ``ind Trait1 ... TraitK`` table into ids, trait names, values.
+
+    Missing values (``NA``, ``NaN``, ``.``, as in the table readers) are NaN.
+    """
+    rows = []
     try:
-        values = table[:, 1:].astype(np.float64)
-    except ValueError as exc:
-        raise ValueError(f"{path}: non-numeric phenotype ({exc}).") from None
-    if not np.isfinite(values).all():
-        raise ValueError(f"{path}: phenotypes must be finite numbers (missing values included).")
-    return ids, np.array(header[1:]), values
+        with open(path, encoding="utf-8-sig") as f:
+            header = f.readline().split()
+            rows = [(n, line.split()) for n, line in enumerate(f, start=2) if line.split()]
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}).") from None
+    if len(header) < 2:
+        raise ValueError(f"{path}: the header names no traits after the individual column.")
+    if not rows:
+        raise ValueError(f"{path}: the phenotype file has a header but no individuals.")
+    values = []
+    for lineno, fields in rows:
+        if len(fields) != len(header):
+            raise ValueError(
+                f"{path}, line {lineno}: {len(fields)} columns but {len(header)} in the header."
+            )
+        values.append(_to_float(fields[1:], path, lineno, fields[0], header[1:]))
+    ids = np.array([fields[0] for _, fields in rows])
+    _check_unique(ids, path, "individual")
+    return ids, np.array(header[1:]), np.stack(values)
 
 
 def _read_effects(path, n_traits, n_loci):
@@ -98,7 +126,10 @@ def _read_effects(path, n_traits, n_loci):
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "no data": the error below says more
-        eff = np.loadtxt(path, skiprows=1, ndmin=2)
+        try:
+            eff = np.loadtxt(path, skiprows=1, ndmin=2)
+        except ValueError as exc:  # numpy's message names the row, not the file
+            raise ValueError(f"{path}: {exc}") from None
     if eff.shape[0] == 0 or eff.shape[1] != 6:
         raise ValueError(
             f"{path}: expected rows of 6 columns (trait locus add_eff epi_loc epi_eff sfs)."
@@ -127,7 +158,7 @@ def _read_effects(path, n_traits, n_loci):
     return additive, epistasis, frequencies
 
 
-def read_qhaplo(directory, *, prefix=None):
+def read_qhaplo(directory, *, prefix=None, ploidy="auto"):
     """Read a qhaplo text trio (``*_g.txt``, ``*_p.txt``, ``*_eff.txt``).
 
     Parameters
@@ -137,21 +168,29 @@ def read_qhaplo(directory, *, prefix=None):
         optionally ``<prefix>_eff.txt`` with the true effects.
     prefix : str, default=None
         File prefix; inferred from the single ``*_g.txt`` file when None.
+    ploidy : {"auto", 1, 2}, default="auto"
+        Ploidy of the genotypes; ``"auto"`` infers it with
+        :func:`infer_ploidy`.
 
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
-        Same fields as :func:`load_qhaplo` (``additive_effects``,
-        ``epistasis`` and ``allele_frequencies`` only when the effects file
-        exists; ``allele_frequencies`` is otherwise estimated from the
-        genotypes), without ``DESCR``.
+        Same fields as :func:`load_qhaplo` (``additive_effects`` and
+        ``epistasis`` only when the effects file exists, which also gives
+        ``allele_frequencies``; they are otherwise estimated from the
+        genotypes as mean count / ploidy), without ``DESCR``.  Missing
+        phenotypes (``NA``, ``NaN``, ``.``, as in :func:`read_phenotype_table`)
+        are NaN.
 
     Raises
     ------
     FileNotFoundError
-        If a required file is missing.
+        If the directory, or its genotype or phenotype file, is missing.
     ValueError
-        If the files disagree on the individuals or a value is malformed.
+        If ``directory`` is a file or holds several ``*_g.txt`` files (pass
+        ``prefix``), the files disagree on the individuals, ``ploidy=1``
+        meets a genotype 2, or a value is malformed; every message names the
+        file.
 
     Examples
     --------
@@ -161,34 +200,12 @@ def read_qhaplo(directory, *, prefix=None):
     >>> data.genotypes.shape, data.phenotypes.shape
     ((10000, 64), (10000, 5))
     """
-    directory = Path(directory)
-    if prefix is None:
-        found = sorted(directory.glob("*_g.txt"))
-        if len(found) != 1:
-            raise FileNotFoundError(
-                f"expected exactly one *_g.txt genotype file in {directory}, "
-                f"found {len(found)}."
-            )
-        prefix = found[0].name[: -len("_g.txt")]
-    paths = {kind: directory / f"{prefix}_{kind}.txt" for kind in ("g", "p", "eff")}
-    for kind in ("g", "p"):
-        if not paths[kind].is_file():
-            raise FileNotFoundError(f"missing file: {paths[kind]}")
+    paths = _trio_paths(directory, prefix)
     genotypes, loci, geno_ids = _read_genotypes(paths["g"])
     pheno_ids, traits, phenotypes = _read_phenotypes(paths["p"])
-    # The genotype header may carry a ``_1`` haplotype suffix: ``17_1`` is individual 17.
-    geno_keys = np.array([i.rsplit("_", 1)[0] if "_" in i else i for i in geno_ids])
-    unique, counts = np.unique(geno_keys, return_counts=True)
-    if (counts > 1).any():
-        raise ValueError(f"{paths['g']}: duplicate individual {str(unique[counts > 1][0])!r}.")
-    if len(geno_keys) != len(pheno_ids) or np.any(geno_keys != pheno_ids):
-        missing = sorted(set(pheno_ids) ^ set(geno_keys))[:5]
-        if missing:
-            raise ValueError(
-                f"genotype and phenotype files name different individuals, e.g. {missing}."
-            )
-        order = {k: n for n, k in enumerate(geno_keys)}
-        genotypes = genotypes[[order[k] for k in pheno_ids]]
+    genotypes = _match_individuals(genotypes, geno_ids, pheno_ids, paths)
+    ploidy = resolve_ploidy(genotypes, ploidy, sample_ids=pheno_ids, feature_names=loci,
+                            source=str(paths["g"]))
     n_samples, n_loci = genotypes.shape
     data = Bunch(
         genotypes=genotypes,
@@ -197,13 +214,56 @@ def read_qhaplo(directory, *, prefix=None):
         target_names=traits,
         sample_ids=pheno_ids,
         train=np.arange(n_samples) < int(round(0.85 * n_samples)),
+        ploidy=ploidy,
     )
     if paths["eff"].is_file():
         additive, epistasis, frequencies = _read_effects(paths["eff"], len(traits), n_loci)
         data.update(additive_effects=additive, epistasis=epistasis, allele_frequencies=frequencies)
     else:
-        data.allele_frequencies = genotypes.mean(axis=0)
+        data.allele_frequencies = genotypes.mean(axis=0) / ploidy
     return data
+
+
+def _trio_paths(directory, prefix):
+    """The ``g``, ``p`` and ``eff`` paths of a trio; the first two must exist."""
+    directory = Path(directory)
+    if directory.is_file():
+        raise ValueError(f"{directory} is a file, not a directory holding a qhaplo trio.")
+    if not directory.is_dir():
+        raise FileNotFoundError(f"no such directory: {directory}")
+    if prefix is None:
+        found = sorted(directory.glob("*_g.txt"))
+        if not found:
+            raise FileNotFoundError(f"no *_g.txt genotype file in {directory}.")
+        if len(found) > 1:
+            raise ValueError(
+                f"{directory} holds {len(found)} *_g.txt genotype files "
+                f"({', '.join(f.name for f in found[:3])}{', ...' if len(found) > 3 else ''}); "
+                "give the prefix of one."
+            )
+        prefix = found[0].name[: -len("_g.txt")]
+    paths = {kind: directory / f"{prefix}_{kind}.txt" for kind in ("g", "p", "eff")}
+    check_file(paths["g"])
+    check_file(paths["p"])
+    return paths
+
+
+def _match_individuals(genotypes, geno_ids, pheno_ids, paths):
+    """The genotype rows in phenotype-file order; the two files must name the same
+    individuals.  The genotype header may carry a ``_1`` haplotype suffix: ``17_1`` is
+    individual 17."""
+    geno_keys = np.array([i.rsplit("_", 1)[0] if "_" in i else i for i in geno_ids])
+    _check_unique(geno_keys, paths["g"], "individual")
+    if len(geno_keys) == len(pheno_ids) and np.all(geno_keys == pheno_ids):
+        return genotypes
+    differ = sorted(set(pheno_ids) ^ set(geno_keys))
+    if differ:
+        raise ValueError(
+            f"{paths['g']} and {paths['p']} name different individuals: "
+            f"{len(differ)} are in one file only, e.g. {differ[:5]}."
+        )
+    order = {k: n for n, k in enumerate(geno_keys)}
+    return genotypes[[order[k] for k in pheno_ids]]
 
 
 def load_qhaplo(*, h2=None, random_state=None):
@@ -238,6 +298,8 @@ def load_qhaplo(*, h2=None, random_state=None):
             Locus, trait and individual names.
         train : ndarray of shape (10000,), bool
             The published split: the first 85 % of individuals.
+        ploidy : int
+            1: the population is haploid.
         DESCR : str
             Description and attribution.
 

@@ -118,28 +118,8 @@ def make_epistatic_phenotypes(
     """
     rng = check_random_state(random_state)
     n_qtl = n_loci if n_qtl is None else n_qtl
-    if n_qtl > n_loci:
-        raise ValueError(f"n_qtl={n_qtl} exceeds n_loci={n_loci}.")
-    n_pairs = n_qtl // 2 if n_pairs is None else n_pairs
-    if 2 * n_pairs > n_qtl:
-        raise ValueError(
-            f"n_pairs={n_pairs} disjoint pairs need at least {2 * n_pairs} QTL, got n_qtl={n_qtl}."
-        )
-    if epistatic_ratio > 0 and n_pairs == 0:
-        raise ValueError("epistatic_ratio > 0 needs at least one epistatic pair (n_pairs >= 1).")
-    if allele_frequencies is None:
-        freq = np.full(n_loci, 0.5)
-    else:
-        freq = np.asarray(allele_frequencies, dtype=float)
-        if freq.ndim > 1 or freq.size not in (1, n_loci):
-            raise ValueError(
-                f"allele_frequencies must be a float or have one entry per locus "
-                f"(n_loci={n_loci}), got shape {freq.shape}."
-            )
-        freq = np.broadcast_to(freq.reshape(-1), (n_loci,)).copy()
-        if not np.all((freq > 0) & (freq < 1)):
-            raise ValueError("allele_frequencies must lie strictly between 0 and 1.")
-
+    n_pairs = _check_counts(n_loci, n_qtl, n_pairs, epistatic_ratio)
+    freq = _check_frequencies(allele_frequencies, n_loci)
     genotypes = rng.binomial(ploidy, freq, size=(n_samples, n_loci)).astype(np.int8)
     # the encoding of GenotypeEncoder(center="mid"): a haploid locus is a doubled dosage
     Z = genotypes * (2.0 / ploidy) - 1.0
@@ -147,45 +127,9 @@ def make_epistatic_phenotypes(
     epistasis = np.zeros((n_traits, n_loci, n_loci))
     values = np.zeros((n_samples, n_traits))
     for t in range(n_traits):
-        qtl = rng.choice(n_loci, size=n_qtl, replace=False)
-        a = np.zeros(n_loci)
-        a[qtl] = rng.standard_normal(n_qtl)
-        E = np.zeros((n_loci, n_loci))
-        if epistatic_ratio > 0:
-            paired = rng.permutation(qtl)[: 2 * n_pairs].reshape(n_pairs, 2)
-            effects = rng.standard_normal(n_pairs)
-            E[paired[:, 0], paired[:, 1]] = effects
-            E[paired[:, 1], paired[:, 0]] = effects
-        # orthogonal parts: u from a, and from E the pairwise part w and the
-        # additive part v it induces through the partners' means
-        u, _, _ = orthogonal_parts(Z, a, np.zeros_like(E))
-        v, w, _ = orthogonal_parts(Z, np.zeros(n_loci), E)
-        if u.var() == 0 or (epistatic_ratio > 0 and w.var() == 0):
-            raise ValueError(
-                "a simulated genetic component has no variance in this sample; "
-                "use more samples or loci, or less extreme allele frequencies."
-            )
-        # V_AA = c_aa^2 Var(w) = epistatic_ratio, and V_A = Var(c_a u + c_aa v) = 1
-        c_aa = np.sqrt(epistatic_ratio / w.var()) if epistatic_ratio > 0 else 0.0
-        var_u, cov_uv, var_v = u.var(), np.mean(u * v), v.var()
-        disc = (c_aa * cov_uv) ** 2 - var_u * (c_aa**2 * var_v - 1)
-        # the positive root where there is one (the sign of random effects is arbitrary)
-        root = np.sqrt(max(disc, 0.0))
-        c_a = (root - c_aa * cov_uv) / var_u
-        if c_a <= 0:
-            c_a = (-root - c_aa * cov_uv) / var_u
-        if disc < 0 or c_a == 0:
-            raise ValueError(
-                f"epistatic_ratio={epistatic_ratio} is out of reach at these allele "
-                "frequencies: the additive variance that the pairs induce through their "
-                "partners' means exceeds V_AA / epistatic_ratio whatever the additive "
-                "effects. Use a smaller ratio or allele frequencies nearer 1/2."
-            )
-        G = c_a * (Z @ a) + c_aa * pairwise_values(Z, E)
-        scale = 1 / G.std()  # V_G = 1 exactly, V_AA / V_A unchanged
-        additive[t] = scale * c_a * a
-        epistasis[t] = scale * c_aa * E
-        values[:, t] = scale * G
+        additive[t], epistasis[t], values[:, t] = _simulate_trait(
+            Z, n_qtl, n_pairs, epistatic_ratio, rng
+        )
     noise = rng.standard_normal((n_samples, n_traits)) * np.sqrt((1 - h2) / h2)
     return Bunch(
         genotypes=genotypes,
@@ -203,3 +147,76 @@ def make_epistatic_phenotypes(
             f"h2={h2}, V_AA/V_A={epistatic_ratio}."
         ),
     )
+
+
+def _check_counts(n_loci, n_qtl, n_pairs, epistatic_ratio):
+    """The number of pairs (``n_qtl // 2`` when None), checked against the QTL."""
+    if n_qtl > n_loci:
+        raise ValueError(f"n_qtl={n_qtl} exceeds n_loci={n_loci}.")
+    n_pairs = n_qtl // 2 if n_pairs is None else n_pairs
+    if 2 * n_pairs > n_qtl:
+        raise ValueError(
+            f"n_pairs={n_pairs} disjoint pairs need at least {2 * n_pairs} QTL, got n_qtl={n_qtl}."
+        )
+    if epistatic_ratio > 0 and n_pairs == 0:
+        raise ValueError("epistatic_ratio > 0 needs at least one epistatic pair (n_pairs >= 1).")
+    return n_pairs
+
+
+def _check_frequencies(allele_frequencies, n_loci):
+    """One allele frequency per locus, strictly between 0 and 1 (0.5 when None)."""
+    if allele_frequencies is None:
+        return np.full(n_loci, 0.5)
+    freq = np.asarray(allele_frequencies, dtype=float)
+    if freq.ndim > 1 or freq.size not in (1, n_loci):
+        raise ValueError(
+            f"allele_frequencies must be a float or have one entry per locus "
+            f"(n_loci={n_loci}), got shape {freq.shape}."
+        )
+    freq = np.broadcast_to(freq.reshape(-1), (n_loci,)).copy()
+    if not np.all((freq > 0) & (freq < 1)):
+        raise ValueError("allele_frequencies must lie strictly between 0 and 1.")
+    return freq
+
+
+def _simulate_trait(Z, n_qtl, n_pairs, epistatic_ratio, rng):
+    """Additive effects, epistasis matrix and genetic values of one trait, scaled so that
+    ``V_AA / V_A = epistatic_ratio`` and ``V_G = 1`` on the sample ``Z``."""
+    n_loci = Z.shape[1]
+    qtl = rng.choice(n_loci, size=n_qtl, replace=False)
+    a = np.zeros(n_loci)
+    a[qtl] = rng.standard_normal(n_qtl)
+    E = np.zeros((n_loci, n_loci))
+    if epistatic_ratio > 0:
+        paired = rng.permutation(qtl)[: 2 * n_pairs].reshape(n_pairs, 2)
+        effects = rng.standard_normal(n_pairs)
+        E[paired[:, 0], paired[:, 1]] = effects
+        E[paired[:, 1], paired[:, 0]] = effects
+    # orthogonal parts: u from a, and from E the pairwise part w and the
+    # additive part v it induces through the partners' means
+    u, _, _ = orthogonal_parts(Z, a, np.zeros_like(E))
+    v, w, _ = orthogonal_parts(Z, np.zeros(n_loci), E)
+    if u.var() == 0 or (epistatic_ratio > 0 and w.var() == 0):
+        raise ValueError(
+            "a simulated genetic component has no variance in this sample; "
+            "use more samples or loci, or less extreme allele frequencies."
+        )
+    # V_AA = c_aa^2 Var(w) = epistatic_ratio, and V_A = Var(c_a u + c_aa v) = 1
+    c_aa = np.sqrt(epistatic_ratio / w.var()) if epistatic_ratio > 0 else 0.0
+    var_u, cov_uv, var_v = u.var(), np.mean(u * v), v.var()
+    disc = (c_aa * cov_uv) ** 2 - var_u * (c_aa**2 * var_v - 1)
+    # the positive root where there is one (the sign of random effects is arbitrary)
+    root = np.sqrt(max(disc, 0.0))
+    c_a = (root - c_aa * cov_uv) / var_u
+    if c_a <= 0:
+        c_a = (-root - c_aa * cov_uv) / var_u
+    if disc < 0 or c_a == 0:
+        raise ValueError(
+            f"epistatic_ratio={epistatic_ratio} is out of reach at these allele "
+            "frequencies: the additive variance that the pairs induce through their "
+            "partners' means exceeds V_AA / epistatic_ratio whatever the additive "
+            "effects. Use a smaller ratio or allele frequencies nearer 1/2."
+        )
+    G = c_a * (Z @ a) + c_aa * pairwise_values(Z, E)
+    scale = 1 / G.std()  # V_G = 1 exactly, V_AA / V_A unchanged
+    return scale * c_a * a, scale * c_aa * E, scale * G

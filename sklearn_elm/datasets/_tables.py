@@ -1,20 +1,25 @@
-"""Readers for real inputs: genotype and phenotype tables, and PLINK 1 binary files.
+"""Readers of genotype and phenotype tables, and the matching of their samples.
 
 Each reader returns the fields of :func:`~sklearn_elm.datasets.read_qhaplo`,
 with the samples of the genotype and phenotype files matched by ID.  A file
-that is missing, a malformed value, or a sample that is in one file and not
-the other is an error naming the file and the offending value: a model
-fitted to mismatched samples would be silently wrong.
+that is missing, a malformed value, or a phenotyped sample without genotypes
+is an error naming the file and the offending value: a model fitted to
+mismatched samples would be silently wrong.  Genotyped samples without a
+phenotype row are left out and counted (a PLINK ``.fam`` often lists samples
+that were never phenotyped).
 """
 
 import csv
 import gzip
+import zlib
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils import Bunch
 
-__all__ = ["read_genotype_table", "read_phenotype_table", "read_plink", "read_tables"]
+from ._ploidy import resolve_ploidy
+
+__all__ = ["read_genotype_table", "read_phenotype_table", "read_tables"]
 
 #: Spellings of a missing value, in genotype and phenotype files alike.
 MISSING = frozenset({"", "NA", "na", "NaN", "nan", "N/A", "."})
@@ -27,10 +32,18 @@ _PLINK_ID_COLUMNS = ("fid", "iid")
 _PLINK_RAW_COLUMNS = ("PAT", "MAT", "SEX", "PHENOTYPE")
 
 
-def _open_text(path):
+def check_file(path):
+    """Refuse a path that is not an existing file, saying which it is."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not a file.")
     if not path.is_file():
-        raise FileNotFoundError(f"missing file: {path}")
+        raise FileNotFoundError(f"no such file: {path}")
+    return path
+
+
+def _open_text(path):
+    path = check_file(path)
     # UTF-8 whatever the locale; utf-8-sig drops the byte-order mark that some
     # spreadsheet exports put before the first header field
     if path.suffix == ".gz":
@@ -52,7 +65,7 @@ def _rows(path):
         if delimiter is None:
             lines = ((n, line.split()) for n, line in enumerate(f, start=1))
         else:
-            lines = enumerate(csv.reader(f, delimiter=delimiter), start=1)
+            lines = _csv_records(f, delimiter, path)
         try:
             for n, fields in lines:
                 fields = [field.strip() for field in fields]
@@ -62,6 +75,36 @@ def _rows(path):
             raise ValueError(
                 f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8."
             ) from None
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:  # only .gz files raise these
+            raise ValueError(
+                f"{path}: not a readable gzip file ({exc or type(exc).__name__}); is it "
+                "damaged, truncated, or plain text named .gz?"
+            ) from None
+
+
+def _csv_records(f, delimiter, path):
+    """Yield ``(line_number, fields)`` of each CSV record, numbered by the line it starts on
+    (a quoted field may span lines); a malformed record is a ValueError naming that line."""
+    reader = csv.reader(f, delimiter=delimiter)
+    start = 1
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if "field limit" in str(exc):
+                hint = (": a field that opens with a quote (\") runs on to the next quote, "
+                        "so an unmatched quote swallows the rest of the file; remove it or "
+                        "close it")
+            elif "NUL" in str(exc):
+                hint = ": is it a binary file rather than delimited text?"
+            else:
+                hint = ""
+            raise ValueError(f"{path}, line {start}: malformed delimited text ({exc}){hint}.") \
+                from None
+        yield start, fields
+        start = reader.line_num + 1
 
 
 def _to_float(fields, path, lineno, sample, columns, *, plink_missing=False):
@@ -118,8 +161,11 @@ def _read_table(path, what):
     ids, values = [], []
     for lineno, fields in rows:
         if len(fields) != len(header):
+            spans = any("\n" in field for field in fields)
+            hint = " (a quoted field runs over several lines: is a quote unmatched?)"
             raise ValueError(
-                f"{path}, line {lineno}: {len(fields)} fields, but the header has {len(header)}."
+                f"{path}, line {lineno}: {len(fields)} fields, but the header has "
+                f"{len(header)}{hint if spans else ''}."
             )
         sample = fields[id_column]
         ids.append(sample)
@@ -185,9 +231,10 @@ def read_genotype_table(path):
     FileNotFoundError
         If the file does not exist.
     ValueError
-        If a genotype is not a number or not an allele count, a row has the
-        wrong length, or a sample or locus name is duplicated; the message
-        names the file, the sample and the locus.
+        If the path is a directory, the text is malformed (not UTF-8, an
+        unmatched quote), a genotype is not a number or not an allele count,
+        a row has the wrong length, or a sample or locus name is duplicated;
+        the message names the file, the line, the sample and the locus.
 
     See Also
     --------
@@ -240,8 +287,9 @@ def read_phenotype_table(path):
     FileNotFoundError
         If the file does not exist.
     ValueError
-        If a value is not a number, a row has the wrong length, or a sample
-        or trait name is duplicated.
+        If the path is a directory, the text is malformed, a value is not a
+        number, a row has the wrong length, or a sample or trait name is
+        duplicated; the message names the file and the line.
 
     Examples
     --------
@@ -262,15 +310,15 @@ def _describe(ids, limit=5):
     return f"{shown} and {len(ids) - limit} more" if len(ids) > limit else shown
 
 
-def _match(genotypes, phenotypes, genotype_source, phenotype_source):
-    """Join genotypes and phenotypes on the sample IDs, in genotype-file order."""
+def match_samples(genotypes, phenotypes, genotype_source, phenotype_source, ploidy="auto"):
+    """Join genotypes and phenotypes on the sample IDs, in genotype-file order.
+
+    Genotyped samples without a phenotype row are left out and counted in
+    ``n_unphenotyped``; phenotyped samples without genotypes are an error
+    (the sign of a wrong file).  The published split (the first 85 % of the
+    samples kept train) and the ploidy are those of the samples kept.
+    """
     position = {sample: n for n, sample in enumerate(phenotypes.sample_ids)}
-    missing_pheno = [s for s in genotypes.sample_ids if s not in position]
-    if missing_pheno:
-        raise ValueError(
-            f"{len(missing_pheno)} sample(s) of {genotype_source} have no row in "
-            f"{phenotype_source}: {_describe(missing_pheno)}."
-        )
     genotyped = set(genotypes.sample_ids)
     missing_geno = [s for s in phenotypes.sample_ids if s not in genotyped]
     if missing_geno:
@@ -278,23 +326,31 @@ def _match(genotypes, phenotypes, genotype_source, phenotype_source):
             f"{len(missing_geno)} sample(s) of {phenotype_source} are not in "
             f"{genotype_source}: {_describe(missing_geno)}."
         )
-    order = np.array([position[s] for s in genotypes.sample_ids], dtype=np.intp)
-    G = genotypes.genotypes
-    ploidy = 2 if np.nanmax(G, initial=0) > 1 else 1
+    # every phenotyped sample is genotyped, and the phenotype reader refuses an empty
+    # file, so the overlap is never empty
+    phenotyped = np.array([s in position for s in genotypes.sample_ids], dtype=bool)
+    G, ids = genotypes.genotypes, genotypes.sample_ids
+    if not phenotyped.all():
+        G, ids = G[phenotyped], ids[phenotyped]
+    order = np.array([position[s] for s in ids], dtype=np.intp)
+    ploidy = resolve_ploidy(G, ploidy, sample_ids=ids, feature_names=genotypes.feature_names,
+                            source=genotype_source)
     n_samples = len(order)
     return Bunch(
         genotypes=G,
         phenotypes=phenotypes.phenotypes[order],
         feature_names=genotypes.feature_names,
         target_names=phenotypes.target_names,
-        sample_ids=genotypes.sample_ids,
+        sample_ids=ids,
         # the published convention: the first 85 % of samples train, the rest test
         train=np.arange(n_samples) < int(round(0.85 * n_samples)),
         allele_frequencies=np.nanmean(G, axis=0) / ploidy,
+        ploidy=ploidy,
+        n_unphenotyped=int((~phenotyped).sum()),
     )
 
 
-def read_tables(genotype_path, phenotype_path):
+def read_tables(genotype_path, phenotype_path, *, ploidy="auto"):
     """Read a genotype table and a phenotype table, matched by sample ID.
 
     Parameters
@@ -303,6 +359,10 @@ def read_tables(genotype_path, phenotype_path):
         Samples x loci table, see :func:`read_genotype_table`.
     phenotype_path : str or path-like
         Samples x traits table, see :func:`read_phenotype_table`.
+    ploidy : {"auto", 1, 2}, default="auto"
+        Ploidy of the genotypes; ``"auto"`` infers it from the samples kept
+        with :func:`infer_ploidy` (2 where any genotype is 2, with a warning
+        where the 2s are suspiciously rare).
 
     Returns
     -------
@@ -310,16 +370,29 @@ def read_tables(genotype_path, phenotype_path):
         The fields of :func:`~sklearn_elm.datasets.read_qhaplo` without the
         true effects: ``genotypes``, ``phenotypes`` (rows in the order of the
         genotype file), ``feature_names``, ``target_names``, ``sample_ids``,
-        ``train`` (the first 85 % of samples) and ``allele_frequencies``
-        (estimated).
+        ``train`` (the first 85 % of the samples kept) and
+        ``allele_frequencies`` (estimated: mean count / ploidy); and
+
+        ploidy : int
+            The ploidy used, 1 or 2.
+        n_unphenotyped : int
+            Genotyped samples left out because the phenotype file has no row
+            for them.
 
     Raises
     ------
     FileNotFoundError
         If a file does not exist.
     ValueError
-        If the two files do not hold the same samples (the message names
-        them), or a value is malformed.
+        If a path is a directory, a sample of the phenotype file is not
+        genotyped (the message names it), ``ploidy=1`` meets a genotype 2,
+        or a value is malformed.
+
+    Warns
+    -----
+    UserWarning
+        With ``ploidy="auto"``, where the genotype 2s are suspiciously rare
+        (see :func:`infer_ploidy`).
 
     See Also
     --------
@@ -330,86 +403,16 @@ def read_tables(genotype_path, phenotype_path):
     >>> import pathlib, tempfile
     >>> from sklearn_elm.datasets import read_tables
     >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (folder / "g.csv").write_text("id,snp1,snp2\\ns1,0,1\\ns2,1,1\\n")
+    >>> _ = (folder / "g.csv").write_text("id,snp1,snp2\\ns1,0,1\\ns2,1,1\\ns3,0,0\\n")
     >>> _ = (folder / "p.csv").write_text("id,yield\\ns2,3.0\\ns1,2.0\\n")
     >>> data = read_tables(folder / "g.csv", folder / "p.csv")
-    >>> data.phenotypes.ravel()
-    array([2., 3.])
+    >>> data.phenotypes.ravel(), data.ploidy, data.n_unphenotyped
+    (array([2., 3.]), 1, 1)
     """
-    return _match(
+    return match_samples(
         read_genotype_table(genotype_path),
         read_phenotype_table(phenotype_path),
         str(genotype_path),
         str(phenotype_path),
+        ploidy,
     )
-
-
-def read_plink(path, phenotype_path):
-    """Read PLINK 1 binary genotypes (.bed/.bim/.fam) and a phenotype table.
-
-    Needs the optional dependency ``bed-reader`` (``pip install
-    sklearn-elm[plink]``).  Genotypes are counts of the A1 allele; samples
-    are matched on the IID of the ``.fam`` file.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The ``.bed`` file, or its prefix (``data/cohort`` for
-        ``data/cohort.bed``); the ``.bim`` and ``.fam`` files sit beside it.
-    phenotype_path : str or path-like
-        Samples x traits table keyed by IID (or ``FID IID``), see
-        :func:`read_phenotype_table`.
-
-    Returns
-    -------
-    data : :class:`~sklearn.utils.Bunch`
-        As :func:`read_tables`; ``genotypes`` is int8, or float64 with NaN
-        where calls are missing.
-
-    Raises
-    ------
-    ImportError
-        If bed-reader is not installed.
-    FileNotFoundError
-        If the ``.bed``, ``.bim`` or ``.fam`` file or the phenotype table is
-        missing.
-    ValueError
-        If the samples do not match, or an ID is duplicated.
-
-    Examples
-    --------
-    >>> import pathlib, tempfile
-    >>> import numpy as np
-    >>> from bed_reader import to_bed  # doctest: +SKIP
-    >>> from sklearn_elm.datasets import read_plink
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> to_bed(folder / "toy.bed", np.array([[0, 2], [1, 1]], dtype=np.int8),
-    ...        properties={"iid": ["a", "b"], "sid": ["snp1", "snp2"]})  # doctest: +SKIP
-    >>> _ = (folder / "traits.csv").write_text("iid,bmi\\nb,21.0\\na,25.5\\n")
-    >>> read_plink(folder / "toy", folder / "traits.csv").phenotypes.ravel()  # doctest: +SKIP
-    array([25.5, 21. ])
-    """
-    try:
-        from bed_reader import open_bed
-    except ImportError as exc:
-        raise ImportError(
-            "reading PLINK .bed files needs the optional dependency bed-reader: "
-            "pip install 'sklearn-elm[plink]'"
-        ) from exc
-    path = Path(path)
-    bed = path if path.suffix == ".bed" else path.with_name(path.name + ".bed")
-    for companion in (bed, bed.with_suffix(".bim"), bed.with_suffix(".fam")):
-        if not companion.is_file():
-            raise FileNotFoundError(f"missing file: {companion}")
-    with open_bed(bed) as reader:
-        # int8 marks a missing call with -127
-        G = reader.read(dtype="int8", order="C")
-        ids = np.asarray(reader.iid, dtype=str)
-        loci = np.asarray(reader.sid, dtype=str)
-    _check_unique(ids, bed.with_suffix(".fam"), "sample ID (IID)")
-    _check_unique(loci, bed.with_suffix(".bim"), "variant ID")
-    missing = G == -127
-    if missing.any():
-        G = np.where(missing, np.nan, G.astype(np.float64))
-    genotypes = Bunch(genotypes=G, feature_names=loci, sample_ids=ids)
-    return _match(genotypes, read_phenotype_table(phenotype_path), str(bed), str(phenotype_path))

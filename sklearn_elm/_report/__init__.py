@@ -1,0 +1,20 @@
+"""The sklearn-elm report: summary tables, CSV files, metrics.json, PNG figures, index.html.
+
+Presentation only: everything shown comes from an
+:class:`~sklearn_elm.workflow.Analysis`.  ``_files`` knows the report's files
+and writes them all or nothing, ``_tables`` the tables (text, CSV, JSON),
+``_html`` the page and ``_figures`` the figures.
+"""
+
+from ._files import REPORT_FILES, check_output_directory, output_lock, write_report
+from ._tables import format_summary, rank_pairs, summary_tables
+
+__all__ = [
+    "REPORT_FILES",
+    "check_output_directory",
+    "format_summary",
+    "output_lock",
+    "rank_pairs",
+    "summary_tables",
+    "write_report",
+]

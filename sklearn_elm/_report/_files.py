@@ -1,0 +1,303 @@
+"""The report on disk: which files it has, where it may go, and writing it all or nothing.
+
+:data:`REPORT_FILES` is the one list of a report's files.  A report is
+written into a hidden temporary directory beside its destination and renamed
+into place once complete, under an exclusive lock beside the destination, so
+that an interrupted or failed run never leaves half a report behind and two
+runs into the same directory never delete each other's report.
+"""
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from functools import partial
+from pathlib import Path
+from typing import NamedTuple
+
+from . import _figures, _html, _tables
+
+try:  # POSIX; elsewhere runs are not locked against each other
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None
+
+__all__ = ["REPORT_FILES", "check_output_directory", "output_lock", "write_report"]
+
+
+class ReportFile(NamedTuple):
+    """One file of the report: its name and what it holds."""
+
+    name: str
+    holds: str
+
+
+#: Every file of a report, in the order they are written; ``<k>`` and ``<trait>`` stand
+#: for each trait's number (from 1) and name.
+REPORT_FILES = (
+    ReportFile("effects.csv", "additive effects per trait, locus and method"),
+    ReportFile("epistasis_pairs.csv", "every pair of loci, ranked, per trait and method"),
+    ReportFile("variance_components.csv", "variance components per trait and method"),
+    ReportFile("observed_vs_predicted.png", "test phenotypes against each method's prediction"),
+    ReportFile("additive_effects.png", "additive effects (against the truth where known)"),
+    ReportFile("variance_components.png", "variance components by method"),
+    ReportFile("epistasis_<k>_<trait>.png", "heatmap of a trait's pair effects"),
+    ReportFile("metrics.json", "every summary figure, the settings, timings and versions"),
+    ReportFile("index.html", "the report page"),
+)
+
+_FIGURES = {
+    "observed_vs_predicted.png": _figures.observed_vs_predicted,
+    "additive_effects.png": _figures.additive_effects,
+    "variance_components.png": _figures.variance_components,
+}
+_TABLES = {
+    "effects.csv": _tables.write_effects,
+    "epistasis_pairs.csv": _tables.write_pairs,
+    "variance_components.csv": _tables.write_components,
+}
+#: Files a desktop puts in any folder it shows.
+_DESKTOP_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+
+
+def _pattern(name):
+    return re.escape(name).replace("<k>", r"\d+").replace("<trait>", r"[0-9a-z_]+")
+
+
+_REPORT_NAME = re.compile("|".join(f"(?:{_pattern(f.name)})" for f in REPORT_FILES))
+
+
+def is_report_file(name):
+    """Whether ``name`` is the name of a report file (:data:`REPORT_FILES`)."""
+    return _REPORT_NAME.fullmatch(name) is not None
+
+
+def _write_files(analysis, directory):
+    """Write every file of :data:`REPORT_FILES` into ``directory``; return their names."""
+    figures = {}
+    for spec in REPORT_FILES:
+        if spec.name in _TABLES:
+            _TABLES[spec.name](analysis, directory / spec.name)
+        elif spec.name in _FIGURES:
+            _figures.save(partial(_FIGURES[spec.name], analysis), directory / spec.name)
+            figures[spec.name.removesuffix(".png")] = spec.name
+        elif spec.name == "epistasis_<k>_<trait>.png":
+            for k, t in enumerate(analysis.target_names):
+                name = f"epistasis_{k + 1}_{_tables.slug(t)}.png"
+                _figures.save(partial(_figures.epistasis_heatmap, analysis, k), directory / name)
+                figures[f"epistasis_{k}"] = name
+    files = [*_TABLES, *figures.values(), "metrics.json", "index.html"]
+    _tables.write_metrics(analysis, directory / "metrics.json", files)
+    _html.write_html(analysis, directory / "index.html", figures)
+    return files
+
+
+def _resolved(directory):
+    # "missing/../data" must not pass as a new directory and then become data, and a
+    # symbolic link is followed to the report it points to
+    return Path(os.path.realpath(directory))
+
+
+def _check_writable(directory):
+    parent = directory.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise FileExistsError(f"cannot write {directory}: {parent} is not a writable directory.")
+    # a read-only directory says "do not write here", also to root (whom os.access lets in)
+    if directory.is_dir() and not (directory.stat().st_mode & 0o222
+                                   and os.access(directory, os.W_OK)):
+        raise FileExistsError(f"{directory} is read-only; choose another --out.")
+
+
+def check_output_directory(directory, *, force=False):
+    """Refuse to overwrite an existing non-empty report directory unless forced.
+
+    Parameters
+    ----------
+    directory : str or path-like
+        Where the report is to be written.
+    force : bool, default=False
+        Allow replacing an existing directory that holds a previous report
+        (and nothing else).
+
+    Raises
+    ------
+    FileExistsError
+        If ``directory`` is a non-empty directory and ``force`` is False;
+        exists and is not a directory; is read-only or lies where nothing
+        can be written; holds the working directory; or holds anything but
+        the files of a previous report (never replaced, even with ``force``:
+        it may hold the input data).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn_elm._report import check_output_directory
+    >>> check_output_directory(tempfile.mkdtemp())  # an empty directory is fine
+    """
+    directory = _resolved(directory)
+    if directory.exists() and not directory.is_dir():
+        raise FileExistsError(f"{directory} exists and is not a directory.")
+    _check_writable(directory)
+    if not directory.is_dir() or not any(directory.iterdir()):
+        return
+    if not force:
+        raise FileExistsError(f"{directory} exists and is not empty; use --force to replace "
+                              "it, or --out to choose another directory.")
+    if Path.cwd().resolve().is_relative_to(directory):
+        raise FileExistsError(f"{directory} holds the working directory; --force never "
+                              "replaces it. Choose another --out.")
+    entries = list(directory.iterdir())
+    others = sorted(p.name for p in entries
+                    if not (is_report_file(p.name) and (p.is_file() or p.is_symlink()))
+                    and p.name not in _DESKTOP_FILES)
+    if "metrics.json" not in {p.name for p in entries} or others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise FileExistsError(
+            f"{directory} is not a report of sklearn-elm"
+            + (f" (it holds {shown})" if others else " (no metrics.json)")
+            + "; --force replaces only a previous report. Choose another --out."
+        )
+
+
+_HELD = {}  # lock file -> how many times this process holds it
+
+
+@contextlib.contextmanager
+def output_lock(directory):
+    """Hold an exclusive lock on writing ``directory``, for as long as the block runs.
+
+    The lock is a file ``.<name>.lock`` beside the directory (its parent is
+    created if missing), locked with ``flock`` and removed on release.  A
+    second process that asks for it is refused at once; the same process may
+    take it again (the command line holds it for the whole run, and
+    :func:`write_report` takes it too).
+
+    Parameters
+    ----------
+    directory : str or path-like
+        The report directory.
+
+    Yields
+    ------
+    lock : pathlib.Path
+        The lock file.
+
+    Raises
+    ------
+    FileExistsError
+        If another process holds the lock.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from sklearn_elm._report import output_lock
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "report"
+    >>> with output_lock(out) as lock:
+    ...     lock.name
+    '.report.lock'
+    """
+    directory = _resolved(directory)
+    lock = directory.parent / f".{directory.name}.lock"
+    if fcntl is None or _HELD.get(lock):
+        _HELD[lock] = _HELD.get(lock, 0) + 1
+        try:
+            yield lock
+        finally:
+            _HELD[lock] -= 1
+        return
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    fd = _acquire(lock, directory)
+    _HELD[lock] = 1
+    try:
+        yield lock
+    finally:
+        del _HELD[lock]
+        with contextlib.suppress(OSError):
+            os.unlink(lock)
+        os.close(fd)
+
+
+def _acquire(lock, directory):
+    """Open and lock ``lock``; the file it names must still be the one locked."""
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise FileExistsError(
+                f"another sklearn-elm run is writing {directory} (it holds {lock}); wait for "
+                "it to finish, or choose another --out."
+            ) from None
+        # the previous holder removes the file on release: lock the file that is there
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                return fd
+        os.close(fd)
+
+
+def _replace(tmp, directory, force):
+    """Rename ``tmp`` to ``directory``, moving a previous report aside first."""
+    # checked again at the rename: the directory may have changed since the run began
+    check_output_directory(directory, force=force)
+    backup = tmp.with_suffix(".old")
+    try:
+        if directory.exists():
+            os.rename(directory, backup)
+        os.rename(tmp, directory)
+    except BaseException:
+        # put a previous report back if the interruption fell between the two renames
+        if backup.exists() and not directory.exists():
+            os.rename(backup, directory)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def write_report(analysis, directory, *, force=False):
+    """Write the full report into ``directory``, all or nothing.
+
+    Every file of :data:`REPORT_FILES` is first written into a hidden
+    temporary directory beside ``directory``, which is renamed into place
+    once complete, under :func:`output_lock`; a previous report is moved
+    aside and deleted only after that rename.  On any error or interruption
+    (``KeyboardInterrupt``, or any ``BaseException`` a signal handler
+    raises), the temporary directory is removed and a previous report is
+    left as it was.
+
+    Parameters
+    ----------
+    analysis : :class:`~sklearn_elm.workflow.Analysis`
+        What to report.
+    directory : str or path-like
+        The report directory.
+    force : bool, default=False
+        Replace an existing directory that holds a previous report (and
+        nothing else).
+
+    Returns
+    -------
+    directory : pathlib.Path
+        The written report directory.
+
+    Raises
+    ------
+    FileExistsError
+        See :func:`check_output_directory` and :func:`output_lock`.
+    """
+    directory = _resolved(directory)
+    with output_lock(directory):
+        check_output_directory(directory, force=force)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp",
+                                    dir=directory.parent))
+        try:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's private 0700 is not what a report wants
+            _write_files(analysis, tmp)
+            _replace(tmp, directory, force)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return directory

@@ -1,0 +1,193 @@
+"""Reader of PLINK 1 binary genotypes (.bed/.bim/.fam), matched to a phenotype table.
+
+bed-reader decodes the ``.bed``; the sample and variant IDs are read here,
+one a non-blank line, because the ``.bed`` does not store its own
+dimensions: a ``.fam`` or ``.bim`` with a line too many or too few would
+otherwise shift or truncate every genotype silently, or surface as an error
+that names neither file.  The ``.bed``'s size and its padding bits are
+checked against the two counts first, and a disagreement names the file and
+the numbers.
+"""
+
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from ._tables import _check_unique, check_file, match_samples, read_phenotype_table
+
+__all__ = ["read_plink"]
+
+#: The first two bytes of a PLINK 1 .bed file, then the mode byte of variant-major order.
+_MAGIC, _VARIANT_MAJOR = b"\x6c\x1b", 1
+#: What a line of each companion file holds; the ID is the second field of both.
+_LAYOUT = {".fam": "FID IID father mother sex phenotype",
+           ".bim": "chromosome ID cM position A1 A2"}
+
+
+def _read_ids(path):
+    """The second field of each non-blank line of a ``.fam`` (IIDs) or ``.bim`` (variant IDs)."""
+    ids = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, start=1):
+                fields = line.split()
+                if not fields:
+                    continue
+                if len(fields) < 2:
+                    raise ValueError(
+                        f"{path}, line {lineno}: one field, but a {path.suffix} line holds "
+                        f"{_LAYOUT[path.suffix]}."
+                    )
+                ids.append(fields[1])
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}).") from None
+    if not ids:
+        what = "samples" if path.suffix == ".fam" else "variants"
+        raise ValueError(f"{path}: the file lists no {what}.")
+    return np.array(ids)
+
+
+def _check_size(bed, fam, bim, n_samples, n_variants):
+    """The .bed holds ``3 + n_variants * ceil(n_samples / 4)`` bytes; say which count is off."""
+    per_variant = -(-n_samples // 4)
+    size = bed.stat().st_size - 3
+    if size == n_variants * per_variant:
+        return
+    message = (
+        f"{bed} holds {size} bytes of genotypes, which do not fit the {n_samples} samples "
+        f"of {fam} and the {n_variants} variants of {bim}: that is ceil({n_samples} / 4) = "
+        f"{per_variant} bytes per variant, {n_variants * per_variant} bytes in all."
+    )
+    causes = []
+    if size % per_variant == 0:
+        causes.append(f"with {n_samples} samples the .bed holds {size // per_variant} "
+                      f"variants, but {bim} lists {n_variants}")
+    if size % n_variants == 0:
+        low, high = 4 * (size // n_variants) - 3, 4 * (size // n_variants)
+        causes.append(f"with {n_variants} variants it holds {low} to {high} samples, "
+                      f"but {fam} lists {n_samples}")
+    if len(causes) == 2:
+        message += f" Either {causes[0]}; or {causes[1]}."
+    elif causes:
+        message += f" {causes[0][0].upper()}{causes[0][1:]}."
+    else:
+        message += f" No count of lines fits: is {bed} truncated or damaged?"
+    raise ValueError(message)
+
+
+def _check_padding(bed, fam, n_samples, n_variants):
+    """PLINK zeroes the bits after the last sample of each variant: set bits there mean
+    the ``.fam`` lists fewer samples than the ``.bed`` holds (a line lost within the
+    same 4-sample byte, which the file size cannot show)."""
+    used = n_samples % 4
+    if used == 0:
+        return
+    per_variant = -(-n_samples // 4)
+    blocks = np.memmap(bed, dtype=np.uint8, mode="r", offset=3, shape=(n_variants, per_variant))
+    last = np.bitwise_or.reduce(blocks[:, -1])
+    del blocks  # release the mapping before the file is read again
+    spare = [k for k in range(used, 4) if (int(last) >> (2 * k)) & 3]
+    if spare:
+        at_least = 4 * (per_variant - 1) + max(spare) + 1
+        raise ValueError(
+            f"{fam} lists {n_samples} samples, but {bed} holds genotypes for at least "
+            f"{at_least}: the bits after the last sample of each variant, zero in a PLINK "
+            f"file, are set. Is a line missing from {fam}?"
+        )
+
+
+def _check_bed(bed, fam, bim, n_samples, n_variants):
+    with open(bed, "rb") as f:
+        head = f.read(3)
+    if len(head) < 3 or head[:2] != _MAGIC:
+        raise ValueError(f"{bed}: not a PLINK 1 .bed file (it does not begin with the bytes "
+                         "6c 1b 01).")
+    if head[2] != _VARIANT_MAJOR:
+        raise ValueError(f"{bed}: a sample-major .bed file (mode byte {head[2]:02x}, not 01); "
+                         "rewrite it variant-major with plink --make-bed.")
+    _check_size(bed, fam, bim, n_samples, n_variants)
+    _check_padding(bed, fam, n_samples, n_variants)
+
+
+def read_plink(path, phenotype_path, *, ploidy="auto"):
+    """Read PLINK 1 binary genotypes (.bed/.bim/.fam) and a phenotype table.
+
+    Needs the optional dependency ``bed-reader`` (``pip install
+    sklearn-elm[plink]``).  Genotypes are counts of the A1 allele; samples
+    are matched on the IID of the ``.fam`` file.  The ``.fam`` and ``.bim``
+    hold one sample or variant a line (blank lines are skipped); their
+    counts are checked against the size of the ``.bed`` and its padding
+    bits before it is read.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.bed`` file, or its prefix (``data/cohort`` for
+        ``data/cohort.bed``); the ``.bim`` and ``.fam`` files sit beside it.
+    phenotype_path : str or path-like
+        Samples x traits table keyed by IID (or ``FID IID``), see
+        :func:`read_phenotype_table`.  Samples of the ``.fam`` without a row
+        in it are left out and counted.
+    ploidy : {"auto", 1, 2}, default="auto"
+        As in :func:`read_tables`.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        As :func:`read_tables` (with ``ploidy`` and ``n_unphenotyped``);
+        ``genotypes`` is int8, or float64 with NaN where calls are missing.
+
+    Raises
+    ------
+    ImportError
+        If bed-reader is not installed.
+    FileNotFoundError
+        If the ``.bed``, ``.bim`` or ``.fam`` file or the phenotype table is
+        missing.
+    ValueError
+        If the ``.fam`` or ``.bim`` has a number of lines that does not fit
+        the ``.bed`` (the message names the file, its count and the count the
+        ``.bed`` implies), the ``.bed`` is not a variant-major PLINK 1 file,
+        a phenotyped sample is not in the ``.fam``, an ID is duplicated, or
+        ``ploidy=1`` meets a genotype 2.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import numpy as np
+    >>> from bed_reader import to_bed  # doctest: +SKIP
+    >>> from sklearn_elm.datasets import read_plink
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> to_bed(folder / "toy.bed", np.array([[0, 2], [1, 1]], dtype=np.int8),
+    ...        properties={"iid": ["a", "b"], "sid": ["snp1", "snp2"]})  # doctest: +SKIP
+    >>> _ = (folder / "traits.csv").write_text("iid,bmi\\nb,21.0\\na,25.5\\n")
+    >>> data = read_plink(folder / "toy", folder / "traits.csv")  # doctest: +SKIP
+    >>> data.phenotypes.ravel(), data.ploidy  # doctest: +SKIP
+    (array([25.5, 21. ]), 2)
+    """
+    try:
+        from bed_reader import open_bed
+    except ImportError as exc:
+        raise ImportError(
+            "reading PLINK .bed files needs the optional dependency bed-reader: "
+            "pip install 'sklearn-elm[plink]'"
+        ) from exc
+    path = Path(path)
+    bed = path if path.suffix == ".bed" else path.with_name(path.name + ".bed")
+    fam, bim = bed.with_suffix(".fam"), bed.with_suffix(".bim")
+    for companion in (bed, bim, fam):
+        check_file(companion)
+    ids, loci = _read_ids(fam), _read_ids(bim)
+    _check_unique(ids, fam, "sample ID (IID)")
+    _check_unique(loci, bim, "variant ID")
+    _check_bed(bed, fam, bim, len(ids), len(loci))
+    phenotypes = read_phenotype_table(phenotype_path)
+    # the counts are given, so that bed-reader reads neither the .fam nor the .bim again
+    with open_bed(bed, iid_count=len(ids), sid_count=len(loci)) as reader:
+        G = reader.read(dtype="int8", order="C")  # int8 marks a missing call with -127
+    missing = G == -127
+    if missing.any():
+        G = np.where(missing, np.nan, G.astype(np.float64))
+    genotypes = Bunch(genotypes=G, feature_names=loci, sample_ids=ids)
+    return match_samples(genotypes, phenotypes, str(bed), str(phenotype_path), ploidy)

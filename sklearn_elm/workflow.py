@@ -1,0 +1,388 @@
+"""The comparison behind ``sklearn-elm run``, as a function: train, decompose, compare.
+
+:func:`analyse` trains the network on a data set's training samples,
+decomposes it with :class:`~sklearn_elm.ELMDecomposer`, fits the REML GBLUP
+baselines on the same samples, scores every method on the test samples and,
+where the data carry their true effects (simulations, the bundled data),
+scores the estimates against them.  It returns an :class:`Analysis`, the
+typed record that the report and the command line read by name.
+
+Everything here is in memory and has no side effects beyond the optional
+``log`` messages: loading files is :func:`sklearn_elm.datasets.load_data`'s
+job, writing the report the command line's.
+"""
+
+import inspect
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["MAX_LOCI", "Analysis", "analyse", "check_data"]
+
+#: The ELM decomposition and the epistatic GBLUP keep p x p matrices per trait.
+MAX_LOCI = 4000
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What :func:`analyse` found: every figure of the report, by name.
+
+    ``k`` traits, ``p`` loci.  The dictionaries map a method name
+    (``"network"`` or ``"ELM"``, ``"GBLUP-A"``, ``"GBLUP-A+AA"``, and
+    ``"truth"`` where the true effects are known) to its figures; the first
+    entry is the main estimate (by which pairs are ranked).
+
+    Attributes
+    ----------
+    name, description : str
+        The data set.
+    feature_names : ndarray of shape (p,)
+        Locus names.
+    target_names : ndarray of shape (k,)
+        Trait names.
+    ploidy : int
+        1 (haploid 0/1 genotypes) or 2 (diploid 0/1/2 dosages).
+    n_train, n_test : int
+        Training and test samples.
+    y_test : ndarray of shape (n_test, k)
+        Observed phenotypes of the test samples.
+    predictions : dict of str to ndarray of shape (n_test, k)
+        Test predictions per method.
+    test_r2 : dict of str to ndarray of shape (k,)
+        Test r2 per method and trait.
+    additive : dict of str to ndarray of shape (k, p)
+        Additive effects on the encoded scale ``z``; ``"truth"`` holds the
+        true average effects under the training samples' frequencies
+        (:func:`~sklearn_elm.metrics.true_average_effects`), which is what
+        the estimates estimate.
+    epistasis : dict of str to ndarray of shape (k, p, p)
+        Symmetric pair effects ``e_ij`` of ``z_i z_j``.
+    variance_components : dict of str to dict of str to ndarray of shape (k,)
+        Components by method, keyed as :data:`sklearn_elm._components.COMPONENTS`.
+    elm_components : str
+        What the ELM's components are (``ELMDecomposer.components_``).
+    network : dict
+        The trained network: ``hidden_sizes``, ``max_epochs``,
+        ``epochs_trained``, ``path_penalty``.
+    timings : dict of str to float
+        Seconds per step.
+    recovery : dict or None
+        Where the truth is known, ``"additive"`` and ``"pairwise"`` -> method
+        -> one dict per trait (``slope``, ``intercept``, ``r``; for pairs
+        also ``precision`` and ``k``); None otherwise.
+    settings, versions : dict
+        How the analysis was run and with which packages (filled by the
+        caller, e.g. the command line; empty by default).
+
+    Examples
+    --------
+    >>> from sklearn_elm.datasets import make_epistatic_phenotypes
+    >>> from sklearn_elm.workflow import analyse
+    >>> data = make_epistatic_phenotypes(200, 6, random_state=0)
+    >>> result = analyse(data, hidden_sizes=[8], max_epochs=2)
+    >>> result.n_samples, result.truth_known
+    (200, True)
+    """
+
+    name: str
+    description: str
+    feature_names: np.ndarray
+    target_names: np.ndarray
+    ploidy: int
+    n_train: int
+    n_test: int
+    y_test: np.ndarray
+    predictions: dict
+    test_r2: dict
+    additive: dict
+    epistasis: dict
+    variance_components: dict
+    elm_components: str
+    network: dict
+    timings: dict
+    recovery: dict | None = None
+    settings: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+
+    @property
+    def n_samples(self):
+        """Samples analysed, ``n_train + n_test``."""
+        return self.n_train + self.n_test
+
+    @property
+    def truth_known(self):
+        """Whether the estimates were scored against known true effects."""
+        return self.recovery is not None
+
+
+def _resolve_ploidy(data, ploidy):
+    """The ploidy of the whole panel: a diploid panel whose only 2s are in test samples
+    must not be taken for haploid on its training samples."""
+    if ploidy is None:
+        ploidy = data.get("ploidy")
+    if ploidy is None:
+        ploidy = 2 if np.nanmax(data.genotypes, initial=0) > 1 else 1
+    return int(ploidy)
+
+
+def check_data(data, *, ploidy=None):
+    """Check that a data set can be analysed, with a clear error where it cannot.
+
+    Parameters
+    ----------
+    data : :class:`~sklearn.utils.Bunch`
+        ``genotypes`` (n, p), ``phenotypes`` (n, k) without missing values,
+        ``train`` (n,) boolean, ``target_names`` (k,); as returned by
+        :func:`~sklearn_elm.datasets.select_traits`.
+    ploidy : {1, 2} or None, default=None
+        The genotypes' ploidy; ``data.ploidy`` or inferred from the panel
+        when None.
+
+    Returns
+    -------
+    ploidy : int
+        The ploidy the analysis uses.
+
+    Raises
+    ------
+    ValueError
+        Too few training (10) or test (2) samples, fewer than 3 loci that
+        vary among the training samples, more than :data:`MAX_LOCI` loci,
+        genotypes that are not of the ploidy, or a trait that is constant
+        in the training samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.utils import Bunch
+    >>> from sklearn_elm.workflow import check_data
+    >>> G = np.zeros((20, 5))
+    >>> data = Bunch(genotypes=G, phenotypes=np.ones((20, 1)), train=np.arange(20) < 17,
+    ...              target_names=np.array(["y"]))
+    >>> check_data(data)  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ...
+    ValueError: only 0 of the 5 loci vary among the training samples...
+    >>> data.genotypes = np.eye(20, 5)
+    >>> data.phenotypes = np.arange(20.0)[:, None]
+    >>> check_data(data)  # the ploidy
+    1
+    """
+    from ._encoding import check_genotype_alphabet
+
+    n_train, n_test = int(data.train.sum()), int((~data.train).sum())
+    p = data.genotypes.shape[1]
+    if n_train < 10 or n_test < 2:
+        raise ValueError(
+            f"too few samples with phenotypes: {n_train} to train and {n_test} to test "
+            "(at least 10 and 2 are needed)."
+        )
+    if p > MAX_LOCI:
+        raise ValueError(
+            f"{p} loci: the epistasis analysis keeps a p x p matrix per trait and handles at "
+            f"most {MAX_LOCI} loci; prune the markers first (e.g. plink --indep-pairwise)."
+        )
+    if p < 3:
+        raise ValueError(f"{p} loci: at least 3 are needed to rank pairs of loci.")
+    G = np.asarray(data.genotypes[data.train], dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing locus
+        polymorphic = int((np.nan_to_num(np.nanstd(G, axis=0)) > 0).sum())
+    if polymorphic < 3:
+        raise ValueError(
+            f"only {polymorphic} of the {p} loci vary among the training samples: at least 3 "
+            "are needed to rank pairs of loci."
+        )
+    ploidy = _resolve_ploidy(data, ploidy)
+    check_genotype_alphabet(np.asarray(data.genotypes, dtype=np.float64), ploidy,
+                            data.get("feature_names"))
+    constant = np.ptp(data.phenotypes[data.train], axis=0) == 0
+    if constant.any():
+        name = data.target_names[np.flatnonzero(constant)[0]]
+        raise ValueError(f"trait {str(name)!r} is constant in the training samples.")
+    return ploidy
+
+
+def _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks):
+    from sklearn.pipeline import make_pipeline
+
+    from ._encoding import GenotypeEncoder
+    from ._regressor import NeuralGPRegressor
+
+    options = {"random_state": random_state}
+    if hidden_sizes:
+        options["module__hidden_sizes"] = tuple(hidden_sizes)
+    if max_epochs:
+        options["max_epochs"] = max_epochs
+    if callbacks:
+        options["callbacks"] = list(callbacks)
+    return make_pipeline(GenotypeEncoder(ploidy=ploidy), NeuralGPRegressor(**options))
+
+
+def _hidden_sizes(reg):
+    sizes = reg.get_params().get("module__hidden_sizes")
+    return sizes or inspect.signature(reg.module).parameters["hidden_sizes"].default
+
+
+def _as_components(vc, k):
+    """Per-trait arrays of shape (k,) of a ``variance_components_`` Bunch."""
+    return {c: np.atleast_1d(np.asarray(v, dtype=np.float64)).reshape(k)
+            for c, v in vc.items() if np.size(v) == k}
+
+
+def _recovery(data, Z_train, Y_train, additive, epistasis):
+    """Add the truth to ``additive`` and ``epistasis``; return its components and the recovery."""
+    from .metrics import (
+        effect_recovery,
+        pair_recovery,
+        true_average_effects,
+        true_variance_components,
+    )
+
+    true_e = data.epistasis
+    # the estimates are average effects under the training samples' frequencies
+    true_a = true_average_effects(Z_train, data.additive_effects, true_e)
+    additive["truth"], epistasis["truth"] = true_a, true_e
+    components = dict(true_variance_components(Z_train, data.additive_effects, true_e, Y_train))
+    k = len(true_a)
+    recovery = {
+        "additive": {m: [dict(effect_recovery(additive[m][t], true_a[t])) for t in range(k)]
+                     for m in ("ELM", "GBLUP-A")},
+        "pairwise": {m: [dict(pair_recovery(epistasis[m][t], true_e[t])) for t in range(k)]
+                     for m in ("ELM", "GBLUP-A+AA")},
+    }
+    return components, recovery
+
+
+def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=None,
+            callbacks=None, log=None):
+    """Train, decompose and compare on a data set: everything the report shows.
+
+    The network (:class:`~sklearn_elm.GenotypeEncoder` then
+    :class:`~sklearn_elm.NeuralGPRegressor`) and the GBLUP baselines (additive,
+    and additive plus additive-by-additive, by REML, on the same encoded
+    genotypes so that their marker effects are on the ELM's scale) are fitted
+    on the training samples; the network is decomposed on them by
+    :class:`~sklearn_elm.ELMDecomposer` (``prefit=True``, with ``y``), and
+    every method predicts the test samples.  The truth, where ``data`` has
+    ``additive_effects`` and ``epistasis``, is used only to score.
+
+    Parameters
+    ----------
+    data : :class:`~sklearn.utils.Bunch`
+        ``genotypes`` (n, p), ``phenotypes`` (n, k) without missing values,
+        ``train`` (n,) boolean mask, ``feature_names``, ``target_names``,
+        optionally ``name``, ``description``, ``ploidy`` and the true
+        ``additive_effects`` (k, p) and ``epistasis`` (k, p, p): as from
+        :func:`~sklearn_elm.datasets.load_data` and
+        :func:`~sklearn_elm.datasets.select_traits`, or
+        :func:`~sklearn_elm.datasets.make_epistatic_phenotypes`.
+    hidden_sizes : sequence of int, default=None
+        Hidden layer widths of the network; the default network's when None.
+    max_epochs : int, default=None
+        Epoch limit; the default network's when None.
+    random_state : int, default=0
+        Seed of the network.
+    ploidy : {1, 2} or None, default=None
+        Ploidy of the genotypes; ``data.ploidy`` or inferred from the whole
+        panel when None.
+    callbacks : list of (str, skorch callback), default=None
+        Extra callbacks of the network (e.g. progress display).
+    log : callable, default=None
+        Called with a message before each step (e.g. ``print``).
+
+    Returns
+    -------
+    analysis : Analysis
+        Predictions, effects, variance components and, where the truth is
+        known, its recovery.
+
+    Raises
+    ------
+    ValueError
+        Where the data cannot be analysed (:func:`check_data`).
+
+    Examples
+    --------
+    >>> from sklearn_elm.datasets import make_epistatic_phenotypes
+    >>> from sklearn_elm.workflow import analyse
+    >>> data = make_epistatic_phenotypes(200, 6, random_state=0)
+    >>> result = analyse(data, hidden_sizes=[8], max_epochs=2)
+    >>> sorted(result.test_r2)
+    ['GBLUP-A', 'GBLUP-A+AA', 'network']
+    >>> result.epistasis["truth"].shape, result.ploidy
+    ((1, 6, 6), 1)
+    """
+    from sklearn.metrics import r2_score
+
+    from ._decomposer import ELMDecomposer
+    from ._gblup import GBLUPRegressor
+
+    log = log or (lambda message: None)
+    ploidy = check_data(data, ploidy=ploidy)
+    timings, train = {}, np.asarray(data.train)
+    X, Y = data.genotypes, np.asarray(data.phenotypes, dtype=np.float64)
+    k, p = Y.shape[1], X.shape[1]
+    network = _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks)
+    reg = network[-1]
+    sizes = _hidden_sizes(reg)
+    log(f"Training the network on {int(train.sum())} samples: hidden layers "
+        f"{' x '.join(map(str, sizes))}, at most {reg.max_epochs} epochs down a path of "
+        "decreasing path-norm penalty, the step chosen on 10% of them held out.")
+    start = time.perf_counter()
+    network.fit(X[train], Y[train])
+    timings["train"] = time.perf_counter() - start
+
+    log("Decomposing the network (equivalent linear mapping) on the training samples...")
+    start = time.perf_counter()
+    elm = ELMDecomposer(network, prefit=True).fit(X[train], Y[train])
+    timings["decompose"] = time.perf_counter() - start
+
+    log("Fitting the GBLUP baselines (REML)...")
+    start = time.perf_counter()
+    encoder = network[0]
+    Z_train, Z_test = encoder.transform(X[train]), encoder.transform(X[~train])
+    gblup_a = GBLUPRegressor(kernel="additive").fit(Z_train, Y[train])
+    gblup_aa = GBLUPRegressor(kernel="additive+epistatic").fit(Z_train, Y[train])
+    timings["gblup"] = time.perf_counter() - start
+
+    predictions = {
+        "network": network.predict(X[~train]).reshape(-1, k),
+        "GBLUP-A": gblup_a.predict(Z_test).reshape(-1, k),
+        "GBLUP-A+AA": gblup_aa.predict(Z_test).reshape(-1, k),
+    }
+    # GBLUP's pairwise value is z^T E z (centred z), so the effect of z_i z_j is 2 E_ij
+    epi_aa = 2.0 * np.asarray(gblup_aa.epistasis_matrix_).reshape(k, p, p) * (1 - np.eye(p))
+    additive = {"ELM": np.reshape(elm.additive_effects_, (k, p)),
+                "GBLUP-A": np.reshape(gblup_a.coef_, (k, p))}
+    epistasis = {"ELM": np.reshape(elm.epistasis_matrix_, (k, p, p)), "GBLUP-A+AA": epi_aa}
+    components = {"ELM": _as_components(elm.variance_components_, k),
+                  "GBLUP-A": _as_components(gblup_a.variance_components_, k),
+                  "GBLUP-A+AA": _as_components(gblup_aa.variance_components_, k)}
+    recovery = None
+    if "additive_effects" in data and "epistasis" in data:
+        components["truth"], recovery = _recovery(data, Z_train, Y[train], additive, epistasis)
+    y_test = Y[~train]
+    return Analysis(
+        name=str(data.get("name", "data")),
+        description=str(data.get("description", "")),
+        feature_names=np.asarray(data.feature_names),
+        target_names=np.asarray(data.target_names),
+        ploidy=ploidy,
+        n_train=int(train.sum()),
+        n_test=int((~train).sum()),
+        y_test=y_test,
+        predictions=predictions,
+        test_r2={m: r2_score(y_test, pred, multioutput="raw_values")
+                 for m, pred in predictions.items()},
+        additive=additive,
+        epistasis=epistasis,
+        variance_components=components,
+        elm_components=elm.components_,
+        network={"hidden_sizes": " x ".join(map(str, sizes)), "max_epochs": reg.max_epochs,
+                 "epochs_trained": len(reg.history_), "path_penalty": float(reg.path_penalty_)},
+        timings=timings,
+        recovery=recovery,
+    )
