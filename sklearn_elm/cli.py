@@ -1,38 +1,16 @@
 """The ``sklearn-elm`` command line: train, decompose, compare with GBLUP, report.
 
-::
-
-    sklearn-elm run [--data qhaplo | PATH] [--phenotypes FILE] [--h2 FLOAT]
-                    [--traits NAME ...] [--ploidy {auto,1,2}] [--out DIR]
-                    [--hidden-sizes N ...] [--max-epochs N] [--random-state N]
-                    [--threads N] [--quiet] [--force]
-
-``sklearn-elm`` with no arguments is ``sklearn-elm run`` on the bundled data.
-The same runs as ``python -m sklearn_elm``.  The science is
+``sklearn-elm`` with no arguments is ``sklearn-elm run`` on the bundled data,
+and ``python -m sklearn_elm`` is the same; ``sklearn-elm run --help`` lists
+the options and :data:`EXIT_CODES` the exit codes.  The science is
 :func:`sklearn_elm.workflow.analyse`; this module reads the arguments, shows
 progress, handles signals and turns failures into exit codes.  It imports
 torch only once there is something to run, so ``--help`` and ``--version``
 answer at once.
-
-Exit codes
-----------
-0
-    Success: the report is complete.
-1
-    Unexpected failure (a bug): the traceback is printed.
-2
-    Bad usage or input: an unknown option, a missing or malformed file,
-    samples that differ between the genotype and phenotype files, an unknown
-    trait, or a report directory that cannot be written or replaced.
-130
-    Interrupted (Ctrl-C): no report is written.
-143
-    Terminated (SIGTERM): no report is written.
 """
 
 import argparse
 import contextlib
-import platform
 import signal
 import sys
 import threading
@@ -149,19 +127,6 @@ def _thread_limit(n_threads):
         torch.set_num_threads(previous)
 
 
-def _versions():
-    import numpy
-    import scipy
-    import sklearn
-    import skorch
-    import torch
-
-    return {"sklearn_elm": __version__, "python": platform.python_version(),
-            "numpy": numpy.__version__, "scipy": scipy.__version__,
-            "scikit-learn": sklearn.__version__, "torch": torch.__version__,
-            "skorch": skorch.__version__}
-
-
 def _load(args):
     """The data the arguments name, checked for the analysis; input errors exit 2."""
     from .datasets import load_data, select_traits
@@ -217,7 +182,7 @@ def run(args):
         data = _load(args)
         load_time = time.perf_counter() - start
         analysis = _analyse(args, data)
-        analysis = replace(analysis, settings=_settings(args, analysis), versions=_versions(),
+        analysis = replace(analysis, settings=_settings(args, analysis),
                            timings={"load": load_time, **analysis.timings})
         print(format_summary(analysis), flush=True)
         # everything but the writing of the report itself
@@ -233,33 +198,23 @@ def run(args):
 # ---------------------------------------------------------------- parser
 
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def _checked(convert, ok, requirement, name=None):
+    """An argparse type: ``convert(text)``, refused unless ``ok`` of it."""
+    def parse(text):
+        value = convert(text)
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must {requirement}, got {text}")
+        return value
+
+    parse.__name__ = name or convert.__name__  # argparse's "invalid <name> value"
+    return parse
 
 
-def _seed(text):
-    value = int(text)
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32), got {text}")
-    return value
-
-
-def _fraction(text):
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must lie in (0, 1], got {text}")
-    return value
-
-
-def _ploidy(text):
-    if text == "auto":
-        return text
-    if text not in ("1", "2"):
-        raise argparse.ArgumentTypeError(f"must be auto, 1 or 2, got {text}")
-    return int(text)
+_positive_int = _checked(int, lambda v: v >= 1, "be a positive integer")
+_seed = _checked(int, lambda v: 0 <= v < 2**32, "be an integer in [0, 2**32)")
+_fraction = _checked(float, lambda v: 0 < v <= 1, "lie in (0, 1]")
+_ploidy = _checked(lambda text: text if text == "auto" else int(text),
+                   lambda v: v in ("auto", 1, 2), "be auto, 1 or 2", name="ploidy")
 
 
 def _add_run_arguments(cmd):

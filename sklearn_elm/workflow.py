@@ -13,13 +13,14 @@ job, writing the report the command line's.
 """
 
 import inspect
+import platform
 import time
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["MAX_LOCI", "Analysis", "analyse", "check_data"]
+__all__ = ["MAX_LOCI", "Analysis", "analyse", "check_data", "package_versions"]
 
 #: The ELM decomposition and the epistatic GBLUP keep p x p matrices per trait.
 MAX_LOCI = 4000
@@ -72,9 +73,11 @@ class Analysis:
         Where the truth is known, ``"additive"`` and ``"pairwise"`` -> method
         -> one dict per trait (``slope``, ``intercept``, ``r``; for pairs
         also ``precision`` and ``k``); None otherwise.
-    settings, versions : dict
-        How the analysis was run and with which packages (filled by the
-        caller, e.g. the command line; empty by default).
+    settings : dict
+        How the analysis was run, as the caller (e.g. the command line) puts
+        it; empty by default.
+    versions : dict
+        The packages behind the figures (:func:`package_versions`).
 
     Examples
     --------
@@ -221,9 +224,61 @@ def _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks):
     return make_pipeline(GenotypeEncoder(ploidy=ploidy), NeuralGPRegressor(**options))
 
 
+def package_versions():
+    """Versions of Python and of the packages behind the figures, for the record.
+
+    Returns
+    -------
+    versions : dict of str to str
+
+    Examples
+    --------
+    >>> from sklearn_elm.workflow import package_versions
+    >>> sorted(package_versions())[:3]
+    ['numpy', 'python', 'scikit-learn']
+    """
+    import scipy
+    import sklearn
+    import skorch
+    import torch
+
+    from . import __version__
+
+    return {"sklearn_elm": __version__, "python": platform.python_version(),
+            "numpy": np.__version__, "scipy": scipy.__version__,
+            "scikit-learn": sklearn.__version__, "torch": torch.__version__,
+            "skorch": skorch.__version__}
+
+
+def _timed(timings, key, step):
+    """``step()``, its wall time recorded in ``timings[key]``."""
+    start = time.perf_counter()
+    result = step()
+    timings[key] = time.perf_counter() - start
+    return result
+
+
+def _baselines(encoder, X, Y, train):
+    """REML GBLUP A and A+AA on the encoded training genotypes (so that their marker
+    effects are on the ELM's scale), and the encoded test genotypes."""
+    from ._gblup import GBLUPRegressor
+
+    Z_train, Z_test = encoder.transform(X[train]), encoder.transform(X[~train])
+    gblup_a = GBLUPRegressor(kernel="additive").fit(Z_train, Y[train])
+    gblup_aa = GBLUPRegressor(kernel="additive+epistatic").fit(Z_train, Y[train])
+    return gblup_a, gblup_aa, Z_test
+
+
 def _hidden_sizes(reg):
     sizes = reg.get_params().get("module__hidden_sizes")
     return sizes or inspect.signature(reg.module).parameters["hidden_sizes"].default
+
+
+def _summary(reg):
+    """The trained network, as the report's run line shows it."""
+    return {"hidden_sizes": " x ".join(map(str, _hidden_sizes(reg))),
+            "max_epochs": reg.max_epochs, "epochs_trained": len(reg.history_),
+            "path_penalty": float(reg.path_penalty_)}
 
 
 def _as_components(vc, k):
@@ -318,7 +373,6 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
     from sklearn.metrics import r2_score
 
     from ._decomposer import ELMDecomposer
-    from ._gblup import GBLUPRegressor
 
     log = log or (lambda message: None)
     ploidy = check_data(data, ploidy=ploidy)
@@ -331,22 +385,13 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
     log(f"Training the network on {int(train.sum())} samples: hidden layers "
         f"{' x '.join(map(str, sizes))}, at most {reg.max_epochs} epochs down a path of "
         "decreasing path-norm penalty, the step chosen on 10% of them held out.")
-    start = time.perf_counter()
-    network.fit(X[train], Y[train])
-    timings["train"] = time.perf_counter() - start
-
+    _timed(timings, "train", lambda: network.fit(X[train], Y[train]))
     log("Decomposing the network (equivalent linear mapping) on the training samples...")
-    start = time.perf_counter()
-    elm = ELMDecomposer(network, prefit=True).fit(X[train], Y[train])
-    timings["decompose"] = time.perf_counter() - start
-
+    elm = _timed(timings, "decompose",
+                 lambda: ELMDecomposer(network, prefit=True).fit(X[train], Y[train]))
     log("Fitting the GBLUP baselines (REML)...")
-    start = time.perf_counter()
-    encoder = network[0]
-    Z_train, Z_test = encoder.transform(X[train]), encoder.transform(X[~train])
-    gblup_a = GBLUPRegressor(kernel="additive").fit(Z_train, Y[train])
-    gblup_aa = GBLUPRegressor(kernel="additive+epistatic").fit(Z_train, Y[train])
-    timings["gblup"] = time.perf_counter() - start
+    gblup_a, gblup_aa, Z_test = _timed(timings, "gblup",
+                                       lambda: _baselines(network[0], X, Y, train))
 
     predictions = {
         "network": network.predict(X[~train]).reshape(-1, k),
@@ -363,6 +408,7 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
                   "GBLUP-A+AA": _as_components(gblup_aa.variance_components_, k)}
     recovery = None
     if "additive_effects" in data and "epistasis" in data:
+        Z_train = network[0].transform(X[train])
         components["truth"], recovery = _recovery(data, Z_train, Y[train], additive, epistasis)
     y_test = Y[~train]
     return Analysis(
@@ -381,8 +427,8 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
         epistasis=epistasis,
         variance_components=components,
         elm_components=elm.components_,
-        network={"hidden_sizes": " x ".join(map(str, sizes)), "max_epochs": reg.max_epochs,
-                 "epochs_trained": len(reg.history_), "path_penalty": float(reg.path_penalty_)},
+        network=_summary(reg),
         timings=timings,
         recovery=recovery,
+        versions=package_versions(),
     )

@@ -21,7 +21,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sklearn_elm._gblup import GBLUPRegressor, reml_objective
+from sklearn_elm._gblup import GBLUPRegressor
+from sklearn_elm._reml import reml_objective
 
 KERNELS = ["additive", "additive+epistatic"]
 

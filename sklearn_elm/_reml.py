@@ -1,0 +1,306 @@
+"""REML for the GBLUP baselines: the likelihood, its maximisation and the BLUP solution.
+
+One eigendecomposition per fit (:func:`spectral_form`) serves every REML
+iteration: a kernel ``K = W W^T`` has the spectrum of ``W^T W``, so the
+likelihood is evaluated in the smaller of the two eigenbases, and a second
+kernel enters through a Schur complement (Woodbury identity).
+"""
+
+import numpy as np
+from scipy import linalg
+from scipy.optimize import minimize
+from sklearn.utils import Bunch
+
+from ._kernels import epistatic_kernel, pairwise_features
+
+__all__ = ["fit_output", "reml_objective", "spectral_form"]
+
+# Search range of the variance ratios s2_k / s2_E; kernels have mean diagonal 1, so 1e-8
+# means "no variance" and 1e8 "no noise" for any phenotype scale.
+_LOG_THETA_BOUNDS = (np.log(1e-8), np.log(1e8))
+_LOG_THETA_GRID = np.log(10.0 ** np.arange(-3.0, 3.1, 1.5))
+
+
+def reml_objective(log_theta, eigvals, rotated_y, yy, df, cross=None, gram=None, proj_y=None):
+    """Profiled REML deviance of a one- or two-kernel model, and its gradient.
+
+    With variance ratios ``theta_k = s2_k / s2_E`` and, on the ``df``
+    dimensional complement of the intercept,
+    ``V = I + theta_B U diag(eigvals) U^T + theta_A W W^T``, the restricted
+    likelihood maximised over ``s2_E`` (at ``s2_E = Q / df``) is, up to an
+    additive constant, ``-f / 2`` with
+
+        f(theta) = df * log(Q) + log det(V),   Q = y^T V^{-1} y.
+
+    ``H = I + theta_B U diag(eigvals) U^T`` is diagonal in the eigenbasis; the
+    second kernel ``W W^T`` enters by the Woodbury identity through the q x q
+    matrix ``S = I + theta_A W^T H^{-1} W``::
+
+        log det(V) = sum log(1 + theta_B eigvals) + log det(S)
+        Q          = y^T H^{-1} y - theta_A a^T S^{-1} a,   a = W^T H^{-1} y
+
+    and ``df/dtheta_k = -df * y^T V^{-1} K_k V^{-1} y / Q + trace(V^{-1} K_k)``.
+    Each evaluation costs O(r q^2) for r eigenvalues, O(r) with one kernel.
+
+    Parameters
+    ----------
+    log_theta : array-like of shape (1,) or (2,)
+        ``log(theta_B)`` and, with a second kernel, ``log(theta_A)``.
+    eigvals : ndarray of shape (r,)
+        Non-zero eigenvalues of the first kernel ``K_B = U diag(eigvals) U^T``.
+    rotated_y : ndarray of shape (r,)
+        ``U^T y`` for the centred target ``y``.
+    yy : float
+        ``y^T y`` of the centred target.
+    df : int
+        Residual degrees of freedom, ``n_samples - 1``.
+    cross : ndarray of shape (r, q), default=None
+        ``U^T W`` for the second kernel ``K_A = W W^T``; None for one kernel.
+    gram : ndarray of shape (q, q), default=None
+        ``W^T W``.
+    proj_y : ndarray of shape (q,), default=None
+        ``W^T y``.
+
+    Returns
+    -------
+    f : float
+        The deviance ``f(theta)``.
+    grad : ndarray of shape (len(log_theta),)
+        Its gradient with respect to ``log_theta``.
+
+    Examples
+    --------
+    With ``K = I`` (one eigenvalue 1 per dimension), ``V = (1 + theta) I``:
+
+    >>> import numpy as np
+    >>> from sklearn_elm._reml import reml_objective
+    >>> y = np.array([1.0, -2.0, 0.5])
+    >>> f, grad = reml_objective([0.0], np.ones(3), y, y @ y, 3)
+    >>> bool(np.isclose(f, 3 * np.log(y @ y / 2) + 3 * np.log(2)))
+    True
+    >>> bool(np.isclose(grad[0], 0.0))
+    True
+    """
+    lam = eigvals
+    theta_b = np.exp(log_theta[0])
+    h = 1.0 + theta_b * lam
+    d = theta_b * lam / h
+    c = rotated_y
+    yhy = yy - np.dot(d, c * c)
+    logdet = np.sum(np.log(h))
+    if cross is None:
+        q_form = yhy
+        v = c / h  # U^T V^{-1} y
+        quad_b = np.dot(lam, v * v)
+        tr_b = np.sum(lam / h)
+        f = df * np.log(q_form) + logdet
+        return f, np.array([theta_b * (-df * quad_b / q_form + tr_b)])
+
+    theta_a = np.exp(log_theta[1])
+    A = cross
+    N = gram - A.T @ (d[:, None] * A)  # W^T H^{-1} W
+    a = proj_y - A.T @ (d * c)  # W^T H^{-1} y
+    S = theta_a * N
+    S[np.diag_indices_from(S)] += 1.0
+    chol = linalg.cho_factor(S, lower=True, check_finite=False)
+    s_a = linalg.cho_solve(chol, a, check_finite=False)  # W^T V^{-1} y = S^{-1} a
+    q_form = yhy - theta_a * np.dot(a, s_a)
+    logdet += 2.0 * np.sum(np.log(np.diag(chol[0])))
+    quad_a = np.dot(s_a, s_a)
+    tr_a = np.trace(linalg.cho_solve(chol, N, check_finite=False))
+    v = (c - theta_a * (A @ s_a)) / h
+    quad_b = np.dot(lam, v * v)
+    A_h = A / h[:, None]  # U^T H^{-1} W
+    tr_b = np.sum(lam / h) - theta_a * np.trace(
+        linalg.cho_solve(chol, A_h.T @ (lam[:, None] * A_h), check_finite=False)
+    )
+    f = df * np.log(q_form) + logdet
+    grad = np.array(
+        [theta_b * (-df * quad_b / q_form + tr_b), theta_a * (-df * quad_a / q_form + tr_a)]
+    )
+    return f, grad
+
+
+def _maximise_reml(args):
+    """Minimise :func:`reml_objective` by L-BFGS-B from the best point of a coarse grid.
+
+    The grid only guards against starting in the wrong basin of a likelihood
+    that can be multimodal; the optimum is scipy's.
+    """
+    n_par = 1 if args[4] is None else 2
+    grid = np.stack(np.meshgrid(*[_LOG_THETA_GRID] * n_par), axis=-1).reshape(-1, n_par)
+    start = grid[np.argmin([reml_objective(x, *args)[0] for x in grid])]
+    res = minimize(
+        reml_objective,
+        start,
+        args=args,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[_LOG_THETA_BOUNDS] * n_par,
+        options={"ftol": 1e-12, "gtol": 1e-7, "maxiter": 500},
+    )
+    return res.x, res.fun
+
+
+def spectral_form(W_a, c_a, Yc, *, epistatic, use_features):
+    """Everything the REML likelihood needs, from one eigendecomposition.
+
+    The eigen block ``K_B`` is ``K_AA`` for the epistatic kernel and ``K_A``
+    otherwise.  With ``use_features``, ``K_B = F F^T`` for the m explicit
+    features ``F`` and ``eigh(F^T F) = V diag(eigvals) V^T`` gives the
+    eigenvectors ``U = F V diag(eigvals)^(-1/2)`` of ``K_B`` implicitly;
+    otherwise ``eigh(K_B) = U diag(eigvals) U^T`` directly.  The additive
+    block ``W_a`` then enters through ``cross = U^T W_a``.
+    """
+    n = W_a.shape[0]
+    Z = W_a * np.sqrt(c_a)
+    spec = Bunch(
+        n=n,
+        Z=Z,
+        W_a=W_a,
+        c_a=c_a,
+        c_aa=None,
+        epistatic=epistatic,
+        use_features=use_features,
+        V=None,
+        U=None,
+    )
+    if use_features:
+        if epistatic:
+            F = pairwise_features(Z)
+            F -= F.mean(axis=0)
+            spec.c_aa = float(np.einsum("ij,ij->", F, F) / n)
+            _check_epistatic_scale(spec.c_aa)
+            F /= np.sqrt(spec.c_aa)
+        else:
+            F = W_a
+        eigvals, V = linalg.eigh(F.T @ F, driver="evd", check_finite=False)
+        keep = eigvals > eigvals[-1] * max(F.shape) * np.finfo(float).eps
+        eigvals, spec.V = eigvals[keep], V[:, keep]
+        rot = spec.V / np.sqrt(eigvals)  # U^T = rot^T F^T
+        FtY = F.T @ (np.hstack([Yc, W_a]) if epistatic else Yc)
+        spec.rotated_Y = rot.T @ FtY[:, : Yc.shape[1]]
+        spec.cross = rot.T @ FtY[:, Yc.shape[1] :] if epistatic else None
+    else:
+        if epistatic:
+            K, spec.c_aa = epistatic_kernel(Z)
+            _check_epistatic_scale(spec.c_aa)
+        else:
+            K = W_a @ W_a.T
+        eigvals, U = linalg.eigh(K, driver="evd", check_finite=False, overwrite_a=True)
+        keep = eigvals > eigvals[-1] * n * np.finfo(float).eps
+        eigvals, spec.U = eigvals[keep], U[:, keep]
+        spec.rotated_Y = spec.U.T @ Yc
+        spec.cross = spec.U.T @ W_a if epistatic else None
+    spec.eigvals = eigvals
+    spec.yy = np.einsum("ij,ij->j", Yc, Yc)
+    if epistatic:
+        spec.gram = W_a.T @ W_a
+        spec.proj_Y = W_a.T @ Yc
+        spec.second_moments = Z.T @ Z / n
+    else:
+        spec.gram = spec.proj_Y = None
+
+    def reml_args(k):
+        proj_y = None if spec.proj_Y is None else spec.proj_Y[:, k]
+        return (eigvals, spec.rotated_Y[:, k], spec.yy[k], n - 1, spec.cross, spec.gram, proj_y)
+
+    spec.reml_args = reml_args
+    return spec
+
+
+def _check_epistatic_scale(c_aa):
+    if not c_aa > 0:
+        raise ValueError(
+            "the additive-by-additive kernel is constant on X (every product of "
+            "centred markers is): use kernel='additive'."
+        )
+
+
+def _blup_effects(spec, theta, v, s_a, y):
+    """BLUP marker effects (in units of X) and pairwise matrix of one output.
+
+    ``u_k = theta_k F_k^T V^{-1} y`` for the (scaled) features of kernel k.
+    In the feature form ``F_B^T V^{-1} y = V sqrt(eigvals) v``; in the kernel
+    form the dual coefficients ``alpha = V^{-1} y`` give
+    ``coef = theta_A Z^T alpha / c_A`` and the pairwise matrix
+    ``E = theta_AA Z^T diag(alpha) Z / c_AA`` (``alpha`` sums to zero, so the
+    centring of the pairwise features drops out).
+    """
+    Z, c_a, c_aa, p = spec.Z, spec.c_a, spec.c_aa, spec.Z.shape[1]
+    coef = theta[1] * s_a / np.sqrt(c_a) if spec.epistatic else None
+    if spec.use_features:
+        w = theta[0] * (spec.V @ (np.sqrt(spec.eigvals) * v))
+        if not spec.epistatic:
+            return w / np.sqrt(c_a), None
+        # z^T E z = w . F(z) / sqrt(c_aa): E_ii = w_ii, E_ij = E_ji = w_ij / sqrt(2)
+        i, j = np.triu_indices(p)
+        E = np.zeros((p, p))
+        E[i, j] = w * np.where(i == j, 1.0, np.sqrt(0.5)) / np.sqrt(c_aa)
+        return coef, E + np.triu(E, 1).T
+    # alpha = H^{-1} (y - theta_A W_a s_a), H^{-1} r = r - U (d * U^T r)
+    U, lam = spec.U, spec.eigvals
+    r = y - theta[1] * (spec.W_a @ s_a) if spec.epistatic else y
+    alpha = r - U @ (theta[0] * lam / (1.0 + theta[0] * lam) * (U.T @ r))
+    if not spec.epistatic:
+        return theta[0] * (Z.T @ alpha) / c_a, None
+    return coef, theta[0] / c_aa * (Z.T @ (alpha[:, None] * Z))
+
+
+def _dual_solution(theta, eigvals, c, yy, df, cross, gram, proj_y):
+    """``v = U^T V^{-1} y`` and ``s_a = W^T V^{-1} y`` at the REML optimum (see reml_objective)."""
+    h = 1.0 + theta[0] * eigvals
+    if cross is None:
+        return c / h, None
+    d = theta[0] * eigvals / h
+    S = theta[1] * (gram - cross.T @ (d[:, None] * cross))
+    S[np.diag_indices_from(S)] += 1.0
+    s_a = linalg.solve(S, proj_y - cross.T @ (d * c), assume_a="pos")
+    return (c - theta[1] * (cross @ s_a)) / h, s_a
+
+
+def _residual_quadratic(theta, v, s_a, args):
+    """``Q = y^T V^{-1} y`` from the dual solution."""
+    eigvals, c, yy = args[0], args[1], args[2]
+    # y^T V^{-1} y = yy - sum over kernels of theta_k y^T K_k V^{-1} y
+    q_form = yy - theta[0] * np.dot(eigvals * c, v)
+    if s_a is not None:
+        q_form -= theta[1] * np.dot(args[6], s_a)
+    return q_form
+
+
+def fit_output(spec, k, y, epistatic):
+    """REML variance components and BLUP effects of output ``k``.
+
+    Parameters
+    ----------
+    spec : Bunch
+        From :func:`spectral_form`.
+    k : int
+        The output.
+    y : ndarray of shape (n_samples,)
+        Its centred phenotypes.
+    epistatic : bool
+        Whether the model has the additive-by-additive kernel.
+
+    Returns
+    -------
+    components : tuple of float
+        ``(V_A, V_AA, V_E)``.
+    log_likelihood : float
+        The profiled restricted log-likelihood of the ``n - 1`` error contrasts.
+    coef : ndarray of shape (p,)
+        Marker effects.
+    E : ndarray of shape (p, p) or None
+        Pairwise effects (epistatic kernel only).
+    """
+    n = len(y)
+    args = spec.reml_args(k)
+    log_theta, dev = _maximise_reml(args)
+    theta = np.exp(log_theta)
+    v, s_a = _dual_solution(theta, *args)
+    s2_e = _residual_quadratic(theta, v, s_a, args) / (n - 1)
+    log_likelihood = -0.5 * (dev + (n - 1) * (1.0 + np.log(2 * np.pi / (n - 1))))
+    theta_a, theta_aa = (theta[1], theta[0]) if epistatic else (theta[0], 0.0)
+    coef, E = _blup_effects(spec, theta, v, s_a, y)
+    return (theta_a * s2_e, theta_aa * s2_e, s2_e), log_likelihood, coef, E
