@@ -1,14 +1,16 @@
 """ELMDecomposer: a fitted network read back as quantitative genetics.
 
 Orchestration only: the equivalent linear map lives in :mod:`sklearn_elm._elm`
-and the formulas in :mod:`sklearn_elm._decomposition`.
+and the formulas in :mod:`sklearn_elm._decomposition`.  ``fit`` is a fixed
+sequence of named steps; the effect and component estimators are looked up by
+name in the tables ``EFFECTS`` and ``COMPONENTS`` of the decomposition.
 """
 
 from copy import deepcopy
+from functools import partial
 from numbers import Integral
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -17,19 +19,15 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from ._decomposition import (
-    average_effects,
-    debiased_components,
-    epistasis_contrast,
-    epistasis_regression,
-    init_moments,
-    pairwise_part_variance,
-    projection_fit,
-    projection_terms,
-    update_moments,
-    variance_components,
-    with_target,
+    COMPONENTS,
+    EFFECTS,
+    FitState,
+    build_design,
+    check_terms,
+    resolve,
 )
-from ._elm import _elm_batches, _elm_steps, _io_sizes, elm_residual
+from ._elm import _elm_steps, _io_sizes
+from ._streaming import check_exact, iter_decomposition, iter_inputs, split_network, stream
 
 
 def _first_step_tags(estimator):
@@ -42,16 +40,17 @@ def _first_step_tags(estimator):
     return get_tags(estimator)
 
 
-def _check_exact(residual, peak, rtol=1e-3):
-    """A clear error where ``f(x) = J(x) x`` fails beyond float round-off."""
-    bad = residual > rtol * peak + 1e-12
-    if bad.any():
-        k = int(np.flatnonzero(bad)[0])
+def _check_varies(y):
+    """A clear error where an output of ``y`` is constant (as GBLUPRegressor words it)."""
+    Y = y.reshape(len(y), -1)
+    if len(Y) < 2:  # one sample is constant by definition: the sample count is the problem
+        return
+    y_mean = Y.mean(axis=0)
+    constant = np.flatnonzero(np.ptp(Y, axis=0) <= 1e-12 * np.maximum(1.0, np.abs(y_mean)))
+    if constant.size:
         raise ValueError(
-            f"The equivalent linear map is not exact for this network: max |f(x) - J(x) x| "
-            f"= {residual[k]:.3g} on output {k}, against max |f(x)| = {peak[k]:.3g}. The "
-            "decomposition would be wrong; the network must be a bias-free stack of "
-            "supported layers."
+            f"y is constant (output {int(constant[0])}): it has no variance to decompose "
+            "into genetic and residual parts. Pass a trait that varies across the samples."
         )
 
 
@@ -61,23 +60,6 @@ def _default_estimator():
     from ._regressor import NeuralGPRegressor
 
     return make_pipeline(GenotypeEncoder(), NeuralGPRegressor())
-
-
-def _split_network(estimator):
-    """Split a fitted estimator into ``(preprocessing or None, network step)``."""
-    if isinstance(estimator, Pipeline):
-        preprocessing = estimator[:-1] if len(estimator) > 1 else None
-        net = estimator[-1]
-    else:
-        preprocessing, net = None, estimator
-    if not isinstance(getattr(net, "module_", None), torch.nn.Module):
-        raise TypeError(
-            "ELMDecomposer decomposes a fitted skorch NeuralNet (such as "
-            "NeuralGPRegressor) whose `module_` is a bias-free gated network, or a "
-            f"Pipeline ending in one; got {type(net).__name__}, which has no torch "
-            "module `module_`."
-        )
-    return preprocessing, net
 
 
 class ELMDecomposer(TransformerMixin, BaseEstimator):
@@ -92,16 +74,12 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     ----------
     estimator : estimator or None, default=None
         A :class:`~sklearn_elm.NeuralGPRegressor` (or any skorch ``NeuralNet``
-        whose ``module_`` is a bias-free network of ``nn.Linear`` layers and
-        ReLU / LeakyReLU / SiLU / GELU activations, with optional
-        ``intercept_`` and ``target_scale_``), or a :class:`~sklearn.pipeline.Pipeline`
-        whose last step is one; the network's input ``z`` is then the output
-        of the preceding steps.  None means
-        ``make_pipeline(GenotypeEncoder(), NeuralGPRegressor())``: the
-        decomposition is on the scale of the network's input, and ELM
-        coefficients are allele-substitution effects only on the coded
-        genotype scale, so genotypes are encoded first (a deliberate
-        difference from a bare ``NeuralGPRegressor()``).
+        whose ``module_`` is a bias-free stack of ``nn.Linear`` layers and
+        ReLU / LeakyReLU / SiLU / GELU activations), or a
+        :class:`~sklearn.pipeline.Pipeline` whose last step is one; the
+        network's input ``z`` is then the output of the preceding steps.  None
+        means ``make_pipeline(GenotypeEncoder(), NeuralGPRegressor())``: ELM
+        coefficients are allele effects on the coded genotype scale.
     prefit : bool, default=False
         Use ``estimator`` as already fitted (a deep copy of it is stored)
         instead of fitting a clone; ``y`` is then optional (without it there
@@ -115,21 +93,15 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         ``n`` samples (up to 90 inputs for 8500 samples), and
         ``"regression"`` otherwise:
 
-        * ``"projection"``: the least-squares projection of the network's
-          genetic value ``f`` on the additive terms ``z_i`` and the pairwise
-          products of centred inputs ``(z_i - zbar_i)(z_j - zbar_j)``
-          jointly (the network's own orthogonal additive-by-additive
-          decomposition: its ``a_i`` are average effects), solved by
-          streamed conjugate gradients.  The most accurate; see Notes.  Needs more samples
-          than terms plus one (an error otherwise).
-        * ``"regression"``: additive effects are the mean ELM coefficients,
-          plus, where inputs are not centred, the average effect that
-          interactions with partners of non-zero mean add
-          (:func:`~sklearn_elm._decomposition.average_effects`), and
-          ``e_ij = B_ji + B_ij`` with ``B`` the multiple-regression slopes of
-          the ELM coefficients on the inputs (any coding, robust to LD), each
-          coefficient ``s_i`` taken from the samples where ``z_i != 0``
-          (elsewhere it multiplies 0 and the network leaves it arbitrary).
+        * ``"projection"``: the joint least-squares projection of the
+          network's genetic value ``f`` on the additive terms ``z_i`` and the
+          products of centred inputs ``(z_i - zbar_i)(z_j - zbar_j)`` (its
+          orthogonal decomposition; the ``a_i`` are average effects), by
+          streamed conjugate gradients.  Needs more samples than terms plus one.
+        * ``"regression"``: average effects from the mean ELM coefficients
+          (:func:`~sklearn_elm._decomposition.average_effects`) and ``e_ij =
+          B_ji + B_ij`` with ``B`` the multiple-regression slopes of the ELM
+          coefficients on the inputs, each ``s_i`` read where ``z_i != 0``.
         * ``"contrast"``: additive effects as for ``"regression"``, and the published
           four-genotype-class contrast of the ELM coefficients in place of
           the slopes (-1/+1 codings only).
@@ -155,10 +127,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         The fitted estimator that was decomposed.
     additive_effects_ : ndarray of shape (n_features_z,) or (n_outputs, n_features_z)
         Additive effect ``a_i`` of each network input: its average effect
-        under the sample's genotype frequencies, the coefficient of ``z_i``
-        in the orthogonal decomposition ``f = mu + sum_i a_i (z_i - zbar_i)
-        + sum_{i<j} e_ij (z_i - zbar_i)(z_j - zbar_j) + ...`` (at ``zbar =
-        0`` simply the coefficient of ``z_i``).
+        under the sample's genotype frequencies, the coefficient of ``z_i -
+        zbar_i`` in the orthogonal decomposition of ``f``.
     epistasis_matrix_ : ndarray of shape (n_features_z, n_features_z) or \
             (n_outputs, n_features_z, n_features_z)
         Symmetric pairwise effects, ``epistasis_matrix_[i, j] = e_ij`` in
@@ -207,64 +177,13 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     Write ``s_n = J(x_n)`` (one row per output), so ``f(x_n) = s_n . z_n``
     exactly, and ``transform`` returns the contributions ``s_ni z_ni``.
 
-    *Why a bias-free network needs care with pairs.*  The network is
-    positively homogeneous of degree 1, ``f(c z) = c f(z)``, so Euler's
-    theorem ``f = sum_i z_i df/dz_i`` shares every term of ``f`` among the
-    coefficients.  A pairwise term ``e z_i z_j`` can be represented on
-    -1/+1 inputs by ``e (|z_i + z_j| - |z_i - z_j|) / 2``, whose map is
-    ``s_i = (e / 2) z_j`` and ``s_j = (e / 2) z_i``: each direction carries
-    half of ``e``, and the slope estimator must add the two directions
-    (``"regression"``, exact for such networks).  How much of a pair a
-    trained network routes through the two partners' coefficients is a
-    property of the network, not of the function: the rest is carried, with
-    the opposite sign, by all other loci (``s_k`` terms in ``z_i z_j z_k``).
-    On the reference data, networks of one architecture trained on the same
-    data gave summed slopes of 0.82-0.92 times the truth in one run and
-    1.6-1.75 in another (whose halves, 0.8-0.87, match the published ~0.86).
-    Exactly, for independent balanced loci,
-    ``e_ij = E[f z_i z_j] = E[s_i z_j] + E[s_j z_i] + sum_{k != i, j} E[s_k z_k z_i z_j]``:
-    summing every locus's share is the projection of ``f`` on ``z_i z_j``,
-    which reads the function whatever its routing, and doing it jointly for
-    all pairs and loci (``"projection"``) removes the sampling noise that the
-    other pairs add to a marginal projection.  The joint projection also
-    gives the additive effects (on the reference data r >= 0.9999 against the
-    true average effects on every trait, ``benchmarks/decomposition.py``).
-
-    *Variance components of the network* (``components="network"``), per
-    output: ``V_G = Var_n f(x_n)`` (intercept irrelevant), ``V_A = a^T
-    Cov(z) a`` (the variance of ``sum_i a_i z_i``), ``V_AA`` the variance
-    of ``sum_{i<j} e_ij (z_i - zbar_i)(z_j - zbar_j)`` less ``sum_{i<=j}
-    Var(e_ij) Var((z_i - zbar_i)(z_j - zbar_j))``,
-    the estimation noise that the ``p (p - 1) / 2`` mostly null pairs would
-    otherwise add, ``V_higher = V_G - V_A - V_AA``, ``V_E = V_P - V_G`` with
-    ``V_P`` the variance of ``y``, ``h2 = V_A / V_P`` and ``H2 = V_G / V_P``.
-
-    *Variance components of the trait* (``components="debiased"``, which
-    ``"auto"`` chooses when it can).  A network trained on a noisy trait
-    must shrink its fit to predict well, so the variances of its parts
-    underestimate the trait's (at h2 = 0.25 on the reference data V_AA came
-    out at half its true value).  The one-step correction of debiased estimation adds to the
-    network what its training residuals ``r = y - f`` still hold: with
-    ``c_f`` and ``c_r`` the least-squares projections of ``f`` and ``r`` on
-    the ``m`` centred terms ``zc_i`` and ``zc_i zc_j`` (design ``D``), the
-    coefficients are ``c = c_f + c_r`` and the genetic value ``g = f + D
-    c_r``.  Then ``V_A = a^T Cov(z) a - sum_i Var(z_i) Var(a_i)`` and
-    ``V_AA`` as above, with the sampling variances ``sigma_D^2 / (n
-    Var(term))`` of ``c`` (``sigma_D^2`` the variance of what ``D`` leaves
-    of ``y``, higher-order genetic variance included), and ``V_G = Var_n(g)
-    - sigma^2 m / n`` with ``sigma^2`` the variance of what neither the
-    network nor ``D`` explains (:func:`~sklearn_elm._decomposition.debiased_components`).
-    In-sample, ``c_f + c_r`` is the least-squares fit of ``y`` on the
-    additive and pairwise terms whatever the network: ``V_A`` and ``V_AA``
-    are the noise-corrected moment (fixed-effect) estimates, unbiased for
-    homoscedastic noise, and need ``m`` well below ``n``.  The network
-    contributes ``V_higher``, the part of its fit that no such term
-    explains, which it may have shrunk or, if it memorised noise, inflated:
-    ``V_G`` is unbiased as far as that part is.  A component near zero can
-    come out negative, as moment estimates do (it is not clipped, which
-    would bias it).  ``additive_effects_`` and ``epistasis_matrix_`` stay
-    the network's (shrunk, as BLUP effects are, and better predictors of
-    new samples).
+    Why the projection reads a pair whatever the network's routing of it
+    (Euler's theorem shares every term of a bias-free network among the
+    coefficients of several loci), and the formulas of both kinds of
+    components, are on the science page of the documentation
+    (``docs/science.rst``) and in
+    :func:`~sklearn_elm._decomposition.variance_components` and
+    :func:`~sklearn_elm._decomposition.debiased_components`.
 
     *Memory.*  The ELM statistics are sums over samples accumulated batch by
     batch, ``O(n_outputs p^2 + batch_size n_outputs width)``; the ELM-slope
@@ -305,8 +224,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         "estimator": [HasMethods(["fit", "predict"]), None],
         "prefit": ["boolean"],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "epistasis": [StrOptions({"auto", "projection", "regression", "contrast"})],
-        "components": [StrOptions({"auto", "debiased", "network"})],
+        "epistasis": [StrOptions({"auto", *EFFECTS})],
+        "components": [StrOptions({"auto", *COMPONENTS})],
     }
 
     def __init__(
@@ -342,159 +261,115 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         -------
         self : ELMDecomposer
             The fitted decomposer.
-        """
-        if y is None:
-            if not self.prefit:
-                raise ValueError(
-                    "ELMDecomposer requires y to be passed, but the target y is None: "
-                    "y is needed to fit the estimator (or pass a fitted one with "
-                    "prefit=True)."
-                )
-            if self.components == "debiased":
-                raise ValueError(
-                    "components='debiased' corrects the network by its residuals y - f(x) "
-                    "and needs y; pass y, or components='network' for the components of "
-                    "the network alone."
-                )
-            X = self._passed_on(
-                X, validate_data(self, X, ensure_all_finite=self._finite(self._get_estimator()))
-            )
-        else:
-            checked, y = validate_data(
-                self,
-                X,
-                y,
-                ensure_all_finite=self._finite(self._get_estimator()),
-                multi_output=True,
-                y_numeric=True,
-            )
-            X = self._passed_on(X, checked)
-            y = np.asarray(y, dtype=np.float64)
-        if self.prefit:
-            if self.estimator is None:
-                raise ValueError(
-                    "prefit=True needs a fitted estimator, but estimator is None; pass the "
-                    "fitted network (or pipeline) or use prefit=False."
-                )
-            try:
-                check_is_fitted(self.estimator)
-            except NotFittedError as exc:
-                raise NotFittedError(
-                    "prefit=True needs a fitted estimator; fit it first or use prefit=False."
-                ) from exc
-            self.estimator_ = deepcopy(self._get_estimator())
-        else:
-            self.estimator_ = clone(self._get_estimator()).fit(X, y)
-        preprocessing, net = _split_network(self.estimator_)
-        module = net.module_
-        n_inputs, n_outputs = _io_sizes(_elm_steps(module))
-        self.n_outputs_ = n_outputs
-        self._resolve_auto(n_inputs, X.shape[0], y is not None)
-        if y is not None:
-            Y = y.reshape(len(y), -1)
-            if Y.shape[1] != n_outputs:
-                raise ValueError(f"y has {Y.shape[1]} outputs but the network has {n_outputs}.")
-            phenotypic = Y.var(axis=0)
-        else:
-            phenotypic = np.full(n_outputs, np.nan)
-        self._single_output = (y.ndim == 1) if y is not None else n_outputs == 1
 
-        debiased = self.components_ == "debiased"
+        Raises
+        ------
+        ValueError
+            If ``y`` is missing (unless ``prefit=True``) or constant, if the
+            network's map is not exact, or if a least-squares projection has
+            more terms than the samples allow.
+        """
+        X, y = self._validate(X, y)
+        self.estimator_ = self._resolve_estimator(X, y)
+        preprocessing, net = split_network(self.estimator_)
+        n_inputs, self.n_outputs_ = _io_sizes(_elm_steps(net.module_))
+        self.epistasis_, self.components_ = resolve(
+            self.epistasis, self.components, n_inputs, X.shape[0], y is not None
+        )
+        stream = self._stream(X, self._outputs(y), preprocessing, net)
+        check_exact(stream.residual, stream.peak)
+        state = self._fit_state(stream, X, preprocessing)
+        effects = EFFECTS[self.epistasis_](state)
+        components = COMPONENTS[self.components_](state, *effects)
+        self._set_fitted(state, stream, effects, components)
+        return self
+
+    def _validate(self, X, y):
+        """Validate ``X`` and ``y`` (optional with ``prefit=True``): ``(X passed on, y)``."""
+        finite = self._finite(self._get_estimator())
+        if y is not None:
+            checked, y = validate_data(
+                self, X, y, ensure_all_finite=finite, multi_output=True, y_numeric=True
+            )
+            return self._passed_on(X, checked), np.asarray(y, dtype=np.float64)
+        if not self.prefit:
+            raise ValueError(
+                "ELMDecomposer requires y to be passed, but the target y is None: "
+                "y is needed to fit the estimator (or pass a fitted one with "
+                "prefit=True)."
+            )
+        if self.components == "debiased":
+            raise ValueError(
+                "components='debiased' corrects the network by its residuals y - f(x) "
+                "and needs y; pass y, or components='network' for the components of "
+                "the network alone."
+            )
+        return self._passed_on(X, validate_data(self, X, ensure_all_finite=finite)), None
+
+    def _resolve_estimator(self, X, y):
+        """A clone of ``estimator`` fitted on ``(X, y)``, or with ``prefit`` a copy of it."""
+        if not self.prefit:
+            _check_varies(y)
+            return clone(self._get_estimator()).fit(X, y)
+        if self.estimator is None:
+            raise ValueError(
+                "prefit=True needs a fitted estimator, but estimator is None; pass the "
+                "fitted network (or pipeline) or use prefit=False."
+            )
+        try:
+            check_is_fitted(self.estimator)
+        except NotFittedError as exc:
+            raise NotFittedError(
+                "prefit=True needs a fitted estimator; fit it first or use prefit=False."
+            ) from exc
+        if y is not None:
+            _check_varies(y)
+        return deepcopy(self._get_estimator())
+
+    def _outputs(self, y):
+        """``y`` as (n_samples, n_outputs), checked against the network; None stays None."""
+        self._single_output = (y.ndim == 1) if y is not None else self.n_outputs_ == 1
+        if y is None:
+            return None
+        Y = y.reshape(len(y), -1)
+        if Y.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {Y.shape[1]} outputs but the network has {self.n_outputs_}."
+            )
+        return Y
+
+    def _stream(self, X, Y, preprocessing, net):
+        """Stream the network over ``X`` once (:func:`~sklearn_elm._streaming.stream`)."""
         # the projections pass over (z, f) once per solver iteration: keep the
         # encoded inputs and genetic values (the size of X and y) rather than
         # re-encoding and re-running the network on every pass
-        keep = self.epistasis_ == "projection" or debiased
-        intercept = self._net_intercept(net, n_outputs)
-        moments, residual, kept, start = None, np.zeros(n_outputs), [], 0
-        peak = np.zeros(n_outputs)
-        for Z, F, S, r in self._iter_decomposition(X, preprocessing, net):
-            if moments is None:
-                moments = init_moments(
-                    Z.shape[1], n_outputs, contrast=self.epistasis_ == "contrast"
-                )
-            update_moments(moments, Z, F, S)
-            residual = np.maximum(residual, r)
-            peak = np.maximum(peak, np.abs(F).max(axis=0, initial=0.0))
-            if keep:
-                # residual of the network's prediction, intercept + f
-                R = Y[start : start + len(Z)] - intercept - F if debiased else None
-                kept.append((Z, F, R))
-            start += len(Z)
-        if moments is None or moments.n < 2:
-            raise ValueError("ELMDecomposer needs at least 2 samples to decompose.")
-        _check_exact(residual, peak)
-        network_fit = None
-        self.n_iter_ = 0
-        if keep:
-            self._check_terms(moments)
-            network_fit = projection_fit(moments, lambda: ((Z, F) for Z, F, _ in kept))
-            self.n_iter_ = network_fit.n_iter
-        if self.epistasis_ == "projection":
-            additive, E = network_fit.additive, network_fit.epistasis
-            E_var = network_fit.epistasis_variance
-        else:
-            additive = average_effects(moments)
-            E, E_var = epistasis_regression(moments, return_variance=True)
-            if self.epistasis_ == "contrast":
-                E = epistasis_contrast(moments)
-        if debiased:
-            components = self._debiased_components(moments, kept, network_fit, phenotypic)
-        else:
-            batches = (
-                (Z for Z, _, _ in kept)
-                if kept
-                else (Zb for _, Zb in self._iter_inputs(X, preprocessing))
-            )
-            pairwise = pairwise_part_variance(batches, E, moments)
-            components = variance_components(moments, additive, E, E_var, phenotypic, pairwise)
-        self.n_features_z_ = moments.z.shape[0]
+        debiased = self.components_ == "debiased"
+        return stream(X, Y, preprocessing, net, batch_size=self.batch_size,
+                      n_outputs=self.n_outputs_, keep=self.epistasis_ == "projection" or debiased,
+                      debiased=debiased, contrast=self.epistasis_ == "contrast")
 
+    def _fit_state(self, stream, X, preprocessing):
+        """What the estimators share: the sums, their design (computed here, once), the
+        kept samples and a way to encode the inputs again where they were not kept."""
+        design = build_design(stream.moments)
+        check_terms(design, self.epistasis_, self.components_)
+        inputs = partial(iter_inputs, X, preprocessing, self.batch_size)
+        return FitState(stream.moments, design, stream.kept, inputs, stream.phenotypic)
+
+    def _set_fitted(self, state, stream, effects, components):
+        """Store the results, without the output axis for single-output ``y``."""
         squeeze = self._squeeze
+        additive, E, E_var = effects
+        self.n_features_z_ = state.moments.z.shape[0]
+        self.n_iter_ = state.n_iter
         self.additive_effects_ = squeeze(additive)
         self.epistasis_matrix_ = squeeze(E)
         self.epistasis_variance_ = squeeze(E_var)
         self.variance_components_ = Bunch(
             **{name: squeeze(value) for name, value in components.items()}
         )
-        self.intercept_ = squeeze(intercept)
-        self.elm_residual_ = squeeze(residual)
-        return self
-
-    def _resolve_auto(self, n_inputs, n_samples, has_y):
-        """Set ``epistasis_`` and ``components_``: least squares on the ``p`` inputs and
-        at most ``p (p + 1) / 2`` products only where twice the samples are there."""
-        well_determined = n_inputs * (n_inputs + 3) / 2 <= n_samples / 2
-        self.epistasis_ = self.epistasis
-        if self.epistasis == "auto":
-            self.epistasis_ = "projection" if well_determined else "regression"
-        self.components_ = self.components
-        if self.components == "auto":
-            self.components_ = "debiased" if has_y and well_determined else "network"
-
-    def _check_terms(self, moments):
-        """A clear error where the least-squares projection has more terms than samples."""
-        m = projection_terms(moments)
-        if moments.n - 1 <= m:
-            method = (
-                "epistasis='projection'" if self.epistasis_ == "projection"
-                else "components='debiased'"
-            )
-            raise ValueError(
-                f"{method} fits {m} additive and pairwise terms by least squares, more than "
-                f"{moments.n} samples allow; use epistasis='regression' and "
-                "components='network' (or 'auto', which chooses them when the samples are "
-                "too few)."
-            )
-
-    def _debiased_components(self, moments, kept, network_fit, phenotypic):
-        """Components of ``f`` corrected by the projection of its residuals (see Notes)."""
-        total = sum(R.sum(axis=0) for _, _, R in kept)
-        squares = sum((R**2).sum(axis=0) for _, _, R in kept)
-        residual_fit = projection_fit(
-            with_target(moments, total, squares), lambda: ((Z, R) for Z, _, R in kept)
-        )
-        self.n_iter_ += residual_fit.n_iter
-        return debiased_components(moments, lambda: kept, network_fit, residual_fit, phenotypic)
+        self.intercept_ = squeeze(stream.intercept)
+        self.elm_residual_ = squeeze(stream.residual)
 
     @staticmethod
     def _finite(estimator):
@@ -509,10 +384,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         return X if hasattr(X, "iloc") else checked
 
     def _validate_passed_on(self, X):
-        checked = validate_data(
-            self, X, ensure_all_finite=self._finite(self.estimator_), reset=False
-        )
-        return self._passed_on(X, checked)
+        finite = self._finite(self.estimator_)
+        return self._passed_on(X, validate_data(self, X, ensure_all_finite=finite, reset=False))
 
     def _squeeze(self, value):
         """Drop the output axis (or return a float) for single-output ``y``."""
@@ -520,44 +393,6 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             return value
         value = value[0]
         return float(value) if np.ndim(value) == 0 else value
-
-    @staticmethod
-    def _net_scale(net, n_outputs):
-        scale = getattr(net, "target_scale_", None)
-        return np.ones(n_outputs) if scale is None else np.broadcast_to(scale, n_outputs)
-
-    @staticmethod
-    def _net_intercept(net, n_outputs):
-        intercept = getattr(net, "intercept_", None)
-        if intercept is None:
-            return np.zeros(n_outputs)
-        return np.broadcast_to(np.asarray(intercept, dtype=np.float64), n_outputs).copy()
-
-    def _iter_inputs(self, X, preprocessing):
-        """Yield ``(start, z)``: the network's inputs, batch by batch."""
-        n = X.shape[0]
-        step = max(n, 1) if self.batch_size is None else self.batch_size
-        for start in range(0, n, step):
-            Xb = X.iloc[start : start + step] if hasattr(X, "iloc") else X[start : start + step]
-            Zb = Xb if preprocessing is None else preprocessing.transform(Xb)
-            Zb = np.asarray(Zb, dtype=np.float64)
-            if not np.isfinite(Zb).all():
-                raise ValueError("The network's input contains NaN or infinity.")
-            yield start, Zb
-
-    def _iter_decomposition(self, X, preprocessing, net):
-        """Yield ``(z, f, s, residual)`` per batch, on the target scale, in float64."""
-        module = net.module_
-        scale = self._net_scale(net, self.n_outputs_).astype(np.float64)
-        for start, Zb in self._iter_inputs(X, preprocessing):
-            for z, f, J in _elm_batches(module, Zb, batch_size=None, check_forward=start == 0):
-                r = elm_residual(f, J, z).cpu().numpy().astype(np.float64) * np.abs(scale)
-                yield (
-                    z.cpu().numpy().astype(np.float64),
-                    f.cpu().numpy().astype(np.float64) * scale,
-                    J.cpu().numpy().astype(np.float64) * scale[None, :, None],
-                    r,
-                )
 
     def transform(self, X):
         """Per-sample contributions ``J(x)_i z_i`` of every input.
@@ -576,10 +411,11 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = self._validate_passed_on(X)
-        preprocessing, net = _split_network(self.estimator_)
+        preprocessing, net = split_network(self.estimator_)
         blocks = [
             (S * Z[:, None, :]).reshape(len(Z), -1)
-            for Z, _, S, _ in self._iter_decomposition(X, preprocessing, net)
+            for Z, _, S, _ in iter_decomposition(X, preprocessing, net, self.batch_size,
+                                                 self.n_outputs_)
         ]
         if not blocks:
             return np.zeros((0, self.n_outputs_ * self.n_features_z_))
@@ -601,7 +437,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         input_features = _check_feature_names_in(self, input_features)
-        preprocessing, _ = _split_network(self.estimator_)
+        preprocessing, _ = split_network(self.estimator_)
         names = input_features
         if preprocessing is not None and hasattr(preprocessing, "get_feature_names_out"):
             names = preprocessing.get_feature_names_out(input_features)

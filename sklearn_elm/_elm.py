@@ -313,7 +313,7 @@ def equivalent_linear_map(
     module : torch.nn.Module
         An ``nn.Sequential``, or a module whose ``layers`` attribute is one and
         whose forward is ``layers(x)`` (such as
-        :class:`~sklearn_elm._network.GatedMLP`), made of bias-free
+        :class:`~sklearn_elm.nn.GatedMLP`), made of bias-free
         ``nn.Linear`` layers, ReLU / LeakyReLU / SiLU / GELU activations,
         ``nn.Dropout`` (treated as the identity, as in evaluation mode) and
         ``nn.Identity``.

@@ -19,6 +19,8 @@ from sklearn_elm import GenotypeEncoder, NeuralGPRegressor, equivalent_linear_ma
 from sklearn_elm._decomposer import ELMDecomposer, _default_estimator
 
 TINY = dict(module__hidden_sizes=(16,), max_epochs=5, random_state=0)
+# enough steps to learn the tiny_data targets: test R^2 well above chance (0)
+LEARNS = dict(module__hidden_sizes=(16,), max_epochs=5, batch_size=16, lr=0.02, random_state=0)
 
 
 def factorial_genotypes(p, repeat=1):
@@ -149,7 +151,7 @@ def test_planted_pair_on_dosages(epistasis):
     """Diploid -1/0/+1 dosages and a network computing e (|z0 + z1| - |z0 - z1|) / 2,
     which is e z0 z1 on them.  Where one locus is 0 the network's coefficient of it is
     arbitrary (here e times the partner, twice the share it has elsewhere); read there,
-    the ELM slopes came out 1.5 to 2 times e.  Exact, independent proportions:
+    the ELM slopes would come out 1.5 to 2 times e.  Exact, independent proportions:
     allele frequency 0.2 on locus 0 and 1/2 on locus 1."""
     e = 0.7
     G = np.array(list(itertools.product(range(3), repeat=2)))
@@ -394,10 +396,12 @@ def test_default_estimator_encodes_genotypes():
 
 
 def test_sklearn_contracts(tiny_data):
-    """clone, pickle, cross_validate and GridSearchCV over the network's parameters."""
+    """clone, pickle, cross_validate and GridSearchCV over the network's parameters; the
+    held-out R^2 (0 for chance) shows the decomposer scores a network that learnt the
+    target, y = z0 + z1 z2 / 2, not just any number."""
     G, Y = tiny_data
     Z = 2.0 * G - 1
-    dec = ELMDecomposer(NeuralGPRegressor(**TINY), batch_size=100)
+    dec = ELMDecomposer(NeuralGPRegressor(**LEARNS), batch_size=100)
     assert clone(dec).get_params()["batch_size"] == 100
     fitted = dec.fit(Z, Y[:, 0])
     restored = pickle.loads(pickle.dumps(fitted))
@@ -406,8 +410,10 @@ def test_sklearn_contracts(tiny_data):
 
     scores = cross_validate(dec, Z, Y[:, 0], cv=2)
     assert scores["test_score"].shape == (2,)
+    assert scores["test_score"].min() > 0.8
     search = GridSearchCV(dec, {"estimator__module__hidden_sizes": [(4,), (8,)]}, cv=2)
     search.fit(Z, Y[:, 0])
+    assert search.best_score_ > 0.8
     # the parameter reached the refitted network through the meta-estimator
     best = search.best_params_["estimator__module__hidden_sizes"]
     assert search.best_estimator_.estimator_.module_.layers[0].out_features == best[0]
@@ -435,37 +441,102 @@ def test_epistatic_variance_is_the_sample_variance_of_the_pairwise_part(tiny_dat
 
 
 def test_an_inexact_map_is_an_error_not_a_silent_number():
-    from sklearn_elm._decomposer import _check_exact
+    """The exactness check passes float round-off and names the output that fails."""
+    from sklearn_elm._streaming import check_exact
 
-    _check_exact(np.array([1e-7, 0.0]), np.array([1.0, 0.0]))  # float round-off passes
+    check_exact(np.array([1e-7, 0.0]), np.array([1.0, 0.0]))  # float round-off passes
     with pytest.raises(ValueError, match="not exact for this network.*output 1"):
-        _check_exact(np.array([1e-7, 0.4]), np.array([1.0, 2.0]))
+        check_exact(np.array([1e-7, 0.4]), np.array([1.0, 2.0]))
+
+
+def test_fit_refuses_a_map_that_is_not_exact(monkeypatch):
+    """fit itself checks f(x) = J(x) z: with the map of input 0 perturbed by 10 % (as a
+    layer the map does not support would leave it), fit raises instead of decomposing."""
+    from sklearn_elm import _streaming
+
+    exact = _streaming._elm_batches
+
+    def perturbed(*args, **kwargs):
+        for z, f, J in exact(*args, **kwargs):
+            J = J.clone()
+            J[:, :, 0] *= 1.1
+            yield z, f, J
+
+    pipe = planted_pipeline()
+    G = factorial_genotypes(5)
+    y = pipe.predict(G)
+    ELMDecomposer(pipe, prefit=True, components="network").fit(G, y)  # exact: fine
+    monkeypatch.setattr(_streaming, "_elm_batches", perturbed)
+    with pytest.raises(ValueError, match="not exact for this network.*output 0"):
+        ELMDecomposer(pipe, prefit=True, components="network").fit(G, y)
+
+
+def test_constant_y_is_refused(tiny_data):
+    """A trait that does not vary (here the second output) has no variance to decompose:
+    a clear error before any training, as GBLUPRegressor gives, also for a prefit network
+    (V_P = 0 would make h2 infinite)."""
+    G, Y = tiny_data
+    Y = Y.copy()
+    Y[:, 1] = 3.0
+    with pytest.raises(ValueError, match=r"y is constant \(output 1\)"):
+        ELMDecomposer(NeuralGPRegressor(**TINY)).fit(2.0 * G - 1, Y)
+    pipe = planted_pipeline()
+    G = factorial_genotypes(5)
+    with pytest.raises(ValueError, match=r"y is constant \(output 0\)"):
+        ELMDecomposer(pipe, prefit=True).fit(G, np.full(len(G), 2.5))
+
+
+def test_the_slopes_are_computed_once_per_fit(monkeypatch):
+    """The regression path inverts the p x p input covariance once per fit: the average
+    effects and the epistasis matrix read the same slopes."""
+    from scipy import linalg
+
+    from sklearn_elm._decomposition import _slopes
+
+    calls, pinvh = [], linalg.pinvh
+
+    def counting_pinvh(*args, **kwargs):
+        calls.append(1)
+        return pinvh(*args, **kwargs)
+
+    monkeypatch.setattr(_slopes.linalg, "pinvh", counting_pinvh)
+    pipe = planted_pipeline()
+    G = factorial_genotypes(5)
+    ELMDecomposer(pipe, prefit=True, epistasis="regression", components="network").fit(
+        G, pipe.predict(G)
+    )
+    assert len(calls) == 1
 
 
 def test_missing_genotypes_reach_the_pipeline_that_imputes_them(tiny_data):
-    """A pipeline whose first step imputes NaN (GenotypeEncoder) gets the NaN; a bare
-    network does not."""
+    """A pipeline whose first step imputes NaN (GenotypeEncoder) gets the NaN and learns
+    the targets (held-out R^2 well above chance); a bare network does not take NaN."""
     G, Y = tiny_data
     G = G.astype(float)
     G[3, 1] = np.nan
-    pipe = make_pipeline(GenotypeEncoder(), NeuralGPRegressor(**TINY))
-    dec = ELMDecomposer(pipe).fit(G, Y)
+    G[250, 2] = np.nan
+    pipe = make_pipeline(GenotypeEncoder(), NeuralGPRegressor(**LEARNS))
+    dec = ELMDecomposer(pipe).fit(G[:200], Y[:200])
     assert np.isfinite(dec.transform(G)).all() and np.isfinite(dec.predict(G)).all()
+    assert dec.score(G[200:], Y[200:]) > 0.8
     with pytest.raises(ValueError, match="NaN"):
         ELMDecomposer(NeuralGPRegressor(**TINY)).fit(G, Y)
 
 
 def test_dataframe_reaches_the_inner_estimator(tiny_data):
-    """Column names go through to the pipeline, e.g. to select columns by name."""
+    """Column names go through to the pipeline, e.g. to select columns by name: the
+    five loci the targets depend on, so the pipeline learns them (held-out R^2 well
+    above chance)."""
     pd = pytest.importorskip("pandas")
     from sklearn.compose import ColumnTransformer
 
     G, Y = tiny_data
     df = pd.DataFrame(G, columns=[f"snp{i}" for i in range(G.shape[1])])
-    select = ColumnTransformer([("enc", GenotypeEncoder(), ["snp0", "snp1", "snp2"])])
-    dec = ELMDecomposer(make_pipeline(select, NeuralGPRegressor(**TINY)), batch_size=64)
-    dec.fit(df, Y)
-    assert dec.additive_effects_.shape == (2, 3)
+    select = ColumnTransformer([("enc", GenotypeEncoder(), [f"snp{i}" for i in range(5)])])
+    dec = ELMDecomposer(make_pipeline(select, NeuralGPRegressor(**LEARNS)), batch_size=64)
+    dec.fit(df[:200], Y[:200])
+    assert dec.additive_effects_.shape == (2, 5)
     assert list(dec.feature_names_in_) == list(df.columns)
-    assert dec.transform(df).shape == (len(df), 2 * 3)
+    assert dec.transform(df).shape == (len(df), 2 * 5)
     np.testing.assert_allclose(dec.predict(df), dec.estimator_.predict(df))
+    assert dec.score(df[200:], Y[200:]) > 0.8

@@ -11,15 +11,13 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_elm import GenotypeEncoder
 from sklearn_elm._decomposition import (
-    additive_effects,
-    additive_projection_variance,
     average_effects,
+    build_design,
     conditional_slopes,
     debiased_components,
     epistasis_contrast,
     epistasis_regression,
     init_moments,
-    pair_variances,
     pairwise_part_variance,
     projection_fit,
     update_moments,
@@ -42,6 +40,24 @@ def moments_of(Z, S, *, batch=None, contrast=False):
     return m
 
 
+def slope_estimates(m, *, return_variance=False):
+    """Average effects and the regression epistasis of the sums, from one set of slopes."""
+    design = build_design(m)
+    slopes = conditional_slopes(m, design)
+    E = epistasis_regression(m, design, slopes, return_variance=return_variance)
+    return average_effects(m, design, slopes), E
+
+
+def regression(m, *, return_variance=False):
+    """The regression epistasis of the sums (with its variance on request)."""
+    return slope_estimates(m, return_variance=return_variance)[1]
+
+
+def components(m, additive, E, E_var, phenotypic, pairwise=None):
+    """variance_components over the design of the sums."""
+    return variance_components(m, build_design(m), additive, E, E_var, phenotypic, pairwise)
+
+
 def factorial(p, levels=(-1.0, 1.0)):
     """Every genotype combination once: balanced, uncorrelated loci."""
     return np.array(list(itertools.product(levels, repeat=p)))
@@ -57,19 +73,18 @@ def test_planted_pair_is_recovered_exactly():
     Z = factorial(5)
     S = equivalent_linear_map(planted_net(c, a2).double(), Z)
     m = moments_of(Z, S, batch=7, contrast=True)
-    np.testing.assert_allclose(additive_effects(m)[0], [0, 0, a2, 0, 0], atol=1e-12)
+    a, (E, E_var) = slope_estimates(m, return_variance=True)
+    np.testing.assert_allclose(a[0], [0, 0, a2, 0, 0], atol=1e-12)
     E_true = np.zeros((5, 5))
     E_true[0, 1] = E_true[1, 0] = c
-    E, E_var = epistasis_regression(m, return_variance=True)
     np.testing.assert_allclose(E[0], E_true, atol=1e-12)
     np.testing.assert_allclose(E_var, 0, atol=1e-12)  # s is exactly linear in z
     np.testing.assert_allclose(epistasis_contrast(m)[0], E_true, atol=1e-12)
-    vc = variance_components(m, additive_effects(m), E, E_var, np.array([1.0]))
+    vc = components(m, a, E, E_var, np.array([1.0]))
     np.testing.assert_allclose(vc.additive, a2**2)
     np.testing.assert_allclose(vc.epistatic, c**2)
     np.testing.assert_allclose(vc.genetic, a2**2 + c**2)
     np.testing.assert_allclose(vc.higher, 0, atol=1e-12)
-    np.testing.assert_allclose(additive_projection_variance(m), a2**2)
 
 
 def test_purely_additive_gives_zero_epistasis():
@@ -79,10 +94,10 @@ def test_purely_additive_gives_zero_epistasis():
     a = rng.normal(size=(2, 6))
     S = np.broadcast_to(a, (500, 2, 6))
     m = moments_of(Z, S, batch=128)
-    E, E_var = epistasis_regression(m, return_variance=True)
+    average, (E, E_var) = slope_estimates(m, return_variance=True)
     np.testing.assert_allclose(E, 0, atol=1e-12)
-    np.testing.assert_allclose(additive_effects(m), a)
-    vc = variance_components(m, a, E, E_var, np.ones(2))
+    np.testing.assert_allclose(average, a)
+    vc = components(m, a, E, E_var, np.ones(2))
     np.testing.assert_allclose(vc.additive, vc.genetic)
     np.testing.assert_allclose(vc.additive, (Z @ a.T).var(axis=0))
 
@@ -108,19 +123,19 @@ def test_noise_correction_of_null_pairs():
     Z = rng.choice([-1.0, 1.0], size=(n, p))
     S = 0.5 + rng.normal(scale=0.3, size=(n, 1, p))
     m = moments_of(Z, S, batch=1000)
-    E, E_var = epistasis_regression(m, return_variance=True)
+    a, (E, E_var) = slope_estimates(m, return_variance=True)
     iu = np.triu_indices(p, 1)
     assert np.mean(E[0][iu] ** 2) == pytest.approx(np.mean(E_var[0][iu]), rel=0.15)
-    plug_in = np.sum(E[0][iu] ** 2 * pair_variances(m)[iu])
-    vc = variance_components(m, additive_effects(m), E, E_var, np.ones(1))
+    plug_in = np.sum(E[0][iu] ** 2 * build_design(m).pair_var[iu])
+    vc = components(m, a, E, E_var, np.ones(1))
     assert abs(vc.epistatic[0]) < 0.2 * plug_in
 
 
 @pytest.mark.parametrize("codes", [(-1.0, 0.0, 1.0), (0.0, 1.0)])
 def test_coefficients_of_zero_inputs_change_nothing(codes):
     """Where z_i = 0 the coefficient s_i multiplies 0, so the network leaves it
-    arbitrary: the ELM-slope estimates must not depend on it (they did, and read
-    diploid heterozygotes' coefficients as pair effects)."""
+    arbitrary: the ELM-slope estimates must not depend on it (reading it would turn
+    diploid heterozygotes' coefficients into pair effects)."""
     rng = np.random.default_rng(4)
     n, p, k = 400, 5, 2
     Z = rng.choice(codes, size=(n, p))
@@ -130,8 +145,9 @@ def test_coefficients_of_zero_inputs_change_nothing(codes):
     estimates = []
     for coefficients in (S, other):
         m = update_moments(init_moments(p, k), Z, F, coefficients)
-        E, E_var = epistasis_regression(m, return_variance=True)
-        estimates.append((additive_effects(m), average_effects(m), E, E_var))
+        slopes = conditional_slopes(m, build_design(m))
+        a, (E, E_var) = slope_estimates(m, return_variance=True)
+        estimates.append((slopes.sbar, slopes.B, a, E, E_var))
     for before, after in zip(*estimates, strict=True):
         np.testing.assert_array_equal(before, after)
 
@@ -148,7 +164,7 @@ def test_pair_slopes_on_sampled_dosages():
     S[:, 0, 0] = np.where(Z[:, 0] != 0, e / 2 * Z[:, 1], e * Z[:, 1])
     S[:, 0, 1] = np.where(Z[:, 1] != 0, e / 2 * Z[:, 0], e * Z[:, 0])
     F = np.einsum("nkp,np->nk", S, Z)
-    E = epistasis_regression(update_moments(init_moments(p, 1), Z, F, S))[0]
+    E = regression(update_moments(init_moments(p, 1), Z, F, S))[0]
     assert E[0, 1] == pytest.approx(e, abs=0.03)
     off = E[np.triu_indices(p, 1)][1:]  # the null pairs
     assert np.abs(off).max() < 0.03
@@ -165,7 +181,7 @@ def test_few_non_zero_samples_warn():
     S = rng.normal(size=(n, 1, p))
     m = update_moments(init_moments(p, 1), Z, np.einsum("nkp,np->nk", S, Z), S)
     with pytest.warns(UserWarning, match=r"input 3\) are non-zero on as few as 5 samples"):
-        epistasis_regression(m, return_variance=True)
+        regression(m, return_variance=True)
 
 
 def test_conditional_slopes_handle_linked_loci():
@@ -179,11 +195,11 @@ def test_conditional_slopes_handle_linked_loci():
     S[:, 0, 0] = e / 2 * Z[:, 1]
     S[:, 0, 1] = e / 2 * Z[:, 0]
     m = moments_of(Z, S)
-    B, _ = conditional_slopes(m)
+    B = conditional_slopes(m, build_design(m)).B
     assert abs(B[0, 2, 0]) < 1e-10
     marginal = np.cov(Z[:, 2], S[:, 0, 0])[0, 1] / Z[:, 2].var(ddof=1)
     assert marginal > 0.3
-    np.testing.assert_allclose(epistasis_regression(m)[0, 0, 1], e)
+    np.testing.assert_allclose(regression(m)[0, 0, 1], e)
 
 
 def test_diploid_self_term_on_the_diagonal():
@@ -195,10 +211,25 @@ def test_diploid_self_term_on_the_diagonal():
     S[:, 0, 0] = d * np.sign(Z[:, 0])
     S[:, 0, 2] = 0.3  # an additive binary locus: its square is constant
     m = moments_of(Z, S)
-    E = epistasis_regression(m)[0]
+    E = regression(m)[0]
     assert E[0, 0] == pytest.approx(d)
     assert E[2, 2] == 0.0
-    assert pair_variances(m)[2, 2] == 0.0
+    assert build_design(m).pair_var[2, 2] == 0.0
+
+
+def test_design_counts_independent_terms():
+    """n_terms is the rank of the input covariance plus the products that enter: three
+    -1/+1 inputs and their three products (the third input is the product of the other
+    two, collinear only through that linkage, and still counted); a duplicated input
+    counts once and a monomorphic one not at all, nor do their products (a product of
+    a -1/+1 input with itself is constant, with a constant a multiple of the input)."""
+    Z = np.array([[1.0, 1.0, 1.0], [1.0, -1.0, -1.0], [-1.0, 1.0, -1.0], [-1.0, -1.0, 1.0]])
+    assert build_design(moments_of(Z, np.zeros((4, 1, 3)))).n_terms == 6
+    degenerate = np.column_stack([Z[:, 0], Z[:, 0], np.ones(4)])
+    design = build_design(moments_of(degenerate, np.zeros((4, 1, 3))))
+    assert design.n_terms == 1
+    assert not design.product_mask.any()
+    np.testing.assert_array_equal(design.inv_var, [1.0, 1.0, 0.0])
 
 
 def test_contrast_equals_regression_on_balanced_data():
@@ -207,7 +238,7 @@ def test_contrast_equals_regression_on_balanced_data():
     Z = np.repeat(factorial(4), 3, axis=0)
     S = rng.normal(size=(len(Z), 2, 4)) + Z[:, None, ::-1]
     m = moments_of(Z, S, contrast=True)
-    np.testing.assert_allclose(epistasis_contrast(m), epistasis_regression(m), atol=1e-12)
+    np.testing.assert_allclose(epistasis_contrast(m), regression(m), atol=1e-12)
 
 
 def test_contrast_errors():
@@ -227,15 +258,15 @@ def test_components_add_up_and_need_two_samples():
     Z = rng.choice([-1.0, 1.0], size=(300, 5))
     S = rng.normal(size=(300, 2, 5))
     m = moments_of(Z, S)
-    E, E_var = epistasis_regression(m, return_variance=True)
+    a, (E, E_var) = slope_estimates(m, return_variance=True)
     VP = np.array([3.0, 4.0])
-    vc = variance_components(m, additive_effects(m), E, E_var, VP)
+    vc = components(m, a, E, E_var, VP)
     np.testing.assert_allclose(vc.additive + vc.epistatic + vc.higher, vc.genetic)
     np.testing.assert_allclose(vc.genetic + vc.residual, VP)
     np.testing.assert_allclose(vc.h2 * VP, vc.additive)
     np.testing.assert_allclose(vc.H2 * VP, vc.genetic)
     with pytest.raises(ValueError, match="at least 2 samples"):
-        additive_effects(moments_of(Z[:1], S[:1]))
+        build_design(moments_of(Z[:1], S[:1]))
 
 
 @pytest.mark.parametrize("frequency", [0.5, 0.2])
@@ -257,7 +288,7 @@ def test_projection_matches_direct_least_squares(frequency):
     F = D @ W + 0.1 * rng.normal(size=(n, k))
     m = update_moments(init_moments(p, k), Z, F, np.zeros((n, k, p)))
     batches = [(Z[i : i + 700], F[i : i + 700]) for i in range(0, n, 700)]
-    fit = projection_fit(m, lambda: batches, tol=1e-10)
+    fit = projection_fit(m, build_design(m), lambda: batches, tol=1e-10)
     a, E = fit.additive, fit.epistasis
     Dc = design(Z - Z.mean(axis=0))
     coef = np.linalg.lstsq(Dc - Dc.mean(axis=0), F - F.mean(axis=0), rcond=None)[0]
@@ -290,13 +321,13 @@ def test_projection_on_linked_loci_and_its_convergence_warning():
     def batches():
         return [(Z[i : i + 1000], F[i : i + 1000]) for i in range(0, n, 1000)]
 
-    fit = projection_fit(m, batches, tol=1e-10)
+    fit = projection_fit(m, build_design(m), batches, tol=1e-10)
     coef = np.linalg.lstsq(D - D.mean(axis=0), F - F.mean(axis=0), rcond=None)[0]
     np.testing.assert_allclose(fit.additive[0], coef[:p, 0], atol=1e-6)
     np.testing.assert_allclose(fit.epistasis[0, iu[0], iu[1]], coef[p:, 0], atol=1e-6)
     assert fit.n_iter > 5  # harder than independent loci
     with pytest.warns(ConvergenceWarning, match="did not converge in 2 iterations"):
-        short = projection_fit(m, batches, tol=1e-10, max_iter=2)
+        short = projection_fit(m, build_design(m), batches, tol=1e-10, max_iter=2)
     assert np.abs(short.epistasis[0, iu[0], iu[1]] - coef[p:, 0]).max() > 1e-3
 
 
@@ -321,7 +352,8 @@ def test_projection_matches_direct_least_squares_on_dosages():
     W[0], W[3], W[p + 0], W[2 * p + 5] = [1.0, 0.2], [0.0, -0.6], [0.8, 0.0], [0.5, 0.3]
     F = D @ W + 0.05 * rng.normal(size=(n, k))
     m = update_moments(init_moments(p, k), Z, F, np.zeros((n, k, p)))
-    fit = projection_fit(m, lambda: [(Z[i : i + 900], F[i : i + 900]) for i in range(0, n, 900)],
+    fit = projection_fit(m, build_design(m),
+                         lambda: [(Z[i : i + 900], F[i : i + 900]) for i in range(0, n, 900)],
                          tol=1e-10)
     coef = np.linalg.lstsq(D - D.mean(axis=0), F - F.mean(axis=0), rcond=None)[0]
     diag = np.arange(p)
@@ -346,12 +378,12 @@ def test_epistatic_variance_is_that_of_the_pairwise_part_in_the_sample(ploidy):
     a = data.additive_effects + E[0] @ Z.mean(axis=0)  # average effects
     m = update_moments(init_moments(10, 1), Z, data.genetic_values, np.zeros((150, 1, 10)))
     truth = true_variance_components(Z, data.additive_effects, E)
-    exact = variance_components(m, a, E, np.zeros_like(E), np.ones(1),
-                                pairwise_part_variance([Z[:70], Z[70:]], E, m))
+    exact = components(m, a, E, np.zeros_like(E), np.ones(1),
+                       pairwise_part_variance([Z[:70], Z[70:]], E, build_design(m)))
     np.testing.assert_allclose(exact.genetic, truth.genetic, rtol=1e-10)
     np.testing.assert_allclose(exact.epistatic, truth.epistatic, rtol=1e-10)
     np.testing.assert_allclose(exact.additive, truth.additive, rtol=1e-10)
-    approx = variance_components(m, a, E, np.zeros_like(E), np.ones(1))
+    approx = components(m, a, E, np.zeros_like(E), np.ones(1))
     assert abs(approx.epistatic[0] - truth.epistatic[0]) > 1e-3
 
 
@@ -361,9 +393,12 @@ def debiased(Z, F, y):
     k = F.shape[1]
     R = y - y.mean(axis=0) - F
     moments = update_moments(init_moments(p, k), Z, F, np.zeros((n, k, p)))
-    f_fit = projection_fit(moments, lambda: [(Z, F)])
-    r_fit = projection_fit(with_target(moments, R.sum(0), (R**2).sum(0)), lambda: [(Z, R)])
-    return debiased_components(moments, lambda: [(Z, F, R)], f_fit, r_fit, y.var(axis=0))
+    design = build_design(moments)
+    f_fit = projection_fit(moments, design, lambda: [(Z, F)])
+    r_fit = projection_fit(with_target(moments, R.sum(0), (R**2).sum(0)), design,
+                           lambda: [(Z, R)])
+    return debiased_components(moments, design, lambda: [(Z, F, R)], f_fit, r_fit,
+                               y.var(axis=0))
 
 
 @pytest.mark.parametrize("network", ["exact", "shrunk"])
@@ -456,4 +491,4 @@ def test_pair_variances_are_those_of_the_centred_terms(seed, frequency, ploidy):
             expected[i, i] = (square - slope * Zc[:, i]).var()
         if ploidy == 1 or expected[i, i] < 1e-9:
             expected[i, i] = 0.0
-    np.testing.assert_allclose(pair_variances(m), expected, atol=1e-10)
+    np.testing.assert_allclose(build_design(m).pair_var, expected, atol=1e-10)

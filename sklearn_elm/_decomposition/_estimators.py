@@ -1,0 +1,225 @@
+"""The effect and component estimators of a fit, by name, over one streamed sample.
+
+:class:`~sklearn_elm.ELMDecomposer` streams the network over the samples once
+into a :class:`FitState` and looks its estimators up by name:
+:data:`EFFECTS` (``epistasis``) gives the additive effects and the epistasis
+matrix, :data:`COMPONENTS` (``components``) the variance components.  The
+state carries what several estimators read, so that each is computed at most
+once per fit: the :class:`~sklearn_elm._decomposition.Design`, and the
+projection of the network's genetic value, which ``"projection"`` effects
+and ``"debiased"`` components share.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from ._moments import Design, with_target
+from ._projection import projection_fit
+from ._slopes import average_effects, conditional_slopes, epistasis_contrast, epistasis_regression
+from ._variance import debiased_components, pairwise_part_variance, variance_components
+
+__all__ = ["COMPONENTS", "EFFECTS", "LEAST_SQUARES", "FitState", "check_terms", "resolve"]
+
+
+@dataclass
+class FitState:
+    """One streamed sample, as the estimators of a fit read it.
+
+    Attributes
+    ----------
+    moments : Bunch
+        The streamed sums of the samples.
+    design : Design
+        Their design (:func:`~sklearn_elm._decomposition.build_design`).
+    kept : list of tuple
+        ``(Z, F, R)`` per batch: inputs, genetic values and residuals ``y -
+        intercept - f`` (None without ``y``), kept where a projection passes
+        over the samples once per iteration; empty otherwise.
+    inputs : callable
+        ``inputs()`` yields the input batches ``Z`` once more (read where
+        they were not kept).
+    phenotypic : ndarray of shape (k,)
+        Phenotypic variance ``V_P`` (NaN without ``y``).
+    network_fit : Bunch or None
+        The projection of ``f``, set by the first estimator that needs it.
+    n_iter : int
+        Conjugate-gradient passes made so far.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._decomposition import (
+    ...     EFFECTS, FitState, build_design, init_moments, update_moments)
+    >>> Z = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    >>> S = (0.5 * Z[:, ::-1])[:, None, :]  # the ELM of f = z_0 z_1
+    >>> m = update_moments(init_moments(2, 1), Z, Z[:, :1] * Z[:, 1:], S)
+    >>> state = FitState(m, build_design(m), [], lambda: [Z], np.array([1.0]))
+    >>> additive, E, E_var = EFFECTS["regression"](state)
+    >>> E[0]
+    array([[0., 1.],
+           [1., 0.]])
+    """
+
+    moments: Bunch
+    design: Design
+    kept: list
+    inputs: Callable
+    phenotypic: np.ndarray
+    network_fit: Bunch = None
+    n_iter: int = 0
+
+
+def _project_network(state):
+    """The projection of the network's genetic value ``f``, computed once per fit."""
+    if state.network_fit is None:
+        kept = state.kept
+        state.network_fit = projection_fit(
+            state.moments, state.design, lambda: ((Z, F) for Z, F, _ in kept)
+        )
+        state.n_iter += state.network_fit.n_iter
+    return state.network_fit
+
+
+def _projection_effects(state):
+    """``epistasis="projection"``: the least-squares projection of ``f``."""
+    fit = _project_network(state)
+    return fit.additive, fit.epistasis, fit.epistasis_variance
+
+
+def _slope_effects(state, *, contrast=False):
+    """``epistasis="regression"`` (or ``"contrast"``): from the ELM slopes, computed once."""
+    slopes = conditional_slopes(state.moments, state.design)
+    additive = average_effects(state.moments, state.design, slopes)
+    E, E_var = epistasis_regression(state.moments, state.design, slopes, return_variance=True)
+    if contrast:  # the class contrast in place of the slopes; their variances stay
+        E = epistasis_contrast(state.moments)
+    return additive, E, E_var
+
+
+def _debiased_components(state, additive, E, E_var):
+    """``components="debiased"``: ``f`` corrected by the projection of its residuals."""
+    network_fit = _project_network(state)
+    kept = state.kept
+    total = sum(R.sum(axis=0) for _, _, R in kept)
+    squares = sum((R**2).sum(axis=0) for _, _, R in kept)
+    residual_fit = projection_fit(
+        with_target(state.moments, total, squares),
+        state.design,
+        lambda: ((Z, R) for Z, _, R in kept),
+    )
+    state.n_iter += residual_fit.n_iter
+    return debiased_components(
+        state.moments, state.design, lambda: kept, network_fit, residual_fit, state.phenotypic
+    )
+
+
+def _network_components(state, additive, E, E_var):
+    """``components="network"``: the variances of the network's own parts."""
+    inputs = (Z for Z, _, _ in state.kept) if state.kept else state.inputs()
+    pairwise = pairwise_part_variance(inputs, E, state.design)
+    return variance_components(
+        state.moments, state.design, additive, E, E_var, state.phenotypic, pairwise
+    )
+
+
+#: Effect estimators by name: ``FitState -> (additive, E, E_var)``, of shapes
+#: (k, p), (k, p, p) and (k, p, p).
+EFFECTS = {
+    "projection": _projection_effects,
+    "regression": _slope_effects,
+    "contrast": partial(_slope_effects, contrast=True),
+}
+
+#: Component estimators by name: ``(FitState, additive, E, E_var) -> components``,
+#: a Bunch of arrays of shape (k,) (:func:`~sklearn_elm._components.components_bunch`).
+COMPONENTS = {"debiased": _debiased_components, "network": _network_components}
+
+#: The estimators that solve a least-squares projection, by parameter: they need
+#: the samples kept between passes and more samples than terms.
+LEAST_SQUARES = {"epistasis": "projection", "components": "debiased"}
+
+
+def resolve(epistasis, components, n_inputs, n_samples, has_y):
+    """The estimators that ``"auto"`` stands for.
+
+    The least-squares projection fits ``p`` inputs and at most ``p (p + 1) /
+    2`` products; ``"auto"`` chooses it (``"projection"``, and
+    ``"debiased"`` where ``y`` is given) only where it is well determined,
+    ``p (p + 3) / 2 <= n / 2``, and the ELM slopes (``"regression"``,
+    ``"network"``) otherwise.
+
+    Parameters
+    ----------
+    epistasis, components : str
+        The requested estimators, names in :data:`EFFECTS` and
+        :data:`COMPONENTS` or ``"auto"``.
+    n_inputs, n_samples : int
+        Network inputs ``p`` and samples ``n``.
+    has_y : bool
+        Whether a target is given (nothing to debias with otherwise).
+
+    Returns
+    -------
+    epistasis, components : str
+        Names in :data:`EFFECTS` and :data:`COMPONENTS`.
+
+    Examples
+    --------
+    >>> from sklearn_elm._decomposition import resolve
+    >>> resolve("auto", "auto", 5, 40, True), resolve("auto", "auto", 5, 39, True)
+    (('projection', 'debiased'), ('regression', 'network'))
+    """
+    well_determined = n_inputs * (n_inputs + 3) / 2 <= n_samples / 2
+    if epistasis == "auto":
+        epistasis = "projection" if well_determined else "regression"
+    if components == "auto":
+        components = "debiased" if has_y and well_determined else "network"
+    return epistasis, components
+
+
+def check_terms(design, epistasis, components):
+    """A clear error where a chosen least-squares projection has too few samples.
+
+    The projection needs more samples than terms plus one, ``n - 1 >
+    n_terms`` (:attr:`~sklearn_elm._decomposition.Design.n_terms`); fewer
+    would give a minimum-norm solution read as effects.
+
+    Parameters
+    ----------
+    design : Design
+        The fit's design.
+    epistasis, components : str
+        The chosen estimators (as :func:`resolve` returns them).
+
+    Raises
+    ------
+    ValueError
+        Naming the option that needs the projection, and what to use instead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._decomposition import (
+    ...     build_design, check_terms, init_moments, update_moments)
+    >>> Z = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    >>> design = build_design(update_moments(init_moments(2, 1), Z, Z[:, :1], Z[:, None]))
+    >>> check_terms(design, "regression", "network")  # no projection: nothing to check
+    >>> check_terms(design, "projection", "network")
+    Traceback (most recent call last):
+    ...
+    ValueError: epistasis='projection' fits 3 additive and pairwise terms by least squares, ...
+    """
+    chosen = {"epistasis": epistasis, "components": components}
+    methods = [f"{name}='{value}'" for name, value in LEAST_SQUARES.items()
+               if chosen[name] == value]
+    if methods and design.n - 1 <= design.n_terms:
+        raise ValueError(
+            f"{methods[0]} fits {design.n_terms} additive and pairwise terms by least "
+            f"squares, more than {design.n} samples allow; use epistasis='regression' "
+            "and components='network' (or 'auto', which chooses them when the samples "
+            "are too few)."
+        )

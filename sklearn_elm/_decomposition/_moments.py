@@ -1,0 +1,407 @@
+"""Streamed sums of the equivalent linear map, and the centred design they define.
+
+For every sample ``n`` the network's equivalent linear map gives, per output
+``k``, coefficients ``s_nk`` (a row of ``J(x_n)``) with ``f_k(x_n) = s_nk .
+z_n`` on the network's input scale ``z``.  Everything downstream needs only
+sums over samples, accumulated batch by batch by :func:`update_moments`, so
+memory is ``O(n_outputs p^2)`` whatever the number of samples::
+
+    n, sum z, sum z z^T, sum (z*z)(z*z)^T, sum (z*z) z^T, sum f, sum f^2, sum z f^T,
+    sum s, sum s*s, sum z s^T   (and, for the contrast, genotype-class sums).
+
+The sums of ``s_ni`` leave out the samples where ``z_ni = 0``: there the
+coefficient multiplies 0, so the network's output does not depend on it, and a
+network may route it in any way (a ReLU unit that reads only that input has
+its gate shut there).  ``nz`` counts the samples each input is non-zero on and
+``nzz`` the sums of the other inputs over them, so that the ELM-slope
+estimators regress each coefficient on the samples that determine it.  For
+codings without zeros (haploid -1/+1) nothing is left out.
+
+:func:`build_design` turns the input sums into the :class:`Design` that every
+estimator of a fit shares: the additive and pairwise terms of the orthogonal
+decomposition of quantitative genetics, which are the inputs centred on their
+sample means ``z_i - zbar_i``, their products ``(z_i - zbar_i)(z_j - zbar_j)``
+and, for inputs with more than two values, the self term ``(z_i - zbar_i)^2``
+less its regression on ``z_i`` (a dominance deviation).
+"""
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from sklearn.utils import Bunch
+
+__all__ = ["Design", "build_design", "init_moments", "update_moments", "with_target"]
+
+
+def init_moments(n_features, n_outputs, *, contrast=False):
+    """Zeroed sums for :func:`update_moments`.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of network inputs ``p``.
+    n_outputs : int
+        Number of network outputs ``k``.
+    contrast : bool, default=False
+        Also allocate the genotype-class sums of
+        :func:`~sklearn_elm._decomposition.epistasis_contrast` (``4 k p^2``
+        more numbers).
+
+    Returns
+    -------
+    moments : Bunch
+        ``n`` (samples seen), ``z`` (p,), ``zz`` (p, p), ``z2z2`` (p, p),
+        ``z2z`` (p, p) (``sum z_i^2 z_j``), ``z3`` (p,) (sum of cubes),
+        ``f`` (k,), ``ff`` (k,), ``zf`` (p, k),
+        ``s`` (k, p), ``ss`` (k, p), ``zs`` (k, p, p) with ``zs[k, j, i] =
+        sum_n z_nj s_nki`` (each over the samples where ``z_ni != 0``),
+        ``nz`` (p,) (the number of those samples) and ``nzz`` (p, p) with
+        ``nzz[i, j] = sum_{n: z_ni != 0} z_nj``, and with ``contrast``,
+        ``class_n`` (2, 2, p, p) and ``class_s`` (k, 2, 2, p, p).
+
+    Examples
+    --------
+    >>> from sklearn_elm._decomposition import init_moments
+    >>> m = init_moments(3, 2)
+    >>> m.n, m.zs.shape
+    (0, (2, 3, 3))
+    """
+    p, k = int(n_features), int(n_outputs)
+    moments = Bunch(
+        n=0,
+        z=np.zeros(p),
+        zz=np.zeros((p, p)),
+        z2z2=np.zeros((p, p)),
+        z2z=np.zeros((p, p)),
+        f=np.zeros(k),
+        ff=np.zeros(k),
+        zf=np.zeros((p, k)),
+        s=np.zeros((k, p)),
+        ss=np.zeros((k, p)),
+        zs=np.zeros((k, p, p)),
+        z3=np.zeros(p),
+        nz=np.zeros(p),
+        nzz=np.zeros((p, p)),
+    )
+    if contrast:
+        moments.class_n = np.zeros((2, 2, p, p))
+        moments.class_s = np.zeros((k, 2, 2, p, p))
+    return moments
+
+
+def update_moments(moments, Z, F, S):
+    """Add one batch to the streamed sums, in float64.
+
+    Parameters
+    ----------
+    moments : Bunch
+        Sums from :func:`init_moments`, updated in place.
+    Z : ndarray of shape (n_batch, p)
+        Network inputs ``z``.
+    F : ndarray of shape (n_batch, k)
+        Genetic values ``f(z)`` (network outputs on the target scale,
+        without intercept).
+    S : ndarray of shape (n_batch, k, p)
+        ELM coefficients, ``F[n, k] = S[n, k] @ Z[n]``; those of inputs that
+        are 0 are left out of the sums.
+
+    Returns
+    -------
+    moments : Bunch
+        The same object.
+
+    Raises
+    ------
+    ValueError
+        When class sums are kept (``contrast=True``) and ``Z`` is not coded
+        -1 / +1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._decomposition import init_moments, update_moments
+    >>> Z = np.array([[1.0, -1.0], [-1.0, -1.0]])
+    >>> S = np.ones((2, 1, 2))
+    >>> m = update_moments(init_moments(2, 1), Z, (S[:, 0] * Z).sum(1)[:, None], S)
+    >>> m.n, m.f
+    (2, array([-2.]))
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    F = np.asarray(F, dtype=np.float64)
+    S = np.asarray(S, dtype=np.float64)
+    b, p = Z.shape
+    k = F.shape[1]
+    moments.n += b
+    moments.z += Z.sum(axis=0)
+    moments.zz += Z.T @ Z
+    Z2 = Z * Z
+    moments.z2z2 += Z2.T @ Z2
+    moments.z2z += Z2.T @ Z
+    moments.f += F.sum(axis=0)
+    moments.ff += (F * F).sum(axis=0)
+    moments.zf += Z.T @ F
+    # a coefficient that multiplies 0 does not reach the output: leave it out
+    nonzero = Z != 0
+    moments.nz += nonzero.sum(axis=0)
+    moments.nzz += nonzero.T.astype(np.float64) @ Z
+    S = np.where(nonzero[:, None, :], S, 0.0)
+    moments.s += S.sum(axis=0)
+    moments.ss += (S * S).sum(axis=0)
+    # zs[k, j, i] = sum_n z_nj s_nki: one (p, b) x (b, k p) product
+    moments.zs += (Z.T @ S.reshape(b, k * p)).reshape(p, k, p).transpose(1, 0, 2)
+    moments.z3 += (Z2 * Z).sum(axis=0)
+    if "class_n" in moments:
+        _update_class_sums(moments, Z, S)
+    return moments
+
+
+def _update_class_sums(moments, Z, S):
+    """Add the four genotype classes of every pair of -1/+1 inputs to the class sums."""
+    if not np.isin(Z, (-1.0, 1.0)).all():
+        bad = np.unique(Z[~np.isin(Z, (-1.0, 1.0))])[:5]
+        raise ValueError(
+            "epistasis='contrast' needs binary genotypes coded -1/+1 (haploid, "
+            f"e.g. GenotypeEncoder(center='mid')); found values {bad.tolist()}. "
+            "Use epistasis='regression' for other codings."
+        )
+    # class indicators: index 0 is z = -1, index 1 is z = +1
+    ind = np.stack([Z < 0, Z > 0]).astype(np.float64)
+    for a in range(2):
+        for c in range(2):
+            moments.class_n[a, c] += ind[a].T @ ind[c]
+            for out in range(S.shape[1]):
+                moments.class_s[out, a, c] += (S[:, out] * ind[a]).T @ ind[c]
+
+
+def with_target(moments, total, squares):
+    """The streamed sums with the target ``f`` replaced, e.g. by a residual ``r``.
+
+    :func:`~sklearn_elm._decomposition.projection_fit` reads only the input
+    sums (through the :class:`Design`) and ``sum f``, ``sum f^2``, so
+    projecting another target of the same samples needs those two sums and
+    nothing else.
+
+    Parameters
+    ----------
+    moments : Bunch
+        Streamed sums of the samples.
+    total, squares : ndarray of shape (k,)
+        ``sum_n r_n`` and ``sum_n r_n^2`` of the new target.
+
+    Returns
+    -------
+    moments : Bunch
+        A shallow copy; ``f``, ``ff`` replaced and the sums that involve the
+        old target (``zf``, ``s``, ``ss``, ``zs``) dropped.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._decomposition import init_moments, update_moments, with_target
+    >>> Z = np.array([[1.0], [-1.0]])
+    >>> m = update_moments(init_moments(1, 1), Z, Z, Z[:, None])
+    >>> r = with_target(m, np.array([3.0]), np.array([5.0]))
+    >>> r.f, r.ff, "zs" in r
+    (array([3.]), array([5.]), False)
+    """
+    skip = {"f", "ff", "zf", "s", "ss", "zs", "class_n", "class_s"}
+    kept = {key: value for key, value in moments.items() if key not in skip}
+    total = np.asarray(total, dtype=np.float64)
+    return Bunch(**kept, f=total, ff=np.asarray(squares, dtype=np.float64))
+
+
+@dataclass(frozen=True, eq=False)
+class Design:
+    """The centred additive and pairwise terms of a fit, computed once from its sums.
+
+    Every estimator of a fit reads the same centring, covariance and term
+    variances; :func:`build_design` computes them once from the input sums
+    and the estimators receive this object.
+
+    Attributes
+    ----------
+    n : int
+        Number of samples.
+    zbar : ndarray of shape (p,)
+        Input means.
+    C : ndarray of shape (p, p)
+        Input covariance, ``sum z z^T / n - zbar zbar^T``.
+    var : ndarray of shape (p,)
+        Input variances, the diagonal of ``C``.
+    gamma : ndarray of shape (p,)
+        Self-term slopes ``E[(z_i - zbar_i)^3] / Var(z_i)`` (0 for a
+        monomorphic input), so that the self term ``(z_i - zbar_i)^2 -
+        gamma_i (z_i - zbar_i)`` is uncorrelated with ``z_i``.
+    self_terms : ndarray of shape (p,), dtype bool
+        Inputs with at least three distinct values, whose square is not
+        affine in the input: only there is a self term ``d z_i^2`` defined
+        apart from the additive term.
+    pair_var : ndarray of shape (p, p)
+        Variance of each pairwise term: off the diagonal
+        ``Var((z_i - zbar_i)(z_j - zbar_j))``; on it, for self terms, the
+        variance of ``(z_i - zbar_i)^2`` left after its regression on ``z_i``,
+        and 0 for two-valued inputs.
+    product_mask : ndarray of shape (p, p), dtype bool
+        The pairwise terms that enter the model: ``i < j`` for inputs that
+        both vary, plus ``i == j`` for self terms, each of non-zero variance
+        (a product with a monomorphic input is a constant or a multiple of the
+        other input, already in the model).
+    n_terms : int
+        Number ``m`` of independent terms of the projection: the rank of
+        ``C`` (duplicated or monomorphic inputs count once or not at all)
+        plus the entries of ``product_mask``.  Products that are collinear
+        only through complete linkage between inputs are still counted.
+        Computed on first use: the rank takes an eigendecomposition of
+        ``C`` that the slope estimators do not need.
+    inv_var : ndarray of shape (p,)
+        ``1 / Var(z_i)``, 0 for a monomorphic input.
+    inv_pair_var : ndarray of shape (p, p)
+        ``1 / pair_var`` on ``product_mask``, 0 elsewhere.
+
+    See Also
+    --------
+    build_design : computes it from the streamed sums.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._decomposition import build_design, init_moments, update_moments
+    >>> Z = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    >>> design = build_design(update_moments(init_moments(2, 1), Z, Z[:, :1], Z[:, None]))
+    >>> design.C
+    array([[1., 0.],
+           [0., 1.]])
+    >>> design.n_terms  # two inputs and their product
+    3
+    """
+
+    n: int
+    zbar: np.ndarray
+    C: np.ndarray
+    var: np.ndarray
+    gamma: np.ndarray
+    self_terms: np.ndarray
+    pair_var: np.ndarray
+    product_mask: np.ndarray
+    inv_var: np.ndarray
+    inv_pair_var: np.ndarray
+
+    @cached_property
+    def n_terms(self):
+        """Rank of ``C`` plus the products that enter (see the class docstring)."""
+        rank = np.linalg.matrix_rank(self.C, hermitian=True) if self.C.any() else 0
+        return int(rank) + int(self.product_mask.sum())
+
+
+def build_design(moments):
+    """The :class:`Design` of the streamed sums: centring, covariance and term variances.
+
+    ``C = sum z z^T / n - zbar zbar^T``; the variances of the pairwise terms
+    are expanded in the raw streamed moments (``sum z_i^2 z_j^2``, ``sum
+    z_i^2 z_j``, ``sum z_i z_j``), so no second pass over the samples is
+    needed.
+
+    Parameters
+    ----------
+    moments : Bunch
+        Streamed sums (:func:`update_moments`); only the input sums are read.
+
+    Returns
+    -------
+    design : Design
+
+    Raises
+    ------
+    ValueError
+        With fewer than 2 samples.
+
+    Examples
+    --------
+    A diploid input (-1/0/+1) has a self term, a haploid one (-1/+1) does not:
+
+    >>> import numpy as np
+    >>> from sklearn_elm._decomposition import build_design, init_moments, update_moments
+    >>> Z = np.array([[-1.0, 1.0], [0.0, -1.0], [1.0, 1.0], [0.0, -1.0]])
+    >>> design = build_design(update_moments(init_moments(2, 1), Z, Z[:, :1], Z[:, None]))
+    >>> design.self_terms
+    array([ True, False])
+    >>> design.pair_var
+    array([[0.25, 0.5 ],
+           [0.5 , 0.  ]])
+    """
+    if moments.n < 2:
+        raise ValueError(f"The decomposition needs at least 2 samples, got {moments.n}.")
+    n = moments.n
+    zbar = moments.z / n
+    C = moments.zz / n - np.outer(zbar, zbar)
+    var = np.diag(C)
+    m2, m3 = np.diag(moments.zz) / n, moments.z3 / n
+    third = m3 - 3 * zbar * m2 + 2 * zbar**3
+    gamma = np.where(var > 0, third / np.where(var > 0, var, 1.0), 0.0)
+    self_residual = _self_residual(moments)
+    self_terms = _self_terms(moments, self_residual)
+    pair_var = _pair_variances(moments, zbar, C, self_terms, self_residual)
+    varies = var > 0
+    mask = np.triu(np.outer(varies, varies), 1)
+    mask[np.diag_indices(varies.size)] = self_terms
+    mask &= pair_var > 0
+    return Design(
+        n=n,
+        zbar=zbar,
+        C=C,
+        var=var,
+        gamma=gamma,
+        self_terms=self_terms,
+        pair_var=pair_var,
+        product_mask=mask,
+        inv_var=np.where(var > 0, 1.0 / np.where(var > 0, var, 1.0), 0.0),
+        inv_pair_var=np.where(mask, 1.0 / np.where(mask, pair_var, 1.0), 0.0),
+    )
+
+
+def _self_terms(moments, self_residual):
+    """Inputs whose square is not affine in the input (at least three distinct values).
+
+    For two values (haploid -1/+1, raw 0/1, a diploid locus with two
+    genotypes) ``z_i^2`` is ``alpha + beta z_i``.  The test is that the
+    residual variance of ``z^2`` regressed on ``z``, ``Var(z^2) - Cov(z,
+    z^2)^2 / Var(z)``, is not zero relative to the scale of ``z^2``.
+    """
+    n = moments.n
+    m2, m4 = np.diag(moments.zz) / n, np.diag(moments.z2z2) / n
+    var = m2 - (moments.z / n) ** 2
+    scale = np.maximum(m4 - m2**2, m2**2)
+    return (var > 0) & (self_residual > 1e-9 * scale)
+
+
+def _self_residual(moments):
+    """``Var(z^2) - Cov(z, z^2)^2 / Var(z)`` per input (``Var(z^2)`` where ``z`` is constant)."""
+    n = moments.n
+    m1, m2 = moments.z / n, np.diag(moments.zz) / n
+    m3, m4 = moments.z3 / n, np.diag(moments.z2z2) / n
+    var, var2, cov = m2 - m1**2, m4 - m2**2, m3 - m1 * m2
+    return var2 - np.where(var > 0, cov**2 / np.where(var > 0, var, 1.0), var2)
+
+
+def _pair_variances(moments, zbar, C, self_terms, self_residual):
+    """Variance of each pairwise term (:attr:`Design.pair_var`) from the raw moments."""
+    n = moments.n
+    M = moments.zz / n
+    Q = moments.z2z / n  # Q[i, j] = E[z_i^2 z_j]
+    M2 = np.diag(M)
+    zi, zj = zbar[:, None], zbar[None, :]
+    # E[(z_i - zbar_i)^2 (z_j - zbar_j)^2], expanded in raw moments
+    fourth = (
+        moments.z2z2 / n
+        - 2 * Q * zj
+        - 2 * Q.T * zi
+        + 4 * zi * zj * M
+        + zj**2 * M2[:, None]
+        + zi**2 * M2[None, :]
+        - 3 * zi**2 * zj**2
+    )
+    V = np.clip(fourth - C**2, 0.0, None)
+    diag = np.arange(zbar.size)
+    V[diag, diag] = np.where(self_terms, self_residual, 0.0)
+    return V

@@ -1,0 +1,115 @@
+"""Reading a fitted estimator through its equivalent linear map, batch by batch.
+
+What :class:`~sklearn_elm.ELMDecomposer` needs from torch: the network step of a
+fitted estimator, its inputs ``z`` (the output of the preprocessing steps),
+and per batch the genetic values ``f`` and ELM coefficients ``J`` on the
+target's scale, in float64, streamed into the sums of
+:mod:`sklearn_elm._decomposition` with the exactness residual checked.
+"""
+
+import numpy as np
+import torch
+from sklearn.pipeline import Pipeline
+from sklearn.utils import Bunch
+
+from ._decomposition import init_moments, update_moments
+from ._elm import _elm_batches, elm_residual
+
+__all__ = ["check_exact", "iter_decomposition", "iter_inputs", "split_network", "stream"]
+
+
+def check_exact(residual, peak, rtol=1e-3):
+    """A clear error where ``f(x) = J(x) x`` fails beyond float round-off."""
+    bad = residual > rtol * peak + 1e-12
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"The equivalent linear map is not exact for this network: max |f(x) - J(x) x| "
+            f"= {residual[k]:.3g} on output {k}, against max |f(x)| = {peak[k]:.3g}. The "
+            "decomposition would be wrong; the network must be a bias-free stack of "
+            "supported layers."
+        )
+
+
+def split_network(estimator):
+    """Split a fitted estimator into ``(preprocessing or None, network step)``."""
+    if isinstance(estimator, Pipeline):
+        preprocessing = estimator[:-1] if len(estimator) > 1 else None
+        net = estimator[-1]
+    else:
+        preprocessing, net = None, estimator
+    if not isinstance(getattr(net, "module_", None), torch.nn.Module):
+        raise TypeError(
+            "ELMDecomposer decomposes a fitted skorch NeuralNet (such as "
+            "NeuralGPRegressor) whose `module_` is a bias-free gated network, or a "
+            f"Pipeline ending in one; got {type(net).__name__}, which has no torch "
+            "module `module_`."
+        )
+    return preprocessing, net
+
+
+def net_intercept(net, n_outputs):
+    """The network's intercept per output (0 where it has none)."""
+    intercept = getattr(net, "intercept_", None)
+    if intercept is None:
+        return np.zeros(n_outputs)
+    return np.broadcast_to(np.asarray(intercept, dtype=np.float64), n_outputs).copy()
+
+
+def iter_inputs(X, preprocessing, batch_size):
+    """Yield the network's inputs ``z``, batch by batch (all at once for ``batch_size=None``)."""
+    n = X.shape[0]
+    step = max(n, 1) if batch_size is None else batch_size
+    for start in range(0, n, step):
+        Xb = X.iloc[start : start + step] if hasattr(X, "iloc") else X[start : start + step]
+        Zb = Xb if preprocessing is None else preprocessing.transform(Xb)
+        Zb = np.asarray(Zb, dtype=np.float64)
+        if not np.isfinite(Zb).all():
+            raise ValueError("The network's input contains NaN or infinity.")
+        yield Zb
+
+
+def iter_decomposition(X, preprocessing, net, batch_size, n_outputs):
+    """Yield ``(z, f, s, residual)`` per batch, on the target scale, in float64."""
+    module = net.module_
+    scale = getattr(net, "target_scale_", None)
+    scale = np.ones(n_outputs) if scale is None else np.broadcast_to(scale, n_outputs)
+    scale = scale.astype(np.float64)
+    for i, Zb in enumerate(iter_inputs(X, preprocessing, batch_size)):
+        for z, f, J in _elm_batches(module, Zb, batch_size=None, check_forward=i == 0):
+            r = elm_residual(f, J, z).cpu().numpy().astype(np.float64) * np.abs(scale)
+            yield (
+                z.cpu().numpy().astype(np.float64),
+                f.cpu().numpy().astype(np.float64) * scale,
+                J.cpu().numpy().astype(np.float64) * scale[None, :, None],
+                r,
+            )
+
+
+def stream(X, Y, preprocessing, net, *, batch_size, n_outputs, keep, debiased, contrast):
+    """Stream the network over ``X`` once: the sums, the exactness residual and, with
+    ``keep``, the samples themselves (``(z, f, y - intercept - f)`` per batch, the last
+    only with ``debiased``), for the projections' passes.
+
+    Returns a Bunch: ``moments``, ``kept``, ``phenotypic`` (the variance of ``Y``, NaN
+    without it), ``intercept``, ``residual`` and ``peak`` (``max |f|``) per output.
+    """
+    intercept = net_intercept(net, n_outputs)
+    moments, residual, kept, start = None, np.zeros(n_outputs), [], 0
+    peak = np.zeros(n_outputs)
+    for Z, F, S, r in iter_decomposition(X, preprocessing, net, batch_size, n_outputs):
+        if moments is None:
+            moments = init_moments(Z.shape[1], n_outputs, contrast=contrast)
+        update_moments(moments, Z, F, S)
+        residual = np.maximum(residual, r)
+        peak = np.maximum(peak, np.abs(F).max(axis=0, initial=0.0))
+        if keep:
+            # residual of the network's prediction, intercept + f
+            R = Y[start : start + len(Z)] - intercept - F if debiased else None
+            kept.append((Z, F, R))
+        start += len(Z)
+    if moments is None or moments.n < 2:
+        raise ValueError("ELMDecomposer needs at least 2 samples to decompose.")
+    phenotypic = np.full(n_outputs, np.nan) if Y is None else Y.var(axis=0)
+    return Bunch(moments=moments, kept=kept, phenotypic=phenotypic, intercept=intercept,
+                 residual=residual, peak=peak)
