@@ -32,12 +32,11 @@ import argparse
 import time
 
 import numpy as np
-import torch
+from _common import add_threads_option, realised_truth, set_threads
 from sklearn.pipeline import make_pipeline
 
 from sklearn_elm import ELMDecomposer, GBLUPRegressor, GenotypeEncoder, NeuralGPRegressor
 from sklearn_elm.datasets import make_epistatic_phenotypes
-from sklearn_elm.metrics import true_variance_components
 
 KEYS = ("additive", "epistatic", "genetic", "h2")
 
@@ -50,8 +49,7 @@ def run(seed, ploidy, ratio, options):
     data = make_epistatic_phenotypes(6000, 40, n_traits=2, h2=0.6, epistatic_ratio=ratio,
                                      ploidy=ploidy, allele_frequencies=freq, random_state=draw)
     X, Y, train = data.genotypes, data.phenotypes, data.train
-    Z = data.genotypes * (2.0 / ploidy) - 1.0  # the simulator's (and the encoder's) coding
-    truth = true_variance_components(Z[train], data.additive_effects, data.epistasis, Y[train])
+    truth = realised_truth(data, train, ploidy)
     start = time.perf_counter()
     net = make_pipeline(GenotypeEncoder(), NeuralGPRegressor(random_state=0))
     elm = ELMDecomposer(net, **options).fit(X[train], Y[train])
@@ -63,12 +61,12 @@ def run(seed, ploidy, ratio, options):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--threads", type=int, default=1)
+    add_threads_option(parser, default=1)
     parser.add_argument("--epistasis", default="auto",
                         choices=["auto", "projection", "regression"])
     parser.add_argument("--components", default="auto", choices=["auto", "debiased", "network"])
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     options = {"epistasis": args.epistasis, "components": args.components}
     print(f"ELMDecomposer({', '.join(f'{k}={v!r}' for k, v in options.items())})")
     print("estimate/truth per trait; errors are estimate - truth")

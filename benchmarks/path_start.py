@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 import torch
+from _common import encode
 from joblib import Parallel, delayed
 from sklearn.metrics import r2_score
 
@@ -40,7 +41,7 @@ def fit_one(n_samples, n_loci, h2, ratio, seed, multiple):
     data = make_epistatic_phenotypes(n_samples, n_loci, n_traits=2, n_qtl=n_loci // 4,
                                      n_pairs=n_loci // 8, h2=h2, epistatic_ratio=ratio,
                                      random_state=seed)
-    X, Y = 2.0 * data.genotypes - 1, data.phenotypes
+    X, Y = encode(data.genotypes), data.phenotypes
     n_train = int(0.8 * n_samples)
     if multiple is None:
         penalty = "auto"

@@ -23,7 +23,18 @@ import time
 
 import numpy as np
 import torch
-from sklearn.linear_model import LassoCV, LinearRegression
+from _common import (
+    add_settings_option,
+    add_threads_option,
+    encode,
+    fit_lasso,
+    pair_products,
+    parse_settings,
+    set_threads,
+    test_r2,
+    timed,
+)
+from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score
 from sklearn.pipeline import make_pipeline
 
@@ -41,11 +52,8 @@ def run(h2, seed, raw, params=None):
     model = NeuralGPRegressor(random_state=seed, **(params or {}))
     if not raw:
         model = make_pipeline(GenotypeEncoder(), model)
-    start = time.perf_counter()
-    model.fit(X[train], Y[train])
-    elapsed = time.perf_counter() - start
-    pred = model.predict(X[~train])
-    r2 = [r2_score(Y[~train, k], pred[:, k]) for k in range(Y.shape[1])]
+    model, elapsed = timed(lambda: model.fit(X[train], Y[train]))
+    r2 = test_r2(Y[~train], model.predict(X[~train]))
     net = model if raw else model[-1]
     return r2, elapsed, len(net.history)
 
@@ -54,24 +62,14 @@ def run_gblup(h2, seed):
     data = load_qhaplo(h2=h2, random_state=seed)
     X, Y, train = data.genotypes, data.phenotypes, data.train
     model = make_pipeline(GenotypeEncoder(), GBLUPRegressor("additive+epistatic"))
-    start = time.perf_counter()
-    pred = model.fit(X[train], Y[train]).predict(X[~train])
-    elapsed = time.perf_counter() - start
-    return [r2_score(Y[~train, k], pred[:, k]) for k in range(Y.shape[1])], elapsed
-
-
-def fit_lasso(F, y):
-    """LassoCV over 20 penalties from the smallest that zeroes every coefficient down 1000-fold
-    (an explicit grid: an integer ``alphas`` needs scikit-learn >= 1.7)."""
-    top = np.abs((F - F.mean(0)).T @ (y - y.mean())).max() / len(y)
-    return LassoCV(cv=5, alphas=top * np.logspace(0, -3, 20)).fit(F, y)
+    pred, elapsed = timed(lambda: model.fit(X[train], Y[train]).predict(X[~train]))
+    return test_r2(Y[~train], pred), elapsed
 
 
 def run_lasso(h2, seed):
     data = load_qhaplo(h2=h2, random_state=seed)
-    Z = 2.0 * data.genotypes - 1
-    rows, cols = np.triu_indices(Z.shape[1], 1)
-    F = np.hstack([Z, Z[:, rows] * Z[:, cols]])
+    Z = encode(data.genotypes)
+    F = np.hstack([Z, pair_products(Z)])
     train = data.train
     start = time.perf_counter()
     r2 = []
@@ -84,7 +82,7 @@ def run_lasso(h2, seed):
 def run_oracle(h2, seed):
     """Test r2 of the true genetic value and of least squares on the true support."""
     data = load_qhaplo(h2=h2, random_state=seed)
-    Z = 2.0 * data.genotypes - 1
+    Z = encode(data.genotypes)
     Y, train = data.phenotypes, data.train
     truth, support = [], []
     for k in range(Y.shape[1]):
@@ -100,12 +98,10 @@ def run_oracle(h2, seed):
 
 
 def main():
-    from decomposition import add_settings_option, parse_settings  # the sibling script
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--raw", action="store_true", help="also fit on raw 0/1 genotypes")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    add_threads_option(parser)
     parser.add_argument("--lasso", action="store_true",
                         help="also a LassoCV on all loci and pairwise products (slow)")
     parser.add_argument("--oracle", action="store_true", help="also the test r2 of the true "
@@ -115,8 +111,7 @@ def main():
     params = parse_settings(args.set)
     if params:
         print(f"NeuralGPRegressor settings: {params}")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
     start = time.perf_counter()
     load_qhaplo()
@@ -163,6 +158,7 @@ def print_row(label, name, seed, r2, epochs, seconds, note):
         + f" {min(r2):6.3f} {epochs:>6} {seconds:>6}   {note}",
         flush=True,
     )
+
 
 if __name__ == "__main__":
     main()

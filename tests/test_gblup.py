@@ -345,17 +345,25 @@ def test_multioutput_equals_separate_fits(kernel):
 
 
 def test_pipeline_gridsearch_cross_validate_clone_pickle():
+    """In a Pipeline, GridSearchCV and cross_validate the model learns, and it clones and pickles.
+
+    The target is additive, ``y = 3 + X beta + e`` with Var(X beta) about 5 and Var(e) = 0.25,
+    so a working model predicts held-out samples far better than chance (r2 0): each mean
+    held-out r2 must exceed 0.5 (it is about 0.78 here).
+    """
     rng = np.random.default_rng(9)
     X = genotypes(rng, 90, 10)
-    y = simulate(rng, X, 1.0, 1.0, 0.5)[0]
+    y = 3.0 + X @ rng.standard_normal(10) + 0.5 * rng.standard_normal(90)
     # recoding the markers affinely inside a pipeline changes nothing
     pipe = make_pipeline(FunctionTransformer(lambda A: 2 * A - 1), GBLUPRegressor())
     assert_allclose(pipe.fit(X, y).predict(X), GBLUPRegressor().fit(X, y).predict(X))
+    assert np.mean(cross_validate(pipe, X, y, cv=3)["test_score"]) > 0.5
     search = GridSearchCV(GBLUPRegressor(), {"kernel": KERNELS}, cv=KFold(3)).fit(X, y)
     # each kernel's score is its own model's (a kernel parameter ignored gives equal scores)
     assert len(set(search.cv_results_["mean_test_score"])) == len(KERNELS)
+    assert np.all(search.cv_results_["mean_test_score"] > 0.5)
     scores = cross_validate(GBLUPRegressor("additive+epistatic"), X, y, cv=3)
-    assert np.all(np.isfinite(scores["test_score"]))
+    assert np.mean(scores["test_score"]) > 0.5
     model = GBLUPRegressor("additive+epistatic", solver="kernel").fit(X, y)
     twin = clone(model)
     assert twin.get_params() == model.get_params()
