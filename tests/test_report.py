@@ -78,6 +78,13 @@ def fake_results(n_traits=2, n_loci=6, *, truth=True, seed=0, **overrides):
     return Analysis(**results)
 
 
+@pytest.fixture
+def placeholder_figures(monkeypatch):
+    """Figures written as a few bytes: for tests of the report's files and directory safety,
+    which need a report's files but not its drawings (those are checked above)."""
+    monkeypatch.setattr(_report._figures, "save", lambda draw, path: path.write_bytes(b"png"))
+
+
 def test_rank_pairs_orders_by_magnitude():
     E = np.array([[0, 1, -3, 0], [1, 0, 2, 0.5], [-3, 2, 0, 0], [0, 0.5, 0, 0]], dtype=float)
     i, j, e = rank_pairs(E)
@@ -139,7 +146,7 @@ def test_variance_table_says_what_the_elm_row_is(components, phrase):
     assert phrase in summary_tables(results)["components"].note
 
 
-def test_existing_directory_needs_force(tmp_path):
+def test_existing_directory_needs_force(tmp_path, placeholder_figures):
     out = tmp_path / "report"
     out.mkdir()
     results = fake_results(n_traits=1)
@@ -155,7 +162,7 @@ def test_existing_directory_needs_force(tmp_path):
         check_output_directory(tmp_path / "file", force=True)
 
 
-def test_force_never_replaces_anything_but_a_report(tmp_path, monkeypatch):
+def test_force_never_replaces_anything_but_a_report(tmp_path, monkeypatch, placeholder_figures):
     """--force must not delete input data or the working directory."""
     out = tmp_path / "report"
     write_report(fake_results(n_traits=1), out)
@@ -181,7 +188,7 @@ def test_force_never_replaces_anything_but_a_report(tmp_path, monkeypatch):
         check_output_directory(".", force=True)
 
 
-def test_permissions_follow_umask(tmp_path):
+def test_permissions_follow_umask(tmp_path, placeholder_figures):
     out = write_report(fake_results(n_traits=1), tmp_path / "report")
     umask = os.umask(0)
     os.umask(umask)
@@ -210,7 +217,7 @@ def test_interrupted_write_leaves_no_report(tmp_path, monkeypatch, existing):
     assert [p.name for p in tmp_path.iterdir()] == (["report"] if existing else [])
 
 
-def test_interrupt_between_renames_restores_old_report(tmp_path, monkeypatch):
+def test_interrupt_between_renames_restores_old_report(tmp_path, monkeypatch, placeholder_figures):
     out = tmp_path / "report"
     out.mkdir()
     (out / "metrics.json").write_text("old report")
@@ -273,7 +280,7 @@ def test_broken_image_is_detected(tmp_path):
     assert re.search(r'<img src="additive_effects.png"[^>]*data-loaded="false"', dom)
 
 
-def test_output_path_is_resolved_before_it_is_checked(tmp_path, monkeypatch):
+def test_output_path_is_resolved_before_it_is_checked(tmp_path, monkeypatch, placeholder_figures):
     """'missing/../data' is the data directory, not a new one; a directory named like a
     report file is not a report file; desktop litter does not block a re-run."""
     data = tmp_path / "data"
@@ -301,7 +308,7 @@ def test_report_files_are_listed_once():
     assert all(f.holds for f in REPORT_FILES)
 
 
-def test_a_locked_output_is_refused_and_kept(tmp_path):
+def test_a_locked_output_is_refused_and_kept(tmp_path, placeholder_figures):
     """While another process holds the lock beside --out, a write is refused at once and
     deletes nothing, even with force."""
     fcntl = pytest.importorskip("fcntl")
@@ -322,7 +329,7 @@ def test_a_locked_output_is_refused_and_kept(tmp_path):
     assert not lock.exists()
 
 
-def test_output_is_checked_again_at_the_rename(tmp_path, monkeypatch):
+def test_output_is_checked_again_at_the_rename(tmp_path, monkeypatch, placeholder_figures):
     """A directory that appears at --out while the report is written (by a program that does
     not take the lock) is not replaced without force, nor deleted."""
     out = tmp_path / "report"
