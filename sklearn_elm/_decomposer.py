@@ -99,7 +99,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
           orthogonal decomposition; the ``a_i`` are average effects), by
           streamed conjugate gradients.  Needs more samples than terms plus one.
         * ``"regression"``: average effects from the mean ELM coefficients
-          (:func:`~sklearn_elm._decomposition.average_effects`) and ``e_ij =
+          (``average_effects`` in ``_decomposition/_slopes.py``) and ``e_ij =
           B_ji + B_ij`` with ``B`` the multiple-regression slopes of the ELM
           coefficients on the inputs, each ``s_i`` read where ``z_i != 0``.
         * ``"contrast"``: additive effects as for ``"regression"``, and the published
@@ -182,8 +182,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     coefficients of several loci), and the formulas of both kinds of
     components, are on the science page of the documentation
     (``docs/science.rst``) and in
-    :func:`~sklearn_elm._decomposition.variance_components` and
-    :func:`~sklearn_elm._decomposition.debiased_components`.
+    ``variance_components`` and ``debiased_components`` of
+    ``sklearn_elm/_decomposition/_variance.py``.
 
     *Memory.*  The ELM statistics are sums over samples accumulated batch by
     batch, ``O(n_outputs p^2 + batch_size n_outputs width)``; the ELM-slope

@@ -122,7 +122,7 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
     (m = p) or of the pairwise features (m = p (p + 1) / 2) when m <= n, else
     of the n x n kernel; for ``"additive+epistatic"`` the additive kernel
     enters each likelihood evaluation through a p x p Schur complement.  The
-    deviance :func:`~sklearn_elm._reml.reml_objective` and its analytic
+    deviance ``reml_objective`` (``sklearn_elm/_reml.py``) and its analytic
     gradient are minimised over the log variance ratios with scipy's
     L-BFGS-B.  The epistatic
     kernel stores a p x p matrix per output, so it suits marker panels of up

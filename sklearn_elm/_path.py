@@ -207,7 +207,6 @@ class RegularizationPath(Callback):
     See Also
     --------
     sklearn_elm.NeuralGPRegressor : the regressor that trains with this callback by default.
-    path_lengths : how the epochs are shared between the steps.
 
     Examples
     --------

@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import __version__
+from .workflow import MAX_LOCI  # numpy only: the help text stays fast
 
 #: Exit codes and what they mean, for the help text and the module's docstring.
 EXIT_CODES = {
@@ -53,12 +54,15 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     _say(f"sklearn-elm: warning: {message}")
 
 
+_BAD_INPUT = (ValueError, FileNotFoundError, FileExistsError, ImportError)
+
+
 @contextlib.contextmanager
-def _input_errors(what=None):
+def _input_errors(what=None, bad_input=_BAD_INPUT):
     """Turn the errors that bad input raises into :class:`InputError`, named after ``what``."""
     try:
         yield
-    except (ValueError, FileNotFoundError, FileExistsError, ImportError) as exc:
+    except bad_input as exc:
         raise InputError(f"{what}: {exc}" if what else str(exc)) from exc
     except (OSError, EOFError, zlib.error) as exc:  # e.g. a corrupt .gz, a full disk
         raise InputError(f"{what or 'input'}: {exc or type(exc).__name__}") from exc
@@ -186,16 +190,15 @@ def run(args):
                            timings={"load": load_time, **analysis.timings})
         print(format_summary(analysis), flush=True)
         # everything but the writing of the report itself
-        analysis.timings["total"] = time.perf_counter() - start
+        analysis = replace(analysis, timings={**analysis.timings,
+                                              "total": time.perf_counter() - start})
         t0 = time.perf_counter()
-        with _input_errors(f"could not write the report to {out}"):
+        # a directory that changed meanwhile, a full disk: input errors; anything else a bug
+        with _input_errors(f"could not write the report to {out}", (FileExistsError,)):
             directory = write_report(analysis, out, force=args.force)
     _say(f"Report written to {directory / 'index.html'} "
          f"({time.perf_counter() - t0:.1f} s; {time.perf_counter() - start:.0f} s in all).")
     return EXIT_OK
-
-
-# ---------------------------------------------------------------- parser
 
 
 def _checked(convert, ok, requirement, name=None):
@@ -224,8 +227,8 @@ def _add_run_arguments(cmd):
         "trio (*_g.txt, *_p.txt, optional *_eff.txt with the true effects); or PLINK 1 "
         "genotypes (.bed file or prefix, with .bim/.fam; needs the 'plink' extra); or a "
         "genotype table (.csv, .tsv or whitespace-separated .txt, optionally .gz: samples in "
-        "rows, sample ID first, loci in the header). At least 3 and at most 4000 loci (prune "
-        "larger panels first), at least 10 training and 2 test samples",
+        "rows, sample ID first, loci in the header). At least 3 and at most "
+        f"{MAX_LOCI} loci (prune larger panels first), at least 10 training and 2 test samples",
     )
     cmd.add_argument(
         "--phenotypes", metavar="FILE",

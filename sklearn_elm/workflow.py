@@ -61,7 +61,9 @@ class Analysis:
     epistasis : dict of str to ndarray of shape (k, p, p)
         Symmetric pair effects ``e_ij`` of ``z_i z_j``.
     variance_components : dict of str to dict of str to ndarray of shape (k,)
-        Components by method, keyed as :data:`sklearn_elm._components.COMPONENTS`.
+        Components by method, keyed as the estimators' ``variance_components_``
+        (``additive``, ``epistatic``, ``higher``, ``genetic``, ``residual``,
+        ``phenotypic``, ``h2``, ``H2``).
     elm_components : str
         What the ELM's components are (``ELMDecomposer.components_``).
     network : dict
