@@ -357,3 +357,20 @@ def test_read_only_directory_is_refused(tmp_path):
             check_output_directory(out)
     finally:
         out.chmod(0o755)
+
+
+def test_observed_vs_predicted_shows_each_traits_own_values():
+    """Each trait's panel plots that trait's observed test values against each method's
+    prediction of it, labelled with that method's r2 (trait 0 on every panel fails here)."""
+    results = fake_results(n_traits=3)
+    fig = _report._figures.observed_vs_predicted(results)
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == ["trait 0", "trait 1", "trait 2"]
+    for k, ax in enumerate(axes):
+        assert len(ax.collections) == len(results.predictions)
+        for points, (method, pred) in zip(ax.collections, results.predictions.items(),
+                                          strict=True):
+            xy = np.asarray(points.get_offsets())
+            np.testing.assert_allclose(xy[:, 0], results.y_test[:, k])
+            np.testing.assert_allclose(xy[:, 1], pred[:, k])
+            assert points.get_label() == f"{method} (r2 {results.test_r2[method][k]:.3f})"
