@@ -24,17 +24,17 @@ from pathlib import Path
 from . import __version__
 from .workflow import MAX_LOCI  # numpy only: the help text stays fast
 
-#: Exit codes and what they mean, for the help text and the module's docstring.
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+#: Exit codes and what they mean, for the help text.
 EXIT_CODES = {
-    0: "success",
-    1: "unexpected failure (a bug; the traceback is printed)",
-    2: "bad usage or input (missing or malformed file, sample mismatch, unknown trait, a trait "
-       "constant in the training samples, too few samples or loci, a report directory that "
-       "cannot be written or replaced, another run writing it)",
-    130: "interrupted (Ctrl-C); no report is written",
-    143: "terminated (SIGTERM); no report is written",
+    EXIT_OK: "success",
+    EXIT_FAILURE: "unexpected failure (a bug; the traceback is printed)",
+    EXIT_USAGE: "bad usage or input (missing or malformed file, sample mismatch, unknown "
+    "trait, a trait constant in the training samples, too few samples or loci, a report "
+    "directory that cannot be written or replaced, another run writing it)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C); no report is written",
+    EXIT_TERMINATED: "terminated (SIGTERM); no report is written",
 }
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = EXIT_CODES
 
 
 class InputError(Exception):
@@ -182,6 +182,7 @@ def run(args):
     with contextlib.ExitStack() as stack:
         with _input_errors("--out"):
             stack.enter_context(output_lock(out))
+            check_output_directory(out, force=args.force)  # a run may have ended meanwhile
         stack.enter_context(_thread_limit(args.threads))
         data = _load(args)
         load_time = time.perf_counter() - start
@@ -337,12 +338,12 @@ def main(argv=None):
     except InputError as exc:
         _say(f"sklearn-elm: error: {exc}")
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        _say("sklearn-elm: interrupted; no report was written.")
-        return EXIT_INTERRUPTED
-    except Terminated:
-        _say("sklearn-elm: terminated; no report was written.")
-        return EXIT_TERMINATED
+    except (KeyboardInterrupt, Terminated) as exc:
+        what = "interrupted" if isinstance(exc, KeyboardInterrupt) else "terminated"
+        written = getattr(exc, "report_directory", None)  # held during the final rename
+        _say(f"sklearn-elm: {what}; " + (f"the report in {written} is complete." if written
+                                          else "no report was written."))
+        return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
     except Exception:
         traceback.print_exc()
         _say("sklearn-elm: unexpected failure (a bug?); no report was written.")

@@ -123,12 +123,16 @@ class Analysis:
 
 
 def _resolve_ploidy(data, ploidy):
-    """The ploidy of the whole panel: a diploid panel whose only 2s are in test samples
-    must not be taken for haploid on its training samples."""
+    """The given ploidy, else the data's, else that of the whole panel (a diploid panel whose
+    only 2s are in test samples must not be taken for haploid on its training samples), with
+    :func:`~sklearn_elm.datasets.infer_ploidy`'s warning where few cells are 2."""
+    from .datasets import infer_ploidy
+
     if ploidy is None:
         ploidy = data.get("ploidy")
     if ploidy is None:
-        ploidy = 2 if np.nanmax(data.genotypes, initial=0) > 1 else 1
+        ploidy = infer_ploidy(data.genotypes, sample_ids=data.get("sample_ids"),
+                              feature_names=data.get("feature_names"))
     return int(ploidy)
 
 

@@ -586,7 +586,8 @@ def test_sigterm_while_writing_leaves_nothing_behind(tmp_path, trio, monkeypatch
     try:
         code = main(["run", "--data", str(trio), "--out", str(out), "--quiet", *FAST])
     finally:
-        assert signal.signal(signal.SIGTERM, previous) is not_handled  # restored by the run
+        restored = signal.signal(signal.SIGTERM, previous)
+    assert restored is not_handled  # the run put the handler back
     assert code == 143
     assert "terminated; no report was written" in capsys.readouterr().err
     assert list((tmp_path / "work").iterdir()) == []

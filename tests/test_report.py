@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import signal
 import subprocess
 
 import numpy as np
@@ -301,11 +302,44 @@ def test_output_path_is_resolved_before_it_is_checked(tmp_path, monkeypatch, pla
     write_report(fake_results(n_traits=1), out, force=True)
 
 
-def test_report_files_are_listed_once():
-    """The registry names every file a report holds, and a report holds nothing else."""
-    names = [f.name for f in REPORT_FILES]
-    assert len(names) == len(set(names)) and "metrics.json" in names and "index.html" in names
+def test_every_file_written_is_in_the_registry_once(tmp_path, placeholder_figures):
+    """A report holds one file per registry entry (one per trait for the heatmaps) and
+    nothing else, and every entry says what it holds."""
+    out = write_report(fake_results(n_traits=2), tmp_path / "report")
+    names = sorted(p.name for p in out.iterdir())
+    patterns = [re.compile(re.escape(f.name).replace("<k>", r"\d+").replace("<trait>", ".+"))
+                for f in REPORT_FILES]
+    matches = {f.name: [n for n in names if pattern.fullmatch(n)]
+               for f, pattern in zip(REPORT_FILES, patterns, strict=True)}
+    assert {f: len(found) for f, found in matches.items()} == {
+        f.name: 2 if "<k>" in f.name else 1 for f in REPORT_FILES}
+    assert sorted(n for found in matches.values() for n in found) == names
     assert all(f.holds for f in REPORT_FILES)
+
+
+def test_a_signal_during_the_final_rename_is_held_until_it_is_done(
+        tmp_path, monkeypatch, placeholder_figures):
+    """Ctrl-C while the previous report is being deleted: the new report is complete, no
+    copy is left beside it, and the interruption, delivered after, says where it is."""
+    out = tmp_path / "report"
+    write_report(fake_results(n_traits=1), out)
+    rmtree = _report._files.shutil.rmtree
+
+    def interrupted(path, **kwargs):
+        if str(path).endswith(".old"):
+            os.kill(os.getpid(), signal.SIGINT)
+        rmtree(path, **kwargs)
+
+    monkeypatch.setattr(_report._files.shutil, "rmtree", interrupted)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt) as caught:
+            write_report(fake_results(n_traits=2), out, force=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert caught.value.report_directory == out
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]
+    assert len(json.loads((out / "metrics.json").read_text())["traits"]) == 2
 
 
 def test_a_locked_output_is_refused_and_kept(tmp_path, placeholder_figures):

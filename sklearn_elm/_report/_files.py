@@ -11,7 +11,10 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import tempfile
+import threading
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple
@@ -26,37 +29,62 @@ except ImportError:  # pragma: no cover
 __all__ = ["REPORT_FILES", "check_output_directory", "output_lock", "write_report"]
 
 
+def _table(write):
+    return lambda analysis, path, trait, names: write(analysis, path)
+
+
+def _figure(draw):
+    def write(analysis, path, trait, names):
+        args = (analysis,) if trait is None else (analysis, trait)
+        _figures.save(partial(draw, *args), path)
+
+    return write
+
+
+def _metrics(analysis, path, trait, names):
+    _tables.write_metrics(analysis, path, list(names.values()))
+
+
+def _page(analysis, path, trait, names):
+    figures = {key.removesuffix(".png"): name for key, name in names.items()
+               if name.endswith(".png")}
+    _html.write_html(analysis, path, figures)
+
+
 class ReportFile(NamedTuple):
-    """One file of the report: its name and what it holds."""
+    """One file of the report: its name, what it holds, and how it is written.
+
+    ``write(analysis, path, trait, names)`` writes it to ``path``; ``trait`` is the
+    trait's index for a file per trait (None otherwise), and ``names`` maps every
+    file's key to its name (the page and metrics.json link and list them).
+    """
 
     name: str
     holds: str
+    write: Callable
 
 
 #: Every file of a report, in the order they are written; ``<k>`` and ``<trait>`` stand
 #: for each trait's number (from 1) and name.
 REPORT_FILES = (
-    ReportFile("effects.csv", "additive effects per trait, locus and method"),
-    ReportFile("epistasis_pairs.csv", "every pair of loci, ranked, per trait and method"),
-    ReportFile("variance_components.csv", "variance components per trait and method"),
-    ReportFile("observed_vs_predicted.png", "test phenotypes against each method's prediction"),
-    ReportFile("additive_effects.png", "additive effects (against the truth where known)"),
-    ReportFile("variance_components.png", "variance components by method"),
-    ReportFile("epistasis_<k>_<trait>.png", "heatmap of a trait's pair effects"),
-    ReportFile("metrics.json", "every summary figure, the settings, timings and versions"),
-    ReportFile("index.html", "the report page"),
+    ReportFile("effects.csv", "additive effects per trait, locus and method",
+               _table(_tables.write_effects)),
+    ReportFile("epistasis_pairs.csv", "every pair of loci, ranked, per trait and method",
+               _table(_tables.write_pairs)),
+    ReportFile("variance_components.csv", "variance components per trait and method",
+               _table(_tables.write_components)),
+    ReportFile("observed_vs_predicted.png", "test phenotypes against each method's prediction",
+               _figure(_figures.observed_vs_predicted)),
+    ReportFile("additive_effects.png", "additive effects (against the truth where known)",
+               _figure(_figures.additive_effects)),
+    ReportFile("variance_components.png", "variance components by method",
+               _figure(_figures.variance_components)),
+    ReportFile("epistasis_<k>_<trait>.png", "heatmap of a trait's pair effects",
+               _figure(_figures.epistasis_heatmap)),
+    ReportFile("metrics.json", "every summary figure, the settings, timings and versions",
+               _metrics),
+    ReportFile("index.html", "the report page", _page),
 )
-
-_FIGURES = {
-    "observed_vs_predicted.png": _figures.observed_vs_predicted,
-    "additive_effects.png": _figures.additive_effects,
-    "variance_components.png": _figures.variance_components,
-}
-_TABLES = {
-    "effects.csv": _tables.write_effects,
-    "epistasis_pairs.csv": _tables.write_pairs,
-    "variance_components.csv": _tables.write_components,
-}
 #: Files a desktop puts in any folder it shows.
 _DESKTOP_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 
@@ -73,24 +101,22 @@ def is_report_file(name):
     return _REPORT_NAME.fullmatch(name) is not None
 
 
+def _instances(spec, analysis):
+    """``(key, file name, trait)`` of each file that ``spec`` stands for."""
+    if "<k>" not in spec.name:
+        return [(spec.name, spec.name, None)]
+    stem = spec.name.split("_<k>")[0]
+    return [(f"{stem}_{k}.png", spec.name.replace("<k>", str(k + 1)).replace(
+        "<trait>", _tables.slug(t)), k) for k, t in enumerate(analysis.target_names)]
+
+
 def _write_files(analysis, directory):
     """Write every file of :data:`REPORT_FILES` into ``directory``; return their names."""
-    figures = {}
-    for spec in REPORT_FILES:
-        if spec.name in _TABLES:
-            _TABLES[spec.name](analysis, directory / spec.name)
-        elif spec.name in _FIGURES:
-            _figures.save(partial(_FIGURES[spec.name], analysis), directory / spec.name)
-            figures[spec.name.removesuffix(".png")] = spec.name
-        elif spec.name == "epistasis_<k>_<trait>.png":
-            for k, t in enumerate(analysis.target_names):
-                name = f"epistasis_{k + 1}_{_tables.slug(t)}.png"
-                _figures.save(partial(_figures.epistasis_heatmap, analysis, k), directory / name)
-                figures[f"epistasis_{k}"] = name
-    files = [*_TABLES, *figures.values(), "metrics.json", "index.html"]
-    _tables.write_metrics(analysis, directory / "metrics.json", files)
-    _html.write_html(analysis, directory / "index.html", figures)
-    return files
+    files = [(spec, *instance) for spec in REPORT_FILES for instance in _instances(spec, analysis)]
+    names = {key: name for _, key, name, _ in files}
+    for spec, _, name, trait in files:
+        spec.write(analysis, directory / name, trait, names)
+    return list(names.values())
 
 
 def _resolved(directory):
@@ -239,6 +265,31 @@ def _acquire(lock, directory):
         os.close(fd)
 
 
+@contextlib.contextmanager
+def _signals_held():
+    """Hold SIGINT and SIGTERM while the block runs; deliver them once it is done.
+
+    Moving a previous report aside, renaming the new one into place and
+    removing what is left take milliseconds; cut short by a signal they would
+    leave a stray copy behind.  Main thread only (where Python runs handlers).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    held = [sig for sig in (signal.SIGINT, signal.SIGTERM)
+            if signal.getsignal(sig) not in (signal.SIG_IGN, None)]
+    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum))
+                for sig in held}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in received:
+            signal.raise_signal(sig)
+
+
 def _replace(tmp, directory, force):
     """Rename ``tmp`` to ``directory``, moving a previous report aside first."""
     # checked again at the rename: the directory may have changed since the run began
@@ -265,7 +316,9 @@ def write_report(analysis, directory, *, force=False):
     aside and deleted only after that rename.  On any error or interruption
     (``KeyboardInterrupt``, or any ``BaseException`` a signal handler
     raises), the temporary directory is removed and a previous report is
-    left as it was.
+    left as it was.  SIGINT and SIGTERM are held during the final renames
+    and delivered after them: the exception they then raise carries the
+    complete report's directory as ``report_directory``.
 
     Parameters
     ----------
@@ -292,12 +345,20 @@ def write_report(analysis, directory, *, force=False):
         check_output_directory(directory, force=force)
         tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp",
                                     dir=directory.parent))
+        written = False
         try:
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's private 0700 is not what a report wants
             _write_files(analysis, tmp)
-            _replace(tmp, directory, force)
+            with _signals_held():
+                _replace(tmp, directory, force)
+                written = True
+        except BaseException as exc:
+            if written:  # a signal held during the swap: the report is complete all the same
+                exc.report_directory = directory
+            raise
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            with _signals_held():
+                shutil.rmtree(tmp, ignore_errors=True)
     return directory
