@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklearn_elm.datasets import (
+    infer_ploidy,
     load_qhaplo,
     make_epistatic_phenotypes,
     pairwise_values,
@@ -152,6 +153,30 @@ def test_simulator_structure():
     np.testing.assert_array_equal(a.phenotypes, b.phenotypes)
 
 
+def test_simulator_reports_the_ploidy_it_simulated():
+    """The Bunch carries the ploidy simulated, as a Python int, even where the sample holds
+    no 2 and inferring the ploidy from the genotypes would say 1."""
+    data = make_epistatic_phenotypes(12, 2, ploidy=np.int64(2), allele_frequencies=0.15,
+                                     random_state=1)
+    assert not (data.genotypes == 2).any() and infer_ploidy(data.genotypes) == 1
+    assert data.ploidy == 2 and type(data.ploidy) is int
+    assert make_epistatic_phenotypes(20, 3, random_state=0).ploidy == 1
+
+
+@pytest.mark.parametrize("n_samples", [5, 10, 37, 101])
+def test_simulator_and_trio_share_the_published_split(tmp_path, n_samples):
+    """The simulator and the qhaplo reader mark the same first round(0.85 n) samples as
+    train (10 samples: 8.5 rounds to 8)."""
+    expected = np.arange(n_samples) < int(round(0.85 * n_samples))
+    simulated = make_epistatic_phenotypes(n_samples, 4, random_state=0)
+    np.testing.assert_array_equal(simulated.train, expected)
+    ids = [str(n) for n in range(n_samples)]
+    (tmp_path / "x_g.txt").write_text("qtl " + " ".join(f"{i}_1" for i in ids) + "\nl1 "
+                                      + " ".join(str(n % 2) for n in range(n_samples)) + "\n")
+    (tmp_path / "x_p.txt").write_text("ind T1\n" + "".join(f"{i} 0.5\n" for i in ids))
+    np.testing.assert_array_equal(read_qhaplo(tmp_path).train, expected)
+
+
 def test_purely_additive_simulation():
     data = make_epistatic_phenotypes(200, 8, epistatic_ratio=0.0, n_pairs=0, random_state=0)
     assert np.all(data.epistasis == 0)
@@ -200,6 +225,10 @@ def _trio(tmp_path, genotypes="0 1\n1 0", phenotypes="1 0.5\n2 1.5", effects=Non
     [
         (dict(genotypes="0 5\n1 0"), "genotype 5 is not an allele count"),
         (dict(genotypes="0 300\n1 0"), "non-integer genotype"),
+        # beside a missing value, a bad one is refused all the same
+        (dict(genotypes="NA 5\n1 0"), "genotype 5 is not an allele count"),
+        (dict(genotypes="NA AG\n1 0"), r"line 2 .locus l1.: non-integer genotype 'AG'"),
+        (dict(genotypes=". 0.5\n1 0"), r"non-integer genotype '0.5'"),
         (dict(phenotypes="1 0.5\n1 1.5"), "duplicate individual '1'"),
         (dict(phenotypes="1 0.5\n2 tall"), r"x_p.txt, line 3: non-numeric value 'tall'"),
         (dict(phenotypes="1 0.5\n2 inf"), r"x_p.txt, line 3: infinite value"),
@@ -230,6 +259,19 @@ def test_qhaplo_phenotypes_accept_missing_values(tmp_path, missing):
     assert data.phenotypes[0, 0] == 0.5 and np.isnan(data.phenotypes[1, 0])
 
 
+@pytest.mark.parametrize("missing", ["NA", "na", "NaN", "nan", "N/A", "."])
+def test_qhaplo_genotypes_accept_missing_values(tmp_path, missing):
+    """A missing genotype, spelled as read_genotype_table accepts it, is NaN in float64
+    genotypes, and the allele frequencies are taken over the genotyped individuals; a
+    trio without missing genotypes stays int8."""
+    assert read_qhaplo(_trio(tmp_path)).genotypes.dtype == np.int8
+    data = read_qhaplo(_trio(tmp_path, genotypes=f"0 {missing}\n1 0"))
+    assert data.genotypes.dtype == np.float64
+    np.testing.assert_array_equal(data.genotypes, [[0.0, 1.0], [np.nan, 0.0]])
+    np.testing.assert_array_equal(data.allele_frequencies, [0.0, 0.5])
+    assert data.ploidy == 1
+
+
 def _write_trio_file(tmp_path, kind, text):
     _trio(tmp_path)
     (tmp_path / f"x_{kind}.txt").write_text(text)
@@ -243,7 +285,7 @@ def _write_trio_file(tmp_path, kind, text):
         ("p", "ind T1\n", r"x_p.txt: the phenotype file has a header but no individuals"),
         ("p", "ind T1\n1 0.5\n3 1.5\n", r"x_g.txt and .*x_p.txt name different individuals"),
         ("g", "qtl 1_1 2_1\n", r"x_g.txt: no loci after the header"),
-        ("g", "qtl 1_1 2_1\nl1 0 NA\n", r"x_g.txt, line 2 .locus l1.: non-integer genotype 'NA'"),
+        ("g", "qtl 1_1 2_1\nl1 0 A\n", r"x_g.txt, line 2 .locus l1.: non-integer genotype 'A'"),
         ("eff", "trait locus add_eff epi_loc epi_eff sfs\n1 1 x 1 0 0.5\n", r"x_eff.txt: "),
     ],
 )

@@ -74,17 +74,22 @@ def test_phenotypes_that_are_a_directory(tmp_path):
 @pytest.mark.parametrize(
     "case, match",
     [
-        ("bundled with phenotypes", "--phenotypes does not apply to the bundled data"),
-        ("h2 with a path", "--h2 makes the noisy variant of the bundled data"),
-        ("trio with phenotypes", r"holds a qhaplo trio, .*--phenotypes does not apply"),
-        ("table without phenotypes", r"g.csv: a table genotype file needs --phenotypes"),
+        ("bundled with phenotypes",
+         r"^phenotypes= \(--phenotypes\) does not apply to the bundled data\.$"),
+        ("h2 with a path", r"^h2= \(--h2\) makes the noisy variant of the bundled data; it "
+         r"needs source='qhaplo' \(--data qhaplo\)\.$"),
+        ("trio with phenotypes",
+         r"holds a qhaplo trio, .*; phenotypes= \(--phenotypes\) does not apply\.$"),
+        ("table without phenotypes",
+         r"g.csv: a table genotype file needs phenotypes=FILE \(--phenotypes FILE\)\.$"),
         ("directory without data", r"holds no qhaplo trio .* and 0 PLINK .bed files"),
         ("bad ploidy", r"ploidy must be 'auto', 1 or 2, got 'diploid'"),
     ],
 )
 def test_usage_errors_are_value_errors(tmp_path, case, match):
     """Each misuse is a ValueError (which the command line reports as a usage error, exit
-    2) whose message names the problem."""
+    2) whose message names the problem, and the Python parameter to change with its
+    command-line flag in parentheses (load_data is called from Python and from the CLI)."""
     _, geno, pheno = _tables(tmp_path)
     trio = tmp_path / "trio"
     trio.mkdir()
@@ -176,14 +181,16 @@ def _traits_bunch():
 def test_trait_selection_names_and_empty_traits():
     """A name with a comma is taken whole where it exists; samples missing a chosen trait
     are dropped and counted, keeping their side of the split; an unknown trait and a
-    trait with no value are ValueErrors naming them."""
+    trait with no value are ValueErrors naming them (the second with the parameter and
+    flag that leave it out)."""
     kept = select_traits(_traits_bunch(), ["yield, kg", "h"])
     assert kept.target_names.tolist() == ["yield, kg", "h"]
     assert kept.n_dropped == 1 and kept.sample_ids.tolist() == ["a", "b"]
     assert kept.train.tolist() == [True, True] and kept.genotypes.shape == (2, 2)
     other = select_traits(_traits_bunch(), ["h,part"])
     assert other.n_dropped == 1 and other.train.tolist() == [True, False]
-    with pytest.raises(ValueError, match="trait 'empty' has no measured value"):
+    with pytest.raises(ValueError, match=r"trait 'empty' has no measured value; leave it out "
+                       r"with traits= \(--traits\)\.$"):
         select_traits(_traits_bunch())
     with pytest.raises(ValueError, match=r"unknown trait 'height'; the phenotypes name: yie"):
         select_traits(_traits_bunch(), ["height"])

@@ -394,6 +394,25 @@ def test_plink_truncated_or_foreign_bed(tmp_path):
 
 
 @needs_bed_reader
+@pytest.mark.parametrize(
+    "content, held",
+    [(b"", "the file is empty"),
+     (b"\x6c\x1b", "only 2 of its 3 header bytes"),
+     (b"\x6c\x1b\x01", "only its 3-byte header")],
+)
+def test_plink_empty_bed_holds_no_genotypes(tmp_path, content, held):
+    """A .bed of no bytes, a part of the header or the header alone is said to hold no
+    genotypes, with the size the .fam and .bim imply (10 samples: 3 bytes a variant,
+    3 + 5 * 3 = 18), not as a count of samples that no .fam could list."""
+    _, pheno, _, _ = _plink_set(tmp_path)
+    (tmp_path / "a.bed").write_bytes(content)
+    with pytest.raises(ValueError, match=rf"a.bed: the .bed holds no genotypes \({held}\), "
+                       r"but the 10 samples of .*a.fam and the 5 variants of .*a.bim need "
+                       r"18 bytes: is it truncated\?$"):
+        read_plink(tmp_path / "a", pheno)
+
+
+@needs_bed_reader
 def test_plink_blank_lines_and_missing_final_newline(tmp_path):
     """Blank lines in the .fam and .bim are skipped and a last line without its newline
     counts: bed-reader alone counts newline characters and fails on both."""

@@ -96,11 +96,14 @@ def load_data(source="qhaplo", *, phenotypes=None, h2=None, random_state=None, p
     ploidy = check_ploidy_option(ploidy)
     if isinstance(source, str) and source == "qhaplo":
         if phenotypes is not None:
-            raise ValueError("--phenotypes does not apply to the bundled data.")
+            raise ValueError(
+                "phenotypes= (--phenotypes) does not apply to the bundled data."
+            )
         return _load_bundled(h2, random_state, ploidy)
     if h2 is not None:
         raise ValueError(
-            "--h2 makes the noisy variant of the bundled data; it needs --data qhaplo."
+            "h2= (--h2) makes the noisy variant of the bundled data; it needs "
+            "source='qhaplo' (--data qhaplo)."
         )
     try:
         data, path, kind = _read_source(Path(source), phenotypes, ploidy)
@@ -142,7 +145,7 @@ def _read_source(path, phenotypes, ploidy):
     if path.is_dir() and any(path.glob("*_g.txt")):
         if phenotypes is not None:
             raise ValueError(f"{path} holds a qhaplo trio, which has its own phenotypes "
-                             "(*_p.txt); --phenotypes does not apply.")
+                             "(*_p.txt); phenotypes= (--phenotypes) does not apply.")
         return read_qhaplo(path, ploidy=ploidy), path, "qhaplo text files"
     if path.is_dir():
         beds = sorted(path.glob("*.bed"))
@@ -155,7 +158,9 @@ def _read_source(path, phenotypes, ploidy):
     plink = path.suffix == ".bed" or not path.exists()
     if phenotypes is None:
         kind = "PLINK" if plink else "table"
-        raise ValueError(f"{path}: a {kind} genotype file needs --phenotypes FILE.")
+        raise ValueError(
+            f"{path}: a {kind} genotype file needs phenotypes=FILE (--phenotypes FILE)."
+        )
     check_file(phenotypes)  # before the genotypes, which may take long to read
     if plink:
         return read_plink(path, phenotypes, ploidy=ploidy), path, "PLINK 1 binary genotypes"
@@ -217,7 +222,8 @@ def select_traits(data, traits=None):
     if empty.any():
         name = np.asarray(data.target_names)[np.flatnonzero(empty)[0]]
         raise ValueError(
-            f"trait {str(name)!r} has no measured value; leave it out with --traits."
+            f"trait {str(name)!r} has no measured value; leave it out with traits= "
+            "(--traits)."
         )
     measured = ~np.isnan(data.phenotypes).any(axis=1)
     data.n_dropped = int((~measured).sum())

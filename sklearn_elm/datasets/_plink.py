@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
-from ._tables import _check_unique, check_file, match_samples, read_phenotype_table
+from ._tables import check_file, check_unique, match_samples, read_phenotype_table
 
 __all__ = ["read_plink"]
 
@@ -48,12 +48,23 @@ def _read_ids(path):
     return np.array(ids)
 
 
+def _no_genotypes(bed, fam, bim, n_samples, n_variants, held):
+    """The error for a .bed with no genotype bytes: the counts say how long it should be."""
+    need = 3 + n_variants * -(-n_samples // 4)
+    return ValueError(
+        f"{bed}: the .bed holds no genotypes ({held}), but the {n_samples} samples of {fam} "
+        f"and the {n_variants} variants of {bim} need {need} bytes: is it truncated?"
+    )
+
+
 def _check_size(bed, fam, bim, n_samples, n_variants):
     """The .bed holds ``3 + n_variants * ceil(n_samples / 4)`` bytes; say which count is off."""
     per_variant = -(-n_samples // 4)
     size = bed.stat().st_size - 3
     if size == n_variants * per_variant:
         return
+    if size == 0:  # the counts are at least 1, so no count of lines fits
+        raise _no_genotypes(bed, fam, bim, n_samples, n_variants, "only its 3-byte header")
     message = (
         f"{bed} holds {size} bytes of genotypes, which do not fit the {n_samples} samples "
         f"of {fam} and the {n_variants} variants of {bim}: that is ceil({n_samples} / 4) = "
@@ -98,8 +109,12 @@ def _check_padding(bed, fam, n_samples, n_variants):
 
 
 def _check_bed(bed, fam, bim, n_samples, n_variants):
+    """Refuse a .bed that is empty, not variant-major PLINK 1, or does not fit the counts."""
     with open(bed, "rb") as f:
         head = f.read(3)
+    if len(head) < 3 and (_MAGIC + bytes([_VARIANT_MAJOR])).startswith(head):
+        held = "the file is empty" if not head else f"only {len(head)} of its 3 header bytes"
+        raise _no_genotypes(bed, fam, bim, n_samples, n_variants, held)
     if len(head) < 3 or head[:2] != _MAGIC:
         raise ValueError(f"{bed}: not a PLINK 1 .bed file (it does not begin with the bytes "
                          "6c 1b 01).")
@@ -148,9 +163,9 @@ def read_plink(path, phenotype_path, *, ploidy="auto"):
     ValueError
         If the ``.fam`` or ``.bim`` has a number of lines that does not fit
         the ``.bed`` (the message names the file, its count and the count the
-        ``.bed`` implies), the ``.bed`` is not a variant-major PLINK 1 file,
-        a phenotyped sample is not in the ``.fam``, an ID is duplicated, or
-        ``ploidy=1`` meets a genotype 2.
+        ``.bed`` implies), the ``.bed`` is empty or not a variant-major PLINK 1
+        file, a phenotyped sample is not in the ``.fam``, an ID is
+        duplicated, or ``ploidy=1`` meets a genotype 2.
 
     Examples
     --------
@@ -179,8 +194,8 @@ def read_plink(path, phenotype_path, *, ploidy="auto"):
     for companion in (bed, bim, fam):
         check_file(companion)
     ids, loci = _read_ids(fam), _read_ids(bim)
-    _check_unique(ids, fam, "sample ID (IID)")
-    _check_unique(loci, bim, "variant ID")
+    check_unique(ids, fam, "sample ID (IID)")
+    check_unique(loci, bim, "variant ID")
     _check_bed(bed, fam, bim, len(ids), len(loci))
     phenotypes = read_phenotype_table(phenotype_path)
     # the counts are given, so that bed-reader reads neither the .fam nor the .bim again

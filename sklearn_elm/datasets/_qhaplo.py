@@ -8,7 +8,8 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
 from ._ploidy import resolve_ploidy
-from ._tables import _check_unique, _to_float, check_file
+from ._split import published_split
+from ._tables import MISSING, check_file, check_unique, to_float
 
 _BUNDLED = "qhaplo_64qtl_10000n_rep1"
 
@@ -35,10 +36,12 @@ P' = sqrt(h2) P + N(0, 1 - h2) and the true effects are scaled by sqrt(h2).
 
 
 def _read_genotypes(path):
-    """Read a loci-in-rows genotype file into (n_individuals, n_loci) int8.
+    """Read a loci-in-rows genotype file into an (n_individuals, n_loci) array.
 
     The header is ``qtl <id_1> ... <id_n>``; each further row is a locus name
-    followed by one allele count (0, 1 or 2) per individual.
+    followed by one allele count (0, 1 or 2) per individual, or a missing
+    value spelled as the table readers accept it (``NA``, ``NaN``, ``.``).
+    The array is int8, or float64 with NaN where any genotype is missing.
     """
     try:
         with open(path, "rb") as f:
@@ -59,7 +62,8 @@ def _read_genotypes(path):
 
 
 def _genotype_row(fields, n_header, path, lineno):
-    """One locus: the allele counts after its name, refused where one is not 0, 1 or 2."""
+    """One locus: the allele counts after its name, int8, or float64 with NaN where one is
+    missing; refused where one is neither missing nor 0, 1 or 2."""
     if len(fields) != n_header:
         raise ValueError(
             f"{path}, line {lineno}: {len(fields) - 1} genotypes for "
@@ -68,13 +72,16 @@ def _genotype_row(fields, n_header, path, lineno):
     try:
         row = np.array(fields[1:], dtype=np.int8)
     except (ValueError, OverflowError):
-        bad = next(f for f in fields[1:] if not _is_small_int(f))
-        raise ValueError(
-            f"{path}, line {lineno} (locus {fields[0]}): non-integer genotype {bad!r} "
-            "(genotypes are allele counts 0, 1 or 2; missing values are not accepted)."
-        ) from None
-    if not np.isin(row, (0, 1, 2)).all():
-        bad = int(row[~np.isin(row, (0, 1, 2))][0])
+        bad = next((f for f in fields[1:] if f not in MISSING and not _is_small_int(f)), None)
+        if bad is not None:
+            raise ValueError(
+                f"{path}, line {lineno} (locus {fields[0]}): non-integer genotype {bad!r} "
+                "(genotypes are allele counts 0, 1 or 2, or missing: NA, NaN or .)."
+            ) from None
+        row = np.array([np.nan if f in MISSING else int(f) for f in fields[1:]])
+    not_counts = ~(np.isin(row, (0, 1, 2)) | np.isnan(row))
+    if not_counts.any():
+        bad = int(row[not_counts][0])
         raise ValueError(
             f"{path}, line {lineno} (locus {fields[0]}): genotype {bad} is not an "
             "allele count (0, 1 or 2)."
@@ -111,9 +118,9 @@ def _read_phenotypes(path):
             raise ValueError(
                 f"{path}, line {lineno}: {len(fields)} columns but {len(header)} in the header."
             )
-        values.append(_to_float(fields[1:], path, lineno, fields[0], header[1:]))
+        values.append(to_float(fields[1:], path, lineno, fields[0], header[1:]))
     ids = np.array([fields[0] for _, fields in rows])
-    _check_unique(ids, path, "individual")
+    check_unique(ids, path, "individual")
     return ids, np.array(header[1:]), np.stack(values)
 
 
@@ -178,9 +185,10 @@ def read_qhaplo(directory, *, prefix=None, ploidy="auto"):
         Same fields as :func:`load_qhaplo` (``additive_effects`` and
         ``epistasis`` only when the effects file exists, which also gives
         ``allele_frequencies``; they are otherwise estimated from the
-        genotypes as mean count / ploidy), without ``DESCR``.  Missing
-        phenotypes (``NA``, ``NaN``, ``.``, as in :func:`read_phenotype_table`)
-        are NaN.
+        genotypes as mean count / ploidy over the genotyped individuals),
+        without ``DESCR``.  Missing values (``NA``, ``NaN``, ``.``, as in
+        :func:`read_genotype_table` and :func:`read_phenotype_table`) are
+        NaN; ``genotypes`` is int8, or float64 where any is missing.
 
     Raises
     ------
@@ -213,14 +221,14 @@ def read_qhaplo(directory, *, prefix=None, ploidy="auto"):
         feature_names=loci,
         target_names=traits,
         sample_ids=pheno_ids,
-        train=np.arange(n_samples) < int(round(0.85 * n_samples)),
+        train=published_split(n_samples),
         ploidy=ploidy,
     )
     if paths["eff"].is_file():
         additive, epistasis, frequencies = _read_effects(paths["eff"], len(traits), n_loci)
         data.update(additive_effects=additive, epistasis=epistasis, allele_frequencies=frequencies)
     else:
-        data.allele_frequencies = genotypes.mean(axis=0) / ploidy
+        data.allele_frequencies = np.nanmean(genotypes, axis=0) / ploidy
     return data
 
 
@@ -253,7 +261,7 @@ def _match_individuals(genotypes, geno_ids, pheno_ids, paths):
     individuals.  The genotype header may carry a ``_1`` haplotype suffix: ``17_1`` is
     individual 17."""
     geno_keys = np.array([i.rsplit("_", 1)[0] if "_" in i else i for i in geno_ids])
-    _check_unique(geno_keys, paths["g"], "individual")
+    check_unique(geno_keys, paths["g"], "individual")
     if len(geno_keys) == len(pheno_ids) and np.all(geno_keys == pheno_ids):
         return genotypes
     differ = sorted(set(pheno_ids) ^ set(geno_keys))

@@ -7,6 +7,7 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
 from .._components import orthogonal_parts, pairwise_values
+from ._split import published_split
 
 __all__ = ["make_epistatic_phenotypes", "pairwise_values"]
 
@@ -103,6 +104,9 @@ def make_epistatic_phenotypes(
             Locus and trait names.
         train : ndarray of shape (n_samples,), bool
             The first 85 % of samples, as in the published split.
+        ploidy : int
+            The ploidy simulated, 1 or 2 (the ``ploidy`` argument), as the
+            readers report it.
         DESCR : str
             Description of the simulation.
 
@@ -113,6 +117,8 @@ def make_epistatic_phenotypes(
     ...                                  random_state=0)
     >>> data.genotypes.shape, data.phenotypes.shape, data.epistasis.shape
     ((500, 20), (500, 1), (1, 20, 20))
+    >>> data.ploidy
+    1
     >>> round(float(data.phenotypes.var()), 6)
     1.0
     """
@@ -140,7 +146,8 @@ def make_epistatic_phenotypes(
         allele_frequencies=freq,
         feature_names=np.array([f"locus{i}" for i in range(n_loci)]),
         target_names=np.array([f"trait{t}" for t in range(n_traits)]),
-        train=np.arange(n_samples) < int(round(0.85 * n_samples)),
+        train=published_split(n_samples),
+        ploidy=int(ploidy),
         DESCR=(
             f"Simulated by make_epistatic_phenotypes: {n_samples} samples, {n_loci} loci, "
             f"ploidy {ploidy}, {n_traits} trait(s), {n_qtl} QTL and {n_pairs} pairs per trait, "

@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ._ploidy import resolve_ploidy
+from ._split import published_split
 
 __all__ = ["read_genotype_table", "read_phenotype_table", "read_tables"]
 
@@ -107,7 +108,7 @@ def _csv_records(f, delimiter, path):
         start = reader.line_num + 1
 
 
-def _to_float(fields, path, lineno, sample, columns, *, plink_missing=False):
+def to_float(fields, path, lineno, sample, columns, *, plink_missing=False):
     """Parse one row of values, missing spellings (and with ``plink_missing`` the number
     -9) to NaN; name the first bad value."""
     values = ["nan" if field in MISSING else field for field in fields]
@@ -157,7 +158,7 @@ def _read_table(path, what):
         )
     if not columns:
         raise ValueError(f"{path}: the header names no {what} columns after the sample ID.")
-    _check_unique(columns, path, "column")
+    check_unique(columns, path, "column")
     ids, values = [], []
     for lineno, fields in rows:
         if len(fields) != len(header):
@@ -170,15 +171,16 @@ def _read_table(path, what):
         sample = fields[id_column]
         ids.append(sample)
         values.append(
-            _to_float(fields[first:], path, lineno, sample, columns, plink_missing=plink_missing)
+            to_float(fields[first:], path, lineno, sample, columns, plink_missing=plink_missing)
         )
     if not ids:
         raise ValueError(f"{path}: the {what} file has a header but no samples.")
-    _check_unique(ids, path, "sample ID")
+    check_unique(ids, path, "sample ID")
     return np.array(columns), np.array(ids), np.stack(values)
 
 
-def _check_unique(names, path, what):
+def check_unique(names, path, what):
+    """Refuse a repeated name, naming the file, the kind of name and the first repeat."""
     seen = set()
     for name in names:
         if name in seen:
@@ -335,15 +337,13 @@ def match_samples(genotypes, phenotypes, genotype_source, phenotype_source, ploi
     order = np.array([position[s] for s in ids], dtype=np.intp)
     ploidy = resolve_ploidy(G, ploidy, sample_ids=ids, feature_names=genotypes.feature_names,
                             source=genotype_source)
-    n_samples = len(order)
     return Bunch(
         genotypes=G,
         phenotypes=phenotypes.phenotypes[order],
         feature_names=genotypes.feature_names,
         target_names=phenotypes.target_names,
         sample_ids=ids,
-        # the published convention: the first 85 % of samples train, the rest test
-        train=np.arange(n_samples) < int(round(0.85 * n_samples)),
+        train=published_split(len(order)),
         allele_frequencies=np.nanmean(G, axis=0) / ploidy,
         ploidy=ploidy,
         n_unphenotyped=int((~phenotyped).sum()),
