@@ -1,10 +1,11 @@
 """The vocabulary of variance components, shared by every estimator and the report.
 
-The bottom of the package's import graph: numpy only.  The decomposition,
-GBLUP, the recovery metrics, the simulator and the report all speak of the
-same components, by the same keys, assembled by :func:`components_bunch`;
-:func:`orthogonal_parts` is the orthogonal decomposition of known effects
-that the simulator scales and the metrics score against.
+The bottom of the package's import graph: it imports numpy and sklearn's
+``Bunch`` only.  The decomposition, GBLUP, the recovery metrics, the simulator
+and the report all speak of the same components, by the same keys, assembled
+by :func:`components_bunch`; :func:`orthogonal_parts` is the orthogonal
+decomposition of known effects that the simulator scales and the metrics score
+against.
 """
 
 import numpy as np
@@ -131,4 +132,5 @@ def orthogonal_parts(Z, additive, epistasis):
     off = epistasis - np.diag(np.diag(epistasis))
     alpha = additive + off @ zbar
     Zc = Z - zbar
-    return Zc @ alpha, pairwise_values(Zc, off) - pairwise_values(Zc, off).mean(), alpha
+    pairwise = pairwise_values(Zc, off)
+    return Zc @ alpha, pairwise - pairwise.mean(), alpha

@@ -3,7 +3,7 @@
 Orchestration only: the equivalent linear map lives in :mod:`sklearn_elm._elm`
 and the formulas in :mod:`sklearn_elm._decomposition`.  ``fit`` is a fixed
 sequence of named steps; the effect and component estimators are looked up by
-name in the tables ``EFFECTS`` and ``COMPONENTS`` of the decomposition.
+name in the tables ``EFFECT_ESTIMATORS`` and ``COMPONENT_ESTIMATORS`` of the decomposition.
 """
 
 from copy import deepcopy
@@ -19,14 +19,14 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from ._decomposition import (
-    COMPONENTS,
-    EFFECTS,
+    COMPONENT_ESTIMATORS,
+    EFFECT_ESTIMATORS,
     FitState,
     build_design,
     check_terms,
     resolve,
 )
-from ._elm import _elm_steps, _io_sizes
+from ._elm import elm_steps, io_sizes
 from ._streaming import check_exact, iter_decomposition, iter_inputs, split_network, stream
 
 
@@ -224,8 +224,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         "estimator": [HasMethods(["fit", "predict"]), None],
         "prefit": ["boolean"],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "epistasis": [StrOptions({"auto", *EFFECTS})],
-        "components": [StrOptions({"auto", *COMPONENTS})],
+        "epistasis": [StrOptions({"auto", *EFFECT_ESTIMATORS})],
+        "components": [StrOptions({"auto", *COMPONENT_ESTIMATORS})],
     }
 
     def __init__(
@@ -272,15 +272,15 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         X, y = self._validate(X, y)
         self.estimator_ = self._resolve_estimator(X, y)
         preprocessing, net = split_network(self.estimator_)
-        n_inputs, self.n_outputs_ = _io_sizes(_elm_steps(net.module_))
+        n_inputs, self.n_outputs_ = io_sizes(elm_steps(net.module_))
         self.epistasis_, self.components_ = resolve(
             self.epistasis, self.components, n_inputs, X.shape[0], y is not None
         )
         stream = self._stream(X, self._outputs(y), preprocessing, net)
         check_exact(stream.residual, stream.peak)
         state = self._fit_state(stream, X, preprocessing)
-        effects = EFFECTS[self.epistasis_](state)
-        components = COMPONENTS[self.components_](state, *effects)
+        effects = EFFECT_ESTIMATORS[self.epistasis_](state)
+        components = COMPONENT_ESTIMATORS[self.components_](state, *effects)
         self._set_fitted(state, stream, effects, components)
         return self
 

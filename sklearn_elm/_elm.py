@@ -44,11 +44,39 @@ def _flatten(sequential, prefix):
             yield full, layer
 
 
-def _elm_steps(module):
-    """Validate ``module`` and list its steps as ``(kind, name, layer, gate, homogeneous)``.
+def elm_steps(module):
+    """Validate ``module`` and list the steps its equivalent linear map multiplies.
 
-    ``kind`` is ``"linear"`` or ``"gate"``.  Raises a clear error naming the
-    first layer that breaks exactness.
+    A package-internal helper, shared by the map, the streamed decomposition
+    and :class:`~sklearn_elm.ELMDecomposer`.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        An ``nn.Sequential``, or a module whose ``layers`` attribute is one
+        (as for :func:`equivalent_linear_map`).
+
+    Returns
+    -------
+    steps : list of tuple
+        ``(kind, name, layer, gate, homogeneous)`` per layer, in forward
+        order: ``kind`` is ``"linear"`` or ``"gate"``; ``gate`` and
+        ``homogeneous`` describe an activation (None and True for a linear
+        layer).  Dropout and identity layers are left out.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Naming the first layer that breaks exactness.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from sklearn_elm._elm import elm_steps
+    >>> net = nn.Sequential(nn.Linear(3, 4, bias=False), nn.ReLU(), nn.Dropout(),
+    ...                     nn.Linear(4, 1, bias=False))
+    >>> [(kind, name) for kind, name, *_ in elm_steps(net)]
+    [('linear', '0'), ('gate', '1'), ('linear', '3')]
     """
     if isinstance(module, nn.Sequential):
         sequential, prefix = module, ""
@@ -85,7 +113,27 @@ def _elm_steps(module):
     return steps
 
 
-def _io_sizes(steps):
+def io_sizes(steps):
+    """The input and output widths of the mapped network.
+
+    Parameters
+    ----------
+    steps : list of tuple
+        The steps :func:`elm_steps` returns.
+
+    Returns
+    -------
+    n_features, n_outputs : int
+        The first linear layer's inputs and the last one's outputs.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from sklearn_elm._elm import elm_steps, io_sizes
+    >>> io_sizes(elm_steps(nn.Sequential(nn.Linear(3, 4, bias=False), nn.ReLU(),
+    ...                                  nn.Linear(4, 2, bias=False))))
+    (3, 2)
+    """
     linears = [layer for kind, _, layer, *_ in steps if kind == "linear"]
     return linears[0].in_features, linears[-1].out_features
 
@@ -192,7 +240,7 @@ def _module_tensor(steps, X):
         if not X.flags.writeable:  # torch warns on read-only buffers
             X = X.copy()
         x = torch.as_tensor(X, dtype=weight.dtype, device=weight.device)
-    n_features, _ = _io_sizes(steps)
+    n_features, _ = io_sizes(steps)
     if x.ndim != 2 or x.shape[1] != n_features:
         raise ValueError(
             f"X has shape {tuple(x.shape)}, but the module expects a 2-D input with "
@@ -203,25 +251,54 @@ def _module_tensor(steps, X):
     return x
 
 
-def _elm_batches(module, X, *, batch_size=None, method="closed_form", check_forward=True):
+def elm_batches(module, X, *, batch_size=None, method="closed_form", check_forward=True):
     """Yield ``(x, f, J)`` tensors batch by batch: inputs, outputs ``f(x)`` and ELM ``J(x)``.
 
-    ``x`` has shape (b, p), ``f`` (b, k) and ``J`` (b, k, p), in the module's
-    dtype and on its device.  ``f`` is the output of the module's layers (the
-    activation modules are applied as such), so ``f - J x`` is the true
-    exactness residual; with ``check_forward`` (for a module that is not a
-    plain ``nn.Sequential``) the first rows of the first batch also check
-    that the module's own forward is those layers.
+    The generator behind :func:`equivalent_linear_map`, which the streamed
+    decomposition reads without concatenating the batches.  ``f`` is the
+    output of the module's layers (the activation modules are applied as
+    such), so ``f - J x`` is the true exactness residual.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The network, as for :func:`equivalent_linear_map`.
+    X : array-like or torch.Tensor of shape (n_samples, n_features)
+        Inputs; cast to the module's dtype and device.
+    batch_size : int or None, default=None
+        Samples per batch; None yields all samples in one batch.
+    method : {"closed_form", "autograd"}, default="closed_form"
+        As for :func:`equivalent_linear_map`.
+    check_forward : bool, default=True
+        For a module that is not a plain ``nn.Sequential``, check on the
+        first rows of the first batch that the module's own forward is its
+        layers.
+
+    Yields
+    ------
+    x : torch.Tensor of shape (b, n_features)
+    f : torch.Tensor of shape (b, n_outputs)
+    J : torch.Tensor of shape (b, n_outputs, n_features)
+        In the module's dtype and on its device.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from sklearn_elm._elm import elm_batches
+    >>> net = nn.Sequential(nn.Linear(3, 4, bias=False), nn.ReLU(), nn.Linear(4, 2, bias=False))
+    >>> [tuple(J.shape) for _, _, J in elm_batches(net, torch.randn(5, 3), batch_size=2)]
+    [(2, 2, 3), (2, 2, 3), (1, 2, 3)]
     """
     if method not in ("closed_form", "autograd"):
         raise ValueError(f"method must be 'closed_form' or 'autograd', got {method!r}.")
-    steps = _elm_steps(module)
+    steps = elm_steps(module)
     x_all = _module_tensor(steps, X)
     n = x_all.shape[0]
     if batch_size is not None and int(batch_size) < 1:
         raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}.")
     step = max(n, 1) if batch_size is None else int(batch_size)
-    n_features, n_outputs = _io_sizes(steps)
+    n_features, n_outputs = io_sizes(steps)
     reverse_cost, forward_cost = _closed_form_cost(steps, n_features, n_outputs)
     jacobian = _jacobian_reverse if reverse_cost <= forward_cost else _jacobian_forward
     for start in range(0, n, step):
@@ -386,7 +463,7 @@ def equivalent_linear_map(
     True
     """
     Js, outputs, residual = [], [], None
-    for x, f, J in _elm_batches(module, X, batch_size=batch_size, method=method):
+    for x, f, J in elm_batches(module, X, batch_size=batch_size, method=method):
         r = elm_residual(f, J, x)
         residual = r if residual is None else torch.maximum(residual, r)
         Js.append(J.detach().cpu())

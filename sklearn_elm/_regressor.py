@@ -323,7 +323,8 @@ class NeuralGPRegressor(NeuralNetRegressor):
         ValueError
             On bad input or settings (before training), or when training
             diverges (a non-finite loss, weight or output); a failed ``fit``
-            leaves the estimator unfitted.
+            leaves the estimator unfitted, and the next ``fit`` initialises
+            the network afresh, even with ``warm_start=True``.
         """
         X, y = validate_data(
             self, X, y, dtype=[np.float32, np.float64], multi_output=True, y_numeric=True
@@ -354,10 +355,22 @@ class NeuralGPRegressor(NeuralNetRegressor):
                     problem = "the network predicts non-finite values on the training data"
                     raise _divergence(len(self.history), problem, self.lr)
         except Exception:
-            del self.intercept_, self.target_scale_  # no model to predict with (it may be NaN)
+            # no model to predict with (it may be NaN), nor weights to warm-start from
+            del self.intercept_, self.target_scale_
+            self.initialized_ = False
             raise
         self.module_.eval()
         return self
+
+    def __sklearn_is_fitted__(self):
+        """Whether the last ``fit`` succeeded: only then is ``intercept_`` set.
+
+        skorch counts an initialised module as fitted; here a module without
+        the target's intercept and scale cannot predict (and after a diverged
+        ``fit`` its weights may be NaN), so
+        :func:`sklearn.utils.validation.check_is_fitted` reads this instead.
+        """
+        return hasattr(self, "intercept_")
 
     def _check_output_width(self, X):
         """A clear error where the module's outputs do not match the targets' columns."""

@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
 
 from ._decomposition import init_moments, update_moments
-from ._elm import _elm_batches, elm_residual
+from ._elm import elm_batches, elm_residual
 
 __all__ = ["check_exact", "iter_decomposition", "iter_inputs", "split_network", "stream"]
 
@@ -76,7 +76,7 @@ def iter_decomposition(X, preprocessing, net, batch_size, n_outputs):
     scale = np.ones(n_outputs) if scale is None else np.broadcast_to(scale, n_outputs)
     scale = scale.astype(np.float64)
     for i, Zb in enumerate(iter_inputs(X, preprocessing, batch_size)):
-        for z, f, J in _elm_batches(module, Zb, batch_size=None, check_forward=i == 0):
+        for z, f, J in elm_batches(module, Zb, batch_size=None, check_forward=i == 0):
             r = elm_residual(f, J, z).cpu().numpy().astype(np.float64) * np.abs(scale)
             yield (
                 z.cpu().numpy().astype(np.float64),

@@ -387,6 +387,19 @@ def test_clear_errors(tiny_data):
         ELMDecomposer(dec.estimator_, prefit=True).fit(Z, Y)
 
 
+def test_prefit_refuses_a_network_whose_fit_diverged(tiny_data):
+    """A regressor whose last fit diverged is not fitted, even though its (NaN) module is
+    still there: prefit=True says so rather than failing later on the network."""
+    G, Y = tiny_data
+    Z = 2.0 * G - 1
+    reg = NeuralGPRegressor(**{**TINY, "lr": 1e30})
+    with pytest.raises(ValueError, match="Training diverged"):
+        reg.fit(Z, Y[:, 0])
+    for estimator, X in ((reg, Z), (make_pipeline(GenotypeEncoder().fit(G), reg), G)):
+        with pytest.raises(NotFittedError, match="prefit=True needs a fitted estimator"):
+            ELMDecomposer(estimator, prefit=True).fit(X, Y[:, 0])
+
+
 def test_default_estimator_encodes_genotypes():
     default = _default_estimator()
     assert isinstance(default, Pipeline)
@@ -454,7 +467,7 @@ def test_fit_refuses_a_map_that_is_not_exact(monkeypatch):
     layer the map does not support would leave it), fit raises instead of decomposing."""
     from sklearn_elm import _streaming
 
-    exact = _streaming._elm_batches
+    exact = _streaming.elm_batches
 
     def perturbed(*args, **kwargs):
         for z, f, J in exact(*args, **kwargs):
@@ -466,7 +479,7 @@ def test_fit_refuses_a_map_that_is_not_exact(monkeypatch):
     G = factorial_genotypes(5)
     y = pipe.predict(G)
     ELMDecomposer(pipe, prefit=True, components="network").fit(G, y)  # exact: fine
-    monkeypatch.setattr(_streaming, "_elm_batches", perturbed)
+    monkeypatch.setattr(_streaming, "elm_batches", perturbed)
     with pytest.raises(ValueError, match="not exact for this network.*output 0"):
         ELMDecomposer(pipe, prefit=True, components="network").fit(G, y)
 

@@ -387,6 +387,22 @@ def test_epistatic_variance_is_that_of_the_pairwise_part_in_the_sample(ploidy):
     assert abs(approx.epistatic[0] - truth.epistatic[0]) > 1e-3
 
 
+def test_pairwise_part_variance_centres_on_the_design():
+    """The pairwise part is that of the inputs centred on the design's sample means,
+    ``sum_{i<j} E_ij zc_i zc_j``; there is no default design that would take
+    uncentred inputs as centred."""
+    rng = np.random.default_rng(0)
+    Z = rng.choice([-1.0, 1.0], size=(200, 3), p=[0.2, 0.8])
+    E = np.zeros((1, 3, 3))
+    E[0, 0, 1] = E[0, 1, 0] = 1.0
+    m = update_moments(init_moments(3, 1), Z, Z[:, :1], np.zeros((200, 1, 3)))
+    Zc = Z - Z.mean(axis=0)
+    np.testing.assert_allclose(pairwise_part_variance([Z[:90], Z[90:]], E, build_design(m)),
+                               [np.var(Zc[:, 0] * Zc[:, 1])], rtol=1e-12)
+    with pytest.raises(TypeError, match="design"):
+        pairwise_part_variance([Z], E)
+
+
 def debiased(Z, F, y):
     """Debiased components of a network with genetic values F (n, k) on inputs Z, phenotypes y."""
     n, p = Z.shape

@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 from torch import nn
 
 from sklearn_elm._elm import (
-    _elm_steps,
     _forward_gates,
     _jacobian_forward,
     _jacobian_reverse,
+    elm_steps,
     equivalent_linear_map,
 )
 from sklearn_elm._network import GatedMLP
@@ -114,7 +114,7 @@ def test_float32_gelu_gate_matches_the_module_forward(method):
 def test_forward_and_reverse_products_agree(sizes):
     """Both multiplication orders of W_L D ... D W_1 give the same J."""
     net = make_net(sizes, "silu")
-    steps = _elm_steps(net)
+    steps = elm_steps(net)
     X = torch.randn(8, sizes[0], dtype=torch.float64)
     with torch.no_grad():
         _, gates = _forward_gates(steps, X)

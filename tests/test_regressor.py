@@ -9,6 +9,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 from sklearn.pipeline import make_pipeline
+from sklearn.utils.validation import check_is_fitted
 from skorch.dataset import ValidSplit
 
 from sklearn_elm import GenotypeEncoder, NeuralGPRegressor
@@ -299,14 +300,22 @@ def test_diverging_training_is_an_error(scale, params, match):
 
 def test_a_diverging_warm_start_leaves_the_estimator_unfitted():
     """A warm-started fit that diverges does not keep the earlier fit's intercept
-    in front of a NaN network."""
+    in front of a NaN network: sklearn's ``check_is_fitted`` says it is unfitted, and
+    a refit at a sane lr starts from fresh weights (not the diverged ones), giving
+    the same network as a fresh estimator."""
     X = np.random.default_rng(0).choice([-1.0, 1.0], size=(100, 5))
-    reg = NeuralGPRegressor(module__hidden_sizes=(8,), max_epochs=4, warm_start=True,
-                            random_state=0).fit(X, X[:, 0])
+    params = dict(module__hidden_sizes=(8,), max_epochs=4, warm_start=True, random_state=0)
+    reg = NeuralGPRegressor(**params).fit(X, X[:, 0])
     with pytest.raises(ValueError, match="Training diverged"):
         reg.set_params(lr=1e30).fit(X, X[:, 0])
     with pytest.raises(NotFittedError):
         reg.predict(X)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(reg)
+    refit = reg.set_params(lr=4e-3).fit(X, X[:, 0])
+    check_is_fitted(refit)
+    fresh = NeuralGPRegressor(**params).fit(X, X[:, 0])
+    np.testing.assert_array_equal(refit.predict(X), fresh.predict(X))
 
 
 # sklearn's finiteness check sums y first, which overflows and warns

@@ -24,16 +24,23 @@ where allele frequencies are not 1/2).  The pairwise coefficients are those of
 ``z_i z_j``, unchanged by the centring.
 """
 
-from ._estimators import COMPONENTS, EFFECTS, LEAST_SQUARES, FitState, check_terms, resolve
+from ._estimators import (
+    COMPONENT_ESTIMATORS,
+    EFFECT_ESTIMATORS,
+    LEAST_SQUARES,
+    FitState,
+    check_terms,
+    resolve,
+)
 from ._moments import Design, build_design, init_moments, update_moments, with_target
 from ._projection import projection_fit
 from ._slopes import average_effects, conditional_slopes, epistasis_contrast, epistasis_regression
 from ._variance import debiased_components, pairwise_part_variance, variance_components
 
 __all__ = [
-    "COMPONENTS",
+    "COMPONENT_ESTIMATORS",
     "Design",
-    "EFFECTS",
+    "EFFECT_ESTIMATORS",
     "FitState",
     "LEAST_SQUARES",
     "average_effects",

@@ -2,12 +2,12 @@
 
 :class:`~sklearn_elm.ELMDecomposer` streams the network over the samples once
 into a :class:`FitState` and looks its estimators up by name:
-:data:`EFFECTS` (``epistasis``) gives the additive effects and the epistasis
-matrix, :data:`COMPONENTS` (``components``) the variance components.  The
-state carries what several estimators read, so that each is computed at most
-once per fit: the :class:`~sklearn_elm._decomposition.Design`, and the
-projection of the network's genetic value, which ``"projection"`` effects
-and ``"debiased"`` components share.
+:data:`EFFECT_ESTIMATORS` (``epistasis``) gives the additive effects and the
+epistasis matrix, :data:`COMPONENT_ESTIMATORS` (``components``) the variance
+components.  The state carries what several estimators read, so that each is
+computed at most once per fit: the :class:`~sklearn_elm._decomposition.Design`,
+and the projection of the network's genetic value, which ``"projection"``
+effects and ``"debiased"`` components share.
 """
 
 from collections.abc import Callable
@@ -22,7 +22,14 @@ from ._projection import projection_fit
 from ._slopes import average_effects, conditional_slopes, epistasis_contrast, epistasis_regression
 from ._variance import debiased_components, pairwise_part_variance, variance_components
 
-__all__ = ["COMPONENTS", "EFFECTS", "LEAST_SQUARES", "FitState", "check_terms", "resolve"]
+__all__ = [
+    "COMPONENT_ESTIMATORS",
+    "EFFECT_ESTIMATORS",
+    "LEAST_SQUARES",
+    "FitState",
+    "check_terms",
+    "resolve",
+]
 
 
 @dataclass
@@ -53,12 +60,12 @@ class FitState:
     --------
     >>> import numpy as np
     >>> from sklearn_elm._decomposition import (
-    ...     EFFECTS, FitState, build_design, init_moments, update_moments)
+    ...     EFFECT_ESTIMATORS, FitState, build_design, init_moments, update_moments)
     >>> Z = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
     >>> S = (0.5 * Z[:, ::-1])[:, None, :]  # the ELM of f = z_0 z_1
     >>> m = update_moments(init_moments(2, 1), Z, Z[:, :1] * Z[:, 1:], S)
     >>> state = FitState(m, build_design(m), [], lambda: [Z], np.array([1.0]))
-    >>> additive, E, E_var = EFFECTS["regression"](state)
+    >>> additive, E, E_var = EFFECT_ESTIMATORS["regression"](state)
     >>> E[0]
     array([[0., 1.],
            [1., 0.]])
@@ -128,7 +135,7 @@ def _network_components(state, additive, E, E_var):
 
 #: Effect estimators by name: ``FitState -> (additive, E, E_var)``, of shapes
 #: (k, p), (k, p, p) and (k, p, p).
-EFFECTS = {
+EFFECT_ESTIMATORS = {
     "projection": _projection_effects,
     "regression": _slope_effects,
     "contrast": partial(_slope_effects, contrast=True),
@@ -136,7 +143,7 @@ EFFECTS = {
 
 #: Component estimators by name: ``(FitState, additive, E, E_var) -> components``,
 #: a Bunch of arrays of shape (k,) (:func:`~sklearn_elm._components.components_bunch`).
-COMPONENTS = {"debiased": _debiased_components, "network": _network_components}
+COMPONENT_ESTIMATORS = {"debiased": _debiased_components, "network": _network_components}
 
 #: The estimators that solve a least-squares projection, by parameter: they need
 #: the samples kept between passes and more samples than terms.
@@ -155,8 +162,8 @@ def resolve(epistasis, components, n_inputs, n_samples, has_y):
     Parameters
     ----------
     epistasis, components : str
-        The requested estimators, names in :data:`EFFECTS` and
-        :data:`COMPONENTS` or ``"auto"``.
+        The requested estimators, names in :data:`EFFECT_ESTIMATORS` and
+        :data:`COMPONENT_ESTIMATORS` or ``"auto"``.
     n_inputs, n_samples : int
         Network inputs ``p`` and samples ``n``.
     has_y : bool
@@ -165,7 +172,7 @@ def resolve(epistasis, components, n_inputs, n_samples, has_y):
     Returns
     -------
     epistasis, components : str
-        Names in :data:`EFFECTS` and :data:`COMPONENTS`.
+        Names in :data:`EFFECT_ESTIMATORS` and :data:`COMPONENT_ESTIMATORS`.
 
     Examples
     --------

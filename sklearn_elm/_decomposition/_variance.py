@@ -124,7 +124,7 @@ def _pairwise_part(Zc, E, diagonal, gamma):
     return quadratic - (Zc * gamma) @ diagonal.T
 
 
-def pairwise_part_variance(batches, epistasis, design=None):
+def pairwise_part_variance(batches, epistasis, design):
     """Variance over the samples of the pairwise part of the orthogonal decomposition.
 
     ``sum_{i<j} E_ij (z_i - zbar_i)(z_j - zbar_j)``, plus the self terms
@@ -137,9 +137,10 @@ def pairwise_part_variance(batches, epistasis, design=None):
         The encoded samples, batch by batch.
     epistasis : ndarray of shape (k, p, p)
         Symmetric epistasis matrices (the diagonal holds the self terms).
-    design : Design, default=None
-        The design of the same samples, whose means centre the inputs; None
-        takes the inputs as centred (``zbar = 0``, no self-term slope).
+    design : Design
+        The design of the same samples
+        (:func:`~sklearn_elm._decomposition.build_design`): its means
+        ``zbar`` centre the inputs and its ``gamma`` gives the self terms.
 
     Returns
     -------
@@ -149,22 +150,20 @@ def pairwise_part_variance(batches, epistasis, design=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_elm._decomposition import pairwise_part_variance
+    >>> from sklearn_elm._decomposition import (
+    ...     build_design, init_moments, pairwise_part_variance, update_moments)
     >>> Z = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    >>> design = build_design(update_moments(init_moments(2, 1), Z, Z[:, :1], Z[:, None]))
     >>> E = np.array([[[0.0, 0.5], [0.5, 0.0]]])
-    >>> pairwise_part_variance([Z[:2], Z[2:]], E)
+    >>> pairwise_part_variance([Z[:2], Z[2:]], E, design)
     array([0.25])
     """
     E = np.asarray(epistasis, dtype=np.float64)
     diagonal = np.einsum("kii->ki", E)
-    if design is None:
-        zbar, gamma = 0.0, np.zeros(E.shape[-1])
-    else:
-        zbar, gamma = design.zbar, design.gamma
     n, total, squares = 0, 0.0, 0.0
     for Z in batches:
-        Zc = np.asarray(Z, dtype=np.float64) - zbar
-        values = _pairwise_part(Zc, E, diagonal, gamma)
+        Zc = np.asarray(Z, dtype=np.float64) - design.zbar
+        values = _pairwise_part(Zc, E, diagonal, design.gamma)
         n += len(Zc)
         total = total + values.sum(axis=0)
         squares = squares + (values**2).sum(axis=0)
