@@ -11,7 +11,8 @@ against.
 import numpy as np
 from sklearn.utils import Bunch
 
-__all__ = ["COMPONENTS", "components_bunch", "orthogonal_parts", "pairwise_values"]
+__all__ = ["COMPONENTS", "components_bunch", "constant_columns", "orthogonal_parts",
+           "pairwise_values"]
 
 #: The variance components, in table order, with their short names.
 COMPONENTS = {
@@ -24,6 +25,33 @@ COMPONENTS = {
     "h2": "h2",
     "H2": "H2",
 }
+
+
+def constant_columns(Y):
+    """Columns of ``Y`` that do not vary: no variance to decompose.
+
+    A column is constant where its range is at most ``1e-12 max(1, |mean|)``,
+    so that a trait measured as the same number up to float round-off counts
+    as constant whatever its scale.  One rule for every estimator and check.
+
+    Parameters
+    ----------
+    Y : ndarray of shape (n_samples, n_outputs)
+
+    Returns
+    -------
+    columns : ndarray of int
+        Indices of the constant columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._components import constant_columns
+    >>> constant_columns(np.array([[1.0, 5.0], [2.0, 5.0]]))
+    array([1])
+    """
+    Y = np.asarray(Y, dtype=np.float64)
+    return np.flatnonzero(np.ptp(Y, axis=0) <= 1e-12 * np.maximum(1.0, np.abs(Y.mean(axis=0))))
 
 
 def components_bunch(additive, epistatic, genetic, phenotypic):

@@ -18,6 +18,7 @@ from sklearn.utils import Bunch, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
+from ._components import constant_columns
 from ._decomposition import (
     COMPONENT_ESTIMATORS,
     EFFECT_ESTIMATORS,
@@ -45,8 +46,7 @@ def _check_varies(y):
     Y = y.reshape(len(y), -1)
     if len(Y) < 2:  # one sample is constant by definition: the sample count is the problem
         return
-    y_mean = Y.mean(axis=0)
-    constant = np.flatnonzero(np.ptp(Y, axis=0) <= 1e-12 * np.maximum(1.0, np.abs(y_mean)))
+    constant = constant_columns(Y)
     if constant.size:
         raise ValueError(
             f"y is constant (output {int(constant[0])}): it has no variance to decompose "

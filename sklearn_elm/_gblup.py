@@ -24,7 +24,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from ._components import components_bunch
+from ._components import components_bunch, constant_columns
 from ._kernels import additive_features
 from ._reml import fit_output, spectral_form
 
@@ -198,7 +198,7 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         Y = y.reshape(len(y), -1).astype(np.float64)
         y_mean = Y.mean(axis=0)
         Yc = Y - y_mean
-        constant = np.flatnonzero(np.ptp(Y, axis=0) <= 1e-12 * np.maximum(1.0, np.abs(y_mean)))
+        constant = constant_columns(Y)
         if constant.size:
             raise ValueError(
                 f"y is constant (output {int(constant[0])}): REML cannot separate a "

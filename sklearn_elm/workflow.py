@@ -179,6 +179,7 @@ def check_data(data, *, ploidy=None):
     >>> check_data(data)  # the ploidy
     1
     """
+    from ._components import constant_columns
     from ._encoding import check_genotype_alphabet
 
     n_train, n_test = int(data.train.sum()), int((~data.train).sum())
@@ -207,9 +208,9 @@ def check_data(data, *, ploidy=None):
     ploidy = _resolve_ploidy(data, ploidy)
     check_genotype_alphabet(np.asarray(data.genotypes, dtype=np.float64), ploidy,
                             data.get("feature_names"))
-    constant = np.ptp(data.phenotypes[data.train], axis=0) == 0
-    if constant.any():
-        name = data.target_names[np.flatnonzero(constant)[0]]
+    constant = constant_columns(data.phenotypes[data.train])
+    if constant.size:
+        name = data.target_names[constant[0]]
         raise ValueError(f"trait {str(name)!r} is constant in the training samples.")
     return ploidy
 
