@@ -83,12 +83,12 @@ class Analysis:
 
     Examples
     --------
-    >>> from sklearn_elm.datasets import make_epistatic_phenotypes
-    >>> from sklearn_elm.workflow import analyse
-    >>> data = make_epistatic_phenotypes(200, 6, random_state=0)
-    >>> result = analyse(data, hidden_sizes=[8], max_epochs=2)
-    >>> result.n_samples, result.truth_known
-    (200, True)
+    :func:`analyse` returns one; its fields are read by name:
+
+    >>> from dataclasses import fields
+    >>> from sklearn_elm.workflow import Analysis
+    >>> [field.name for field in fields(Analysis)][:6]
+    ['name', 'description', 'feature_names', 'target_names', 'ploidy', 'n_train']
     """
 
     name: str
