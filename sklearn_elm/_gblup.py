@@ -225,7 +225,10 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
                 offset = 0.0
                 if epistatic:
                     epi[k] = E
-                    offset = np.einsum("ij,ij->", E, spec.second_moments)
+                    # the mean pairwise value of the training samples
+                    offset = (np.einsum("ij,ij->", E, spec.second_moments)
+                              if spec.second_moments is not None
+                              else np.einsum("ni,ni->", spec.Z @ E, spec.Z) / n)
                 intercept[k] = y_mean[k] - x_mean @ coef[k] - offset
 
         v_a, v_aa, v_e = comps.T

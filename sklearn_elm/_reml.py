@@ -164,6 +164,7 @@ def spectral_form(W_a, c_a, Yc, *, epistatic, use_features):
         use_features=use_features,
         V=None,
         U=None,
+        cross=None,
     )
     if use_features:
         if epistatic:
@@ -191,15 +192,21 @@ def spectral_form(W_a, c_a, Yc, *, epistatic, use_features):
         keep = eigvals > eigvals[-1] * n * np.finfo(float).eps
         eigvals, spec.U = eigvals[keep], U[:, keep]
         spec.rotated_Y = spec.U.T @ Yc
-        spec.cross = spec.U.T @ W_a if epistatic else None
     spec.eigvals = eigvals
     spec.yy = np.einsum("ij,ij->j", Yc, Yc)
+    spec.gram = spec.proj_Y = spec.second_moments = spec.L = None
     if epistatic:
-        spec.gram = W_a.T @ W_a
-        spec.proj_Y = W_a.T @ Yc
-        spec.second_moments = Z.T @ Z / n
-    else:
-        spec.gram = spec.proj_Y = None
+        # the additive kernel W_a W_a^T enters through a factor of it: W_a itself, or, with
+        # more markers than samples, L = U_A sqrt(lambda_A) of rank < n (same kernel, and a
+        # likelihood that costs O(r n^2) rather than O(r p^2) per evaluation)
+        factor = W_a if use_features or W_a.shape[1] <= n else _kernel_factor(W_a)
+        spec.L = None if factor is W_a else factor
+        if not use_features:
+            spec.cross = spec.U.T @ factor
+        spec.gram = factor.T @ factor
+        spec.proj_Y = factor.T @ Yc
+        if spec.L is None:
+            spec.second_moments = Z.T @ Z / n
 
     def reml_args(k):
         proj_y = None if spec.proj_Y is None else spec.proj_Y[:, k]
@@ -207,6 +214,15 @@ def spectral_form(W_a, c_a, Yc, *, epistatic, use_features):
 
     spec.reml_args = reml_args
     return spec
+
+
+def _kernel_factor(W):
+    """``L`` of rank ``r <= n`` with ``L L^T = W W^T``, from the eigendecomposition of the
+    n x n kernel (``O(n^2 p)`` to build it, ``O(n^3)`` to factor it)."""
+    K = W @ W.T
+    eigvals, U = linalg.eigh(K, driver="evd", check_finite=False, overwrite_a=True)
+    keep = eigvals > eigvals[-1] * len(K) * np.finfo(float).eps
+    return U[:, keep] * np.sqrt(eigvals[keep])
 
 
 def _check_epistatic_scale(c_aa):
@@ -228,7 +244,7 @@ def _blup_effects(spec, theta, v, s_a, y):
     centring of the pairwise features drops out).
     """
     Z, c_a, c_aa, p = spec.Z, spec.c_a, spec.c_aa, spec.Z.shape[1]
-    coef = theta[1] * s_a / np.sqrt(c_a) if spec.epistatic else None
+    coef = theta[1] * s_a / np.sqrt(c_a) if spec.epistatic and spec.L is None else None
     if spec.use_features:
         w = theta[0] * (spec.V @ (np.sqrt(spec.eigvals) * v))
         if not spec.epistatic:
@@ -240,10 +256,13 @@ def _blup_effects(spec, theta, v, s_a, y):
         return coef, E + np.triu(E, 1).T
     # alpha = H^{-1} (y - theta_A W_a s_a), H^{-1} r = r - U (d * U^T r)
     U, lam = spec.U, spec.eigvals
-    r = y - theta[1] * (spec.W_a @ s_a) if spec.epistatic else y
+    factor = spec.W_a if spec.L is None else spec.L
+    r = y - theta[1] * (factor @ s_a) if spec.epistatic else y
     alpha = r - U @ (theta[0] * lam / (1.0 + theta[0] * lam) * (U.T @ r))
     if not spec.epistatic:
         return theta[0] * (Z.T @ alpha) / c_a, None
+    if coef is None:  # s_a is L^T V^{-1} y: back to the markers through alpha = V^{-1} y
+        coef = theta[1] * (Z.T @ alpha) / c_a
     return coef, theta[0] / c_aa * (Z.T @ (alpha[:, None] * Z))
 
 

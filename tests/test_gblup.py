@@ -106,9 +106,11 @@ def components(model):
 
 
 # ---------------------------------------------------------------- the likelihood itself
-@pytest.mark.parametrize("kernel", KERNELS)
-@pytest.mark.parametrize("solver", ["features", "kernel"])
-def test_reml_matches_dense_brute_force(kernel, solver):
+@pytest.mark.parametrize("kernel, solver, n, p", [
+    *[(kernel, solver, 60, 7) for kernel in KERNELS for solver in ("features", "kernel")],
+    ("additive+epistatic", "kernel", 40, 90),  # more markers than samples: the factored form
+])
+def test_reml_matches_dense_brute_force(kernel, solver, n, p):
     """Our maximum and argmax equal those of the textbook dense REML, found by Nelder-Mead.
 
     The dense reference uses the *uncentred* Hadamard kernel K_A o K_A: REML only sees the
@@ -117,7 +119,6 @@ def test_reml_matches_dense_brute_force(kernel, solver):
     the textbook (Harville) form by log(n) / 2.
     """
     rng = np.random.default_rng(1)
-    n, p = 60, 7
     X = genotypes(rng, n, p)
     y, K_a, _ = simulate(rng, X, 1.0, 1.0 if kernel != "additive" else 0.0, 1.0)
     model = GBLUPRegressor(kernel, solver=solver).fit(X, y)
@@ -191,15 +192,15 @@ def test_rrblup_identity(solver):
     assert_allclose(model.coef_, ridge.coef_, rtol=1e-6, atol=1e-10)
 
 
-@pytest.mark.parametrize("solver", ["features", "kernel"])
-def test_epistatic_ridge_identity(solver):
+@pytest.mark.parametrize("solver, n, p", [("features", 90, 6), ("kernel", 90, 16),
+                                          ("kernel", 30, 45)])  # p > n: the factored form
+def test_epistatic_ridge_identity(solver, n, p):
     """A + AA GBLUP = ridge with alpha = s2_E on [Z sqrt(s2_A / c_A), F_c sqrt(s2_AA / c_AA)].
 
     F holds all p^2 ordered products z_i z_j (so F F^T = K o K with K = Z Z^T) and F_c its
     centred columns, c_AA = sum of their variances: no sqrt(2) bookkeeping.
     """
     rng = np.random.default_rng(5)
-    n, p = 90, 6 if solver == "features" else 16
     X = genotypes(rng, n, p)
     y = simulate(rng, X, 1.0, 1.0, 1.0)[0]
     model = GBLUPRegressor("additive+epistatic", solver=solver).fit(X, y)
