@@ -88,7 +88,7 @@ def conditional_slopes(moments, design):
     # Cov(z_j, s_ki) over the samples that determine s_ki (z_i != 0)
     nz, sbar, zbar_w, cov_zs = _informative(moments)
     C_pinv = linalg.pinvh(design.C)
-    B = np.einsum("jl,kli->kji", C_pinv, cov_zs)
+    B = C_pinv @ cov_zs  # B[k, j, i] = sum_l C+[j, l] Cov(z_l, s_ki): one BLAS product per output
     _self_slopes_on_own_samples(moments, B, nz, zbar_w, cov_zs)
     return Bunch(B=B, C_pinv=C_pinv, nz=nz, sbar=sbar, zbar_w=zbar_w, cov=cov_zs)
 
