@@ -1,6 +1,7 @@
 """Tests of the streamed decomposition formulas against known truth."""
 
 import itertools
+import warnings
 
 import numpy as np
 import pytest
@@ -11,6 +12,9 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_elm import GenotypeEncoder
 from sklearn_elm._decomposition import (
+    COMPONENT_ESTIMATORS,
+    EFFECT_ESTIMATORS,
+    FitState,
     average_effects,
     build_design,
     conditional_slopes,
@@ -508,3 +512,26 @@ def test_pair_variances_are_those_of_the_centred_terms(seed, frequency, ploidy):
         if ploidy == 1 or expected[i, i] < 1e-9:
             expected[i, i] = 0.0
     np.testing.assert_allclose(build_design(m).pair_var, expected, atol=1e-10)
+
+
+def test_network_components_warn_where_the_parts_exceed_the_whole():
+    """An exact ELM whose coefficients average to additive effects while its output is 0
+    (``s_n = a - (a . z_n) z_n / |z_n|^2``, so ``f = s . z = 0``): V_A exceeds V_G = 0, which
+    no trait allows, and the network's components say so; a consistent network does not."""
+    rng = np.random.default_rng(0)
+    Z = rng.choice([-1.0, 1.0], size=(400, 6))
+    a = np.array([1.0, 0.5, 0.0, 0.0, 0.0, 0.0])
+
+    def components(S):
+        F = np.einsum("ni,ni->n", S, Z)[:, None]
+        m = update_moments(init_moments(6, 1), Z, F, S[:, None, :])
+        state = FitState(m, build_design(m), [], lambda: [Z], np.array([1.0]))
+        return COMPONENT_ESTIMATORS["network"](state, *EFFECT_ESTIMATORS["regression"](state))
+
+    with pytest.warns(UserWarning, match="do not add up"):
+        vc = components(a - (Z @ a)[:, None] * Z / 6.0)
+    assert vc.additive[0] > 0.5 and abs(vc.genetic[0]) < 1e-12
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        vc = components(np.broadcast_to(a, Z.shape))  # f = a . z: parts and whole agree
+    assert vc.additive[0] == pytest.approx(vc.genetic[0])

@@ -10,6 +10,7 @@ and the projection of the network's genetic value, which ``"projection"``
 effects and ``"debiased"`` components share.
 """
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -124,13 +125,63 @@ def _debiased_components(state, additive, E, E_var):
     )
 
 
+#: How far the network's parts may exceed its genetic variance before a warning.
+PARTS_TOLERANCE = 0.05
+
+
 def _network_components(state, additive, E, E_var):
     """``components="network"``: the variances of the network's own parts."""
     inputs = (Z for Z, _, _ in state.kept) if state.kept else state.inputs()
     pairwise = pairwise_part_variance(inputs, E, state.design)
-    return variance_components(
+    components = variance_components(
         state.moments, state.design, additive, E, E_var, state.phenotypic, pairwise
     )
+    warn_parts_exceed_whole(components)
+    return components
+
+
+def warn_parts_exceed_whole(components, tolerance=PARTS_TOLERANCE):
+    """Warn where the additive and pairwise parts exceed the genetic variance they divide.
+
+    ``V_A + V_AA > (1 + tolerance) V_G`` (``V_higher`` clearly negative, or
+    ``h2 > H2``) cannot hold of a trait: the parts were read from the
+    network's coefficients apart from its fit, and are too noisy to be read
+    as the trait's components.
+
+    Parameters
+    ----------
+    components : Bunch
+        Arrays of shape (k,) with ``additive``, ``epistatic`` and ``genetic``.
+    tolerance : float, default=0.05
+        Relative excess allowed (round-off and sampling noise).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from sklearn.utils import Bunch
+    >>> from sklearn_elm._decomposition._estimators import warn_parts_exceed_whole
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_parts_exceed_whole(Bunch(additive=np.array([0.35]), epistatic=np.array([0.0]),
+    ...                                   genetic=np.array([0.26])))
+    >>> "do not add up" in str(caught[0].message)
+    True
+    """
+    parts = components.additive + components.epistatic
+    bad = np.flatnonzero(parts > (1 + tolerance) * np.abs(components.genetic) + 1e-12)
+    if bad.size:
+        k = int(bad[0])
+        warnings.warn(
+            f"components='network': on output {k} the network's additive and pairwise parts "
+            f"do not add up (V_A {components.additive[k]:.3g} + V_AA "
+            f"{components.epistatic[k]:.3g} > V_G {components.genetic[k]:.3g}): they are read "
+            "from its coefficients apart from its fit, and with few samples per term they are "
+            "too noisy to be the trait's. Give y with components='debiased' where the samples "
+            "allow it (more than twice the additive and pairwise terms).",
+            UserWarning,
+            stacklevel=5,  # the caller of ELMDecomposer.fit
+        )
 
 
 #: Effect estimators by name: ``FitState -> (additive, E, E_var)``, of shapes
