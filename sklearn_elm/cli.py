@@ -22,7 +22,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import __version__
-from .workflow import MAX_LOCI  # numpy only: the help text stays fast
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 #: Exit codes and what they mean, for the help text.
@@ -54,11 +53,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     _say(f"sklearn-elm: warning: {message}")
 
 
-_BAD_INPUT = (ValueError, FileNotFoundError, FileExistsError, ImportError)
-
-
 @contextlib.contextmanager
-def _input_errors(what=None, bad_input=_BAD_INPUT):
+def _input_errors(what=None, bad_input=(ValueError, FileNotFoundError, FileExistsError,
+                                        ImportError)):
     """Turn the errors that bad input raises into :class:`InputError`, named after ``what``."""
     try:
         yield
@@ -68,21 +65,20 @@ def _input_errors(what=None, bad_input=_BAD_INPUT):
         raise InputError(f"{what or 'input'}: {exc or type(exc).__name__}") from exc
 
 
-def _main_thread():
-    return threading.current_thread() is threading.main_thread()
+def _catchable(sig):
+    """In the main thread and not ignored (a background job of a non-interactive shell
+    ignores SIGINT, and must go on doing so)."""
+    return (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(sig) is not signal.SIG_IGN)
 
 
 @contextlib.contextmanager
 def _interrupts_stop_training():
-    """Make Ctrl-C abort the run, although skorch ends training quietly on it.
-
-    Yields the list that the SIGINT handler fills; the training callback
-    :class:`~sklearn_elm._progress.StopOnInterrupt` raises the interrupt
-    again once ``fit`` returns.  Where SIGINT is ignored (a background job of
-    a non-interactive shell), it stays ignored.
-    """
+    """Make Ctrl-C abort the run, although skorch ends training quietly on it: yields the
+    list that the SIGINT handler fills, which the training callback
+    :class:`~sklearn_elm._progress.StopOnInterrupt` reads once ``fit`` returns."""
     interrupted = []
-    if not _main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    if not _catchable(signal.SIGINT):
         yield interrupted
         return
 
@@ -102,7 +98,7 @@ def _interrupts_stop_training():
 @contextlib.contextmanager
 def _sigterm_raises():
     """Turn SIGTERM into :class:`Terminated` while the block runs (main thread only)."""
-    if not _main_thread() or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+    if not _catchable(signal.SIGTERM):
         yield
         return
 
@@ -167,7 +163,8 @@ def _analyse(args, data):
 def _settings(args, analysis):
     given = {"data": args.data, "phenotypes": args.phenotypes, "h2": args.h2,
              "traits": ", ".join(map(str, analysis.target_names)), "ploidy": analysis.ploidy,
-             **analysis.network, "random_state": args.random_state, "threads": args.threads}
+             **analysis.network, "random_state": args.random_state, "threads": args.threads,
+             "top_pairs": args.top_pairs}
     return {key: value for key, value in given.items() if value is not None}
 
 
@@ -196,7 +193,7 @@ def run(args):
         t0 = time.perf_counter()
         # a directory that changed meanwhile, a full disk: input errors; anything else a bug
         with _input_errors(f"could not write the report to {out}", (FileExistsError,)):
-            directory = write_report(analysis, out, force=args.force)
+            directory = write_report(analysis, out, force=args.force, top_pairs=args.top_pairs)
     _say(f"Report written to {directory / 'index.html'} "
          f"({time.perf_counter() - t0:.1f} s; {time.perf_counter() - start:.0f} s in all).")
     return EXIT_OK
@@ -228,8 +225,8 @@ def _add_run_arguments(cmd):
         "trio (*_g.txt, *_p.txt, optional *_eff.txt with the true effects); or PLINK 1 "
         "genotypes (.bed file or prefix, with .bim/.fam; needs the 'plink' extra); or a "
         "genotype table (.csv, .tsv or whitespace-separated .txt, optionally .gz: samples in "
-        "rows, sample ID first, loci in the header). At least 3 and at most "
-        f"{MAX_LOCI} loci (prune larger panels first), at least 10 training and 2 test samples",
+        "rows, sample ID first, loci in the header). At least 3 loci, as many as memory "
+        "allows (checked before training), and at least 10 training and 2 test samples",
     )
     cmd.add_argument(
         "--phenotypes", metavar="FILE",
@@ -247,6 +244,9 @@ def _add_run_arguments(cmd):
                      "auto, from the whole panel, with a warning where few cells are 2)")
     cmd.add_argument("--out", default="elm-report", metavar="DIR",
                      help="report directory (default: elm-report)")
+    cmd.add_argument("--top-pairs", type=_positive_int, default=5000, metavar="N",
+                     help="pairs of loci per trait in epistasis_pairs.csv, the largest first "
+                     "(default: 5000)")
     cmd.add_argument("--hidden-sizes", nargs="+", type=_positive_int, metavar="N",
                      help="hidden layer widths of the network (default: 512)")
     cmd.add_argument("--max-epochs", type=_positive_int, metavar="N",
@@ -256,8 +256,7 @@ def _add_run_arguments(cmd):
                      help="seed of the network and of --h2's noise (default: 0)")
     cmd.add_argument("--threads", type=_positive_int, default=1, metavar="N",
                      help="CPU threads for torch and BLAS (default: 1; the default network "
-                     "is too small to gain much from more, and surplus threads slow a "
-                     "shared machine down many times over)")
+                     "gains little from more, and surplus threads slow a shared machine)")
     cmd.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     cmd.add_argument("--force", action="store_true",
                      help="replace DIR if it holds a previous report (only the files of "

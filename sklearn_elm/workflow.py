@@ -13,17 +13,16 @@ job, writing the report the command line's.
 """
 
 import inspect
-import platform
 import time
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["MAX_LOCI", "Analysis", "analyse", "check_data", "package_versions"]
+from ._resources import available_memory, gib, memory_needed, package_versions
 
-#: The ELM decomposition and the epistatic GBLUP keep p x p matrices per trait.
-MAX_LOCI = 4000
+__all__ = ["Analysis", "analyse", "available_memory", "check_data", "memory_needed",
+           "package_versions"]
 
 
 @dataclass(frozen=True)
@@ -158,7 +157,8 @@ def check_data(data, *, ploidy=None):
     ------
     ValueError
         Too few training (10) or test (2) samples, fewer than 3 loci that
-        vary among the training samples, more than :data:`MAX_LOCI` loci,
+        vary among the training samples, more loci than memory allows
+        (:func:`memory_needed` against :func:`available_memory`),
         genotypes that are not of the ploidy, or a trait that is constant
         in the training samples.
 
@@ -189,10 +189,13 @@ def check_data(data, *, ploidy=None):
             f"too few samples with phenotypes: {n_train} to train and {n_test} to test "
             "(at least 10 and 2 are needed)."
         )
-    if p > MAX_LOCI:
+    needed = memory_needed(len(data.train), p, data.phenotypes.shape[1])
+    available = available_memory()
+    if available is not None and needed > available:
         raise ValueError(
-            f"{p} loci: the epistasis analysis keeps a p x p matrix per trait and handles at "
-            f"most {MAX_LOCI} loci; prune the markers first (e.g. plink --indep-pairwise)."
+            f"{p} loci: the analysis keeps dense p x p matrices and needs about "
+            f"{gib(needed)} of memory, but {gib(available)} is available; prune the "
+            "markers (e.g. plink --indep-pairwise) or analyse fewer traits at once."
         )
     if p < 3:
         raise ValueError(f"{p} loci: at least 3 are needed to rank pairs of loci.")
@@ -229,32 +232,6 @@ def _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks):
     if callbacks:
         options["callbacks"] = list(callbacks)
     return make_pipeline(GenotypeEncoder(ploidy=ploidy), NeuralGPRegressor(**options))
-
-
-def package_versions():
-    """Versions of Python and of the packages behind the figures, for the record.
-
-    Returns
-    -------
-    versions : dict of str to str
-
-    Examples
-    --------
-    >>> from sklearn_elm.workflow import package_versions
-    >>> sorted(package_versions())[:3]
-    ['numpy', 'python', 'scikit-learn']
-    """
-    import scipy
-    import sklearn
-    import skorch
-    import torch
-
-    from . import __version__
-
-    return {"sklearn_elm": __version__, "python": platform.python_version(),
-            "numpy": np.__version__, "scipy": scipy.__version__,
-            "scikit-learn": sklearn.__version__, "torch": torch.__version__,
-            "skorch": skorch.__version__}
 
 
 def _timed(timings, key, step):

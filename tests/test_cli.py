@@ -399,7 +399,7 @@ def test_tables_trait_selection_and_force(tmp_path, capsys):
     (out / "metrics.json").write_text("old")  # a previous report
     (out / "epistasis_1_trait2.png").write_bytes(b"old")
     argv = ["run", "--data", str(geno), "--phenotypes", str(pheno), "--traits", "trait1",
-            "--out", str(out), "--force", "--quiet", "--threads", "2", *FAST]
+            "--out", str(out), "--force", "--quiet", "--threads", "2", "--top-pairs", "7", *FAST]
     threads = torch.get_num_threads()
     assert main(argv) == 0
     assert torch.get_num_threads() == threads  # restored after the run
@@ -412,6 +412,9 @@ def test_tables_trait_selection_and_force(tmp_path, capsys):
     assert "recovery" not in metrics["traits"]["trait1"]
     assert {r["method"] for r in _csv(out / "variance_components.csv")} == set(METHODS[:3])
     assert sorted(p.name for p in out.glob("epistasis_*.png")) == ["epistasis_1_trait1.png"]
+    pairs = _csv(out / "epistasis_pairs.csv")  # the 7 largest of 28
+    assert [int(r["rank"]) for r in pairs] == list(range(1, 8))
+    assert metrics["settings"]["top_pairs"] == 7
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Tests of the report: atomic writing, contents, and rendering in a headless browser."""
 
+import csv
 import json
 import os
 import re
@@ -369,10 +370,10 @@ def test_output_is_checked_again_at_the_rename(tmp_path, monkeypatch, placeholde
     out = tmp_path / "report"
     write_files = _report._files._write_files
 
-    def meanwhile(analysis, directory):
+    def meanwhile(analysis, directory, options):
         out.mkdir()
         (out / "metrics.json").write_text("someone else's report")
-        return write_files(analysis, directory)
+        return write_files(analysis, directory, options)
 
     monkeypatch.setattr(_report._files, "_write_files", meanwhile)
     with pytest.raises(FileExistsError, match="--force"):
@@ -408,3 +409,20 @@ def test_observed_vs_predicted_shows_each_traits_own_values():
             np.testing.assert_allclose(xy[:, 0], results.y_test[:, k])
             np.testing.assert_allclose(xy[:, 1], pred[:, k])
             assert points.get_label() == f"{method} (r2 {results.test_r2[method][k]:.3f})"
+
+
+def test_top_pairs_limits_the_pair_table(tmp_path, placeholder_figures):
+    """top_pairs keeps the largest pairs of each trait, in rank order; None keeps them all."""
+    results = fake_results(n_traits=2, n_loci=8)
+    out = write_report(results, tmp_path / "top", top_pairs=5)
+    with open(out / "epistasis_pairs.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["trait"], int(r["rank"])) for r in rows] == [
+        (f"trait {k}", rank) for k in range(2) for rank in range(1, 6)]
+    i, j, _ = rank_pairs(results.epistasis["ELM"][1], top=5)
+    names = results.feature_names
+    assert [(r["locus_i"], r["locus_j"]) for r in rows[5:]] == [
+        (names[a], names[b]) for a, b in zip(i, j, strict=True)]
+    out = write_report(results, tmp_path / "all")
+    with open(out / "epistasis_pairs.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == 2 * 8 * 7 // 2

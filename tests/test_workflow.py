@@ -140,7 +140,17 @@ def test_check_data_names_the_problem(data, change, message):
         check_data(bad)
 
 
-def test_too_many_loci_is_refused_before_training(data, monkeypatch):
-    monkeypatch.setattr(workflow, "MAX_LOCI", 5)
-    with pytest.raises(ValueError, match="8 loci: .* at most 5 loci; prune"):
-        analyse(data, **FAST)
+def test_a_panel_too_large_for_memory_is_refused_before_training(data, monkeypatch):
+    """More loci than memory allows: a clear error naming the size needed, before training."""
+    needed = workflow.memory_needed(300, 8, 2)
+    assert needed == 8 * ((12 + 8 * 2) * 8 * 8 + 4 * 300 * 8)
+    monkeypatch.setattr(workflow, "available_memory", lambda: needed - 1)
+    with pytest.raises(ValueError, match=r"8 loci: .* needs about 0.0 GiB .* is available; prune"):
+        analyse(data, callbacks=[("fail", FailIfTrained())], **FAST)
+    monkeypatch.setattr(workflow, "available_memory", lambda: needed)
+    check_data(data)  # just enough
+
+
+class FailIfTrained(Callback):
+    def on_train_begin(self, net, **kwargs):
+        raise AssertionError("trained although the data were refused")

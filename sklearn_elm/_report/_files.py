@@ -30,22 +30,26 @@ __all__ = ["REPORT_FILES", "check_output_directory", "output_lock", "write_repor
 
 
 def _table(write):
-    return lambda analysis, path, trait, names: write(analysis, path)
+    return lambda analysis, path, trait, names, options: write(analysis, path)
+
+
+def _pairs(analysis, path, trait, names, options):
+    _tables.write_pairs(analysis, path, top=options.get("top_pairs"))
 
 
 def _figure(draw):
-    def write(analysis, path, trait, names):
+    def write(analysis, path, trait, names, options):
         args = (analysis,) if trait is None else (analysis, trait)
         _figures.save(partial(draw, *args), path)
 
     return write
 
 
-def _metrics(analysis, path, trait, names):
+def _metrics(analysis, path, trait, names, options):
     _tables.write_metrics(analysis, path, list(names.values()))
 
 
-def _page(analysis, path, trait, names):
+def _page(analysis, path, trait, names, options):
     figures = {key.removesuffix(".png"): name for key, name in names.items()
                if name.endswith(".png")}
     _html.write_html(analysis, path, figures)
@@ -54,9 +58,10 @@ def _page(analysis, path, trait, names):
 class ReportFile(NamedTuple):
     """One file of the report: its name, what it holds, and how it is written.
 
-    ``write(analysis, path, trait, names)`` writes it to ``path``; ``trait`` is the
-    trait's index for a file per trait (None otherwise), and ``names`` maps every
-    file's key to its name (the page and metrics.json link and list them).
+    ``write(analysis, path, trait, names, options)`` writes it to ``path``; ``trait``
+    is the trait's index for a file per trait (None otherwise), ``names`` maps every
+    file's key to its name (the page and metrics.json link and list them), and
+    ``options`` holds :func:`write_report`'s options (``top_pairs``).
     """
 
     name: str
@@ -69,8 +74,8 @@ class ReportFile(NamedTuple):
 REPORT_FILES = (
     ReportFile("effects.csv", "additive effects per trait, locus and method",
                _table(_tables.write_effects)),
-    ReportFile("epistasis_pairs.csv", "every pair of loci, ranked, per trait and method",
-               _table(_tables.write_pairs)),
+    ReportFile("epistasis_pairs.csv", "the top pairs of loci, ranked, per trait and method",
+               _pairs),
     ReportFile("variance_components.csv", "variance components per trait and method",
                _table(_tables.write_components)),
     ReportFile("observed_vs_predicted.png", "test phenotypes against each method's prediction",
@@ -110,12 +115,12 @@ def _instances(spec, analysis):
         "<trait>", _tables.slug(t)), k) for k, t in enumerate(analysis.target_names)]
 
 
-def _write_files(analysis, directory):
+def _write_files(analysis, directory, options):
     """Write every file of :data:`REPORT_FILES` into ``directory``; return their names."""
     files = [(spec, *instance) for spec in REPORT_FILES for instance in _instances(spec, analysis)]
     names = {key: name for _, key, name, _ in files}
     for spec, _, name, trait in files:
-        spec.write(analysis, directory / name, trait, names)
+        spec.write(analysis, directory / name, trait, names, options)
     return list(names.values())
 
 
@@ -307,7 +312,7 @@ def _replace(tmp, directory, force):
     shutil.rmtree(backup, ignore_errors=True)
 
 
-def write_report(analysis, directory, *, force=False):
+def write_report(analysis, directory, *, force=False, top_pairs=None):
     """Write the full report into ``directory``, all or nothing.
 
     Every file of :data:`REPORT_FILES` is first written into a hidden
@@ -329,6 +334,9 @@ def write_report(analysis, directory, *, force=False):
     force : bool, default=False
         Replace an existing directory that holds a previous report (and
         nothing else).
+    top_pairs : int or None, default=None
+        Pairs per trait in ``epistasis_pairs.csv``, the largest first; all
+        when None (``p (p - 1) / 2`` rows per trait).
 
     Returns
     -------
@@ -350,7 +358,7 @@ def write_report(analysis, directory, *, force=False):
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's private 0700 is not what a report wants
-            _write_files(analysis, tmp)
+            _write_files(analysis, tmp, {"top_pairs": top_pairs})
             with _signals_held():
                 _replace(tmp, directory, force)
                 written = True

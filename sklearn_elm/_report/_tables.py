@@ -254,8 +254,9 @@ def write_effects(analysis, path):
     _write_csv(path, header, rows)
 
 
-def write_pairs(analysis, path):
-    """``epistasis_pairs.csv``: every pair, ranked by the main estimate, per trait."""
+def write_pairs(analysis, path, top=None):
+    """``epistasis_pairs.csv``: the ``top`` pairs (all when None), ranked by the main
+    estimate, per trait."""
     methods = list(analysis.epistasis)
     main, others = methods[0], methods[1:]
     names = analysis.feature_names
@@ -263,7 +264,7 @@ def write_pairs(analysis, path):
 
     def rows():
         for k, t in enumerate(analysis.target_names):
-            i, j, e = rank_pairs(analysis.epistasis[main][k])
+            i, j, e = rank_pairs(analysis.epistasis[main][k], top=top)
             other = [analysis.epistasis[m][k][i, j] for m in others]
             for r in range(len(e)):
                 yield [str(t), r + 1, str(names[i[r]]), str(names[j[r]]), _number(e[r]),
