@@ -234,11 +234,12 @@ def _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks):
     return make_pipeline(GenotypeEncoder(ploidy=ploidy), NeuralGPRegressor(**options))
 
 
-def _timed(timings, key, step):
-    """``step()``, its wall time recorded in ``timings[key]``."""
+def _timed(timings, key, step, log):
+    """``step()``, its wall time recorded in ``timings[key]`` and logged."""
     start = time.perf_counter()
     result = step()
     timings[key] = time.perf_counter() - start
+    log(f"  {key}: done in {timings[key]:.1f} s")
     return result
 
 
@@ -369,13 +370,13 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
     log(f"Training the network on {int(train.sum())} samples: hidden layers "
         f"{' x '.join(map(str, sizes))}, at most {reg.max_epochs} epochs down a path of "
         "decreasing path-norm penalty, the step chosen on 10% of them held out.")
-    _timed(timings, "train", lambda: network.fit(X[train], Y[train]))
+    _timed(timings, "train", lambda: network.fit(X[train], Y[train]), log)
     log("Decomposing the network (equivalent linear mapping) on the training samples...")
     elm = _timed(timings, "decompose",
-                 lambda: ELMDecomposer(network, prefit=True).fit(X[train], Y[train]))
+                 lambda: ELMDecomposer(network, prefit=True).fit(X[train], Y[train]), log)
     log("Fitting the GBLUP baselines (REML)...")
     gblup_a, gblup_aa, Z_test = _timed(timings, "gblup",
-                                       lambda: _baselines(network[0], X, Y, train))
+                                       lambda: _baselines(network[0], X, Y, train), log)
 
     predictions = {
         "network": network.predict(X[~train]).reshape(-1, k),

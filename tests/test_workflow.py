@@ -1,6 +1,7 @@
 """Tests of sklearn_elm.workflow: the comparison the command line reports, as a function."""
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -108,7 +109,9 @@ def test_log_and_callbacks_reach_the_steps(data):
 
     analyse(data, callbacks=[("count", Counter())], log=messages.append, **FAST)
     assert epochs == [1, 2, 3, 4, 5]
-    assert [m.split()[0] for m in messages] == ["Training", "Decomposing", "Fitting"]
+    assert [m.split()[0] for m in messages] == ["Training", "train:", "Decomposing",
+                                                "decompose:", "Fitting", "gblup:"]
+    assert all(re.fullmatch(r"  \w+: done in \d+\.\d s", m) for m in messages[1::2])
 
 
 def test_ploidy_of_the_whole_panel(data):

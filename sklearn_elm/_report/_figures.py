@@ -15,6 +15,7 @@ __all__ = ["additive_effects", "epistasis_heatmap", "observed_vs_predicted",
 
 TRUTH = "truth"
 PANEL = 3.3  # inches per subplot
+MIN_WIDTH = 5.5  # inches
 MAX_HEATMAP_LOCI = 80
 COLORS = {"truth": "0.25"}
 
@@ -25,7 +26,9 @@ def _grid(n, ncols=5):
 
     ncols = min(n, ncols)
     nrows = -(-n // ncols)
-    fig = Figure(figsize=(PANEL * ncols, PANEL * nrows + 0.3), layout="constrained")
+    # wide enough for the title above a single panel
+    fig = Figure(figsize=(max(PANEL * ncols, MIN_WIDTH), PANEL * nrows + 0.3),
+                 layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax in axes[n:]:
         ax.set_visible(False)
@@ -39,6 +42,7 @@ def _identity_line(ax, x, y):
 
 
 def observed_vs_predicted(analysis):
+    """Each trait's test phenotypes against every method's prediction of them."""
     fig, axes = _grid(len(analysis.target_names))
     for k, (ax, t) in enumerate(zip(axes, analysis.target_names, strict=True)):
         y = analysis.y_test[:, k]
@@ -54,6 +58,7 @@ def observed_vs_predicted(analysis):
 
 
 def additive_effects(analysis):
+    """Additive effects per trait: against the truth where known, by locus otherwise."""
     truth = analysis.additive.get(TRUTH)
     estimates = {m: a for m, a in analysis.additive.items() if m != TRUTH}
     fig, axes = _grid(len(analysis.target_names))
@@ -88,6 +93,7 @@ def _heatmap_loci(matrices, p):
 
 
 def epistasis_heatmap(analysis, k):
+    """Trait ``k``'s pair effects, one heatmap per method, on the loci of the top pairs."""
     from matplotlib.figure import Figure
 
     panels = {m: E[k] for m, E in analysis.epistasis.items()}
@@ -113,6 +119,7 @@ def epistasis_heatmap(analysis, k):
 
 
 def variance_components(analysis):
+    """V_A, V_AA and V_G per trait, one bar per method."""
     from matplotlib.figure import Figure
 
     keys = [c for c in ("additive", "epistatic", "genetic")
