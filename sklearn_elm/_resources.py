@@ -13,7 +13,7 @@ __all__ = ["available_memory", "gib", "memory_needed", "package_versions"]
 
 
 def memory_needed(n_samples, n_loci, n_traits):
-    """Bytes that :func:`~sklearn_elm.workflow.analyse` needs at its peak, estimated from the sizes of its arrays.
+    """Bytes that :func:`~sklearn_elm.workflow.analyse` needs at its peak, from its arrays.
 
     The decomposition and the epistatic GBLUP keep dense ``p x p`` float64 matrices: about
     ``12 + 8 k`` of them for ``k`` traits (the streamed sums and the design, and per trait

@@ -74,6 +74,9 @@ class Analysis:
         Where the truth is known, ``"additive"`` and ``"pairwise"`` -> method
         -> one dict per trait (``slope``, ``intercept``, ``r``; for pairs
         also ``precision`` and ``k``); None otherwise.
+    chromosomes, positions : ndarray of shape (p,) or None
+        Chromosome and base-pair position of each locus where the input gives
+        them (a PLINK ``.bim``); None otherwise.
     settings : dict
         How the analysis was run, as the caller (e.g. the command line) puts
         it; empty by default.
@@ -107,6 +110,8 @@ class Analysis:
     network: dict
     timings: dict
     recovery: dict | None = None
+    chromosomes: np.ndarray | None = None
+    positions: np.ndarray | None = None
     settings: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
 
@@ -366,10 +371,9 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
     k, p = Y.shape[1], X.shape[1]
     network = _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks)
     reg = network[-1]
-    sizes = _hidden_sizes(reg)
     log(f"Training the network on {int(train.sum())} samples: hidden layers "
-        f"{' x '.join(map(str, sizes))}, at most {reg.max_epochs} epochs down a path of "
-        "decreasing path-norm penalty, the step chosen on 10% of them held out.")
+        f"{' x '.join(map(str, _hidden_sizes(reg)))}, at most {reg.max_epochs} epochs down a "
+        "path of decreasing path-norm penalty, the step chosen on 10% of them held out.")
     _timed(timings, "train", lambda: network.fit(X[train], Y[train]), log)
     log("Decomposing the network (equivalent linear mapping) on the training samples...")
     elm = _timed(timings, "decompose",
@@ -415,5 +419,6 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
         network=_summary(reg),
         timings=timings,
         recovery=recovery,
+        chromosomes=data.get("chromosomes"), positions=data.get("positions"),
         versions=package_versions(),
     )

@@ -488,8 +488,11 @@ def test_plink_input(tmp_path, simulated):
         "bed_reader", reason="bed-reader is not installed (pip install 'sklearn-elm[plink]')"
     )
     ids = [f"ind{n}" for n in range(len(simulated.genotypes))]
+    chromosomes = ["1"] * 7 + ["2"] * 5
+    positions = [1000 * (j + 1) for j in range(12)]
     bed_reader.to_bed(tmp_path / "cohort.bed", simulated.genotypes,
-                      properties={"iid": ids, "sid": list(simulated.feature_names)})
+                      properties={"iid": ids, "sid": list(simulated.feature_names),
+                                  "chromosome": chromosomes, "bp_position": positions})
     with open(tmp_path / "traits.phen", "w") as f:
         f.write("FID IID " + " ".join(simulated.target_names) + "\n")
         for i, y in zip(ids, simulated.phenotypes, strict=True):
@@ -502,6 +505,9 @@ def test_plink_input(tmp_path, simulated):
     assert metrics["data"]["name"] == "cohort" and metrics["data"]["n_loci"] == 12
     rows = _csv(out / "effects.csv")
     assert [r["locus"] for r in rows[:12]] == list(simulated.feature_names)
+    # the .bim's map reaches the effects table
+    assert [(r["chromosome"], int(r["position"])) for r in rows[:12]] == list(
+        zip(chromosomes, positions, strict=True))
 
 
 def test_dollar_signs_in_names_are_text_in_figures(tmp_path, simulated, capsys):

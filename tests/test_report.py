@@ -426,3 +426,23 @@ def test_top_pairs_limits_the_pair_table(tmp_path, placeholder_figures):
     out = write_report(results, tmp_path / "all")
     with open(out / "epistasis_pairs.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) == 2 * 8 * 7 // 2
+
+
+def test_positions_reach_the_effects_table_and_order_the_effects_figure(tmp_path,
+                                                                         placeholder_figures):
+    """Where loci have a chromosome and position, effects.csv carries them and the additive
+    effects (without truth) are drawn along the genome, chromosome after chromosome."""
+    results = fake_results(n_traits=1, n_loci=6, truth=False,
+                           chromosomes=np.array(["2", "2", "2", "5", "5", "5"]),
+                           positions=np.array([300, 100, 200, 50, 60, 10]))
+    out = write_report(results, tmp_path / "report")
+    with open(out / "effects.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0])[:4] == ["trait", "locus", "chromosome", "position"]
+    assert [(r["chromosome"], int(r["position"])) for r in rows] == list(
+        zip(results.chromosomes, results.positions.tolist(), strict=True))
+    ax = _report._figures.additive_effects(results).axes[0]
+    x, y = ax.lines[0].get_data()
+    assert np.all(x[[1, 2, 0]] == np.sort(x[:3])) and np.all(x[:3] < x[3:].min())
+    np.testing.assert_allclose(y, results.additive["ELM"][0])
+    assert [label.get_text() for label in ax.get_xticklabels()] == ["2", "5"]

@@ -166,8 +166,11 @@ def test_plink_round_trip(tmp_path, simulated):
     ids = [f"ind{n}" for n in range(30)]
     G = simulated.genotypes.astype(np.float32)
     G[3, 2] = np.nan
+    p = G.shape[1]
+    chromosomes, positions = ["3"] * (p - 2) + ["X"] * 2, list(range(500, 500 + 10 * p, 10))
     to_bed(tmp_path / "cohort.bed", G,
-           properties={"iid": ids, "sid": list(simulated.feature_names)})
+           properties={"iid": ids, "sid": list(simulated.feature_names),
+                       "chromosome": chromosomes, "bp_position": positions})
     pheno = _write(tmp_path / "p.csv", _phenotype_rows(simulated, ids)[:-1])
     data = read_plink(tmp_path / "cohort", pheno)
     assert data.n_unphenotyped == 1 and data.sample_ids.tolist() == ids[:-1]
@@ -179,6 +182,14 @@ def test_plink_round_trip(tmp_path, simulated):
         assert data.feature_names.tolist() == simulated.feature_names.tolist()
         assert data.sample_ids.tolist() == ids
         assert data.ploidy == 2 and data.n_unphenotyped == 0
+        assert data.chromosomes.tolist() == chromosomes
+        assert data.positions.tolist() == positions
+    bim = (tmp_path / "cohort.bim").read_text().splitlines()
+    fields = bim[1].split()
+    fields[3] = "1.5e6"
+    (tmp_path / "cohort.bim").write_text("\n".join([bim[0], " ".join(fields), *bim[2:]]) + "\n")
+    with pytest.raises(ValueError, match=r"cohort.bim, line 2: no integer base-pair position"):
+        read_plink(tmp_path / "cohort", pheno)
     (tmp_path / "cohort.fam").unlink()
     with pytest.raises(FileNotFoundError, match="no such file: .*cohort.fam"):
         read_plink(tmp_path / "cohort", pheno)

@@ -57,20 +57,68 @@ def observed_vs_predicted(analysis):
     return fig
 
 
+def genome_coordinates(chromosomes, positions, gap=0.02):
+    """Loci along one axis, chromosome after chromosome (in order of first appearance).
+
+    Parameters
+    ----------
+    chromosomes : array-like of shape (p,)
+    positions : array-like of shape (p,)
+        Base-pair positions.
+    gap : float, default=0.02
+        Space between chromosomes, as a share of the total span.
+
+    Returns
+    -------
+    x : ndarray of shape (p,)
+        Each locus's coordinate.
+    ticks : list of (float, str)
+        The middle of each chromosome and its name.
+
+    Examples
+    --------
+    >>> from sklearn_elm._report._figures import genome_coordinates
+    >>> x, ticks = genome_coordinates(["1", "1", "2"], [100, 300, 50], gap=0.0)
+    >>> x.tolist(), ticks
+    ([0.0, 200.0, 201.0], [(100.0, '1'), (201.0, '2')])
+    """
+    chromosomes = np.asarray(chromosomes).astype(str)
+    positions = np.asarray(positions, dtype=np.float64)
+    names = list(dict.fromkeys(chromosomes))
+    spans = {c: float(np.ptp(positions[chromosomes == c])) + 1 for c in names}
+    space = gap * sum(spans.values())
+    x, ticks, offset = np.empty_like(positions), [], 0.0
+    for c in names:
+        on = chromosomes == c
+        x[on] = positions[on] - positions[on].min() + offset
+        ticks.append((float(offset + (spans[c] - 1) / 2), str(c)))
+        offset += spans[c] + space
+    return x, ticks
+
+
 def additive_effects(analysis):
-    """Additive effects per trait: against the truth where known, by locus otherwise."""
+    """Additive effects per trait: against the truth where known; otherwise along the genome
+    where positions are known (Manhattan style), by locus in file order where not."""
     truth = analysis.additive.get(TRUTH)
     estimates = {m: a for m, a in analysis.additive.items() if m != TRUTH}
+    x, ticks = np.arange(len(analysis.feature_names)), None
+    if analysis.positions is not None:
+        x, ticks = genome_coordinates(analysis.chromosomes, analysis.positions)
     fig, axes = _grid(len(analysis.target_names))
     for k, (ax, t) in enumerate(zip(axes, analysis.target_names, strict=True)):
         for n, (method, a) in enumerate(estimates.items()):
             if truth is not None:
                 ax.scatter(truth[k], a[k], s=12, alpha=0.7, color=f"C{n}", label=method)
             else:
-                ax.plot(a[k], ".", ms=4, alpha=0.8, color=f"C{n}", label=method)
+                ax.plot(x, a[k], ".", ms=4, alpha=0.8, color=f"C{n}", label=method)
         if truth is not None:
             _identity_line(ax, truth[k], [a[k] for a in estimates.values()])
             ax.set(xlabel="true additive effect", ylabel="estimated")
+        elif ticks is not None:
+            ax.axhline(0, color="0.6", lw=1)
+            ax.set_xticks([tick for tick, _ in ticks], [name for _, name in ticks],
+                          fontsize=6 if len(ticks) > 10 else None)
+            ax.set(xlabel="chromosome", ylabel="additive effect")
         else:
             ax.axhline(0, color="0.6", lw=1)
             ax.set(xlabel="locus (file order)", ylabel="additive effect")

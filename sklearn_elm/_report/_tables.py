@@ -245,10 +245,15 @@ def _write_csv(path, header, rows):
 
 
 def write_effects(analysis, path):
-    """``effects.csv``: the additive effect of every locus, per trait and method."""
+    """``effects.csv``: the additive effect of every locus, per trait and method, with the
+    locus's chromosome and position where the input gives them."""
     methods = list(analysis.additive)
-    header = ["trait", "locus", *(f"additive_{slug(m)}" for m in methods)]
-    rows = ([str(t), str(locus), *(_number(analysis.additive[m][k, i]) for m in methods)]
+    mapped = analysis.positions is not None
+    header = ["trait", "locus", *(["chromosome", "position"] if mapped else []),
+              *(f"additive_{slug(m)}" for m in methods)]
+    rows = ([str(t), str(locus),
+             *([str(analysis.chromosomes[i]), int(analysis.positions[i])] if mapped else []),
+             *(_number(analysis.additive[m][k, i]) for m in methods)]
             for k, t in enumerate(analysis.target_names)
             for i, locus in enumerate(analysis.feature_names))
     _write_csv(path, header, rows)

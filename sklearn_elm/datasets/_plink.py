@@ -57,6 +57,26 @@ def _no_genotypes(bed, fam, bim, n_samples, n_variants, held):
     )
 
 
+def _read_map(path):
+    """Chromosome and base-pair position of each variant of a ``.bim``, in file order."""
+    chromosomes, positions = [], []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            try:
+                position = int(fields[3])
+            except (IndexError, ValueError):
+                raise ValueError(
+                    f"{path}, line {lineno}: no integer base-pair position in the fourth field "
+                    f"(a .bim line holds {_LAYOUT['.bim']})."
+                ) from None
+            chromosomes.append(fields[0])
+            positions.append(position)
+    return np.array(chromosomes), np.array(positions, dtype=np.int64)
+
+
 def _check_size(bed, fam, bim, n_samples, n_variants):
     """The .bed holds ``3 + n_variants * ceil(n_samples / 4)`` bytes; say which count is off."""
     per_variant = -(-n_samples // 4)
@@ -151,7 +171,9 @@ def read_plink(path, phenotype_path, *, ploidy="auto"):
     -------
     data : :class:`~sklearn.utils.Bunch`
         As :func:`read_tables` (with ``ploidy`` and ``n_unphenotyped``);
-        ``genotypes`` is int8, or float64 with NaN where calls are missing.
+        ``genotypes`` is int8, or float64 with NaN where calls are missing;
+        and, from the ``.bim``, ``chromosomes`` (str) and ``positions``
+        (base pairs, int64) of shape (n_loci,).
 
     Raises
     ------
@@ -163,7 +185,8 @@ def read_plink(path, phenotype_path, *, ploidy="auto"):
     ValueError
         If the ``.fam`` or ``.bim`` has a number of lines that does not fit
         the ``.bed`` (the message names the file, its count and the count the
-        ``.bed`` implies), the ``.bed`` is empty or not a variant-major PLINK 1
+        ``.bed`` implies) or a ``.bim`` line has no integer position, the
+        ``.bed`` is empty or not a variant-major PLINK 1
         file, a phenotyped sample is not in the ``.fam``, an ID is
         duplicated, or ``ploidy=1`` meets a genotype 2.
 
@@ -205,4 +228,6 @@ def read_plink(path, phenotype_path, *, ploidy="auto"):
     if missing.any():
         G = np.where(missing, np.nan, G.astype(np.float64))
     genotypes = Bunch(genotypes=G, feature_names=loci, sample_ids=ids)
-    return match_samples(genotypes, phenotypes, str(bed), str(phenotype_path), ploidy)
+    data = match_samples(genotypes, phenotypes, str(bed), str(phenotype_path), ploidy)
+    data.chromosomes, data.positions = _read_map(bim)
+    return data
