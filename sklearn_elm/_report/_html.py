@@ -117,7 +117,7 @@ def _page(analysis, figures):
     if "recovery" in tables:
         parts += ["<h2>Recovery of the known truth</h2>", _table(tables["recovery"])]
     parts += ["<h2>Epistasis</h2>",
-              "<p>All pairs, ranked by the size of their estimated effect, in "
+              "<p>The largest pairs, ranked by the size of their estimated effect, in "
               "<a href='epistasis_pairs.csv'>epistasis_pairs.csv</a>.</p>",
               *_pairs_sections(analysis, figures),
               "<h2>Run</h2>", _run_note(analysis),

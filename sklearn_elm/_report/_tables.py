@@ -146,7 +146,7 @@ def _top_pairs(analysis, traits):
         ["trait", "pairs (estimate)"],
         rows,
         "e_ij is the effect of z_i z_j in y = mu + sum a_i z_i + sum e_ij z_i z_j; "
-        "all pairs are in epistasis_pairs.csv.",
+        "more pairs, ranked, are in epistasis_pairs.csv.",
     )
 
 
