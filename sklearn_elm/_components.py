@@ -11,8 +11,8 @@ against.
 import numpy as np
 from sklearn.utils import Bunch
 
-__all__ = ["COMPONENTS", "components_bunch", "constant_columns", "orthogonal_parts",
-           "pairwise_values"]
+__all__ = ["COMPONENTS", "check_varies", "components_bunch", "constant_columns",
+           "orthogonal_parts", "pairwise_values"]
 
 #: The variance components, in table order, with their short names.
 COMPONENTS = {
@@ -52,6 +52,42 @@ def constant_columns(Y):
     """
     Y = np.asarray(Y, dtype=np.float64)
     return np.flatnonzero(np.ptp(Y, axis=0) <= 1e-12 * np.maximum(1.0, np.abs(Y.mean(axis=0))))
+
+
+def check_varies(y):
+    """A clear error where an output of ``y`` is constant (:func:`constant_columns`).
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,) or (n_samples, n_outputs), or None
+        The target; None (no target) passes.
+
+    Raises
+    ------
+    ValueError
+        Naming the first constant output.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._components import check_varies
+    >>> check_varies(np.array([1.0, 2.0]))
+    >>> check_varies(np.array([[1.0, 3.0], [2.0, 3.0]]))
+    Traceback (most recent call last):
+    ...
+    ValueError: y is constant (output 1): it has no variance to decompose ...
+    """
+    if y is None:
+        return
+    Y = y.reshape(len(y), -1)
+    if len(Y) < 2:  # one sample is constant by definition: the sample count is the problem
+        return
+    constant = constant_columns(Y)
+    if constant.size:
+        raise ValueError(
+            f"y is constant (output {int(constant[0])}): it has no variance to decompose "
+            "into genetic and residual parts. Pass a trait that varies across the samples."
+        )
 
 
 def components_bunch(additive, epistatic, genetic, phenotypic):

@@ -13,45 +13,31 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
 from sklearn.exceptions import NotFittedError
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import make_pipeline
 from sklearn.utils import Bunch, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
-from ._components import constant_columns
+from ._components import check_varies
 from ._decomposition import (
     COMPONENT_ESTIMATORS,
     EFFECT_ESTIMATORS,
+    NEED_Y,
     FitState,
     build_design,
     check_terms,
+    needs_pairwise_sums,
     resolve,
 )
 from ._elm import elm_steps, io_sizes
-from ._streaming import check_exact, iter_decomposition, iter_inputs, split_network, stream
-
-
-def _first_step_tags(estimator):
-    """Tags of the estimator that first sees the input (a pipeline's first real step)."""
-    while isinstance(estimator, Pipeline):
-        steps = [step for _, step in estimator.steps if step not in (None, "passthrough")]
-        if not steps:
-            break
-        estimator = steps[0]
-    return get_tags(estimator)
-
-
-def _check_varies(y):
-    """A clear error where an output of ``y`` is constant (as GBLUPRegressor words it)."""
-    Y = y.reshape(len(y), -1)
-    if len(Y) < 2:  # one sample is constant by definition: the sample count is the problem
-        return
-    constant = constant_columns(Y)
-    if constant.size:
-        raise ValueError(
-            f"y is constant (output {int(constant[0])}): it has no variance to decompose "
-            "into genetic and residual parts. Pass a trait that varies across the samples."
-        )
+from ._streaming import (
+    check_exact,
+    first_step_tags,
+    iter_decomposition,
+    iter_inputs,
+    split_network,
+    stream,
+)
 
 
 def _default_estimator():
@@ -86,18 +72,24 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         is no phenotypic variance and nothing to debias with).
     batch_size : int or None, default=1024
         Samples per batch of the map; None processes all at once.
-    epistasis : {"auto", "projection", "regression", "contrast"}, default="auto"
+    epistasis : {"auto", "projection", "screened", "regression", "contrast"}, default="auto"
         How additive and pairwise effects are read off the network.
         ``"auto"`` is ``"projection"`` when its least-squares problem is well
         determined, ``p (p + 3) / 2 <= n / 2`` for ``p`` network inputs and
-        ``n`` samples (up to 90 inputs for 8500 samples), and
-        ``"regression"`` otherwise:
+        ``n`` samples (up to 90 inputs for 8500 samples), else ``"screened"``
+        when ``y`` is given, else ``"regression"``:
 
         * ``"projection"``: the joint least-squares projection of the
           network's genetic value ``f`` on the additive terms ``z_i`` and the
           products of centred inputs ``(z_i - zbar_i)(z_j - zbar_j)`` (its
           orthogonal decomposition; the ``a_i`` are average effects), by
           streamed conjugate gradients.  Needs more samples than terms plus one.
+        * ``"screened"``: the same projection restricted to the terms the
+          network uses, at any ``p``: every locus (or, past ``n / 2``, those
+          that explain most of ``f``) and the pairs most correlated with what
+          the loci leave of ``f``, chosen in forward rounds from all ``p (p +
+          1) / 2`` (``sklearn_elm/_decomposition/_screening.py``).  Pairs not
+          chosen are 0, with a NaN ``epistasis_variance_``.  Needs ``y``.
         * ``"regression"``: average effects from the mean ELM coefficients
           (``average_effects`` in ``_decomposition/_slopes.py``) and ``e_ij =
           B_ji + B_ij`` with ``B`` the multiple-regression slopes of the ELM
@@ -105,10 +97,11 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         * ``"contrast"``: additive effects as for ``"regression"``, and the published
           four-genotype-class contrast of the ELM coefficients in place of
           the slopes (-1/+1 codings only).
-    components : {"auto", "debiased", "network"}, default="auto"
+    components : {"auto", "debiased", "screened", "network"}, default="auto"
         What ``variance_components_`` estimates.  ``"auto"`` is
         ``"debiased"`` when ``y`` is given and the projection is well
-        determined (as for ``epistasis``), and ``"network"`` otherwise:
+        determined (as for ``epistasis``), ``"screened"`` when ``y`` is given
+        and it is not, and ``"network"`` without ``y``:
 
         * ``"debiased"``: the trait's components.  The network's genetic
           value ``f`` is corrected by the least-squares projection of its
@@ -116,6 +109,9 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
           and each variance is corrected for the sampling noise of the
           coefficients it squares (see Notes).  Needs ``y``, and more
           samples than additive and pairwise terms plus one.
+        * ``"screened"``: the trait's components, as ``"debiased"`` on the
+          terms of ``epistasis="screened"`` (``y``'s least-squares fit on
+          them gives ``V_A`` and ``V_AA``).  Needs ``y``; at any ``p``.
         * ``"network"``: the variances of the network's own parts (of
           ``additive_effects_``, ``epistasis_matrix_`` and ``f``), what the
           network has learnt.  A network that predicts a noisy trait well
@@ -137,7 +133,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         of ``d_i z_i^2`` otherwise (e.g. diploid -1/0/1).
     epistasis_variance_ : ndarray of the same shape as ``epistasis_matrix_``
         Sampling variance of each entry (from the residual variance of the
-        projection, or of the regressions of the ELM coefficients).
+        projection, or of the regressions of the ELM coefficients; for
+        ``"screened"``, of ``y``'s coefficient, and NaN where not chosen).
     variance_components_ : Bunch
         ``additive``, ``epistatic``, ``higher``, ``genetic``, ``residual``,
         ``phenotypic``, ``h2`` and ``H2``: floats, or arrays of shape
@@ -187,17 +184,16 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
 
     *Memory.*  The ELM statistics are sums over samples accumulated batch by
     batch, ``O(n_outputs p^2 + batch_size n_outputs width)``; the ELM-slope
-    estimators need nothing more.  The projection and the debiased
-    components pass over the samples once per conjugate-gradient iteration
-    and keep the encoded inputs, genetic values and residuals for it,
-    ``O(n (p + 2 n_outputs))`` more.
+    estimators need nothing more.  The projection, the debiased and the
+    screened estimators keep the encoded inputs, genetic values and
+    residuals, ``O(n (p + 2 n_outputs))`` more; the screened ones need no
+    ``p x p`` sums, only the outputs' ``p x p`` matrices and ``O(n p)``.
 
     Examples
     --------
     >>> import numpy as np
     >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn_elm import GenotypeEncoder, NeuralGPRegressor
-    >>> from sklearn_elm import ELMDecomposer
+    >>> from sklearn_elm import ELMDecomposer, GenotypeEncoder, NeuralGPRegressor
     >>> rng = np.random.default_rng(0)
     >>> G = rng.integers(0, 2, size=(2000, 4))  # haploid genotypes 0/1
     >>> Z = 2.0 * G - 1
@@ -298,18 +294,19 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
                 "y is needed to fit the estimator (or pass a fitted one with "
                 "prefit=True)."
             )
-        if self.components == "debiased":
-            raise ValueError(
-                "components='debiased' corrects the network by its residuals y - f(x) "
-                "and needs y; pass y, or components='network' for the components of "
-                "the network alone."
-            )
+        for name, value in (("epistasis", self.epistasis), ("components", self.components)):
+            if value in NEED_Y[name]:
+                raise ValueError(
+                    f"{name}='{value}' fits the trait through the network's residuals "
+                    "y - f(x) and needs y; pass y, or epistasis='regression' and "
+                    "components='network' for what the network alone has learnt."
+                )
         return self._passed_on(X, validate_data(self, X, ensure_all_finite=finite)), None
 
     def _resolve_estimator(self, X, y):
         """A clone of ``estimator`` fitted on ``(X, y)``, or with ``prefit`` a copy of it."""
         if not self.prefit:
-            _check_varies(y)
+            check_varies(y)
             return clone(self._get_estimator()).fit(X, y)
         if self.estimator is None:
             raise ValueError(
@@ -322,8 +319,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             raise NotFittedError(
                 "prefit=True needs a fitted estimator; fit it first or use prefit=False."
             ) from exc
-        if y is not None:
-            _check_varies(y)
+        check_varies(y)
         return deepcopy(self._get_estimator())
 
     def _outputs(self, y):
@@ -343,16 +339,21 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         # the projections pass over (z, f) once per solver iteration: keep the
         # encoded inputs and genetic values (the size of X and y) rather than
         # re-encoding and re-running the network on every pass
-        debiased = self.components_ == "debiased"
+        residuals = self.epistasis_ in NEED_Y["epistasis"] or (
+            self.components_ in NEED_Y["components"])
+        keep = residuals or self.epistasis_ == "projection"
         return stream(X, Y, preprocessing, net, batch_size=self.batch_size,
-                      n_outputs=self.n_outputs_, keep=self.epistasis_ == "projection" or debiased,
-                      debiased=debiased, contrast=self.epistasis_ == "contrast")
+                      n_outputs=self.n_outputs_, keep=keep, debiased=residuals,
+                      contrast=self.epistasis_ == "contrast",
+                      pairwise=needs_pairwise_sums(self.epistasis_, self.components_))
 
     def _fit_state(self, stream, X, preprocessing):
         """What the estimators share: the sums, their design (computed here, once), the
         kept samples and a way to encode the inputs again where they were not kept."""
-        design = build_design(stream.moments)
-        check_terms(design, self.epistasis_, self.components_)
+        design = None
+        if needs_pairwise_sums(self.epistasis_, self.components_):
+            design = build_design(stream.moments)
+            check_terms(design, self.epistasis_, self.components_)
         inputs = partial(iter_inputs, X, preprocessing, self.batch_size)
         return FitState(stream.moments, design, stream.kept, inputs, stream.phenotypic)
 
@@ -375,7 +376,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     def _finite(estimator):
         """Let NaN through only to an estimator that handles it (e.g. GenotypeEncoder,
         also as the first step of a pipeline)."""
-        return "allow-nan" if _first_step_tags(estimator).input_tags.allow_nan else True
+        return "allow-nan" if first_step_tags(estimator).input_tags.allow_nan else True
 
     @staticmethod
     def _passed_on(X, checked):
@@ -486,14 +487,13 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = self._validate_passed_on(X)
-        if sample_weight is None:
-            return self.estimator_.score(X, y)
-        return self.estimator_.score(X, y, sample_weight=sample_weight)
+        weights = {} if sample_weight is None else {"sample_weight": sample_weight}
+        return self.estimator_.score(X, y, **weights)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         inner = get_tags(self._get_estimator())
         tags.target_tags.required = not self.prefit
-        tags.input_tags.allow_nan = _first_step_tags(self._get_estimator()).input_tags.allow_nan
+        tags.input_tags.allow_nan = first_step_tags(self._get_estimator()).input_tags.allow_nan
         tags.non_deterministic = inner.non_deterministic
         return tags

@@ -10,12 +10,13 @@ target's scale, in float64, streamed into the sums of
 import numpy as np
 import torch
 from sklearn.pipeline import Pipeline
-from sklearn.utils import Bunch
+from sklearn.utils import Bunch, get_tags
 
 from ._decomposition import init_moments, update_moments
 from ._elm import elm_batches, elm_residual
 
-__all__ = ["check_exact", "iter_decomposition", "iter_inputs", "split_network", "stream"]
+__all__ = ["check_exact", "first_step_tags", "iter_decomposition", "iter_inputs",
+           "split_network", "stream"]
 
 
 def check_exact(residual, peak, rtol=1e-3):
@@ -29,6 +30,16 @@ def check_exact(residual, peak, rtol=1e-3):
             "decomposition would be wrong; the network must be a bias-free stack of "
             "supported layers."
         )
+
+
+def first_step_tags(estimator):
+    """Tags of the estimator that first sees the input (a pipeline's first real step)."""
+    while isinstance(estimator, Pipeline):
+        steps = [step for _, step in estimator.steps if step not in (None, "passthrough")]
+        if not steps:
+            break
+        estimator = steps[0]
+    return get_tags(estimator)
 
 
 def split_network(estimator):
@@ -86,10 +97,12 @@ def iter_decomposition(X, preprocessing, net, batch_size, n_outputs):
             )
 
 
-def stream(X, Y, preprocessing, net, *, batch_size, n_outputs, keep, debiased, contrast):
+def stream(X, Y, preprocessing, net, *, batch_size, n_outputs, keep, debiased, contrast,
+           pairwise=True):
     """Stream the network over ``X`` once: the sums, the exactness residual and, with
     ``keep``, the samples themselves (``(z, f, y - intercept - f)`` per batch, the last
-    only with ``debiased``), for the projections' passes.
+    only with ``debiased``), for the projections' passes; ``pairwise=False`` keeps only
+    the ``O(k p)`` sums (:func:`~sklearn_elm._decomposition.init_moments`).
 
     Returns a Bunch: ``moments``, ``kept``, ``phenotypic`` (the variance of ``Y``, NaN
     without it), ``intercept``, ``residual`` and ``peak`` (``max |f|``) per output.
@@ -99,7 +112,7 @@ def stream(X, Y, preprocessing, net, *, batch_size, n_outputs, keep, debiased, c
     peak = np.zeros(n_outputs)
     for Z, F, S, r in iter_decomposition(X, preprocessing, net, batch_size, n_outputs):
         if moments is None:
-            moments = init_moments(Z.shape[1], n_outputs, contrast=contrast)
+            moments = init_moments(Z.shape[1], n_outputs, contrast=contrast, pairwise=pairwise)
         update_moments(moments, Z, F, S)
         residual = np.maximum(residual, r)
         peak = np.maximum(peak, np.abs(F).max(axis=0, initial=0.0))

@@ -1,6 +1,7 @@
-"""Tests of the bundled data, the qhaplo reader and the simulator."""
+"""Tests of the bundled data, the qhaplo reader and the simulators."""
 
 import shutil
+import sys
 from importlib import resources
 
 import numpy as np
@@ -14,6 +15,8 @@ from sklearn_elm.datasets import (
     make_epistatic_phenotypes,
     pairwise_values,
     read_qhaplo,
+    simulate_genotypes,
+    simulate_phenotypes,
 )
 from sklearn_elm.metrics import true_variance_components
 
@@ -321,3 +324,174 @@ def test_qhaplo_ploidy(tmp_path):
     with pytest.raises(ValueError, match=r"genotype 2 of sample '2' at locus 'l1'.*ploidy 1"):
         read_qhaplo(tmp_path, ploidy=1)
     assert load_qhaplo().ploidy == 1
+
+
+# simulate_genotypes and simulate_phenotypes
+
+
+@pytest.fixture(scope="module")
+def panel():
+    return simulate_genotypes(300, 200, random_state=0)
+
+
+def test_simulate_genotypes_is_seeded(panel):
+    """The same random_state gives the same panel, another one a different panel."""
+    again = simulate_genotypes(300, 200, random_state=0)
+    np.testing.assert_array_equal(again.genotypes, panel.genotypes)
+    np.testing.assert_array_equal(again.positions, panel.positions)
+    other = simulate_genotypes(300, 200, random_state=1)
+    assert not np.array_equal(other.genotypes, panel.genotypes)
+
+
+@pytest.mark.parametrize("ploidy", [1, 2])
+def test_simulate_genotypes_shapes_and_types(ploidy):
+    """Allele counts 0..ploidy as int8, 1-based increasing integer positions on chromosome "1",
+    and allele frequencies that are those of the genotypes."""
+    data = simulate_genotypes(120, 40, ploidy=ploidy, random_state=2)
+    G = data.genotypes
+    assert G.shape == (120, 40) and G.dtype == np.int8
+    assert G.min() >= 0 and G.max() == ploidy
+    assert data.ploidy == ploidy and type(data.ploidy) is int
+    assert data.positions.dtype == np.int64 and data.positions.min() >= 1
+    assert np.all(np.diff(data.positions) > 0) and data.positions.max() <= data.sequence_length
+    assert data.chromosomes.shape == (40,) and set(data.chromosomes) == {"1"}
+    assert data.feature_names[0] == f"1:{data.positions[0]}"
+    np.testing.assert_allclose(data.allele_frequencies, G.mean(axis=0) / ploidy)
+    assert "msprime" in data.DESCR
+
+
+def test_simulate_genotypes_honours_min_maf():
+    """Every SNP kept has minor-allele frequency >= min_maf, and without the filter rarer
+    SNPs are kept (so the filter is what removes them)."""
+    for min_maf, least in [(0.2, 0.2), (0.0, 0.0)]:
+        f = simulate_genotypes(200, 100, min_maf=min_maf, random_state=0).allele_frequencies
+        assert np.minimum(f, 1 - f).min() >= least
+    assert np.minimum(f, 1 - f).min() < 0.05
+
+
+def test_simulate_genotypes_has_linkage_disequilibrium(panel):
+    """Neighbouring SNPs are correlated (mean r^2) several times more than SNPs half the
+    panel apart: recombination breaks down LD with distance."""
+    r2 = np.corrcoef(panel.genotypes.T.astype(float)) ** 2
+    near, far = np.diag(r2, 1).mean(), np.diag(r2, len(r2) // 2).mean()
+    assert near > 0.1 and near > 4 * far
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_samples=1), "n_samples"),
+        (dict(n_loci=0), "n_loci"),
+        (dict(ploidy=3), "ploidy"),
+        (dict(min_maf=0.7), "min_maf"),
+        # three haplotypes: a minor allele is on 1 of 3 at most
+        (dict(n_samples=3, ploidy=1, min_maf=0.4), "admits no SNP among 3 haplotypes"),
+    ],
+)
+def test_simulate_genotypes_errors(kwargs, match):
+    args = dict(n_samples=20, n_loci=5, random_state=0) | kwargs
+    with pytest.raises(ValueError, match=match):
+        simulate_genotypes(**args)
+
+
+def test_simulate_genotypes_without_msprime_names_the_fix(monkeypatch):
+    """Without msprime the error says how to install it."""
+    monkeypatch.setitem(sys.modules, "msprime", None)
+    with pytest.raises(ImportError, match=r'pip install "sklearn-elm\[sim\]"'):
+        simulate_genotypes(20, 5)
+
+
+@pytest.mark.parametrize("ploidy", [1, 2])
+def test_simulate_phenotypes_truth_reproduces_the_phenotypes(ploidy):
+    """On an LD panel: y - noise = z a + sum_{i<j} E_ij z_i z_j on the encoding of
+    GenotypeEncoder(center="mid"); V_G = 1 and V_AA / V_A = epistatic_ratio exactly
+    (true_variance_components); the noise variance is (1 - h2) / h2 within sampling error."""
+    n, h2 = 3000, 0.4
+    G = simulate_genotypes(n, 60, ploidy=ploidy, min_maf=0.2, random_state=4).genotypes
+    data = simulate_phenotypes(G, n_traits=2, n_qtl=12, n_pairs=4, h2=h2,
+                               epistatic_ratio=0.2, random_state=0)
+    assert data.ploidy == ploidy  # inferred from the panel
+    Z = GenotypeEncoderMid(ploidy)(data.genotypes)
+    truth = true_variance_components(Z, data.additive_effects, data.epistasis, data.phenotypes)
+    np.testing.assert_allclose(truth.epistatic / truth.additive, 0.2, rtol=1e-9)
+    np.testing.assert_allclose(truth.genetic, 1.0, rtol=1e-9)
+    v_e = (1 - h2) / h2
+    for t in range(2):
+        g = Z @ data.additive_effects[t] + pairwise_values(Z, data.epistasis[t])
+        np.testing.assert_allclose(g, data.genetic_values[:, t], atol=1e-9)
+        noise = data.phenotypes[:, t] - g
+        assert abs(noise.var() - v_e) < 5 * v_e * np.sqrt(2 / n)
+        i, j = data.epistatic_pairs[t].T
+        assert np.all(i < j) and np.count_nonzero(data.epistasis[t]) == 2 * len(i)
+        assert np.all(data.epistasis[t, i, j] != 0)
+
+
+def test_simulate_phenotypes_dense_architecture(panel):
+    """n_qtl=n_loci, n_pairs=0, epistatic_ratio=0: an additive effect at every locus, no
+    pairs, and V_A = V_G = 1."""
+    data = simulate_phenotypes(panel.genotypes, n_qtl=200, n_pairs=0, epistatic_ratio=0.0,
+                               h2=0.3, random_state=0)
+    assert np.count_nonzero(data.additive_effects) == 200
+    assert not data.epistasis.any() and data.epistatic_pairs.shape == (1, 0, 2)
+    truth = true_variance_components(panel.genotypes - 1.0, data.additive_effects[0],
+                                     data.epistasis[0])
+    assert truth.additive == pytest.approx(1.0) and truth.epistatic == 0.0
+    np.testing.assert_allclose(
+        data.genetic_values[:, 0], (panel.genotypes - 1.0) @ data.additive_effects[0])
+
+
+def test_simulate_phenotypes_is_seeded_and_keeps_the_panel(panel):
+    """The same random_state gives the same traits; the genotypes come back unchanged."""
+    a = simulate_phenotypes(panel.genotypes, n_qtl=10, epistatic_ratio=0.1, random_state=5)
+    b = simulate_phenotypes(panel.genotypes, n_qtl=10, epistatic_ratio=0.1, random_state=5)
+    np.testing.assert_array_equal(a.phenotypes, b.phenotypes)
+    np.testing.assert_array_equal(a.genotypes, panel.genotypes)
+    assert a.genotypes.dtype == np.int8 and a.train.sum() == 255
+
+
+def test_simulate_phenotypes_haploid_encoding():
+    """A 0/1 panel is read as haploid (z = 2 g - 1) unless ploidy=2 says otherwise
+    (z = g - 1)."""
+    G = np.random.default_rng(0).integers(0, 2, size=(200, 6))
+    for ploidy, z in [(None, 2.0 * G - 1), (2, G - 1.0)]:
+        data = simulate_phenotypes(G, ploidy=ploidy, n_pairs=0, epistatic_ratio=0.0,
+                                   random_state=0)
+        np.testing.assert_allclose(data.genetic_values[:, 0], z @ data.additive_effects[0])
+
+
+@pytest.mark.parametrize(
+    "genotypes, kwargs, match",
+    [
+        ([[0, 1], [1, np.nan]], {}, "missing calls"),
+        ([[0, 3], [1, 0]], {}, "not an allele count"),
+        ([[0, 2], [1, 0]], dict(ploidy=1), "ploidy=1 but genotypes holds a 2"),
+        ([[0, 1]], {}, "at least 2 samples"),
+        ([[0, 1], [1, 0]], dict(n_qtl=3), "n_qtl=3 exceeds n_loci=2"),
+        ([[0, 1], [1, 0]], dict(n_pairs=0), "n_pairs >= 1"),
+        ([[0, 1], [1, 0]], dict(h2=0), "h2"),
+        ([[0, 1], [1, 0]], dict(ploidy=4), "ploidy"),
+    ],
+)
+def test_simulate_phenotypes_errors(genotypes, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        simulate_phenotypes(np.array(genotypes), random_state=0, **kwargs)
+
+
+def test_simulate_phenotypes_out_of_reach_names_the_largest_ratio():
+    """Pairs of rare alleles induce more additive variance than the ratio allows: the error
+    names the largest ratio these pairs reach, and that ratio works."""
+    G = np.random.default_rng(1).binomial(2, 0.05, size=(2000, 6))
+    with pytest.raises(ValueError, match="out of reach") as info:
+        simulate_phenotypes(G, n_pairs=3, epistatic_ratio=5.0, random_state=0)
+    reachable = float(str(info.value).split("at most ")[1].split(" ")[0])
+    data = simulate_phenotypes(G, n_pairs=3, epistatic_ratio=0.9 * reachable, random_state=0)
+    truth = true_variance_components(G - 1.0, data.additive_effects[0], data.epistasis[0])
+    assert truth.epistatic / truth.additive == pytest.approx(0.9 * reachable)
+
+
+def test_make_epistatic_phenotypes_lists_its_pairs():
+    """epistatic_pairs indexes exactly the non-zero entries of the epistasis matrix."""
+    data = make_epistatic_phenotypes(100, 30, n_traits=2, n_qtl=10, n_pairs=4, random_state=0)
+    for t in range(2):
+        np.testing.assert_array_equal(np.argwhere(np.triu(data.epistasis[t])),
+                                      data.epistatic_pairs[t])

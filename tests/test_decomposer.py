@@ -228,14 +228,26 @@ def test_debiased_components_need_y():
 
 
 def test_auto_chooses_the_projection_and_debiasing_only_where_well_determined():
-    """p (p + 3) / 2 <= n / 2: with 5 loci (20 terms) 40 samples suffice, 39 do not; without
-    y there is nothing to debias with."""
+    """p (p + 3) / 2 <= n / 2: with 5 loci (20 terms) 40 samples suffice; with 39 and y the
+    screened least squares fits the trait (and finds the planted pair and locus); without y
+    there is nothing to fit or debias with."""
     pipe = planted_pipeline()
     G = factorial_genotypes(5, repeat=2)
     y = pipe.predict(G)
     dec = ELMDecomposer(pipe, prefit=True).fit(G[:40], y[:40])
     assert (dec.epistasis_, dec.components_) == ("projection", "debiased")
-    dec = ELMDecomposer(pipe, prefit=True).fit(G[:39], y[:39])
+    # 39 samples drawn at random (the first 39 leave z0 z2 collinear with z2): every term
+    # fits in the screened budget, so it is the projection, by a direct solve
+    G39 = factorial_genotypes(5, repeat=4)[np.random.default_rng(0).permutation(128)[:39]]
+    dec = ELMDecomposer(pipe, prefit=True).fit(G39, pipe.predict(G39))
+    assert (dec.epistasis_, dec.components_) == ("screened", "screened")
+    full = ELMDecomposer(pipe, prefit=True, epistasis="projection").fit(G39, pipe.predict(G39))
+    np.testing.assert_allclose(dec.additive_effects_, full.additive_effects_, atol=1e-9)
+    np.testing.assert_allclose(dec.epistasis_matrix_, full.epistasis_matrix_, atol=1e-9)
+    assert dec.epistasis_matrix_[0, 1] == pytest.approx(1.5 * 0.8)  # the planted pair
+    for key, value in full.variance_components_.items():
+        assert dec.variance_components_[key] == pytest.approx(value, abs=1e-9), key
+    dec = ELMDecomposer(pipe, prefit=True).fit(G39)
     assert (dec.epistasis_, dec.components_) == ("regression", "network")
     dec = ELMDecomposer(pipe, prefit=True).fit(G)
     assert (dec.epistasis_, dec.components_) == ("projection", "network")
@@ -253,7 +265,7 @@ def test_least_squares_with_more_terms_than_samples_is_refused(name, value):
     with pytest.raises(ValueError, match=message):
         ELMDecomposer(pipe, prefit=True, **params).fit(G, pipe.predict(G))
     dec = ELMDecomposer(pipe, prefit=True).fit(G, pipe.predict(G))
-    assert (dec.epistasis_, dec.components_) == ("regression", "network")
+    assert (dec.epistasis_, dec.components_) == ("screened", "screened")
 
 
 def test_transform_contributions_add_up_to_prediction():

@@ -12,6 +12,8 @@ Pure numpy and scipy, one module per concept, in the order a fit uses them:
   the additive and pairwise terms, by streamed conjugate gradients;
 * :mod:`._variance`: variance components of the network's parts, and of the
   trait (debiased by the projection of the network's residuals);
+* :mod:`._screening`: least squares on the loci and pairs the network uses,
+  for any number of loci;
 * :mod:`._estimators`: the effect and component estimators by name, reading
   one streamed sample (what ``ELMDecomposer`` chooses from).
 
@@ -28,8 +30,10 @@ from ._estimators import (
     COMPONENT_ESTIMATORS,
     EFFECT_ESTIMATORS,
     LEAST_SQUARES,
+    NEED_Y,
     FitState,
     check_terms,
+    needs_pairwise_sums,
     resolve,
 )
 from ._moments import Design, build_design, init_moments, update_moments, with_target
@@ -43,6 +47,7 @@ __all__ = [
     "EFFECT_ESTIMATORS",
     "FitState",
     "LEAST_SQUARES",
+    "NEED_Y",
     "average_effects",
     "build_design",
     "check_terms",
@@ -51,6 +56,7 @@ __all__ = [
     "epistasis_contrast",
     "epistasis_regression",
     "init_moments",
+    "needs_pairwise_sums",
     "pairwise_part_variance",
     "projection_fit",
     "resolve",

@@ -20,6 +20,7 @@ from sklearn.utils import Bunch
 
 from ._moments import Design, with_target
 from ._projection import projection_fit
+from ._screening import screened_fit
 from ._slopes import average_effects, conditional_slopes, epistasis_contrast, epistasis_regression
 from ._variance import debiased_components, pairwise_part_variance, variance_components
 
@@ -27,8 +28,10 @@ __all__ = [
     "COMPONENT_ESTIMATORS",
     "EFFECT_ESTIMATORS",
     "LEAST_SQUARES",
+    "NEED_Y",
     "FitState",
     "check_terms",
+    "needs_pairwise_sums",
     "resolve",
 ]
 
@@ -54,6 +57,9 @@ class FitState:
         Phenotypic variance ``V_P`` (NaN without ``y``).
     network_fit : Bunch or None
         The projection of ``f``, set by the first estimator that needs it.
+    screened : Bunch or None
+        The screened fit (:func:`~sklearn_elm._decomposition._screening.screened_fit`),
+        set by the first estimator that needs it.
     n_iter : int
         Conjugate-gradient passes made so far.
 
@@ -78,6 +84,7 @@ class FitState:
     inputs: Callable
     phenotypic: np.ndarray
     network_fit: Bunch = None
+    screened: Bunch = None
     n_iter: int = 0
 
 
@@ -96,6 +103,25 @@ def _projection_effects(state):
     """``epistasis="projection"``: the least-squares projection of ``f``."""
     fit = _project_network(state)
     return fit.additive, fit.epistasis, fit.epistasis_variance
+
+
+def _screened_fit(state):
+    """The screened fit of ``f`` and ``y`` on the kept samples, computed once per fit."""
+    if state.screened is None:
+        Z, F, R = (np.concatenate(part) for part in zip(*state.kept, strict=True))
+        state.screened = screened_fit(Z, F, R, state.phenotypic)
+    return state.screened
+
+
+def _screened_effects(state):
+    """``epistasis="screened"``: ``f`` fitted on the loci and pairs it uses."""
+    fit = _screened_fit(state)
+    return fit.additive, fit.epistasis, fit.epistasis_variance
+
+
+def _screened_components(state, additive, E, E_var):
+    """``components="screened"``: ``y`` fitted on the loci and pairs the network uses."""
+    return _screened_fit(state).components
 
 
 def _slope_effects(state, *, contrast=False):
@@ -177,8 +203,8 @@ def warn_parts_exceed_whole(components, tolerance=PARTS_TOLERANCE):
             f"do not add up (V_A {components.additive[k]:.3g} + V_AA "
             f"{components.epistatic[k]:.3g} > V_G {components.genetic[k]:.3g}): they are read "
             "from its coefficients apart from its fit, and with few samples per term they are "
-            "too noisy to be the trait's. Give y with components='debiased' where the samples "
-            "allow it (more than twice the additive and pairwise terms).",
+            "too noisy to be the trait's. Give y (components='auto' then estimates the "
+            "trait's: 'debiased', or 'screened' past the projection's bound).",
             UserWarning,
             stacklevel=5,  # the caller of ELMDecomposer.fit
         )
@@ -190,11 +216,19 @@ EFFECT_ESTIMATORS = {
     "projection": _projection_effects,
     "regression": _slope_effects,
     "contrast": partial(_slope_effects, contrast=True),
+    "screened": _screened_effects,
 }
 
 #: Component estimators by name: ``(FitState, additive, E, E_var) -> components``,
 #: a Bunch of arrays of shape (k,) (:func:`~sklearn_elm._components.components_bunch`).
-COMPONENT_ESTIMATORS = {"debiased": _debiased_components, "network": _network_components}
+COMPONENT_ESTIMATORS = {
+    "debiased": _debiased_components,
+    "screened": _screened_components,
+    "network": _network_components,
+}
+
+#: The estimators that read the samples with the network's residuals ``y - f``.
+NEED_Y = {"epistasis": ("screened",), "components": ("debiased", "screened")}
 
 #: The estimators that solve a least-squares projection, by parameter: they need
 #: the samples kept between passes and more samples than terms.
@@ -207,8 +241,11 @@ def resolve(epistasis, components, n_inputs, n_samples, has_y):
     The least-squares projection fits ``p`` inputs and at most ``p (p + 1) /
     2`` products; ``"auto"`` chooses it (``"projection"``, and
     ``"debiased"`` where ``y`` is given) only where it is well determined,
-    ``p (p + 3) / 2 <= n / 2``, and the ELM slopes (``"regression"``,
-    ``"network"``) otherwise.
+    ``p (p + 3) / 2 <= n / 2``.  Past that bound, with ``y``, it chooses the
+    least squares on the terms the network uses (``"screened"``), which needs
+    no more samples than terms; without ``y`` nothing can be fitted to the
+    trait, and it reads the network's ELM slopes (``"regression"``,
+    ``"network"``).
 
     Parameters
     ----------
@@ -218,7 +255,7 @@ def resolve(epistasis, components, n_inputs, n_samples, has_y):
     n_inputs, n_samples : int
         Network inputs ``p`` and samples ``n``.
     has_y : bool
-        Whether a target is given (nothing to debias with otherwise).
+        Whether a target is given.
 
     Returns
     -------
@@ -229,14 +266,31 @@ def resolve(epistasis, components, n_inputs, n_samples, has_y):
     --------
     >>> from sklearn_elm._decomposition import resolve
     >>> resolve("auto", "auto", 5, 40, True), resolve("auto", "auto", 5, 39, True)
-    (('projection', 'debiased'), ('regression', 'network'))
+    (('projection', 'debiased'), ('screened', 'screened'))
+    >>> resolve("auto", "auto", 5, 40, False), resolve("auto", "auto", 5, 39, False)
+    (('projection', 'network'), ('regression', 'network'))
     """
     well_determined = n_inputs * (n_inputs + 3) / 2 <= n_samples / 2
     if epistasis == "auto":
-        epistasis = "projection" if well_determined else "regression"
+        epistasis = "projection" if well_determined else "screened" if has_y else "regression"
     if components == "auto":
-        components = "debiased" if has_y and well_determined else "network"
+        components = ("debiased" if well_determined else "screened") if has_y else "network"
     return epistasis, components
+
+
+def needs_pairwise_sums(epistasis, components):
+    """Whether a fit needs the ``p x p`` streamed sums and their design.
+
+    Only the screened least squares reads the samples alone; every other
+    estimator reads the sums (:func:`~sklearn_elm._decomposition.init_moments`).
+
+    Examples
+    --------
+    >>> from sklearn_elm._decomposition import needs_pairwise_sums
+    >>> needs_pairwise_sums("screened", "screened"), needs_pairwise_sums("screened", "network")
+    (False, True)
+    """
+    return not (epistasis == "screened" and components == "screened")
 
 
 def check_terms(design, epistasis, components):

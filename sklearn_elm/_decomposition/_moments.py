@@ -34,7 +34,7 @@ from sklearn.utils import Bunch
 __all__ = ["Design", "build_design", "init_moments", "update_moments", "with_target"]
 
 
-def init_moments(n_features, n_outputs, *, contrast=False):
+def init_moments(n_features, n_outputs, *, contrast=False, pairwise=True):
     """Zeroed sums for :func:`update_moments`.
 
     Parameters
@@ -47,6 +47,11 @@ def init_moments(n_features, n_outputs, *, contrast=False):
         Also allocate the genotype-class sums of
         :func:`~sklearn_elm._decomposition.epistasis_contrast` (``4 k p^2``
         more numbers).
+    pairwise : bool, default=True
+        Allocate the ``p x p`` sums (``zz``, ``z2z2``, ``z2z``, ``nzz`` and
+        ``zs``) that the design, the slopes and the projection read; without
+        them only the ``O(k p)`` sums are kept, for estimators that read the
+        samples themselves (``"screened"``).
 
     Returns
     -------
@@ -71,19 +76,18 @@ def init_moments(n_features, n_outputs, *, contrast=False):
     moments = Bunch(
         n=0,
         z=np.zeros(p),
-        zz=np.zeros((p, p)),
-        z2z2=np.zeros((p, p)),
-        z2z=np.zeros((p, p)),
         f=np.zeros(k),
         ff=np.zeros(k),
         zf=np.zeros((p, k)),
         s=np.zeros((k, p)),
         ss=np.zeros((k, p)),
-        zs=np.zeros((k, p, p)),
         z3=np.zeros(p),
         nz=np.zeros(p),
-        nzz=np.zeros((p, p)),
     )
+    if pairwise:
+        for key, shape in {"zz": (p, p), "z2z2": (p, p), "z2z": (p, p), "zs": (k, p, p),
+                           "nzz": (p, p)}.items():
+            moments[key] = np.zeros(shape)
     if contrast:
         moments.class_n = np.zeros((2, 2, p, p))
         moments.class_s = np.zeros((k, 2, 2, p, p))
@@ -134,23 +138,24 @@ def update_moments(moments, Z, F, S):
     k = F.shape[1]
     moments.n += b
     moments.z += Z.sum(axis=0)
-    moments.zz += Z.T @ Z
     Z2 = Z * Z
-    moments.z2z2 += Z2.T @ Z2
-    moments.z2z += Z2.T @ Z
     moments.f += F.sum(axis=0)
     moments.ff += (F * F).sum(axis=0)
     moments.zf += Z.T @ F
     # a coefficient that multiplies 0 does not reach the output: leave it out
     nonzero = Z != 0
     moments.nz += nonzero.sum(axis=0)
-    moments.nzz += nonzero.T.astype(np.float64) @ Z
     S = np.where(nonzero[:, None, :], S, 0.0)
     moments.s += S.sum(axis=0)
     moments.ss += (S * S).sum(axis=0)
-    # zs[k, j, i] = sum_n z_nj s_nki: one (p, b) x (b, k p) product
-    moments.zs += (Z.T @ S.reshape(b, k * p)).reshape(p, k, p).transpose(1, 0, 2)
     moments.z3 += (Z2 * Z).sum(axis=0)
+    if "zz" in moments:  # the p x p sums (see init_moments' pairwise)
+        moments.zz += Z.T @ Z
+        moments.z2z2 += Z2.T @ Z2
+        moments.z2z += Z2.T @ Z
+        moments.nzz += nonzero.T.astype(np.float64) @ Z
+        # zs[k, j, i] = sum_n z_nj s_nki: one (p, b) x (b, k p) product
+        moments.zs += (Z.T @ S.reshape(b, k * p)).reshape(p, k, p).transpose(1, 0, 2)
     if "class_n" in moments:
         _update_class_sums(moments, Z, S)
     return moments

@@ -1,10 +1,12 @@
-"""Reference data, file readers, loading and trait selection, and the phenotype simulator."""
+"""Reference data, file readers, loading and trait selection, and the simulators of
+genotype panels and phenotypes."""
 
 from ._loading import load_data, select_traits
+from ._panel import simulate_genotypes
 from ._plink import read_plink
 from ._ploidy import infer_ploidy
 from ._qhaplo import load_qhaplo, read_qhaplo
-from ._simulate import make_epistatic_phenotypes, pairwise_values
+from ._simulate import make_epistatic_phenotypes, pairwise_values, simulate_phenotypes
 from ._tables import read_genotype_table, read_phenotype_table, read_tables
 
 __all__ = [
@@ -19,4 +21,6 @@ __all__ = [
     "read_qhaplo",
     "read_tables",
     "select_traits",
+    "simulate_genotypes",
+    "simulate_phenotypes",
 ]

@@ -1,0 +1,325 @@
+"""Screened least squares: the terms a network uses, fitted jointly, at any number of loci.
+
+The full projection fits ``p`` additive and ``p (p + 1) / 2`` pairwise terms
+and needs twice as many samples; past that the samples cannot determine it.
+The network has learnt which few terms matter, and its genetic value ``f`` is
+free of the trait's noise, so it is the screen: loci and pairs are chosen by
+how much of ``f`` they explain, and the chosen terms are then fitted by least
+squares, to ``f`` for the effects and to ``y`` for the trait's components.
+
+Per output, with ``m_max = n / 2 - 1`` terms at most (the projection's
+well-determined bound) of which ``t`` pairs:
+
+1. *Loci*: every locus when the additive terms fit beside the pairs;
+   otherwise forward screening of ``f`` in rounds (the loci most correlated
+   with what the loci chosen so far leave of ``f``).
+2. *Pairs*: forward screening of what the chosen terms leave of ``f``, in
+   rounds, over every product ``(z_i - zbar_i)(z_j - zbar_j)`` and, for
+   inputs with three values, the self terms: a scan of all ``p (p + 1) / 2``
+   products as blocks of a ``(Z - zbar)^T diag(r) (Z - zbar)`` matrix product,
+   ``O(n p^2)`` time and ``O(p block)`` memory.  Screening conditionally on
+   every locus, and again on the pairs already chosen, keeps loci in linkage
+   with a QTL from standing in for it (phantom pairs).
+3. *Fit*: the ``n x m`` design of the chosen terms, centred, and its
+   ``m x m`` normal equations solved by Cholesky, ``O(n m^2 + m^3)``.
+
+The effects are the least-squares coefficients of ``f`` (what the network
+does, on the terms it uses); the sampling variances and the components are
+those of ``y``'s coefficients on the same terms, each squared estimate
+corrected by the sampling noise it adds (exactly, ``sigma^2 tr(X_A^T X_A
+(X^T X)^{-1}_AA)``, so linkage between the chosen terms is accounted for).
+"""
+
+import numpy as np
+from scipy import linalg, stats
+from sklearn.utils import Bunch
+
+from .._components import components_bunch
+
+__all__ = ["screened_fit", "term_budget"]
+
+#: Forward-screening rounds for loci and for pairs.
+ROUNDS = 3
+
+#: Family-wise error rate of the tests that admit a screened term to the components.
+ALPHA = 0.05
+
+
+def term_budget(n_samples, n_inputs):
+    """How many additive and pairwise terms a screened fit may choose.
+
+    At most ``m_max = n / 2 - 1`` terms in all, the bound under which the
+    least-squares problem is well determined; a tenth of them (at least 10,
+    at most 500) are pairs, and every locus enters when the rest allows it.
+
+    Parameters
+    ----------
+    n_samples, n_inputs : int
+        Samples ``n`` and network inputs ``p``.
+
+    Returns
+    -------
+    n_loci, n_pairs : int
+        Additive terms and pairwise terms to choose.
+
+    Raises
+    ------
+    ValueError
+        Where the samples are too few for a single locus and pair.
+
+    Examples
+    --------
+    >>> from sklearn_elm._decomposition._screening import term_budget
+    >>> term_budget(5000, 2000), term_budget(2000, 12000)
+    ((2000, 249), (900, 99))
+    """
+    m_max = n_samples // 2 - 1
+    if m_max < 2:
+        raise ValueError(
+            f"components='screened' fits at least one locus and one pair, which needs at "
+            f"least 6 samples; got {n_samples}. Use components='network'."
+        )
+    n_pairs = min(max(10, m_max // 10), 500, m_max - 1)
+    return min(n_inputs, m_max - n_pairs), n_pairs
+
+
+def _solve(X, targets, ridge=1e-10):
+    """Least-squares coefficients of ``targets`` on the centred columns ``X``, and
+    the Cholesky factor of ``X^T X`` (a relative ridge keeps collinear columns, as
+    from complete linkage, solvable; their coefficients are then shared)."""
+    G = X.T @ X
+    G[np.diag_indices_from(G)] += ridge * max(np.trace(G) / max(len(G), 1), 1e-300)
+    factor = linalg.cho_factor(G, lower=True, check_finite=False)
+    return linalg.cho_solve(factor, X.T @ targets, check_finite=False), factor
+
+
+def _residual(X, target):
+    """``target`` less its least-squares fit on ``X`` (``target`` when ``X`` is empty)."""
+    if X.shape[1] == 0:
+        return target
+    coef, _ = _solve(X, target)
+    return target - X @ coef
+
+
+def _screen_loci(Zc, norms, target, n_loci):
+    """``n_loci`` loci by forward screening of ``target``: every varying locus if they fit."""
+    varying = np.flatnonzero(norms > 0)
+    if varying.size <= n_loci:
+        return varying
+    chosen = np.empty(0, dtype=np.intp)
+    residual = target
+    for r in range(1, ROUNDS + 1):
+        score = np.abs(Zc.T @ residual) / np.where(norms > 0, norms, np.inf)
+        score[chosen] = -1.0
+        take = n_loci * r // ROUNDS - chosen.size
+        chosen = np.concatenate([chosen, np.argpartition(-score, take)[:take]])
+        residual = _residual(Zc[:, chosen], target)
+    return np.sort(chosen)
+
+
+def _self_columns(Zc):
+    """Self terms ``zc^2 - gamma zc``, centred, and which inputs have one (three values)."""
+    var = (Zc**2).mean(axis=0)
+    gamma = np.where(var > 0, (Zc**3).mean(axis=0) / np.where(var > 0, var, 1.0), 0.0)
+    W = Zc**2 - gamma * Zc
+    W -= W.mean(axis=0)
+    scale = np.maximum((Zc**4).mean(axis=0), var**2)
+    has = (W**2).mean(axis=0) > 1e-9 * np.where(scale > 0, scale, 1.0)
+    return W, has
+
+
+def _top(scores, rows, cols, take, best):
+    """Merge the ``take`` largest ``scores`` (with their ``rows``, ``cols``) into ``best``."""
+    if take < scores.size:
+        keep = np.argpartition(-scores, take)[:take]
+        scores, rows, cols = scores[keep], rows[keep], cols[keep]
+    merged = [np.concatenate([b, new]) for b, new in zip(best, (scores, rows, cols), strict=True)]
+    if merged[0].size > take:
+        keep = np.argpartition(-merged[0], take)[:take]
+        merged = [m[keep] for m in merged]
+    return merged
+
+
+def _scan_pairs(Zc, norms, W, has_self, residual, taken, take, block=1024):
+    """The ``take`` pairs ``i <= j`` whose centred products (or self terms) are most
+    correlated with ``residual``, leaving out ``taken`` (a set of ``(i, j)``)."""
+    p = Zc.shape[1]
+    # |x . r| / |x| for every term x: for a product |x| = |zc_i| |zc_j| / sqrt(n)
+    inv = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0) * Zc.shape[0] ** 0.25
+    scaled = Zc * residual[:, None]
+    best = [np.empty(0), np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)]
+    rows = np.arange(p)
+    for j0 in range(0, p, block):
+        j1 = min(j0 + block, p)
+        # the products' correlation with r times |r|, exactly so for loci in linkage equilibrium
+        S = np.abs(scaled.T @ Zc[:, j0:j1]) * inv[:, None] * inv[None, j0:j1]
+        S[rows[:, None] >= np.arange(j0, j1)[None, :]] = -1.0
+        flat = S.ravel()
+        cells = np.argpartition(-flat, take)[:take] if take < flat.size else np.arange(flat.size)
+        cells = cells[flat[cells] > 0]
+        i, j = np.divmod(cells, j1 - j0)
+        best = _top(flat[cells], i, j + j0, take, best)
+    norms_w = np.sqrt((W**2).sum(axis=0))
+    self_score = np.where(has_self, np.abs(W.T @ residual) / np.where(has_self, norms_w, 1.0), -1.0)
+    i = np.flatnonzero(self_score > 0)
+    best = _top(self_score[i], i, i, take, best)
+    order = np.argsort(-best[0], kind="stable")
+    pairs = [(int(a), int(b)) for a, b in zip(best[1][order], best[2][order], strict=True)
+             if (int(a), int(b)) not in taken]
+    return pairs[:take]
+
+
+def _pair_columns(Zc, W, pairs):
+    """Centred columns of the chosen pairs: products, or self terms where ``i == j``."""
+    X = np.empty((Zc.shape[0], len(pairs)))
+    for c, (i, j) in enumerate(pairs):
+        X[:, c] = W[:, i] if i == j else Zc[:, i] * Zc[:, j]
+    X -= X.mean(axis=0)
+    return X
+
+
+def _screen(Zc, W, has_self, Fc, n_loci, n_pairs):
+    """Loci, pairs and the centred design of their terms, screened on ``Fc``."""
+    norms = np.sqrt((Zc**2).sum(axis=0))
+    loci = _screen_loci(Zc, norms, Fc, n_loci)
+    pairs, X = [], Zc[:, loci]
+    for r in range(1, ROUNDS + 1):
+        residual = _residual(X, Fc)
+        take = n_pairs * r // ROUNDS - len(pairs)
+        pairs += _scan_pairs(Zc, norms, W, has_self, residual, set(pairs), take)
+        X = np.hstack([Zc[:, loci], _pair_columns(Zc, W, pairs)])
+    return loci, np.array(pairs, dtype=np.intp).reshape(-1, 2), X
+
+
+def _least_squares(X, Fc, Yc):
+    """Coefficients of ``f`` and ``y`` on ``X``, ``(X^T X)^{-1}`` and ``y``'s noise variance."""
+    n, m = X.shape
+    coef, factor = _solve(X, np.column_stack([Fc, Yc]))
+    left = Yc - X @ coef[:, 1]
+    return Bunch(f=coef[:, 0], y=coef[:, 1],
+                 G_inv=linalg.cho_solve(factor, np.eye(m), check_finite=False),
+                 sigma2=left @ left / (n - 1 - m))
+
+
+def _components(X, s, fit, Fc, Rc):
+    """``V_A`` and ``V_AA`` of ``y``'s coefficients on the first ``s`` and the other columns
+    of ``X``, and ``V_G`` of the network corrected by its residuals' fit, each less the
+    sampling noise that squaring adds."""
+    n, m = X.shape
+    G = X.T @ X
+    parts = {}
+    for key, cols in (("additive", slice(0, s)), ("epistatic", slice(s, m))):
+        value = X[:, cols] @ fit.y[cols]
+        noise = fit.sigma2 * np.sum(G[cols, cols] * fit.G_inv[cols, cols]) / n
+        parts[key] = value @ value / n - noise
+    c_r = fit.y - fit.f
+    left = Rc - X @ c_r
+    parts["genetic"] = (Fc + X @ c_r).var() - (left @ left / (n - 1 - m)) * m / n
+    return parts
+
+
+def _significant(coef, variance, n_candidates, alpha=ALPHA):
+    """Two-sided z-tests of ``y``'s coefficients, Bonferroni over ``n_candidates``."""
+    z = np.abs(coef) / np.sqrt(np.maximum(variance, 1e-300))
+    return z > stats.norm.isf(alpha / (2 * max(n_candidates, 1)))
+
+
+def _fit_output(Zc, W, has_self, Fc, Rc, n_loci, n_pairs):
+    """The screened fit of one output (see :func:`screened_fit`)."""
+    p = Zc.shape[1]
+    loci, pairs, X = _screen(Zc, W, has_self, Fc, n_loci, n_pairs)
+    s = loci.size
+    fit = _least_squares(X, Fc, Fc + Rc)
+    variance = fit.sigma2 * np.diag(fit.G_inv)
+    # the components count only the terms that y confirms where the network chose them:
+    # a term chosen for the noise the network memorised would add that noise to them
+    keep = np.ones(X.shape[1], dtype=bool)
+    keep[s:] = _significant(fit.y[s:], variance[s:], p * (p - 1) // 2 + int(has_self.sum()))
+    if s < int((np.ptp(Zc, axis=0) > 0).sum()):  # loci screened too
+        keep[:s] = _significant(fit.y[:s], variance[:s], p)
+    final = fit if keep.all() else _least_squares(X[:, keep], Fc, Fc + Rc)
+    parts = _components(X[:, keep], int(keep[:s].sum()), final, Fc, Rc)
+    return Bunch(loci=loci, pairs=pairs, additive_coef=fit.f[:s], pair_coef=fit.f[s:],
+                 pair_variance=variance[s:], **parts)
+
+
+def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None):
+    """Effects and variance components from the terms the network uses, at any ``p``.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n, p)
+        Network inputs.
+    F : ndarray of shape (n, k)
+        The network's genetic values ``f``.
+    R : ndarray of shape (n, k)
+        Its residuals ``y - intercept - f``.
+    phenotypic : ndarray of shape (k,), default=None
+        Phenotypic variance ``V_P``, for ``h2`` and ``H2`` (NaN when None).
+    n_loci, n_pairs : int, default=None
+        Additive and pairwise terms to choose per output; None takes
+        :func:`term_budget`.
+
+    Returns
+    -------
+    fit : Bunch
+        * ``additive``, ndarray of shape (k, p): least-squares coefficients
+          of ``f`` on the chosen terms (average effects), 0 for loci not chosen;
+        * ``epistasis``, ndarray of shape (k, p, p): symmetric, the chosen
+          pairs' coefficients of ``f`` (self terms on the diagonal), 0 elsewhere;
+        * ``epistasis_variance``, ndarray of shape (k, p, p): the sampling
+          variance of ``y``'s coefficient on each chosen pair, NaN for the
+          pairs not chosen (not tested);
+        * ``components``, Bunch of arrays of shape (k,): ``V_A`` and ``V_AA``
+          of ``y``'s coefficients, noise-corrected, and ``V_G`` of the network
+          corrected by the fit of its residuals (as ``debiased_components``),
+          and the rest of :func:`~sklearn_elm._components.components_bunch`;
+        * ``pairs``: list of ndarray of shape (t, 2), the chosen pairs per output.
+
+    Examples
+    --------
+    Sixty loci, one additive QTL and one pair, read from a network that
+    learnt half of the genetic value:
+
+    >>> import numpy as np
+    >>> from sklearn_elm._decomposition._screening import screened_fit
+    >>> rng = np.random.default_rng(0)
+    >>> Z = rng.choice([-1.0, 1.0], size=(4000, 60))
+    >>> g = Z[:, :1] + 0.5 * Z[:, 1:2] * Z[:, 2:3]
+    >>> y = g + rng.normal(size=g.shape)
+    >>> fit = screened_fit(Z, 0.5 * g, y - y.mean() - 0.5 * g)
+    >>> fit.pairs[0][0].tolist(), round(float(fit.epistasis[0, 1, 2]), 2)
+    ([1, 2], 0.25)
+    >>> vc = fit.components
+    >>> bool(np.allclose([vc.additive[0], vc.epistatic[0], vc.genetic[0]],
+    ...                  [1.0, 0.25, 1.25], atol=0.06))
+    True
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    n, p = Z.shape
+    default_loci, default_pairs = term_budget(n, p)
+    n_loci = default_loci if n_loci is None else n_loci
+    n_pairs = default_pairs if n_pairs is None else n_pairs
+    Zc = Z - Z.mean(axis=0)
+    W, has_self = _self_columns(Zc)
+    F = np.asarray(F, dtype=np.float64)
+    R = np.asarray(R, dtype=np.float64)
+    k = F.shape[1]
+    additive, E, E_var = np.zeros((k, p)), np.zeros((k, p, p)), np.full((k, p, p), np.nan)
+    parts = {"additive": np.zeros(k), "epistatic": np.zeros(k), "genetic": np.zeros(k)}
+    chosen = []
+    for o in range(k):
+        out = _fit_output(Zc, W, has_self, F[:, o] - F[:, o].mean(), R[:, o] - R[:, o].mean(),
+                          n_loci, n_pairs)
+        additive[o, out.loci] = out.additive_coef
+        i, j = out.pairs.T
+        E[o, i, j] = E[o, j, i] = out.pair_coef
+        E_var[o, i, j] = E_var[o, j, i] = out.pair_variance
+        for key in parts:
+            parts[key][o] = out[key]
+        chosen.append(out.pairs)
+    phenotypic = np.full(k, np.nan) if phenotypic is None else phenotypic
+    components = components_bunch(parts["additive"], parts["epistatic"], parts["genetic"],
+                                  phenotypic)
+    return Bunch(additive=additive, epistasis=E, epistasis_variance=E_var,
+                 components=components, pairs=chosen)
