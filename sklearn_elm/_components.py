@@ -151,9 +151,13 @@ def pairwise_values(Z, epistasis):
     >>> pairwise_values(np.array([[1.0, -1.0], [1.0, 1.0]]), E)
     array([-2.,  2.])
     """
-    off = epistasis - np.diag(np.diag(epistasis))
-    # sum_{i<j} E_ij z_i z_j = z^T E z / 2 for symmetric E with zero diagonal
-    return 0.5 * np.einsum("ni,ij,nj->n", Z, off, Z)
+    Z = np.asarray(Z, dtype=np.float64)
+    i, j = np.nonzero(np.triu(epistasis, 1))
+    if i.size * 4 > epistasis.size:  # dense: z^T E z / 2 by matrix products, O(n p^2)
+        off = epistasis - np.diag(np.diag(epistasis))
+        return 0.5 * np.einsum("ni,ni->n", Z @ off, Z)
+    # sparse (a few pairs among many loci): O(n pairs)
+    return (Z[:, i] * Z[:, j]) @ epistasis[i, j]
 
 
 def orthogonal_parts(Z, additive, epistasis):
@@ -193,8 +197,7 @@ def orthogonal_parts(Z, additive, epistasis):
     """
     Z = np.asarray(Z, dtype=np.float64)
     zbar = Z.mean(axis=0)
-    off = epistasis - np.diag(np.diag(epistasis))
-    alpha = additive + off @ zbar
+    alpha = additive + epistasis @ zbar - np.diag(epistasis) * zbar
     Zc = Z - zbar
-    pairwise = pairwise_values(Zc, off)
+    pairwise = pairwise_values(Zc, epistasis)
     return Zc @ alpha, pairwise - pairwise.mean(), alpha

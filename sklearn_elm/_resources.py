@@ -15,10 +15,13 @@ __all__ = ["available_memory", "gib", "memory_needed", "package_versions"]
 def memory_needed(n_samples, n_loci, n_traits):
     """Bytes that :func:`~sklearn_elm.workflow.analyse` needs at its peak, from its arrays.
 
-    The decomposition and the epistatic GBLUP keep dense ``p x p`` float64 matrices: about
-    ``12 + 8 k`` of them for ``k`` traits (the streamed sums and the design, and per trait
-    the slopes, the epistasis matrices of each method and their variances), beside a few
-    float64 copies of the ``n x p`` genotypes.  An estimate, on the generous side.
+    Where the decomposer projects on every term (``p (p + 3) / 2 <= n / 2``) it streams about
+    ``12 + 8 k`` dense ``p x p`` float64 matrices for ``k`` traits (the sums and their
+    design, and per trait the slopes, the epistasis matrices and their variances); past that
+    bound it fits the screened terms from the samples and keeps about ``2 + 5 k`` (per trait
+    the decomposer's epistasis matrix and variances, GBLUP A+AA's pairwise matrix and its
+    product, the report's ranking copy).  Beside them: a few float64 copies of the ``n x p``
+    genotypes, and GBLUP's ``n x n`` kernels.  An estimate, on the generous side.
 
     Parameters
     ----------
@@ -31,11 +34,14 @@ def memory_needed(n_samples, n_loci, n_traits):
     Examples
     --------
     >>> from sklearn_elm.workflow import memory_needed
-    >>> round(memory_needed(10_000, 4_000, 1) / 2**30, 2)  # GiB
-    3.58
+    >>> round(memory_needed(2_000, 12_000, 1) / 2**30, 1)  # GiB: screened, 7 p x p
+    9.1
+    >>> round(memory_needed(8_500, 64, 5) / 2**30, 1)  # GiB: the projection, mostly GBLUP's
+    2.2
     """
     n, p, k = int(n_samples), int(n_loci), int(n_traits)
-    return 8 * ((12 + 8 * k) * p * p + 4 * n * p)
+    square = 12 + 8 * k if p * (p + 3) / 2 <= n / 2 else 2 + 5 * k
+    return 8 * (square * p * p + 8 * n * p + 4 * n * n)
 
 
 def available_memory():

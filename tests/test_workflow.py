@@ -146,7 +146,6 @@ def test_check_data_names_the_problem(data, change, message):
 def test_a_panel_too_large_for_memory_is_refused_before_training(data, monkeypatch):
     """More loci than memory allows: a clear error naming the size needed, before training."""
     needed = workflow.memory_needed(300, 8, 2)
-    assert needed == 8 * ((12 + 8 * 2) * 8 * 8 + 4 * 300 * 8)
     monkeypatch.setattr(workflow, "available_memory", lambda: needed - 1)
     with pytest.raises(ValueError, match=r"8 loci: .* needs about 0.0 GiB .* is available; prune"):
         analyse(data, callbacks=[("fail", FailIfTrained())], **FAST)

@@ -21,6 +21,9 @@ ELM_COMPONENTS = {
     "debiased": "ELM: the network's genetic value corrected by the least-squares projection "
     "of its training residuals, each variance less the sampling noise it carries (debiased, "
     "so not shrunk with the network's fit).",
+    "screened": "ELM: least squares of the trait on the loci and pairs the network uses "
+    "(screened from its genetic value), each variance less the sampling noise it carries; "
+    "the network's fit corrected by its residuals gives V_G.",
     "network": "ELM: the variances of the network's own parts, which shrink with its fit on a "
     "noisy trait (not debiased: see ELMDecomposer's components).",
 }
