@@ -1,0 +1,254 @@
+"""Panels that look like real data: the default decomposer, GBLUP and the oracles, one table.
+
+Each row simulates a panel, either msprime genotypes with linkage disequilibrium and a real
+allele-frequency spectrum (``sklearn_elm.datasets.simulate_genotypes``, diploid) or independent
+loci (``make_epistatic_phenotypes``), and a trait on it: ``sparse`` (``--qtl`` additive QTL and
+``--pairs`` pairs among them) or ``dense`` (every locus additive).  80 % of the samples train, 20 %
+test.  Per row:
+
+* ``net r2`` / ``ceil``: the default network's test r2, and the ceiling (the true genetic
+  value's test r2);
+* ``A r2`` / ``AA r2``: ``GBLUPRegressor`` additive and additive+epistatic test r2;
+* ``dV_A dV_AA dV_G``: errors of the default ``ELMDecomposer`` (prefit, with y: 'auto')
+  against the realised truth on the training samples, for the decomposer, for REML A+AA
+  (its ``variance_components_``) and for the oracle, least squares of y on the true support
+  (the true QTL and pair products, noise-corrected);
+* ``prec``: top-k pair precision (k = the true pairs) of the decomposer, of the exhaustive
+  marginal scan of y on every centred product (what ``plink --epistasis`` does), and of the
+  oracle (the true pair effects plus least squares' sampling error, ranked among as many null
+  pairs as the panel has);
+* ``add r``: correlation of the decomposer's additive effects with the true average effects;
+* time (s) and peak resident memory (GB) per step: train, decompose, GBLUP A, GBLUP A+AA.
+
+Usage::
+
+    python benchmarks/panels.py                       # the rows of ROWS
+    python benchmarks/panels.py --rows 0 3 --threads 2
+    python benchmarks/panels.py --row msprime,5000,1000,sparse,0.6
+
+The truth is read only to score.
+"""
+
+import argparse
+import threading
+import time
+
+import numpy as np
+from _common import add_threads_option, set_threads
+from scipy import stats
+from sklearn.pipeline import make_pipeline
+
+from sklearn_elm import ELMDecomposer, GBLUPRegressor, GenotypeEncoder, NeuralGPRegressor
+from sklearn_elm.datasets import make_epistatic_phenotypes, simulate_genotypes, simulate_phenotypes
+from sklearn_elm.metrics import true_average_effects, true_variance_components
+
+#: (panel, n, p, architecture, h2): the issue's grid, smallest first.
+ROWS = [
+    (panel, n, p, arch, h2)
+    for n, p in [(5000, 200), (5000, 1000), (5000, 5000), (2000, 12000), (20000, 12000)]
+    for panel in ("msprime", "independent")
+    for arch in ("sparse", "dense")
+    for h2 in (0.6, 0.3)
+]
+KEYS = ("additive", "epistatic", "genetic")
+
+
+class PeakMemory:
+    """Peak resident memory of this process while the block runs (sampled every 20 ms)."""
+
+    def __enter__(self):
+        self.peak, self._stop = 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.is_set():
+            with open("/proc/self/statm") as f:
+                rss = int(f.read().split()[1]) * 4096
+            self.peak = max(self.peak, rss)
+            self._stop.wait(0.02)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def step(costs, name, fn):
+    """``fn()``, its wall time and peak memory recorded in ``costs[name]``."""
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        result = fn()
+    costs[name] = (time.perf_counter() - start, memory.peak / 2**30)
+    return result
+
+
+def simulate(panel, n, p, arch, h2, args, seed):
+    """Genotypes (0..ploidy), phenotypes, truth and the coding ``z = 2 g / ploidy - 1``."""
+    qtl, pairs = (args.qtl, args.pairs) if arch == "sparse" else (p, 0)
+    ratio = (args.ratio if panel == "msprime" else 1.0) if arch == "sparse" else 0.0
+    if panel == "msprime":
+        G = simulate_genotypes(n, p, ploidy=2, random_state=seed).genotypes
+        data = simulate_phenotypes(G, n_qtl=qtl, n_pairs=pairs, h2=h2, epistatic_ratio=ratio,
+                                   random_state=seed)
+    else:
+        data = make_epistatic_phenotypes(n, p, n_qtl=qtl, n_pairs=pairs, h2=h2,
+                                         epistatic_ratio=ratio, ploidy=2, random_state=seed)
+    data.ratio = ratio
+    return data
+
+
+def oracle_components(Zc, y, data):
+    """Least squares of y on the true support, each variance less its sampling noise."""
+    a, E = data.additive_effects[0], data.epistasis[0]
+    loci = np.flatnonzero(a)
+    i, j = np.nonzero(np.triu(E, 1))
+    P = Zc[:, i] * Zc[:, j]
+    X = np.hstack([Zc[:, loci], P - P.mean(0)])
+    n, m = X.shape
+    G_inv = np.linalg.inv(X.T @ X)
+    coef = G_inv @ X.T @ (y - y.mean())
+    left = y - y.mean() - X @ coef
+    sigma2 = left @ left / (n - 1 - m)
+    G, s, out = X.T @ X, loci.size, {}
+    for key, cols in (("additive", slice(0, s)), ("epistatic", slice(s, m))):
+        value = X[:, cols] @ coef[cols]
+        out[key] = value @ value / n - sigma2 * np.sum(G[cols, cols] * G_inv[cols, cols]) / n
+    fitted = X @ coef
+    out["genetic"] = fitted @ fitted / n - sigma2 * m / n
+    return out
+
+
+def oracle_precision(Zc, y, g, data, rng):
+    """Top-k precision of the true pair effects plus least squares' sampling error, ranked by
+    |z| among as many null pairs as the panel has (their top k drawn as order statistics)."""
+    i, j = np.nonzero(np.triu(data.epistasis[0], 1))
+    k, p = i.size, Zc.shape[1]
+    if k == 0:
+        return np.nan
+    n = len(y)
+    sigma = np.sqrt(np.var(y - g))
+    se = sigma / np.sqrt(n * np.var(Zc[:, i] * Zc[:, j], axis=0))
+    z_true = np.abs(data.epistasis[0][i, j] / se + rng.standard_normal(k))
+    nulls = p * (p - 1) // 2 - k
+    gamma = np.cumsum(rng.standard_exponential(k))  # the k largest of `nulls` |N(0, 1)|
+    z_null = stats.norm.isf(gamma / (2 * nulls))
+    ranked = np.concatenate([z_true, z_null])
+    top = np.argsort(-ranked)[:k]
+    return float(np.mean(top < k))
+
+
+def precision(E, data):
+    """Top-k precision of a symmetric pair matrix against the true pairs."""
+    truth = np.triu(data.epistasis[0], 1) != 0
+    k = int(truth.sum())
+    if k == 0:
+        return np.nan
+    top = np.argpartition(-np.abs(np.triu(np.nan_to_num(E), 1)).ravel(), k)[:k]
+    return float(truth.ravel()[top].mean())
+
+
+def marginal_scan(Zc, y, block=1024):
+    """|corr(y, zc_i zc_j)| of every pair i < j, blockwise, as a dense upper triangle."""
+    n, p = Zc.shape
+    yc = (y - y.mean()) / y.std()
+    scaled = Zc * yc[:, None]
+    S = np.zeros((p, p))
+    for j0 in range(0, p, block):
+        j1 = min(j0 + block, p)
+        cov = scaled.T @ Zc[:, j0:j1] / n
+        sd_prod = np.sqrt(np.maximum((Zc**2).T @ (Zc[:, j0:j1] ** 2) / n
+                                     - (Zc.T @ Zc[:, j0:j1] / n) ** 2, 1e-12))
+        S[:, j0:j1] = np.abs(cov) / sd_prod
+    return np.triu(S, 1)
+
+
+def run_row(row, args, seed):
+    panel, n, p, arch, h2 = row
+    rng = np.random.default_rng(seed)
+    data = simulate(panel, n, p, arch, h2, args, seed)
+    G, Y = data.genotypes, data.phenotypes
+    train = rng.random(n) < 0.8
+    costs = {}
+    net = make_pipeline(GenotypeEncoder(ploidy=2), NeuralGPRegressor(random_state=seed))
+    step(costs, "train", lambda: net.fit(G[train], Y[train, 0]))
+    dec = step(costs, "decompose",
+               lambda: ELMDecomposer(net, prefit=True).fit(G[train], Y[train, 0]))
+    Z = G.astype(np.float64) - 1.0
+    gblup_a = step(costs, "GBLUP A",
+                   lambda: GBLUPRegressor(kernel="additive").fit(Z[train], Y[train, 0]))
+    gblup_aa = step(costs, "GBLUP A+AA", lambda: GBLUPRegressor(
+        kernel="additive+epistatic").fit(Z[train], Y[train, 0]))
+    y, y_test = Y[train, 0], Y[~train, 0]
+
+    def r2(pred):
+        return 1 - np.mean((y_test - pred) ** 2) / np.var(y_test)
+
+    g_test = data.genetic_values[~train, 0]
+    ceiling = 1 - np.mean((y_test - y_test.mean() - (g_test - g_test.mean())) ** 2) / np.var(y_test)
+    truth = true_variance_components(Z[train], data.additive_effects, data.epistasis, Y[train])
+    Zc = Z[train] - Z[train].mean(axis=0)
+    oracle = oracle_components(Zc, y, data) if arch == "sparse" else None
+    reml = gblup_aa.variance_components_
+    vc = dec.variance_components_
+    errors = {
+        "ELM": [vc[key] - truth[key][0] for key in KEYS],
+        "REML": [reml[key] - truth[key][0] for key in KEYS],
+        "oracle": [oracle[key] - truth[key][0] for key in KEYS] if oracle else [np.nan] * 3,
+    }
+    scan = step(costs, "scan", lambda: marginal_scan(Zc, y)) if arch == "sparse" else None
+    alpha = true_average_effects(Z[train], data.additive_effects, data.epistasis)[0]
+    g_train = data.genetic_values[train, 0]
+    oracle_prec = oracle_precision(Zc, y, g_train, data, rng) if arch == "sparse" else np.nan
+    return {
+        "row": f"{panel} {n} {p} {arch} {h2}",
+        "ratio": data.ratio,
+        "r2": [r2(net.predict(G[~train])), ceiling, r2(gblup_a.predict(Z[~train])),
+               r2(gblup_aa.predict(Z[~train]))],
+        "errors": errors,
+        "precision": [precision(dec.epistasis_matrix_, data),
+                      precision(scan, data) if scan is not None else np.nan,
+                      oracle_prec],
+        "add_r": float(np.corrcoef(dec.additive_effects_, alpha)[0, 1]),
+        "estimators": f"{dec.epistasis_}/{dec.components_}",
+        "costs": costs,
+    }
+
+
+def print_row(result):
+    r2 = " ".join(f"{v:5.3f}" for v in result["r2"])
+    err = " | ".join(" ".join(f"{v:+.3f}" for v in result["errors"][m])
+                     for m in ("ELM", "REML", "oracle"))
+    prec = " ".join(f"{v:4.2f}" for v in result["precision"])
+    costs = " ".join(f"{name} {t:.0f}s/{mem:.1f}GB" for name, (t, mem) in result["costs"].items())
+    print(f"| {result['row']} | {result['estimators']} | {r2} | {err} | {prec} | "
+          f"{result['add_r']:.3f} | {costs} |", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, nargs="*", help="indices into ROWS (default all)")
+    parser.add_argument("--row", action="append", metavar="PANEL,N,P,ARCH,H2",
+                        help="a row of your own, e.g. msprime,5000,1000,sparse,0.6")
+    parser.add_argument("--qtl", type=int, default=40, help="additive QTL of sparse traits")
+    parser.add_argument("--pairs", type=int, default=20, help="pairs of sparse traits")
+    parser.add_argument("--ratio", type=float, default=0.15,
+                        help="V_AA / V_A of sparse msprime traits (1.0 on independent loci; "
+                        "rare alleles put most of a pair's variance in V_A)")
+    parser.add_argument("--seed", type=int, default=0)
+    add_threads_option(parser)
+    args = parser.parse_args()
+    set_threads(args.threads)
+    rows = [ROWS[i] for i in args.rows] if args.rows else ([] if args.row else ROWS)
+    for text in args.row or []:
+        panel, n, p, arch, h2 = text.split(",")
+        rows.append((panel, int(n), int(p), arch, float(h2)))
+    print("| panel n p arch h2 | estimators | net r2, ceil, A r2, AA r2 | "
+          "dV_A dV_AA dV_G: ELM | REML A+AA | oracle | prec: ELM scan oracle | add r | "
+          "time / peak memory |")
+    for row in rows:
+        print_row(run_row(row, args, args.seed))
+
+
+if __name__ == "__main__":
+    main()
