@@ -226,17 +226,15 @@ def _significant(coef, variance, n_candidates, alpha=ALPHA):
 
 def _fit_output(Zc, W, has_self, Fc, Rc, n_loci, n_pairs):
     """The screened fit of one output (see :func:`screened_fit`)."""
-    p = Zc.shape[1]
     loci, pairs, X = _screen(Zc, W, has_self, Fc, n_loci, n_pairs)
     s = loci.size
     fit = _least_squares(X, Fc, Fc + Rc)
     variance = fit.sigma2 * np.diag(fit.G_inv)
-    # the components count only the terms that y confirms where the network chose them:
-    # a term chosen for the noise the network memorised would add that noise to them
+    # the components count only the pairs that y confirms among those the network chose: a
+    # pair chosen for noise the network memorised would add that noise to V_AA.  Loci all
+    # count: a polygenic trait spreads over many, none of them significant alone
     keep = np.ones(X.shape[1], dtype=bool)
-    keep[s:] = _significant(fit.y[s:], variance[s:], p * (p - 1) // 2 + int(has_self.sum()))
-    if s < int((np.ptp(Zc, axis=0) > 0).sum()):  # loci screened too
-        keep[:s] = _significant(fit.y[:s], variance[:s], p)
+    keep[s:] = _significant(fit.y[s:], variance[s:], X.shape[1] - s)
     final = fit if keep.all() else _least_squares(X[:, keep], Fc, Fc + Rc)
     parts = _components(X[:, keep], int(keep[:s].sum()), final, Fc, Rc)
     return Bunch(loci=loci, pairs=pairs, additive_coef=fit.f[:s], pair_coef=fit.f[s:],
