@@ -242,8 +242,8 @@ def resolve(epistasis, components, n_inputs, n_samples, has_y):
     2`` products; ``"auto"`` chooses it (``"projection"``, and
     ``"debiased"`` where ``y`` is given) only where it is well determined,
     ``p (p + 3) / 2 <= n / 2``.  Past that bound, with ``y``, it chooses the
-    least squares on the terms the network uses (``"screened"``), which needs
-    no more samples than terms; without ``y`` nothing can be fitted to the
+    least squares on the terms the network uses (``"screened"``), which takes
+    no more terms than the samples determine; without ``y`` nothing can be fitted to the
     trait, and it reads the network's ELM slopes (``"regression"``,
     ``"network"``).
 
@@ -283,6 +283,15 @@ def needs_pairwise_sums(epistasis, components):
 
     Only the screened least squares reads the samples alone; every other
     estimator reads the sums (:func:`~sklearn_elm._decomposition.init_moments`).
+
+    Parameters
+    ----------
+    epistasis, components : str
+        The chosen estimators (as :func:`resolve` returns them).
+
+    Returns
+    -------
+    bool
 
     Examples
     --------
