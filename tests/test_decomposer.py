@@ -243,7 +243,8 @@ def test_auto_chooses_the_projection_and_debiasing_only_where_well_determined():
     assert (dec.epistasis_, dec.components_) == ("screened", "screened")
     full = ELMDecomposer(pipe, prefit=True, epistasis="projection").fit(G39, pipe.predict(G39))
     np.testing.assert_allclose(dec.additive_effects_, full.additive_effects_, atol=1e-9)
-    np.testing.assert_allclose(dec.epistasis_matrix_, full.epistasis_matrix_, atol=1e-9)
+    # pairs not chosen are 0 where the projection has float32 round-off of the network
+    np.testing.assert_allclose(dec.epistasis_matrix_, full.epistasis_matrix_, atol=1e-7)
     assert dec.epistasis_matrix_[0, 1] == pytest.approx(1.5 * 0.8)  # the planted pair
     for key, value in full.variance_components_.items():
         assert dec.variance_components_[key] == pytest.approx(value, abs=1e-9), key

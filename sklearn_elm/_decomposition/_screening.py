@@ -178,17 +178,22 @@ def _pair_columns(Zc, W, pairs):
     return X
 
 
-def _screen(Zc, W, has_self, Fc, n_loci, n_pairs):
-    """Loci, pairs and the centred design of their terms, screened on ``Fc``."""
+def _screen(Zc, W, has_self, Fc, Yc, n_loci, n_pairs):
+    """Loci and two thirds of the pairs screened on ``Fc``, the other pairs on what they
+    leave of ``Yc``; the centred design of their terms, and which pairs ``y`` proposed."""
     norms = np.sqrt((Zc**2).sum(axis=0))
     loci = _screen_loci(Zc, norms, Fc, n_loci)
     pairs, X = [], Zc[:, loci]
+    from_f = n_pairs - n_pairs // 3
     for r in range(1, ROUNDS + 1):
-        residual = _residual(X, Fc)
-        take = n_pairs * r // ROUNDS - len(pairs)
-        pairs += _scan_pairs(Zc, norms, W, has_self, residual, set(pairs), take)
+        take = from_f * r // ROUNDS - len(pairs)
+        pairs += _scan_pairs(Zc, norms, W, has_self, _residual(X, Fc), set(pairs), take)
         X = np.hstack([Zc[:, loci], _pair_columns(Zc, W, pairs)])
-    return loci, np.array(pairs, dtype=np.intp).reshape(-1, 2), X
+    n_f = len(pairs)
+    pairs += _scan_pairs(Zc, norms, W, has_self, _residual(X, Yc), set(pairs), n_pairs - n_f)
+    X = np.hstack([Zc[:, loci], _pair_columns(Zc, W, pairs)])
+    return (loci, np.array(pairs, dtype=np.intp).reshape(-1, 2), X,
+            np.arange(len(pairs)) >= n_f)
 
 
 def _least_squares(X, Fc, Yc):
@@ -201,10 +206,9 @@ def _least_squares(X, Fc, Yc):
                  sigma2=left @ left / (n - 1 - m))
 
 
-def _components(X, s, fit, Fc, Rc):
+def _parts(X, s, fit):
     """``V_A`` and ``V_AA`` of ``y``'s coefficients on the first ``s`` and the other columns
-    of ``X``, and ``V_G`` of the network corrected by its residuals' fit, each less the
-    sampling noise that squaring adds."""
+    of ``X``, each less the sampling noise that squaring adds."""
     n, m = X.shape
     G = X.T @ X
     parts = {}
@@ -212,10 +216,16 @@ def _components(X, s, fit, Fc, Rc):
         value = X[:, cols] @ fit.y[cols]
         noise = fit.sigma2 * np.sum(G[cols, cols] * fit.G_inv[cols, cols]) / n
         parts[key] = value @ value / n - noise
+    return parts
+
+
+def _genetic(X, fit, Fc, Rc):
+    """``V_G`` of the network corrected by the fit of its residuals on ``X``, less the
+    sampling noise of that fit."""
+    n, m = X.shape
     c_r = fit.y - fit.f
     left = Rc - X @ c_r
-    parts["genetic"] = (Fc + X @ c_r).var() - (left @ left / (n - 1 - m)) * m / n
-    return parts
+    return (Fc + X @ c_r).var() - (left @ left / (n - 1 - m)) * m / n
 
 
 def _significant(coef, variance, n_candidates, alpha=ALPHA):
@@ -226,18 +236,29 @@ def _significant(coef, variance, n_candidates, alpha=ALPHA):
 
 def _fit_output(Zc, W, has_self, Fc, Rc, n_loci, n_pairs):
     """The screened fit of one output (see :func:`screened_fit`)."""
-    loci, pairs, X = _screen(Zc, W, has_self, Fc, n_loci, n_pairs)
+    p = Zc.shape[1]
+    Yc = Fc + Rc
+    loci, pairs, X, by_y = _screen(Zc, W, has_self, Fc, Yc, n_loci, n_pairs)
     s = loci.size
-    fit = _least_squares(X, Fc, Fc + Rc)
+    fit = _least_squares(X, Fc, Yc)
     variance = fit.sigma2 * np.diag(fit.G_inv)
-    # the components count only the pairs that y confirms among those the network chose: a
-    # pair chosen for noise the network memorised would add that noise to V_AA.  Loci all
-    # count: a polygenic trait spreads over many, none of them significant alone
-    keep = np.ones(X.shape[1], dtype=bool)
-    keep[s:] = _significant(fit.y[s:], variance[s:], X.shape[1] - s)
-    final = fit if keep.all() else _least_squares(X[:, keep], Fc, Fc + Rc)
-    parts = _components(X[:, keep], int(keep[:s].sum()), final, Fc, Rc)
-    return Bunch(loci=loci, pairs=pairs, additive_coef=fit.f[:s], pair_coef=fit.f[s:],
+    # the components count only the pairs that y confirms: a pair the network chose for noise
+    # it memorised, or that y's own scan proposed, would add that noise to V_AA.  Pairs the
+    # network chose are tested against the pairs screened; y's proposals, and every pair for
+    # V_G (where the network's fit already holds what it learnt), against every pair they
+    # were chosen from.  Loci all count: a polygenic trait spreads over many, none of them
+    # significant alone
+    every = _significant(fit.y[s:], variance[s:], p * (p - 1) // 2 + int(has_self.sum()))
+    chosen = _significant(fit.y[s:], variance[s:], int((~by_y).sum()))
+    keep = np.concatenate([np.ones(s, dtype=bool), np.where(by_y, every, chosen)])
+    strict = np.concatenate([np.ones(s, dtype=bool), every])
+    parts = _parts(X[:, keep], s, fit if keep.all() else _least_squares(X[:, keep], Fc, Yc))
+    parts["genetic"] = _genetic(
+        X[:, strict], fit if strict.all() else _least_squares(X[:, strict], Fc, Yc), Fc, Rc)
+    # the effects: the network's for the pairs it chose, and y's for the pairs it missed
+    # that y confirms
+    pair_coef = np.where(by_y, np.where(every, fit.y[s:], 0.0), fit.f[s:])
+    return Bunch(loci=loci, pairs=pairs, additive_coef=fit.f[:s], pair_coef=pair_coef,
                  pair_variance=variance[s:], **parts)
 
 
