@@ -21,7 +21,7 @@ import zlib
 from dataclasses import replace
 from pathlib import Path
 
-from . import __version__
+from . import __version__, _argtypes
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 #: Exit codes and what they mean, for the help text.
@@ -170,52 +170,41 @@ def _settings(args, analysis):
 
 def run(args):
     """The ``run`` subcommand; returns the exit code."""
-    from ._report import check_output_directory, format_summary, output_lock, write_report
+    from . import _report
 
     start = time.perf_counter()
     out = Path(args.out)
     with _input_errors("--out"):
-        check_output_directory(out, force=args.force)  # fail before training, not after
+        # fail before training, not after
+        _report.check_output_directory(out, force=args.force)
     with contextlib.ExitStack() as stack:
         with _input_errors("--out"):
-            stack.enter_context(output_lock(out))
-            check_output_directory(out, force=args.force)  # a run may have ended meanwhile
+            stack.enter_context(_report.output_lock(out))
+            # a run may have ended meanwhile
+            _report.check_output_directory(out, force=args.force)
         stack.enter_context(_thread_limit(args.threads))
         data = _load(args)
+        if args.full_matrix:  # the matrices' disk space, before training
+            with _input_errors("--full-matrix"):
+                _report.check_disk_space(out, _report.full_matrix_bytes(
+                    data.genotypes.shape[1], data.phenotypes.shape[1]))
         load_time = time.perf_counter() - start
         analysis = _analyse(args, data)
         analysis = replace(analysis, settings=_settings(args, analysis),
                            timings={"load": load_time, **analysis.timings})
-        print(format_summary(analysis), flush=True)
+        print(_report.format_summary(analysis), flush=True)
         # everything but the writing of the report itself
         analysis = replace(analysis, timings={**analysis.timings,
                                               "total": time.perf_counter() - start})
         t0 = time.perf_counter()
         # a directory that changed meanwhile, a full disk: input errors; anything else a bug
         with _input_errors(f"could not write the report to {out}", (FileExistsError,)):
-            directory = write_report(analysis, out, force=args.force, top_pairs=args.top_pairs)
+            directory = _report.write_report(analysis, out, force=args.force,
+                                             top_pairs=args.top_pairs,
+                                             full_matrix=args.full_matrix)
     _say(f"Report written to {directory / 'index.html'} "
          f"({time.perf_counter() - t0:.1f} s; {time.perf_counter() - start:.0f} s in all).")
     return EXIT_OK
-
-
-def _checked(convert, ok, requirement, name=None):
-    """An argparse type: ``convert(text)``, refused unless ``ok`` of it."""
-    def parse(text):
-        value = convert(text)
-        if not ok(value):
-            raise argparse.ArgumentTypeError(f"must {requirement}, got {text}")
-        return value
-
-    parse.__name__ = name or convert.__name__  # argparse's "invalid <name> value"
-    return parse
-
-
-_positive_int = _checked(int, lambda v: v >= 1, "be a positive integer")
-_seed = _checked(int, lambda v: 0 <= v < 2**32, "be an integer in [0, 2**32)")
-_fraction = _checked(float, lambda v: 0 < v <= 1, "lie in (0, 1]")
-_ploidy = _checked(lambda text: text if text == "auto" else int(text),
-                   lambda v: v in ("auto", 1, 2), "be auto, 1 or 2", name="ploidy")
 
 
 def _add_run_arguments(cmd):
@@ -234,27 +223,30 @@ def _add_run_arguments(cmd):
         "one column per trait; samples are matched by ID, and genotyped samples without a "
         "phenotype row are left out",
     )
-    cmd.add_argument("--h2", type=_fraction, metavar="FLOAT",
+    cmd.add_argument("--h2", type=_argtypes.fraction, metavar="FLOAT",
                      help="bundled data only: the published noisy variant with this H2")
     cmd.add_argument("--traits", nargs="+", metavar="NAME",
                      help="traits to analyse, by name, space- or comma-separated "
                      "(default: all)")
-    cmd.add_argument("--ploidy", type=_ploidy, default="auto", metavar="{auto,1,2}",
+    cmd.add_argument("--ploidy", type=_argtypes.ploidy, default="auto", metavar="{auto,1,2}",
                      help="1 for haploid 0/1 genotypes, 2 for diploid 0/1/2 dosages (default: "
                      "auto, from the whole panel, with a warning where few cells are 2)")
     cmd.add_argument("--out", default="elm-report", metavar="DIR",
                      help="report directory (default: elm-report)")
-    cmd.add_argument("--top-pairs", type=_positive_int, default=5000, metavar="N",
+    cmd.add_argument("--top-pairs", type=_argtypes.positive_int, default=5000, metavar="N",
                      help="pairs of loci per trait in epistasis_pairs.csv, the largest first "
                      "(default: 5000)")
-    cmd.add_argument("--hidden-sizes", nargs="+", type=_positive_int, metavar="N",
+    cmd.add_argument("--full-matrix", action="store_true",
+                     help="also write every pair's estimate to epistasis_matrix.npz (8 k p^2 "
+                     "bytes per method; disk space is checked before training)")
+    cmd.add_argument("--hidden-sizes", nargs="+", type=_argtypes.positive_int, metavar="N",
                      help="hidden layer widths of the network (default: 512)")
-    cmd.add_argument("--max-epochs", type=_positive_int, metavar="N",
+    cmd.add_argument("--max-epochs", type=_argtypes.positive_int, metavar="N",
                      help="epochs of the learning-rate schedule; training stops earlier when "
                      "the validation loss stalls (default: NeuralGPRegressor's)")
-    cmd.add_argument("--random-state", type=_seed, default=0, metavar="N",
+    cmd.add_argument("--random-state", type=_argtypes.seed, default=0, metavar="N",
                      help="seed of the network and of --h2's noise (default: 0)")
-    cmd.add_argument("--threads", type=_positive_int, default=1, metavar="N",
+    cmd.add_argument("--threads", type=_argtypes.positive_int, default=1, metavar="N",
                      help="CPU threads for torch and BLAS (default: 1; the default network "
                      "gains little from more, and surplus threads slow a shared machine)")
     cmd.add_argument("--quiet", action="store_true", help="no per-epoch progress")

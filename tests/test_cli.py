@@ -1,5 +1,6 @@
 """Tests of the sklearn-elm command line, run as a user runs it, on tiny simulated data."""
 
+import collections
 import csv
 import gzip
 import json
@@ -613,6 +614,18 @@ def test_read_only_out_is_refused_before_training(tmp_path, trio, capsys):
     err = capsys.readouterr().err
     assert "read-only" in err and "train loss" not in err
     assert out.exists() and list(out.iterdir()) == []
+
+
+def test_full_matrix_without_the_disk_for_it_is_refused_before_training(
+        tmp_path, trio, capsys, monkeypatch):
+    """--full-matrix where the disk cannot hold it: exit 2 naming the size, before training."""
+    free = collections.namedtuple("usage", "total used free")(10**6, 10**6 - 1000, 1000)
+    monkeypatch.setattr(_report._files.shutil, "disk_usage", lambda path: free)
+    out = tmp_path / "report"
+    assert main(["run", "--data", str(trio), "--out", str(out), "--full-matrix", *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "--full-matrix: the report needs about" in err and "train loss" not in err
+    assert not out.exists()
 
 
 def _haploid_tables(tmp_path, *, stray_two=False, unphenotyped=0):

@@ -304,9 +304,9 @@ def test_output_path_is_resolved_before_it_is_checked(tmp_path, monkeypatch, pla
 
 
 def test_every_file_written_is_in_the_registry_once(tmp_path, placeholder_figures):
-    """A report holds one file per registry entry (one per trait for the heatmaps) and
-    nothing else, and every entry says what it holds."""
-    out = write_report(fake_results(n_traits=2), tmp_path / "report")
+    """A report holds one file per registry entry (one per trait for the heatmaps; the full
+    matrices where asked for) and nothing else, and every entry says what it holds."""
+    out = write_report(fake_results(n_traits=2), tmp_path / "report", full_matrix=True)
     names = sorted(p.name for p in out.iterdir())
     patterns = [re.compile(re.escape(f.name).replace("<k>", r"\d+").replace("<trait>", ".+"))
                 for f in REPORT_FILES]
@@ -316,6 +316,21 @@ def test_every_file_written_is_in_the_registry_once(tmp_path, placeholder_figure
         f.name: 2 if "<k>" in f.name else 1 for f in REPORT_FILES}
     assert sorted(n for found in matches.values() for n in found) == names
     assert all(f.holds for f in REPORT_FILES)
+
+
+def test_the_full_matrices_are_written_only_on_request_and_read_back(
+        tmp_path, placeholder_figures):
+    """epistasis_matrix.npz holds every method's (k, p, p) pair matrix as the analysis has it,
+    with the locus and trait names; without full_matrix it is not written."""
+    results = fake_results(n_traits=2)
+    out = write_report(results, tmp_path / "report")
+    assert not (out / "epistasis_matrix.npz").exists()
+    out = write_report(results, tmp_path / "full", full_matrix=True)
+    with np.load(out / "epistasis_matrix.npz") as saved:
+        assert list(saved["loci"]) == [str(n) for n in results.feature_names]
+        assert list(saved["traits"]) == [str(t) for t in results.target_names]
+        for method, E in results.epistasis.items():
+            np.testing.assert_array_equal(saved[_report._tables.slug(method)], E)
 
 
 def test_a_signal_during_the_final_rename_is_held_until_it_is_done(

@@ -6,13 +6,22 @@ and writes them all or nothing, ``_tables`` the tables (text, CSV, JSON),
 ``_html`` the page and ``_figures`` the figures.
 """
 
-from ._files import REPORT_FILES, check_output_directory, output_lock, write_report
+from ._files import (
+    REPORT_FILES,
+    check_disk_space,
+    check_output_directory,
+    full_matrix_bytes,
+    output_lock,
+    write_report,
+)
 from ._tables import format_summary, rank_pairs, summary_tables
 
 __all__ = [
     "REPORT_FILES",
+    "check_disk_space",
     "check_output_directory",
     "format_summary",
+    "full_matrix_bytes",
     "output_lock",
     "rank_pairs",
     "summary_tables",

@@ -19,6 +19,8 @@ from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
+
 from . import _figures, _html, _tables
 
 try:  # POSIX; elsewhere runs are not locked against each other
@@ -26,7 +28,8 @@ try:  # POSIX; elsewhere runs are not locked against each other
 except ImportError:  # pragma: no cover
     fcntl = None
 
-__all__ = ["REPORT_FILES", "check_output_directory", "output_lock", "write_report"]
+__all__ = ["REPORT_FILES", "check_disk_space", "check_output_directory", "full_matrix_bytes",
+           "output_lock", "write_report"]
 
 
 def _table(write):
@@ -45,6 +48,74 @@ def _figure(draw):
     return write
 
 
+def _matrices(analysis, path, trait, names, options):
+    """Every method's full pair matrices, float64 arrays of shape (k, p, p), and the locus
+    and trait names, in one uncompressed ``.npz`` (``numpy.load`` reads it back)."""
+    arrays = {_tables.slug(method): np.asarray(E, dtype=np.float64)
+              for method, E in analysis.epistasis.items()}
+    with open(path, "wb") as f:
+        np.savez(f, loci=np.asarray(analysis.feature_names, dtype=str),
+                 traits=np.asarray(analysis.target_names, dtype=str), **arrays)
+
+
+def full_matrix_bytes(n_loci, n_traits, n_methods=3):
+    """Bytes of ``epistasis_matrix.npz``: ``n_methods`` float64 arrays of ``k p^2``.
+
+    Parameters
+    ----------
+    n_loci, n_traits : int
+    n_methods : int, default=3
+        Pair matrices written (the ELM, GBLUP A+AA and, for simulated data, the truth).
+
+    Returns
+    -------
+    bytes : int
+
+    Examples
+    --------
+    >>> from sklearn_elm._report import full_matrix_bytes
+    >>> round(full_matrix_bytes(12_000, 1) / 2**30, 2)  # GiB
+    3.22
+    """
+    return 8 * int(n_methods) * int(n_traits) * int(n_loci) ** 2
+
+
+def check_disk_space(directory, needed):
+    """A clear error, before any training, where ``directory`` lacks ``needed`` bytes.
+
+    Parameters
+    ----------
+    directory : str or path-like
+        The report directory (or where it will be created).
+    needed : int
+        Bytes the report will write.
+
+    Raises
+    ------
+    OSError
+        Naming what is needed and what is free.
+
+    Examples
+    --------
+    >>> from sklearn_elm._report import check_disk_space
+    >>> check_disk_space(".", 1)
+    >>> check_disk_space(".", 2**70)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    OSError: the report needs about ... of disk, but ... is free ...
+    """
+    parent = _resolved(directory)
+    while not parent.exists():
+        parent = parent.parent
+    free = shutil.disk_usage(parent).free
+    if needed > free:
+        raise OSError(
+            f"the report needs about {needed / 2**30:.1f} GiB of disk, but {free / 2**30:.1f} "
+            f"GiB is free in {parent}; leave out --full-matrix (epistasis_pairs.csv holds the "
+            "largest pairs) or write the report elsewhere."
+        )
+
+
 def _metrics(analysis, path, trait, names, options):
     _tables.write_metrics(analysis, path, list(names.values()))
 
@@ -61,12 +132,14 @@ class ReportFile(NamedTuple):
     ``write(analysis, path, trait, names, options)`` writes it to ``path``; ``trait``
     is the trait's index for a file per trait (None otherwise), ``names`` maps every
     file's key to its name (the page and metrics.json link and list them), and
-    ``options`` holds :func:`write_report`'s options (``top_pairs``).
+    ``options`` holds :func:`write_report`'s options (``top_pairs``, ``full_matrix``); a
+    file with an ``option`` is written only where that option is set.
     """
 
     name: str
     holds: str
     write: Callable
+    option: str = None
 
 
 #: Every file of a report, in the order they are written; ``<k>`` and ``<trait>`` stand
@@ -76,6 +149,8 @@ REPORT_FILES = (
                _table(_tables.write_effects)),
     ReportFile("epistasis_pairs.csv", "the top pairs of loci, ranked, per trait and method",
                _pairs),
+    ReportFile("epistasis_matrix.npz", "every pair's estimate, per method (--full-matrix)",
+               _matrices, option="full_matrix"),
     ReportFile("variance_components.csv", "variance components per trait and method",
                _table(_tables.write_components)),
     ReportFile("observed_vs_predicted.png", "test phenotypes against each method's prediction",
@@ -116,8 +191,10 @@ def _instances(spec, analysis):
 
 
 def _write_files(analysis, directory, options):
-    """Write every file of :data:`REPORT_FILES` into ``directory``; return their names."""
-    files = [(spec, *instance) for spec in REPORT_FILES for instance in _instances(spec, analysis)]
+    """Write every file of :data:`REPORT_FILES` (its option set) into ``directory``; return
+    their names."""
+    files = [(spec, *instance) for spec in REPORT_FILES for instance in _instances(spec, analysis)
+             if spec.option is None or options.get(spec.option)]
     names = {key: name for _, key, name, _ in files}
     for spec, _, name, trait in files:
         spec.write(analysis, directory / name, trait, names, options)
@@ -312,7 +389,7 @@ def _replace(tmp, directory, force):
     shutil.rmtree(backup, ignore_errors=True)
 
 
-def write_report(analysis, directory, *, force=False, top_pairs=None):
+def write_report(analysis, directory, *, force=False, top_pairs=None, full_matrix=False):
     """Write the full report into ``directory``, all or nothing.
 
     Every file of :data:`REPORT_FILES` is first written into a hidden
@@ -337,6 +414,9 @@ def write_report(analysis, directory, *, force=False, top_pairs=None):
     top_pairs : int or None, default=None
         Pairs per trait in ``epistasis_pairs.csv``, the largest first; all
         when None (``p (p - 1) / 2`` rows per trait).
+    full_matrix : bool, default=False
+        Also write every method's full pair matrices to ``epistasis_matrix.npz``
+        (:func:`full_matrix_bytes`).
 
     Returns
     -------
@@ -358,7 +438,7 @@ def write_report(analysis, directory, *, force=False, top_pairs=None):
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's private 0700 is not what a report wants
-            _write_files(analysis, tmp, {"top_pairs": top_pairs})
+            _write_files(analysis, tmp, {"top_pairs": top_pairs, "full_matrix": full_matrix})
             with _signals_held():
                 _replace(tmp, directory, force)
                 written = True

@@ -1,0 +1,35 @@
+"""Argument types of the command line: values checked as argparse parses them.
+
+Examples
+--------
+>>> from sklearn_elm._argtypes import fraction, ploidy, positive_int
+>>> positive_int("3"), fraction("0.25"), ploidy("auto"), ploidy("2")
+(3, 0.25, 'auto', 2)
+>>> positive_int("0")
+Traceback (most recent call last):
+...
+argparse.ArgumentTypeError: must be a positive integer, got 0
+"""
+
+import argparse
+
+__all__ = ["fraction", "ploidy", "positive_int", "seed"]
+
+
+def _checked(convert, ok, requirement, name=None):
+    """An argparse type: ``convert(text)``, refused unless ``ok`` of it."""
+    def parse(text):
+        value = convert(text)
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must {requirement}, got {text}")
+        return value
+
+    parse.__name__ = name or convert.__name__  # argparse's "invalid <name> value"
+    return parse
+
+
+positive_int = _checked(int, lambda v: v >= 1, "be a positive integer")
+seed = _checked(int, lambda v: 0 <= v < 2**32, "be an integer in [0, 2**32)")
+fraction = _checked(float, lambda v: 0 < v <= 1, "lie in (0, 1]")
+ploidy = _checked(lambda text: text if text == "auto" else int(text),
+                  lambda v: v in ("auto", 1, 2), "be auto, 1 or 2", name="ploidy")
