@@ -2,15 +2,30 @@
 
 One eigendecomposition per fit (:func:`spectral_form`) serves every REML
 iteration: a kernel ``K = W W^T`` has the spectrum of ``W^T W``, so the
-likelihood is evaluated in the smaller of the two eigenbases, and a second
-kernel enters through a Schur complement (Woodbury identity).
+likelihood is evaluated in the smaller of the two eigenbases.  A second
+kernel with few features (the additive one, ``p <= n / 3`` markers for ``n``
+samples) enters through a p x p Schur complement (Woodbury identity,
+:func:`reml_objective`, ``O(n p^2)`` per evaluation).
+
+With more markers, the two kernels are n x n matrices: ``Z Z^T`` in
+``O(n^2 p)`` (one BLAS product) gives ``K_A`` and ``K_AA``; one
+eigendecomposition of ``K_AA`` and the rotation of ``K_A`` into its
+eigenbasis cost ``O(n^3)``; the REML optimum takes about 25 Cholesky
+factorisations and 2 to 11 evaluations with exact derivatives, each
+``O(n^3)`` (:mod:`sklearn_elm._kernel_reml`); the marker effects cost
+``O(n p)`` and the p x p pairwise matrix ``O(n p^2)``.  A fit with the
+epistatic kernel and ``p > n / 3`` markers costs ``O(n^2 p + n p^2 + n^3)``
+time and ``O(n^2 + n p + p^2)`` memory in all; at n = 2,000 and p = 12,000
+the pairwise matrix (``n p^2 / 2`` multiply-adds, 1.2 GB) dominates.
 """
 
 import numpy as np
 from scipy import linalg
 from scipy.optimize import minimize
 from sklearn.utils import Bunch
+from threadpoolctl import threadpool_limits
 
+from ._kernel_reml import maximise_kernel_reml
 from ._kernels import epistatic_kernel, pairwise_features
 
 __all__ = ["fit_output", "reml_objective", "spectral_form"]
@@ -150,79 +165,99 @@ def spectral_form(W_a, c_a, Yc, *, epistatic, use_features):
     features ``F`` and ``eigh(F^T F) = V diag(eigvals) V^T`` gives the
     eigenvectors ``U = F V diag(eigvals)^(-1/2)`` of ``K_B`` implicitly;
     otherwise ``eigh(K_B) = U diag(eigvals) U^T`` directly.  The additive
-    block ``W_a`` then enters through ``cross = U^T W_a``.
+    block then enters through ``cross = U^T W_a`` (Woodbury form) or, for the
+    epistatic kernel with more than ``n / 3`` markers on the kernel path
+    (``spec.dense``), through the n x n ``cross = U^T K_A U``.
     """
-    n = W_a.shape[0]
-    Z = W_a * np.sqrt(c_a)
+    n, p = W_a.shape
     spec = Bunch(
         n=n,
-        Z=Z,
+        Z=W_a * np.sqrt(c_a),
         W_a=W_a,
         c_a=c_a,
         c_aa=None,
         epistatic=epistatic,
         use_features=use_features,
+        dense=epistatic and not use_features and p > n / 3,
         V=None,
         U=None,
         cross=None,
+        gram=None,
+        proj_Y=None,
+        second_moments=None,
+        pair_means=None,
     )
     if use_features:
-        if epistatic:
-            F = pairwise_features(Z)
-            F -= F.mean(axis=0)
-            spec.c_aa = float(np.einsum("ij,ij->", F, F) / n)
-            _check_epistatic_scale(spec.c_aa)
-            F /= np.sqrt(spec.c_aa)
-        else:
-            F = W_a
-        eigvals, V = linalg.eigh(F.T @ F, driver="evd", check_finite=False)
-        keep = eigvals > eigvals[-1] * max(F.shape) * np.finfo(float).eps
-        eigvals, spec.V = eigvals[keep], V[:, keep]
-        rot = spec.V / np.sqrt(eigvals)  # U^T = rot^T F^T
-        FtY = F.T @ (np.hstack([Yc, W_a]) if epistatic else Yc)
-        spec.rotated_Y = rot.T @ FtY[:, : Yc.shape[1]]
-        spec.cross = rot.T @ FtY[:, Yc.shape[1] :] if epistatic else None
+        _feature_basis(spec, Yc)
     else:
-        if epistatic:
-            K, spec.c_aa = epistatic_kernel(Z)
-            _check_epistatic_scale(spec.c_aa)
-        else:
-            K = W_a @ W_a.T
-        eigvals, U = linalg.eigh(K, driver="evd", check_finite=False, overwrite_a=True)
-        keep = eigvals > eigvals[-1] * n * np.finfo(float).eps
-        eigvals, spec.U = eigvals[keep], U[:, keep]
-        spec.rotated_Y = spec.U.T @ Yc
-    spec.eigvals = eigvals
+        _kernel_basis(spec, Yc)
     spec.yy = np.einsum("ij,ij->j", Yc, Yc)
-    spec.gram = spec.proj_Y = spec.second_moments = spec.L = None
-    if epistatic:
-        # the additive kernel W_a W_a^T enters through a factor of it: W_a itself, or, with
-        # more markers than samples, L = U_A sqrt(lambda_A) of rank < n (same kernel, and a
-        # likelihood that costs O(r n^2) rather than O(r p^2) per evaluation)
-        factor = W_a if use_features or W_a.shape[1] <= n else _kernel_factor(W_a)
-        spec.L = None if factor is W_a else factor
+    if epistatic and not spec.dense:
+        # Woodbury form: the additive kernel W_a W_a^T enters through W_a itself
         if not use_features:
-            spec.cross = spec.U.T @ factor
-        spec.gram = factor.T @ factor
-        spec.proj_Y = factor.T @ Yc
-        if spec.L is None:
-            spec.second_moments = Z.T @ Z / n
+            spec.cross = spec.U.T @ W_a
+        spec.gram = W_a.T @ W_a
+        spec.proj_Y = W_a.T @ Yc
+        spec.second_moments = spec.Z.T @ spec.Z / n
 
     def reml_args(k):
+        if spec.dense:
+            return (spec.eigvals, spec.cross, spec.rotated_Y[:, k], n - 1)
         proj_y = None if spec.proj_Y is None else spec.proj_Y[:, k]
-        return (eigvals, spec.rotated_Y[:, k], spec.yy[k], n - 1, spec.cross, spec.gram, proj_y)
+        return (spec.eigvals, spec.rotated_Y[:, k], spec.yy[k], n - 1, spec.cross, spec.gram,
+                proj_y)
 
     spec.reml_args = reml_args
     return spec
 
 
-def _kernel_factor(W):
-    """``L`` of rank ``r <= n`` with ``L L^T = W W^T``, from the eigendecomposition of the
-    n x n kernel (``O(n^2 p)`` to build it, ``O(n^3)`` to factor it)."""
-    K = W @ W.T
-    eigvals, U = linalg.eigh(K, driver="evd", check_finite=False, overwrite_a=True)
-    keep = eigvals > eigvals[-1] * len(K) * np.finfo(float).eps
-    return U[:, keep] * np.sqrt(eigvals[keep])
+def _feature_basis(spec, Yc):
+    """The eigenbasis of the m x m Gram matrix of the explicit features (``O(n m^2 + m^3)``)."""
+    n, W_a = spec.n, spec.W_a
+    if spec.epistatic:
+        F = pairwise_features(spec.Z)
+        F -= F.mean(axis=0)
+        spec.c_aa = float(np.einsum("ij,ij->", F, F) / n)
+        _check_epistatic_scale(spec.c_aa)
+        F /= np.sqrt(spec.c_aa)
+    else:
+        F = W_a
+    eigvals, V = linalg.eigh(F.T @ F, driver="evd", check_finite=False)
+    keep = eigvals > eigvals[-1] * max(F.shape) * np.finfo(float).eps
+    spec.eigvals, spec.V = eigvals[keep], V[:, keep]
+    rot = spec.V / np.sqrt(spec.eigvals)  # U^T = rot^T F^T
+    FtY = F.T @ (np.hstack([Yc, W_a]) if spec.epistatic else Yc)
+    spec.rotated_Y = rot.T @ FtY[:, : Yc.shape[1]]
+    spec.cross = rot.T @ FtY[:, Yc.shape[1] :] if spec.epistatic else None
+
+
+def _kernel_basis(spec, Yc):
+    """The eigenbasis of the n x n kernel ``K_B`` (``O(n^2 p)`` to build it, ``O(n^3)`` after).
+
+    ``Z Z^T`` is formed once (one symmetric BLAS product) and gives both
+    kernels.  In the dense form every eigenvector is kept (round-off negative
+    eigenvalues read as 0), so ``U`` is a complete basis for ``C = U^T K_A U``.
+    """
+    n = spec.n
+    if spec.epistatic:
+        linear = spec.Z @ spec.Z.T
+        K, spec.c_aa = epistatic_kernel(spec.Z, gram=linear)
+        _check_epistatic_scale(spec.c_aa)
+    else:
+        K = spec.W_a @ spec.W_a.T
+    # one thread: LAPACK's threads spin against each other on a loaded machine (on the two
+    # shared cores here, 2,000 x 2,000 took 1.5 s on one thread and 4 to 15 s on two)
+    with threadpool_limits(limits=1, user_api="blas"):
+        eigvals, U = linalg.eigh(K, driver="evd", check_finite=False, overwrite_a=True)
+    if spec.dense:
+        spec.eigvals, spec.U = np.clip(eigvals, 0.0, None), U
+        spec.pair_means = np.einsum("ij,ij->j", linear, linear) / n
+        linear /= spec.c_a  # K_A
+        spec.cross = U.T @ linear @ U
+    else:
+        keep = eigvals > eigvals[-1] * n * np.finfo(float).eps
+        spec.eigvals, spec.U = eigvals[keep], U[:, keep]
+    spec.rotated_Y = spec.U.T @ Yc
 
 
 def _check_epistatic_scale(c_aa):
@@ -244,7 +279,7 @@ def _blup_effects(spec, theta, v, s_a, y):
     centring of the pairwise features drops out).
     """
     Z, c_a, c_aa, p = spec.Z, spec.c_a, spec.c_aa, spec.Z.shape[1]
-    coef = theta[1] * s_a / np.sqrt(c_a) if spec.epistatic and spec.L is None else None
+    coef = theta[1] * s_a / np.sqrt(c_a) if s_a is not None else None
     if spec.use_features:
         w = theta[0] * (spec.V @ (np.sqrt(spec.eigvals) * v))
         if not spec.epistatic:
@@ -254,16 +289,36 @@ def _blup_effects(spec, theta, v, s_a, y):
         E = np.zeros((p, p))
         E[i, j] = w * np.where(i == j, 1.0, np.sqrt(0.5)) / np.sqrt(c_aa)
         return coef, E + np.triu(E, 1).T
-    # alpha = H^{-1} (y - theta_A W_a s_a), H^{-1} r = r - U (d * U^T r)
     U, lam = spec.U, spec.eigvals
-    factor = spec.W_a if spec.L is None else spec.L
-    r = y - theta[1] * (factor @ s_a) if spec.epistatic else y
-    alpha = r - U @ (theta[0] * lam / (1.0 + theta[0] * lam) * (U.T @ r))
+    if spec.dense:  # U is a complete basis and v = U^T V^{-1} y
+        alpha = U @ v
+    else:  # alpha = H^{-1} (y - theta_A W_a s_a), H^{-1} r = r - U (d * U^T r)
+        r = y - theta[1] * (spec.W_a @ s_a) if spec.epistatic else y
+        alpha = r - U @ (theta[0] * lam / (1.0 + theta[0] * lam) * (U.T @ r))
     if not spec.epistatic:
         return theta[0] * (Z.T @ alpha) / c_a, None
-    if coef is None:  # s_a is L^T V^{-1} y: back to the markers through alpha = V^{-1} y
+    if coef is None:
         coef = theta[1] * (Z.T @ alpha) / c_a
-    return coef, theta[0] / c_aa * (Z.T @ (alpha[:, None] * Z))
+    return coef, _weighted_gram(Z, theta[0] / c_aa * alpha)
+
+
+def _weighted_gram(Z, w, block=1024):
+    """``Z^T diag(w) Z``, symmetric, from its blocks on and above the diagonal.
+
+    One BLAS product per block of columns: about half the ``2 n p^2`` flops
+    of the full product (``w`` has both signs, so no ``syrk``).
+    """
+    p = Z.shape[1]
+    B = w[:, None] * Z
+    out = np.empty((p, p))
+    for start in range(0, p, block):
+        stop = min(start + block, p)
+        out[:stop, start:stop] = Z[:, :stop].T @ B[:, start:stop]
+        out[start:stop, :start] = out[:start, start:stop].T
+        diagonal = out[start:stop, start:stop]  # symmetric up to round-off: made exactly so
+        diagonal += diagonal.T.copy()
+        diagonal *= 0.5
+    return out
 
 
 def _dual_solution(theta, eigvals, c, yy, df, cross, gram, proj_y):
@@ -312,14 +367,31 @@ def fit_output(spec, k, y, epistatic):
         Marker effects.
     E : ndarray of shape (p, p) or None
         Pairwise effects (epistatic kernel only).
+    offset : float
+        The mean pairwise value ``z^T E z`` of the training samples (0.0
+        without the epistatic kernel).
     """
     n = len(y)
     args = spec.reml_args(k)
-    log_theta, dev = _maximise_reml(args)
-    theta = np.exp(log_theta)
-    v, s_a = _dual_solution(theta, *args)
-    s2_e = _residual_quadratic(theta, v, s_a, args) / (n - 1)
+    if spec.dense:
+        theta, dev = maximise_kernel_reml(*args, _LOG_THETA_GRID)
+        M = theta[1] * spec.cross
+        M[np.diag_indices_from(M)] += 1.0 + theta[0] * spec.eigvals
+        c = args[2]
+        v, s_a = linalg.solve(M, c, assume_a="pos", overwrite_a=True), None
+        s2_e = (c @ v) / (n - 1)
+    else:
+        log_theta, dev = _maximise_reml(args)
+        theta = np.exp(log_theta)
+        v, s_a = _dual_solution(theta, *args)
+        s2_e = _residual_quadratic(theta, v, s_a, args) / (n - 1)
     log_likelihood = -0.5 * (dev + (n - 1) * (1.0 + np.log(2 * np.pi / (n - 1))))
     theta_a, theta_aa = (theta[1], theta[0]) if epistatic else (theta[0], 0.0)
     coef, E = _blup_effects(spec, theta, v, s_a, y)
-    return (theta_a * s2_e, theta_aa * s2_e, s2_e), log_likelihood, coef, E
+    if not epistatic:
+        offset = 0.0
+    elif spec.dense:  # mean_m z_m^T E z_m = theta_AA / c_AA sum_i alpha_i mean_m (z_m . z_i)^2
+        offset = theta[0] / spec.c_aa * (spec.pair_means @ (spec.U @ v))
+    else:
+        offset = np.einsum("ij,ij->", E, spec.second_moments)
+    return (theta_a * s2_e, theta_aa * s2_e, s2_e), log_likelihood, coef, E, offset

@@ -22,7 +22,8 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_elm._gblup import GBLUPRegressor
-from sklearn_elm._reml import reml_objective
+from sklearn_elm._kernel_reml import kernel_reml_objective
+from sklearn_elm._reml import _weighted_gram, reml_objective
 
 KERNELS = ["additive", "additive+epistatic"]
 
@@ -151,6 +152,81 @@ def test_reml_objective_gradient(two_kernels):
         for e in np.eye(len(x))
     ]
     assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
+
+
+def test_kernel_reml_objective_derivatives():
+    """The n x n deviance is the textbook dense REML, and its gradient and Hessian equal
+    central finite differences of its value and of its gradient, on and off a boundary.
+
+    ``-2 l = f + log(n) + (n - 1) log(2 pi)`` for the REML log-likelihood ``l`` of
+    :func:`dense_reml`, whose determinant includes the constant direction.
+    """
+    rng = np.random.default_rng(10)
+    n = 25
+    X = genotypes(rng, n, 40)
+    y, K_a, K_aa = simulate(rng, X, 1.0, 1.0, 1.0)
+    lam, U = np.linalg.eigh(K_aa)
+    args = (np.clip(lam, 0, None), U.T @ K_a @ U, U.T @ (y - y.mean()))
+    for s2 in ([0.7, 1.3, 0.4], [0.0, 2.0, 1e-3], [1.5, 0.0, 2.0]):
+        f, grad, hess = kernel_reml_objective(s2, *args)
+        textbook = -2 * dense_reml([s2[1], s2[0], s2[2]], [K_a, K_aa], y)
+        assert_allclose(f + np.log(n) + (n - 1) * np.log(2 * np.pi), textbook, rtol=1e-10)
+        eps = 1e-6 * np.eye(3)
+        fd = [(kernel_reml_objective(s2 + e, *args)[0] - kernel_reml_objective(s2 - e, *args)[0])
+              / 2e-6 for e in eps]
+        fd_hess = [(kernel_reml_objective(s2 + e, *args)[1]
+                    - kernel_reml_objective(s2 - e, *args)[1]) / 2e-6 for e in eps]
+        assert_allclose(grad, fd, rtol=1e-5, atol=1e-6 * np.abs(grad).max())
+        assert_allclose(hess, fd_hess, rtol=1e-5, atol=1e-6 * np.abs(hess).max())
+
+
+@pytest.mark.parametrize("seed, zero", [(2, None), (0, 1), (10, 0)])
+def test_kernel_form_reaches_brute_force_optimum(seed, zero):
+    """With more markers than n / 3 (n x n kernels, Newton's method), the REML optimum is the
+    textbook dense one found by Nelder-Mead, interior (seed 2) or on a bound (V_AA = 0 for
+    seed 0, V_A = 0 for seed 10), where the component is exactly zero.
+
+    Same reference and rescaling of the Hadamard kernel as the brute-force test above.
+    """
+    rng = np.random.default_rng(seed)
+    n, p = 50, 100
+    X = genotypes(rng, n, p)
+    y, K_a, _ = simulate(rng, X, 1.0, 0.0, 1.0)
+    model = GBLUPRegressor("additive+epistatic").fit(X, y)
+    K_had = K_a * K_a
+    P = np.eye(n) - 1.0 / n
+    best, loglik = fit_dense_reml([K_a, K_had], y)
+    scale = np.array([1.0, np.trace(P @ K_had @ P) / n, 1.0])
+    assert_allclose(components(model), best * scale, rtol=2e-4, atol=1e-6)
+    assert model.log_likelihood_ >= loglik + 0.5 * np.log(n) - 1e-8
+    if zero is not None:
+        assert components(model)[zero] == 0.0
+
+
+def test_kernel_form_agrees_with_feature_form_past_n_over_3():
+    """Past n / 3 markers the kernel solver runs on n x n kernels with Newton's method, the
+    feature solver on the explicit pairwise products with L-BFGS-B: one model, one fit."""
+    rng = np.random.default_rng(12)
+    X = genotypes(rng, 45, 20)  # 20 markers > 45 / 3; 210 pairwise features
+    Y = np.column_stack([simulate(rng, X, 1.0, 0.5, 1.0)[0] for _ in range(2)])
+    a = GBLUPRegressor("additive+epistatic", solver="features").fit(X, Y)
+    b = GBLUPRegressor("additive+epistatic", solver="kernel").fit(X, Y)
+    assert_allclose(components(b), components(a), rtol=1e-5, atol=1e-7)
+    assert_allclose(b.log_likelihood_, a.log_likelihood_, rtol=1e-10)
+    assert_allclose(b.coef_, a.coef_, rtol=1e-5, atol=1e-8)
+    assert_allclose(b.epistasis_matrix_, a.epistasis_matrix_, rtol=1e-5, atol=1e-8)
+    X_new = genotypes(rng, 10, 20)
+    assert_allclose(b.predict(X_new), a.predict(X_new), rtol=1e-6, atol=1e-8)
+
+
+def test_weighted_gram_blocks():
+    """Z^T diag(w) Z assembled from the blocks on and above its diagonal is the full product,
+    exactly symmetric, also when the width is no multiple of the block."""
+    rng = np.random.default_rng(11)
+    Z, w = rng.standard_normal((7, 10)), rng.standard_normal(7)
+    E = _weighted_gram(Z, w, block=3)
+    assert_allclose(E, Z.T @ (w[:, None] * Z), rtol=1e-12, atol=1e-12)
+    assert np.array_equal(E, E.T)
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
