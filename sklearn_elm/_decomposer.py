@@ -109,9 +109,10 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
           and each variance is corrected for the sampling noise of the
           coefficients it squares (see Notes).  Needs ``y``, and more
           samples than additive and pairwise terms plus one.
-        * ``"screened"``: the trait's components, as ``"debiased"`` on the
-          terms of ``epistasis="screened"`` (``y``'s least-squares fit on
-          them gives ``V_A`` and ``V_AA``).  Needs ``y``; at any ``p``.
+        * ``"screened"``: the trait's components from ``y``'s least-squares
+          fit on the terms of ``epistasis="screened"`` (``V_A``, ``V_AA``),
+          and ``V_G`` adds what the network fits beyond them.  Needs ``y``;
+          at any ``p``.
         * ``"network"``: the variances of the network's own parts (of
           ``additive_effects_``, ``epistasis_matrix_`` and ``f``), what the
           network has learnt.  A network that predicts a noisy trait well

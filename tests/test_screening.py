@@ -1,5 +1,7 @@
 """Tests of the screened least squares (``epistasis`` / ``components`` ``"screened"``)."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -72,3 +74,19 @@ def test_term_budget_keeps_the_fit_well_determined():
         assert 1 <= pairs and loci <= p and loci + pairs <= n // 2 - 1
     with pytest.raises(ValueError, match="at least 6 samples"):
         term_budget(5, 100)
+
+
+def test_fewer_samples_than_loci_warn_that_v_a_counts_the_chosen_loci():
+    """300 loci and 200 samples: only 89 loci fit in the budget, and a warning says that V_A
+    counts only those; with every locus in the budget there is no warning."""
+    rng = np.random.default_rng(2)
+    Z = rng.choice([-1.0, 1.0], size=(200, 300))
+    g = Z[:, :5].sum(axis=1, keepdims=True)
+    y = g + rng.normal(size=g.shape)
+    with pytest.warns(UserWarning, match="fitted on the 89 loci"):
+        fit = screened_fit(Z, g - g.mean(), y - y.mean() - (g - g.mean()))
+    assert np.count_nonzero(fit.additive[0]) == 89
+    assert set(np.flatnonzero(np.abs(fit.additive[0]) > 0.5)) == set(range(5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        screened_fit(Z[:, :50], g - g.mean(), y - y.mean() - (g - g.mean()))

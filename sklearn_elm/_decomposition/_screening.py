@@ -30,6 +30,8 @@ corrected by the sampling noise it adds (exactly, ``sigma^2 tr(X_A^T X_A
 (X^T X)^{-1}_AA)``, so linkage between the chosen terms is accounted for).
 """
 
+import warnings
+
 import numpy as np
 from scipy import linalg, stats
 from sklearn.utils import Bunch
@@ -197,35 +199,37 @@ def _screen(Zc, W, has_self, Fc, Yc, n_loci, n_pairs):
 
 
 def _least_squares(X, Fc, Yc):
-    """Coefficients of ``f`` and ``y`` on ``X``, ``(X^T X)^{-1}`` and ``y``'s noise variance."""
-    n, m = X.shape
+    """Coefficients of ``f`` and ``y`` on ``X``, ``G = X^T X``, ``(X^T X)^{-1}``, the
+    effective number of terms ``tr(G G^{-1})`` (the rank, where loci in complete linkage
+    duplicate columns) and ``y``'s noise variance on the residual degrees of freedom."""
+    n = X.shape[0]
     coef, factor = _solve(X, np.column_stack([Fc, Yc]))
+    G_inv = linalg.cho_solve(factor, np.eye(X.shape[1]), check_finite=False)
+    G = X.T @ X
+    df = float(np.sum(G * G_inv))
     left = Yc - X @ coef[:, 1]
-    return Bunch(f=coef[:, 0], y=coef[:, 1],
-                 G_inv=linalg.cho_solve(factor, np.eye(m), check_finite=False),
-                 sigma2=left @ left / (n - 1 - m))
+    return Bunch(f=coef[:, 0], y=coef[:, 1], G=G, G_inv=G_inv, df=df,
+                 sigma2=left @ left / (n - 1 - df))
 
 
 def _parts(X, s, fit):
     """``V_A`` and ``V_AA`` of ``y``'s coefficients on the first ``s`` and the other columns
     of ``X``, each less the sampling noise that squaring adds."""
     n, m = X.shape
-    G = X.T @ X
     parts = {}
     for key, cols in (("additive", slice(0, s)), ("epistatic", slice(s, m))):
         value = X[:, cols] @ fit.y[cols]
-        noise = fit.sigma2 * np.sum(G[cols, cols] * fit.G_inv[cols, cols]) / n
+        noise = fit.sigma2 * np.sum(fit.G[cols, cols] * fit.G_inv[cols, cols]) / n
         parts[key] = value @ value / n - noise
     return parts
 
 
-def _genetic(X, fit, Fc, Rc):
-    """``V_G`` of the network corrected by the fit of its residuals on ``X``, less the
-    sampling noise of that fit."""
-    n, m = X.shape
-    c_r = fit.y - fit.f
-    left = Rc - X @ c_r
-    return (Fc + X @ c_r).var() - (left @ left / (n - 1 - m)) * m / n
+def _genetic(X, fit, Fc):
+    """``V_G``: the variance of ``y``'s fit on ``X``, less its sampling noise, plus what the
+    network fits beyond ``X`` (its part orthogonal to the terms, higher-order effects)."""
+    n = X.shape[0]
+    fitted, beyond = X @ fit.y, Fc - X @ fit.f
+    return fitted @ fitted / n - fit.sigma2 * fit.df / n + beyond.var()
 
 
 def _significant(coef, variance, n_candidates, alpha=ALPHA):
@@ -244,17 +248,15 @@ def _fit_output(Zc, W, has_self, Fc, Rc, n_loci, n_pairs):
     variance = fit.sigma2 * np.diag(fit.G_inv)
     # the components count only the pairs that y confirms: a pair the network chose for noise
     # it memorised, or that y's own scan proposed, would add that noise to V_AA.  Pairs the
-    # network chose are tested against the pairs screened; y's proposals, and every pair for
-    # V_G (where the network's fit already holds what it learnt), against every pair they
-    # were chosen from.  Loci all count: a polygenic trait spreads over many, none of them
-    # significant alone
+    # network chose are tested against the pairs screened, y's proposals against every pair
+    # they were chosen from.  Loci all count: a polygenic trait spreads over many, none of
+    # them significant alone
     every = _significant(fit.y[s:], variance[s:], p * (p - 1) // 2 + int(has_self.sum()))
     chosen = _significant(fit.y[s:], variance[s:], int((~by_y).sum()))
     keep = np.concatenate([np.ones(s, dtype=bool), np.where(by_y, every, chosen)])
-    strict = np.concatenate([np.ones(s, dtype=bool), every])
-    parts = _parts(X[:, keep], s, fit if keep.all() else _least_squares(X[:, keep], Fc, Yc))
-    parts["genetic"] = _genetic(
-        X[:, strict], fit if strict.all() else _least_squares(X[:, strict], Fc, Yc), Fc, Rc)
+    final = fit if keep.all() else _least_squares(X[:, keep], Fc, Yc)
+    parts = _parts(X[:, keep], s, final)
+    parts["genetic"] = _genetic(X[:, keep], final, Fc)
     # the effects: the network's for the pairs it chose, and y's for the pairs it missed
     # that y confirms
     pair_coef = np.where(by_y, np.where(every, fit.y[s:], 0.0), fit.f[s:])
@@ -290,9 +292,9 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None):
           variance of ``y``'s coefficient on each chosen pair, NaN for the
           pairs not chosen (not tested);
         * ``components``, Bunch of arrays of shape (k,): ``V_A`` and ``V_AA``
-          of ``y``'s coefficients, noise-corrected, and ``V_G`` of the network
-          corrected by the fit of its residuals (as ``debiased_components``),
-          and the rest of :func:`~sklearn_elm._components.components_bunch`;
+          of ``y``'s coefficients, noise-corrected, ``V_G`` of ``y``'s fit on
+          the chosen terms plus the network's fit beyond them, and the rest of
+          :func:`~sklearn_elm._components.components_bunch`;
         * ``pairs``: list of ndarray of shape (t, 2), the chosen pairs per output.
 
     Examples
@@ -320,6 +322,16 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None):
     n_loci = default_loci if n_loci is None else n_loci
     n_pairs = default_pairs if n_pairs is None else n_pairs
     Zc = Z - Z.mean(axis=0)
+    varying = int((np.ptp(Z, axis=0) > 0).sum())
+    if n_loci < varying:
+        warnings.warn(
+            f"{varying} loci and {n} samples: the trait's components are fitted on the "
+            f"{n_loci} loci that explain most of the network's genetic value (fitting every "
+            "locus needs twice as many samples as loci); V_A counts only those, and what the "
+            "network fits beyond them counts in V_higher.",
+            UserWarning,
+            stacklevel=2,
+        )
     W, has_self = _self_columns(Zc)
     F = np.asarray(F, dtype=np.float64)
     R = np.asarray(R, dtype=np.float64)

@@ -23,7 +23,7 @@ ELM_COMPONENTS = {
     "so not shrunk with the network's fit).",
     "screened": "ELM: least squares of the trait on the loci and pairs the network uses "
     "(screened from its genetic value), each variance less the sampling noise it carries; "
-    "the network's fit corrected by its residuals gives V_G.",
+    "V_G adds what the network fits beyond those terms.",
     "network": "ELM: the variances of the network's own parts, which shrink with its fit on a "
     "noisy trait (not debiased: see ELMDecomposer's components).",
 }
