@@ -12,6 +12,7 @@ Everything here is in memory and has no side effects beyond the optional
 job, writing the report the command line's.
 """
 
+import contextlib
 import inspect
 import time
 import warnings
@@ -82,6 +83,9 @@ class Analysis:
         it; empty by default.
     versions : dict
         The packages behind the figures (:func:`package_versions`).
+    notes : tuple of str
+        The warnings raised while fitting (each once), which the report shows:
+        where an estimate rests on too little information, it says so.
 
     Examples
     --------
@@ -114,6 +118,7 @@ class Analysis:
     positions: np.ndarray | None = None
     settings: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
+    notes: tuple = ()
 
     @property
     def n_samples(self):
@@ -237,6 +242,19 @@ def _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks):
     if callbacks:
         options["callbacks"] = list(callbacks)
     return make_pipeline(GenotypeEncoder(ploidy=ploidy), NeuralGPRegressor(**options))
+
+
+@contextlib.contextmanager
+def _noted(notes):
+    """Append the message of every warning raised inside to ``notes`` (once each), and
+    raise the warnings again for the caller to see."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        if str(w.message) not in notes:
+            notes.append(str(w.message))
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _timed(timings, key, step, log):
@@ -370,23 +388,23 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
     X, Y = data.genotypes, np.asarray(data.phenotypes, dtype=np.float64)
     k, p = Y.shape[1], X.shape[1]
     network = _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks)
-    reg = network[-1]
-    log(f"Training the network on {int(train.sum())} samples: hidden layers "
-        f"{' x '.join(map(str, _hidden_sizes(reg)))}, at most {reg.max_epochs} epochs down a "
-        "path of decreasing path-norm penalty, the step chosen on 10% of them held out.")
-    _timed(timings, "train", lambda: network.fit(X[train], Y[train]), log)
-    log("Decomposing the network (equivalent linear mapping) on the training samples...")
-    elm = _timed(timings, "decompose",
-                 lambda: ELMDecomposer(network, prefit=True).fit(X[train], Y[train]), log)
-    log("Fitting the GBLUP baselines (REML)...")
-    gblup_a, gblup_aa, Z_test = _timed(timings, "gblup",
-                                       lambda: _baselines(network[0], X, Y, train), log)
+    reg, notes = network[-1], []
+    with _noted(notes):
+        log(f"Training the network on {int(train.sum())} samples: hidden layers "
+            f"{' x '.join(map(str, _hidden_sizes(reg)))}, at most {reg.max_epochs} epochs "
+            "down a path of decreasing path-norm penalty, the step chosen on 10% of them "
+            "held out.")
+        _timed(timings, "train", lambda: network.fit(X[train], Y[train]), log)
+        log("Decomposing the network (equivalent linear mapping) on the training samples...")
+        elm = _timed(timings, "decompose",
+                     lambda: ELMDecomposer(network, prefit=True).fit(X[train], Y[train]), log)
+        log("Fitting the GBLUP baselines (REML)...")
+        gblup_a, gblup_aa, Z_test = _timed(timings, "gblup",
+                                           lambda: _baselines(network[0], X, Y, train), log)
 
-    predictions = {
-        "network": network.predict(X[~train]).reshape(-1, k),
-        "GBLUP-A": gblup_a.predict(Z_test).reshape(-1, k),
-        "GBLUP-A+AA": gblup_aa.predict(Z_test).reshape(-1, k),
-    }
+    predictions = {"network": network.predict(X[~train]).reshape(-1, k),
+                   "GBLUP-A": gblup_a.predict(Z_test).reshape(-1, k),
+                   "GBLUP-A+AA": gblup_aa.predict(Z_test).reshape(-1, k)}
     # GBLUP's pairwise value is z^T E z (centred z), so the effect of z_i z_j is 2 E_ij
     epi_aa = 2.0 * np.asarray(gblup_aa.epistasis_matrix_).reshape(k, p, p) * (1 - np.eye(p))
     additive = {"ELM": np.reshape(elm.additive_effects_, (k, p)),
@@ -420,5 +438,5 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
         timings=timings,
         recovery=recovery,
         chromosomes=data.get("chromosomes"), positions=data.get("positions"),
-        versions=package_versions(),
+        versions=package_versions(), notes=tuple(notes),
     )

@@ -1,6 +1,7 @@
 """Tests of sklearn_elm.workflow: the comparison the command line reports, as a function."""
 
 import dataclasses
+import json
 import re
 
 import numpy as np
@@ -156,3 +157,21 @@ def test_a_panel_too_large_for_memory_is_refused_before_training(data, monkeypat
 class FailIfTrained(Callback):
     def on_train_begin(self, net, **kwargs):
         raise AssertionError("trained although the data were refused")
+
+
+def test_warnings_raised_while_fitting_reach_the_report(tmp_path, recwarn):
+    """30 loci and 40 training samples: the decomposer can fit the trait on only a few of
+    them and warns; the warning is kept in the Analysis and shown by the summary, the page
+    and metrics.json, and still raised for the caller."""
+    from sklearn_elm._report import format_summary, write_report
+
+    small = make_epistatic_phenotypes(50, 30, h2=0.8, ploidy=2, random_state=1)
+    small.train = np.arange(50) < 40
+    result = analyse(small, random_state=0, **FAST)
+    assert any("loci that explain most" in note for note in result.notes)
+    assert any("loci that explain most" in str(w.message) for w in recwarn)
+    assert "Warnings\n- " in format_summary(result)
+    out = write_report(result, tmp_path / "report")
+    assert "<h2>Warnings</h2>" in (out / "index.html").read_text()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["warnings"] == list(result.notes)

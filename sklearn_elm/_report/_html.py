@@ -104,6 +104,8 @@ def _page(analysis, figures):
         "coded z = -1/+1, or -1/0/+1 for diploid dosages). GBLUP with an additive (GBLUP-A) "
         "and an additive plus additive-by-additive kernel (GBLUP-A+AA), fitted by REML, are "
         "the linear baselines.</p>",
+        *(["<h2>Warnings</h2>", "<ul>", *(f"<li>{esc(note)}</li>" for note in analysis.notes),
+           "</ul>"] if analysis.notes else []),
         "<h2>Prediction accuracy</h2>",
         _table(tables["accuracy"]),
         _img(figures["observed_vs_predicted"], "observed against predicted phenotypes"),

@@ -224,6 +224,8 @@ def format_summary(analysis):
     parts = [headline(analysis)]
     for table in summary_tables(analysis).values():
         parts.append(f"{table.title}\n{text_table(table.header, table.rows)}")
+    if analysis.notes:
+        parts.append("Warnings\n" + "\n".join(f"- {note}" for note in analysis.notes))
     return "\n\n".join(parts) + "\n"
 
 
@@ -342,6 +344,7 @@ def write_metrics(analysis, path, files):
         "settings": analysis.settings,
         "timings_s": analysis.timings,
         "versions": analysis.versions,
+        "warnings": list(analysis.notes),
         "traits": {str(t): _trait_metrics(analysis, k)
                    for k, t in enumerate(analysis.target_names)},
         "files": sorted(files),
