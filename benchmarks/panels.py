@@ -35,7 +35,7 @@ import time
 
 import numpy as np
 from _common import add_threads_option, set_threads
-from scipy import stats
+from scipy import linalg, stats
 from sklearn.pipeline import make_pipeline
 
 from sklearn_elm import ELMDecomposer, GBLUPRegressor, GenotypeEncoder, NeuralGPRegressor
@@ -106,16 +106,19 @@ def oracle_components(Zc, y, data):
     P = Zc[:, i] * Zc[:, j]
     X = np.hstack([Zc[:, loci], P - P.mean(0)])
     n, m = X.shape
-    G_inv = np.linalg.inv(X.T @ X)
+    # the pseudo-inverse, as true QTL may be in complete linkage; df counts independent terms
+    G = X.T @ X
+    G_inv = linalg.pinvh(G)
     coef = G_inv @ X.T @ (y - y.mean())
     left = y - y.mean() - X @ coef
-    sigma2 = left @ left / (n - 1 - m)
-    G, s, out = X.T @ X, loci.size, {}
+    df = float(np.sum(G * G_inv))
+    sigma2 = left @ left / (n - 1 - df)
+    s, out = loci.size, {}
     for key, cols in (("additive", slice(0, s)), ("epistatic", slice(s, m))):
         value = X[:, cols] @ coef[cols]
         out[key] = value @ value / n - sigma2 * np.sum(G[cols, cols] * G_inv[cols, cols]) / n
     fitted = X @ coef
-    out["genetic"] = fitted @ fitted / n - sigma2 * m / n
+    out["genetic"] = fitted @ fitted / n - sigma2 * df / n
     return out
 
 

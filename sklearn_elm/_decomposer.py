@@ -84,12 +84,13 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
           products of centred inputs ``(z_i - zbar_i)(z_j - zbar_j)`` (its
           orthogonal decomposition; the ``a_i`` are average effects), by
           streamed conjugate gradients.  Needs more samples than terms plus one.
-        * ``"screened"``: the same projection restricted to the terms the
-          network uses, at any ``p``: every locus (or, past ``n / 2``, those
-          that explain most of ``f``) and the pairs most correlated with what
-          the loci leave of ``f``, chosen in forward rounds from all ``p (p +
-          1) / 2`` (``sklearn_elm/_decomposition/_screening.py``).  Pairs not
-          chosen are 0, with a NaN ``epistasis_variance_``.  Needs ``y``.
+        * ``"screened"``: the projection restricted to the terms the network
+          uses, at any ``p``: every locus (past ``n / 2``, those that explain
+          most of ``f`` and those of the pairs), the pairs most correlated with
+          what the loci leave of ``f`` (forward rounds over all ``p (p + 1) /
+          2``) and a third more from what they leave of ``y``, kept where ``y``
+          confirms them (``_decomposition/_screening.py``).  Pairs not chosen
+          are 0, with a NaN ``epistasis_variance_``.  Needs ``y``.
         * ``"regression"``: average effects from the mean ELM coefficients
           (``average_effects`` in ``_decomposition/_slopes.py``) and ``e_ij =
           B_ji + B_ij`` with ``B`` the multiple-regression slopes of the ELM
@@ -110,9 +111,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
           coefficients it squares (see Notes).  Needs ``y``, and more
           samples than additive and pairwise terms plus one.
         * ``"screened"``: the trait's components from ``y``'s least-squares
-          fit on the terms of ``epistasis="screened"`` (``V_A``, ``V_AA``),
-          and ``V_G`` adds what the network fits beyond them.  Needs ``y``;
-          at any ``p``.
+          fit on the terms of ``epistasis="screened"``, plus, in ``V_G``, what
+          the network fits beyond them.  Needs ``y``; at any ``p``.
         * ``"network"``: the variances of the network's own parts (of
           ``additive_effects_``, ``epistasis_matrix_`` and ``f``), what the
           network has learnt.  A network that predicts a noisy trait well

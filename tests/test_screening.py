@@ -49,10 +49,67 @@ def test_linked_loci_make_no_phantom_pair():
     Z[:, 2] = np.where(rng.random(3000) < 0.9, Z[:, 1], -Z[:, 1])
     g = Z[:, 0] + Z[:, 1] + 0.5 * Z[:, 3] * Z[:, 4]
     y = g + rng.normal(size=3000)
-    fit = screened_fit(Z, g[:, None] - g.mean(), (y - y.mean() - (g - g.mean()))[:, None])
+    fit = screened_fit(Z, g[:, None] - g.mean(), (y - y.mean() - (g - g.mean()))[:, None],
+                       n_pairs=3)
     E = fit.epistasis[0]
     assert _top_pairs(E, 1) == {(3, 4)}
     assert abs(E[0, 2]) < 1e-8 and abs(E[1, 2]) < 1e-8
+
+
+def test_a_pair_duplicating_a_locus_is_left_out():
+    """Loci coded 0/1, locus 3 a QTL and locus 4 its exact copy, only two loci in the budget
+    (0 and 1, the larger QTL): the product of 3 with its copy is locus 3 itself, so the scan
+    of f picks the pair (3, 4). Its loci join the additive terms and the pair, which only
+    duplicates them, is left out: V_A and V_AA are the truth within sampling error (fitting
+    the duplicate would split the effect and make the noise corrections blow up)."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    Z = (rng.random((n, 12)) < 0.3).astype(float)
+    Z[:, 4] = Z[:, 3]
+    g = 2.0 * Z[:, 0] + 2.0 * Z[:, 1] + Z[:, 3] + Z[:, 5] * Z[:, 6]
+    y = g + rng.normal(size=n)
+    F = (g - g.mean())[:, None]
+    with pytest.warns(UserWarning, match="fitted on the 2 loci"):
+        fit = screened_fit(Z, F, (y - y.mean())[:, None] - F, n_loci=2, n_pairs=6)
+    assert (3, 4) not in {tuple(pair) for pair in fit.pairs[0].tolist()}
+    assert {3, 4} <= set(np.flatnonzero(fit.additive[0]).tolist())
+    assert fit.additive[0, 3] + fit.additive[0, 4] == pytest.approx(1.0, abs=0.05)
+    a, E = np.zeros(12), np.zeros((12, 12))
+    a[[0, 1, 3]] = 2.0, 2.0, 1.0
+    E[5, 6] = E[6, 5] = 1.0
+    truth = true_variance_components(Z, a, E, y)
+    vc = fit.components
+    assert vc.additive[0] == pytest.approx(truth.additive, abs=0.1)
+    assert vc.epistatic[0] == pytest.approx(truth.epistatic, abs=0.05)
+
+
+def test_pairs_that_y_rejects_add_nothing_to_v_g():
+    """A network that memorised a strong pair (5, 6) absent from the trait: the pair is
+    screened from f, y's coefficient on it is not significant, so it counts neither in V_AA
+    nor in V_G (which stays the trait's genetic variance, not that plus the pair's 0.25)."""
+    rng = np.random.default_rng(4)
+    n = 3000
+    Z = rng.choice([-1.0, 1.0], size=(n, 20))
+    g = Z[:, 0] + 0.5 * Z[:, 1] * Z[:, 2]
+    y = g + rng.normal(size=n)
+    F = g + 0.5 * Z[:, 5] * Z[:, 6]
+    F = (F - F.mean())[:, None]
+    fit = screened_fit(Z, F, (y - y.mean())[:, None] - F, y.var(keepdims=True))
+    assert (5, 6) in {tuple(pair) for pair in fit.pairs[0].tolist()}
+    assert fit.components.genetic[0] == pytest.approx(g.var(), abs=0.08)
+    assert fit.components.epistatic[0] == pytest.approx(0.25, abs=0.06)
+
+
+def test_term_numbers_are_checked():
+    """n_loci and n_pairs must be integers (n_pairs >= 1) leaving degrees of freedom."""
+    Z = np.random.default_rng(5).choice([-1.0, 1.0], size=(100, 30))
+    F, R = np.zeros((100, 1)), np.ones((100, 1))
+    for kwargs, match in (({"n_pairs": 0}, "n_pairs must be an integer >= 1"),
+                          ({"n_loci": -1}, "n_loci must be an integer >= 0"),
+                          ({"n_loci": 2.5}, "n_loci must be an integer"),
+                          ({"n_loci": 30, "n_pairs": 70}, "no degrees of freedom")):
+        with pytest.raises(ValueError, match=match):
+            screened_fit(Z, F, R, **kwargs)
 
 
 def test_pure_noise_gives_components_near_zero():
@@ -77,15 +134,19 @@ def test_term_budget_keeps_the_fit_well_determined():
 
 
 def test_fewer_samples_than_loci_warn_that_v_a_counts_the_chosen_loci():
-    """300 loci and 200 samples: only 89 loci fit in the budget, and a warning says that V_A
-    counts only those; with every locus in the budget there is no warning."""
+    """300 loci and 200 samples: only 89 loci fit in the budget, and the loci of the 10 pairs,
+    and a warning says that V_A counts only those; with every locus in the budget there is no
+    warning."""
     rng = np.random.default_rng(2)
     Z = rng.choice([-1.0, 1.0], size=(200, 300))
     g = Z[:, :5].sum(axis=1, keepdims=True)
     y = g + rng.normal(size=g.shape)
     with pytest.warns(UserWarning, match="fitted on the 89 loci"):
         fit = screened_fit(Z, g - g.mean(), y - y.mean() - (g - g.mean()))
-    assert np.count_nonzero(fit.additive[0]) == 89
+    pair_loci = set(fit.pairs[0].ravel().tolist())
+    assert len(fit.pairs[0]) == 10
+    assert 89 <= np.count_nonzero(fit.additive[0]) <= 89 + len(pair_loci)
+    assert pair_loci <= set(np.flatnonzero(fit.additive[0]).tolist())
     assert set(np.flatnonzero(np.abs(fit.additive[0]) > 0.5)) == set(range(5))
     with warnings.catch_warnings():
         warnings.simplefilter("error")

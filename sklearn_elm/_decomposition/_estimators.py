@@ -109,7 +109,8 @@ def _screened_fit(state):
     """The screened fit of ``f`` and ``y`` on the kept samples, computed once per fit."""
     if state.screened is None:
         Z, F, R = (np.concatenate(part) for part in zip(*state.kept, strict=True))
-        state.screened = screened_fit(Z, F, R, state.phenotypic)
+        # the warning names the caller of ELMDecomposer.fit
+        state.screened = screened_fit(Z, F, R, state.phenotypic, stacklevel=6)
     return state.screened
 
 

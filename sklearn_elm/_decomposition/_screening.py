@@ -13,23 +13,35 @@ well-determined bound) of which ``t`` pairs:
 1. *Loci*: every locus when the additive terms fit beside the pairs;
    otherwise forward screening of ``f`` in rounds (the loci most correlated
    with what the loci chosen so far leave of ``f``).
-2. *Pairs*: forward screening of what the chosen terms leave of ``f``, in
-   rounds, over every product ``(z_i - zbar_i)(z_j - zbar_j)`` and, for
-   inputs with three values, the self terms: a scan of all ``p (p + 1) / 2``
-   products as blocks of a ``(Z - zbar)^T diag(r) (Z - zbar)`` matrix product,
-   ``O(n p^2)`` time and ``O(p block)`` memory.  Screening conditionally on
-   every locus, and again on the pairs already chosen, keeps loci in linkage
-   with a QTL from standing in for it (phantom pairs).
-3. *Fit*: the ``n x m`` design of the chosen terms, centred, and its
+2. *Pairs from f*: two thirds of the ``t``, by forward screening of what the
+   chosen terms leave of ``f``, in rounds, over every product
+   ``(z_i - zbar_i)(z_j - zbar_j)`` and, for inputs with three values, the
+   self terms: a scan of all ``p (p + 1) / 2`` products as blocks of a
+   ``(Z - zbar)^T diag(r) (Z - zbar)`` matrix product, ``O(n p^2)`` time and
+   ``O(p block)`` memory.  Screening conditionally on every locus, and again
+   on the pairs already chosen, keeps loci in linkage with a QTL from
+   standing in for it (phantom pairs).
+3. *Pairs from y*: the other third, by the same scan of what all these terms
+   leave of ``y``: pairs the network missed.  Where the loci are screened,
+   those of the pairs join them, so that a product does not stand in for its
+   own loci; a pair whose term is
+   (numerically) a combination of the terms before it is left out.
+4. *Fit*: the ``n x m`` design of the chosen terms, centred, and its
    ``m x m`` normal equations solved by Cholesky, ``O(n m^2 + m^3)``.
 
 The effects are the least-squares coefficients of ``f`` (what the network
-does, on the terms it uses); the sampling variances and the components are
-those of ``y``'s coefficients on the same terms, each squared estimate
-corrected by the sampling noise it adds (exactly, ``sigma^2 tr(X_A^T X_A
-(X^T X)^{-1}_AA)``, so linkage between the chosen terms is accounted for).
+does, on the terms it uses), and of ``y`` for the pairs ``y`` proposed; the
+sampling variances and the components are those of ``y``'s coefficients on
+the same terms, each squared estimate corrected by the sampling noise it
+adds (exactly, ``sigma^2 tr(X_A^T X_A (X^T X)^{-1}_AA)``, so linkage between
+the chosen terms is accounted for).  A pair counts in ``V_AA`` only where
+``y``'s coefficient is significant at a family-wise :data:`ALPHA`
+(Bonferroni over the pairs screened from ``f``, or over every pair for those
+``y`` proposed): a pair the network chose for noise it memorised, or a
+false proposal of ``y``'s scan, would otherwise add that noise.
 """
 
+import numbers
 import warnings
 
 import numpy as np
@@ -45,6 +57,11 @@ ROUNDS = 3
 
 #: Family-wise error rate of the tests that admit a screened term to the components.
 ALPHA = 0.05
+
+#: Share of a pair term's sum of squares that must be independent of the terms before it
+#: for the term to be fitted (below it the term duplicates them, e.g. the product of a
+#: two-valued locus with a copy of itself is that locus).
+INDEPENDENT = 1e-6
 
 
 def term_budget(n_samples, n_inputs):
@@ -112,6 +129,7 @@ def _screen_loci(Zc, norms, target, n_loci):
     residual = target
     for r in range(1, ROUNDS + 1):
         score = np.abs(Zc.T @ residual) / np.where(norms > 0, norms, np.inf)
+        score[norms == 0] = -1.0
         score[chosen] = -1.0
         take = n_loci * r // ROUNDS - chosen.size
         chosen = np.concatenate([chosen, np.argpartition(-score, take)[:take]])
@@ -145,6 +163,8 @@ def _top(scores, rows, cols, take, best):
 def _scan_pairs(Zc, norms, W, has_self, residual, taken, take, block=1024):
     """The ``take`` pairs ``i <= j`` whose centred products (or self terms) are most
     correlated with ``residual``, leaving out ``taken`` (a set of ``(i, j)``)."""
+    if take <= 0:
+        return []
     p = Zc.shape[1]
     # |x . r| / |x| for every term x: for a product |x| = |zc_i| |zc_j| / sqrt(n)
     inv = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0) * Zc.shape[0] ** 0.25
@@ -153,9 +173,10 @@ def _scan_pairs(Zc, norms, W, has_self, residual, taken, take, block=1024):
     rows = np.arange(p)
     for j0 in range(0, p, block):
         j1 = min(j0 + block, p)
-        # the products' correlation with r times |r|, exactly so for loci in linkage equilibrium
-        S = np.abs(scaled.T @ Zc[:, j0:j1]) * inv[:, None] * inv[None, j0:j1]
-        S[rows[:, None] >= np.arange(j0, j1)[None, :]] = -1.0
+        # the products' correlation with r times |r|, exactly so for loci in linkage
+        # equilibrium; only the rows i < j1 hold pairs i < j
+        S = np.abs(scaled[:, :j1].T @ Zc[:, j0:j1]) * inv[:j1, None] * inv[None, j0:j1]
+        S[rows[:j1, None] >= np.arange(j0, j1)[None, :]] = -1.0
         flat = S.ravel()
         cells = np.argpartition(-flat, take)[:take] if take < flat.size else np.arange(flat.size)
         cells = cells[flat[cells] > 0]
@@ -182,7 +203,8 @@ def _pair_columns(Zc, W, pairs):
 
 def _screen(Zc, W, has_self, Fc, Yc, n_loci, n_pairs):
     """Loci and two thirds of the pairs screened on ``Fc``, the other pairs on what they
-    leave of ``Yc``; the centred design of their terms, and which pairs ``y`` proposed."""
+    leave of ``Yc``; the loci of the pairs join the loci.  Returns the loci, the pairs,
+    the centred design of their terms (loci first) and which pairs ``y`` proposed."""
     norms = np.sqrt((Zc**2).sum(axis=0))
     loci = _screen_loci(Zc, norms, Fc, n_loci)
     pairs, X = [], Zc[:, loci]
@@ -193,9 +215,28 @@ def _screen(Zc, W, has_self, Fc, Yc, n_loci, n_pairs):
         X = np.hstack([Zc[:, loci], _pair_columns(Zc, W, pairs)])
     n_f = len(pairs)
     pairs += _scan_pairs(Zc, norms, W, has_self, _residual(X, Yc), set(pairs), n_pairs - n_f)
+    pairs = np.array(pairs, dtype=np.intp).reshape(-1, 2)
+    # a pair's loci join the loci, so that its product does not stand in for them (as
+    # many as leave y's noise degrees of freedom)
+    new = pairs.ravel()[np.sort(np.unique(pairs.ravel(), return_index=True)[1])]
+    new = new[~np.isin(new, loci)][: max(Zc.shape[0] - 2 - len(pairs) - loci.size, 0)]
+    loci = np.sort(np.concatenate([loci, new]))
     X = np.hstack([Zc[:, loci], _pair_columns(Zc, W, pairs)])
-    return (loci, np.array(pairs, dtype=np.intp).reshape(-1, 2), X,
-            np.arange(len(pairs)) >= n_f)
+    return loci, pairs, X, np.arange(len(pairs)) >= n_f
+
+
+def _independent(X, s):
+    """Which columns of ``X`` to fit: every locus (the first ``s``; loci in complete
+    linkage share their effect through the ridge of :func:`_solve`), and the pairs whose
+    term keeps more than :data:`INDEPENDENT` of its sum of squares once the columns before
+    it are fitted: the diagonal of the Cholesky factor of ``X^T X``, in column order."""
+    G = X.T @ X
+    d = np.diag(G).copy()
+    G[np.diag_indices_from(G)] += 1e-10 * max(d.mean() if d.size else 0.0, 1e-300)
+    L = linalg.cholesky(G, lower=True, check_finite=False)
+    keep = np.diag(L) ** 2 > INDEPENDENT * d
+    keep[:s] = True
+    return keep
 
 
 def _least_squares(X, Fc, Yc):
@@ -224,11 +265,12 @@ def _parts(X, s, fit):
     return parts
 
 
-def _genetic(X, fit, Fc):
-    """``V_G``: the variance of ``y``'s fit on ``X``, less its sampling noise, plus what the
-    network fits beyond ``X`` (its part orthogonal to the terms, higher-order effects)."""
+def _genetic(X, fit, beyond):
+    """``V_G``: the variance of ``y``'s fit on ``X``, less its sampling noise, plus the
+    variance of ``beyond``, what the network fits beyond every screened term (its part
+    orthogonal to them: higher-order effects)."""
     n = X.shape[0]
-    fitted, beyond = X @ fit.y, Fc - X @ fit.f
+    fitted = X @ fit.y
     return fitted @ fitted / n - fit.sigma2 * fit.df / n + beyond.var()
 
 
@@ -244,6 +286,8 @@ def _fit_output(Zc, W, has_self, Fc, Rc, n_loci, n_pairs):
     Yc = Fc + Rc
     loci, pairs, X, by_y = _screen(Zc, W, has_self, Fc, Yc, n_loci, n_pairs)
     s = loci.size
+    independent = _independent(X, s)
+    pairs, by_y, X = pairs[independent[s:]], by_y[independent[s:]], X[:, independent]
     fit = _least_squares(X, Fc, Yc)
     variance = fit.sigma2 * np.diag(fit.G_inv)
     # the components count only the pairs that y confirms: a pair the network chose for noise
@@ -256,7 +300,8 @@ def _fit_output(Zc, W, has_self, Fc, Rc, n_loci, n_pairs):
     keep = np.concatenate([np.ones(s, dtype=bool), np.where(by_y, every, chosen)])
     final = fit if keep.all() else _least_squares(X[:, keep], Fc, Yc)
     parts = _parts(X[:, keep], s, final)
-    parts["genetic"] = _genetic(X[:, keep], final, Fc)
+    # what the network fits beyond all the terms screened: the pairs y rejected add nothing
+    parts["genetic"] = _genetic(X[:, keep], final, Fc - X @ fit.f)
     # the effects: the network's for the pairs it chose, and y's for the pairs it missed
     # that y confirms
     pair_coef = np.where(by_y, np.where(every, fit.y[s:], 0.0), fit.f[s:])
@@ -264,8 +309,32 @@ def _fit_output(Zc, W, has_self, Fc, Rc, n_loci, n_pairs):
                  pair_variance=variance[s:], **parts)
 
 
-def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None):
+def _check_budget(n_loci, n_pairs, n, varying):
+    """The numbers of terms to choose, checked: integers >= 0 (pairs >= 1) that leave
+    ``y``'s noise variance residual degrees of freedom."""
+    for name, value, low in (("n_loci", n_loci, 0), ("n_pairs", n_pairs, 1)):
+        if not isinstance(value, numbers.Integral) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+    terms = min(n_loci, varying) + n_pairs
+    if terms > n - 2:
+        raise ValueError(
+            f"n_loci={n_loci} and n_pairs={n_pairs} fit {terms} terms on {n} samples, which "
+            f"leaves no degrees of freedom for the noise; choose fewer (the default is "
+            f"{term_budget(n, varying)})."
+        )
+
+
+def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, stacklevel=2):
     """Effects and variance components from the terms the network uses, at any ``p``.
+
+    The loci and two thirds of the pairs are screened from the network's
+    genetic value ``f``, the other third from what the chosen terms leave of
+    ``y`` (pairs the network missed); the loci of a chosen pair are among the
+    additive terms, and a pair whose term duplicates the terms before it
+    (complete linkage) is left out.  The components count the pairs that
+    ``y``'s own coefficients confirm, by two-sided z-tests at a family-wise
+    :data:`ALPHA` (Bonferroni over the pairs screened from ``f``, and over
+    every pair for those ``y`` proposed).
 
     Parameters
     ----------
@@ -279,15 +348,21 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None):
         Phenotypic variance ``V_P``, for ``h2`` and ``H2`` (NaN when None).
     n_loci, n_pairs : int, default=None
         Additive and pairwise terms to choose per output; None takes
-        :func:`term_budget`.
+        :func:`term_budget`.  ``min(n_loci, p) + n_pairs`` must stay below
+        ``n - 1``.
+    stacklevel : int, default=2
+        Stack level of the warning that ``V_A`` counts only the chosen loci
+        (2 names the caller).
 
     Returns
     -------
     fit : Bunch
         * ``additive``, ndarray of shape (k, p): least-squares coefficients
           of ``f`` on the chosen terms (average effects), 0 for loci not chosen;
-        * ``epistasis``, ndarray of shape (k, p, p): symmetric, the chosen
-          pairs' coefficients of ``f`` (self terms on the diagonal), 0 elsewhere;
+        * ``epistasis``, ndarray of shape (k, p, p): symmetric, the
+          coefficients of ``f`` of the pairs screened from ``f``, and of ``y``
+          for the pairs ``y`` proposed and confirms (self terms on the
+          diagonal), 0 elsewhere;
         * ``epistasis_variance``, ndarray of shape (k, p, p): the sampling
           variance of ``y``'s coefficient on each chosen pair, NaN for the
           pairs not chosen (not tested);
@@ -323,14 +398,16 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None):
     n_pairs = default_pairs if n_pairs is None else n_pairs
     Zc = Z - Z.mean(axis=0)
     varying = int((np.ptp(Z, axis=0) > 0).sum())
+    _check_budget(n_loci, n_pairs, n, varying)
     if n_loci < varying:
         warnings.warn(
             f"{varying} loci and {n} samples: the trait's components are fitted on the "
-            f"{n_loci} loci that explain most of the network's genetic value (fitting every "
+            f"{n_loci} loci that explain most of the network's genetic value and the loci "
+            "of the pairs chosen (fitting every "
             "locus needs twice as many samples as loci); V_A counts only those, and what the "
             "network fits beyond them counts in V_higher.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=stacklevel,
         )
     W, has_self = _self_columns(Zc)
     F = np.asarray(F, dtype=np.float64)
