@@ -21,8 +21,8 @@ well-determined bound) of which ``t`` pairs:
    ``O(p block)`` memory.  Screening conditionally on every locus, and again
    on the pairs already chosen, keeps loci in linkage with a QTL from
    standing in for it (phantom pairs).
-3. *Pairs from y*: the other third, by the same scan of what all these terms
-   leave of ``y``: pairs the network missed.  Where the loci are screened,
+3. *Pairs from y*: the other third, by the same forward scan of what all these
+   terms leave of ``y``: pairs the network missed.  Where the loci are screened,
    those of the pairs join them, so that a product does not stand in for its
    own loci; a pair whose term is
    (numerically) a combination of the terms before it is left out.
@@ -214,7 +214,11 @@ def _screen(Zc, W, has_self, Fc, Yc, n_loci, n_pairs):
         pairs += _scan_pairs(Zc, norms, W, has_self, _residual(X, Fc), set(pairs), take)
         X = np.hstack([Zc[:, loci], _pair_columns(Zc, W, pairs)])
     n_f = len(pairs)
-    pairs += _scan_pairs(Zc, norms, W, has_self, _residual(X, Yc), set(pairs), n_pairs - n_f)
+    # y's rounds too: in linkage, the copies of a pair would otherwise fill its share
+    for r in range(1, ROUNDS + 1):
+        take = n_f + (n_pairs - n_f) * r // ROUNDS - len(pairs)
+        pairs += _scan_pairs(Zc, norms, W, has_self, _residual(X, Yc), set(pairs), take)
+        X = np.hstack([Zc[:, loci], _pair_columns(Zc, W, pairs)])
     pairs = np.array(pairs, dtype=np.intp).reshape(-1, 2)
     # a pair's loci join the loci, so that its product does not stand in for them (as
     # many as leave y's noise degrees of freedom)
