@@ -11,12 +11,13 @@ from functools import partial
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone, is_regressor
 from sklearn.exceptions import NotFittedError
+from sklearn.metrics import r2_score
 from sklearn.pipeline import make_pipeline
 from sklearn.utils import Bunch, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from ._components import check_varies
 from ._decomposition import (
@@ -30,14 +31,9 @@ from ._decomposition import (
     resolve,
 )
 from ._elm import elm_steps, io_sizes
-from ._streaming import (
-    check_exact,
-    first_step_tags,
-    iter_decomposition,
-    iter_inputs,
-    split_network,
-    stream,
-)
+from ._inputs import is_dask, is_lazy, validate_fit, validate_passed_on
+from ._lazy import check_kept_memory, dask_stream, lazy_predict, transform_in_blocks
+from ._streaming import check_exact, first_step_tags, iter_inputs, split_network, stream
 
 
 def _default_estimator():
@@ -190,6 +186,19 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     residuals, ``O(n (p + 2 n_outputs))`` more; the screened ones need no
     ``p x p`` sums, only the outputs' ``p x p`` matrices and ``O(n p)``.
 
+    *Out of core.*  ``X`` may be a lazy array read in sample blocks
+    (:func:`~sklearn_elm.datasets.open_plink`) or a dask array: it is
+    checked by its shape (the values are checked block by block) and never
+    read whole.  For a dask array the sums are a map-reduce computed by the
+    active dask scheduler (a ``dask.distributed`` cluster where a ``Client``
+    is), one task per sample chunk and a tree sum, equal to the in-memory
+    sums to float round-off (chunks that are not whole batches of
+    ``batch_size`` are rechunked to whole batches: the float32 network's
+    output depends, at round-off, on the batch it is computed in).  The
+    estimators that keep the samples are refused, before anything is read,
+    where those would take more than half the memory available;
+    ``epistasis="regression"`` with ``components="network"`` keeps none.
+
     Examples
     --------
     >>> import numpy as np
@@ -249,8 +258,12 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training inputs (genotypes with the default estimator).
+        X : array-like, lazy array or dask array of shape (n_samples, n_features)
+            Training inputs (genotypes with the default estimator).  A lazy
+            array (:func:`~sklearn_elm.datasets.open_plink`) or a dask array
+            is decomposed in sample blocks without being read whole (see
+            Notes); a network fitted here (``prefit=False``) is trained on
+            it as its estimator reads it.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets; required unless ``prefit=True``.
 
@@ -263,10 +276,11 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         ------
         ValueError
             If ``y`` is missing (unless ``prefit=True``) or constant, if the
-            network's map is not exact, or if a least-squares projection has
-            more terms than the samples allow.
+            network's map is not exact, if a least-squares projection has
+            more terms than the samples allow, or if a lazy ``X``'s kept
+            samples would take more than half the memory available.
         """
-        X, y = self._validate(X, y)
+        X, y = validate_fit(self, X, y)
         self.estimator_ = self._resolve_estimator(X, y)
         preprocessing, net = split_network(self.estimator_)
         n_inputs, self.n_outputs_ = io_sizes(elm_steps(net.module_))
@@ -280,29 +294,6 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         components = COMPONENT_ESTIMATORS[self.components_](state, *effects)
         self._set_fitted(state, stream, effects, components)
         return self
-
-    def _validate(self, X, y):
-        """Validate ``X`` and ``y`` (optional with ``prefit=True``): ``(X passed on, y)``."""
-        finite = self._finite(self._get_estimator())
-        if y is not None:
-            checked, y = validate_data(
-                self, X, y, ensure_all_finite=finite, multi_output=True, y_numeric=True
-            )
-            return self._passed_on(X, checked), np.asarray(y, dtype=np.float64)
-        if not self.prefit:
-            raise ValueError(
-                "ELMDecomposer requires y to be passed, but the target y is None: "
-                "y is needed to fit the estimator (or pass a fitted one with "
-                "prefit=True)."
-            )
-        for name, value in (("epistasis", self.epistasis), ("components", self.components)):
-            if value in NEED_Y[name]:
-                raise ValueError(
-                    f"{name}='{value}' fits the trait through the network's residuals "
-                    "y - f(x) and needs y; pass y, or epistasis='regression' and "
-                    "components='network' for what the network alone has learnt."
-                )
-        return self._passed_on(X, validate_data(self, X, ensure_all_finite=finite)), None
 
     def _resolve_estimator(self, X, y):
         """A clone of ``estimator`` fitted on ``(X, y)``, or with ``prefit`` a copy of it."""
@@ -343,10 +334,15 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         residuals = self.epistasis_ in NEED_Y["epistasis"] or (
             self.components_ in NEED_Y["components"])
         keep = residuals or self.epistasis_ == "projection"
-        return stream(X, Y, preprocessing, net, batch_size=self.batch_size,
-                      n_outputs=self.n_outputs_, keep=keep, debiased=residuals,
-                      contrast=self.epistasis_ == "contrast",
-                      pairwise=needs_pairwise_sums(self.epistasis_, self.components_))
+        if keep and is_lazy(X):  # an X in memory is already as large as what is kept
+            check_kept_memory(X.shape[0], io_sizes(elm_steps(net.module_))[0],
+                              self.n_outputs_, epistasis=self.epistasis_,
+                              components=self.components_, debiased=residuals)
+        run = dask_stream if is_dask(X) else stream
+        return run(X, Y, preprocessing, net, batch_size=self.batch_size,
+                   n_outputs=self.n_outputs_, keep=keep, debiased=residuals,
+                   contrast=self.epistasis_ == "contrast",
+                   pairwise=needs_pairwise_sums(self.epistasis_, self.components_))
 
     def _fit_state(self, stream, X, preprocessing):
         """What the estimators share: the sums, their design (computed here, once), the
@@ -373,22 +369,6 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         self.intercept_ = squeeze(stream.intercept)
         self.elm_residual_ = squeeze(stream.residual)
 
-    @staticmethod
-    def _finite(estimator):
-        """Let NaN through only to an estimator that handles it (e.g. GenotypeEncoder,
-        also as the first step of a pipeline)."""
-        return "allow-nan" if first_step_tags(estimator).input_tags.allow_nan else True
-
-    @staticmethod
-    def _passed_on(X, checked):
-        """What the inner estimator gets: a DataFrame as such (its column names may select
-        columns in a pipeline), anything else as the validated array."""
-        return X if hasattr(X, "iloc") else checked
-
-    def _validate_passed_on(self, X):
-        finite = self._finite(self.estimator_)
-        return self._passed_on(X, validate_data(self, X, ensure_all_finite=finite, reset=False))
-
     def _squeeze(self, value):
         """Drop the output axis (or return a float) for single-output ``y``."""
         if not self._single_output:
@@ -401,27 +381,22 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like, lazy array or dask array of shape (n_samples, n_features)
             Inputs as in ``fit``.
 
         Returns
         -------
-        contributions : ndarray of shape (n_samples, n_features_z) or \
+        contributions : ndarray or dask array of shape (n_samples, n_features_z) or \
                 (n_samples, n_outputs * n_features_z)
             Output-major for multi-output ``y``; with the intercept they add
-            up to the prediction.
+            up to the prediction.  A dask array (one task per sample chunk)
+            for a dask ``X``; else made a batch of samples at a time.
         """
         check_is_fitted(self)
-        X = self._validate_passed_on(X)
+        X = validate_passed_on(self, X)
         preprocessing, net = split_network(self.estimator_)
-        blocks = [
-            (S * Z[:, None, :]).reshape(len(Z), -1)
-            for Z, _, S, _ in iter_decomposition(X, preprocessing, net, self.batch_size,
-                                                 self.n_outputs_)
-        ]
-        if not blocks:
-            return np.zeros((0, self.n_outputs_ * self.n_features_z_))
-        return np.concatenate(blocks)
+        return transform_in_blocks(X, preprocessing, net, self.batch_size, self.n_outputs_,
+                              self.n_features_z_)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the contributions returned by ``transform``.
@@ -457,16 +432,19 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like, lazy array or dask array of shape (n_samples, n_features)
             Inputs as in ``fit``.
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            ``estimator_.predict(X)``.
+        y_pred : ndarray or dask array of shape (n_samples,) or (n_samples, n_outputs)
+            ``estimator_.predict(X)``: for a lazy ``X``, a batch of samples at
+            a time, and for a dask ``X`` a dask array (one task per chunk).
         """
         check_is_fitted(self)
-        X = self._validate_passed_on(X)
+        X = validate_passed_on(self, X)
+        if is_lazy(X):
+            return lazy_predict(self.estimator_, X, self.batch_size)
         return self.estimator_.predict(X)
 
     def score(self, X, y, sample_weight=None):
@@ -474,8 +452,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Inputs as in ``fit``.
+        X : array-like, lazy array or dask array of shape (n_samples, n_features)
+            Inputs as in ``fit`` (predicted a block at a time where lazy).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             True targets.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -487,8 +465,12 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             ``estimator_.score(X, y)``.
         """
         check_is_fitted(self)
-        X = self._validate_passed_on(X)
+        X = validate_passed_on(self, X)
         weights = {} if sample_weight is None else {"sample_weight": sample_weight}
+        if is_lazy(X) and is_regressor(self.estimator_):
+            # RegressorMixin.score's R^2, from predictions made block by block
+            y_pred = np.asarray(lazy_predict(self.estimator_, X, self.batch_size))
+            return float(r2_score(np.asarray(y), y_pred, **weights))
         return self.estimator_.score(X, y, **weights)
 
     def __sklearn_tags__(self):

@@ -5,7 +5,13 @@ fitted estimator, its inputs ``z`` (the output of the preprocessing steps),
 and per batch the genetic values ``f`` and ELM coefficients ``J`` on the
 target's scale, in float64, streamed into the sums of
 :mod:`sklearn_elm._decomposition` with the exactness residual checked.
+
+The sums of blocks of samples add up (:func:`combine_sums`), so one pass in
+memory and the tasks of dask's map-reduce (:mod:`sklearn_elm._lazy`) run the
+same :func:`stream_sums`.
 """
+
+import sys
 
 import numpy as np
 import torch
@@ -13,10 +19,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch, get_tags
 
 from ._decomposition import init_moments, update_moments
-from ._elm import elm_batches, elm_residual
+from ._elm import elm_batches, elm_residual, elm_steps, io_sizes
 
-__all__ = ["check_exact", "first_step_tags", "iter_decomposition", "iter_inputs",
-           "split_network", "stream"]
+__all__ = ["check_exact", "combine_sums", "contributions", "finish_stream", "first_step_tags",
+           "is_dask", "iter_decomposition", "iter_inputs", "split_network", "stream",
+           "stream_sums"]
 
 
 def check_exact(residual, peak, rtol=1e-3):
@@ -67,12 +74,34 @@ def net_intercept(net, n_outputs):
     return np.broadcast_to(np.asarray(intercept, dtype=np.float64), n_outputs).copy()
 
 
-def iter_inputs(X, preprocessing, batch_size):
-    """Yield the network's inputs ``z``, batch by batch (all at once for ``batch_size=None``)."""
+def is_dask(X):
+    """Whether ``X`` is a dask array (without importing dask: one needs it imported)."""
+    array = sys.modules.get("dask.array")
+    return array is not None and isinstance(X, array.Array)
+
+
+def _row_blocks(X, step):
+    """Consecutive blocks of ``step`` rows of ``X`` as read: a DataFrame, an array, a lazy
+    array's reads, or a dask array's chunks computed one at a time."""
     n = X.shape[0]
-    step = max(n, 1) if batch_size is None else batch_size
+    if is_dask(X):
+        for chunk in X.blocks:
+            chunk = np.asarray(chunk.compute())
+            for start in range(0, len(chunk), step):
+                yield chunk[start : start + step]
+        return
     for start in range(0, n, step):
-        Xb = X.iloc[start : start + step] if hasattr(X, "iloc") else X[start : start + step]
+        yield X.iloc[start : start + step] if hasattr(X, "iloc") else X[start : start + step]
+
+
+def iter_inputs(X, preprocessing, batch_size):
+    """Yield the network's inputs ``z``, batch by batch (all at once for ``batch_size=None``).
+
+    ``X`` may be a lazy array (each batch is read as it comes) or a dask array
+    (one chunk computed at a time, split into batches).
+    """
+    step = max(X.shape[0], 1) if batch_size is None else batch_size
+    for Xb in _row_blocks(X, step):
         Zb = Xb if preprocessing is None else preprocessing.transform(Xb)
         Zb = np.asarray(Zb, dtype=np.float64)
         if not np.isfinite(Zb).all():
@@ -97,15 +126,32 @@ def iter_decomposition(X, preprocessing, net, batch_size, n_outputs):
             )
 
 
-def stream(X, Y, preprocessing, net, *, batch_size, n_outputs, keep, debiased, contrast,
-           pairwise=True):
-    """Stream the network over ``X`` once: the sums, the exactness residual and, with
-    ``keep``, the samples themselves (``(z, f, y - intercept - f)`` per batch, the last
-    only with ``debiased``), for the projections' passes; ``pairwise=False`` keeps only
-    the ``O(k p)`` sums (:func:`~sklearn_elm._decomposition.init_moments`).
+def contributions(X, preprocessing, net, batch_size, n_outputs):
+    """Per-sample contributions ``s_ki z_i`` of a block of samples, of shape (n, k p)."""
+    blocks = [
+        (S * Z[:, None, :]).reshape(len(Z), -1)
+        for Z, _, S, _ in iter_decomposition(X, preprocessing, net, batch_size, n_outputs)
+    ]
+    if not blocks:
+        return np.zeros((0, n_outputs * io_sizes(elm_steps(net.module_))[0]))
+    return np.concatenate(blocks)
 
-    Returns a Bunch: ``moments``, ``kept``, ``phenotypic`` (the variance of ``Y``, NaN
-    without it), ``intercept``, ``residual`` and ``peak`` (``max |f|``) per output.
+
+def stream_sums(X, Y, preprocessing, net, *, batch_size, n_outputs, keep, debiased, contrast,
+                pairwise=True):
+    """The sums of one block of samples, and with ``keep`` the samples.
+
+    One task of the map-reduce: the blocks' sums add up with
+    :func:`combine_sums` and :func:`finish_stream` completes them.  ``Y`` holds
+    the block's targets (None without ``y``).
+
+    Returns
+    -------
+    sums : Bunch
+        ``moments`` (None for an empty block), ``residual`` and ``peak`` per output.
+    kept : list of tuple
+        With ``keep``, ``(z, f, y - intercept - f)`` per batch, the last only
+        with ``debiased``; empty otherwise.
     """
     intercept = net_intercept(net, n_outputs)
     moments, residual, kept, start = None, np.zeros(n_outputs), [], 0
@@ -121,8 +167,42 @@ def stream(X, Y, preprocessing, net, *, batch_size, n_outputs, keep, debiased, c
             R = Y[start : start + len(Z)] - intercept - F if debiased else None
             kept.append((Z, F, R))
         start += len(Z)
+    return Bunch(moments=moments, residual=residual, peak=peak), kept
+
+
+def combine_sums(first, second):
+    """The sums of two blocks of samples (:func:`stream_sums`) as those of both."""
+    if first.moments is None or second.moments is None:
+        moments = second.moments if first.moments is None else first.moments
+    else:
+        moments = Bunch(**{key: value + second.moments[key]
+                           for key, value in first.moments.items()})
+    return Bunch(moments=moments, residual=np.maximum(first.residual, second.residual),
+                 peak=np.maximum(first.peak, second.peak))
+
+
+def finish_stream(sums, kept, Y, net, n_outputs):
+    """The streamed sums of all samples as :func:`stream` returns them."""
+    moments = sums.moments
     if moments is None or moments.n < 2:
         raise ValueError("ELMDecomposer needs at least 2 samples to decompose.")
     phenotypic = np.full(n_outputs, np.nan) if Y is None else Y.var(axis=0)
-    return Bunch(moments=moments, kept=kept, phenotypic=phenotypic, intercept=intercept,
-                 residual=residual, peak=peak)
+    return Bunch(moments=moments, kept=kept, phenotypic=phenotypic,
+                 intercept=net_intercept(net, n_outputs), residual=sums.residual,
+                 peak=sums.peak)
+
+
+def stream(X, Y, preprocessing, net, *, batch_size, n_outputs, keep, debiased, contrast,
+           pairwise=True):
+    """Stream the network over ``X`` once: the sums, the exactness residual and, with
+    ``keep``, the samples themselves (``(z, f, y - intercept - f)`` per batch, the last
+    only with ``debiased``), for the projections' passes; ``pairwise=False`` keeps only
+    the ``O(k p)`` sums (:func:`~sklearn_elm._decomposition.init_moments`).
+
+    Returns a Bunch: ``moments``, ``kept``, ``phenotypic`` (the variance of ``Y``, NaN
+    without it), ``intercept``, ``residual`` and ``peak`` (``max |f|``) per output.
+    """
+    sums, kept = stream_sums(X, Y, preprocessing, net, batch_size=batch_size,
+                             n_outputs=n_outputs, keep=keep, debiased=debiased,
+                             contrast=contrast, pairwise=pairwise)
+    return finish_stream(sums, kept, Y, net, n_outputs)

@@ -1,0 +1,195 @@
+"""Decomposing inputs that stay out of memory: sample blocks, and dask's map-reduce.
+
+A lazy ``X`` (:func:`~sklearn_elm._inputs.is_lazy`) is never read whole.  A
+lazy array (:func:`~sklearn_elm.datasets.open_plink`'s) is read a batch of
+samples at a time by :func:`~sklearn_elm._streaming.iter_inputs`.  For a dask
+array the streamed sums are a map-reduce that dask computes, on whatever
+scheduler is active (a ``dask.distributed`` cluster where a ``Client`` is):
+one task per sample chunk runs :func:`~sklearn_elm._streaming.stream_sums`
+on it (the network and the preprocessing are one node of the graph each,
+sent once to every worker that needs them), and a tree of
+:func:`~sklearn_elm._streaming.combine_sums` adds the chunks' sums.  The sums
+are those of the in-memory pass, added in another order: the results agree to
+float round-off.
+
+Estimators that pass over the samples several times (the projection, the
+debiased and the screened ones) keep the encoded samples in memory whatever
+``X`` is; :func:`check_kept_memory` refuses, before anything is read, a
+request that would not fit.
+"""
+
+import os
+
+import numpy as np
+
+from ._inputs import is_dask
+from ._streaming import combine_sums, contributions, finish_stream, stream_sums
+
+__all__ = ["check_kept_memory", "dask_stream", "kept_bytes", "lazy_predict", "transform_in_blocks",
+           "whole_batches"]
+
+
+def _available_memory():
+    """Bytes of memory available now (None where it cannot be told)."""
+    try:
+        import psutil
+    except ImportError:
+        try:
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return None
+    return psutil.virtual_memory().available
+
+
+def _in_units(n_bytes):
+    """``n_bytes`` in B, kB, MB, GB or TB, three significant digits."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if n_bytes < 1000:
+            return f"{n_bytes:.3g} {unit}"
+        n_bytes /= 1000
+    return f"{n_bytes:.3g} TB"
+
+
+def kept_bytes(n_samples, n_inputs, n_outputs, *, debiased, screened):
+    """Bytes the kept samples take: ``z``, ``f`` and (``debiased``) ``y - f`` per sample,
+    float64, twice over for the screened fit, which joins the batches into one array.
+
+    Examples
+    --------
+    >>> from sklearn_elm._lazy import kept_bytes
+    >>> kept_bytes(1000, 10, 1, debiased=True, screened=False)  # 1000 x (10 + 2) x 8
+    96000
+    """
+    per_sample = n_inputs + n_outputs * (2 if debiased else 1)
+    return 8 * n_samples * per_sample * (2 if screened else 1)
+
+
+def check_kept_memory(n_samples, n_inputs, n_outputs, *, epistasis, components, debiased):
+    """Refuse to keep samples that would take more than half the memory available.
+
+    A clear ``ValueError`` names the bytes needed and what to do instead: the
+    estimators that stream (``epistasis="regression"``,
+    ``components="network"``), or fewer samples.
+
+    Examples
+    --------
+    >>> from sklearn_elm._lazy import check_kept_memory
+    >>> check_kept_memory(100, 10, 1, epistasis="projection", components="network",
+    ...                   debiased=False)
+    """
+    screened = "screened" in (epistasis, components)
+    needed = kept_bytes(n_samples, n_inputs, n_outputs, debiased=debiased, screened=screened)
+    available = _available_memory()
+    if available is None or needed <= available / 2:
+        return
+    copies = ", twice over for the screened fit" if screened else ""
+    raise ValueError(
+        f"epistasis={epistasis!r} with components={components!r} keeps every sample in "
+        f"memory: {_in_units(needed)} ({n_samples} samples x ({n_inputs} network inputs + "
+        f"{'2 x ' if debiased else ''}{n_outputs} outputs) float64{copies}), more than half "
+        f"of the {_in_units(available)} available. Use epistasis='regression' and "
+        "components='network', which stream the samples in blocks and keep none, or "
+        "decompose fewer samples."
+    )
+
+
+def _tree_sum(parts):
+    """A tree of :func:`combine_sums` over delayed block sums, ``log2`` of them deep."""
+    import dask
+
+    while len(parts) > 1:
+        pairs = [parts[i : i + 2] for i in range(0, len(parts), 2)]
+        parts = [dask.delayed(combine_sums)(*pair) if len(pair) == 2 else pair[0]
+                 for pair in pairs]
+    return parts[0]
+
+
+def whole_batches(X, batch_size):
+    """``X`` with sample chunks of whole batches (rechunked only where they are not).
+
+    Every batch a task makes is then one the in-memory pass makes too: the
+    network's float32 output depends, at round-off, on the size of the batch
+    it is computed in, and the projections amplify that difference.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> from sklearn_elm._lazy import whole_batches
+    >>> whole_batches(da.zeros((300, 2), chunks=(90, 2)), 64).chunks[0]
+    (64, 64, 64, 64, 44)
+    >>> whole_batches(da.zeros((300, 2), chunks=(128, 2)), 64).chunks[0]
+    (128, 128, 44)
+    """
+    sizes = X.chunks[0]
+    if batch_size is None or all(size % batch_size == 0 for size in sizes[:-1]):
+        return X
+    return X.rechunk({0: batch_size * max(1, round(max(sizes) / batch_size))})
+
+
+def dask_stream(X, Y, preprocessing, net, *, batch_size, n_outputs, keep, **options):
+    """:func:`~sklearn_elm._streaming.stream` over a dask array, as a map-reduce.
+
+    One task per sample chunk of ``X`` (whose loci are one chunk, and whose
+    chunks are made whole batches by :func:`whole_batches`) computes its sums
+    and, with ``keep``, returns its samples; the sums are added by a tree;
+    both are computed together by the active dask scheduler.  ``Y`` (in
+    memory) is cut to the chunks.  ``options`` are those of
+    :func:`~sklearn_elm._streaming.stream_sums`.
+    """
+    import dask
+
+    X = whole_batches(X, batch_size)
+    offsets = np.cumsum((0, *X.chunks[0]))
+    blocks = X.to_delayed()[:, 0]
+    # one node each, shared by every task, rather than a copy in each task
+    preprocessing = dask.delayed(preprocessing, traverse=False)
+    net_node = dask.delayed(net, traverse=False)
+    parts = [
+        dask.delayed(stream_sums, nout=2)(
+            block, None if Y is None else Y[start:stop], preprocessing, net_node,
+            batch_size=batch_size, n_outputs=n_outputs, keep=keep, **options,
+        )
+        for block, start, stop in zip(blocks, offsets[:-1], offsets[1:], strict=True)
+    ]
+    sums, kept = dask.compute(_tree_sum([part[0] for part in parts]),
+                              [part[1] for part in parts] if keep else [])
+    kept = [batch for chunk in kept for batch in chunk]
+    return finish_stream(sums, kept, Y, net, n_outputs)
+
+
+def _predict_block(block, estimator):
+    return np.asarray(estimator.predict(block))
+
+
+def lazy_predict(estimator, X, batch_size):
+    """``estimator.predict`` of a lazy ``X``: a dask array of the predictions for a dask
+    ``X`` (one task per sample chunk), else an ndarray predicted a batch at a time."""
+    if is_dask(X):
+        import dask
+
+        first = _predict_block(np.asarray(X[:1].compute()), estimator)
+        chunks = (X.chunks[0],) + tuple((size,) for size in first.shape[1:])
+        meta = np.empty((0,) + first.shape[1:], dtype=first.dtype)
+        return X.map_blocks(
+            _predict_block, dask.delayed(estimator, traverse=False), dtype=first.dtype,
+            chunks=chunks, drop_axis=[] if first.ndim == 2 else 1, meta=meta,
+        )
+    step = max(X.shape[0], 1) if batch_size is None else batch_size
+    return np.concatenate([_predict_block(X[start : start + step], estimator)
+                           for start in range(0, X.shape[0], step)])
+
+
+def transform_in_blocks(X, preprocessing, net, batch_size, n_outputs, n_features_z):
+    """The contributions of :meth:`~sklearn_elm.ELMDecomposer.transform`: a dask array
+    for a dask ``X`` (one task per sample chunk), else an ndarray made a batch at a time
+    (a lazy ``X`` is read a batch at a time)."""
+    if not is_dask(X):
+        return contributions(X, preprocessing, net, batch_size, n_outputs)
+    import dask
+
+    width = n_outputs * n_features_z
+    return X.map_blocks(
+        contributions, dask.delayed(preprocessing, traverse=False),
+        dask.delayed(net, traverse=False), batch_size, n_outputs, dtype=np.float64,
+        chunks=(X.chunks[0], (width,)), meta=np.empty((0, width)),
+    )
