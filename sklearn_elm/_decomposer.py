@@ -127,11 +127,15 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         Symmetric pairwise effects, ``epistasis_matrix_[i, j] = e_ij`` in
         ``f = ... + sum_{i<j} e_ij z_i z_j``; the diagonal is 0 for binary
         codings (``z_i^2`` constant) and the dominance-like self term ``d_i``
-        of ``d_i z_i^2`` otherwise (e.g. diploid -1/0/1).
+        of ``d_i z_i^2`` otherwise (e.g. diploid -1/0/1).  For ``"screened"``,
+        where the dense matrix and its variance would take more than 4 GiB
+        together, a :class:`scipy.sparse.coo_array` of the same shape that
+        stores the chosen pairs (both triangles), float64.
     epistasis_variance_ : ndarray of the same shape as ``epistasis_matrix_``
         Sampling variance of each entry (from the residual variance of the
         projection, or of the regressions of the ELM coefficients; for
-        ``"screened"``, of ``y``'s coefficient, and NaN where not chosen).
+        ``"screened"``, of ``y``'s coefficient, and NaN where not chosen, or
+        sparse with the matrix, absent where not chosen).
     variance_components_ : Bunch
         ``additive``, ``epistatic``, ``higher``, ``genetic``, ``residual``,
         ``phenotypic``, ``h2`` and ``H2``: floats, or arrays of shape
@@ -342,7 +346,9 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         return run(X, Y, preprocessing, net, batch_size=self.batch_size,
                    n_outputs=self.n_outputs_, keep=keep, debiased=residuals,
                    contrast=self.epistasis_ == "contrast",
-                   pairwise=needs_pairwise_sums(self.epistasis_, self.components_))
+                   pairwise=needs_pairwise_sums(self.epistasis_, self.components_),
+                   keep_float32=self.epistasis_ == "screened"
+                   and self.components_ in ("screened", "network"))
 
     def _fit_state(self, stream, X, preprocessing):
         """What the estimators share: the sums, their design (computed here, once), the

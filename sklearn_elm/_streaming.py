@@ -138,7 +138,7 @@ def contributions(X, preprocessing, net, batch_size, n_outputs):
 
 
 def stream_sums(X, Y, preprocessing, net, *, batch_size, n_outputs, keep, debiased, contrast,
-                pairwise=True):
+                pairwise=True, keep_float32=False):
     """The sums of one block of samples, and with ``keep`` the samples.
 
     One task of the map-reduce: the blocks' sums add up with
@@ -151,7 +151,8 @@ def stream_sums(X, Y, preprocessing, net, *, batch_size, n_outputs, keep, debias
         ``moments`` (None for an empty block), ``residual`` and ``peak`` per output.
     kept : list of tuple
         With ``keep``, ``(z, f, y - intercept - f)`` per batch, the last only
-        with ``debiased``; empty otherwise.
+        with ``debiased`` (``z`` in float32 with ``keep_float32``, for the
+        screened fit, which scans in float32); empty otherwise.
     """
     intercept = net_intercept(net, n_outputs)
     moments, residual, kept, start = None, np.zeros(n_outputs), [], 0
@@ -165,7 +166,7 @@ def stream_sums(X, Y, preprocessing, net, *, batch_size, n_outputs, keep, debias
         if keep:
             # residual of the network's prediction, intercept + f
             R = Y[start : start + len(Z)] - intercept - F if debiased else None
-            kept.append((Z, F, R))
+            kept.append((Z.astype(np.float32) if keep_float32 else Z, F, R))
         start += len(Z)
     return Bunch(moments=moments, residual=residual, peak=peak), kept
 
@@ -193,16 +194,17 @@ def finish_stream(sums, kept, Y, net, n_outputs):
 
 
 def stream(X, Y, preprocessing, net, *, batch_size, n_outputs, keep, debiased, contrast,
-           pairwise=True):
+           pairwise=True, keep_float32=False):
     """Stream the network over ``X`` once: the sums, the exactness residual and, with
     ``keep``, the samples themselves (``(z, f, y - intercept - f)`` per batch, the last
-    only with ``debiased``), for the projections' passes; ``pairwise=False`` keeps only
-    the ``O(k p)`` sums (:func:`~sklearn_elm._decomposition.init_moments`).
+    only with ``debiased``; ``z`` in float32 with ``keep_float32``), for the projections'
+    passes; ``pairwise=False`` keeps only the ``O(k p)`` sums
+    (:func:`~sklearn_elm._decomposition.init_moments`).
 
     Returns a Bunch: ``moments``, ``kept``, ``phenotypic`` (the variance of ``Y``, NaN
     without it), ``intercept``, ``residual`` and ``peak`` (``max |f|``) per output.
     """
     sums, kept = stream_sums(X, Y, preprocessing, net, batch_size=batch_size,
                              n_outputs=n_outputs, keep=keep, debiased=debiased,
-                             contrast=contrast, pairwise=pairwise)
+                             contrast=contrast, pairwise=pairwise, keep_float32=keep_float32)
     return finish_stream(sums, kept, Y, net, n_outputs)

@@ -5,7 +5,13 @@ import warnings
 import numpy as np
 import pytest
 
-from sklearn_elm._decomposition._screening import screened_fit, term_budget
+from sklearn_elm._decomposition._screening import (
+    dense_pairs,
+    pair_scan_size,
+    screened_fit,
+    sparse_pairs,
+    term_budget,
+)
 from sklearn_elm.datasets import make_epistatic_phenotypes
 from sklearn_elm.metrics import true_variance_components
 
@@ -35,10 +41,11 @@ def test_trait_components_and_pairs_of_a_shrunk_network(seed):
     for key in ("additive", "epistatic", "genetic"):
         assert fit.components[key][0] == pytest.approx(truth[key][0], abs=0.08), key
     E = d.epistasis[0]
-    assert _true_pairs(E) <= _top_pairs(fit.epistasis[0], 8)
+    E_fit, E_var = dense_pairs(fit, p)
+    assert _true_pairs(E) <= _top_pairs(E_fit[0], 8)
     alpha = d.additive_effects[0] + E @ Z.mean(axis=0)
     assert np.corrcoef(fit.additive[0], alpha)[0, 1] > 0.99
-    assert np.isnan(fit.epistasis_variance[0, 0, 149]) or (0, 149) in _true_pairs(E)
+    assert np.isnan(E_var[0, 0, 149]) or (0, 149) in _true_pairs(E)
 
 
 def test_linked_loci_make_no_phantom_pair():
@@ -52,7 +59,7 @@ def test_linked_loci_make_no_phantom_pair():
     y = g + rng.normal(size=3000)
     fit = screened_fit(Z, g[:, None] - g.mean(), (y - y.mean() - (g - g.mean()))[:, None],
                        n_pairs=3)
-    E = fit.epistasis[0]
+    E = dense_pairs(fit, 8)[0][0]
     assert _top_pairs(E, 1) == {(3, 4)}
     assert abs(E[0, 2]) < 1e-8 and abs(E[1, 2]) < 1e-8
 
@@ -152,3 +159,30 @@ def test_fewer_samples_than_loci_warn_that_v_a_counts_the_chosen_loci():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         screened_fit(Z[:, :50], g - g.mean(), y - y.mean() - (g - g.mean()))
+
+
+def test_past_the_scan_budget_pairs_are_scanned_among_the_loci_used_most(monkeypatch):
+    """With the scan budget cut to 40 x 40 pairs on 3,000 samples, the scans range over the 40
+    loci of largest usage: given the true interacting loci as the most used, the pair is found
+    and a warning says the other loci's pairs are not tested; the sparse matrices hold the
+    same pairs, effects and variances as the dense ones."""
+    from sklearn_elm._decomposition import _screening
+
+    monkeypatch.setattr(_screening, "SCAN_FLOPS", 3000 * 40**2)
+    assert pair_scan_size(3000, 300) == 40
+    rng = np.random.default_rng(6)
+    Z = rng.choice([-1.0, 1.0], size=(3000, 300))
+    g = Z[:, 0] + Z[:, 250] * Z[:, 290]
+    y = g + rng.normal(size=3000)
+    usage = np.zeros(300)
+    usage[[250, 290]] = 1.0
+    F = (g - g.mean())[:, None]
+    with pytest.warns(UserWarning, match="scanned among the 40 loci"):
+        fit = screened_fit(Z, F, (y - y.mean())[:, None] - F, usage=usage, n_pairs=5)
+    assert fit.n_scanned == 40
+    assert [250, 290] in fit.pairs[0].tolist()
+    E, E_var = dense_pairs(fit, 300)
+    S, S_var = sparse_pairs(fit, 300)
+    assert np.array_equal(S.todense(), E)
+    assert np.array_equal(np.isnan(E_var), S_var.todense() == 0)
+    assert E[0, 250, 290] == pytest.approx(1.0, abs=0.05)

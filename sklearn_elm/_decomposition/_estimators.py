@@ -20,7 +20,7 @@ from sklearn.utils import Bunch
 
 from ._moments import Design, with_target
 from ._projection import projection_fit
-from ._screening import screened_fit
+from ._screening import dense_pairs, screened_fit, sparse_pairs
 from ._slopes import average_effects, conditional_slopes, epistasis_contrast, epistasis_regression
 from ._variance import debiased_components, pairwise_part_variance, variance_components
 
@@ -108,16 +108,33 @@ def _projection_effects(state):
 def _screened_fit(state):
     """The screened fit of ``f`` and ``y`` on the kept samples, computed once per fit."""
     if state.screened is None:
-        Z, F, R = (np.concatenate(part) for part in zip(*state.kept, strict=True))
-        # the warning names the caller of ELMDecomposer.fit
-        state.screened = screened_fit(Z, F, R, state.phenotypic, stacklevel=6)
+        F, R = (np.concatenate(part) for part in list(zip(*state.kept, strict=True))[1:])
+        Z = np.concatenate([Z for Z, _, _ in state.kept])
+        if Z.dtype == np.float32:  # kept for the screened fit alone: fitted in place
+            state.kept = None
+        # the loci whose ELM coefficients vary most across samples are those the network
+        # uses in interactions: the variance of s_i where z_i != 0, summed over outputs
+        m = state.moments
+        seen = np.maximum(m.nz, 1)
+        usage = (m.ss / seen - (m.s / seen) ** 2).sum(axis=0)
+        # the warnings name the caller of ELMDecomposer.fit
+        state.screened = screened_fit(Z, F, R, state.phenotypic, usage=usage,
+                                      overwrite_z=Z.dtype == np.float32, stacklevel=6)
     return state.screened
 
 
+#: Largest dense epistasis matrix and variance (both together) of a screened fit; past it
+#: they are sparse arrays of the pairs chosen.
+DENSE_PAIRS_BYTES = 4 * 2**30
+
+
 def _screened_effects(state):
-    """``epistasis="screened"``: ``f`` fitted on the loci and pairs it uses."""
+    """``epistasis="screened"``: ``f`` fitted on the loci and pairs it uses; the pairs as
+    dense ``(k, p, p)`` arrays where they take at most :data:`DENSE_PAIRS_BYTES`, else sparse."""
     fit = _screened_fit(state)
-    return fit.additive, fit.epistasis, fit.epistasis_variance
+    k, p = fit.additive.shape
+    to_matrix = dense_pairs if 2 * 8 * k * p * p <= DENSE_PAIRS_BYTES else sparse_pairs
+    return (fit.additive, *to_matrix(fit, p))
 
 
 def _screened_components(state, additive, E, E_var):

@@ -45,18 +45,22 @@ import numbers
 import warnings
 
 import numpy as np
-from scipy import linalg, stats
+from scipy import linalg, sparse, stats
 from sklearn.utils import Bunch
 
 from .._components import components_bunch
 
-__all__ = ["screened_fit", "term_budget"]
+__all__ = ["dense_pairs", "pair_scan_size", "screened_fit", "sparse_pairs", "term_budget"]
 
 #: Forward-screening rounds for loci and for pairs.
 ROUNDS = 3
 
 #: Family-wise error rate of the tests that admit a screened term to the components.
 ALPHA = 0.05
+
+#: Multiply-adds one scan of pairs may take, ``n L^2`` for ``L`` loci scanned (about a minute
+#: of BLAS on two cores): past it the pairs are scanned among the ``L`` loci the network uses most.
+SCAN_FLOPS = 2e12
 
 #: Share of a pair term's sum of squares that must be independent of the terms before it
 #: for the term to be fitted (below it the term duplicates them, e.g. the product of a
@@ -102,6 +106,19 @@ def term_budget(n_samples, n_inputs):
     return min(n_inputs, m_max - n_pairs), n_pairs
 
 
+def pair_scan_size(n_samples, n_inputs):
+    """How many loci the scans of pairs range over: all ``p``, or past :data:`SCAN_FLOPS`
+    the ``L = sqrt(SCAN_FLOPS / n)`` loci the network uses most.
+
+    Examples
+    --------
+    >>> from sklearn_elm._decomposition._screening import pair_scan_size
+    >>> pair_scan_size(2000, 12000), pair_scan_size(20000, 50000)
+    (12000, 10000)
+    """
+    return int(min(n_inputs, max(2, np.sqrt(SCAN_FLOPS / max(n_samples, 1)))))
+
+
 def _solve(X, targets, ridge=1e-10):
     """Least-squares coefficients of ``targets`` on the centred columns ``X``, and
     the Cholesky factor of ``X^T X`` (a relative ridge keeps collinear columns, as
@@ -120,20 +137,40 @@ def _residual(X, target):
     return target - X @ coef
 
 
-def _screen_loci(Zc, norms, target, n_loci):
+def _genotypes(Z, overwrite):
+    """The inputs as float32 (the network's own precision) and their float64 means and
+    centred norms: the design's columns are centred in float64 from these, exactly."""
+    Z = np.asarray(Z, dtype=np.float32) if overwrite else np.array(Z, dtype=np.float32)
+    mean = Z.mean(axis=0, dtype=np.float64)
+    squares = np.einsum("ij,ij->j", Z, Z, dtype=np.float64) - len(Z) * mean**2
+    norms = np.sqrt(np.maximum(squares, 0.0))
+    # a constant column has a norm of round-off: 0 below float32's resolution of its values
+    norms[norms <= 1e-6 * np.sqrt(len(Z)) * np.abs(mean)] = 0.0
+    return Bunch(Z=Z, mean=mean, norms=norms)
+
+
+def _locus_columns(G, loci):
+    """Centred float64 columns of ``loci``."""
+    return G.Z[:, loci].astype(np.float64) - G.mean[loci]
+
+
+def _screen_loci(G, target, n_loci):
     """``n_loci`` loci by forward screening of ``target``: every varying locus if they fit."""
+    norms = G.norms
     varying = np.flatnonzero(norms > 0)
     if varying.size <= n_loci:
         return varying
     chosen = np.empty(0, dtype=np.intp)
     residual = target
     for r in range(1, ROUNDS + 1):
-        score = np.abs(Zc.T @ residual) / np.where(norms > 0, norms, np.inf)
+        # Zc^T r from the uncentred Z: Z^T r - zbar sum(r)
+        covariance = G.Z.T @ residual.astype(np.float32) - G.mean * residual.sum()
+        score = np.abs(covariance) / np.where(norms > 0, norms, np.inf)
         score[norms == 0] = -1.0
         score[chosen] = -1.0
         take = n_loci * r // ROUNDS - chosen.size
         chosen = np.concatenate([chosen, np.argpartition(-score, take)[:take]])
-        residual = _residual(Zc[:, chosen], target)
+        residual = _residual(_locus_columns(G, chosen), target)
     return np.sort(chosen)
 
 
@@ -160,19 +197,33 @@ def _top(scores, rows, cols, take, best):
     return merged
 
 
-def _scan_pairs(Zc, norms, W, has_self, residual, taken, take, block=1024):
-    """The ``take`` pairs ``i <= j`` whose centred products (or self terms) are most
-    correlated with ``residual``, leaving out ``taken`` (a set of ``(i, j)``)."""
+def _scan_basis(G, candidates, block=1024):
+    """What the scans of pairs read: the candidate loci's centred columns and self terms in
+    float32, their norms, and where each locus sits among them (-1 for loci not scanned)."""
+    columns = np.empty((len(G.Z), candidates.size), dtype=np.float32)
+    for c0 in range(0, candidates.size, block):
+        columns[:, c0 : c0 + block] = _locus_columns(G, candidates[c0 : c0 + block])
+    W, has_self = _self_columns(columns)
+    where = np.full(G.Z.shape[1], -1, dtype=np.intp)
+    where[candidates] = np.arange(candidates.size)
+    return Bunch(loci=candidates, Zc=columns, norms=G.norms[candidates], W=W,
+                 has_self=has_self, where=where)
+
+
+def _scan_pairs(scan, residual, taken, take, block=1024):
+    """The ``take`` pairs ``i <= j`` of scanned loci whose centred products (or self terms)
+    are most correlated with ``residual``, leaving out ``taken`` (a set of ``(i, j)``)."""
     if take <= 0:
         return []
-    p = Zc.shape[1]
+    Zc, norms, L = scan.Zc, scan.norms, scan.loci.size
     # |x . r| / |x| for every term x: for a product |x| = |zc_i| |zc_j| / sqrt(n)
     inv = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0) * Zc.shape[0] ** 0.25
-    scaled = Zc * residual[:, None]
+    inv = inv.astype(Zc.dtype)
+    scaled = Zc * residual.astype(Zc.dtype)[:, None]
     best = [np.empty(0), np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)]
-    rows = np.arange(p)
-    for j0 in range(0, p, block):
-        j1 = min(j0 + block, p)
+    rows = np.arange(L)
+    for j0 in range(0, L, block):
+        j1 = min(j0 + block, L)
         # the products' correlation with r times |r|, exactly so for loci in linkage
         # equilibrium; only the rows i < j1 hold pairs i < j
         S = np.abs(scaled[:, :j1].T @ Zc[:, j0:j1]) * inv[:j1, None] * inv[None, j0:j1]
@@ -181,51 +232,53 @@ def _scan_pairs(Zc, norms, W, has_self, residual, taken, take, block=1024):
         cells = np.argpartition(-flat, take)[:take] if take < flat.size else np.arange(flat.size)
         cells = cells[flat[cells] > 0]
         i, j = np.divmod(cells, j1 - j0)
-        best = _top(flat[cells], i, j + j0, take, best)
-    norms_w = np.sqrt((W**2).sum(axis=0))
-    self_score = np.where(has_self, np.abs(W.T @ residual) / np.where(has_self, norms_w, 1.0), -1.0)
+        best = _top(flat[cells].astype(np.float64), i, j + j0, take, best)
+    norms_w = np.sqrt(np.einsum("ij,ij->j", scan.W, scan.W, dtype=np.float64))
+    self_score = np.where(scan.has_self, np.abs(scan.W.T @ residual.astype(scan.W.dtype))
+                          / np.where(scan.has_self, norms_w, 1.0), -1.0)
     i = np.flatnonzero(self_score > 0)
     best = _top(self_score[i], i, i, take, best)
     order = np.argsort(-best[0], kind="stable")
-    pairs = [(int(a), int(b)) for a, b in zip(best[1][order], best[2][order], strict=True)
+    pairs = [(int(a), int(b)) for a, b in zip(scan.loci[best[1][order]],
+                                              scan.loci[best[2][order]], strict=True)
              if (int(a), int(b)) not in taken]
     return pairs[:take]
 
 
-def _pair_columns(Zc, W, pairs):
-    """Centred columns of the chosen pairs: products, or self terms where ``i == j``."""
-    X = np.empty((Zc.shape[0], len(pairs)))
+def _pair_columns(G, pairs):
+    """Centred float64 columns of the chosen pairs: products, or self terms where ``i == j``."""
+    X = np.empty((len(G.Z), len(pairs)))
     for c, (i, j) in enumerate(pairs):
-        X[:, c] = W[:, i] if i == j else Zc[:, i] * Zc[:, j]
+        zi, zj = _locus_columns(G, [i, j]).T
+        X[:, c] = _self_columns(zi[:, None])[0][:, 0] if i == j else zi * zj
     X -= X.mean(axis=0)
     return X
 
 
-def _screen(Zc, W, has_self, Fc, Yc, n_loci, n_pairs):
+def _screen(G, scan, Fc, Yc, n_loci, n_pairs):
     """Loci and two thirds of the pairs screened on ``Fc``, the other pairs on what they
     leave of ``Yc``; the loci of the pairs join the loci.  Returns the loci, the pairs,
     the centred design of their terms (loci first) and which pairs ``y`` proposed."""
-    norms = np.sqrt((Zc**2).sum(axis=0))
-    loci = _screen_loci(Zc, norms, Fc, n_loci)
-    pairs, X = [], Zc[:, loci]
+    loci = _screen_loci(G, Fc, n_loci)
+    pairs, X = [], _locus_columns(G, loci)
     from_f = n_pairs - n_pairs // 3
     for r in range(1, ROUNDS + 1):
         take = from_f * r // ROUNDS - len(pairs)
-        pairs += _scan_pairs(Zc, norms, W, has_self, _residual(X, Fc), set(pairs), take)
-        X = np.hstack([Zc[:, loci], _pair_columns(Zc, W, pairs)])
+        pairs += _scan_pairs(scan, _residual(X, Fc), set(pairs), take)
+        X = np.hstack([_locus_columns(G, loci), _pair_columns(G, pairs)])
     n_f = len(pairs)
     # y's rounds too: in linkage, the copies of a pair would otherwise fill its share
     for r in range(1, ROUNDS + 1):
         take = n_f + (n_pairs - n_f) * r // ROUNDS - len(pairs)
-        pairs += _scan_pairs(Zc, norms, W, has_self, _residual(X, Yc), set(pairs), take)
-        X = np.hstack([Zc[:, loci], _pair_columns(Zc, W, pairs)])
+        pairs += _scan_pairs(scan, _residual(X, Yc), set(pairs), take)
+        X = np.hstack([_locus_columns(G, loci), _pair_columns(G, pairs)])
     pairs = np.array(pairs, dtype=np.intp).reshape(-1, 2)
     # a pair's loci join the loci, so that its product does not stand in for them (as
     # many as leave y's noise degrees of freedom)
     new = pairs.ravel()[np.sort(np.unique(pairs.ravel(), return_index=True)[1])]
-    new = new[~np.isin(new, loci)][: max(Zc.shape[0] - 2 - len(pairs) - loci.size, 0)]
+    new = new[~np.isin(new, loci)][: max(len(G.Z) - 2 - len(pairs) - loci.size, 0)]
     loci = np.sort(np.concatenate([loci, new]))
-    X = np.hstack([Zc[:, loci], _pair_columns(Zc, W, pairs)])
+    X = np.hstack([_locus_columns(G, loci), _pair_columns(G, pairs)])
     return loci, pairs, X, np.arange(len(pairs)) >= n_f
 
 
@@ -284,11 +337,11 @@ def _significant(coef, variance, n_candidates, alpha=ALPHA):
     return z > stats.norm.isf(alpha / (2 * max(n_candidates, 1)))
 
 
-def _fit_output(Zc, W, has_self, Fc, Rc, n_loci, n_pairs):
+def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs):
     """The screened fit of one output (see :func:`screened_fit`)."""
-    p = Zc.shape[1]
+    L = scan.loci.size
     Yc = Fc + Rc
-    loci, pairs, X, by_y = _screen(Zc, W, has_self, Fc, Yc, n_loci, n_pairs)
+    loci, pairs, X, by_y = _screen(G, scan, Fc, Yc, n_loci, n_pairs)
     s = loci.size
     independent = _independent(X, s)
     pairs, by_y, X = pairs[independent[s:]], by_y[independent[s:]], X[:, independent]
@@ -299,7 +352,7 @@ def _fit_output(Zc, W, has_self, Fc, Rc, n_loci, n_pairs):
     # network chose are tested against the pairs screened, y's proposals against every pair
     # they were chosen from.  Loci all count: a polygenic trait spreads over many, none of
     # them significant alone
-    every = _significant(fit.y[s:], variance[s:], p * (p - 1) // 2 + int(has_self.sum()))
+    every = _significant(fit.y[s:], variance[s:], L * (L - 1) // 2 + int(scan.has_self.sum()))
     chosen = _significant(fit.y[s:], variance[s:], int((~by_y).sum()))
     keep = np.concatenate([np.ones(s, dtype=bool), np.where(by_y, every, chosen)])
     final = fit if keep.all() else _least_squares(X[:, keep], Fc, Yc)
@@ -328,7 +381,8 @@ def _check_budget(n_loci, n_pairs, n, varying):
         )
 
 
-def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, stacklevel=2):
+def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=None,
+                 overwrite_z=False, stacklevel=2):
     """Effects and variance components from the terms the network uses, at any ``p``.
 
     The loci and two thirds of the pairs are screened from the network's
@@ -354,27 +408,35 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, stackle
         Additive and pairwise terms to choose per output; None takes
         :func:`term_budget`.  ``min(n_loci, p) + n_pairs`` must stay below
         ``n - 1``.
+    usage : ndarray of shape (p,), default=None
+        How much the network uses each locus; where a scan of every pair would
+        take more than :data:`SCAN_FLOPS` (:func:`pair_scan_size`), the pairs
+        are scanned among the loci of largest usage only.  None takes the
+        correlation of each locus with ``f``.
+    overwrite_z : bool, default=False
+        Use a float32 ``Z`` as it is rather than a float32 copy (``n p``
+        float32 less memory; ``Z`` is not changed either way).
     stacklevel : int, default=2
-        Stack level of the warning that ``V_A`` counts only the chosen loci
-        (2 names the caller).
+        Stack level of the warnings (2 names the caller).
 
     Returns
     -------
     fit : Bunch
         * ``additive``, ndarray of shape (k, p): least-squares coefficients
           of ``f`` on the chosen terms (average effects), 0 for loci not chosen;
-        * ``epistasis``, ndarray of shape (k, p, p): symmetric, the
-          coefficients of ``f`` of the pairs screened from ``f``, and of ``y``
-          for the pairs ``y`` proposed and confirms (self terms on the
-          diagonal), 0 elsewhere;
-        * ``epistasis_variance``, ndarray of shape (k, p, p): the sampling
-          variance of ``y``'s coefficient on each chosen pair, NaN for the
-          pairs not chosen (not tested);
+        * ``pairs``: list of ndarray of shape (t, 2), the chosen pairs per
+          output (``i <= j``; ``i == j`` a self term);
+        * ``pair_effects``: list of ndarray of shape (t,), the coefficients
+          of ``f`` of the pairs screened from ``f``, and of ``y`` for the
+          pairs ``y`` proposed and confirms (0 for those it does not);
+        * ``pair_variances``: list of ndarray of shape (t,), the sampling
+          variance of ``y``'s coefficient on each pair
+          (:func:`dense_pairs` and :func:`sparse_pairs` make matrices of them);
         * ``components``, Bunch of arrays of shape (k,): ``V_A`` and ``V_AA``
           of ``y``'s coefficients, noise-corrected, ``V_G`` of ``y``'s fit on
           the chosen terms plus the network's fit beyond them, and the rest of
           :func:`~sklearn_elm._components.components_bunch`;
-        * ``pairs``: list of ndarray of shape (t, 2), the chosen pairs per output.
+        * ``n_scanned``: the number of loci the scans of pairs ranged over.
 
     Examples
     --------
@@ -388,20 +450,20 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, stackle
     >>> g = Z[:, :1] + 0.5 * Z[:, 1:2] * Z[:, 2:3]
     >>> y = g + rng.normal(size=g.shape)
     >>> fit = screened_fit(Z, 0.5 * g, y - y.mean() - 0.5 * g)
-    >>> fit.pairs[0][0].tolist(), round(float(fit.epistasis[0, 1, 2]), 2)
+    >>> fit.pairs[0][0].tolist(), round(float(fit.pair_effects[0][0]), 2)
     ([1, 2], 0.25)
     >>> vc = fit.components
     >>> bool(np.allclose([vc.additive[0], vc.epistatic[0], vc.genetic[0]],
     ...                  [1.0, 0.25, 1.25], atol=0.06))
     True
     """
-    Z = np.asarray(Z, dtype=np.float64)
-    n, p = Z.shape
+    n, p = np.shape(Z)
     default_loci, default_pairs = term_budget(n, p)
     n_loci = default_loci if n_loci is None else n_loci
     n_pairs = default_pairs if n_pairs is None else n_pairs
-    Zc = Z - Z.mean(axis=0)
-    varying = int((np.ptp(Z, axis=0) > 0).sum())
+    # float32 halves the memory and the time of the scans; the fits are in float64
+    G = _genotypes(Z, overwrite_z)
+    varying = int(np.count_nonzero(G.norms))
     _check_budget(n_loci, n_pairs, n, varying)
     if n_loci < varying:
         warnings.warn(
@@ -413,25 +475,102 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, stackle
             UserWarning,
             stacklevel=stacklevel,
         )
-    W, has_self = _self_columns(Zc)
     F = np.asarray(F, dtype=np.float64)
     R = np.asarray(R, dtype=np.float64)
+    scan = _scan_basis(G, _scanned_loci(G, F, usage, stacklevel))
     k = F.shape[1]
-    additive, E, E_var = np.zeros((k, p)), np.zeros((k, p, p)), np.full((k, p, p), np.nan)
+    additive = np.zeros((k, p))
     parts = {"additive": np.zeros(k), "epistatic": np.zeros(k), "genetic": np.zeros(k)}
-    chosen = []
+    pairs, effects, variances = [], [], []
     for o in range(k):
-        out = _fit_output(Zc, W, has_self, F[:, o] - F[:, o].mean(), R[:, o] - R[:, o].mean(),
-                          n_loci, n_pairs)
+        out = _fit_output(G, scan, F[:, o] - F[:, o].mean(),
+                          R[:, o] - R[:, o].mean(), n_loci, n_pairs)
         additive[o, out.loci] = out.additive_coef
-        i, j = out.pairs.T
-        E[o, i, j] = E[o, j, i] = out.pair_coef
-        E_var[o, i, j] = E_var[o, j, i] = out.pair_variance
         for key in parts:
             parts[key][o] = out[key]
-        chosen.append(out.pairs)
+        pairs.append(out.pairs)
+        effects.append(out.pair_coef)
+        variances.append(out.pair_variance)
     phenotypic = np.full(k, np.nan) if phenotypic is None else phenotypic
     components = components_bunch(parts["additive"], parts["epistatic"], parts["genetic"],
                                   phenotypic)
-    return Bunch(additive=additive, epistasis=E, epistasis_variance=E_var,
-                 components=components, pairs=chosen)
+    return Bunch(additive=additive, pairs=pairs, pair_effects=effects,
+                 pair_variances=variances, components=components, n_scanned=scan.loci.size)
+
+
+def _scanned_loci(G, F, usage, stacklevel):
+    """The loci the scans of pairs range over: all, or past :func:`pair_scan_size` those of
+    largest ``usage`` (by default the largest correlation with ``f``), with a warning."""
+    (n, p), norms = G.Z.shape, G.norms
+    size = pair_scan_size(n, p)
+    if size >= p:
+        return np.arange(p)
+    if usage is None:
+        Fc = (F - F.mean(axis=0)).astype(np.float32)
+        usage = np.abs(G.Z.T @ Fc).sum(axis=1) / np.where(norms > 0, norms, np.inf)
+    usage = np.where(norms > 0, usage, -np.inf)
+    warnings.warn(
+        f"{p} loci and {n} samples: pairs are scanned among the {size} loci the network "
+        f"uses most, not all {p} (a scan of every pair would take {n * p * p:.1e} "
+        "multiply-adds); pairs of other loci are not tested.",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+    return np.sort(np.argpartition(-usage, size - 1)[:size])
+
+
+def dense_pairs(fit, n_features):
+    """The pairs of a :func:`screened_fit` as dense ``(k, p, p)`` arrays: the symmetric
+    effects (0 for pairs not chosen) and their sampling variances (NaN where not chosen).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.utils import Bunch
+    >>> from sklearn_elm._decomposition._screening import dense_pairs
+    >>> fit = Bunch(pairs=[np.array([[0, 2]])], pair_effects=[np.array([0.5])],
+    ...             pair_variances=[np.array([0.01])])
+    >>> E, E_var = dense_pairs(fit, 3)
+    >>> E[0, 2, 0], E_var[0, 2, 0], bool(np.isnan(E_var[0, 0, 1]))
+    (np.float64(0.5), np.float64(0.01), True)
+    """
+    k, p = len(fit.pairs), n_features
+    E, E_var = np.zeros((k, p, p)), np.full((k, p, p), np.nan)
+    for o, (pairs, effects, variances) in enumerate(
+            zip(fit.pairs, fit.pair_effects, fit.pair_variances, strict=True)):
+        i, j = pairs.T
+        E[o, i, j] = E[o, j, i] = effects
+        E_var[o, i, j] = E_var[o, j, i] = variances
+    return E, E_var
+
+
+def sparse_pairs(fit, n_features):
+    """The pairs of a :func:`screened_fit` as sparse ``(k, p, p)`` COO arrays, both
+    triangles stored: the effects and their sampling variances (pairs not chosen are
+    absent, i.e. not tested).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.utils import Bunch
+    >>> from sklearn_elm._decomposition._screening import sparse_pairs
+    >>> fit = Bunch(pairs=[np.array([[0, 2]])], pair_effects=[np.array([0.5])],
+    ...             pair_variances=[np.array([0.01])])
+    >>> E, E_var = sparse_pairs(fit, 3)
+    >>> E.shape, E.nnz, float(E.todense()[0, 2, 0])
+    ((1, 3, 3), 2, 0.5)
+    """
+    k, p = len(fit.pairs), n_features
+    coords, effects, variances = [[], [], []], [], []
+    for o, pairs in enumerate(fit.pairs):
+        i, j = pairs.T
+        off = i != j
+        for axis, values in enumerate((np.full(i.size + off.sum(), o),
+                                       np.concatenate([i, j[off]]),
+                                       np.concatenate([j, i[off]]))):
+            coords[axis].append(values)
+        effects.append(np.concatenate([fit.pair_effects[o], fit.pair_effects[o][off]]))
+        variances.append(np.concatenate([fit.pair_variances[o], fit.pair_variances[o][off]]))
+    coords = tuple(np.concatenate(axis).astype(np.intp) for axis in coords)
+    return (sparse.coo_array((np.concatenate(effects), coords), shape=(k, p, p)),
+            sparse.coo_array((np.concatenate(variances), coords), shape=(k, p, p)))
