@@ -1,6 +1,7 @@
 """NeuralGPRegressor: a skorch regressor with defaults for genomic prediction."""
 
 import numbers
+import threading
 
 import numpy as np
 import torch
@@ -12,6 +13,11 @@ from skorch.dataset import ValidSplit
 
 from ._network import GatedMLP, batch_loader, eval_output, l1_path_norm
 from ._path import RegularizationPath, auto_path_penalty
+
+#: torch's random generator is global to the process: fits (which seed it) and predictions
+#: (whose DataLoader draws from it) in threads of one process take turns, so that each fit
+#: draws the stream its seed gives.  Worker processes run in parallel.
+_TORCH_RANDOM = threading.RLock()
 
 
 def _check_path_penalty(path_penalty):
@@ -162,7 +168,10 @@ class NeuralGPRegressor(NeuralNetRegressor):
         ``callbacks__regularization_path__<arg>``.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the validation split;
-        the global torch random state is left untouched.
+        the global torch random state is left untouched.  torch's generator
+        is global to a process, so fits and predictions in threads of one
+        process run one at a time (each fit draws the stream its seed gives);
+        in worker processes they run in parallel.
     verbose : int, default=0
         1 prints skorch's per-epoch table.
     **kwargs
@@ -341,7 +350,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
         rng = check_random_state(self.random_state)
         self._seed_ = rng.randint(np.iinfo(np.int32).max)
         try:
-            with torch.random.fork_rng(devices=[]):
+            with _TORCH_RANDOM, torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self._seed_)
                 if not self.warm_start or not self.initialized_:
                     self.initialize()
@@ -444,7 +453,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
         X = self._validate_X(X, reset=False)
         # the DataLoader draws a worker seed from the global generator even when
         # it does not shuffle: keep the caller's random stream untouched
-        with torch.random.fork_rng(devices=[]):
+        with _TORCH_RANDOM, torch.random.fork_rng(devices=[]):
             raw = self.forward(X, training=False).numpy().astype(np.float64)
         Y = raw * self.target_scale_ + self.intercept_
         return Y.ravel() if self._y_1d_ else Y

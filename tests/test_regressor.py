@@ -345,3 +345,28 @@ def test_hidden_methods(method, reason):
     with pytest.raises(AttributeError) as info:
         getattr(reg, method)
     assert reason in str(info.value.__cause__)
+
+
+def test_fits_in_threads_draw_the_stream_their_seed_gives():
+    """Two fits and a prediction in parallel threads of one process: torch's random generator
+    is global, so without turns one fit's draws would shift the other's. Each fit equals the
+    same fit run alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(0)
+    X = rng.choice([-1.0, 1.0], size=(200, 8)).astype(np.float32)
+    y = X[:, 0] - X[:, 1] * X[:, 2] + 0.3 * rng.normal(size=200)
+
+    def fit(seed):
+        reg = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=6, batch_size=32,
+                                random_state=seed)
+        return reg.fit(X, y).predict(X)
+
+    alone = [fit(seed) for seed in (1, 2)]
+    fitted = fit(3)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = [pool.submit(fit, seed) for seed in (1, 2)] + [pool.submit(fit, 3)]
+        together = [future.result() for future in futures]
+    np.testing.assert_array_equal(together[0], alone[0])
+    np.testing.assert_array_equal(together[1], alone[1])
+    np.testing.assert_array_equal(together[2], fitted)
