@@ -17,20 +17,64 @@ eigendecomposition serves every REML iteration, each of which then costs O(r q^2
 eigenvalues (O(r) with one kernel).  With more than n / 3 markers, K_A is instead rotated
 into the eigenbasis of K_AA and each iteration is an n x n Cholesky factorisation, O(n^3),
 with exact derivatives for Newton's method (``_kernel_reml.py``).
+
+Markers out of memory (a dask array, or a lazy PLINK array read through its
+dask array) are never read whole: the kernels and the back-solves are sums
+over chunks computed by dask, and predictions are made a block of samples at
+a time.
 """
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_y,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 from threadpoolctl import threadpool_limits
 
 from ._components import components_bunch, constant_columns
+from ._inputs import check_lazy, is_dask, is_lazy
 from ._kernels import additive_features
+from ._lazy import lazy_predict
 from ._reml import fit_output, spectral_form
 
 __all__ = ["GBLUPRegressor"]
+
+#: Genotypes per block where the blocks are GBLUP's to choose (the sample chunks of a lazy
+#: array's dask array, the blocks a lazy array is predicted in): 32 MiB as float32.
+_BLOCK_VALUES = 2**23
+
+
+def _block_rows(n_features):
+    """Samples per block of :data:`_BLOCK_VALUES` genotypes (at least one)."""
+    return max(1, _BLOCK_VALUES // n_features)
+
+
+def _validate_lazy(estimator, X, y):
+    """``(X as a dask array, y as an ndarray)`` for ``fit`` on a lazy ``X``.
+
+    ``X`` is checked by its shape and dtype (:func:`~sklearn_elm._inputs.check_lazy`,
+    which reads nothing and sets ``n_features_in_``).  A dask ``X`` keeps its
+    chunks (over samples and loci: the kernels are sums over the chunks), rather
+    than the whole samples ``check_lazy`` would make of them; a lazy array is
+    read through :meth:`to_dask`, in blocks of :data:`_BLOCK_VALUES` genotypes.
+    """
+    check_lazy(estimator, X, reset=True)
+    if X.shape[0] < 2:
+        raise ValueError(
+            f"Found array with {X.shape[0]} sample(s) (shape={tuple(X.shape)}) while a "
+            "minimum of 2 is required by GBLUPRegressor."
+        )
+    y = _check_y(np.asarray(y), multi_output=True, y_numeric=True, estimator=estimator)
+    check_consistent_length(X, y)
+    if not is_dask(X):
+        X = X.to_dask(chunks=_block_rows(X.shape[1]))
+    return X, y
+
 
 class GBLUPRegressor(RegressorMixin, BaseEstimator):
     """Genomic BLUP with variance components estimated by REML.
@@ -133,6 +177,18 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
     term for the p x p matrix of pairwise effects that the epistatic kernel
     stores per output (1.2 GB at 12,000 loci).
 
+    **Out of core.**  ``X`` may be a dask array, chunked over samples and
+    loci, or a lazy PLINK array (:func:`~sklearn_elm.datasets.open_plink`,
+    read through its dask array in blocks of samples); it is then never read
+    whole.  The marker means and variances are dask reductions, the n x n
+    kernels (or the p x p Gram matrix, with fewer markers than samples) sums
+    over chunks of the products of chunks, and the marker effects
+    ``Z^T alpha`` (and ``Z^T diag(w) Z`` for the pairwise effects) dask
+    products, all computed by the active dask scheduler (a
+    ``dask.distributed`` cluster where a ``Client`` is).  The REML runs in
+    memory, on the n x n or p x p matrices, so memory is theirs plus a few
+    chunks per worker.  The fit equals the in-memory one to float round-off.
+
     **rrBLUP.**  Additive GBLUP predictions equal those of ridge regression
     on ``Z`` with ``alpha = c s2_E / s2_A`` (``coef_`` is that ridge
     solution); ``"additive+epistatic"`` is ridge regression on the stacked
@@ -163,6 +219,13 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
     True
     >>> model.predict(X[:2]).shape
     (2,)
+
+    The same fit from a dask array, chunked over samples and loci:
+
+    >>> import dask.array as da
+    >>> lazy = GBLUPRegressor().fit(da.from_array(X, chunks=(100, 20)), y)
+    >>> bool(np.allclose(lazy.coef_, model.coef_, rtol=1e-10))
+    True
     """
 
     _parameter_constraints: dict = {
@@ -180,8 +243,10 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Marker dosages (0/1, 0/1/2 or any numeric coding).
+        X : array-like, lazy array or dask array of shape (n_samples, n_features)
+            Marker dosages (0/1, 0/1/2 or any numeric coding).  A dask array
+            or a lazy array (:func:`~sklearn_elm.datasets.open_plink`) is read
+            a chunk at a time, by dask, and never whole (needs dask).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Phenotypes; each output is fitted separately on the shared
             eigendecomposition.
@@ -191,15 +256,13 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         self : GBLUPRegressor
             The fitted estimator.
         """
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            multi_output=True,
-            y_numeric=True,
-            dtype=np.float64,
-            ensure_min_samples=2,
-        )
+        if is_lazy(X):
+            X, y = _validate_lazy(self, X, y)
+        else:
+            X, y = validate_data(
+                self, X, y, multi_output=True, y_numeric=True, dtype=np.float64,
+                ensure_min_samples=2,
+            )
         Y = y.reshape(len(y), -1).astype(np.float64)
         y_mean = Y.mean(axis=0)
         Yc = Y - y_mean
@@ -255,16 +318,21 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like, lazy array or dask array of shape (n_samples, n_features)
             Marker dosages coded as in ``fit``.
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        y_pred : ndarray or dask array of shape (n_samples,) or (n_samples, n_outputs)
             ``intercept_ + X @ coef_`` plus, for the epistatic kernel,
-            ``z @ epistasis_matrix_ @ z`` with ``z = X - X_mean_``.
+            ``z @ epistasis_matrix_ @ z`` with ``z = X - X_mean_``.  For a
+            dask ``X``, a dask array (one task per sample chunk); for a lazy
+            array, an ndarray predicted a block of samples at a time.
         """
         check_is_fitted(self)
+        if is_lazy(X):
+            X = check_lazy(self, X, reset=False)  # a dask X: whole samples per chunk
+            return lazy_predict(self, X, _block_rows(X.shape[1]))
         X = validate_data(self, X, reset=False, dtype=np.float64)
         pred = X @ np.atleast_2d(self.coef_).T + self.intercept_
         if hasattr(self, "epistasis_matrix_"):

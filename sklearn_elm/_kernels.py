@@ -4,11 +4,122 @@ The VanRaden additive kernel ``K_A = W_A W_A^T`` of centred markers, and the
 additive-by-additive kernel ``K_AA = K_A o K_A`` (Henderson) with its explicit
 pairwise features, each scaled to mean diagonal 1 so that a variance ratio
 means the same on any phenotype scale.
+
+The markers may be a dask array, read a chunk at a time and never whole:
+then the features are lazy dask arrays too, and every product of them that
+the REML needs (:func:`gram`, :func:`computed`) is computed by dask, on the
+active scheduler (a ``dask.distributed`` cluster where a ``Client`` is), as
+a sum over chunks of the products of the chunks.
 """
 
 import numpy as np
 
-__all__ = ["additive_features", "epistatic_kernel", "pairwise_features"]
+from ._inputs import is_dask
+
+__all__ = ["additive_features", "computed", "epistatic_kernel", "gram", "mirror_lower",
+           "pairwise_features"]
+
+
+def computed(*arrays):
+    """The arrays as ndarrays: dask arrays computed by one ``dask.compute``, the rest as given.
+
+    One call computes them together, so that the chunks of ``X`` they share
+    are read once.
+
+    Parameters
+    ----------
+    *arrays : ndarray or dask array
+
+    Returns
+    -------
+    arrays : tuple of ndarray
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dask.array as da
+    >>> from sklearn_elm._kernels import computed
+    >>> computed(np.ones(2), da.ones(3, chunks=2).sum())
+    (array([1., 1.]), np.float64(3.0))
+    """
+    if not any(is_dask(array) for array in arrays):
+        return arrays
+    import dask
+
+    return dask.compute(*arrays)
+
+
+def mirror_lower(K, block=1024):
+    """Copy the lower triangle of the square ``K`` onto its upper one, in place.
+
+    A block of ``block`` rows at a time, so that no second ``n x n`` array is
+    made.  A Gram matrix made of blocks (by dask) is symmetric only up to
+    round-off; made exactly so, it is what one symmetric BLAS product gives.
+
+    Parameters
+    ----------
+    K : ndarray of shape (n, n)
+    block : int, default=1024
+
+    Returns
+    -------
+    K : ndarray of shape (n, n)
+        The same array, now symmetric.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._kernels import mirror_lower
+    >>> mirror_lower(np.arange(9.0).reshape(3, 3), block=2)
+    array([[0., 3., 6.],
+           [3., 4., 7.],
+           [6., 7., 8.]])
+    """
+    n = K.shape[0]
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        K[start:stop, stop:] = K[stop:, start:stop].T
+        upper = np.triu_indices(stop - start, 1)
+        diagonal = K[start:stop, start:stop]
+        diagonal[upper] = diagonal.T[upper]
+    return K
+
+
+def gram(W, *, over):
+    """The Gram matrix of ``W`` summed over loci (``W W^T``) or over samples (``W^T W``).
+
+    In memory, one symmetric BLAS product.  For a dask ``W``, dask's product
+    of the chunks: each output block is the sum over the chunks of the
+    summed axis (locus chunks for ``over="loci"``, sample chunks for
+    ``over="samples"``) of the products of two chunks, computed on the active
+    scheduler; the result is then made exactly symmetric
+    (:func:`mirror_lower`).  Memory: the output and a few chunks per worker.
+
+    Parameters
+    ----------
+    W : ndarray or dask array of shape (n_samples, n_features)
+    over : {"loci", "samples"}
+        The axis summed over.
+
+    Returns
+    -------
+    G : ndarray of shape (n_samples, n_samples) or (n_features, n_features)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dask.array as da
+    >>> from sklearn_elm._kernels import gram
+    >>> W = np.arange(12.0).reshape(4, 3)
+    >>> bool(np.allclose(gram(da.from_array(W, chunks=(3, 2)), over="loci"), W @ W.T))
+    True
+    >>> gram(W, over="samples").shape
+    (3, 3)
+    """
+    product = W @ W.T if over == "loci" else W.T @ W
+    if not is_dask(W):
+        return product
+    return mirror_lower(computed(product)[0])
 
 
 def additive_features(X, *, mean=None, scale=None):
@@ -40,10 +151,15 @@ def additive_features(X, *, mean=None, scale=None):
     scale : float
         The normaliser ``c``.
 
+    A dask ``X`` gives a lazy dask ``W`` of the same chunks; ``mean`` and
+    ``c`` are then computed first, by one pass of dask reductions over the
+    chunks (the column means and variances).
+
     Raises
     ------
     ValueError
-        If every column of ``X`` is constant (``c = 0``).
+        If every column of ``X`` is constant (``c = 0``), or if a dask ``X``
+        holds NaN or infinite values.
 
     Examples
     --------
@@ -56,6 +172,8 @@ def additive_features(X, *, mean=None, scale=None):
     >>> round(float(np.trace(W @ W.T)) / len(X), 12)
     1.0
     """
+    if is_dask(X):
+        return _lazy_additive_features(X, mean, scale)
     X = np.asarray(X, dtype=np.float64)
     if mean is None:
         mean = X.mean(axis=0)
@@ -65,6 +183,27 @@ def additive_features(X, *, mean=None, scale=None):
     if not scale > 0:
         raise ValueError("every marker in X is constant: the relationship matrix is zero.")
     return Z / np.sqrt(scale), mean, scale
+
+
+def _lazy_additive_features(X, mean, scale):
+    """:func:`additive_features` of a dask ``X``: the statistics computed, ``W`` lazy."""
+    X = X.astype(np.float64)
+    if mean is None:  # dask's variance is one pass, with the means of the chunks combined
+        mean, variances = computed(X.mean(axis=0), X.var(axis=0))
+        scale = float(np.sum(variances)) if scale is None else scale
+    elif scale is None:
+        scale = float(np.sum(computed(((X - mean) ** 2).mean(axis=0))[0]))
+    mean = np.asarray(mean, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(mean))
+    if bad.size or not np.isfinite(scale):
+        column = int(bad[0]) if bad.size else "?"
+        raise ValueError(
+            f"X holds NaN or infinite values (first at locus {column}): a missing call must "
+            "be imputed before GBLUP, e.g. with GenotypeEncoder or SimpleImputer."
+        )
+    if not scale > 0:
+        raise ValueError("every marker in X is constant: the relationship matrix is zero.")
+    return (X - mean) / np.sqrt(scale), mean, scale
 
 
 def pairwise_features(Z):
@@ -77,12 +216,13 @@ def pairwise_features(Z):
 
     Parameters
     ----------
-    Z : ndarray of shape (n_samples, p)
+    Z : ndarray or dask array of shape (n_samples, p)
         Centred markers.
 
     Returns
     -------
-    F : ndarray of shape (n_samples, p * (p + 1) // 2)
+    F : ndarray or dask array of shape (n_samples, p * (p + 1) // 2)
+        For a dask ``Z``, a dask array made a sample chunk at a time.
 
     Examples
     --------
@@ -96,6 +236,11 @@ def pairwise_features(Z):
     True
     """
     n, p = Z.shape
+    if is_dask(Z):
+        return Z.rechunk({1: -1}).map_blocks(
+            pairwise_features, chunks=(Z.chunks[0], (p * (p + 1) // 2,)), dtype=np.float64,
+            meta=np.empty((0, 0)),
+        )
     F = np.empty((n, p * (p + 1) // 2))
     start = 0
     for i in range(p):  # one block of columns (i, i), (i, i + 1), ..., (i, p - 1) per locus

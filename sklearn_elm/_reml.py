@@ -17,16 +17,22 @@ factorisations and 2 to 11 evaluations with exact derivatives, each
 epistatic kernel and ``p > n / 3`` markers costs ``O(n^2 p + n p^2 + n^3)``
 time and ``O(n^2 + n p + p^2)`` memory in all; at n = 2,000 and p = 12,000
 the pairwise matrix (``n p^2 / 2`` multiply-adds, 1.2 GB) dominates.
+
+The markers may be a dask array (:mod:`sklearn_elm._kernels`): every product
+with them (the Gram matrices, ``U^T W``, ``W^T y``, the back-solves
+``Z^T alpha`` and ``Z^T diag(w) Z``) is then computed by dask, a sum over
+chunks, and the REML itself runs in memory on the n x n or p x p results.
 """
 
 import numpy as np
 from scipy import linalg
-from scipy.optimize import minimize
+from scipy.optimize import minimize, root
 from sklearn.utils import Bunch
 from threadpoolctl import threadpool_limits
 
+from ._inputs import is_dask
 from ._kernel_reml import maximise_kernel_reml
-from ._kernels import epistatic_kernel, pairwise_features
+from ._kernels import computed, epistatic_kernel, gram, mirror_lower, pairwise_features
 
 __all__ = ["fit_output", "reml_objective", "spectral_form"]
 
@@ -140,7 +146,8 @@ def _maximise_reml(args):
     """Minimise :func:`reml_objective` by L-BFGS-B from the best point of a coarse grid.
 
     The grid only guards against starting in the wrong basin of a likelihood
-    that can be multimodal; the optimum is scipy's.
+    that can be multimodal; the optimum is scipy's, refined by
+    :func:`_gradient_root`.
     """
     n_par = 1 if args[4] is None else 2
     grid = np.stack(np.meshgrid(*[_LOG_THETA_GRID] * n_par), axis=-1).reshape(-1, n_par)
@@ -154,7 +161,41 @@ def _maximise_reml(args):
         bounds=[_LOG_THETA_BOUNDS] * n_par,
         options={"ftol": 1e-12, "gtol": 1e-7, "maxiter": 500},
     )
-    return res.x, res.fun
+    return _gradient_root(args, res.x, res.fun)
+
+
+def _gradient_root(args, x, f):
+    """The zero of the deviance's gradient next to L-BFGS-B's optimum ``x``, off the bounds.
+
+    L-BFGS-B stops where the deviance falls by no more than its round-off,
+    which leaves the log ratios determined to about ``sqrt(eps)`` (1e-7): any
+    round-off in the inputs (another order of the loci, sums over dask's
+    chunks) moves the fit by as much.  The analytic gradient still points the
+    way there, so MINPACK's hybrid root finder on it (``scipy.optimize.root``)
+    takes the coordinates inside the bounds to the round-off of the gradient.
+    A root further than 1e-3 away, out of bounds or with a higher deviance is
+    not taken.
+    """
+    low, high = _LOG_THETA_BOUNDS
+    free = (x > low + 1e-6) & (x < high - 1e-6)
+    if not free.any():
+        return x, f
+
+    def at(z):
+        full = x.copy()
+        full[free] = z
+        return full
+
+    def gradient(z):
+        return reml_objective(at(z), *args)[1][free]
+
+    # xtol below round-off: it stops where no step improves, which it reports as a failure
+    polished = at(root(gradient, x[free], method="hybr", options={"xtol": 1e-15}).x)
+    if not (np.all(np.abs(polished - x) < 1e-3) and np.all((polished > low) & (polished < high))
+            and np.linalg.norm(gradient(polished[free])) < np.linalg.norm(gradient(x[free]))):
+        return x, f
+    f_polished = reml_objective(polished, *args)[0]
+    return (polished, f_polished) if f_polished <= f + 1e-12 * abs(f) else (x, f)
 
 
 def spectral_form(W_a, c_a, Yc, *, epistatic, use_features):
@@ -194,11 +235,11 @@ def spectral_form(W_a, c_a, Yc, *, epistatic, use_features):
     spec.yy = np.einsum("ij,ij->j", Yc, Yc)
     if epistatic and not spec.dense:
         # Woodbury form: the additive kernel W_a W_a^T enters through W_a itself
-        if not use_features:
-            spec.cross = spec.U.T @ W_a
-        spec.gram = W_a.T @ W_a
-        spec.proj_Y = W_a.T @ Yc
-        spec.second_moments = spec.Z.T @ spec.Z / n
+        spec.gram = gram(W_a, over="samples")
+        spec.proj_Y, spec.cross = computed(
+            W_a.T @ Yc, spec.cross if use_features else spec.U.T @ W_a
+        )
+        spec.second_moments = spec.gram * (c_a / n)  # Z^T Z / n
 
     def reml_args(k):
         if spec.dense:
@@ -216,19 +257,19 @@ def _feature_basis(spec, Yc):
     n, W_a = spec.n, spec.W_a
     if spec.epistatic:
         F = pairwise_features(spec.Z)
-        F -= F.mean(axis=0)
-        spec.c_aa = float(np.einsum("ij,ij->", F, F) / n)
+        F -= computed(F.mean(axis=0))[0]  # in place in memory; a dask F is then centred lazily
+        spec.c_aa = float(computed(np.einsum("ij,ij->", F, F))[0] / n)
         _check_epistatic_scale(spec.c_aa)
         F /= np.sqrt(spec.c_aa)
     else:
         F = W_a
-    eigvals, V = linalg.eigh(F.T @ F, driver="evd", check_finite=False)
+    eigvals, V = linalg.eigh(gram(F, over="samples"), driver="evd", check_finite=False)
     keep = eigvals > eigvals[-1] * max(F.shape) * np.finfo(float).eps
     spec.eigvals, spec.V = eigvals[keep], V[:, keep]
     rot = spec.V / np.sqrt(spec.eigvals)  # U^T = rot^T F^T
-    FtY = F.T @ (np.hstack([Yc, W_a]) if spec.epistatic else Yc)
-    spec.rotated_Y = rot.T @ FtY[:, : Yc.shape[1]]
-    spec.cross = rot.T @ FtY[:, Yc.shape[1] :] if spec.epistatic else None
+    FtY, *FtW = computed(F.T @ Yc, *([F.T @ W_a] if spec.epistatic else []))
+    spec.rotated_Y = rot.T @ FtY
+    spec.cross = rot.T @ FtW[0] if spec.epistatic else None
 
 
 def _kernel_basis(spec, Yc):
@@ -240,11 +281,11 @@ def _kernel_basis(spec, Yc):
     """
     n = spec.n
     if spec.epistatic:
-        linear = spec.Z @ spec.Z.T
+        linear = gram(spec.Z, over="loci")
         K, spec.c_aa = epistatic_kernel(spec.Z, gram=linear)
         _check_epistatic_scale(spec.c_aa)
     else:
-        K = spec.W_a @ spec.W_a.T
+        K = gram(spec.W_a, over="loci")
     # one thread: LAPACK's threads spin against each other on a loaded machine (on the two
     # shared cores here, 2,000 x 2,000 took 1.5 s on one thread and 4 to 15 s on two)
     with threadpool_limits(limits=1, user_api="blas"):
@@ -293,12 +334,12 @@ def _blup_effects(spec, theta, v, s_a, y):
     if spec.dense:  # U is a complete basis and v = U^T V^{-1} y
         alpha = U @ v
     else:  # alpha = H^{-1} (y - theta_A W_a s_a), H^{-1} r = r - U (d * U^T r)
-        r = y - theta[1] * (spec.W_a @ s_a) if spec.epistatic else y
+        r = y - theta[1] * computed(spec.W_a @ s_a)[0] if spec.epistatic else y
         alpha = r - U @ (theta[0] * lam / (1.0 + theta[0] * lam) * (U.T @ r))
     if not spec.epistatic:
-        return theta[0] * (Z.T @ alpha) / c_a, None
+        return theta[0] * computed(Z.T @ alpha)[0] / c_a, None
     if coef is None:
-        coef = theta[1] * (Z.T @ alpha) / c_a
+        coef = theta[1] * computed(Z.T @ alpha)[0] / c_a
     return coef, _weighted_gram(Z, theta[0] / c_aa * alpha)
 
 
@@ -306,8 +347,12 @@ def _weighted_gram(Z, w, block=1024):
     """``Z^T diag(w) Z``, symmetric, from its blocks on and above the diagonal.
 
     One BLAS product per block of columns: about half the ``2 n p^2`` flops
-    of the full product (``w`` has both signs, so no ``syrk``).
+    of the full product (``w`` has both signs, so no ``syrk``).  For a dask
+    ``Z``, dask's product ``Z^T (w Z)``, p x p blocks summed over the sample
+    chunks, made exactly symmetric.
     """
+    if is_dask(Z):
+        return mirror_lower(computed(Z.T @ (Z * w[:, None]))[0])
     p = Z.shape[1]
     B = w[:, None] * Z
     out = np.empty((p, p))
