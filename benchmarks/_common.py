@@ -55,11 +55,14 @@ def add_threads_option(parser, default=None, help="torch intra-op threads"):
 
 
 def set_threads(threads):
-    """Set torch's intra-op threads; None leaves torch's default."""
+    """Set torch's intra-op threads and the BLAS threads of numpy and scipy (for the rest of
+    the process); None leaves the defaults."""
     if threads is not None:
         import torch
+        from threadpoolctl import threadpool_limits
 
         torch.set_num_threads(threads)
+        threadpool_limits(limits=threads)
 
 
 # ---------------------------------------------------------------- timing

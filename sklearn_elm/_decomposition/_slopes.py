@@ -87,10 +87,11 @@ def conditional_slopes(moments, design):
     """
     # Cov(z_j, s_ki) over the samples that determine s_ki (z_i != 0)
     nz, sbar, zbar_w, cov_zs = _informative(moments)
-    C_pinv = linalg.pinvh(design.C)
+    # one eigendecomposition gives both the pseudo-inverse and the rank
+    C_pinv, rank = linalg.pinvh(design.C, return_rank=True)
     B = C_pinv @ cov_zs  # B[k, j, i] = sum_l C+[j, l] Cov(z_l, s_ki): one BLAS product per output
     _self_slopes_on_own_samples(moments, B, nz, zbar_w, cov_zs)
-    return Bunch(B=B, C_pinv=C_pinv, nz=nz, sbar=sbar, zbar_w=zbar_w, cov=cov_zs)
+    return Bunch(B=B, C_pinv=C_pinv, rank=rank, nz=nz, sbar=sbar, zbar_w=zbar_w, cov=cov_zs)
 
 
 def _self_slopes_on_own_samples(moments, B, nz, zbar_w, cov_zs):
@@ -132,7 +133,7 @@ def _slope_variances(moments, slopes):
     nz, sbar, C_pinv = slopes.nz, slopes.sbar, slopes.C_pinv
     var_s = moments.ss / nz - sbar**2
     explained = np.einsum("kji,kji->ki", slopes.cov, slopes.B)
-    rank = np.linalg.matrix_rank(C_pinv, hermitian=True)
+    rank = slopes.rank
     few = (moments.nz > 0) & (moments.nz - rank - 1 < 1)
     if few.any():
         warnings.warn(
