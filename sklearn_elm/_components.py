@@ -132,6 +132,14 @@ def components_bunch(additive, epistatic, genetic, phenotypic):
 def pairwise_values(Z, epistasis):
     """Pairwise genetic values ``sum_{i<j} E_ij z_i z_j`` for every sample.
 
+    For any square ``E`` this is ``sum_{i != j} E_ij z_i z_j / 2`` (the pair
+    ``i < j`` weighs ``(E_ij + E_ji) / 2``), computed one of two ways with the
+    same result up to float round-off: as ``(z^T E z - sum_i E_ii z_i^2) / 2``
+    by one matrix product, ``O(n p^2)`` time; or, where few pairs have an
+    effect (at most ``max(p, p^2 / 512)``, where the product would be slower), as
+    a sum over those pairs, ``O(n)`` each, taken ``p`` pairs at a time.  Either
+    way the memory beyond ``Z`` and ``E`` is ``O(n p)``.
+
     Parameters
     ----------
     Z : ndarray of shape (n_samples, n_loci)
@@ -152,12 +160,27 @@ def pairwise_values(Z, epistasis):
     array([-2.,  2.])
     """
     Z = np.asarray(Z, dtype=np.float64)
-    i, j = np.nonzero(np.triu(epistasis, 1))
-    if i.size * 4 > epistasis.size:  # dense: z^T E z / 2 by matrix products, O(n p^2)
-        off = epistasis - np.diag(np.diag(epistasis))
-        return 0.5 * np.einsum("ni,ni->n", Z @ off, Z)
-    # sparse (a few pairs among many loci): O(n pairs)
-    return (Z[:, i] * Z[:, j]) @ epistasis[i, j]
+    E = np.asarray(epistasis, dtype=np.float64)
+    p = E.shape[-1]
+    # entries off the diagonal, counted without a p x p temporary: two per symmetric pair
+    n_entries = np.count_nonzero(E) - np.count_nonzero(np.diagonal(E))
+    if n_entries > 2 * max(p, p * p // 512):
+        ZE = Z @ E
+        diagonal = np.diagonal(E)
+        if diagonal.any():
+            ZE -= Z * diagonal
+        return 0.5 * np.einsum("ni,ni->n", ZE, Z)
+    i, j = np.nonzero(E)
+    off = i != j
+    # each pair once, i < j, whichever triangle holds it
+    pairs = np.unique(np.minimum(i[off], j[off]) * p + np.maximum(i[off], j[off]))
+    i, j = np.divmod(pairs, p)
+    Zt = np.ascontiguousarray(Z.T)  # a pair's two loci are then two contiguous rows
+    values = np.zeros(len(Z))
+    for start in range(0, i.size, max(p, 1)):
+        a, b = i[start:start + p], j[start:start + p]
+        values += (0.5 * (E[a, b] + E[b, a])) @ (Zt[a] * Zt[b])
+    return values
 
 
 def orthogonal_parts(Z, additive, epistasis):

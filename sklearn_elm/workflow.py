@@ -14,11 +14,14 @@ job, writing the report the command line's.
 
 import contextlib
 import inspect
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
+from sklearn.utils import Bunch
 
 from ._resources import available_memory, gib, memory_needed, package_versions
 
@@ -199,7 +202,8 @@ def check_data(data, *, ploidy=None):
             f"too few samples with phenotypes: {n_train} to train and {n_test} to test "
             "(at least 10 and 2 are needed)."
         )
-    needed = memory_needed(len(data.train), p, data.phenotypes.shape[1])
+    needed = memory_needed(len(data.train), p, data.phenotypes.shape[1],
+                           truth="additive_effects" in data and "epistasis" in data)
     available = available_memory()
     if available is not None and needed > available:
         raise ValueError(
@@ -246,15 +250,44 @@ def _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks):
 
 @contextlib.contextmanager
 def _noted(notes):
-    """Append the message of every warning raised inside to ``notes`` (once each), and
-    raise the warnings again for the caller to see."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
+    """Note the warnings raised inside, and raise them again for the caller to see.
+
+    Each :class:`UserWarning`'s message (scikit-learn's ``ConvergenceWarning``
+    included) is appended to ``notes`` once, for the report; a library's
+    ``DeprecationWarning`` or ``RuntimeWarning`` chatter is not.  Every warning
+    caught is then raised again once, from where it was raised (file, line,
+    module and the module's registry), so the caller's filters apply to it as
+    to any warning.  Also where the block ends by an exception.
+    """
+    caught = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        for w in caught:
+            if issubclass(w.category, UserWarning) and str(w.message) not in notes:
+                notes.append(str(w.message))
+        _warn_again(caught)
+
+
+def _warn_again(caught):
+    """Raise each of the recorded warnings ``caught`` again, under the filters in force now."""
+    modules = {getattr(m, "__file__", None): m for m in list(sys.modules.values())}
+    unknown = {}  # the registry for code outside the imported modules (a doctest, a string)
     for w in caught:
-        if str(w.message) not in notes:
-            notes.append(str(w.message))
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        module = modules.get(w.filename)
+        name, registry = None, unknown
+        if module is not None:
+            name = module.__name__
+            registry = vars(module).setdefault("__warningregistry__", {})
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, module=name,
+                               registry=registry, source=w.source)
+
+
+def _dense(matrix):
+    """The screened fit's pair matrix, sparse past 4 GiB, dense as the report reads it."""
+    return matrix.todense() if sparse.issparse(matrix) else np.asarray(matrix)
 
 
 def _timed(timings, key, step, log):
@@ -275,6 +308,35 @@ def _baselines(encoder, X, Y, train):
     gblup_a = GBLUPRegressor(kernel="additive").fit(Z_train, Y[train])
     gblup_aa = GBLUPRegressor(kernel="additive+epistatic").fit(Z_train, Y[train])
     return gblup_a, gblup_aa, Z_test
+
+
+def _decompose(network, X, Y, k, p):
+    """The ELM decomposition of the fitted ``network`` on ``(X, Y)``, as the report reads it:
+    ``additive`` (k, p), ``epistasis`` (k, p, p), ``components`` and ``kind``.
+
+    The decomposer is not kept: its ``(k, p, p)`` variances of the pairs, which the report
+    does not show, are freed before GBLUP builds its own ``p x p`` matrices.
+    """
+    from ._decomposer import ELMDecomposer
+
+    elm = ELMDecomposer(network, prefit=True).fit(X, Y)
+    return Bunch(additive=np.reshape(elm.additive_effects_, (k, p)),
+                 epistasis=np.reshape(_dense(elm.epistasis_matrix_), (k, p, p)),
+                 components=_as_components(elm.variance_components_, k),
+                 kind=elm.components_)
+
+
+def _gblup_pairs(gblup_aa, k, p):
+    """GBLUP A+AA's pair effects, ``(k, p, p)``, with a zero diagonal.
+
+    Its pairwise value is ``z^T E z`` (centred ``z``), so the effect of
+    ``z_i z_j`` is ``2 E_ij``; the diagonal (``z_i^2``, no pair) is set to 0.
+    One copy of the matrices, scaled in place: no other ``p x p`` temporary.
+    """
+    pairs = np.array(gblup_aa.epistasis_matrix_, dtype=np.float64).reshape(k, p, p)
+    pairs *= 2.0
+    np.einsum("kii->ki", pairs)[...] = 0.0  # a writeable view of the diagonals
+    return pairs
 
 
 def _hidden_sizes(reg):
@@ -380,8 +442,6 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
     """
     from sklearn.metrics import r2_score
 
-    from ._decomposer import ELMDecomposer
-
     log = log or (lambda message: None)
     ploidy = check_data(data, ploidy=ploidy)
     timings, train = {}, np.asarray(data.train)
@@ -397,7 +457,7 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
         _timed(timings, "train", lambda: network.fit(X[train], Y[train]), log)
         log("Decomposing the network (equivalent linear mapping) on the training samples...")
         elm = _timed(timings, "decompose",
-                     lambda: ELMDecomposer(network, prefit=True).fit(X[train], Y[train]), log)
+                     lambda: _decompose(network, X[train], Y[train], k, p), log)
         log("Fitting the GBLUP baselines (REML)...")
         gblup_a, gblup_aa, Z_test = _timed(timings, "gblup",
                                            lambda: _baselines(network[0], X, Y, train), log)
@@ -405,14 +465,12 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
     predictions = {"network": network.predict(X[~train]).reshape(-1, k),
                    "GBLUP-A": gblup_a.predict(Z_test).reshape(-1, k),
                    "GBLUP-A+AA": gblup_aa.predict(Z_test).reshape(-1, k)}
-    # GBLUP's pairwise value is z^T E z (centred z), so the effect of z_i z_j is 2 E_ij
-    epi_aa = 2.0 * np.asarray(gblup_aa.epistasis_matrix_).reshape(k, p, p) * (1 - np.eye(p))
-    additive = {"ELM": np.reshape(elm.additive_effects_, (k, p)),
-                "GBLUP-A": np.reshape(gblup_a.coef_, (k, p))}
-    epistasis = {"ELM": np.reshape(elm.epistasis_matrix_, (k, p, p)), "GBLUP-A+AA": epi_aa}
-    components = {"ELM": _as_components(elm.variance_components_, k),
+    additive = {"ELM": elm.additive, "GBLUP-A": np.reshape(gblup_a.coef_, (k, p))}
+    epistasis = {"ELM": elm.epistasis, "GBLUP-A+AA": _gblup_pairs(gblup_aa, k, p)}
+    components = {"ELM": elm.components,
                   "GBLUP-A": _as_components(gblup_a.variance_components_, k),
                   "GBLUP-A+AA": _as_components(gblup_aa.variance_components_, k)}
+    del gblup_aa  # its (k, p, p) matrices, copied above, go before the scoring's temporaries
     recovery = None
     if "additive_effects" in data and "epistasis" in data:
         Z_train = network[0].transform(X[train])
@@ -433,7 +491,7 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
         additive=additive,
         epistasis=epistasis,
         variance_components=components,
-        elm_components=elm.components_,
+        elm_components=elm.kind,
         network=_summary(reg),
         timings=timings,
         recovery=recovery,

@@ -88,12 +88,71 @@ def placeholder_figures(monkeypatch):
 
 
 def test_rank_pairs_orders_by_magnitude():
+    """Pairs i < j by decreasing |e_ij|; the two pairs at exactly 0 (not scored) are left
+    out, whatever top asks for."""
     E = np.array([[0, 1, -3, 0], [1, 0, 2, 0.5], [-3, 2, 0, 0], [0, 0.5, 0, 0]], dtype=float)
     i, j, e = rank_pairs(E)
-    assert list(zip(i.tolist(), j.tolist(), strict=True))[:4] == [(0, 2), (1, 2), (0, 1), (1, 3)]
-    assert e[:4].tolist() == [-3.0, 2.0, 1.0, 0.5]
-    assert len(e) == 6 and (i < j).all()
+    assert list(zip(i.tolist(), j.tolist(), strict=True)) == [(0, 2), (1, 2), (0, 1), (1, 3)]
+    assert e.tolist() == [-3.0, 2.0, 1.0, 0.5]
     assert len(rank_pairs(E, top=2)[2]) == 2
+    assert len(rank_pairs(E, top=10)[2]) == 4
+    assert [len(a) for a in rank_pairs(np.zeros((5, 5)), top=3)] == [0, 0, 0]
+
+
+def _ranked_reference(E, top):
+    """Every pair i < j with a non-zero estimate, stably sorted by -|e| (NaN last)."""
+    i, j = np.triu_indices(E.shape[-1], k=1)
+    values = E[i, j]
+    scored = values != 0
+    i, j, values = i[scored], j[scored], values[scored]
+    key = np.where(np.isnan(values), np.inf, -np.abs(values))
+    order = np.argsort(key, kind="stable")[:top]
+    return i[order], j[order], values[order]
+
+
+@pytest.mark.parametrize("block", [7, 40, 2**22])
+@pytest.mark.parametrize("top", [None, 1, 5, 12, 300])
+def test_rank_pairs_read_by_blocks_ranks_as_a_whole(monkeypatch, block, top):
+    """Read a block of rows at a time, keeping only the candidates for the top, the ranking
+    is that of all scored pairs sorted at once: ties (many here) in the matrix's row order,
+    NaN last, zeros left out; a scipy sparse matrix ranks as its dense form."""
+    from scipy import sparse
+
+    from sklearn_elm._report import _tables
+
+    monkeypatch.setattr(_tables, "RANK_BLOCK", block)
+    rng = np.random.default_rng(block)
+    p = 23
+    E = rng.choice([0.0, 0.0, 0.5, -0.5, 1.0, -2.0], size=(p, p)) * rng.choice([1.0, 1.5],
+                                                                               size=(p, p))
+    E[3, 9] = E[4, 4] = E[10, 20] = np.nan
+    E = np.triu(E, 1) + np.triu(E, 1).T
+    expected = _ranked_reference(E, top)
+    for given in (E, sparse.csr_array(E), sparse.coo_array(E)):
+        ranked = rank_pairs(given, top=top)
+        for got, want in zip(ranked, expected, strict=True):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_rank_pairs_of_a_large_matrix_stays_small(monkeypatch):
+    """The top pairs of a matrix read 65,536 cells at a time are ranked with a few MB beyond
+    it (a quarter of it here), where ranking every pair at once takes more than the matrix
+    itself (its p (p - 1) / 2 values and their indices)."""
+    import tracemalloc
+
+    from sklearn_elm._report import _tables
+
+    monkeypatch.setattr(_tables, "RANK_BLOCK", 2**16)
+    rng = np.random.default_rng(0)
+    E = rng.normal(size=(2000, 2000))
+    tracemalloc.start()
+    try:
+        i, j, e = rank_pairs(E, top=100)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < E.nbytes / 4
+    assert abs(e[0]) == np.abs(np.triu(E, 1)).max() and len(e) == 100 and (i < j).all()
 
 
 def test_report_files_and_contents(tmp_path):
@@ -443,6 +502,32 @@ def test_top_pairs_limits_the_pair_table(tmp_path, placeholder_figures):
         assert len(list(csv.DictReader(f))) == 2 * 8 * 7 // 2
 
 
+def test_pair_table_holds_only_scored_pairs(tmp_path, placeholder_figures):
+    """Where the main estimate leaves pairs at exactly 0 (not tested by a screened fit), the
+    pair table, the summary and metrics.json list only the scored pairs, for each trait,
+    with the other methods' estimates of those pairs beside them."""
+    results = fake_results(n_traits=2, n_loci=8, truth=False)
+    E = np.zeros((2, 8, 8))
+    E[0, 1, 5] = E[0, 5, 1] = 0.4
+    E[0, 2, 3] = E[0, 3, 2] = -0.9
+    E[1, 0, 7] = E[1, 7, 0] = 0.2
+    results.epistasis["ELM"] = E
+    out = write_report(results, tmp_path / "report", top_pairs=10)
+    with open(out / "epistasis_pairs.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    names, other = results.feature_names, results.epistasis["GBLUP-A+AA"]
+    assert [(r["trait"], r["locus_i"], r["locus_j"], float(r["estimate"])) for r in rows] == [
+        ("trait 0", names[2], names[3], -0.9), ("trait 0", names[1], names[5], 0.4),
+        ("trait 1", names[0], names[7], 0.2)]
+    assert [float(r["gblup_a_aa"]) for r in rows] == pytest.approx(
+        [other[0, 2, 3], other[0, 1, 5], other[1, 0, 7]])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [len(metrics["traits"][f"trait {k}"]["top_pairs"]) for k in range(2)] == [2, 1]
+    results.epistasis["ELM"][1] = 0.0
+    rows = summary_tables(results)["top_pairs"].rows
+    assert rows[1] == ["trait 1", "-"] and "+0.400" in rows[0][1]
+
+
 def test_positions_reach_the_effects_table_and_order_the_effects_figure(tmp_path,
                                                                          placeholder_figures):
     """Where loci have a chromosome and position, effects.csv carries them and the additive
@@ -461,3 +546,13 @@ def test_positions_reach_the_effects_table_and_order_the_effects_figure(tmp_path
     assert np.all(x[[1, 2, 0]] == np.sort(x[:3])) and np.all(x[:3] < x[3:].min())
     np.testing.assert_allclose(y, results.additive["ELM"][0])
     assert [label.get_text() for label in ax.get_xticklabels()] == ["2", "5"]
+
+
+def test_heatmap_shows_the_first_loci_where_no_method_scored_a_pair():
+    """Past the heatmap's locus limit with every pair exactly 0 (no pair scored: a purely
+    additive trait) the heatmap shows the first loci instead of failing on an empty choice."""
+    from sklearn_elm._report._figures import MAX_HEATMAP_LOCI, _heatmap_loci
+
+    p = MAX_HEATMAP_LOCI + 20
+    loci = _heatmap_loci([np.zeros((p, p)), np.zeros((p, p))], p)
+    np.testing.assert_array_equal(loci, np.arange(MAX_HEATMAP_LOCI))

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -145,10 +146,11 @@ def test_check_data_names_the_problem(data, change, message):
 
 
 def test_a_panel_too_large_for_memory_is_refused_before_training(data, monkeypatch):
-    """More loci than memory allows: a clear error naming the size needed, before training."""
-    needed = workflow.memory_needed(300, 8, 2)
+    """More loci than memory allows: a clear error naming the size needed, before training
+    (the need of data with their true effects, which the analysis scores)."""
+    needed = workflow.memory_needed(300, 8, 2, truth=True)
     monkeypatch.setattr(workflow, "available_memory", lambda: needed - 1)
-    with pytest.raises(ValueError, match=r"8 loci: .* needs about 0.0 GiB .* is available; prune"):
+    with pytest.raises(ValueError, match=r"8 loci: .* needs about 0.5 GiB .* is available; prune"):
         analyse(data, callbacks=[("fail", FailIfTrained())], **FAST)
     monkeypatch.setattr(workflow, "available_memory", lambda: needed)
     check_data(data)  # just enough
@@ -175,3 +177,176 @@ def test_warnings_raised_while_fitting_reach_the_report(tmp_path, recwarn):
     assert "<h2>Warnings</h2>" in (out / "index.html").read_text()
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["warnings"] == list(result.notes)
+
+
+def _warn_inside(notes, *warnings_to_raise, then=None):
+    """Raise each (message, category) inside ``_noted(notes)``, from this module's one line,
+    then ``then`` (an exception) if given."""
+    with workflow._noted(notes):
+        for message, category in warnings_to_raise:
+            warnings.warn(message, category, stacklevel=1)
+        if then is not None:
+            raise then
+
+
+def test_noted_keeps_user_warnings_once_and_raises_every_warning_again():
+    """A UserWarning (a ConvergenceWarning included) raised twice is noted once; deprecation
+    and numerical chatter are not noted; every warning caught is raised again, once each,
+    with its category, from where it was raised."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    notes = []
+    raised = [("too few samples", UserWarning), ("too few samples", UserWarning),
+              ("old API", DeprecationWarning), ("overflow", RuntimeWarning),
+              ("no convergence", ConvergenceWarning)]
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        _warn_inside(notes, *raised)
+    assert notes == ["too few samples", "no convergence"]
+    assert [(str(w.message), w.category) for w in seen] == raised
+    assert {w.filename for w in seen} == {__file__}
+
+
+def test_noted_raises_the_warnings_again_after_an_exception():
+    """Warnings raised before an exception are still noted and raised again, and the
+    exception still reaches the caller."""
+    notes = []
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(ValueError, match="training failed"):
+            _warn_inside(notes, ("first", UserWarning), then=ValueError("training failed"))
+    assert notes == ["first"]
+    assert [str(w.message) for w in seen] == ["first"]
+
+
+class _QuietWarning(UserWarning):
+    pass
+
+
+@pytest.mark.parametrize("ignore", [
+    {"category": _QuietWarning},
+    {"module": re.escape(__name__) + "$"},  # the module the warning was raised from
+    {"message": "quiet"},
+])
+def test_noted_raises_again_under_the_callers_filters(ignore):
+    """An "ignore" filter of the caller, by category, module or message, silences the
+    warning raised again (the report still notes it); others still pass."""
+    notes = []
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", **ignore)
+        _warn_inside(notes, ("quiet", _QuietWarning))
+    assert notes == ["quiet"] and seen == []
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        _warn_inside(notes, ("quiet", _QuietWarning))
+    assert [str(w.message) for w in seen] == ["quiet"]
+
+
+def test_noted_warnings_again_meet_the_default_and_error_actions():
+    """Raised again with the module's registry: the "default" action shows a warning raised
+    twice from one line once; the "error" action makes it an error, after noting it."""
+    notes = []
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("default")
+        _warn_inside(notes, ("twice", UserWarning), ("twice", UserWarning))
+    assert [str(w.message) for w in seen] == ["twice"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        with pytest.raises(UserWarning, match="an error now"):
+            _warn_inside(notes, ("an error now", UserWarning))
+    assert notes == ["twice", "an error now"]
+
+
+def test_gblup_pairs_are_twice_the_matrix_off_the_diagonal():
+    """The report's GBLUP pair effects are 2 E_ij off the diagonal and 0 on it, in a copy:
+    the baseline's own matrices are left as they were."""
+    rng = np.random.default_rng(0)
+    E = rng.normal(size=(2, 5, 5))
+    E = E + E.transpose(0, 2, 1)
+    baseline = Bunch(epistasis_matrix_=E.copy())
+    pairs = workflow._gblup_pairs(baseline, 2, 5)
+    np.testing.assert_array_equal(pairs, 2 * E * (1 - np.eye(5)))
+    np.testing.assert_array_equal(baseline.epistasis_matrix_, E)
+    single = workflow._gblup_pairs(Bunch(epistasis_matrix_=E[0]), 1, 5)
+    assert single.shape == (1, 5, 5) and not np.diagonal(single[0]).any()
+
+
+@pytest.mark.parametrize("p", [50, 2000])
+def test_pairwise_values_agree_on_both_sides_of_the_sparse_switch(p):
+    """sum_{i<j} E_ij z_i z_j from the pairs (at most max(p, p^2 / 512) of them) and from the
+    matrix product (one more pair) agree to round-off, for a symmetric matrix with a diagonal
+    (ignored) and for pairs held in the upper triangle only (each weighs (E_ij + E_ji) / 2);
+    with and without the last pair, they differ by that pair's value."""
+    from sklearn_elm._components import pairwise_values
+
+    rng = np.random.default_rng(p)
+    Z = rng.normal(size=(40, p))
+    bound = max(p, p * p // 512)
+    i, j = np.triu_indices(p, 1)
+    chosen = rng.choice(i.size, bound + 1, replace=False)
+    upper = np.zeros((p, p))
+    upper[i[chosen], j[chosen]] = rng.normal(size=bound + 1)
+    expected = np.einsum("nij,ij->n", Z[:, :, None] * Z[:, None, :], upper) if p <= 50 else None
+    results = {}
+    for last in (True, False):  # with the last pair: the product; without it: the pairs
+        U = upper.copy()
+        if not last:
+            U[i[chosen[-1]], j[chosen[-1]]] = 0.0
+        symmetric = U + U.T + np.diag(rng.normal(size=p))
+        results[last] = (pairwise_values(Z, symmetric), 2 * pairwise_values(Z, U))
+        np.testing.assert_allclose(*results[last], rtol=1e-10, atol=1e-10)
+    removed = Z[:, i[chosen[-1]]] * Z[:, j[chosen[-1]]] * upper[i[chosen[-1]], j[chosen[-1]]]
+    np.testing.assert_allclose(results[True][0] - removed, results[False][0], rtol=1e-10,
+                               atol=1e-9)
+    if expected is not None:
+        np.testing.assert_allclose(results[True][0], expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("extra, finite", [(0, True), (1, False)])
+def test_pairwise_values_sums_few_pairs_pair_by_pair(extra, finite):
+    """Up to max(p, p^2 / 512) pairs are summed pair by pair, so that a locus in no pair is
+    never read: an infinite genotype there leaves the values finite.  One pair more and the
+    matrix product is taken, which reads every locus (inf * 0 is NaN)."""
+    from sklearn_elm._components import pairwise_values
+
+    rng = np.random.default_rng(1)
+    p = 600
+    Z = rng.normal(size=(30, p))
+    Z[:, -1] = np.inf  # in no pair
+    E = np.zeros((p, p))
+    i, j = np.triu_indices(p - 1, 1)
+    chosen = rng.choice(i.size, max(p, p * p // 512) + extra, replace=False)
+    E[i[chosen], j[chosen]] = 1.0
+    E += E.T
+    with np.errstate(invalid="ignore"):  # inf * 0, where the product reads the locus
+        values = pairwise_values(Z, E)
+    assert np.isfinite(values).all() == finite
+    if finite:
+        expected = (Z[:, i[chosen]] * Z[:, j[chosen]]).sum(axis=1)
+        np.testing.assert_allclose(values, expected, rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:1500 loci and 51 samples:UserWarning")
+@pytest.mark.parametrize("n_traits", [1, 2])
+def test_memory_needed_bounds_what_analyse_allocates(n_traits):
+    """At many more loci than samples (1,500 and 60: the p x p matrices dominate), the
+    arrays analyse allocates at its peak (traced) stay within memory_needed less its
+    allowance for the interpreter, and take at least 70 % of it (the bound is not lax)."""
+    import tracemalloc
+
+    from sklearn_elm._resources import BASE_BYTES
+
+    data = make_epistatic_phenotypes(60, 1500, n_traits=n_traits, ploidy=2, random_state=0)
+    plain = Bunch(**{k: v for k, v in data.items() if k not in ("additive_effects",
+                                                                "epistasis")})
+    analyse(plain, hidden_sizes=[8], max_epochs=1)  # imports and caches outside the trace
+    tracemalloc.start()
+    try:
+        analyse(plain, hidden_sizes=[8], max_epochs=1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    bound = workflow.memory_needed(60, 1500, n_traits) - BASE_BYTES
+    assert 0.7 * bound < peak <= bound

@@ -137,7 +137,9 @@ def _heatmap_loci(matrices, p):
         for locus in np.column_stack([i, j]).ravel():
             if locus not in chosen:
                 chosen.append(locus)
-    return np.sort(np.array(chosen[:MAX_HEATMAP_LOCI]))
+    if not chosen:  # no method scored a pair: the first loci, all zero
+        return np.arange(MAX_HEATMAP_LOCI)
+    return np.sort(np.array(chosen[:MAX_HEATMAP_LOCI], dtype=np.intp))
 
 
 def epistasis_heatmap(analysis, k):
