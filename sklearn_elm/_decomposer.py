@@ -107,8 +107,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
           coefficients it squares (see Notes).  Needs ``y``, and more
           samples than additive and pairwise terms plus one.
         * ``"screened"``: the trait's components from ``y``'s least-squares
-          fit on the terms of ``epistasis="screened"``, plus, in ``V_G``, what
-          the network fits beyond them.  Needs ``y``; at any ``p``.
+          fit on the loci and the confirmed pairs of ``epistasis="screened"``.
+          Needs ``y``; at any ``p``.
         * ``"network"``: the variances of the network's own parts (of
           ``additive_effects_``, ``epistasis_matrix_`` and ``f``), what the
           network has learnt.  A network that predicts a noisy trait well

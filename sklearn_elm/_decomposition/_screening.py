@@ -34,11 +34,12 @@ does, on the terms it uses), and of ``y`` for the pairs ``y`` proposed; the
 sampling variances and the components are those of ``y``'s coefficients on
 the same terms, each squared estimate corrected by the sampling noise it
 adds (exactly, ``sigma^2 tr(X_A^T X_A (X^T X)^{-1}_AA)``, so linkage between
-the chosen terms is accounted for).  A pair counts in ``V_AA`` only where
-``y``'s coefficient is significant at a family-wise :data:`ALPHA`
-(Bonferroni over the pairs screened from ``f``, or over every pair for those
-``y`` proposed): a pair the network chose for noise it memorised, or a
-false proposal of ``y``'s scan, would otherwise add that noise.
+the chosen terms is accounted for).  A pair counts in the components only
+where ``y``'s coefficient is significant at a family-wise :data:`ALPHA` over
+every pair scanned, with the noise variance of the loci and the pairs
+confirmed (:func:`_confirmed`): a pair the network chose for noise it
+memorised, or a false proposal of ``y``'s scan, would otherwise add that
+noise.
 """
 
 import numbers
@@ -322,19 +323,47 @@ def _parts(X, s, fit):
     return parts
 
 
-def _genetic(X, fit, beyond):
-    """``V_G``: the variance of ``y``'s fit on ``X``, less its sampling noise, plus the
-    variance of ``beyond``, what the network fits beyond every screened term (its part
-    orthogonal to them: higher-order effects)."""
+def _genetic(X, fit):
+    """``V_G``: the variance of ``y``'s fit on ``X``, less its sampling noise.
+
+    What the network fits beyond the terms is left out: fitted on the same samples, it
+    cannot be told apart from noise the network memorised (an overfitted network makes it
+    large on a purely additive trait)."""
     n = X.shape[0]
     fitted = X @ fit.y
-    return fitted @ fitted / n - fit.sigma2 * fit.df / n + beyond.var()
+    return fitted @ fitted / n - fit.sigma2 * fit.df / n
 
 
 def _significant(coef, variance, n_candidates, alpha=ALPHA):
     """Two-sided z-tests of ``y``'s coefficients, Bonferroni over ``n_candidates``."""
     z = np.abs(coef) / np.sqrt(np.maximum(variance, 1e-300))
     return z > stats.norm.isf(alpha / (2 * max(n_candidates, 1)))
+
+
+def _confirmed(X, s, fit, Fc, Yc, n_candidates):
+    """Which columns of ``X`` count in the components, and ``y``'s fit on them.
+
+    Every locus counts (a polygenic trait spreads over many loci, none of them
+    significant alone); a pair counts where ``y``'s coefficient in the full fit
+    is significant at a family-wise :data:`ALPHA` over every pair scanned.  The
+    network was trained on this ``y``, so its choice of pairs is a scan of ``y``
+    as much as ``y``'s own, and a pair it chose for noise it memorised fits that
+    noise again here: the noise variance of the tests comes from the loci and the
+    pairs confirmed so far, not from the full fit, which such pairs deflate.
+    Confirmed in rounds until the set stops changing.
+    """
+    keep = np.zeros(X.shape[1], dtype=bool)
+    keep[:s] = True
+    for _ in range(2 * ROUNDS):
+        final = _least_squares(X[:, keep], Fc, Yc)
+        variance = final.sigma2 * np.diag(fit.G_inv)[s:]
+        confirmed = np.concatenate([keep[:s], _significant(fit.y[s:], variance, n_candidates)])
+        if np.array_equal(confirmed, keep):
+            break
+        keep = confirmed
+    else:
+        final = _least_squares(X[:, keep], Fc, Yc)
+    return keep, final
 
 
 def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs):
@@ -346,24 +375,15 @@ def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs):
     independent = _independent(X, s)
     pairs, by_y, X = pairs[independent[s:]], by_y[independent[s:]], X[:, independent]
     fit = _least_squares(X, Fc, Yc)
-    variance = fit.sigma2 * np.diag(fit.G_inv)
-    # the components count only the pairs that y confirms: a pair the network chose for noise
-    # it memorised, or that y's own scan proposed, would add that noise to V_AA.  Pairs the
-    # network chose are tested against the pairs screened, y's proposals against every pair
-    # they were chosen from.  Loci all count: a polygenic trait spreads over many, none of
-    # them significant alone
-    every = _significant(fit.y[s:], variance[s:], L * (L - 1) // 2 + int(scan.has_self.sum()))
-    chosen = _significant(fit.y[s:], variance[s:], int((~by_y).sum()))
-    keep = np.concatenate([np.ones(s, dtype=bool), np.where(by_y, every, chosen)])
-    final = fit if keep.all() else _least_squares(X[:, keep], Fc, Yc)
+    keep, final = _confirmed(X, s, fit, Fc, Yc, L * (L - 1) // 2 + int(scan.has_self.sum()))
+    every = keep[s:]
     parts = _parts(X[:, keep], s, final)
-    # what the network fits beyond all the terms screened: the pairs y rejected add nothing
-    parts["genetic"] = _genetic(X[:, keep], final, Fc - X @ fit.f)
+    parts["genetic"] = _genetic(X[:, keep], final)
     # the effects: the network's for the pairs it chose, and y's for the pairs it missed
     # that y confirms
     pair_coef = np.where(by_y, np.where(every, fit.y[s:], 0.0), fit.f[s:])
     return Bunch(loci=loci, pairs=pairs, additive_coef=fit.f[:s], pair_coef=pair_coef,
-                 pair_variance=variance[s:], **parts)
+                 pair_variance=final.sigma2 * np.diag(fit.G_inv)[s:], **parts)
 
 
 def _check_budget(n_loci, n_pairs, n, varying):
@@ -389,10 +409,9 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
     genetic value ``f``, the other third from what the chosen terms leave of
     ``y`` (pairs the network missed); the loci of a chosen pair are among the
     additive terms, and a pair whose term duplicates the terms before it
-    (complete linkage) is left out.  The components count the pairs that
-    ``y``'s own coefficients confirm, by two-sided z-tests at a family-wise
-    :data:`ALPHA` (Bonferroni over the pairs screened from ``f``, and over
-    every pair for those ``y`` proposed).
+    (complete linkage) is left out.  The components count the loci and the
+    pairs that ``y``'s own coefficients confirm, by two-sided z-tests at a
+    family-wise :data:`ALPHA` over every pair scanned.
 
     Parameters
     ----------
@@ -432,9 +451,9 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
         * ``pair_variances``: list of ndarray of shape (t,), the sampling
           variance of ``y``'s coefficient on each pair
           (:func:`dense_pairs` and :func:`sparse_pairs` make matrices of them);
-        * ``components``, Bunch of arrays of shape (k,): ``V_A`` and ``V_AA``
-          of ``y``'s coefficients, noise-corrected, ``V_G`` of ``y``'s fit on
-          the chosen terms plus the network's fit beyond them, and the rest of
+        * ``components``, Bunch of arrays of shape (k,): ``V_A``, ``V_AA``
+          and ``V_G`` of ``y``'s fit on the loci and confirmed pairs,
+          noise-corrected, and the rest of
           :func:`~sklearn_elm._components.components_bunch`;
         * ``n_scanned``: the number of loci the scans of pairs ranged over.
 
@@ -470,8 +489,7 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
             f"{varying} loci and {n} samples: the trait's components are fitted on the "
             f"{n_loci} loci that explain most of the network's genetic value and the loci "
             "of the pairs chosen (fitting every "
-            "locus needs twice as many samples as loci); V_A counts only those, and what the "
-            "network fits beyond them counts in V_higher.",
+            "locus needs twice as many samples as loci); V_A and V_G count only those.",
             UserWarning,
             stacklevel=stacklevel,
         )

@@ -22,8 +22,8 @@ ELM_COMPONENTS = {
     "of its training residuals, each variance less the sampling noise it carries (debiased, "
     "so not shrunk with the network's fit).",
     "screened": "ELM: least squares of the trait on the loci and pairs the network uses "
-    "(screened from its genetic value), each variance less the sampling noise it carries; "
-    "V_G adds what the network fits beyond those terms.",
+    "(screened from its genetic value, pairs counted where the trait confirms them at a "
+    "family-wise 5 %), each variance less the sampling noise it carries.",
     "network": "ELM: the variances of the network's own parts, which shrink with its fit on a "
     "noisy trait (not debiased: see ELMDecomposer's components).",
 }
