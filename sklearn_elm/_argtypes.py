@@ -13,7 +13,7 @@ argparse.ArgumentTypeError: must be a positive integer, got 0
 
 import argparse
 
-__all__ = ["fraction", "ploidy", "positive_int", "seed"]
+__all__ = ["device", "fraction", "ploidy", "positive_int", "seed"]
 
 
 def _checked(convert, ok, requirement, name=None):
@@ -33,3 +33,28 @@ seed = _checked(int, lambda v: 0 <= v < 2**32, "be an integer in [0, 2**32)")
 fraction = _checked(float, lambda v: 0 < v <= 1, "lie in (0, 1]")
 ploidy = _checked(lambda text: text if text == "auto" else int(text),
                   lambda v: v in ("auto", 1, 2), "be auto, 1 or 2", name="ploidy")
+
+
+def device(text):
+    """A torch device that exists here: ``cpu``, or ``cuda``/``cuda:N``, ``mps`` where available.
+
+    Examples
+    --------
+    >>> from sklearn_elm._argtypes import device
+    >>> device("cpu")
+    'cpu'
+    """
+    import torch
+
+    try:
+        parsed = torch.device(text)
+    except RuntimeError as exc:
+        raise argparse.ArgumentTypeError(f"must be a torch device such as cpu or cuda, got "
+                                         f"{text}") from exc
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": torch.backends.mps.is_available()}.get(parsed.type, False)
+    if parsed.type == "cuda" and available and parsed.index is not None:
+        available = parsed.index < torch.cuda.device_count()
+    if not available:
+        raise argparse.ArgumentTypeError(f"{text} is not available on this machine; use cpu")
+    return text

@@ -157,7 +157,7 @@ def _analyse(args, data):
             callbacks.insert(0, ("progress", EpochProgress()))
         return analyse(data, hidden_sizes=args.hidden_sizes, max_epochs=args.max_epochs,
                        random_state=args.random_state, ploidy=data.ploidy,
-                       callbacks=callbacks, log=_say)
+                       callbacks=callbacks, log=_say, device=args.device)
 
 
 def _settings(args, analysis):
@@ -244,6 +244,9 @@ def _add_run_arguments(cmd):
     cmd.add_argument("--max-epochs", type=_argtypes.positive_int, metavar="N",
                      help="epochs of the learning-rate schedule; training stops earlier when "
                      "the validation loss stalls (default: NeuralGPRegressor's)")
+    cmd.add_argument("--device", type=_argtypes.device, default="cpu", metavar="DEVICE",
+                     help="torch device of training and the ELM, e.g. cuda or cuda:1 "
+                     "(default: cpu)")
     cmd.add_argument("--random-state", type=_argtypes.seed, default=0, metavar="N",
                      help="seed of the network and of --h2's noise (default: 0)")
     cmd.add_argument("--threads", type=_argtypes.positive_int, default=1, metavar="N",

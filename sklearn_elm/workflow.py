@@ -232,13 +232,12 @@ def check_data(data, *, ploidy=None):
     return ploidy
 
 
-def _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks):
+def _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks, device):
     from sklearn.pipeline import make_pipeline
 
     from ._encoding import GenotypeEncoder
     from ._regressor import NeuralGPRegressor
-
-    options = {"random_state": random_state}
+    options = {"random_state": random_state, "device": device}
     if hidden_sizes:
         options["module__hidden_sizes"] = tuple(hidden_sizes)
     if max_epochs:
@@ -382,7 +381,7 @@ def _recovery(data, Z_train, Y_train, additive, epistasis):
 
 
 def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=None,
-            callbacks=None, log=None):
+            callbacks=None, log=None, device="cpu"):
     """Train, decompose and compare on a data set: everything the report shows.
 
     The network (:class:`~sklearn_elm.GenotypeEncoder` then
@@ -410,9 +409,10 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
         Epoch limit; the default network's when None.
     random_state : int, default=0
         Seed of the network.
+    device : str, default="cpu"
+        torch device of the network's training and of its ELM (e.g. ``"cuda"``).
     ploidy : {1, 2} or None, default=None
-        Ploidy of the genotypes; ``data.ploidy`` or inferred from the whole
-        panel when None.
+        Ploidy of the genotypes; ``data.ploidy`` or inferred from the panel when None.
     callbacks : list of (str, skorch callback), default=None
         Extra callbacks of the network (e.g. progress display).
     log : callable, default=None
@@ -447,7 +447,7 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
     timings, train = {}, np.asarray(data.train)
     X, Y = data.genotypes, np.asarray(data.phenotypes, dtype=np.float64)
     k, p = Y.shape[1], X.shape[1]
-    network = _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks)
+    network = _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks, device)
     reg, notes = network[-1], []
     with _noted(notes):
         log(f"Training the network on {int(train.sum())} samples: hidden layers "

@@ -664,3 +664,14 @@ def test_genotyped_samples_without_phenotypes_are_left_out(tmp_path, capsys):
                  "--quiet", *FAST]) == 0
     assert "20 genotyped samples without a phenotype row left out" in capsys.readouterr().err
     assert json.loads((out / "metrics.json").read_text())["data"]["n_samples"] == 280
+
+
+def test_a_device_this_machine_lacks_is_refused_before_anything_runs(capsys):
+    """--device names the torch device of training and the ELM; one that is not available
+    here (CUDA on a machine without it, or a GPU index past the last) is a usage error (exit
+    2) naming the device, before any data is read."""
+    missing = "cuda" if not torch.cuda.is_available() else f"cuda:{torch.cuda.device_count()}"
+    assert main(["run", "--device", missing, "--max-epochs", "1"]) == 2
+    assert f"{missing} is not available on this machine" in capsys.readouterr().err
+    assert main(["run", "--device", "tpu9"]) == 2
+    assert "must be a torch device" in capsys.readouterr().err
