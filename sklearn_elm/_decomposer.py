@@ -294,6 +294,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         stream = self._stream(X, self._outputs(y), preprocessing, net)
         check_exact(stream.residual, stream.peak)
         state = self._fit_state(stream, X, preprocessing)
+        stream.kept = None  # the state holds the samples alone, so that it can free them
         effects = EFFECT_ESTIMATORS[self.epistasis_](state)
         components = COMPONENT_ESTIMATORS[self.components_](state, *effects)
         self._set_fitted(state, stream, effects, components)

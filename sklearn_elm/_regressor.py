@@ -20,6 +20,16 @@ from ._path import RegularizationPath, auto_path_penalty
 _TORCH_RANDOM = threading.RLock()
 
 
+def _cuda_devices(device):
+    """The CUDA devices whose random state a fit on ``device`` changes (none on the CPU)."""
+    if device is None:  # skorch's "leave the module where it is"
+        return []
+    device = torch.device(device)
+    if device.type != "cuda":
+        return []
+    return [device.index if device.index is not None else torch.cuda.current_device()]
+
+
 def _check_path_penalty(path_penalty):
     """Raise a ValueError unless ``path_penalty`` is ``"auto"`` or a finite number >= 0."""
     if isinstance(path_penalty, str) and path_penalty == "auto":
@@ -350,7 +360,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
         rng = check_random_state(self.random_state)
         self._seed_ = rng.randint(np.iinfo(np.int32).max)
         try:
-            with _TORCH_RANDOM, torch.random.fork_rng(devices=[]):
+            with _TORCH_RANDOM, torch.random.fork_rng(devices=_cuda_devices(self.device)):
                 torch.manual_seed(self._seed_)
                 if not self.warm_start or not self.initialized_:
                     self.initialize()
@@ -453,7 +463,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
         X = self._validate_X(X, reset=False)
         # the DataLoader draws a worker seed from the global generator even when
         # it does not shuffle: keep the caller's random stream untouched
-        with _TORCH_RANDOM, torch.random.fork_rng(devices=[]):
+        with _TORCH_RANDOM, torch.random.fork_rng(devices=_cuda_devices(self.device)):
             raw = self.forward(X, training=False).numpy().astype(np.float64)
         Y = raw * self.target_scale_ + self.intercept_
         return Y.ravel() if self._y_1d_ else Y

@@ -212,3 +212,34 @@ def test_pairs_a_network_chose_for_memorised_noise_do_not_count():
     assert vc.epistatic[0] == pytest.approx(0.0, abs=0.05)
     assert vc.additive[0] == pytest.approx(g.var(), abs=0.4)
     assert vc.genetic[0] == pytest.approx(vc.additive[0], abs=0.05)
+
+
+def test_past_the_dense_limit_the_decomposer_returns_sparse_pairs(monkeypatch):
+    """With the dense limit cut to 0 bytes, ELMDecomposer's screened pair matrices are sparse
+    COO arrays holding the same values as the dense ones (one and two outputs), and
+    components='network', which needs the dense matrix, is refused with the fix."""
+    from scipy import sparse
+
+    from sklearn_elm import ELMDecomposer, NeuralGPRegressor
+    from sklearn_elm._decomposition import _estimators
+
+    rng = np.random.default_rng(8)
+    X = rng.choice([-1.0, 1.0], size=(300, 30))
+    Y = np.column_stack([X[:, 0] + X[:, 1] * X[:, 2], X[:, 3]]) + 0.3 * rng.normal(size=(300, 2))
+    reg = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=5, random_state=0)
+    for y in (Y[:, 0], Y):
+        net = reg.fit(X, y)
+        options = {"prefit": True, "epistasis": "screened", "components": "screened"}
+        dense = ELMDecomposer(net, **options).fit(X, y)
+        monkeypatch.setattr(_estimators, "DENSE_PAIRS_BYTES", 0)
+        light = ELMDecomposer(net, **options).fit(X, y)
+        monkeypatch.undo()
+        assert sparse.issparse(light.epistasis_matrix_)
+        np.testing.assert_array_equal(light.epistasis_matrix_.todense(), dense.epistasis_matrix_)
+        np.testing.assert_array_equal(light.additive_effects_, dense.additive_effects_)
+        tested = ~np.isnan(dense.epistasis_variance_)
+        np.testing.assert_array_equal(light.epistasis_variance_.todense()[tested],
+                                      dense.epistasis_variance_[tested])
+    monkeypatch.setattr(_estimators, "DENSE_PAIRS_BYTES", 0)
+    with pytest.raises(ValueError, match="components='screened'"):
+        ELMDecomposer(net, prefit=True, epistasis="screened", components="network").fit(X, Y)

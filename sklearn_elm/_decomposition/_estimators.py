@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
+from scipy import sparse
 from sklearn.utils import Bunch
 
 from ._moments import Design, with_target
@@ -175,6 +176,12 @@ PARTS_TOLERANCE = 0.05
 
 def _network_components(state, additive, E, E_var):
     """``components="network"``: the variances of the network's own parts."""
+    if sparse.issparse(E):
+        raise ValueError(
+            "components='network' needs the dense p x p pair matrix, which the screened fit "
+            "keeps sparse at this many loci; use components='screened' (the trait's "
+            "components) or epistasis='regression'."
+        )
     inputs = (Z for Z, _, _ in state.kept) if state.kept else state.inputs()
     pairwise = pairwise_part_variance(inputs, E, state.design)
     components = variance_components(

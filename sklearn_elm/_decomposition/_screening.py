@@ -517,16 +517,28 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
 
 
 def _scanned_loci(G, F, usage, stacklevel):
-    """The loci the scans of pairs range over: all, or past :func:`pair_scan_size` those of
-    largest ``usage`` (by default the largest correlation with ``f``), with a warning."""
+    """The loci the scans of pairs range over: all, or past :func:`pair_scan_size` half of
+    largest ``usage`` and the rest of largest correlation with ``f`` (where the network
+    learnt no interaction, ``usage`` is round-off), with a warning."""
     (n, p), norms = G.Z.shape, G.norms
     size = pair_scan_size(n, p)
     if size >= p:
         return np.arange(p)
+    Fc = (F - F.mean(axis=0)).astype(np.float32)
+    marginal = np.abs(G.Z.T @ Fc - np.outer(G.mean, Fc.sum(axis=0))).sum(axis=1)
+    marginal = np.where(norms > 0, marginal / np.where(norms > 0, norms, 1.0), -np.inf)
     if usage is None:
-        Fc = (F - F.mean(axis=0)).astype(np.float32)
-        usage = np.abs(G.Z.T @ Fc).sum(axis=1) / np.where(norms > 0, norms, np.inf)
+        return _warn_scanned(np.argpartition(-marginal, size - 1)[:size], n, p, stacklevel)
     usage = np.where(norms > 0, usage, -np.inf)
+    chosen = np.argpartition(-usage, size // 2 - 1)[: size // 2]
+    marginal[chosen] = -np.inf
+    rest = np.argpartition(-marginal, size - chosen.size - 1)[: size - chosen.size]
+    return _warn_scanned(np.concatenate([chosen, rest]), n, p, stacklevel)
+
+
+def _warn_scanned(loci, n, p, stacklevel):
+    """``loci``, sorted, with the warning that pairs of other loci are not tested."""
+    size = loci.size
     warnings.warn(
         f"{p} loci and {n} samples: pairs are scanned among the {size} loci the network "
         f"uses most, not all {p} (a scan of every pair would take {n * p * p:.1e} "
@@ -534,7 +546,7 @@ def _scanned_loci(G, F, usage, stacklevel):
         UserWarning,
         stacklevel=stacklevel,
     )
-    return np.sort(np.argpartition(-usage, size - 1)[:size])
+    return np.sort(loci)
 
 
 def dense_pairs(fit, n_features):

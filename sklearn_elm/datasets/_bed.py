@@ -140,7 +140,7 @@ class PlinkArray:
 
     def __init__(self, bed, *, sample_ids, variant_ids, chromosomes, positions,
                  num_threads=None):
-        self.path = Path(bed)
+        self.path = Path(bed).resolve()  # workers may run in another directory
         self.shape = (len(sample_ids), len(variant_ids))
         self.num_threads = num_threads
         self.sample_ids, self.variant_ids = sample_ids, variant_ids
