@@ -14,17 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._plink import _check_bed, _read_ids, _read_map
-from ._tables import check_file, check_unique
+from ._plink import _checked_panel, _read_ids, _read_map, _require_bed_reader
 
 __all__ = ["PlinkArray", "open_plink"]
-
-
-def _bed_paths(path):
-    """The ``.bed``, ``.fam`` and ``.bim`` of a path given with or without ``.bed``."""
-    path = Path(path)
-    bed = path if path.suffix == ".bed" else path.with_name(path.name + ".bed")
-    return bed, bed.with_suffix(".fam"), bed.with_suffix(".bim")
 
 
 def _axis_index(key, size, axis):
@@ -315,20 +307,8 @@ def open_plink(path, *, num_threads=None):
     >>> X[[2, 0], 1]
     array([1., 2.], dtype=float32)
     """
-    try:
-        import bed_reader  # noqa: F401
-    except ImportError as exc:
-        raise ImportError(
-            "reading PLINK .bed files needs the optional dependency bed-reader: "
-            "pip install 'sklearn-elm[plink]'"
-        ) from exc
-    bed, fam, bim = _bed_paths(path)
-    for companion in (bed, bim, fam):
-        check_file(companion)
-    ids, loci = _read_ids(fam), _read_ids(bim)
-    check_unique(ids, fam, "sample ID (IID)")
-    check_unique(loci, bim, "variant ID")
-    _check_bed(bed, fam, bim, len(ids), len(loci))
+    _require_bed_reader()
+    bed, _, bim, ids, loci = _checked_panel(path)
     chromosomes, positions = _read_map(bim)
     return PlinkArray(bed, sample_ids=ids, variant_ids=loci, chromosomes=chromosomes,
                       positions=positions, num_threads=num_threads)

@@ -145,6 +145,38 @@ def _check_bed(bed, fam, bim, n_samples, n_variants):
     _check_padding(bed, fam, n_samples, n_variants)
 
 
+def _require_bed_reader():
+    """bed-reader's ``open_bed``, or an ImportError that names the extra to install."""
+    try:
+        from bed_reader import open_bed
+    except ImportError as exc:
+        raise ImportError(
+            "reading PLINK .bed files needs the optional dependency bed-reader: "
+            "pip install 'sklearn-elm[plink]'"
+        ) from exc
+    return open_bed
+
+
+def _bed_paths(path):
+    """The ``.bed``, ``.fam`` and ``.bim`` of a path given with or without ``.bed``."""
+    path = Path(path)
+    bed = path if path.suffix == ".bed" else path.with_name(path.name + ".bed")
+    return bed, bed.with_suffix(".fam"), bed.with_suffix(".bim")
+
+
+def _checked_panel(path):
+    """The ``.bed``, ``.fam`` and ``.bim`` paths and the sample and variant IDs, each file
+    present, the IDs unique, and the ``.bed``'s size and padding agreeing with their counts."""
+    bed, fam, bim = _bed_paths(path)
+    for companion in (bed, bim, fam):
+        check_file(companion)
+    ids, loci = _read_ids(fam), _read_ids(bim)
+    check_unique(ids, fam, "sample ID (IID)")
+    check_unique(loci, bim, "variant ID")
+    _check_bed(bed, fam, bim, len(ids), len(loci))
+    return bed, fam, bim, ids, loci
+
+
 def read_plink(path, phenotype_path, *, ploidy="auto"):
     """Read PLINK 1 binary genotypes (.bed/.bim/.fam) and a phenotype table.
 
@@ -204,22 +236,8 @@ def read_plink(path, phenotype_path, *, ploidy="auto"):
     >>> data.phenotypes.ravel(), data.ploidy  # doctest: +SKIP
     (array([25.5, 21. ]), 2)
     """
-    try:
-        from bed_reader import open_bed
-    except ImportError as exc:
-        raise ImportError(
-            "reading PLINK .bed files needs the optional dependency bed-reader: "
-            "pip install 'sklearn-elm[plink]'"
-        ) from exc
-    path = Path(path)
-    bed = path if path.suffix == ".bed" else path.with_name(path.name + ".bed")
-    fam, bim = bed.with_suffix(".fam"), bed.with_suffix(".bim")
-    for companion in (bed, bim, fam):
-        check_file(companion)
-    ids, loci = _read_ids(fam), _read_ids(bim)
-    check_unique(ids, fam, "sample ID (IID)")
-    check_unique(loci, bim, "variant ID")
-    _check_bed(bed, fam, bim, len(ids), len(loci))
+    open_bed = _require_bed_reader()
+    bed, fam, bim, ids, loci = _checked_panel(path)
     phenotypes = read_phenotype_table(phenotype_path)
     # the counts are given, so that bed-reader reads neither the .fam nor the .bim again
     with open_bed(bed, iid_count=len(ids), sid_count=len(loci)) as reader:
