@@ -166,9 +166,9 @@ def test_past_the_scan_budget_pairs_are_scanned_among_the_loci_used_most(monkeyp
     loci of largest usage: given the true interacting loci as the most used, the pair is found
     and a warning says the other loci's pairs are not tested; the sparse matrices hold the
     same pairs, effects and variances as the dense ones."""
-    from sklearn_elm._decomposition import _screening
+    from sklearn_elm._decomposition import _scan
 
-    monkeypatch.setattr(_screening, "SCAN_FLOPS", 3000 * 40**2)
+    monkeypatch.setattr(_scan, "SCAN_FLOPS", 3000 * 40**2)
     assert pair_scan_size(3000, 300) == 40
     rng = np.random.default_rng(6)
     Z = rng.choice([-1.0, 1.0], size=(3000, 300))

@@ -50,18 +50,26 @@ from scipy import linalg, sparse, stats
 from sklearn.utils import Bunch
 
 from .._components import components_bunch
+from ._scan import (
+    _genotypes,
+    _locus_columns,
+    _scan_basis,
+    _scan_pairs,
+    _scanned_loci,
+    _self_columns,
+    pair_scan_size,
+)
 
 __all__ = ["dense_pairs", "pair_scan_size", "screened_fit", "sparse_pairs", "term_budget"]
+
 
 #: Forward-screening rounds for loci and for pairs.
 ROUNDS = 3
 
+
 #: Family-wise error rate of the tests that admit a screened term to the components.
 ALPHA = 0.05
 
-#: Multiply-adds one scan of pairs may take, ``n L^2`` for ``L`` loci scanned (about a minute
-#: of BLAS on two cores): past it the pairs are scanned among the ``L`` loci the network uses most.
-SCAN_FLOPS = 2e12
 
 #: Share of a pair term's sum of squares that must be independent of the terms before it
 #: for the term to be fitted (below it the term duplicates them, e.g. the product of a
@@ -107,19 +115,6 @@ def term_budget(n_samples, n_inputs):
     return min(n_inputs, m_max - n_pairs), n_pairs
 
 
-def pair_scan_size(n_samples, n_inputs):
-    """How many loci the scans of pairs range over: all ``p``, or past :data:`SCAN_FLOPS`
-    the ``L = sqrt(SCAN_FLOPS / n)`` loci the network uses most.
-
-    Examples
-    --------
-    >>> from sklearn_elm._decomposition._screening import pair_scan_size
-    >>> pair_scan_size(2000, 12000), pair_scan_size(20000, 50000)
-    (12000, 10000)
-    """
-    return int(min(n_inputs, max(2, np.sqrt(SCAN_FLOPS / max(n_samples, 1)))))
-
-
 def _solve(X, targets, ridge=1e-10):
     """Least-squares coefficients of ``targets`` on the centred columns ``X``, and
     the Cholesky factor of ``X^T X`` (a relative ridge keeps collinear columns, as
@@ -136,23 +131,6 @@ def _residual(X, target):
         return target
     coef, _ = _solve(X, target)
     return target - X @ coef
-
-
-def _genotypes(Z, overwrite):
-    """The inputs as float32 (the network's own precision) and their float64 means and
-    centred norms: the design's columns are centred in float64 from these, exactly."""
-    Z = np.asarray(Z, dtype=np.float32) if overwrite else np.array(Z, dtype=np.float32)
-    mean = Z.mean(axis=0, dtype=np.float64)
-    squares = np.einsum("ij,ij->j", Z, Z, dtype=np.float64) - len(Z) * mean**2
-    norms = np.sqrt(np.maximum(squares, 0.0))
-    # a constant column has a norm of round-off: 0 below float32's resolution of its values
-    norms[norms <= 1e-6 * np.sqrt(len(Z)) * np.abs(mean)] = 0.0
-    return Bunch(Z=Z, mean=mean, norms=norms)
-
-
-def _locus_columns(G, loci):
-    """Centred float64 columns of ``loci``."""
-    return G.Z[:, loci].astype(np.float64) - G.mean[loci]
 
 
 def _screen_loci(G, target, n_loci):
@@ -173,77 +151,6 @@ def _screen_loci(G, target, n_loci):
         chosen = np.concatenate([chosen, np.argpartition(-score, take)[:take]])
         residual = _residual(_locus_columns(G, chosen), target)
     return np.sort(chosen)
-
-
-def _self_columns(Zc):
-    """Self terms ``zc^2 - gamma zc``, centred, and which inputs have one (three values)."""
-    var = (Zc**2).mean(axis=0)
-    gamma = np.where(var > 0, (Zc**3).mean(axis=0) / np.where(var > 0, var, 1.0), 0.0)
-    W = Zc**2 - gamma * Zc
-    W -= W.mean(axis=0)
-    scale = np.maximum((Zc**4).mean(axis=0), var**2)
-    has = (W**2).mean(axis=0) > 1e-9 * np.where(scale > 0, scale, 1.0)
-    return W, has
-
-
-def _top(scores, rows, cols, take, best):
-    """Merge the ``take`` largest ``scores`` (with their ``rows``, ``cols``) into ``best``."""
-    if take < scores.size:
-        keep = np.argpartition(-scores, take)[:take]
-        scores, rows, cols = scores[keep], rows[keep], cols[keep]
-    merged = [np.concatenate([b, new]) for b, new in zip(best, (scores, rows, cols), strict=True)]
-    if merged[0].size > take:
-        keep = np.argpartition(-merged[0], take)[:take]
-        merged = [m[keep] for m in merged]
-    return merged
-
-
-def _scan_basis(G, candidates, block=1024):
-    """What the scans of pairs read: the candidate loci's centred columns and self terms in
-    float32, their norms, and where each locus sits among them (-1 for loci not scanned)."""
-    columns = np.empty((len(G.Z), candidates.size), dtype=np.float32)
-    for c0 in range(0, candidates.size, block):
-        columns[:, c0 : c0 + block] = _locus_columns(G, candidates[c0 : c0 + block])
-    W, has_self = _self_columns(columns)
-    where = np.full(G.Z.shape[1], -1, dtype=np.intp)
-    where[candidates] = np.arange(candidates.size)
-    return Bunch(loci=candidates, Zc=columns, norms=G.norms[candidates], W=W,
-                 has_self=has_self, where=where)
-
-
-def _scan_pairs(scan, residual, taken, take, block=1024):
-    """The ``take`` pairs ``i <= j`` of scanned loci whose centred products (or self terms)
-    are most correlated with ``residual``, leaving out ``taken`` (a set of ``(i, j)``)."""
-    if take <= 0:
-        return []
-    Zc, norms, L = scan.Zc, scan.norms, scan.loci.size
-    # |x . r| / |x| for every term x: for a product |x| = |zc_i| |zc_j| / sqrt(n)
-    inv = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0) * Zc.shape[0] ** 0.25
-    inv = inv.astype(Zc.dtype)
-    scaled = Zc * residual.astype(Zc.dtype)[:, None]
-    best = [np.empty(0), np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)]
-    rows = np.arange(L)
-    for j0 in range(0, L, block):
-        j1 = min(j0 + block, L)
-        # the products' correlation with r times |r|, exactly so for loci in linkage
-        # equilibrium; only the rows i < j1 hold pairs i < j
-        S = np.abs(scaled[:, :j1].T @ Zc[:, j0:j1]) * inv[:j1, None] * inv[None, j0:j1]
-        S[rows[:j1, None] >= np.arange(j0, j1)[None, :]] = -1.0
-        flat = S.ravel()
-        cells = np.argpartition(-flat, take)[:take] if take < flat.size else np.arange(flat.size)
-        cells = cells[flat[cells] > 0]
-        i, j = np.divmod(cells, j1 - j0)
-        best = _top(flat[cells].astype(np.float64), i, j + j0, take, best)
-    norms_w = np.sqrt(np.einsum("ij,ij->j", scan.W, scan.W, dtype=np.float64))
-    self_score = np.where(scan.has_self, np.abs(scan.W.T @ residual.astype(scan.W.dtype))
-                          / np.where(scan.has_self, norms_w, 1.0), -1.0)
-    i = np.flatnonzero(self_score > 0)
-    best = _top(self_score[i], i, i, take, best)
-    order = np.argsort(-best[0], kind="stable")
-    pairs = [(int(a), int(b)) for a, b in zip(scan.loci[best[1][order]],
-                                              scan.loci[best[2][order]], strict=True)
-             if (int(a), int(b)) not in taken]
-    return pairs[:take]
 
 
 def _pair_columns(G, pairs):
@@ -429,9 +336,9 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
         ``n - 1``.
     usage : ndarray of shape (p,), default=None
         How much the network uses each locus; where a scan of every pair would
-        take more than :data:`SCAN_FLOPS` (:func:`pair_scan_size`), the pairs
-        are scanned among the loci of largest usage only.  None takes the
-        correlation of each locus with ``f``.
+        take more than ``SCAN_FLOPS`` multiply-adds (:func:`pair_scan_size`),
+        the pairs are scanned among the loci of largest usage and of largest
+        correlation with ``f`` (half each); None takes the correlation alone.
     overwrite_z : bool, default=False
         Use a float32 ``Z`` as it is rather than a float32 copy (``n p``
         float32 less memory; ``Z`` is not changed either way).
@@ -514,39 +421,6 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
                                   phenotypic)
     return Bunch(additive=additive, pairs=pairs, pair_effects=effects,
                  pair_variances=variances, components=components, n_scanned=scan.loci.size)
-
-
-def _scanned_loci(G, F, usage, stacklevel):
-    """The loci the scans of pairs range over: all, or past :func:`pair_scan_size` half of
-    largest ``usage`` and the rest of largest correlation with ``f`` (where the network
-    learnt no interaction, ``usage`` is round-off), with a warning."""
-    (n, p), norms = G.Z.shape, G.norms
-    size = pair_scan_size(n, p)
-    if size >= p:
-        return np.arange(p)
-    Fc = (F - F.mean(axis=0)).astype(np.float32)
-    marginal = np.abs(G.Z.T @ Fc - np.outer(G.mean, Fc.sum(axis=0))).sum(axis=1)
-    marginal = np.where(norms > 0, marginal / np.where(norms > 0, norms, 1.0), -np.inf)
-    if usage is None:
-        return _warn_scanned(np.argpartition(-marginal, size - 1)[:size], n, p, stacklevel)
-    usage = np.where(norms > 0, usage, -np.inf)
-    chosen = np.argpartition(-usage, size // 2 - 1)[: size // 2]
-    marginal[chosen] = -np.inf
-    rest = np.argpartition(-marginal, size - chosen.size - 1)[: size - chosen.size]
-    return _warn_scanned(np.concatenate([chosen, rest]), n, p, stacklevel)
-
-
-def _warn_scanned(loci, n, p, stacklevel):
-    """``loci``, sorted, with the warning that pairs of other loci are not tested."""
-    size = loci.size
-    warnings.warn(
-        f"{p} loci and {n} samples: pairs are scanned among the {size} loci the network "
-        f"uses most, not all {p} (a scan of every pair would take {n * p * p:.1e} "
-        "multiply-adds); pairs of other loci are not tested.",
-        UserWarning,
-        stacklevel=stacklevel,
-    )
-    return np.sort(loci)
 
 
 def dense_pairs(fit, n_features):
