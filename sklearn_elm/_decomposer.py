@@ -30,6 +30,7 @@ from ._decomposition import (
     needs_pairwise_sums,
     resolve,
 )
+from ._decomposition._inference import significant_pairs_table
 from ._elm import elm_steps, io_sizes
 from ._inputs import is_dask, is_lazy, validate_fit, validate_passed_on
 from ._lazy import check_kept_memory, dask_stream, lazy_predict, transform_in_blocks
@@ -142,6 +143,24 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         (n_outputs,) for 2-D ``y`` (see ``components``).  ``residual``,
         ``phenotypic``, ``h2`` and ``H2`` are NaN when ``prefit=True`` and no
         ``y`` is given (``components="network"``).
+    variance_components_se_ : Bunch
+        Standard errors of ``variance_components_``, same keys: of the sample's own
+        components given its genotypes, with ``h2`` and ``H2`` over the observed ``V_P``
+        (NaN for ``phenotypic``, for ``higher`` with ``"debiased"``, and everywhere
+        with ``components="network"``).  Exact quadratic-form errors of the screened
+        fit; for ``"debiased"``, the same with the terms taken as orthogonal.
+    additive_se_, additive_pvalues_ : ndarray of the shape of ``additive_effects_``
+        Standard error and two-sided p-value of ``y``'s additive effect of each input,
+        in ``y``'s least-squares fit on every locus and the confirmed pairs (the
+        screened fit's final model; a score test for a locus left out of it).  These
+        test the trait, not the network: ``additive_effects_`` are the network's.  NaN
+        with ``components="network"``.
+    pair_tests_ : Bunch, list of Bunch (per output) or None
+        Tests of pairs: ``pairs`` (shape (t, 2), ``i <= j``, ``i == j`` a self term),
+        ``estimate`` (``y``'s effect of the pair added to the final model),
+        ``std_error``, ``p_value`` (smallest first) and ``n_tests``, the number of
+        pairs tested, of which the ``t`` of smallest p-value are kept; None with
+        ``components="network"``.  See :meth:`significant_pairs`.
     intercept_ : float or ndarray of shape (n_outputs,)
         The network's intercept: ``predict(X) = intercept_ + transform(X)``
         summed over the inputs.
@@ -375,6 +394,64 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         )
         self.intercept_ = squeeze(stream.intercept)
         self.elm_residual_ = squeeze(stream.residual)
+        tests = state.inference
+        if tests is None:  # the network's own components: nothing fitted to y
+            nan = np.full(np.shape(additive), np.nan)
+            tests = Bunch(additive_se=nan, additive_p=nan, pair_tests=None,
+                          components_se={name: nan[:, 0] for name in components})
+        self.additive_se_ = squeeze(tests.additive_se)
+        self.additive_pvalues_ = squeeze(tests.additive_p)
+        self.variance_components_se_ = Bunch(
+            **{name: squeeze(value) for name, value in tests.components_se.items()}
+        )
+        pairs = tests.pair_tests
+        self.pair_tests_ = pairs[0] if pairs is not None and self._single_output else pairs
+
+    def significant_pairs(self, fdr=0.05, *, as_frame=True):
+        """The pairs whose interaction is significant at a false discovery rate.
+
+        Benjamini-Hochberg over every pair tested (``pair_tests_.n_tests``), on the
+        p-values of ``pair_tests_``: each pair tested for what it adds to ``y``'s fit
+        on every locus and the confirmed pairs, so that a pair in linkage with a fitted
+        locus or pair is not counted for it (phantom epistasis).
+
+        Parameters
+        ----------
+        fdr : float, default=0.05
+            False discovery rate, in (0, 1).
+        as_frame : bool, default=True
+            Return a pandas DataFrame (pandas must be installed), else a dict of
+            column arrays.
+
+        Returns
+        -------
+        table : DataFrame or dict
+            Columns ``output``, ``i``, ``j`` (input indices, ``i <= j``; ``i == j`` a
+            self term), ``locus_i``, ``locus_j`` (input names), ``estimate``,
+            ``std_error``, ``p_value`` and ``q_value``; by output, then by p-value.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_elm import ELMDecomposer, NeuralGPRegressor
+        >>> rng = np.random.default_rng(0)
+        >>> Z = rng.choice([-1.0, 1.0], size=(2000, 6))
+        >>> y = Z[:, 0] + 0.5 * Z[:, 1] * Z[:, 2] + rng.normal(size=2000)
+        >>> net = NeuralGPRegressor(module__hidden_sizes=(32,), max_epochs=30,
+        ...                         random_state=0)
+        >>> table = ELMDecomposer(net).fit(Z, y).significant_pairs(as_frame=False)
+        >>> table["i"].tolist(), table["j"].tolist()
+        ([1], [2])
+        """
+        check_is_fitted(self)
+        if self.pair_tests_ is None:
+            raise ValueError(
+                f"significant_pairs needs the trait's tests, which a fit with y computes "
+                f"for components 'auto', 'debiased' and 'screened'; this decomposer has "
+                f"components_={self.components_!r}."
+            )
+        tests = [self.pair_tests_] if self._single_output else self.pair_tests_
+        return significant_pairs_table(tests, fdr, self._input_names(), as_frame)
 
     def _squeeze(self, value):
         """Drop the output axis (or return a float) for single-output ``y``."""
@@ -420,6 +497,15 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             The network's input names (``<output>_<name>`` for multi-output).
         """
         check_is_fitted(self)
+        names = self._input_names(input_features)
+        if self._single_output:
+            return names
+        return np.array(
+            [f"y{k}_{name}" for k in range(self.n_outputs_) for name in names], dtype=object
+        )
+
+    def _input_names(self, input_features=None):
+        """The network inputs' names: the preprocessing's output names, else ``z<i>``."""
         input_features = _check_feature_names_in(self, input_features)
         preprocessing, _ = split_network(self.estimator_)
         names = input_features
@@ -427,12 +513,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             names = preprocessing.get_feature_names_out(input_features)
         if len(names) != self.n_features_z_:
             names = np.array([f"z{i}" for i in range(self.n_features_z_)], dtype=object)
-        names = np.asarray(names, dtype=object)
-        if self._single_output:
-            return names
-        return np.array(
-            [f"y{k}_{name}" for k in range(self.n_outputs_) for name in names], dtype=object
-        )
+        return np.asarray(names, dtype=object)
 
     def predict(self, X):
         """Predict with the decomposed estimator.

@@ -5,11 +5,10 @@ import warnings
 import numpy as np
 import pytest
 
+from sklearn_elm._decomposition._pair_matrices import dense_pairs, sparse_pairs
 from sklearn_elm._decomposition._screening import (
-    dense_pairs,
     pair_scan_size,
     screened_fit,
-    sparse_pairs,
     term_budget,
 )
 from sklearn_elm.datasets import make_epistatic_phenotypes

@@ -20,8 +20,9 @@ from scipy import sparse
 from sklearn.utils import Bunch
 
 from ._moments import Design, with_target
+from ._pair_matrices import dense_pairs, sparse_pairs
 from ._projection import projection_fit
-from ._screening import dense_pairs, screened_fit, sparse_pairs
+from ._screening import screened_fit
 from ._slopes import average_effects, conditional_slopes, epistasis_contrast, epistasis_regression
 from ._variance import debiased_components, pairwise_part_variance, variance_components
 
@@ -63,6 +64,10 @@ class FitState:
         set by the first estimator that needs it.
     n_iter : int
         Conjugate-gradient passes made so far.
+    inference : Bunch or None
+        The trait's tests and standard errors, set by the component estimators that fit
+        ``y`` (``"debiased"``, ``"screened"``): ``additive_se``, ``additive_p`` (shape
+        (k, p)), ``pair_tests`` (a list of Bunch per output) and ``components_se``.
 
     Examples
     --------
@@ -87,6 +92,7 @@ class FitState:
     network_fit: Bunch = None
     screened: Bunch = None
     n_iter: int = 0
+    inference: Bunch = None
 
 
 def _project_network(state):
@@ -138,9 +144,17 @@ def _screened_effects(state):
     return (fit.additive, *to_matrix(fit, p))
 
 
+def _tests(screened, components_se):
+    """The trait's tests of a screened fit, with the components' standard errors."""
+    return Bunch(additive_se=screened.additive_se, additive_p=screened.additive_p,
+                 pair_tests=screened.pair_tests, components_se=components_se)
+
+
 def _screened_components(state, additive, E, E_var):
     """``components="screened"``: ``y`` fitted on the loci and pairs the network uses."""
-    return _screened_fit(state).components
+    fit = _screened_fit(state)
+    state.inference = _tests(fit, fit.components_se)
+    return fit.components
 
 
 def _slope_effects(state, *, contrast=False):
@@ -165,9 +179,13 @@ def _debiased_components(state, additive, E, E_var):
         lambda: ((Z, R) for Z, _, R in kept),
     )
     state.n_iter += residual_fit.n_iter
-    return debiased_components(
-        state.moments, state.design, lambda: kept, network_fit, residual_fit, state.phenotypic
+    components, errors = debiased_components(
+        state.moments, state.design, lambda: kept, network_fit, residual_fit, state.phenotypic,
+        return_se=True,
     )
+    # the tests are the screened fit's (y on every locus and the pairs it confirms)
+    state.inference = _tests(_screened_fit(state), errors)
+    return components
 
 
 #: How far the network's parts may exceed its genetic variance before a warning.

@@ -49,14 +49,23 @@ def _locus_columns(G, loci):
     return G.Z[:, loci].astype(np.float64) - G.mean[loci]
 
 
-def _self_columns(Zc):
-    """Self terms ``zc^2 - gamma zc``, centred, and which inputs have one (three values)."""
-    var = (Zc**2).mean(axis=0)
-    gamma = np.where(var > 0, (Zc**3).mean(axis=0) / np.where(var > 0, var, 1.0), 0.0)
-    W = Zc**2 - gamma * Zc
-    W -= W.mean(axis=0)
-    scale = np.maximum((Zc**4).mean(axis=0), var**2)
-    has = (W**2).mean(axis=0) > 1e-9 * np.where(scale > 0, scale, 1.0)
+def _self_columns(Zc, block=1024):
+    """Self terms ``zc^2 - gamma zc``, centred, and which inputs have one (three values).
+
+    The moments and the test of a self term are in float64 (a block of loci at a time):
+    for a two-valued input the term is constant, and float32 sums of 10^4 samples would
+    leave it a residual variance as large as the test's tolerance."""
+    W = np.empty_like(Zc)
+    has = np.zeros(Zc.shape[1], dtype=bool)
+    for c0 in range(0, Zc.shape[1], block):
+        z = Zc[:, c0 : c0 + block].astype(np.float64)
+        var = (z**2).mean(axis=0)
+        gamma = np.where(var > 0, (z**3).mean(axis=0) / np.where(var > 0, var, 1.0), 0.0)
+        w = z**2 - gamma * z
+        w -= w.mean(axis=0)
+        scale = np.maximum((z**4).mean(axis=0), var**2)
+        has[c0 : c0 + block] = (w**2).mean(axis=0) > 1e-9 * np.where(scale > 0, scale, 1.0)
+        W[:, c0 : c0 + block] = w
     return W, has
 
 

@@ -46,10 +46,17 @@ import numbers
 import warnings
 
 import numpy as np
-from scipy import linalg, sparse, stats
+from scipy import linalg, stats
 from sklearn.utils import Bunch
 
 from .._components import components_bunch
+from ._inference import (
+    N_PAIR_TESTS,
+    component_se_bunch,
+    locus_tests,
+    pair_tests,
+    screened_component_se,
+)
 from ._scan import (
     _genotypes,
     _locus_columns,
@@ -60,7 +67,7 @@ from ._scan import (
     pair_scan_size,
 )
 
-__all__ = ["dense_pairs", "pair_scan_size", "screened_fit", "sparse_pairs", "term_budget"]
+__all__ = ["pair_scan_size", "screened_fit", "term_budget"]
 
 
 #: Forward-screening rounds for loci and for pairs.
@@ -276,13 +283,14 @@ def _confirmed(X, s, fit, Fc, Yc, n_candidates):
 def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs):
     """The screened fit of one output (see :func:`screened_fit`)."""
     L = scan.loci.size
+    n_candidates = L * (L - 1) // 2 + int(scan.has_self.sum())
     Yc = Fc + Rc
     loci, pairs, X, by_y = _screen(G, scan, Fc, Yc, n_loci, n_pairs)
     s = loci.size
     independent = _independent(X, s)
     pairs, by_y, X = pairs[independent[s:]], by_y[independent[s:]], X[:, independent]
     fit = _least_squares(X, Fc, Yc)
-    keep, final = _confirmed(X, s, fit, Fc, Yc, L * (L - 1) // 2 + int(scan.has_self.sum()))
+    keep, final = _confirmed(X, s, fit, Fc, Yc, n_candidates)
     every = keep[s:]
     parts = _parts(X[:, keep], s, final)
     parts["genetic"] = _genetic(X[:, keep], final)
@@ -290,7 +298,28 @@ def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs):
     # that y confirms
     pair_coef = np.where(by_y, np.where(every, fit.y[s:], 0.0), fit.f[s:])
     return Bunch(loci=loci, pairs=pairs, additive_coef=fit.f[:s], pair_coef=pair_coef,
-                 pair_variance=final.sigma2 * np.diag(fit.G_inv)[s:], **parts)
+                 pair_variance=final.sigma2 * np.diag(fit.G_inv)[s:],
+                 inference=_inference(G, scan, X[:, keep], s, final, Yc,
+                                      (loci, pairs[every], n_candidates)), **parts)
+
+
+def _inference(G, scan, X, s, final, Yc, model):
+    """Tests of every locus and of the pairs of largest score, and the components' errors,
+    from ``y``'s final fit on ``X`` (:mod:`._inference`)."""
+    loci, confirmed, n_candidates = model
+    residual = Yc - X @ final.y
+    df = len(X) - 1 - final.df
+    variance = final.sigma2 * np.diag(final.G_inv)
+    locus_se, locus_p = locus_tests(G, loci, final.y[:s], variance[:s], residual,
+                                    final.sigma2, df)
+    taken = {(int(i), int(j)) for i, j in confirmed}
+    candidates = np.array(_scan_pairs(scan, residual, taken, N_PAIR_TESTS),
+                          dtype=np.intp).reshape(-1, 2)
+    tests = pair_tests(lambda chunk: _pair_columns(G, [tuple(c) for c in chunk]), candidates,
+                       X, final, residual, (confirmed, s + np.arange(len(confirmed))),
+                       n_candidates)
+    return Bunch(locus_se=locus_se, locus_p=locus_p, pair_tests=tests,
+                 component_se=screened_component_se(X, s, final))
 
 
 def _check_budget(n_loci, n_pairs, n, varying):
@@ -406,75 +435,26 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
     k = F.shape[1]
     additive = np.zeros((k, p))
     parts = {"additive": np.zeros(k), "epistatic": np.zeros(k), "genetic": np.zeros(k)}
-    pairs, effects, variances = [], [], []
+    errors = {key: np.zeros(k) for key in (*parts, "higher")}
+    pairs, effects, variances, tests = [], [], [], []
+    locus_se, locus_p = np.empty((k, p)), np.empty((k, p))
     for o in range(k):
         out = _fit_output(G, scan, F[:, o] - F[:, o].mean(),
                           R[:, o] - R[:, o].mean(), n_loci, n_pairs)
         additive[o, out.loci] = out.additive_coef
         for key in parts:
             parts[key][o] = out[key]
+        for key in errors:
+            errors[key][o] = out.inference.component_se[key]
         pairs.append(out.pairs)
         effects.append(out.pair_coef)
         variances.append(out.pair_variance)
+        tests.append(out.inference.pair_tests)
+        locus_se[o], locus_p[o] = out.inference.locus_se, out.inference.locus_p
     phenotypic = np.full(k, np.nan) if phenotypic is None else phenotypic
     components = components_bunch(parts["additive"], parts["epistatic"], parts["genetic"],
                                   phenotypic)
     return Bunch(additive=additive, pairs=pairs, pair_effects=effects,
-                 pair_variances=variances, components=components, n_scanned=scan.loci.size)
-
-
-def dense_pairs(fit, n_features):
-    """The pairs of a :func:`screened_fit` as dense ``(k, p, p)`` arrays: the symmetric
-    effects (0 for pairs not chosen) and their sampling variances (NaN where not chosen).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn.utils import Bunch
-    >>> from sklearn_elm._decomposition._screening import dense_pairs
-    >>> fit = Bunch(pairs=[np.array([[0, 2]])], pair_effects=[np.array([0.5])],
-    ...             pair_variances=[np.array([0.01])])
-    >>> E, E_var = dense_pairs(fit, 3)
-    >>> E[0, 2, 0], E_var[0, 2, 0], bool(np.isnan(E_var[0, 0, 1]))
-    (np.float64(0.5), np.float64(0.01), True)
-    """
-    k, p = len(fit.pairs), n_features
-    E, E_var = np.zeros((k, p, p)), np.full((k, p, p), np.nan)
-    for o, (pairs, effects, variances) in enumerate(
-            zip(fit.pairs, fit.pair_effects, fit.pair_variances, strict=True)):
-        i, j = pairs.T
-        E[o, i, j] = E[o, j, i] = effects
-        E_var[o, i, j] = E_var[o, j, i] = variances
-    return E, E_var
-
-
-def sparse_pairs(fit, n_features):
-    """The pairs of a :func:`screened_fit` as sparse ``(k, p, p)`` COO arrays, both
-    triangles stored: the effects and their sampling variances (pairs not chosen are
-    absent, i.e. not tested).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn.utils import Bunch
-    >>> from sklearn_elm._decomposition._screening import sparse_pairs
-    >>> fit = Bunch(pairs=[np.array([[0, 2]])], pair_effects=[np.array([0.5])],
-    ...             pair_variances=[np.array([0.01])])
-    >>> E, E_var = sparse_pairs(fit, 3)
-    >>> E.shape, E.nnz, float(E.todense()[0, 2, 0])
-    ((1, 3, 3), 2, 0.5)
-    """
-    k, p = len(fit.pairs), n_features
-    coords, effects, variances = [[], [], []], [], []
-    for o, pairs in enumerate(fit.pairs):
-        i, j = pairs.T
-        off = i != j
-        for axis, values in enumerate((np.full(i.size + off.sum(), o),
-                                       np.concatenate([i, j[off]]),
-                                       np.concatenate([j, i[off]]))):
-            coords[axis].append(values)
-        effects.append(np.concatenate([fit.pair_effects[o], fit.pair_effects[o][off]]))
-        variances.append(np.concatenate([fit.pair_variances[o], fit.pair_variances[o][off]]))
-    coords = tuple(np.concatenate(axis).astype(np.intp) for axis in coords)
-    return (sparse.coo_array((np.concatenate(effects), coords), shape=(k, p, p)),
-            sparse.coo_array((np.concatenate(variances), coords), shape=(k, p, p)))
+                 pair_variances=variances, components=components, n_scanned=scan.loci.size,
+                 additive_se=locus_se, additive_p=locus_p, pair_tests=tests,
+                 components_se=component_se_bunch(errors, phenotypic))

@@ -10,6 +10,7 @@ network that shrank its fit.
 import numpy as np
 
 from .._components import components_bunch
+from ._inference import approximate_component_se, component_se_bunch
 from ._projection import _design_apply, _symmetric
 
 __all__ = ["debiased_components", "pairwise_part_variance", "variance_components"]
@@ -180,7 +181,8 @@ def _upper(E):
     return U
 
 
-def debiased_components(moments, design, batches, network_fit, residual_fit, phenotypic):
+def debiased_components(moments, design, batches, network_fit, residual_fit, phenotypic, *,
+                        return_se=False):
     """Variance components of the trait: the network corrected by its residuals' projection.
 
     With ``f`` the network's genetic value, ``r = y - mu - f`` its training
@@ -222,11 +224,19 @@ def debiased_components(moments, design, batches, network_fit, residual_fit, phe
         ``r`` on the same samples.
     phenotypic : ndarray of shape (k,)
         Phenotypic variance ``V_P``.
+    return_se : bool, default=False
+        Also return the standard errors
+        (:func:`~sklearn_elm._decomposition._inference.approximate_component_se`: the
+        terms taken as orthogonal, ``sigma_D^2`` the noise of ``V_A`` and ``V_AA``,
+        ``sigma^2`` that of ``V_G``).
 
     Returns
     -------
     components : Bunch
         As :func:`variance_components`, arrays of shape (k,).
+    se : Bunch
+        Only with ``return_se``: their standard errors, of the same keys (``higher``
+        and ``phenotypic`` NaN).
 
     Examples
     --------
@@ -274,7 +284,7 @@ def debiased_components(moments, design, batches, network_fit, residual_fit, phe
     m = residual_fit.n_terms
     sigma2_design = var["left"] * n / (n - 1 - m)
     genetic = var["genetic"] - residual_fit.noise_variance * m / n
-    return variance_components(
+    components = variance_components(
         moments,
         design,
         a,
@@ -285,3 +295,15 @@ def debiased_components(moments, design, batches, network_fit, residual_fit, phe
         additive_variance=sigma2_design[:, None] * design.inv_var[None] / n,
         genetic=genetic,
     )
+    if not return_se:
+        return components
+    n_loci = int(np.count_nonzero(design.var > 0))
+    terms = {"additive": n_loci, "epistatic": m - n_loci, "genetic": m, "all": m}
+    errors = {key: np.empty(len(phenotypic)) for key in ("additive", "epistatic", "genetic")}
+    for o in range(len(phenotypic)):
+        noise = {"additive": sigma2_design[o], "epistatic": sigma2_design[o],
+                 "genetic": residual_fit.noise_variance[o]}
+        estimates = {key: float(components[key][o]) for key in errors}
+        for key, value in approximate_component_se(estimates, terms, noise, n).items():
+            errors[key][o] = value
+    return components, component_se_bunch(errors, np.asarray(phenotypic, dtype=np.float64))
