@@ -52,6 +52,7 @@ from sklearn.utils import Bunch
 from .._components import components_bunch
 from ._inference import (
     N_PAIR_TESTS,
+    _score,
     component_se_bunch,
     locus_tests,
     pair_tests,
@@ -76,6 +77,14 @@ ROUNDS = 3
 
 #: Family-wise error rate of the tests that admit a screened term to the components.
 ALPHA = 0.05
+
+
+#: Rounds of the forward-backward selection of the pairs that count in the components.
+MAX_ROUNDS = 20
+
+
+#: Squared correlation below which two pairs may enter the components in the same round.
+LINKED = 0.1
 
 
 #: Share of a pair term's sum of squares that must be independent of the terms before it
@@ -248,36 +257,60 @@ def _genetic(X, fit):
     return fitted @ fitted / n - fit.sigma2 * fit.df / n
 
 
-def _significant(coef, variance, n_candidates, alpha=ALPHA):
-    """Two-sided z-tests of ``y``'s coefficients, Bonferroni over ``n_candidates``."""
-    z = np.abs(coef) / np.sqrt(np.maximum(variance, 1e-300))
-    return z > stats.norm.isf(alpha / (2 * max(n_candidates, 1)))
+def _threshold(n_candidates, alpha=ALPHA):
+    """The two-sided z a term must pass: Bonferroni over ``n_candidates``."""
+    return stats.norm.isf(alpha / (2 * max(n_candidates, 1)))
 
 
-def _confirmed(X, s, fit, Fc, Yc, n_candidates):
+def _added(X, keep, final, Yc, threshold):
+    """The pairs not in ``keep`` to add: those whose score test against ``y``'s fit on the
+    kept columns passes ``threshold``, most significant first, each less than
+    :data:`LINKED` correlated with those taken before it (a copy in linkage of a pair
+    taken is tested again once that pair is fitted)."""
+    rest = np.flatnonzero(~keep)
+    if rest.size == 0:
+        return rest
+    kept = X[:, keep]
+    residual = Yc - kept @ final.y
+    estimate, se, _ = _score(X[:, rest], kept, final.G_inv, residual, final.sigma2)
+    z = np.abs(estimate) / np.where(se > 0, se, np.inf)
+    order = np.argsort(-z)
+    order = order[z[order] > threshold]
+    taken = []
+    for c in rest[order]:
+        x = X[:, c]
+        if all((x @ X[:, t]) ** 2 < LINKED * (x @ x) * (X[:, t] @ X[:, t]) for t in taken):
+            taken.append(c)
+    return np.array(taken, dtype=np.intp)
+
+
+def _confirmed(X, s, Fc, Yc, n_candidates):
     """Which columns of ``X`` count in the components, and ``y``'s fit on them.
 
     Every locus counts (a polygenic trait spreads over many loci, none of them
-    significant alone); a pair counts where ``y``'s coefficient in the full fit
-    is significant at a family-wise :data:`ALPHA` over every pair scanned.  The
-    network was trained on this ``y``, so its choice of pairs is a scan of ``y``
-    as much as ``y``'s own, and a pair it chose for noise it memorised fits that
-    noise again here: the noise variance of the tests comes from the loci and the
-    pairs confirmed so far, not from the full fit, which such pairs deflate.
-    Confirmed in rounds until the set stops changing.
+    significant alone); a pair counts where ``y`` confirms it at a family-wise
+    :data:`ALPHA` over every pair scanned, by forward-backward selection: a pair
+    enters where its score test against the pairs confirmed so far passes, and
+    leaves where its Wald test in the fit of them no longer does.  The network was
+    trained on this ``y``, so its choice of pairs is a scan of ``y`` as much as
+    ``y``'s own, and a pair it chose for noise it memorised would fit that noise
+    again here: the noise variance of the tests is that of the loci and the pairs
+    confirmed, never that of every pair chosen, which such pairs deflate.  Tested
+    one against the confirmed ones, a pair's copies in linkage do not share (and
+    dilute) its effect.
     """
+    threshold = _threshold(n_candidates)
     keep = np.zeros(X.shape[1], dtype=bool)
     keep[:s] = True
-    for _ in range(2 * ROUNDS):
+    for _ in range(MAX_ROUNDS):
         final = _least_squares(X[:, keep], Fc, Yc)
-        variance = final.sigma2 * np.diag(fit.G_inv)[s:]
-        confirmed = np.concatenate([keep[:s], _significant(fit.y[s:], variance, n_candidates)])
-        if np.array_equal(confirmed, keep):
-            break
-        keep = confirmed
-    else:
-        final = _least_squares(X[:, keep], Fc, Yc)
-    return keep, final
+        wald = np.abs(final.y[s:]) / np.sqrt(final.sigma2 * np.diag(final.G_inv)[s:])
+        left = np.flatnonzero(keep)[s:][wald <= threshold]
+        added = _added(X, keep, final, Yc, threshold)
+        if left.size == 0 and added.size == 0:
+            return keep, final
+        keep[left], keep[added] = False, True
+    return keep, _least_squares(X[:, keep], Fc, Yc)
 
 
 def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs):
@@ -290,7 +323,7 @@ def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs):
     independent = _independent(X, s)
     pairs, by_y, X = pairs[independent[s:]], by_y[independent[s:]], X[:, independent]
     fit = _least_squares(X, Fc, Yc)
-    keep, final = _confirmed(X, s, fit, Fc, Yc, n_candidates)
+    keep, final = _confirmed(X, s, Fc, Yc, n_candidates)
     every = keep[s:]
     parts = _parts(X[:, keep], s, final)
     parts["genetic"] = _genetic(X[:, keep], final)

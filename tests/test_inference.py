@@ -1,0 +1,178 @@
+"""Standard errors, p-values and FDR pair lists of the trait's screened fit.
+
+Calibration is checked over simulated data sets, with linkage between neighbouring loci
+where it matters (phantom epistasis); the full benchmark is ``benchmarks/calibration.py``.
+The network is stood in for by ``y``'s least-squares fit on the loci, which, like a network
+trained on ``y``, fits some of its noise.
+"""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from sklearn_elm import ELMDecomposer, NeuralGPRegressor
+from sklearn_elm._decomposition._inference import bh_qvalues, significant_pairs_table
+from sklearn_elm._decomposition._screening import screened_fit
+from sklearn_elm.metrics import true_variance_components
+
+
+def _linked(n, p, rho, rng):
+    """Diploid 0/1/2 genotypes whose neighbouring loci are correlated (about 0.6 at
+    rho = 0.8): two haplotypes of thresholded AR(1) Gaussians."""
+    def haplotype():
+        x = np.empty((n, p))
+        x[:, 0] = rng.normal(size=n)
+        for j in range(1, p):
+            x[:, j] = rho * x[:, j - 1] + np.sqrt(1 - rho**2) * rng.normal(size=n)
+        return (x > 0).astype(float)
+
+    return haplotype() + haplotype()
+
+
+def _fit(Z, y):
+    """The screened fit of ``y`` with a stand-in network: ``y``'s fit on the loci."""
+    Zc = Z - Z.mean(0)
+    yc = y - y.mean()
+    f = Zc @ np.linalg.lstsq(Zc, yc, rcond=None)[0]
+    return screened_fit(Z, f[:, None], (yc - f)[:, None], np.array([y.var()]), n_pairs=20)
+
+
+def test_pair_pvalues_are_uniform_without_epistasis_under_linkage():
+    """A purely additive trait on linked loci: the p-value of a pair of a QTL with a linked
+    neighbour (a phantom pair), and that of a pair drawn at random in each data set, are
+    uniform over data sets, and the FDR-5 % list is rarely non-empty.  Fails for p-values
+    from tests that do not condition on the loci, or use too small a noise variance."""
+    phantom, drawn, listed = [], [], 0
+    for seed in range(60):
+        rng = np.random.default_rng(seed)
+        Z = _linked(600, 12, 0.8, rng)
+        y = Z[:, 3] - 0.7 * Z[:, 8] + rng.normal(size=600)
+        fit = _fit(Z, y)
+        tests = fit.pair_tests[0]
+        assert tests.p_value.size == tests.n_tests  # every pair is kept at this size
+        where = np.flatnonzero((tests.pairs[:, 0] == 3) & (tests.pairs[:, 1] == 4))
+        phantom.append(tests.p_value[where[0]])
+        drawn.append(tests.p_value[rng.integers(tests.n_tests)])
+        listed += bool(significant_pairs_table(fit.pair_tests, 0.05, np.arange(12),
+                                               as_frame=False)["i"].size)
+    assert stats.kstest(phantom, "uniform").pvalue > 0.01
+    assert stats.kstest(drawn, "uniform").pvalue > 0.01
+    assert listed <= 9  # at most 15 % of data sets, where 5 % is expected
+
+
+def test_fdr_list_finds_true_pairs_and_keeps_false_discoveries_rare():
+    """Two pairs among 20 linked loci: the FDR-5 % list finds both in nearly every data
+    set, and its realised false discovery proportion averages at most about 5 %."""
+    found, fdp = [], []
+    for seed in range(15):
+        rng = np.random.default_rng(100 + seed)
+        Z = _linked(1500, 20, 0.8, rng)
+        Zc = Z - Z.mean(0)
+        y = (Zc[:, 2] + 0.4 * Zc[:, 5] * Zc[:, 12] + 0.4 * Zc[:, 8] * Zc[:, 16]
+             + rng.normal(size=1500))
+        table = significant_pairs_table(_fit(Z, y).pair_tests, 0.05, np.arange(20),
+                                        as_frame=False)
+        listed = set(zip(table["i"].tolist(), table["j"].tolist(), strict=True))
+        true = {(5, 12), (8, 16)}
+        found.append(len(listed & true) / 2)
+        fdp.append(len(listed - true) / max(len(listed), 1))
+    assert np.mean(found) >= 0.9
+    assert np.mean(fdp) <= 0.1
+
+
+def test_component_standard_errors_match_the_spread_of_the_estimates():
+    """Over data sets, the reported standard errors of V_A and V_AA are within 25 % of
+    the spread of the estimates about each sample's own components, and the 95 % intervals
+    cover them in 85-100 % of data sets."""
+    errors = {"additive": [], "epistatic": []}
+    se = {"additive": [], "epistatic": []}
+    for seed in range(60):
+        rng = np.random.default_rng(200 + seed)
+        Z = rng.choice([0.0, 1.0, 2.0], p=[0.25, 0.5, 0.25], size=(800, 10))
+        a = np.zeros(10)
+        a[[0, 4]] = 0.5, -0.4
+        E = np.zeros((10, 10))
+        E[1, 7] = E[7, 1] = 0.5
+        g = Z @ a + Z[:, 1] * Z[:, 7] * 0.5
+        y = g + rng.normal(size=800)
+        truth = true_variance_components(Z, a, E, phenotypes=y)
+        fit = _fit(Z, y)
+        for key in errors:
+            errors[key].append(fit.components[key][0] - truth[key])
+            se[key].append(fit.components_se[key][0])
+    for key in errors:
+        spread, reported = np.std(errors[key]), np.mean(se[key])
+        assert abs(reported / spread - 1) < 0.25, (key, reported, spread)
+        covered = np.mean(np.abs(errors[key]) <= 1.96 * np.asarray(se[key]))
+        assert covered >= 0.85, (key, covered)
+
+
+def test_additive_pvalues_find_the_qtl_and_are_uniform_elsewhere():
+    """Loci without effect have uniform p-values over data sets; the QTL's are small (its
+    t statistic, conditional on two linked neighbours, is about 5)."""
+    null, qtl = [], []
+    for seed in range(40):
+        rng = np.random.default_rng(300 + seed)
+        Z = _linked(500, 8, 0.8, rng)
+        y = 0.5 * Z[:, 2] + rng.normal(size=500)
+        fit = _fit(Z, y)
+        null.append(fit.additive_p[0, 6])
+        qtl.append(fit.additive_p[0, 2])
+    assert stats.kstest(null, "uniform").pvalue > 0.01
+    assert np.max(qtl) < 0.01 and np.median(qtl) < 1e-4
+
+
+def test_bh_qvalues_agree_with_scipy_and_bound_from_above_when_truncated():
+    """q-values of all p-values equal scipy's Benjamini-Hochberg adjustment; given only the
+    smallest, they equal it where at most the largest p-value given, and bound it above."""
+    rng = np.random.default_rng(0)
+    p = np.concatenate([rng.uniform(size=900), rng.uniform(0, 1e-3, size=100)])
+    exact = stats.false_discovery_control(p, method="bh")
+    np.testing.assert_allclose(bh_qvalues(p, p.size), exact)
+    smallest = np.sort(p)[:150]
+    q = bh_qvalues(smallest, p.size)
+    reference = np.sort(exact)[:150]
+    inside = q <= smallest.max()
+    np.testing.assert_allclose(q[inside], reference[inside])
+    assert np.all(q >= reference - 1e-12)
+    with pytest.raises(ValueError, match="n_tests"):
+        bh_qvalues(p, 10)
+
+
+@pytest.fixture(scope="module")
+def epistatic_fit():
+    rng = np.random.default_rng(0)
+    Z = rng.choice([-1.0, 1.0], size=(2000, 6))
+    y = Z[:, 0] + 0.5 * Z[:, 1] * Z[:, 2] + rng.normal(size=2000)
+    net = NeuralGPRegressor(module__hidden_sizes=(32,), max_epochs=30, random_state=0)
+    return ELMDecomposer(net).fit(Z, y), Z, y
+
+
+def test_decomposer_reports_errors_tests_and_the_pair_table(epistatic_fit):
+    """The fitted decomposer's errors are finite and positive where estimated, the QTL's
+    p-value is tiny, and the table names the pair with the input names."""
+    pd = pytest.importorskip("pandas")
+    dec, _, _ = epistatic_fit
+    se = dec.variance_components_se_
+    for key in ("additive", "epistatic", "genetic", "h2", "H2"):
+        assert np.isfinite(se[key]) and se[key] > 0
+    assert dec.additive_pvalues_[0] < 1e-10 and dec.additive_se_.shape == (6,)
+    table = dec.significant_pairs(0.05)
+    assert isinstance(table, pd.DataFrame)
+    assert list(table.columns) == ["output", "i", "j", "locus_i", "locus_j", "estimate",
+                                   "std_error", "p_value", "q_value"]
+    assert table[["i", "j"]].values.tolist()[0] == [1, 2]
+    assert table["locus_i"].iloc[0] == "x1"  # the inputs' names
+    assert abs(table["estimate"].iloc[0] - 0.5) < 4 * table["std_error"].iloc[0]
+
+
+def test_significant_pairs_refuses_bad_fdr_and_fits_without_tests(epistatic_fit):
+    """A false discovery rate outside (0, 1) and a decomposition of the network's own
+    components (no tests of the trait) get errors that name the problem."""
+    dec, Z, y = epistatic_fit
+    with pytest.raises(ValueError, match="fdr must be a number in"):
+        dec.significant_pairs(1.5)
+    network = ELMDecomposer(dec.estimator_, prefit=True, components="network").fit(Z, y)
+    assert network.pair_tests_ is None and np.isnan(network.additive_se_).all()
+    with pytest.raises(ValueError, match="components_='network'"):
+        network.significant_pairs()
