@@ -6,35 +6,33 @@ sequence of named steps; the effect and component estimators are looked up by
 name in the tables ``EFFECT_ESTIMATORS`` and ``COMPONENT_ESTIMATORS`` of the decomposition.
 """
 
-from copy import deepcopy
-from functools import partial
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone, is_regressor
-from sklearn.exceptions import NotFittedError
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, is_regressor
 from sklearn.metrics import r2_score
 from sklearn.pipeline import make_pipeline
-from sklearn.utils import Bunch, get_tags
+from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from ._components import check_varies
+from ._decomposer_steps import (
+    fit_state,
+    resolve_estimator,
+    set_fitted,
+    set_member_spread,
+    stream_samples,
+)
 from ._decomposition import (
     COMPONENT_ESTIMATORS,
     EFFECT_ESTIMATORS,
-    NEED_Y,
-    FitState,
-    build_design,
-    check_terms,
-    needs_pairwise_sums,
     resolve,
 )
 from ._decomposition._inference import significant_pairs_table
 from ._elm import elm_steps, io_sizes
-from ._inputs import is_dask, is_lazy, validate_fit, validate_passed_on
-from ._lazy import check_kept_memory, dask_stream, lazy_predict, transform_in_blocks
-from ._streaming import check_exact, first_step_tags, iter_inputs, split_network, stream
+from ._inputs import is_lazy, validate_fit, validate_passed_on
+from ._lazy import lazy_predict, transform_in_blocks
+from ._streaming import check_exact, first_step_tags, split_network
 
 
 def _default_estimator():
@@ -69,6 +67,15 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         is no phenotypic variance and nothing to debias with).
     batch_size : int or None, default=1024
         Samples per batch of the map; None processes all at once.
+    n_estimators : int, default=1
+        Networks to train (not with ``prefit``): clones of ``estimator`` with seeds
+        derived from its network's ``random_state``, averaged into one network (their
+        hidden units side by side, so its equivalent linear map is the members' average,
+        exactly), which is decomposed; each member is decomposed too, for the spread
+        across members (``additive_effects_std_``).  Costs ``n_estimators`` trainings and
+        ``n_estimators + 1`` decompositions.
+    n_jobs : int or None, default=None
+        Members trained and decomposed in parallel (joblib; None is 1).
     epistasis : {"auto", "projection", "screened", "regression", "contrast"}, default="auto"
         How additive and pairwise effects are read off the network.
         ``"auto"`` is ``"projection"`` when its least-squares problem is well
@@ -118,7 +125,14 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     estimator_ : estimator
-        The fitted estimator that was decomposed.
+        The fitted estimator that was decomposed (with ``n_estimators > 1``, the
+        members' average as one network).
+    estimators_ : list of estimator
+        The members, with ``n_estimators > 1``.
+    additive_effects_std_, variance_components_std_ : ndarray and Bunch
+        With ``n_estimators > 1``: the standard deviation across members of their own
+        additive effects and variance components (the instability of one network's
+        read-out from seed to seed; that of the average is about ``1 / sqrt(k)`` of it).
     additive_effects_ : ndarray of shape (n_features_z,) or (n_outputs, n_features_z)
         Additive effect ``a_i`` of each network input: its average effect
         under the sample's genotype frequencies, the coefficient of ``z_i -
@@ -202,25 +216,14 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     ``variance_components`` and ``debiased_components`` of
     ``sklearn_elm/_decomposition/_variance.py``.
 
-    *Memory.*  The ELM statistics are sums over samples accumulated batch by
-    batch, ``O(n_outputs p^2 + batch_size n_outputs width)``; the ELM-slope
-    estimators need nothing more.  The projection, the debiased and the
-    screened estimators keep the encoded inputs, genetic values and
-    residuals, ``O(n (p + 2 n_outputs))`` more; the screened ones need no
-    ``p x p`` sums, only the outputs' ``p x p`` matrices and ``O(n p)``.
-
-    *Out of core.*  ``X`` may be a lazy array read in sample blocks
-    (:func:`~sklearn_elm.datasets.open_plink`) or a dask array: it is
-    checked by its shape (the values are checked block by block) and never
-    read whole.  For a dask array the sums are a map-reduce computed by the
-    active dask scheduler (a ``dask.distributed`` cluster where a ``Client``
-    is), one task per sample chunk and a tree sum, equal to the in-memory
-    sums to float round-off (chunks that are not whole batches of
-    ``batch_size`` are rechunked to whole batches: the float32 network's
-    output depends, at round-off, on the batch it is computed in).  The
-    estimators that keep the samples are refused, before anything is read,
-    where those would take more than half the memory available;
-    ``epistasis="regression"`` with ``components="network"`` keeps none.
+    *Memory and out of core.*  The ELM statistics are sums over samples accumulated
+    batch by batch; the projection, debiased and screened estimators also keep the
+    encoded inputs, genetic values and residuals, ``O(n (p + 2 n_outputs))``, and are
+    refused, before anything is read, where those would take more than half the memory
+    available.  ``X`` may be a lazy array read in sample blocks
+    (:func:`~sklearn_elm.datasets.open_plink`) or a dask array, never read whole; for a
+    dask array the sums are a map-reduce on the active scheduler, equal to the in-memory
+    sums to float round-off.  The costs of each estimator are in ``docs/scaling.rst``.
 
     Examples
     --------
@@ -255,6 +258,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "epistasis": [StrOptions({"auto", *EFFECT_ESTIMATORS})],
         "components": [StrOptions({"auto", *COMPONENT_ESTIMATORS})],
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Integral, None],
     }
 
     def __init__(
@@ -265,12 +270,16 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         batch_size=1024,
         epistasis="auto",
         components="auto",
+        n_estimators=1,
+        n_jobs=None,
     ):
         self.estimator = estimator
         self.prefit = prefit
         self.batch_size = batch_size
         self.epistasis = epistasis
         self.components = components
+        self.n_estimators = n_estimators
+        self.n_jobs = n_jobs
 
     def _get_estimator(self):
         return _default_estimator() if self.estimator is None else self.estimator
@@ -304,39 +313,22 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             samples would take more than half the memory available.
         """
         X, y = validate_fit(self, X, y)
-        self.estimator_ = self._resolve_estimator(X, y)
+        self.estimator_ = resolve_estimator(self, X, y)
         preprocessing, net = split_network(self.estimator_)
         n_inputs, self.n_outputs_ = io_sizes(elm_steps(net.module_))
         self.epistasis_, self.components_ = resolve(
             self.epistasis, self.components, n_inputs, X.shape[0], y is not None
         )
-        stream = self._stream(X, self._outputs(y), preprocessing, net)
+        stream = stream_samples(self, X, self._outputs(y), preprocessing, net)
         check_exact(stream.residual, stream.peak)
-        state = self._fit_state(stream, X, preprocessing)
+        state = fit_state(self, stream, X, preprocessing)
         stream.kept = None  # the state holds the samples alone, so that it can free them
         effects = EFFECT_ESTIMATORS[self.epistasis_](state)
         components = COMPONENT_ESTIMATORS[self.components_](state, *effects)
-        self._set_fitted(state, stream, effects, components)
+        set_fitted(self, state, stream, effects, components)
+        if self.n_estimators > 1:
+            set_member_spread(self, X, y)
         return self
-
-    def _resolve_estimator(self, X, y):
-        """A clone of ``estimator`` fitted on ``(X, y)``, or with ``prefit`` a copy of it."""
-        if not self.prefit:
-            check_varies(y)
-            return clone(self._get_estimator()).fit(X, y)
-        if self.estimator is None:
-            raise ValueError(
-                "prefit=True needs a fitted estimator, but estimator is None; pass the "
-                "fitted network (or pipeline) or use prefit=False."
-            )
-        try:
-            check_is_fitted(self.estimator)
-        except NotFittedError as exc:
-            raise NotFittedError(
-                "prefit=True needs a fitted estimator; fit it first or use prefit=False."
-            ) from exc
-        check_varies(y)
-        return deepcopy(self._get_estimator())
 
     def _outputs(self, y):
         """``y`` as (n_samples, n_outputs), checked against the network; None stays None."""
@@ -349,63 +341,6 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
                 f"y has {Y.shape[1]} outputs but the network has {self.n_outputs_}."
             )
         return Y
-
-    def _stream(self, X, Y, preprocessing, net):
-        """Stream the network over ``X`` once (:func:`~sklearn_elm._streaming.stream`)."""
-        # the projections pass over (z, f) once per solver iteration: keep the
-        # encoded inputs and genetic values (the size of X and y) rather than
-        # re-encoding and re-running the network on every pass
-        residuals = self.epistasis_ in NEED_Y["epistasis"] or (
-            self.components_ in NEED_Y["components"])
-        keep = residuals or self.epistasis_ == "projection"
-        if keep and is_lazy(X):  # an X in memory is already as large as what is kept
-            check_kept_memory(X.shape[0], io_sizes(elm_steps(net.module_))[0],
-                              self.n_outputs_, epistasis=self.epistasis_,
-                              components=self.components_, debiased=residuals)
-        run = dask_stream if is_dask(X) else stream
-        return run(X, Y, preprocessing, net, batch_size=self.batch_size,
-                   n_outputs=self.n_outputs_, keep=keep, debiased=residuals,
-                   contrast=self.epistasis_ == "contrast",
-                   pairwise=needs_pairwise_sums(self.epistasis_, self.components_),
-                   keep_float32=self.epistasis_ == "screened"
-                   and self.components_ in ("screened", "network"))
-
-    def _fit_state(self, stream, X, preprocessing):
-        """What the estimators share: the sums, their design (computed here, once), the
-        kept samples and a way to encode the inputs again where they were not kept."""
-        design = None
-        if needs_pairwise_sums(self.epistasis_, self.components_):
-            design = build_design(stream.moments)
-            check_terms(design, self.epistasis_, self.components_)
-        inputs = partial(iter_inputs, X, preprocessing, self.batch_size)
-        return FitState(stream.moments, design, stream.kept, inputs, stream.phenotypic)
-
-    def _set_fitted(self, state, stream, effects, components):
-        """Store the results, without the output axis for single-output ``y``."""
-        squeeze = self._squeeze
-        additive, E, E_var = effects
-        self.n_features_z_ = state.moments.z.shape[0]
-        self.n_iter_ = state.n_iter
-        self.additive_effects_ = squeeze(additive)
-        self.epistasis_matrix_ = squeeze(E)
-        self.epistasis_variance_ = squeeze(E_var)
-        self.variance_components_ = Bunch(
-            **{name: squeeze(value) for name, value in components.items()}
-        )
-        self.intercept_ = squeeze(stream.intercept)
-        self.elm_residual_ = squeeze(stream.residual)
-        tests = state.inference
-        if tests is None:  # the network's own components: nothing fitted to y
-            nan = np.full(np.shape(additive), np.nan)
-            tests = Bunch(additive_se=nan, additive_p=nan, pair_tests=None,
-                          components_se={name: nan[:, 0] for name in components})
-        self.additive_se_ = squeeze(tests.additive_se)
-        self.additive_pvalues_ = squeeze(tests.additive_p)
-        self.variance_components_se_ = Bunch(
-            **{name: squeeze(value) for name, value in tests.components_se.items()}
-        )
-        pairs = tests.pair_tests
-        self.pair_tests_ = pairs[0] if pairs is not None and self._single_output else pairs
 
     def significant_pairs(self, fdr=0.05, *, as_frame=True):
         """The pairs whose interaction is significant at a false discovery rate.
@@ -452,13 +387,6 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             )
         tests = [self.pair_tests_] if self._single_output else self.pair_tests_
         return significant_pairs_table(tests, fdr, self._input_names(), as_frame)
-
-    def _squeeze(self, value):
-        """Drop the output axis (or return a float) for single-output ``y``."""
-        if not self._single_output:
-            return value
-        value = value[0]
-        return float(value) if np.ndim(value) == 0 else value
 
     def transform(self, X):
         """Per-sample contributions ``J(x)_i z_i`` of every input.

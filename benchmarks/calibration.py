@@ -1,0 +1,257 @@
+"""Calibration of the decomposer's standard errors, pair p-values and FDR lists, over data sets.
+
+Each scenario simulates ``--datasets`` data sets (independent draws of genotypes, effects and
+noise), fits the default ``ELMDecomposer`` (a ``GenotypeEncoder`` + ``NeuralGPRegressor``
+pipeline, with ``y``) on each, and prints one row:
+
+* ``KS pair`` (purely additive scenarios): Kolmogorov-Smirnov p-value of the uniformity of
+  one pair's p-value per data set (a pair drawn at random, so that the draws are
+  independent), and ``KS QTLxLD``: the same for a phantom pair, a QTL with a locus in
+  linkage with it (where the panel has linkage);
+* ``empty``: share of data sets whose FDR-5 % pair list is empty (null scenarios);
+* ``FDP`` / ``power``: mean realised false discovery proportion of the FDR-5 % list, and the
+  share of the true pairs it finds; ``oracle``: the power of the same Benjamini-Hochberg
+  procedure on the oracle's p-values (least squares on the true support: each true pair's
+  Wald test there, every other pair's score test against it);
+* ``cover h2 V_A V_AA``: share of data sets whose 95 % interval (estimate +- 1.96 SE) covers
+  the truth, the sample's own components (``true_variance_components``; h2 over the observed
+  ``V_P``);
+* ``SE/sd h2``: the mean reported SE of h2 over the standard deviation of its error across
+  data sets (1 when calibrated), and ``sd h2``: the standard deviation of the estimates;
+* ``s/set``: seconds per data set (training and decomposition).
+
+Scenarios: ``KEY = panel-ploidy-trait``, panels ``ind`` (independent loci), ``ld``
+(neighbouring loci correlated about 0.6: thresholded Gaussian AR(1) haplotypes) and ``msp``
+(msprime, ``sklearn_elm.datasets.simulate_genotypes``); traits ``add`` (``--qtl`` additive
+QTL, no pairs) and ``epi`` (``--pairs`` pairs among the QTL, ``V_AA = V_A`` on independent
+loci).  ``--loci`` loci, ``--samples`` samples, h2 ``--h2``; the screened fit decomposes them
+(``--loci 16`` gives the debiased projection instead).  ``--qhaplo`` adds the FDR-5 % lists of
+traits 3-5 of ``load_qhaplo(h2=0.25)`` with their realised FDP.
+
+Usage::
+
+    python benchmarks/calibration.py --threads 1 --jobs 2
+    python benchmarks/calibration.py --scenarios ind-2-add --datasets 10
+
+The truth is read only to score.
+"""
+
+import argparse
+import time
+
+import numpy as np
+from _common import add_threads_option, set_threads
+from joblib import Parallel, delayed
+from scipy import stats
+from sklearn.pipeline import make_pipeline
+
+from sklearn_elm import ELMDecomposer, GenotypeEncoder, NeuralGPRegressor
+from sklearn_elm._decomposition._inference import bh_qvalues
+from sklearn_elm.datasets import make_epistatic_phenotypes, simulate_genotypes, simulate_phenotypes
+from sklearn_elm.metrics import true_variance_components
+
+SCENARIOS = ["ind-1-add", "ind-2-add", "ld-2-add", "msp-2-add", "ind-2-epi", "ld-2-epi",
+             "msp-2-epi"]
+KEYS = ("h2", "additive", "epistatic")
+
+
+def linked_genotypes(n, p, ploidy, rng, rho=0.8):
+    """Allele counts whose neighbouring loci are correlated (about 0.6 at rho = 0.8)."""
+    counts = np.zeros((n, p))
+    for _ in range(ploidy):
+        x = np.empty((n, p))
+        x[:, 0] = rng.normal(size=n)
+        for j in range(1, p):
+            x[:, j] = rho * x[:, j - 1] + np.sqrt(1 - rho**2) * rng.normal(size=n)
+        counts += x > 0
+    return counts
+
+
+def simulate(key, args, seed):
+    """Genotypes, phenotypes, truth and the coding of the effects, of one data set."""
+    panel, ploidy, trait = key.split("-")
+    ploidy = int(ploidy)
+    pairs = args.pairs if trait == "epi" else 0
+    ratio = 1.0 if trait == "epi" else 0.0
+    settings = dict(n_qtl=args.qtl, n_pairs=pairs, h2=args.h2, epistatic_ratio=ratio,
+                    random_state=seed)
+    if panel == "ind":
+        return make_epistatic_phenotypes(args.samples, args.loci, ploidy=ploidy, **settings)
+    rng = np.random.default_rng(seed)
+    if panel == "ld":
+        G = linked_genotypes(args.samples, args.loci, ploidy, rng).astype(np.int8)
+    else:
+        G = simulate_genotypes(args.samples, args.loci, ploidy=ploidy,
+                               random_state=seed).genotypes
+    if trait == "epi":  # rare alleles put most of a pair's variance in V_A
+        settings["epistatic_ratio"] = 0.5
+    return simulate_phenotypes(G, ploidy=ploidy, **settings)
+
+
+def coding(G, ploidy):
+    """The simulation's coding of the effects: ``2 g - 1`` haploid, ``g - 1`` diploid."""
+    return 2.0 * G - 1.0 if ploidy == 1 else G - 1.0
+
+
+def oracle_pvalues(Z, y, a, E):
+    """p-values of every pair ``i <= j`` under least squares on the true support: Wald for
+    the true pairs, score tests against that fit for the others (as the decomposer's)."""
+    Zc = Z - Z.mean(0)
+    loci = np.flatnonzero(a)
+    ti, tj = np.nonzero(np.triu(E, 1))
+    X = np.hstack([Zc[:, loci], (Zc[:, ti] * Zc[:, tj]) - (Zc[:, ti] * Zc[:, tj]).mean(0)])
+    n, m = X.shape
+    G_inv = np.linalg.pinv(X.T @ X)
+    coef = G_inv @ X.T @ (y - y.mean())
+    r = y - y.mean() - X @ coef
+    sigma2 = r @ r / (n - 1 - m)
+    i, j = np.triu_indices(Z.shape[1], 1)
+    W = Zc[:, i] * Zc[:, j]
+    W -= W.mean(0)
+    cross = X.T @ W
+    left = np.einsum("ij,ij->j", W, W) - np.einsum("ij,ij->j", cross, G_inv @ cross)
+    t = (W.T @ r) / np.sqrt(sigma2 * np.maximum(left, 1e-300))
+    true = {(int(u), int(v)) for u, v in zip(ti, tj, strict=True)}
+    for c, (u, v) in enumerate(zip(ti, tj, strict=True)):
+        t_true = coef[loci.size + c] / np.sqrt(sigma2 * G_inv[loci.size + c, loci.size + c])
+        t[(i == u) & (j == v)] = t_true
+    p_values = 2 * stats.t.sf(np.abs(t), n - 1 - m)
+    return p_values, [(int(u), int(v)) in true for u, v in zip(i, j, strict=True)]
+
+
+def one_dataset(key, args, seed):
+    """Fit and score one data set."""
+    set_threads(args.threads)
+    data = simulate(key, args, seed)
+    ploidy = int(key.split("-")[1])
+    G, y = data.genotypes, data.phenotypes[:, 0]
+    net = NeuralGPRegressor(module__hidden_sizes=(args.width,), max_epochs=args.epochs,
+                            random_state=seed)
+    start = time.perf_counter()
+    dec = ELMDecomposer(make_pipeline(GenotypeEncoder(ploidy=ploidy), net)).fit(G, y)
+    seconds = time.perf_counter() - start
+    Z = coding(G.astype(np.float64), ploidy)
+    a, E = data.additive_effects[0], data.epistasis[0]
+    truth = true_variance_components(Z, a, E, phenotypes=y)
+    vc, se = dec.variance_components_, dec.variance_components_se_
+    out = {"seconds": seconds, "path": f"{dec.epistasis_}/{dec.components_}"}
+    for name in KEYS:
+        out[f"err_{name}"] = vc[name] - float(np.ravel(truth[name])[0])
+        out[f"se_{name}"] = se[name]
+        out[f"est_{name}"] = vc[name]
+    tests = dec.pair_tests_
+    table = dec.significant_pairs(0.05, as_frame=False)
+    listed = set(zip(table["i"].tolist(), table["j"].tolist(), strict=True))
+    true = {(int(i), int(j)) for i, j in zip(*np.nonzero(np.triu(E, 1)), strict=True)}
+    out["listed"], out["false"] = len(listed), len(listed - true)
+    out["found"] = len(listed & true) / len(true) if true else np.nan
+    rng = np.random.default_rng(seed + 10**6)
+    out["drawn_p"] = (tests.p_value[rng.integers(tests.p_value.size)]
+                      if tests.p_value.size == tests.n_tests else np.nan)
+    out["phantom_p"] = phantom_pvalue(tests, a, Z)
+    if true:
+        p_values, is_true = oracle_pvalues(Z, y, a, E)
+        q = bh_qvalues(p_values, p_values.size)
+        out["oracle"] = float(np.mean(q[np.array(is_true)] <= 0.05))
+    else:
+        out["oracle"] = np.nan
+    return out
+
+
+def phantom_pvalue(tests, a, Z):
+    """The p-value of the pair of the first QTL with the locus most correlated with it (NaN
+    where that pair was not among the stored tests)."""
+    qtl = int(np.flatnonzero(a)[0])
+    r = np.corrcoef(Z.T)[qtl]
+    r[qtl] = 0.0
+    partner = int(np.nanargmax(np.abs(r)))
+    i, j = sorted((qtl, partner))
+    hit = np.flatnonzero((tests.pairs[:, 0] == i) & (tests.pairs[:, 1] == j))
+    return float(tests.p_value[hit[0]]) if hit.size else np.nan
+
+
+def summarise(key, results):
+    """One row of the table."""
+    get = lambda name: np.array([r[name] for r in results], dtype=float)  # noqa: E731
+    row = {"scenario": key, "path": results[0]["path"], "sets": len(results)}
+    null = key.endswith("add")
+    for name, column in (("KS pair", "drawn_p"), ("KS QTLxLD", "phantom_p")):
+        values = get(column)
+        values = values[np.isfinite(values)]
+        row[name] = stats.kstest(values, "uniform").pvalue if null and values.size > 5 else np.nan
+    row["empty"] = float(np.mean(get("listed") == 0)) if null else np.nan
+    listed = get("listed")
+    row["FDP"] = float(np.mean(get("false") / np.maximum(listed, 1)))
+    row["power"] = float(np.nanmean(get("found"))) if not null else np.nan
+    row["oracle"] = float(np.nanmean(get("oracle"))) if not null else np.nan
+    for name in KEYS:
+        err, se = get(f"err_{name}"), get(f"se_{name}")
+        row[f"cover {name}"] = float(np.mean(np.abs(err) <= 1.96 * se))
+    err, se = get("err_h2"), get("se_h2")
+    row["SE/sd h2"] = float(np.mean(se) / np.std(err))
+    row["sd h2"] = float(np.std(get("est_h2")))
+    row["s/set"] = float(np.mean(get("seconds")))
+    return row
+
+
+COLUMNS = ["scenario", "path", "sets", "KS pair", "KS QTLxLD", "empty", "FDP", "power", "oracle",
+           "cover h2", "cover additive", "cover epistatic", "SE/sd h2", "sd h2", "s/set"]
+
+
+def print_row(row):
+    cells = []
+    for name in COLUMNS:
+        value = row[name]
+        cells.append(f"{value:.3f}" if isinstance(value, float) else str(value))
+    print("| " + " | ".join(cells) + " |", flush=True)
+
+
+def qhaplo_lists(args):
+    """The FDR-5 % pair lists of traits 3-5 of the bundled data at h2 = 0.25, with their FDP."""
+    from sklearn_elm.datasets import load_qhaplo
+
+    data = load_qhaplo(h2=0.25)
+    dec = ELMDecomposer(make_pipeline(GenotypeEncoder(), NeuralGPRegressor(random_state=0)))
+    dec.fit(data.genotypes, data.phenotypes)
+    table = dec.significant_pairs(0.05, as_frame=False)
+    for trait in (2, 3, 4):
+        E = data.epistasis[trait]
+        rows = table["output"] == trait
+        pairs = list(zip(table["i"][rows].tolist(), table["j"][rows].tolist(), strict=True))
+        false = [pair for pair in pairs if E[pair] == 0]
+        n_true = int(np.count_nonzero(np.triu(E, 1)))
+        print(f"trait {trait + 1}: {len(pairs)} pairs listed, {len(false)} false (FDP "
+              f"{len(false) / max(len(pairs), 1):.3f}), {len(pairs) - len(false)} of {n_true} "
+              f"true pairs found: {pairs}", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scenarios", nargs="*", default=SCENARIOS, choices=SCENARIOS)
+    parser.add_argument("--datasets", type=int, default=50)
+    parser.add_argument("--samples", type=int, default=1500)
+    parser.add_argument("--loci", type=int, default=40)
+    parser.add_argument("--qtl", type=int, default=8)
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--h2", type=float, default=0.5)
+    parser.add_argument("--width", type=int, default=64, help="hidden units of the network")
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--jobs", type=int, default=1, help="data sets fitted in parallel")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--qhaplo", action="store_true")
+    add_threads_option(parser)
+    args = parser.parse_args()
+    print(f"{args.datasets} data sets per scenario, {args.samples} samples x {args.loci} loci, "
+          f"{args.qtl} QTL, h2 {args.h2}; network ({args.width},) x {args.epochs} epochs")
+    print("| " + " | ".join(COLUMNS) + " |")
+    for key in args.scenarios:
+        results = Parallel(n_jobs=args.jobs)(
+            delayed(one_dataset)(key, args, args.seed + 1000 * s) for s in range(args.datasets))
+        print_row(summarise(key, results))
+    if args.qhaplo:
+        set_threads(args.threads)
+        qhaplo_lists(args)
+
+
+if __name__ == "__main__":
+    main()

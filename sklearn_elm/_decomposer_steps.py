@@ -1,0 +1,141 @@
+"""The steps of :meth:`ELMDecomposer.fit <sklearn_elm.ELMDecomposer.fit>`, as functions of
+the decomposer: which network is decomposed, the one pass over the samples, the state the
+estimators share, and the fitted attributes."""
+
+from copy import deepcopy
+from functools import partial
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils import Bunch
+from sklearn.utils.validation import check_is_fitted
+
+from ._components import check_varies
+from ._decomposition import NEED_Y, FitState, build_design, check_terms, needs_pairwise_sums
+from ._elm import elm_steps, io_sizes
+from ._ensemble import average_networks, fit_members
+from ._inputs import is_dask, is_lazy
+from ._lazy import check_kept_memory, dask_stream
+from ._streaming import iter_inputs, stream
+
+__all__ = [
+    "fit_state",
+    "resolve_estimator",
+    "set_fitted",
+    "set_member_spread",
+    "squeeze",
+    "stream_samples",
+]
+
+
+def resolve_estimator(decomposer, X, y):
+    """A clone of ``estimator`` fitted on ``(X, y)``, or with ``prefit`` a copy of it."""
+    if not decomposer.prefit:
+        check_varies(y)
+        if decomposer.n_estimators == 1:
+            return clone(decomposer._get_estimator()).fit(X, y)
+        decomposer.estimators_ = fit_members(decomposer._get_estimator(), X, y,
+                                             decomposer.n_estimators, decomposer.n_jobs)
+        return average_networks(decomposer.estimators_)
+    if decomposer.n_estimators > 1:
+        raise ValueError(
+            f"n_estimators={decomposer.n_estimators} trains the members, and prefit=True "
+            "decomposes a network already trained; use prefit=False, or n_estimators=1."
+        )
+    if decomposer.estimator is None:
+        raise ValueError(
+            "prefit=True needs a fitted estimator, but estimator is None; pass the "
+            "fitted network (or pipeline) or use prefit=False."
+        )
+    try:
+        check_is_fitted(decomposer.estimator)
+    except NotFittedError as exc:
+        raise NotFittedError(
+            "prefit=True needs a fitted estimator; fit it first or use prefit=False."
+        ) from exc
+    check_varies(y)
+    return deepcopy(decomposer._get_estimator())
+
+
+def stream_samples(decomposer, X, Y, preprocessing, net):
+    """Stream the network over ``X`` once (:func:`~sklearn_elm._streaming.stream`)."""
+    # the projections pass over (z, f) once per solver iteration: keep the
+    # encoded inputs and genetic values (the size of X and y) rather than
+    # re-encoding and re-running the network on every pass
+    residuals = decomposer.epistasis_ in NEED_Y["epistasis"] or (
+        decomposer.components_ in NEED_Y["components"])
+    keep = residuals or decomposer.epistasis_ == "projection"
+    if keep and is_lazy(X):  # an X in memory is already as large as what is kept
+        check_kept_memory(X.shape[0], io_sizes(elm_steps(net.module_))[0],
+                          decomposer.n_outputs_, epistasis=decomposer.epistasis_,
+                          components=decomposer.components_, debiased=residuals)
+    run = dask_stream if is_dask(X) else stream
+    return run(X, Y, preprocessing, net, batch_size=decomposer.batch_size,
+               n_outputs=decomposer.n_outputs_, keep=keep, debiased=residuals,
+               contrast=decomposer.epistasis_ == "contrast",
+               pairwise=needs_pairwise_sums(decomposer.epistasis_, decomposer.components_),
+               keep_float32=decomposer.epistasis_ == "screened"
+               and decomposer.components_ in ("screened", "network"))
+
+
+def fit_state(decomposer, stream, X, preprocessing):
+    """What the estimators share: the sums, their design (computed here, once), the
+    kept samples and a way to encode the inputs again where they were not kept."""
+    design = None
+    if needs_pairwise_sums(decomposer.epistasis_, decomposer.components_):
+        design = build_design(stream.moments)
+        check_terms(design, decomposer.epistasis_, decomposer.components_)
+    inputs = partial(iter_inputs, X, preprocessing, decomposer.batch_size)
+    return FitState(stream.moments, design, stream.kept, inputs, stream.phenotypic)
+
+
+def set_fitted(decomposer, state, stream, effects, components):
+    """Store the results, without the output axis for single-output ``y``."""
+    drop = partial(squeeze, decomposer)
+    additive, E, E_var = effects
+    decomposer.n_features_z_ = state.moments.z.shape[0]
+    decomposer.n_iter_ = state.n_iter
+    decomposer.additive_effects_ = drop(additive)
+    decomposer.epistasis_matrix_ = drop(E)
+    decomposer.epistasis_variance_ = drop(E_var)
+    decomposer.variance_components_ = Bunch(
+        **{name: drop(value) for name, value in components.items()}
+    )
+    decomposer.intercept_ = drop(stream.intercept)
+    decomposer.elm_residual_ = drop(stream.residual)
+    tests = state.inference
+    if tests is None:  # the network's own components: nothing fitted to y
+        nan = np.full(np.shape(additive), np.nan)
+        tests = Bunch(additive_se=nan, additive_p=nan, pair_tests=None,
+                      components_se={name: nan[:, 0] for name in components})
+    decomposer.additive_se_ = drop(tests.additive_se)
+    decomposer.additive_pvalues_ = drop(tests.additive_p)
+    decomposer.variance_components_se_ = Bunch(
+        **{name: drop(value) for name, value in tests.components_se.items()}
+    )
+    pairs = tests.pair_tests
+    decomposer.pair_tests_ = pairs[0] if pairs is not None and decomposer._single_output else pairs
+
+
+def squeeze(decomposer, value):
+    """Drop the output axis (or return a float) for single-output ``y``."""
+    if not decomposer._single_output:
+        return value
+    value = value[0]
+    return float(value) if np.ndim(value) == 0 else value
+
+
+def set_member_spread(decomposer, X, y):
+    """With ``n_estimators > 1``, the spread across the members of their own read-outs
+    (:func:`~sklearn_elm._ensemble.member_spread`), each decomposed as the average was."""
+    from ._ensemble import member_spread
+
+    settings = {"prefit": True, "epistasis": decomposer.epistasis_,
+                "components": decomposer.components_, "n_estimators": 1, "n_jobs": None}
+    additive, spread = member_spread(clone(decomposer).set_params(**settings),
+                                     decomposer.estimators_, X, y, decomposer.n_jobs)
+    decomposer.additive_effects_std_ = additive
+    decomposer.variance_components_std_ = Bunch(
+        **{key: float(v) if np.ndim(v) == 0 else v for key, v in spread.items()})
+
