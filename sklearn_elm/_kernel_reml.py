@@ -29,7 +29,8 @@ from scipy.optimize import minimize
 __all__ = ["kernel_reml_objective", "maximise_kernel_reml"]
 
 
-def kernel_reml_objective(variances, eigvals, cross, rotated_y, *, derivatives=True):
+def kernel_reml_objective(variances, eigvals, cross, rotated_y, *, derivatives=True,
+                          constant=None):
     """REML deviance of the two-kernel model on n x n kernels, with its derivatives.
 
     ``V = s2_B K_B + s2_A K_A + s2_E I`` for ``variances = (s2_B, s2_A, s2_E)``.
@@ -67,6 +68,17 @@ def kernel_reml_objective(variances, eigvals, cross, rotated_y, *, derivatives=T
         ``c = U^T y`` for the centred target ``y``.
     derivatives : bool, default=True
         Whether to return the gradient and Hessian.
+    constant : ndarray of shape (n,), default=None
+        ``u = U^T 1 / sqrt(n)``, the constant direction in the eigenbasis.
+        When given (with ``derivatives``), the traces
+        ``T_kl = tr(P K_k P K_l)`` over the error contrasts, twice the
+        expected information of the variances, are returned too: those of
+        the Hessian with ``G`` projected off ``u``,
+        ``P = (I - u u^T) G (I - u u^T)``, by rank-one updates of ``G``
+        and ``X_A`` (:func:`_contrast_traces`), ``O(n^2)`` more.  The
+        projection, rather than the ``1 / s2_E^2`` of ``G``'s eigenvalue
+        along ``u`` subtracted from ``T_EE``, keeps the traces exact where
+        ``s2_E`` is orders of magnitude below the other variances.
 
     Returns
     -------
@@ -76,6 +88,8 @@ def kernel_reml_objective(variances, eigvals, cross, rotated_y, *, derivatives=T
         Its gradient (only with ``derivatives``).
     hess : ndarray of shape (3, 3)
         Its Hessian (only with ``derivatives``).
+    traces : ndarray of shape (3, 3)
+        ``T`` (only with ``constant``).
 
     Examples
     --------
@@ -114,7 +128,34 @@ def kernel_reml_objective(variances, eigvals, cross, rotated_y, *, derivatives=T
     hess = 2.0 * q2 - tr2
     grad[2] -= 1.0 / s2[2]
     hess[2, 2] += 1.0 / s2[2] ** 2
-    return f, grad, hess
+    if constant is None:
+        return f, grad, hess
+    return f, grad, hess, _contrast_traces(G, X[1], C, lam, constant)
+
+
+def _contrast_traces(G, GC, C, lam, u):
+    """``T_kl = tr(P P_k P P_l)`` with ``P = Pi G Pi``, ``Pi = I - u u^T``.
+
+    ``P = G - u w^T - v u^T`` with ``w = G u`` and ``v = w - (u^T w) u`` (two
+    rank-one updates, made in place on ``G``, and on ``GC`` for
+    ``Y = P C``).  With ``Q = P o P`` (elementwise) and ``P`` symmetric,
+    ``T_EE = sum Q``, ``T_BE = 1^T Q lam``, ``T_BB = lam^T Q lam``,
+    ``T_AE = sum Y o P``, ``T_AB = lam^T (Y o P) 1`` and ``T_AA = tr(Y Y)``:
+    a few passes over n x n arrays.
+    """
+    w = G @ u
+    v = w - (u @ w) * u
+    GC -= u[:, None] * (C @ w)
+    GC -= v[:, None] * (C @ u)
+    G -= u[:, None] * w
+    G -= v[:, None] * u
+    Q = np.multiply(G, G)
+    q_lam = Q @ lam
+    t_ee, t_be, t_bb = Q.sum(), q_lam.sum(), lam @ q_lam
+    np.multiply(GC, G, out=Q)
+    t_ae, t_ab = Q.sum(), lam @ Q.sum(axis=1)
+    t_aa = np.vdot(GC, GC.T)
+    return np.array([[t_bb, t_ab, t_be], [t_ab, t_aa, t_ae], [t_be, t_ae, t_ee]])
 
 
 def _newton_reml(fun, x0, bounds, *, radius=0.25, max_iter=100):
@@ -197,7 +238,7 @@ def _trust_region_step(g, H, radius):
     return -Q @ (gq / (w + mu))
 
 
-def maximise_kernel_reml(eigvals, cross, rotated_y, df, log_theta_grid):
+def maximise_kernel_reml(eigvals, cross, rotated_y, df, log_theta_grid, constant):
     """REML variance ratios of the two-kernel model on n x n kernels.
 
     Minimises :func:`kernel_reml_objective` over the variances themselves
@@ -208,7 +249,9 @@ def maximise_kernel_reml(eigvals, cross, rotated_y, df, log_theta_grid):
     evaluated for the profiled deviance alone (one Cholesky factorisation
     each): the grid guards against starting in the wrong basin of a
     likelihood that can be multimodal.  Should Newton stop short, L-BFGS-B
-    takes over from where it stopped.
+    takes over from where it stopped.  The traces ``tr(P K_k P K_l)`` of the
+    expected information at the optimum are those of Newton's last
+    evaluation there (one more evaluation where L-BFGS-B moved it).
 
     Parameters
     ----------
@@ -222,6 +265,8 @@ def maximise_kernel_reml(eigvals, cross, rotated_y, df, log_theta_grid):
         Residual degrees of freedom, ``n_samples - 1``.
     log_theta_grid : ndarray of shape (g,)
         Log variance ratios ``log(s2_k / s2_E)`` of the start grid.
+    constant : ndarray of shape (n,)
+        ``U^T 1 / sqrt(n)``, for the traces (:func:`kernel_reml_objective`).
 
     Returns
     -------
@@ -230,6 +275,10 @@ def maximise_kernel_reml(eigvals, cross, rotated_y, df, log_theta_grid):
     deviance : float
         The profiled deviance ``df log(Q) + log det(V)`` there, as
         :func:`~sklearn_elm._reml.reml_objective` defines it.
+    traces : ndarray of shape (3, 3)
+        ``tr(P K_k P K_l) s2_E^2`` over ``(B, A, E)`` there: the traces of
+        :func:`kernel_reml_objective` at ``s2_E = 1``, as
+        :func:`~sklearn_elm._reml_se.spectral_traces` gives them.
 
     Examples
     --------
@@ -246,17 +295,22 @@ def maximise_kernel_reml(eigvals, cross, rotated_y, df, log_theta_grid):
     >>> K_b -= K_b.mean(axis=0) + K_b.mean(axis=1)[:, None] - K_b.mean()
     >>> eigvals, U = np.linalg.eigh(K_b / np.trace(K_b) * n)
     >>> y = Z @ rng.standard_normal(400) / 20 + rng.standard_normal(n)
-    >>> theta, dev = maximise_kernel_reml(
+    >>> theta, dev, traces = maximise_kernel_reml(
     ...     np.clip(eigvals, 0, None), U.T @ K_a @ U, U.T @ (y - y.mean()), n - 1,
-    ...     np.log(10.0 ** np.arange(-3.0, 3.1, 1.5)))
+    ...     np.log(10.0 ** np.arange(-3.0, 3.1, 1.5)), U.T @ np.ones(n) / np.sqrt(n))
     >>> theta.round(2)
     array([0.  , 1.79])
     """
     C = cross
     c = rotated_y / np.sqrt(rotated_y @ rotated_y / df)
+    traces = {}  # the traces at every point evaluated with derivatives, at s2_E = 1
 
     def fun(s2, derivatives=True):
-        return kernel_reml_objective(s2, eigvals, C, c, derivatives=derivatives)
+        if not derivatives:
+            return kernel_reml_objective(s2, eigvals, C, c, derivatives=False)
+        f, grad, hess, T = kernel_reml_objective(s2, eigvals, C, c, constant=constant)
+        traces[np.asarray(s2, dtype=float).tobytes()] = T * s2[2] ** 2
+        return f, grad, hess
 
     grid = np.exp(np.stack(np.meshgrid(log_theta_grid, log_theta_grid), -1).reshape(-1, 2))
     values = [_profiled_deviance(t, eigvals, C, c, df) for t in grid]
@@ -271,7 +325,10 @@ def maximise_kernel_reml(eigvals, cross, rotated_y, df, log_theta_grid):
         if res.fun < f:
             s2 = res.x
     theta = s2[:2] / s2[2]
-    return theta, _profiled_deviance(theta, eigvals, C, rotated_y, df)[0]
+    T = traces.get(np.asarray(s2, dtype=float).tobytes())
+    if T is None:
+        T = kernel_reml_objective([*theta, 1.0], eigvals, C, c, constant=constant)[3]
+    return theta, _profiled_deviance(theta, eigvals, C, rotated_y, df)[0], T
 
 
 def _profiled_deviance(theta, eigvals, C, c, df):

@@ -22,6 +22,11 @@ The markers may be a dask array (:mod:`sklearn_elm._kernels`): every product
 with them (the Gram matrices, ``U^T W``, ``W^T y``, the back-solves
 ``Z^T alpha`` and ``Z^T diag(w) Z``) is then computed by dask, a sum over
 chunks, and the REML itself runs in memory on the n x n or p x p results.
+
+Each output's fit also gives the covariance of its variance estimates, the
+inverse of REML's expected information, from the same eigenbasis
+(:mod:`sklearn_elm._reml_se`): ``O(r)`` with one kernel, ``O(r p^2 + p^3)``
+in the Woodbury form, and from the Newton steps' Hessians on n x n kernels.
 """
 
 import numpy as np
@@ -33,6 +38,7 @@ from threadpoolctl import threadpool_limits
 from ._inputs import is_dask
 from ._kernel_reml import maximise_kernel_reml
 from ._kernels import computed, epistatic_kernel, gram, mirror_lower, pairwise_features
+from ._reml_se import spectral_traces, variance_covariance
 
 __all__ = ["fit_output", "reml_objective", "spectral_form"]
 
@@ -227,6 +233,7 @@ def spectral_form(W_a, c_a, Yc, *, epistatic, use_features):
         proj_Y=None,
         second_moments=None,
         pair_means=None,
+        constant=None,
     )
     if use_features:
         _feature_basis(spec, Yc)
@@ -295,6 +302,7 @@ def _kernel_basis(spec, Yc):
         spec.pair_means = np.einsum("ij,ij->j", linear, linear) / n
         linear /= spec.c_a  # K_A
         spec.cross = U.T @ linear @ U
+        spec.constant = U.sum(axis=0) / np.sqrt(n)  # U^T 1 / sqrt(n)
     else:
         keep = eigvals > eigvals[-1] * n * np.finfo(float).eps
         spec.eigvals, spec.U = eigvals[keep], U[:, keep]
@@ -415,11 +423,14 @@ def fit_output(spec, k, y, epistatic):
     offset : float
         The mean pairwise value ``z^T E z`` of the training samples (0.0
         without the epistatic kernel).
+    covariance : ndarray of shape (3, 3)
+        Asymptotic covariance of ``(V_A, V_AA, V_E)``, the inverse of REML's
+        expected information (:mod:`sklearn_elm._reml_se`).
     """
     n = len(y)
     args = spec.reml_args(k)
     if spec.dense:
-        theta, dev = maximise_kernel_reml(*args, _LOG_THETA_GRID)
+        theta, dev, traces = maximise_kernel_reml(*args, _LOG_THETA_GRID, spec.constant)
         M = theta[1] * spec.cross
         M[np.diag_indices_from(M)] += 1.0 + theta[0] * spec.eigvals
         c = args[2]
@@ -430,6 +441,7 @@ def fit_output(spec, k, y, epistatic):
         theta = np.exp(log_theta)
         v, s_a = _dual_solution(theta, *args)
         s2_e = _residual_quadratic(theta, v, s_a, args) / (n - 1)
+        traces = spectral_traces(theta, args[0], n - 1, *args[4:6])
     log_likelihood = -0.5 * (dev + (n - 1) * (1.0 + np.log(2 * np.pi / (n - 1))))
     theta_a, theta_aa = (theta[1], theta[0]) if epistatic else (theta[0], 0.0)
     coef, E = _blup_effects(spec, theta, v, s_a, y)
@@ -439,4 +451,5 @@ def fit_output(spec, k, y, epistatic):
         offset = theta[0] / spec.c_aa * (spec.pair_means @ (spec.U @ v))
     else:
         offset = np.einsum("ij,ij->", E, spec.second_moments)
-    return (theta_a * s2_e, theta_aa * s2_e, s2_e), log_likelihood, coef, E, offset
+    covariance = variance_covariance(traces, s2_e, epistatic)
+    return (theta_a * s2_e, theta_aa * s2_e, s2_e), log_likelihood, coef, E, offset, covariance
