@@ -6,12 +6,13 @@ copies of the loci they range over, all ``p`` or, past :data:`SCAN_FLOPS`, those
 uses most (:func:`pair_scan_size`).
 """
 
+import numbers
 import warnings
 
 import numpy as np
 from sklearn.utils import Bunch
 
-__all__ = ["SCAN_FLOPS", "pair_scan_size"]
+__all__ = ["SCAN_FLOPS", "check_budget", "pair_scan_size", "term_budget"]
 
 
 #: Multiply-adds one scan of pairs may take, ``n L^2`` for ``L`` loci scanned (about a minute
@@ -160,3 +161,56 @@ def _warn_scanned(loci, n, p, stacklevel):
         stacklevel=stacklevel,
     )
     return np.sort(loci)
+
+
+def term_budget(n_samples, n_inputs):
+    """How many additive and pairwise terms a screened fit may choose.
+
+    At most ``m_max = n / 2 - 1`` terms in all, the bound under which the
+    least-squares problem is well determined; a tenth of them (at least 10,
+    at most 500) are pairs, and every locus enters when the rest allows it.
+
+    Parameters
+    ----------
+    n_samples, n_inputs : int
+        Samples ``n`` and network inputs ``p``.
+
+    Returns
+    -------
+    n_loci, n_pairs : int
+        Additive terms and pairwise terms to choose.
+
+    Raises
+    ------
+    ValueError
+        Where the samples are too few for a single locus and pair.
+
+    Examples
+    --------
+    >>> from sklearn_elm._decomposition._scan import term_budget
+    >>> term_budget(5000, 2000), term_budget(2000, 12000)
+    ((2000, 249), (900, 99))
+    """
+    m_max = n_samples // 2 - 1
+    if m_max < 2:
+        raise ValueError(
+            f"components='screened' fits at least one locus and one pair, which needs at "
+            f"least 6 samples; got {n_samples}. Use components='network'."
+        )
+    n_pairs = min(max(10, m_max // 10), 500, m_max - 1)
+    return min(n_inputs, m_max - n_pairs), n_pairs
+
+
+def check_budget(n_loci, n_pairs, n, varying):
+    """The numbers of terms to choose, checked: integers >= 0 (pairs >= 1) that leave
+    ``y``'s noise variance residual degrees of freedom."""
+    for name, value, low in (("n_loci", n_loci, 0), ("n_pairs", n_pairs, 1)):
+        if not isinstance(value, numbers.Integral) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+    terms = min(n_loci, varying) + n_pairs
+    if terms > n - 2:
+        raise ValueError(
+            f"n_loci={n_loci} and n_pairs={n_pairs} fit {terms} terms on {n} samples, which "
+            f"leaves no degrees of freedom for the noise; choose fewer (the default is "
+            f"{term_budget(n, varying)})."
+        )

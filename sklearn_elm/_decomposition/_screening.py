@@ -42,7 +42,6 @@ memorised, or a false proposal of ``y``'s scan, would otherwise add that
 noise.
 """
 
-import numbers
 import warnings
 
 import numpy as np
@@ -53,6 +52,7 @@ from .._components import components_bunch
 from ._inference import (
     N_PAIR_TESTS,
     _score,
+    bh_qvalues,
     component_se_bunch,
     locus_tests,
     pair_tests,
@@ -65,7 +65,9 @@ from ._scan import (
     _scan_pairs,
     _scanned_loci,
     _self_columns,
+    check_budget,
     pair_scan_size,
+    term_budget,
 )
 
 __all__ = ["pair_scan_size", "screened_fit", "term_budget"]
@@ -91,44 +93,6 @@ LINKED = 0.1
 #: for the term to be fitted (below it the term duplicates them, e.g. the product of a
 #: two-valued locus with a copy of itself is that locus).
 INDEPENDENT = 1e-6
-
-
-def term_budget(n_samples, n_inputs):
-    """How many additive and pairwise terms a screened fit may choose.
-
-    At most ``m_max = n / 2 - 1`` terms in all, the bound under which the
-    least-squares problem is well determined; a tenth of them (at least 10,
-    at most 500) are pairs, and every locus enters when the rest allows it.
-
-    Parameters
-    ----------
-    n_samples, n_inputs : int
-        Samples ``n`` and network inputs ``p``.
-
-    Returns
-    -------
-    n_loci, n_pairs : int
-        Additive terms and pairwise terms to choose.
-
-    Raises
-    ------
-    ValueError
-        Where the samples are too few for a single locus and pair.
-
-    Examples
-    --------
-    >>> from sklearn_elm._decomposition._screening import term_budget
-    >>> term_budget(5000, 2000), term_budget(2000, 12000)
-    ((2000, 249), (900, 99))
-    """
-    m_max = n_samples // 2 - 1
-    if m_max < 2:
-        raise ValueError(
-            f"components='screened' fits at least one locus and one pair, which needs at "
-            f"least 6 samples; got {n_samples}. Use components='network'."
-        )
-    n_pairs = min(max(10, m_max // 10), 500, m_max - 1)
-    return min(n_inputs, m_max - n_pairs), n_pairs
 
 
 def _solve(X, targets, ridge=1e-10):
@@ -276,8 +240,14 @@ def _added(X, keep, final, Yc, threshold):
     z = np.abs(estimate) / np.where(se > 0, se, np.inf)
     order = np.argsort(-z)
     order = order[z[order] > threshold]
+    return _uncorrelated(X, rest[order])
+
+
+def _uncorrelated(X, order):
+    """The columns of ``X`` in ``order``, each kept where its squared correlation with every
+    column kept before it is below :data:`LINKED`."""
     taken = []
-    for c in rest[order]:
+    for c in order:
         x = X[:, c]
         if all((x @ X[:, t]) ** 2 < LINKED * (x @ x) * (X[:, t] @ X[:, t]) for t in taken):
             taken.append(c)
@@ -340,34 +310,39 @@ def _inference(G, scan, X, s, final, Yc, model):
     """Tests of every locus and of the pairs of largest score, and the components' errors,
     from ``y``'s final fit on ``X`` (:mod:`._inference`)."""
     loci, confirmed, n_candidates = model
-    residual = Yc - X @ final.y
-    df = len(X) - 1 - final.df
-    variance = final.sigma2 * np.diag(final.G_inv)
-    locus_se, locus_p = locus_tests(G, loci, final.y[:s], variance[:s], residual,
-                                    final.sigma2, df)
-    taken = {(int(i), int(j)) for i, j in confirmed}
-    candidates = np.array(_scan_pairs(scan, residual, taken, N_PAIR_TESTS),
-                          dtype=np.intp).reshape(-1, 2)
-    tests = pair_tests(lambda chunk: _pair_columns(G, [tuple(c) for c in chunk]), candidates,
-                       X, final, residual, (confirmed, s + np.arange(len(confirmed))),
-                       n_candidates)
+    component_se = screened_component_se(X, s, final)
+    tests, X, fit, residual = _pair_tests(G, scan, X, s, final, Yc, confirmed, n_candidates)
+    variance = fit.sigma2 * np.diag(fit.G_inv)
+    locus_se, locus_p = locus_tests(G, loci, fit.y[:s], variance[:s], residual, fit.sigma2,
+                                    len(X) - 1 - fit.df)
     return Bunch(locus_se=locus_se, locus_p=locus_p, pair_tests=tests,
-                 component_se=screened_component_se(X, s, final))
+                 component_se=component_se)
 
 
-def _check_budget(n_loci, n_pairs, n, varying):
-    """The numbers of terms to choose, checked: integers >= 0 (pairs >= 1) that leave
-    ``y``'s noise variance residual degrees of freedom."""
-    for name, value, low in (("n_loci", n_loci, 0), ("n_pairs", n_pairs, 1)):
-        if not isinstance(value, numbers.Integral) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
-    terms = min(n_loci, varying) + n_pairs
-    if terms > n - 2:
-        raise ValueError(
-            f"n_loci={n_loci} and n_pairs={n_pairs} fit {terms} terms on {n} samples, which "
-            f"leaves no degrees of freedom for the noise; choose fewer (the default is "
-            f"{term_budget(n, varying)})."
-        )
+def _pair_tests(G, scan, X, s, fit, Yc, pairs, n_candidates):
+    """The pairs' tests, conditional on the loci, the confirmed pairs and, in rounds, the
+    pairs of the FDR-:data:`ALPHA` list: a copy in linkage of a listed pair is then tested
+    for what it adds to that pair, not counted for it.  Returns the tests, the model's
+    columns, its fit and its residual."""
+    def columns_of(chunk):
+        return _pair_columns(G, [tuple(c) for c in chunk])
+
+    for r in range(ROUNDS + 1):
+        residual = Yc - X @ fit.y
+        taken = {(int(i), int(j)) for i, j in pairs}
+        candidates = np.array(_scan_pairs(scan, residual, taken, N_PAIR_TESTS),
+                              dtype=np.intp).reshape(-1, 2)
+        tests = pair_tests(columns_of, candidates, X, fit, residual,
+                           (pairs, s + np.arange(len(pairs))), n_candidates)
+        listed = tests.pairs[bh_qvalues(tests.p_value, n_candidates) <= ALPHA]
+        listed = listed[[(int(i), int(j)) not in taken for i, j in listed]]
+        if listed.size == 0 or r == ROUNDS:
+            return tests, X, fit, residual
+        columns = columns_of(listed)
+        chosen = _uncorrelated(columns, np.arange(len(listed)))
+        X = np.hstack([X, columns[:, chosen]])
+        pairs = np.vstack([pairs.reshape(-1, 2), listed[chosen]])
+        fit = _least_squares(X, Yc, Yc)
 
 
 def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=None,
@@ -452,7 +427,7 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
     # float32 halves the memory and the time of the scans; the fits are in float64
     G = _genotypes(Z, overwrite_z)
     varying = int(np.count_nonzero(G.norms))
-    _check_budget(n_loci, n_pairs, n, varying)
+    check_budget(n_loci, n_pairs, n, varying)
     if n_loci < varying:
         warnings.warn(
             f"{varying} loci and {n} samples: the trait's components are fitted on the "
