@@ -2,18 +2,22 @@
 
 Examples
 --------
->>> from sklearn_elm._argtypes import fraction, ploidy, positive_int
->>> positive_int("3"), fraction("0.25"), ploidy("auto"), ploidy("2")
-(3, 0.25, 'auto', 2)
+>>> from sklearn_elm._argtypes import fraction, ploidy, positive_int, rate
+>>> positive_int("3"), fraction("0.25"), ploidy("auto"), ploidy("2"), rate("0.05")
+(3, 0.25, 'auto', 2, 0.05)
 >>> positive_int("0")
 Traceback (most recent call last):
 ...
 argparse.ArgumentTypeError: must be a positive integer, got 0
+>>> rate("1")
+Traceback (most recent call last):
+...
+argparse.ArgumentTypeError: must lie strictly between 0 and 1 (e.g. 0.05 for 5 %), got 1
 """
 
 import argparse
 
-__all__ = ["device", "fraction", "ploidy", "positive_int", "seed"]
+__all__ = ["device", "fraction", "ploidy", "positive_int", "rate", "seed"]
 
 
 def _checked(convert, ok, requirement, name=None):
@@ -31,6 +35,9 @@ def _checked(convert, ok, requirement, name=None):
 positive_int = _checked(int, lambda v: v >= 1, "be a positive integer")
 seed = _checked(int, lambda v: 0 <= v < 2**32, "be an integer in [0, 2**32)")
 fraction = _checked(float, lambda v: 0 < v <= 1, "lie in (0, 1]")
+#: A rate such as a false discovery rate: a float in (0, 1), NaN refused.
+rate = _checked(float, lambda v: 0 < v < 1, "lie strictly between 0 and 1 (e.g. 0.05 for 5 %)",
+                name="rate")
 ploidy = _checked(lambda text: text if text == "auto" else int(text),
                   lambda v: v in ("auto", 1, 2), "be auto, 1 or 2", name="ploidy")
 

@@ -157,14 +157,14 @@ def _analyse(args, data):
             callbacks.insert(0, ("progress", EpochProgress()))
         return analyse(data, hidden_sizes=args.hidden_sizes, max_epochs=args.max_epochs,
                        random_state=args.random_state, ploidy=data.ploidy,
-                       callbacks=callbacks, log=_say, device=args.device)
+                       callbacks=callbacks, log=_say, device=args.device, fdr=args.fdr)
 
 
 def _settings(args, analysis):
     given = {"data": args.data, "phenotypes": args.phenotypes, "h2": args.h2,
              "traits": ", ".join(map(str, analysis.target_names)), "ploidy": analysis.ploidy,
              **analysis.network, "random_state": args.random_state, "threads": args.threads,
-             "top_pairs": args.top_pairs}
+             "top_pairs": args.top_pairs, "fdr": args.fdr}
     return {key: value for key, value in given.items() if value is not None}
 
 
@@ -236,6 +236,9 @@ def _add_run_arguments(cmd):
     cmd.add_argument("--top-pairs", type=_argtypes.positive_int, default=5000, metavar="N",
                      help="pairs of loci per trait in epistasis_pairs.csv, the largest first "
                      "(default: 5000)")
+    cmd.add_argument("--fdr", type=_argtypes.rate, default=0.05, metavar="FLOAT",
+                     help="false discovery rate of the pairs listed in significant_pairs.csv "
+                     "(Benjamini-Hochberg over every pair tested), in (0, 1) (default: 0.05)")
     cmd.add_argument("--full-matrix", action="store_true",
                      help="also write every pair's estimate to epistasis_matrix.npz (8 k p^2 "
                      "bytes per method; disk space is checked before training)")
@@ -269,8 +272,8 @@ def build_parser():
     --------
     >>> from sklearn_elm.cli import build_parser
     >>> args = build_parser().parse_args(["run", "--traits", "Trait1", "--max-epochs", "5"])
-    >>> args.data, args.traits, args.max_epochs, args.out, args.ploidy
-    ('qhaplo', ['Trait1'], 5, 'elm-report', 'auto')
+    >>> args.data, args.traits, args.max_epochs, args.out, args.ploidy, args.fdr
+    ('qhaplo', ['Trait1'], 5, 'elm-report', 'auto', 0.05)
     """
     epilog = "exit codes:\n" + "\n".join(
         f"  {code:<4} {text}" for code, text in EXIT_CODES.items())

@@ -20,8 +20,6 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import sparse
-from sklearn.utils import Bunch
 
 from ._resources import available_memory, gib, memory_needed, package_versions
 
@@ -67,8 +65,25 @@ class Analysis:
         Components by method, keyed as the estimators' ``variance_components_``
         (``additive``, ``epistatic``, ``higher``, ``genetic``, ``residual``,
         ``phenotypic``, ``h2``, ``H2``).
+    variance_components_se : dict of str to dict of str to ndarray of shape (k,)
+        Their standard errors, by method and component: the ELM's and the
+        GBLUPs' ``variance_components_se_``; NaN where none is known (the
+        truth, a component not estimated).
     elm_components : str
         What the ELM's components are (``ELMDecomposer.components_``).
+    additive_se, additive_pvalues : ndarray of shape (k, p) or None
+        The ELM decomposer's test of each locus's additive effect on the
+        trait (``additive_se_``, ``additive_pvalues_``: ``y``'s least-squares
+        fit on every locus and the confirmed pairs); NaN where not tested.
+    pair_tests : list of Bunch or None
+        Its tests of pairs (``pair_tests_``), one Bunch per trait: ``pairs``
+        (t, 2), ``estimate``, ``std_error``, ``p_value`` (smallest first) and
+        ``n_tests``; None where it tested none.
+    significant_pairs : dict of str to ndarray or None
+        ``ELMDecomposer.significant_pairs(fdr, as_frame=False)``, the loci
+        named as in ``feature_names``; None where no pair was tested.
+    fdr : float
+        The false discovery rate of ``significant_pairs``.
     network : dict
         The trained network: ``hidden_sizes``, ``max_epochs``,
         ``epochs_trained``, ``path_penalty``.
@@ -117,6 +132,12 @@ class Analysis:
     network: dict
     timings: dict
     recovery: dict | None = None
+    variance_components_se: dict = field(default_factory=dict)
+    additive_se: np.ndarray | None = None
+    additive_pvalues: np.ndarray | None = None
+    pair_tests: list | None = None
+    significant_pairs: dict | None = None
+    fdr: float = 0.05
     chromosomes: np.ndarray | None = None
     positions: np.ndarray | None = None
     settings: dict = field(default_factory=dict)
@@ -284,11 +305,6 @@ def _warn_again(caught):
                                registry=registry, source=w.source)
 
 
-def _dense(matrix):
-    """The screened fit's pair matrix, sparse past 4 GiB, dense as the report reads it."""
-    return matrix.todense() if sparse.issparse(matrix) else np.asarray(matrix)
-
-
 def _timed(timings, key, step, log):
     """``step()``, its wall time recorded in ``timings[key]`` and logged."""
     start = time.perf_counter()
@@ -296,46 +312,6 @@ def _timed(timings, key, step, log):
     timings[key] = time.perf_counter() - start
     log(f"  {key}: done in {timings[key]:.1f} s")
     return result
-
-
-def _baselines(encoder, X, Y, train):
-    """REML GBLUP A and A+AA on the encoded training genotypes (so that their marker
-    effects are on the ELM's scale), and the encoded test genotypes."""
-    from ._gblup import GBLUPRegressor
-
-    Z_train, Z_test = encoder.transform(X[train]), encoder.transform(X[~train])
-    gblup_a = GBLUPRegressor(kernel="additive").fit(Z_train, Y[train])
-    gblup_aa = GBLUPRegressor(kernel="additive+epistatic").fit(Z_train, Y[train])
-    return gblup_a, gblup_aa, Z_test
-
-
-def _decompose(network, X, Y, k, p):
-    """The ELM decomposition of the fitted ``network`` on ``(X, Y)``, as the report reads it:
-    ``additive`` (k, p), ``epistasis`` (k, p, p), ``components`` and ``kind``.
-
-    The decomposer is not kept: its ``(k, p, p)`` variances of the pairs, which the report
-    does not show, are freed before GBLUP builds its own ``p x p`` matrices.
-    """
-    from ._decomposer import ELMDecomposer
-
-    elm = ELMDecomposer(network, prefit=True).fit(X, Y)
-    return Bunch(additive=np.reshape(elm.additive_effects_, (k, p)),
-                 epistasis=np.reshape(_dense(elm.epistasis_matrix_), (k, p, p)),
-                 components=_as_components(elm.variance_components_, k),
-                 kind=elm.components_)
-
-
-def _gblup_pairs(gblup_aa, k, p):
-    """GBLUP A+AA's pair effects, ``(k, p, p)``, with a zero diagonal.
-
-    Its pairwise value is ``z^T E z`` (centred ``z``), so the effect of
-    ``z_i z_j`` is ``2 E_ij``; the diagonal (``z_i^2``, no pair) is set to 0.
-    One copy of the matrices, scaled in place: no other ``p x p`` temporary.
-    """
-    pairs = np.array(gblup_aa.epistasis_matrix_, dtype=np.float64).reshape(k, p, p)
-    pairs *= 2.0
-    np.einsum("kii->ki", pairs)[...] = 0.0  # a writeable view of the diagonals
-    return pairs
 
 
 def _hidden_sizes(reg):
@@ -348,12 +324,6 @@ def _summary(reg):
     return {"hidden_sizes": " x ".join(map(str, _hidden_sizes(reg))),
             "max_epochs": reg.max_epochs, "epochs_trained": len(reg.history_),
             "path_penalty": float(reg.path_penalty_)}
-
-
-def _as_components(vc, k):
-    """Per-trait arrays of shape (k,) of a ``variance_components_`` Bunch."""
-    return {c: np.atleast_1d(np.asarray(v, dtype=np.float64)).reshape(k)
-            for c, v in vc.items() if np.size(v) == k}
 
 
 def _recovery(data, Z_train, Y_train, additive, epistasis):
@@ -381,7 +351,7 @@ def _recovery(data, Z_train, Y_train, additive, epistasis):
 
 
 def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=None,
-            callbacks=None, log=None, device="cpu"):
+            callbacks=None, log=None, device="cpu", fdr=0.05):
     """Train, decompose and compare on a data set: everything the report shows.
 
     The network (:class:`~sklearn_elm.GenotypeEncoder` then
@@ -417,6 +387,8 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
         Extra callbacks of the network (e.g. progress display).
     log : callable, default=None
         Called with a message before each step (e.g. ``print``).
+    fdr : float, default=0.05
+        False discovery rate of the list of significant pairs, in (0, 1).
 
     Returns
     -------
@@ -427,7 +399,8 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
     Raises
     ------
     ValueError
-        Where the data cannot be analysed (:func:`check_data`).
+        Where the data cannot be analysed (:func:`check_data`), or ``fdr`` is
+        not in (0, 1); before anything is trained.
 
     Examples
     --------
@@ -439,14 +412,19 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
     ['GBLUP-A', 'GBLUP-A+AA', 'network']
     >>> result.epistasis["truth"].shape, result.ploidy
     ((1, 6, 6), 1)
+    >>> result.additive_pvalues.shape, sorted(result.variance_components_se)
+    ((1, 6), ['ELM', 'GBLUP-A', 'GBLUP-A+AA'])
     """
     from sklearn.metrics import r2_score
 
+    from ._estimates import TESTS, baselines, by_method, check_fdr, decompose
+
     log = log or (lambda message: None)
+    fdr = check_fdr(fdr)
     ploidy = check_data(data, ploidy=ploidy)
     timings, train = {}, np.asarray(data.train)
     X, Y = data.genotypes, np.asarray(data.phenotypes, dtype=np.float64)
-    k, p = Y.shape[1], X.shape[1]
+    k = Y.shape[1]
     network = _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks, device)
     reg, notes = network[-1], []
     with _noted(notes):
@@ -456,20 +434,16 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
             "held out.")
         _timed(timings, "train", lambda: network.fit(X[train], Y[train]), log)
         log("Decomposing the network (equivalent linear mapping) on the training samples...")
-        elm = _timed(timings, "decompose",
-                     lambda: _decompose(network, X[train], Y[train], k, p), log)
+        elm = _timed(timings, "decompose", lambda: decompose(
+            network, X[train], Y[train], data.feature_names, fdr=fdr), log)
         log("Fitting the GBLUP baselines (REML)...")
         gblup_a, gblup_aa, Z_test = _timed(timings, "gblup",
-                                           lambda: _baselines(network[0], X, Y, train), log)
+                                           lambda: baselines(network[0], X, Y, train), log)
 
     predictions = {"network": network.predict(X[~train]).reshape(-1, k),
                    "GBLUP-A": gblup_a.predict(Z_test).reshape(-1, k),
                    "GBLUP-A+AA": gblup_aa.predict(Z_test).reshape(-1, k)}
-    additive = {"ELM": elm.additive, "GBLUP-A": np.reshape(gblup_a.coef_, (k, p))}
-    epistasis = {"ELM": elm.epistasis, "GBLUP-A+AA": _gblup_pairs(gblup_aa, k, p)}
-    components = {"ELM": elm.components,
-                  "GBLUP-A": _as_components(gblup_a.variance_components_, k),
-                  "GBLUP-A+AA": _as_components(gblup_aa.variance_components_, k)}
+    additive, epistasis, components, errors = by_method(elm, gblup_a, gblup_aa)
     del gblup_aa  # its (k, p, p) matrices, copied above, go before the scoring's temporaries
     recovery = None
     if "additive_effects" in data and "epistasis" in data:
@@ -491,7 +465,10 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
         additive=additive,
         epistasis=epistasis,
         variance_components=components,
+        variance_components_se=errors,
         elm_components=elm.kind,
+        **{name: elm[name] for name in TESTS},
+        fdr=fdr,
         network=_summary(reg),
         timings=timings,
         recovery=recovery,

@@ -132,9 +132,10 @@ def test_end_to_end_files(e2e):
     _, out = e2e
     names = sorted(p.name for p in out.iterdir())
     expected = ["additive_effects.png", "effects.csv", "epistasis_1_trait0.png",
-                "epistasis_2_trait1.png", "epistasis_pairs.csv", "index.html", "metrics.json",
-                "observed_vs_predicted.png", "variance_components.csv",
-                "variance_components.png"]
+                "epistasis_2_trait1.png", "epistasis_pairs.csv", "index.html",
+                "manhattan_1_trait0.png", "manhattan_2_trait1.png", "metrics.json",
+                "observed_vs_predicted.png", "pair_qq.png", "significant_pairs.csv",
+                "variance_components.csv", "variance_components.png"]
     assert names == expected
     assert [p.name for p in out.parent.iterdir()] == ["report"]  # no temporary left over
     page = (out / "index.html").read_text()
@@ -150,8 +151,8 @@ def test_end_to_end_effects(e2e, simulated):
     rows = _csv(e2e[1] / "effects.csv")
     k, p = simulated.additive_effects.shape
     assert len(rows) == k * p
-    assert list(rows[0]) == ["trait", "locus", "additive_elm", "additive_gblup_a",
-                             "additive_truth"]
+    assert list(rows[0]) == ["trait", "locus", "additive_elm", "std_error", "p_value",
+                             "additive_gblup_a", "additive_truth"]
     assert [r["locus"] for r in rows[:p]] == list(simulated.feature_names)
     assert [r["trait"] for r in rows[::p]] == list(simulated.target_names)
     truth = np.array([float(r["additive_truth"]) for r in rows]).reshape(k, p)
@@ -166,8 +167,8 @@ def test_end_to_end_epistasis_pairs(e2e, simulated):
     rows = _csv(e2e[1] / "epistasis_pairs.csv")
     k, p, _ = simulated.epistasis.shape
     assert len(rows) == k * p * (p - 1) // 2
-    assert list(rows[0]) == ["trait", "rank", "locus_i", "locus_j", "estimate", "gblup_a_aa",
-                             "truth"]
+    assert list(rows[0]) == ["trait", "rank", "locus_i", "locus_j", "estimate", "std_error",
+                             "p_value", "gblup_a_aa", "truth"]
     position = {name: n for n, name in enumerate(simulated.feature_names)}
     for t, trait in enumerate(simulated.target_names):
         mine = [r for r in rows if r["trait"] == trait]
@@ -211,6 +212,7 @@ def test_end_to_end_metrics_json(e2e, simulated):
     steps = np.log(start / metrics["settings"]["path_penalty"]) / np.log(2**0.5)
     assert np.isclose(steps, round(steps)) and 0 <= round(steps) < 5
     assert metrics["settings"]["threads"] == 1  # the default
+    assert metrics["settings"]["fdr"] == 0.05
     assert set(metrics["timings_s"]) >= {"train", "decompose", "gblup", "total"}
     for trait in simulated.target_names:
         entry = metrics["traits"][trait]
@@ -290,6 +292,39 @@ def test_end_to_end_columns_are_those_of_the_estimators(e2e, simulated, refitted
             assert metrics["traits"][trait]["test_r2"][method] == pytest.approx(r2[t], abs=1e-6)
 
 
+def test_end_to_end_tests_are_those_of_the_decomposer(e2e, simulated, refitted):
+    """effects.csv's std_error and p_value are the decomposer's additive_se_ and
+    additive_pvalues_; significant_pairs.csv holds exactly significant_pairs(0.05)'s rows;
+    variance_components.csv's _se columns are each estimator's variance_components_se_."""
+    out, elm = e2e[1], refitted.elm
+    k, p = simulated.additive_effects.shape
+    close = dict(rtol=1e-5, atol=1e-300)
+    rows = _csv(out / "effects.csv")
+    for column, expected in (("std_error", elm.additive_se_), ("p_value", elm.additive_pvalues_)):
+        got = np.array([float(r[column]) for r in rows]).reshape(k, p)
+        np.testing.assert_allclose(got, expected, **close)
+    table = elm.significant_pairs(0.05, as_frame=False)
+    rows = _csv(out / "significant_pairs.csv")
+    assert len(rows) == len(table["i"]) > 0
+    for n, r in enumerate(rows):
+        assert r["trait"] == simulated.target_names[table["output"][n]]
+        assert (int(r["i"]), int(r["j"])) == (table["i"][n], table["j"][n])
+        assert (r["locus_i"], r["locus_j"]) == (simulated.feature_names[table["i"][n]],
+                                                simulated.feature_names[table["j"][n]])
+        for column in ("estimate", "std_error", "p_value", "q_value"):
+            np.testing.assert_allclose(float(r[column]), table[column][n], **close)
+    estimators = {"ELM": elm, "GBLUP-A": refitted.gblup_a, "GBLUP-A+AA": refitted.gblup_aa}
+    for r in _csv(out / "variance_components.csv"):
+        se = getattr(estimators.get(r["method"]), "variance_components_se_", {})
+        t = list(simulated.target_names).index(r["trait"])
+        for c in ("additive", "epistatic", "genetic", "h2", "H2"):
+            expected = se[c][t] if c in se else np.nan
+            got = float(r[f"{c}_se"]) if r[f"{c}_se"] else np.nan
+            np.testing.assert_allclose(got, expected, **close, err_msg=f"{r['method']} {c}")
+    page = (out / "index.html").read_text()
+    assert "Pairs significant at FDR 5 %" in page and "pair_qq.png" in page
+
+
 def test_console_script_is_declared():
     (script,) = [e for e in entry_points(group="console_scripts") if e.name == "sklearn-elm"]
     assert script.value == "sklearn_elm.cli:main"
@@ -306,7 +341,7 @@ def test_help_documents_exit_codes(capsys):
     assert main(["run", "--help"]) == 0
     text = capsys.readouterr().out
     for flag in ("--data", "--h2", "--traits", "--out", "--hidden-sizes", "--max-epochs",
-                 "--random-state", "--force", "--phenotypes"):
+                 "--random-state", "--force", "--phenotypes", "--fdr"):
         assert flag in text
     assert "130" in text and "exit codes" in text
 
@@ -317,12 +352,30 @@ def test_help_documents_exit_codes(capsys):
      (["run", "--h2", "2"], r"argument --h2: must lie in \(0, 1\], got 2"),
      (["run", "--max-epochs", "0"], "argument --max-epochs: must be a positive integer, got 0"),
      (["frobnicate"], "invalid choice: 'frobnicate'"),
-     (["run", "--random-state", "-1"], r"argument --random-state: must be an integer .* got -1")],
+     (["run", "--random-state", "-1"], r"argument --random-state: must be an integer .* got -1"),
+     (["run", "--fdr", "1"], r"argument --fdr: must lie strictly between 0 and 1 .* got 1"),
+     (["run", "--fdr", "0"], r"argument --fdr: must lie strictly between 0 and 1 .* got 0"),
+     (["run", "--fdr", "nan"], r"argument --fdr: must lie strictly between 0 and 1"),
+     (["run", "--fdr", "five"], r"argument --fdr: invalid rate value: 'five'")],
 )
 def test_usage_errors_exit_2(argv, message, capsys):
     """Each bad argument is refused by name before anything is read or trained."""
     assert main(argv) == 2
     assert re.search(message, capsys.readouterr().err)
+
+
+def test_fdr_reaches_the_analysis(tmp_path, trio, monkeypatch):
+    """--fdr is passed to analyse (here stopped there, as by Ctrl-C, before any training)."""
+    seen = {}
+
+    def analyse(data, **options):
+        seen.update(options)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(workflow, "analyse", analyse)
+    assert main(["run", "--data", str(trio), "--out", str(tmp_path / "r"), "--fdr", "0.2",
+                 "--quiet"]) == 130
+    assert seen["fdr"] == 0.2
 
 
 def _bad_inputs(tmp_path, trio, simulated):

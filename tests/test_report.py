@@ -1,6 +1,7 @@
 """Tests of the report: atomic writing, contents, and rendering in a headless browser."""
 
 import csv
+import dataclasses
 import json
 import os
 import re
@@ -10,8 +11,10 @@ import subprocess
 import numpy as np
 import pytest
 from matplotlib.image import imread
+from sklearn.utils import Bunch
 
 from sklearn_elm import _report
+from sklearn_elm._decomposition._inference import significant_pairs_table
 from sklearn_elm._report import (
     REPORT_FILES,
     check_output_directory,
@@ -26,8 +29,30 @@ from sklearn_elm.workflow import Analysis
 CHROMIUM = "/usr/bin/chromium"
 
 
-def fake_results(n_traits=2, n_loci=6, *, truth=True, seed=0, **overrides):
-    """An Analysis as the workflow builds it, without training anything."""
+def fake_inference(names, vc, rng, fdr=0.05):
+    """Standard errors, p-values and pair tests as the workflow reads them off the fitted
+    models: 8 pairs kept per trait of all p (p - 1) / 2 tested, two of them strong."""
+    k, p = len(vc["ELM"]["h2"]), len(names)
+    i, j = np.triu_indices(p, 1)
+    tests = []
+    for _ in range(k):
+        chosen = rng.choice(i.size, min(8, i.size), replace=False)
+        p_value = np.sort(rng.uniform(0.01, 1.0, size=chosen.size))
+        p_value[:2] = [1e-12, 1e-6]
+        tests.append(Bunch(pairs=np.column_stack([j[chosen], i[chosen]]),  # either order
+                           estimate=rng.normal(size=chosen.size),
+                           std_error=rng.uniform(0.01, 0.1, size=chosen.size),
+                           p_value=p_value, n_tests=i.size))
+    errors = {m: {c: rng.uniform(0.01, 0.1, size=k) for c in vc[m]} for m in ("ELM", "GBLUP-A")}
+    errors["ELM"]["phenotypic"] = np.full(k, np.nan)  # not estimated
+    return dict(variance_components_se=errors, additive_se=rng.uniform(0.01, 0.1, size=(k, p)),
+                additive_pvalues=rng.uniform(size=(k, p)), pair_tests=tests, fdr=fdr,
+                significant_pairs=significant_pairs_table(tests, fdr, names, as_frame=False))
+
+
+def fake_results(n_traits=2, n_loci=6, *, truth=True, tests=True, seed=0, **overrides):
+    """An Analysis as the workflow builds it, without training anything; ``tests=False``
+    leaves out the standard errors and tests (an analysis that has none)."""
     rng = np.random.default_rng(seed)
     k, p, n_test = n_traits, n_loci, 20
     names = np.array([f"snp<{i}>" for i in range(p)])  # markup in names must be escaped
@@ -67,6 +92,8 @@ def fake_results(n_traits=2, n_loci=6, *, truth=True, seed=0, **overrides):
         timings={"train": 1.5, "total": 2.0},
         versions={"sklearn_elm": "test"},
     )
+    if tests:
+        results.update(fake_inference(names, vc, rng))
     if truth:
         results["additive"]["truth"] = rng.normal(size=(k, p))
         results["epistasis"]["truth"] = sym()
@@ -118,9 +145,9 @@ def test_rank_pairs_read_by_blocks_ranks_as_a_whole(monkeypatch, block, top):
     NaN last, zeros left out; a scipy sparse matrix ranks as its dense form."""
     from scipy import sparse
 
-    from sklearn_elm._report import _tables
+    from sklearn_elm._report import _ranking
 
-    monkeypatch.setattr(_tables, "RANK_BLOCK", block)
+    monkeypatch.setattr(_ranking, "RANK_BLOCK", block)
     rng = np.random.default_rng(block)
     p = 23
     E = rng.choice([0.0, 0.0, 0.5, -0.5, 1.0, -2.0], size=(p, p)) * rng.choice([1.0, 1.5],
@@ -140,9 +167,9 @@ def test_rank_pairs_of_a_large_matrix_stays_small(monkeypatch):
     itself (its p (p - 1) / 2 values and their indices)."""
     import tracemalloc
 
-    from sklearn_elm._report import _tables
+    from sklearn_elm._report import _ranking
 
-    monkeypatch.setattr(_tables, "RANK_BLOCK", 2**16)
+    monkeypatch.setattr(_ranking, "RANK_BLOCK", 2**16)
     rng = np.random.default_rng(0)
     E = rng.normal(size=(2000, 2000))
     tracemalloc.start()
@@ -161,8 +188,9 @@ def test_report_files_and_contents(tmp_path):
     files = sorted(p.name for p in out.iterdir())
     assert files == sorted([
         "additive_effects.png", "effects.csv", "epistasis_1_trait_0.png",
-        "epistasis_2_trait_1.png", "epistasis_pairs.csv", "index.html", "metrics.json",
-        "observed_vs_predicted.png", "variance_components.csv", "variance_components.png",
+        "epistasis_2_trait_1.png", "epistasis_pairs.csv", "index.html", "manhattan_1_trait_0.png",
+        "manhattan_2_trait_1.png", "metrics.json", "observed_vs_predicted.png", "pair_qq.png",
+        "significant_pairs.csv", "variance_components.csv", "variance_components.png",
     ])
     metrics = json.loads((out / "metrics.json").read_text())
     assert sorted(metrics["files"]) == files
@@ -194,7 +222,7 @@ def test_report_without_truth(tmp_path):
 def test_summary_lists_every_table():
     summary = format_summary(fake_results())
     for title in ("Prediction accuracy", "Variance components", "Recovery of the known",
-                  "Top epistatic pairs"):
+                  "Top epistatic pairs", "Pairs significant at FDR 5 %"):
         assert title in summary
     assert re.search(r"trait 0\s+network", summary) is None  # methods are columns of r2
     assert "top-k precision" in summary and "1.00 (k=3)" in summary
@@ -556,3 +584,165 @@ def test_heatmap_shows_the_first_loci_where_no_method_scored_a_pair():
     p = MAX_HEATMAP_LOCI + 20
     loci = _heatmap_loci([np.zeros((p, p)), np.zeros((p, p))], p)
     np.testing.assert_array_equal(loci, np.arange(MAX_HEATMAP_LOCI))
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _cell(text):
+    return np.nan if text == "" else float(text)
+
+
+def test_effects_and_pairs_carry_the_decomposers_tests(tmp_path, placeholder_figures):
+    """effects.csv has std_error and p_value after the ELM's column, equal to the analysis's
+    additive_se and additive_pvalues; epistasis_pairs.csv has those of the pair tests where
+    the pair is among them (in either order) and empty cells where it is not."""
+    results = fake_results(n_traits=2, n_loci=8)
+    out = write_report(results, tmp_path / "report")
+    rows = _rows(out / "effects.csv")
+    assert list(rows[0]) == ["trait", "locus", "additive_elm", "std_error", "p_value",
+                             "additive_gblup_a", "additive_truth"]
+    for column, expected in (("std_error", results.additive_se),
+                             ("p_value", results.additive_pvalues)):
+        got = np.array([float(r[column]) for r in rows]).reshape(2, 8)
+        np.testing.assert_allclose(got, expected, rtol=1e-7)
+    rows = _rows(out / "epistasis_pairs.csv")
+    assert list(rows[0])[:7] == ["trait", "rank", "locus_i", "locus_j", "estimate",
+                                 "std_error", "p_value"]
+    position = {str(name): n for n, name in enumerate(results.feature_names)}
+    tested = 0
+    for r in rows:
+        k = int(r["trait"].split()[-1])
+        tests = results.pair_tests[k]
+        pair = {position[r["locus_i"]], position[r["locus_j"]]}
+        where = [n for n, (a, b) in enumerate(tests.pairs) if {a, b} == pair]
+        if where:
+            tested += 1
+            assert float(r["std_error"]) == pytest.approx(tests.std_error[where[0]])
+            assert float(r["p_value"]) == pytest.approx(tests.p_value[where[0]])
+        else:
+            assert r["std_error"] == r["p_value"] == ""
+    assert tested == 16 and len(rows) == 2 * 28
+
+
+def test_significant_pairs_file_and_page_hold_exactly_the_fdr_list(tmp_path,
+                                                                   placeholder_figures):
+    """significant_pairs.csv holds exactly the analysis's significant_pairs rows (trait name
+    for its index); the page names the FDR, lists them per trait, and says so where none
+    passed; metrics.json counts them."""
+    results = fake_results(n_traits=2, n_loci=8)
+    # trait 1 has none: its strong pairs made weak
+    results.pair_tests[1].p_value[:2] = [0.5, 0.6]
+    results.pair_tests[1].p_value.sort()
+    table = significant_pairs_table(results.pair_tests, 0.05, results.feature_names,
+                                    as_frame=False)
+    results = dataclasses.replace(results, significant_pairs=table)
+    out = write_report(results, tmp_path / "report")
+    rows = _rows(out / "significant_pairs.csv")
+    assert list(rows[0]) == ["trait", "i", "j", "locus_i", "locus_j", "estimate", "std_error",
+                             "p_value", "q_value"]
+    assert len(rows) == len(table["i"]) == 2
+    for n, r in enumerate(rows):
+        assert r["trait"] == results.target_names[table["output"][n]]
+        assert (int(r["i"]), int(r["j"])) == (table["i"][n], table["j"][n])
+        assert (r["locus_i"], r["locus_j"]) == (table["locus_i"][n], table["locus_j"][n])
+        for column in ("estimate", "std_error", "p_value", "q_value"):
+            assert float(r[column]) == pytest.approx(table[column][n], rel=1e-7)
+    page = (out / "index.html").read_text()
+    assert "Pairs significant at FDR 5 %" in page
+    assert "2 of the 28 pairs tested passed at FDR 5 %" in page
+    assert "none of the 28 pairs tested passed at FDR 5 %" in page
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [metrics["traits"][f"trait {k}"]["significant_pairs"]["n_significant"]
+            for k in range(2)] == [2, 0]
+    assert metrics["traits"]["trait 0"]["significant_pairs"]["first"][0]["q_value"] == (
+        pytest.approx(table["q_value"][0]))
+
+def test_variance_components_show_their_standard_errors(tmp_path, placeholder_figures):
+    """variance_components.csv has a <component>_se column per component, equal to the
+    analysis's standard errors and empty where none is known (NaN, or the truth); the
+    summary shows them as a ± SE row beneath each method that has any."""
+    results = fake_results(n_traits=2)
+    out = write_report(results, tmp_path / "report")
+    rows = _rows(out / "variance_components.csv")
+    keys = ["additive", "epistatic", "genetic", "residual", "phenotypic", "h2", "H2"]
+    assert list(rows[0]) == ["trait", "method", *keys, *(f"{c}_se" for c in keys)]
+    for r in rows:
+        k = int(r["trait"].split()[-1])
+        errors = results.variance_components_se.get(r["method"])
+        for c in keys:
+            expected = np.nan if errors is None else errors[c][k]
+            np.testing.assert_allclose(_cell(r[f"{c}_se"]), expected, rtol=1e-7)
+    table = summary_tables(results)["components"]
+    sources = [row[1] for row in table.rows]
+    assert sources[:4] == ["ELM", "± SE", "GBLUP-A", "± SE"] and sources[4] == "truth"
+    se_row = table.rows[1]
+    column = {name: n for n, name in enumerate(table.header)}
+    assert se_row[column["V_A"]] == f"±{results.variance_components_se['ELM']['additive'][0]:.3f}"
+    assert se_row[column["V_P"]] == "-"  # not estimated
+
+
+def test_a_report_without_tests_says_so(tmp_path, placeholder_figures):
+    """An analysis without standard errors or tests (None) still gives every file: empty
+    std_error, p_value and _se cells, a significant_pairs.csv with its header only, and a
+    page that says no pair was tested."""
+    results = fake_results(n_traits=1, tests=False, truth=False)
+    out = write_report(results, tmp_path / "report")
+    assert {r["p_value"] for r in _rows(out / "effects.csv")} == {""}
+    assert {r["p_value"] for r in _rows(out / "epistasis_pairs.csv")} == {""}
+    assert {r["h2_se"] for r in _rows(out / "variance_components.csv")} == {""}
+    assert (out / "significant_pairs.csv").read_text().strip().startswith("trait,i,j")
+    assert len(_rows(out / "significant_pairs.csv")) == 0
+    assert "no pair tested" in (out / "index.html").read_text()
+    assert "± SE" not in format_summary(results)
+
+
+@pytest.mark.parametrize("n_loci", [64, 12_000])
+def test_manhattan_and_qq_plots_draw_every_locus_and_pair_at_once(tmp_path, n_loci):
+    """The Manhattan plot draws -log10 p of every locus (a p of 0 at the smallest double, not
+    infinity, and counted in a note) in one rasterized scatter, with Bonferroni's line at
+    -log10(0.05 / p); the QQ plot draws the stored pair p-values of rank r at
+    -log10((r - 0.5) / n_tests), the significant ones apart; both save within seconds at
+    12,000 loci."""
+    import time
+
+    from matplotlib.colors import to_rgba
+
+    from sklearn_elm._report import _figures
+
+    rng = np.random.default_rng(0)
+    results = fake_results(n_traits=2, n_loci=8)
+    names = np.array([f"snp{i}" for i in range(n_loci)])
+    pvalues = rng.uniform(size=(2, n_loci))
+    pvalues[0, :3] = [0.0, 1e-40, np.nan]
+    results = dataclasses.replace(results, feature_names=names, additive_pvalues=pvalues)
+    start = time.perf_counter()
+    _figures.save(lambda: _figures.manhattan(results, 0), tmp_path / "manhattan.png")
+    _figures.save(lambda: _figures.pair_qq(results), tmp_path / "qq.png")
+    assert time.perf_counter() - start < 10
+    assert imread(tmp_path / "manhattan.png").shape[0] > 100
+    assert imread(tmp_path / "qq.png").shape[0] > 100
+
+    ax = _figures.manhattan(results, 0).axes[0]
+    (points,) = ax.collections
+    assert points.get_rasterized()
+    y = points.get_offsets()[:, 1]
+    assert y[0] == pytest.approx(-np.log10(np.finfo(float).tiny)) and y[1] == pytest.approx(40)
+    np.testing.assert_allclose(y[3:], -np.log10(pvalues[0, 3:]))
+    (line,) = ax.lines
+    assert line.get_ydata()[0] == pytest.approx(-np.log10(0.05 / n_loci))
+    assert [t.get_text() for t in ax.texts] == ["1 at p < 1e-300 (float64's least), drawn at 308"]
+    assert tuple(points.get_facecolors()[1]) == to_rgba("C3")  # past the line
+
+    ax = _figures.pair_qq(results).axes[0]
+    other, significant = ax.collections
+    tests, found = results.pair_tests[0], len(results.significant_pairs["i"][
+        results.significant_pairs["output"] == 0])
+    ranks = np.arange(1, tests.p_value.size + 1)
+    drawn = np.concatenate([significant.get_offsets(), other.get_offsets()])
+    np.testing.assert_allclose(drawn[:, 0], -np.log10((ranks - 0.5) / tests.n_tests))
+    np.testing.assert_allclose(drawn[:, 1], -np.log10(tests.p_value))
+    assert len(significant.get_offsets()) == found == 2
+    assert other.get_rasterized() and significant.get_rasterized()

@@ -13,6 +13,7 @@ from sklearn.utils import Bunch
 from skorch.callbacks import Callback
 
 from sklearn_elm import ELMDecomposer, GBLUPRegressor, GenotypeEncoder, NeuralGPRegressor, workflow
+from sklearn_elm._estimates import gblup_pairs
 from sklearn_elm.datasets import make_epistatic_phenotypes
 from sklearn_elm.metrics import effect_recovery, pair_recovery, true_average_effects
 from sklearn_elm.workflow import Analysis, analyse, check_data
@@ -77,6 +78,54 @@ def test_figures_are_those_of_the_estimators_refitted(result, data):
                                                     data.epistasis))
     assert result.elm_components == elm.components_
     assert result.network["epochs_trained"] == len(net[-1].history_)
+    _assert_same_tests(result, elm, {"GBLUP-A": gblup_a, "GBLUP-A+AA": gblup_aa})
+
+
+def _assert_same_tests(result, elm, gblups):
+    """The analysis's standard errors, p-values, pair tests and FDR list are the fitted
+    decomposer's and GBLUPs' (NaN where a GBLUP has no standard error of a component)."""
+    np.testing.assert_allclose(result.additive_se, elm.additive_se_)
+    np.testing.assert_allclose(result.additive_pvalues, elm.additive_pvalues_)
+    for key, se in elm.variance_components_se_.items():
+        np.testing.assert_allclose(result.variance_components_se["ELM"][key], se)
+    for method, model in gblups.items():
+        known = getattr(model, "variance_components_se_", {})
+        for key in result.variance_components[method]:
+            np.testing.assert_allclose(result.variance_components_se[method][key],
+                                       known.get(key, np.full(2, np.nan)))
+    for got, expected in zip(result.pair_tests, elm.pair_tests_, strict=True):
+        assert got.n_tests == expected.n_tests
+        for key in ("pairs", "estimate", "std_error", "p_value"):
+            np.testing.assert_allclose(got[key], expected[key])
+    table = elm.significant_pairs(0.05, as_frame=False)
+    assert set(result.significant_pairs) == set(table)
+    for key, column in table.items():
+        if key in ("locus_i", "locus_j"):  # named after the loci, not the encoded inputs
+            column = result.feature_names[table[key.replace("locus_", "")]]
+        np.testing.assert_array_equal(result.significant_pairs[key], column)
+    assert result.fdr == 0.05
+
+
+@pytest.mark.parametrize("fdr", [0, 1, -0.1, 1.5, float("nan"), "0.05", True])
+def test_an_fdr_outside_0_1_is_refused_before_training(data, fdr, monkeypatch):
+    """fdr must be a number strictly between 0 and 1; anything else is a ValueError that
+    says so before the network is trained."""
+    monkeypatch.setattr(workflow, "_network", lambda *args: pytest.fail("trained"))
+    with pytest.raises(ValueError, match=r"fdr must be a number in \(0, 1\)"):
+        analyse(data, fdr=fdr, **FAST)
+
+
+def test_the_fdr_sets_the_list_of_significant_pairs(data):
+    """A smaller FDR lists a subset of the pairs a larger one lists, each pair's q-value at
+    most the FDR, and the analysis records the FDR it used."""
+    loose, strict = (analyse(data, random_state=3, fdr=fdr, **FAST) for fdr in (0.5, 1e-6))
+    assert (loose.fdr, strict.fdr) == (0.5, 1e-6)
+    pairs = {fdr: set(zip(r.significant_pairs["output"].tolist(),
+                          r.significant_pairs["i"].tolist(), r.significant_pairs["j"].tolist(),
+                          strict=True))
+             for fdr, r in ((0.5, loose), (1e-6, strict))}
+    assert pairs[1e-6] <= pairs[0.5] and len(pairs[0.5]) > len(pairs[1e-6])
+    assert (loose.significant_pairs["q_value"] <= 0.5).all()
 
 
 def test_recovery_scores_the_estimates_against_the_truth(result):
@@ -266,10 +315,10 @@ def test_gblup_pairs_are_twice_the_matrix_off_the_diagonal():
     E = rng.normal(size=(2, 5, 5))
     E = E + E.transpose(0, 2, 1)
     baseline = Bunch(epistasis_matrix_=E.copy())
-    pairs = workflow._gblup_pairs(baseline, 2, 5)
+    pairs = gblup_pairs(baseline, 2, 5)
     np.testing.assert_array_equal(pairs, 2 * E * (1 - np.eye(5)))
     np.testing.assert_array_equal(baseline.epistasis_matrix_, E)
-    single = workflow._gblup_pairs(Bunch(epistasis_matrix_=E[0]), 1, 5)
+    single = gblup_pairs(Bunch(epistasis_matrix_=E[0]), 1, 5)
     assert single.shape == (1, 5, 5) and not np.diagonal(single[0]).any()
 
 

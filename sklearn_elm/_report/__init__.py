@@ -3,7 +3,9 @@
 Presentation only: everything shown comes from an
 :class:`~sklearn_elm.workflow.Analysis`.  ``_files`` knows the report's files
 and writes them all or nothing, ``_tables`` the tables (text, CSV, JSON),
-``_html`` the page and ``_figures`` the figures.
+``_html`` the page and ``_figures`` the figures; ``_ranking`` chooses the pairs
+listed and ``_inference`` reads the standard errors, p-values and significant
+pairs that they show.
 """
 
 from ._files import (

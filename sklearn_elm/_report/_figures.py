@@ -8,10 +8,11 @@ mathtext, so figures are saved under ``text.parse_math = False``.
 import numpy as np
 
 from .._components import COMPONENTS
-from ._tables import rank_pairs
+from ._inference import component_errors, fdr_label, minus_log10, n_significant, qq_points
+from ._ranking import rank_pairs
 
-__all__ = ["additive_effects", "epistasis_heatmap", "observed_vs_predicted",
-           "save", "variance_components"]
+__all__ = ["additive_effects", "epistasis_heatmap", "manhattan", "observed_vs_predicted",
+           "pair_qq", "save", "variance_components"]
 
 TRUTH = "truth"
 PANEL = 3.3  # inches per subplot
@@ -169,7 +170,8 @@ def epistasis_heatmap(analysis, k):
 
 
 def variance_components(analysis):
-    """V_A, V_AA and V_G per trait, one bar per method."""
+    """V_A, V_AA and V_G per trait, one bar per method, with its 95 % interval (1.96
+    standard errors either side) where the standard error is known."""
     from matplotlib.figure import Figure
 
     keys = [c for c in ("additive", "epistatic", "genetic")
@@ -185,13 +187,109 @@ def variance_components(analysis):
         for n, method in enumerate(methods):
             vc = analysis.variance_components[method]
             if key in vc:
+                se = component_errors(analysis, method)[key]
                 ax.bar(x + (n - (len(methods) - 1) / 2) * width, vc[key], width,
-                       label=method, color=COLORS.get(method, f"C{n}"))
+                       label=method, color=COLORS.get(method, f"C{n}"),
+                       yerr=1.96 * se, capsize=2,  # NaN: no interval drawn
+                       error_kw={"lw": 0.8})
         ax.set_xticks(x, traits, rotation=45 if len(traits) > 6 else 0)
         ax.set_title(f"{COMPONENTS[key]} ({key})")
         ax.axhline(0, color="0.4", lw=0.8)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize=8)
-    fig.suptitle("Variance components on the training samples")
+    fig.suptitle("Variance components on the training samples, with 95 % intervals")
+    return fig
+
+
+def _locus_axis(analysis):
+    """Each locus's x (along the genome where positions are known, else its index), the
+    chromosome ticks (or None) and a 0/1 band per chromosome for alternating colours."""
+    p = len(analysis.feature_names)
+    if analysis.positions is None:
+        return np.arange(p), None, np.zeros(p, dtype=int)
+    x, ticks = genome_coordinates(analysis.chromosomes, analysis.positions)
+    _, first, inverse = np.unique(np.asarray(analysis.chromosomes).astype(str),
+                                  return_index=True, return_inverse=True)
+    order = np.argsort(np.argsort(first))  # each chromosome's place in the file
+    return x, ticks, order[inverse] % 2
+
+
+def _underflow_note(ax, p_values):
+    """Say how many p-values underflowed to 0 (drawn at the smallest double, 1e-308)."""
+    count = int(np.sum(np.asarray(p_values) == 0))
+    if count:
+        ax.text(0.01, 0.98, f"{count} at p < 1e-300 (float64's least), drawn at 308",
+                transform=ax.transAxes, fontsize=7, va="top")
+
+
+def manhattan(analysis, k):
+    """Trait ``k``'s Manhattan plot: ``-log10 p`` of each locus's additive effect (the
+    decomposer's test) along the loci, with Bonferroni's 5 % line at ``0.05 / p``.
+
+    One rasterized scatter of every locus, so that 12,000 loci draw as fast as 64.
+    """
+    from matplotlib.figure import Figure
+
+    p = len(analysis.feature_names)
+    fig = Figure(figsize=(min(MIN_WIDTH + p / 500, 11.0), PANEL), layout="constrained")
+    ax = fig.subplots()
+    trait = str(analysis.target_names[k])
+    line = -np.log10(0.05 / p)
+    pvalues = None if analysis.additive_pvalues is None else analysis.additive_pvalues[k]
+    if pvalues is None or np.isnan(pvalues).all():
+        ax.text(0.5, 0.5, "no locus tested", ha="center", va="center", transform=ax.transAxes)
+    else:
+        from matplotlib.colors import to_rgba_array
+
+        x, ticks, colour = _locus_axis(analysis)
+        y = minus_log10(pvalues)
+        colour[y > line] = 2  # past the line
+        ax.scatter(x, y, s=8 if p <= 1000 else 3, linewidths=0, rasterized=True,
+                   c=to_rgba_array(["C0", "0.55", "C3"])[colour])
+        ax.axhline(line, color="C3", lw=1, ls="--",
+                   label=f"Bonferroni 5 % (p = 0.05 / {p})")
+        _underflow_note(ax, pvalues)
+        ax.legend(fontsize=7, loc="upper right")
+        if ticks is not None:
+            ax.set_xticks([tick for tick, _ in ticks], [name for _, name in ticks],
+                          fontsize=6 if len(ticks) > 10 else None)
+        # head room for the legend above the highest locus
+        ax.set_ylim(bottom=0, top=max(float(np.nanmax(y)), line) * 1.2)
+    ax.set(xlabel="chromosome" if analysis.positions is not None else "locus (file order)",
+           ylabel="-log10 p", title=f"{trait}: tests of the loci's additive effects")
+    return fig
+
+
+def pair_qq(analysis):
+    """QQ plot of the pair p-values, one panel per trait: the observed ``-log10 p`` of
+    rank ``r`` against its expectation under the null, ``-log10((r - 0.5) / n_tests)``.
+
+    Only the smallest p-values are stored, which is why the expected quantiles count
+    every pair tested (``n_tests``); the pairs significant at the FDR are marked.
+    """
+    fig, axes = _grid(len(analysis.target_names))
+    for k, (ax, t) in enumerate(zip(axes, analysis.target_names, strict=True)):
+        tests = None if analysis.pair_tests is None else analysis.pair_tests[k]
+        ax.set(title=str(t), xlabel="expected -log10 p", ylabel="observed -log10 p")
+        if tests is None or len(tests.p_value) == 0:
+            ax.text(0.5, 0.5, "no pair tested", ha="center", va="center",
+                    transform=ax.transAxes)
+            continue
+        expected, observed = qq_points(tests)
+        found = n_significant(analysis, k)  # the first, smallest p-values
+        ax.scatter(expected[found:], observed[found:], s=8, color="C0", linewidths=0,
+                   rasterized=True, label="not significant")
+        ax.scatter(expected[:found], observed[:found], s=10, color="C3", linewidths=0,
+                   rasterized=True, label=f"{fdr_label(analysis)}: {found}")
+        ax.axline((0, 0), slope=1, color="0.6", lw=1, ls="--", zorder=0)
+        _underflow_note(ax, tests.p_value)
+        ax.set_xlim(left=0)
+        # head room for the note on p-values below float64's least
+        ax.set_ylim(bottom=0, top=1.15 * float(max(observed.max(), expected.max())))
+        shown = (f"all {tests.n_tests} pairs" if len(expected) == tests.n_tests
+                 else f"smallest {len(expected)} of {tests.n_tests} pairs")
+        ax.set_title(f"{t}: {shown}", fontsize=9)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle("Pair p-values against the uniform (QQ plot)")
     return fig
 
 

@@ -6,9 +6,13 @@ text is escaped (trait and locus names may hold markup).
 
 import html
 
+from ._inference import fdr_label, format_p, n_tests, significant_rows
 from ._tables import N_TOP_PAIRS, numeric_columns, rank_pairs, summary_tables
 
 __all__ = ["write_html"]
+
+#: Significant pairs listed per trait on the page (all are in significant_pairs.csv).
+N_SHOWN = 20
 
 _CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
@@ -83,6 +87,53 @@ def _pairs_sections(analysis, figures):
     return parts
 
 
+def _manhattan_section(analysis, figures):
+    p = len(analysis.feature_names)
+    return ["<h3>Tests of the loci</h3>",
+            "<p>The additive effect of each locus on the trait, tested in the trait's "
+            "least-squares fit on every locus and the confirmed pairs (ELMDecomposer's "
+            "<code>additive_pvalues_</code>; a score test for a locus left out of that "
+            "fit): these test the trait, the estimates above are the network's.  The "
+            f"dashed line is Bonferroni's 5 % over the {p} loci; <code>std_error</code> and "
+            "<code>p_value</code> in <a href='effects.csv'>effects.csv</a>.</p>",
+            *(_img(figures[f"manhattan_{k}"], f"Manhattan plot of {t}")
+              for k, t in enumerate(analysis.target_names))]
+
+
+def _significant_sections(analysis, figures):
+    """The pairs significant at the FDR, per trait (the first few; all in the CSV)."""
+    esc = html.escape
+    label = fdr_label(analysis)
+    parts = [f"<h2>Pairs significant at {esc(label)}</h2>",
+             "<p>Each pair is tested for what it adds to the trait's least-squares fit on "
+             "every locus and the pairs confirmed so far, so that a pair in linkage with a "
+             "fitted locus or pair is not counted for it; Benjamini-Hochberg over every "
+             "pair tested, at a false discovery rate of "
+             f"{analysis.fdr:g} (<code>--fdr</code>).  The list is in "
+             "<a href='significant_pairs.csv'>significant_pairs.csv</a>.</p>"]
+    names = analysis.feature_names
+    for k, table in significant_rows(analysis):
+        t, tested = analysis.target_names[k], n_tests(analysis, k)
+        found = 0 if table is None else len(table["i"])
+        if not tested:
+            text = "no pair tested."
+        elif not found:
+            text = f"none of the {tested} pairs tested passed at {label}."
+        else:
+            text = (f"{found} of the {tested} pairs tested passed at {label}"
+                    + (f"; the first {N_SHOWN}:" if found > N_SHOWN else ":"))
+        parts.append(f"<h3>{esc(str(t))}</h3><p>{esc(text)}</p>")
+        if found:
+            rows = [[f"{names[a]} x {names[b]}", f"{e:+.4f}", f"{se:.4f}", format_p(pv, 3),
+                     format_p(q, 3)] for a, b, e, se, pv, q in list(zip(
+                         table["i"], table["j"], table["estimate"], table["std_error"],
+                         table["p_value"], table["q_value"], strict=True))[:N_SHOWN]]
+            parts.append(_html_table(["pair", "estimate", "std error", "p-value", "q-value"],
+                                     rows))
+    parts.append(_img(figures["pair_qq"], "QQ plot of the pair p-values"))
+    return parts
+
+
 def _page(analysis, figures):
     esc = html.escape
     tables = summary_tables(analysis)
@@ -115,13 +166,17 @@ def _page(analysis, figures):
         "<h2>Additive effects</h2>",
         "<p>Per trait and locus in <a href='effects.csv'>effects.csv</a>.</p>",
         _img(figures["additive_effects"], "additive effects"),
+        *_manhattan_section(analysis, figures),
     ]
     if "recovery" in tables:
         parts += ["<h2>Recovery of the known truth</h2>", _table(tables["recovery"])]
     parts += ["<h2>Epistasis</h2>",
               "<p>The largest pairs, ranked by the size of their estimated effect, in "
-              "<a href='epistasis_pairs.csv'>epistasis_pairs.csv</a>.</p>",
+              "<a href='epistasis_pairs.csv'>epistasis_pairs.csv</a>, with the standard "
+              "error and p-value of the pair's test (below) where the pair is among the "
+              "pairs of smallest p-value that the test keeps.</p>",
               *_pairs_sections(analysis, figures),
+              *_significant_sections(analysis, figures),
               "<h2>Run</h2>", _run_note(analysis),
               f"<script>{_IMAGE_CHECK}</script>", "</body></html>"]
     return "\n".join(parts) + "\n"
@@ -137,8 +192,8 @@ def write_html(analysis, path, figures):
         The page to write.
     figures : dict of str to str
         File name of each figure, by key: ``observed_vs_predicted``,
-        ``variance_components``, ``additive_effects`` and ``epistasis_<k>``
-        for trait ``k`` (0-based).
+        ``variance_components``, ``additive_effects``, ``pair_qq``, and
+        ``epistasis_<k>`` and ``manhattan_<k>`` for trait ``k`` (0-based).
     """
     with open(path, "w", encoding="utf-8") as f:
         f.write(_page(analysis, figures))

@@ -13,6 +13,16 @@ from typing import NamedTuple
 import numpy as np
 
 from .._components import COMPONENTS
+from ._inference import (
+    component_errors,
+    fdr_label,
+    format_p,
+    n_significant,
+    n_tests,
+    pair_test_columns,
+    significant_rows,
+)
+from ._ranking import rank_pairs
 
 __all__ = ["Table", "format_summary", "rank_pairs", "summary_tables"]
 
@@ -40,108 +50,6 @@ class Table(NamedTuple):
     note: str
 
 
-#: Cells of a pair matrix read at a time by :func:`rank_pairs` (8 MiB of float64).
-RANK_BLOCK = 2**20
-
-
-def rank_pairs(epistasis, *, top=None):
-    """Pairs ``i < j`` with a non-zero estimate, ranked by decreasing ``|e_ij|``.
-
-    A pair whose estimate is exactly 0 is left out: a screened fit
-    (``ELMDecomposer(epistasis="screened")``) scores only the pairs it
-    chose and leaves every other pair at exactly 0, not estimated, so
-    ranking those would list untested pairs beside scored ones.  Every
-    table, file and figure of the report that lists pairs lists them from
-    here: at most ``top`` of them, fewer (or none) where fewer are scored.
-    Pairs of equal ``|e_ij|`` keep their order in the matrix (row by row);
-    NaN estimates come last.
-
-    The matrix is read a block of rows at a time and only the candidates for
-    the first ``top`` pairs are kept, so ranking the top pairs of a
-    ``12,000 x 12,000`` matrix needs tens of MiB beyond it, not gigabytes.
-
-    Parameters
-    ----------
-    epistasis : ndarray or scipy sparse array of shape (p, p)
-        Symmetric pair effects; only the upper triangle is read.
-    top : int, default=None
-        Keep the first ``top`` pairs; all scored pairs when None.
-
-    Returns
-    -------
-    i, j : ndarray of int
-        Locus indices of each pair, ``i < j``.
-    estimate : ndarray of float
-        ``epistasis[i, j]``, none of them 0.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_elm._report import rank_pairs
-    >>> E = np.array([[0.0, 0.1, -0.5], [0.1, 0.0, 0.2], [-0.5, 0.2, 0.0]])
-    >>> i, j, e = rank_pairs(E)
-    >>> i.tolist(), j.tolist(), e.tolist()
-    ([0, 1, 0], [2, 2, 1], [-0.5, 0.2, 0.1])
-
-    A pair at exactly 0 (here ``(0, 1)``) is not scored, and not listed:
-
-    >>> E[0, 1] = E[1, 0] = 0.0
-    >>> rank_pairs(E)[2].tolist()
-    [-0.5, 0.2]
-    """
-    from scipy import sparse
-
-    if sparse.issparse(epistasis):
-        i, j, values = _sparse_upper(epistasis)
-        order = np.argsort(-_magnitude(values), kind="stable")[:top]
-        return i[order], j[order], values[order]
-    E = np.asarray(epistasis)
-    p = E.shape[-1]
-    rows = max(1, RANK_BLOCK // max(p, 1))
-    kept = [(np.empty(0, dtype=np.int64), np.empty(0, dtype=E.dtype))]
-    for start in range(0, p, rows):
-        block = np.triu(E[start:start + rows], start + 1)  # the pairs i < j of these rows
-        flat = np.flatnonzero(block)  # a pair as one index, i p + j: half the memory of (i, j)
-        kept.append((flat + start * p, block.ravel()[flat]))
-        if top is not None:  # only candidates for the first top pairs go on
-            kept = [_candidates(*(np.concatenate(a) for a in zip(*kept, strict=True)), top)]
-    flat, values = (np.concatenate(a) for a in zip(*kept, strict=True))
-    del kept
-    order = np.argsort(-_magnitude(values), kind="stable")[:top]
-    i, j = np.divmod(flat[order], p)
-    return i.astype(np.intp, copy=False), j.astype(np.intp, copy=False), values[order]
-
-
-def _magnitude(values):
-    """``|values|``, NaN as -1: the sort key that puts NaN last."""
-    magnitude = np.abs(values)
-    magnitude[np.isnan(magnitude)] = -1.0
-    return magnitude
-
-
-def _candidates(flat, values, top):
-    """The pairs that may be among the first ``top``: every one at least as large as the
-    ``top``-th largest (ties included, so the stable order decides among them), in order."""
-    if values.size <= top:
-        return flat, values
-    magnitude = _magnitude(values)
-    keep = magnitude >= np.partition(magnitude, values.size - top)[values.size - top]
-    return flat[keep], values[keep]
-
-
-def _sparse_upper(epistasis):
-    """The non-zero entries ``i < j`` of a sparse matrix, row by row."""
-    from scipy import sparse
-
-    coo = sparse.coo_array(epistasis)
-    coo.sum_duplicates()
-    i, j, values = coo.row, coo.col, coo.data
-    upper = (i < j) & (values != 0)
-    i, j, values = i[upper].astype(np.intp), j[upper].astype(np.intp), values[upper]
-    order = np.lexsort((j, i))
-    return i[order], j[order], values[order]
-
-
 def fmt(value, digits=3):
     """A number for a table cell; "-" where it is missing."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -166,20 +74,30 @@ def _accuracy(analysis, traits):
 
 
 def _components(analysis, traits):
+    """Each method's components, with a row of their standard errors beneath where the
+    method has any (a row, not a wider cell, so that the terminal's table stays narrow)."""
     keys = component_keys(analysis)
+    errors = {m: component_errors(analysis, m) for m in analysis.variance_components}
     rows = []
     for k, t in enumerate(traits):
         for n, (method, vc) in enumerate(analysis.variance_components.items()):
-            values = [fmt(float(vc[c][k])) if c in vc else "-" for c in keys]
-            rows.append([t if n == 0 else "", method, *values])
+            rows.append([t if n == 0 else "", method,
+                         *(fmt(float(vc[c][k])) if c in vc else "-" for c in keys)])
+            se = [float(errors[method][c][k]) if c in vc else math.nan for c in keys]
+            if not all(math.isnan(v) for v in se):
+                rows.append(["", "± SE", *("-" if math.isnan(v) else f"±{fmt(v)}"
+                                           for v in se)])
     return Table(
         f"Variance components on the {analysis.n_train} training samples",
         ["trait", "source", *(COMPONENTS[c] for c in keys)],
         rows,
         "V_A additive, V_AA pairwise epistatic, V_higher what neither explains, "
         "V_G genetic, V_E residual, V_P phenotypic variance; h2 = V_A / V_P "
-        "(narrow sense), H2 = V_G / V_P (broad sense).  " + ELM_COMPONENTS[
-            analysis.elm_components],
+        "(narrow sense), H2 = V_G / V_P (broad sense).  ± SE: the standard error of the "
+        "row above, where it is known (a 95 % interval is the estimate ± 1.96 SE); for "
+        "GBLUP, REML's, from the inverse of its expected information; for the ELM, "
+        "ELMDecomposer's, of the training sample's own components given its genotypes.  "
+        + ELM_COMPONENTS[analysis.elm_components],
     )
 
 
@@ -223,9 +141,29 @@ def _top_pairs(analysis, traits):
     )
 
 
+def _significant(analysis, traits):
+    names = analysis.feature_names
+    rows = []
+    for k, table in significant_rows(analysis):
+        tested = n_tests(analysis, k)
+        shown = "-" if table is None else ", ".join(
+            f"{names[a]} x {names[b]} (q {format_p(q)})"
+            for a, b, q in zip(table["i"][:3], table["j"][:3], table["q_value"][:3],
+                               strict=True)) or "none"
+        rows.append([traits[k], tested, n_significant(analysis, k) if tested else "-", shown])
+    return Table(
+        f"Pairs significant at {fdr_label(analysis)} (Benjamini-Hochberg)",
+        ["trait", "tested", "significant", "smallest p-values (q-value)"],
+        rows,
+        "Each pair tested for what it adds to the trait's least-squares fit on every locus "
+        "and the pairs confirmed so far (ELMDecomposer.significant_pairs); the list is in "
+        "significant_pairs.csv.",
+    )
+
+
 def summary_tables(analysis):
     """The summary tables, by name: ``accuracy``, ``components``, ``recovery`` (where the
-    truth is known) and ``top_pairs``.
+    truth is known), ``top_pairs`` and ``significant``.
 
     Parameters
     ----------
@@ -242,10 +180,11 @@ def summary_tables(analysis):
     if analysis.recovery:
         tables["recovery"] = _recovery(analysis, traits)
     tables["top_pairs"] = _top_pairs(analysis, traits)
+    tables["significant"] = _significant(analysis, traits)
     return tables
 
 
-_NUMBER = re.compile(r"^(-|[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)$")
+_NUMBER = re.compile(r"^(-|[+±-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)$")
 
 
 def _is_number(cell):
@@ -321,14 +260,21 @@ def _write_csv(path, header, rows):
 
 def write_effects(analysis, path):
     """``effects.csv``: the additive effect of every locus, per trait and method, with the
-    locus's chromosome and position where the input gives them."""
+    locus's chromosome and position where the input gives them, and after the first
+    method's column the ``std_error`` and ``p_value`` of the decomposer's test of the locus
+    (empty where it tested none)."""
     methods = list(analysis.additive)
     mapped = analysis.positions is not None
+    shape = (len(analysis.target_names), len(analysis.feature_names))
+    tests = [np.full(shape, np.nan) if a is None else a
+             for a in (analysis.additive_se, analysis.additive_pvalues)]
     header = ["trait", "locus", *(["chromosome", "position"] if mapped else []),
-              *(f"additive_{slug(m)}" for m in methods)]
+              f"additive_{slug(methods[0])}", "std_error", "p_value",
+              *(f"additive_{slug(m)}" for m in methods[1:])]
     rows = ([str(t), str(locus),
              *([str(analysis.chromosomes[i]), int(analysis.positions[i])] if mapped else []),
-             *(_number(analysis.additive[m][k, i]) for m in methods)]
+             _number(analysis.additive[methods[0]][k, i]), *(_number(a[k, i]) for a in tests),
+             *(_number(analysis.additive[m][k, i]) for m in methods[1:])]
             for k, t in enumerate(analysis.target_names)
             for i, locus in enumerate(analysis.feature_names))
     _write_csv(path, header, rows)
@@ -337,30 +283,58 @@ def write_effects(analysis, path):
 def write_pairs(analysis, path, top=None):
     """``epistasis_pairs.csv``: the ``top`` pairs (all when None), ranked by the main
     estimate, per trait, with the other methods' estimates of them; only the pairs the main
-    estimate scores, not those it leaves at exactly 0 (:func:`rank_pairs`)."""
+    estimate scores, not those it leaves at exactly 0 (:func:`rank_pairs`); ``std_error``
+    and ``p_value`` of the decomposer's test of the pair where it kept one (empty
+    otherwise)."""
     methods = list(analysis.epistasis)
     main, others = methods[0], methods[1:]
     names = analysis.feature_names
-    header = ["trait", "rank", "locus_i", "locus_j", "estimate", *(slug(m) for m in others)]
+    header = ["trait", "rank", "locus_i", "locus_j", "estimate", "std_error", "p_value",
+              *(slug(m) for m in others)]
 
     def rows():
         for k, t in enumerate(analysis.target_names):
             i, j, e = rank_pairs(analysis.epistasis[main][k], top=top)
+            tested = pair_test_columns(analysis, k, i, j)
             other = [analysis.epistasis[m][k][i, j] for m in others]
             for r in range(len(e)):
                 yield [str(t), r + 1, str(names[i[r]]), str(names[j[r]]), _number(e[r]),
-                       *(_number(o[r]) for o in other)]
+                       *(_number(c[r]) for c in tested), *(_number(o[r]) for o in other)]
 
     _write_csv(path, header, rows())
 
 
 def write_components(analysis, path):
-    """``variance_components.csv``: every component, per trait and method."""
+    """``variance_components.csv``: every component, per trait and method, then their
+    standard errors (``<component>_se``, empty where none is known)."""
     keys = component_keys(analysis)
-    rows = [[str(t), method, *(_number(vc[c][k]) if c in vc else "" for c in keys)]
+    errors = {m: component_errors(analysis, m) for m in analysis.variance_components}
+    rows = [[str(t), method, *(_number(vc[c][k]) if c in vc else "" for c in keys),
+             *(_number(errors[method][c][k]) if c in vc else "" for c in keys)]
             for k, t in enumerate(analysis.target_names)
             for method, vc in analysis.variance_components.items()]
-    _write_csv(path, ["trait", "method", *keys], rows)
+    _write_csv(path, ["trait", "method", *keys, *(f"{c}_se" for c in keys)], rows)
+
+
+#: Columns of ``significant_pairs.csv`` after the trait, as ``significant_pairs`` names them.
+SIGNIFICANT_COLUMNS = ("i", "j", "locus_i", "locus_j", "estimate", "std_error", "p_value",
+                       "q_value")
+
+
+def write_significant(analysis, path):
+    """``significant_pairs.csv``: the pairs significant at ``analysis.fdr``, per trait, by
+    p-value; the columns of ``ELMDecomposer.significant_pairs`` with the trait's name for
+    its index (``i`` and ``j`` 0-based locus indices).  Only the header where none is."""
+    def rows():
+        for k, table in significant_rows(analysis):
+            if table is None:
+                continue
+            for r in range(len(table["i"])):
+                yield [str(analysis.target_names[k]), int(table["i"][r]), int(table["j"][r]),
+                       str(table["locus_i"][r]), str(table["locus_j"][r]),
+                       *(_number(table[c][r]) for c in SIGNIFICANT_COLUMNS[4:])]
+
+    _write_csv(path, ["trait", *SIGNIFICANT_COLUMNS], rows())
 
 
 def _jsonable(value):
@@ -386,12 +360,22 @@ def _trait_metrics(analysis, k):
     main = next(iter(analysis.epistasis))
     names = analysis.feature_names
     i, j, e = rank_pairs(analysis.epistasis[main][k], top=N_TOP_PAIRS)
+    errors = {m: component_errors(analysis, m) for m in analysis.variance_components}
+    (_, significant), = significant_rows(analysis, k)
     entry = {
         "test_r2": {m: r2[k] for m, r2 in analysis.test_r2.items()},
         "variance_components": {m: {c: vc[c][k] for c in COMPONENTS if c in vc}
                                 for m, vc in analysis.variance_components.items()},
+        "variance_components_se": {m: {c: se[c][k] for c in COMPONENTS if c in se}
+                                   for m, se in errors.items()},
         "top_pairs": [{"locus_i": str(names[a]), "locus_j": str(names[b]), "estimate": v}
                       for a, b, v in zip(i, j, e, strict=True)],
+        "significant_pairs": {
+            "fdr": analysis.fdr, "n_tests": n_tests(analysis, k),
+            "n_significant": n_significant(analysis, k),
+            "first": [] if significant is None else [
+                {c: significant[c][r] for c in SIGNIFICANT_COLUMNS}
+                for r in range(min(N_TOP_PAIRS, len(significant["i"])))]},
     }
     if analysis.recovery:
         entry["recovery"] = {effects: {m: dict(per_trait[k]) for m, per_trait in by.items()}

@@ -1,0 +1,169 @@
+"""The report's uncertainty: standard errors, p-values and the pairs significant at an FDR.
+
+Read from an :class:`~sklearn_elm.workflow.Analysis` (``variance_components_se``,
+``additive_se``, ``additive_pvalues``, ``pair_tests``, ``significant_pairs``,
+``fdr``), by the tables, the figures and the page alike; an analysis without them
+(None) reads as not tested, with NaN standard errors and p-values.  Nothing is
+recomputed: the numbers are those the estimators computed in ``fit``.
+"""
+
+import numpy as np
+
+__all__ = ["component_errors", "fdr_label", "format_p", "minus_log10", "n_significant",
+           "n_tests", "pair_test_columns", "qq_points", "significant_rows"]
+
+#: The largest -log10 p drawn: a p-value that underflowed to 0 is drawn at the smallest
+#: positive double, 2.2e-308, not at infinity.
+_TINY = np.finfo(np.float64).tiny
+
+
+def component_errors(analysis, method):
+    """Standard errors of ``method``'s variance components, by component: (k,) arrays,
+    NaN where none is known (no ``variance_components_se`` for the method or component)."""
+    k = len(analysis.target_names)
+    known = (analysis.variance_components_se or {}).get(method, {})
+    return {c: np.asarray(known[c], dtype=np.float64) if c in known else np.full(k, np.nan)
+            for c in analysis.variance_components[method]}
+
+
+def fdr_label(analysis):
+    """The FDR as a percentage, for titles: ``"FDR 5 %"``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from sklearn_elm._report._inference import fdr_label
+    >>> fdr_label(SimpleNamespace(fdr=0.05)), fdr_label(SimpleNamespace(fdr=0.001))
+    ('FDR 5 %', 'FDR 0.1 %')
+    """
+    return f"FDR {100 * analysis.fdr:.3g} %"
+
+
+def format_p(value, digits=2):
+    """A p- or q-value for a table: ``digits`` significant digits, and one that underflowed
+    to 0 in float64 (below 1e-308) as ``"<1e-300"``, not as a p-value of 0.
+
+    Examples
+    --------
+    >>> from sklearn_elm._report._inference import format_p
+    >>> format_p(0.01234), format_p(0.0), format_p(3e-12, 3)
+    ('0.012', '<1e-300', '3e-12')
+    """
+    return "<1e-300" if value == 0 else f"{value:.{digits}g}"
+
+
+def n_tests(analysis, k):
+    """Pairs the decomposer tested for trait ``k``; 0 where it tested none."""
+    return 0 if analysis.pair_tests is None else int(analysis.pair_tests[k].n_tests)
+
+
+def _rows_of(analysis, k):
+    table = analysis.significant_pairs
+    return np.flatnonzero(np.asarray(table["output"]) == k)
+
+
+def n_significant(analysis, k):
+    """Pairs of trait ``k`` significant at ``analysis.fdr``; 0 where none was tested."""
+    return 0 if analysis.significant_pairs is None else int(_rows_of(analysis, k).size)
+
+
+def significant_rows(analysis, k=None):
+    """The significant pairs, as ``(trait index, dict of column arrays)`` per trait (every
+    trait, or only ``k``); by trait, then by p-value, as ``significant_pairs`` orders them."""
+    traits = range(len(analysis.target_names)) if k is None else [k]
+    table = analysis.significant_pairs
+    if table is None:
+        return [(t, None) for t in traits]
+    return [(t, {key: np.asarray(column)[_rows_of(analysis, t)]
+                 for key, column in table.items()}) for t in traits]
+
+
+def pair_test_columns(analysis, k, i, j):
+    """``std_error`` and ``p_value`` of the pairs ``(i, j)`` of trait ``k`` in the
+    decomposer's pair tests, NaN for a pair it did not keep among them.
+
+    Parameters
+    ----------
+    analysis : :class:`~sklearn_elm.workflow.Analysis`
+    k : int
+        Trait index.
+    i, j : ndarray of int
+        Locus indices of each pair (either order).
+
+    Returns
+    -------
+    std_error, p_value : ndarray of float, shaped as ``i``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from types import SimpleNamespace
+    >>> from sklearn.utils import Bunch
+    >>> from sklearn_elm._report._inference import pair_test_columns
+    >>> tests = Bunch(pairs=np.array([[0, 2], [1, 2]]), std_error=np.array([0.1, 0.2]),
+    ...               p_value=np.array([1e-9, 0.5]), estimate=np.zeros(2), n_tests=3)
+    >>> analysis = SimpleNamespace(pair_tests=[tests], feature_names=np.arange(3))
+    >>> se, p = pair_test_columns(analysis, 0, np.array([2, 0]), np.array([1, 1]))
+    >>> se.tolist(), p.tolist()
+    ([0.2, nan], [0.5, nan])
+    """
+    i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
+    std_error, p_value = np.full(i.shape, np.nan), np.full(i.shape, np.nan)
+    tests = None if analysis.pair_tests is None else analysis.pair_tests[k]
+    if tests is None or i.size == 0 or len(tests.p_value) == 0:
+        return std_error, p_value
+    p = len(analysis.feature_names)
+    # a pair as one key, min * p + max, looked up by binary search: no Python loop
+    stored = np.asarray(tests.pairs, dtype=np.int64).reshape(-1, 2)
+    keys = stored.min(axis=1) * p + stored.max(axis=1)
+    order = np.argsort(keys)
+    wanted = np.minimum(i, j) * p + np.maximum(i, j)
+    at = order[np.minimum(np.searchsorted(keys[order], wanted), keys.size - 1)]
+    hit = keys[at] == wanted
+    std_error[hit] = np.asarray(tests.std_error)[at[hit]]
+    p_value[hit] = np.asarray(tests.p_value)[at[hit]]
+    return std_error, p_value
+
+
+def minus_log10(p_values):
+    """``-log10 p``, a p-value of 0 (underflow) taken as the smallest positive double.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._report._inference import minus_log10
+    >>> minus_log10(np.array([0.1, 1.0, np.nan])).tolist()
+    [1.0, -0.0, nan]
+    """
+    return -np.log10(np.maximum(np.asarray(p_values, dtype=np.float64), _TINY))
+
+
+def qq_points(tests):
+    """Expected and observed ``-log10 p`` of the stored smallest pair p-values.
+
+    The ``t`` stored p-values are the smallest of ``n_tests``; under the null,
+    the one of rank ``r`` is expected at ``(r - 0.5) / n_tests``, so the
+    expected quantiles use ``n_tests``, not ``t``.
+
+    Parameters
+    ----------
+    tests : Bunch
+        ``p_value`` (t,) and ``n_tests``.
+
+    Returns
+    -------
+    expected, observed : ndarray of shape (t,)
+        Smallest p-value first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.utils import Bunch
+    >>> from sklearn_elm._report._inference import qq_points
+    >>> expected, observed = qq_points(Bunch(p_value=np.array([0.01, 0.001]), n_tests=50))
+    >>> np.round(10.0 ** -expected, 3).tolist(), np.round(observed, 3).tolist()
+    ([0.01, 0.03], [3.0, 2.0])
+    """
+    p_values = np.sort(np.asarray(tests.p_value, dtype=np.float64))
+    ranks = np.arange(1, p_values.size + 1)
+    return -np.log10((ranks - 0.5) / int(tests.n_tests)), minus_log10(p_values)
