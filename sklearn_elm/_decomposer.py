@@ -348,7 +348,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         Benjamini-Hochberg over every pair tested (``pair_tests_.n_tests``), on the
         p-values of ``pair_tests_``: each pair tested for what it adds to ``y``'s fit
         on every locus and the confirmed pairs, so that a pair in linkage with a fitted
-        locus or pair is not counted for it (phantom epistasis).
+        locus or pair is not counted for it (phantom epistasis).  That fit also holds the
+        pairs of the 5 % list (``docs/science.rst``, "Uncertainty"), whatever ``fdr``.
 
         Parameters
         ----------
