@@ -25,7 +25,8 @@ Scenarios: ``KEY = panel-ploidy-trait``, panels ``ind`` (independent loci), ``ld
 (neighbouring loci correlated about 0.6: thresholded Gaussian AR(1) haplotypes) and ``msp``
 (msprime, ``sklearn_elm.datasets.simulate_genotypes``); traits ``add`` (``--qtl`` additive
 QTL, no pairs) and ``epi`` (``--pairs`` pairs among the QTL; ``V_AA / V_A`` 1 on independent
-loci, 0.5 on ``ld``, 0.2 on ``msp``, whose rare alleles put most of a pair's variance in V_A).
+loci, 0.5 on ``ld``, 0.1 on ``msp``, whose rare alleles put most of a pair's variance in V_A;
+QTL drawn where the ratio is out of reach are drawn again).
 ``--loci`` loci, ``--samples`` samples, h2 ``--h2``; the screened fit decomposes them
 (``--loci 16`` gives the debiased projection instead).  ``--qhaplo`` adds the FDR-5 % lists of
 traits 3-5 of ``load_qhaplo(h2=0.25)`` with their realised FDP.
@@ -86,8 +87,14 @@ def simulate(key, args, seed):
         G = simulate_genotypes(args.samples, args.loci, ploidy=ploidy,
                                random_state=seed).genotypes
     if trait == "epi":  # rare alleles put most of a pair's variance in V_A
-        settings["epistatic_ratio"] = 0.5 if panel == "ld" else 0.2
-    return simulate_phenotypes(G, ploidy=ploidy, **settings)
+        settings["epistatic_ratio"] = 0.5 if panel == "ld" else 0.1
+    for attempt in range(20):  # QTL drawn where the ratio is out of reach are drawn again
+        try:
+            return simulate_phenotypes(G, ploidy=ploidy, **settings)
+        except ValueError as exc:
+            if "out of reach" not in str(exc) or attempt == 19:
+                raise
+            settings["random_state"] = seed + 7919 * (attempt + 1)
 
 
 def coding(G, ploidy):
