@@ -158,23 +158,24 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         ``phenotypic``, ``h2`` and ``H2`` are NaN when ``prefit=True`` and no
         ``y`` is given (``components="network"``).
     variance_components_se_ : Bunch
-        Standard errors of ``variance_components_``, same keys: of the sample's own
-        components given its genotypes, with ``h2`` and ``H2`` over the observed ``V_P``
-        (NaN for ``phenotypic``, for ``higher`` with ``"debiased"``, and everywhere
-        with ``components="network"``).  Exact quadratic-form errors of the screened
-        fit; for ``"debiased"``, the same with the terms taken as orthogonal.
+        Standard errors of ``variance_components_`` (same keys) given the genotypes,
+        ``h2`` and ``H2`` over the observed ``V_P``; NaN for ``phenotypic``, for
+        ``higher`` with ``"debiased"``, and with ``components="network"``.
     additive_se_, additive_pvalues_ : ndarray of the shape of ``additive_effects_``
         Standard error and two-sided p-value of ``y``'s additive effect of each input,
         in ``y``'s least-squares fit on every locus and the confirmed pairs (the
         screened fit's final model; a score test for a locus left out of it).  These
         test the trait, not the network: ``additive_effects_`` are the network's.  NaN
-        with ``components="network"``.
+        with ``components="network"``.  Joint: a locus with a near copy has little to test.
+    marginal_pvalues_ : ndarray of the shape of ``additive_effects_``
+        One locus at a time, as a genome-wide scan (a Manhattan plot) reports it: the
+        p-value of each input's slope on ``y`` alone; in linkage a QTL's neighbours
+        share its signal.
     pair_tests_ : Bunch, list of Bunch (per output) or None
         Tests of pairs: ``pairs`` (shape (t, 2), ``i <= j``, ``i == j`` a self term),
-        ``estimate`` (``y``'s effect of the pair added to the final model),
-        ``std_error``, ``p_value`` (smallest first) and ``n_tests``, the number of
-        pairs tested, of which the ``t`` of smallest p-value are kept; None with
-        ``components="network"``.  See :meth:`significant_pairs`.
+        ``estimate`` (``y``'s effect of the pair added to the final model), ``std_error``,
+        ``p_value`` (smallest first) and ``n_tests``, the pairs tested, of which the ``t``
+        of smallest p-value are kept; None with ``components="network"``.
     intercept_ : float or ndarray of shape (n_outputs,)
         The network's intercept: ``predict(X) = intercept_ + transform(X)``
         summed over the inputs.

@@ -107,10 +107,11 @@ def set_fitted(decomposer, state, stream, effects, components):
     tests = state.inference
     if tests is None:  # the network's own components: nothing fitted to y
         nan = np.full(np.shape(additive), np.nan)
-        tests = Bunch(additive_se=nan, additive_p=nan, pair_tests=None,
+        tests = Bunch(additive_se=nan, additive_p=nan, marginal_p=nan, pair_tests=None,
                       components_se={name: nan[:, 0] for name in components})
     decomposer.additive_se_ = drop(tests.additive_se)
     decomposer.additive_pvalues_ = drop(tests.additive_p)
+    decomposer.marginal_pvalues_ = drop(tests.marginal_p)
     decomposer.variance_components_se_ = Bunch(
         **{name: drop(value) for name, value in tests.components_se.items()}
     )

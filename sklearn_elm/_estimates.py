@@ -17,7 +17,8 @@ __all__ = ["TESTS", "as_components", "baselines", "by_method", "check_fdr", "com
            "decompose", "gblup_pairs"]
 
 #: The decomposer's tests that :func:`decompose` reads, by their name in the Analysis.
-TESTS = ("additive_se", "additive_pvalues", "pair_tests", "significant_pairs")
+TESTS = ("additive_se", "additive_pvalues", "marginal_pvalues", "pair_tests",
+         "significant_pairs")
 
 
 def check_fdr(fdr):
@@ -154,7 +155,7 @@ def decompose(network, X, Y, feature_names, *, fdr=0.05):
     elm : Bunch
         ``additive`` (k, p), ``epistasis`` (k, p, p), ``components`` and
         ``components_se`` (dicts of (k,) arrays), ``kind`` (``components_``),
-        ``additive_se`` and ``additive_pvalues`` (k, p), ``pair_tests``
+        ``additive_se``, ``additive_pvalues`` and ``marginal_pvalues`` (k, p), ``pair_tests``
         (list of one Bunch per trait, or None) and ``significant_pairs``
         (:meth:`~sklearn_elm.ELMDecomposer.significant_pairs` as a dict of
         arrays, or None).
@@ -186,6 +187,8 @@ def decompose(network, X, Y, feature_names, *, fdr=0.05):
         kind=elm.components_,
         additive_se=np.reshape(np.asarray(elm.additive_se_, dtype=np.float64), (k, p)),
         additive_pvalues=np.reshape(np.asarray(elm.additive_pvalues_, dtype=np.float64),
+                                    (k, p)),
+        marginal_pvalues=np.reshape(np.asarray(elm.marginal_pvalues_, dtype=np.float64),
                                     (k, p)),
         pair_tests=_pair_tests(elm, k),
         significant_pairs=_significant(elm, fdr, feature_names),

@@ -75,6 +75,8 @@ class Analysis:
         The ELM decomposer's test of each locus's additive effect on the
         trait (``additive_se_``, ``additive_pvalues_``: ``y``'s least-squares
         fit on every locus and the confirmed pairs); NaN where not tested.
+    marginal_pvalues : ndarray of shape (k, p) or None
+        One locus at a time (``marginal_pvalues_``): what the Manhattan plot shows.
     pair_tests : list of Bunch or None
         Its tests of pairs (``pair_tests_``), one Bunch per trait: ``pairs``
         (t, 2), ``estimate``, ``std_error``, ``p_value`` (smallest first) and
@@ -135,6 +137,7 @@ class Analysis:
     variance_components_se: dict = field(default_factory=dict)
     additive_se: np.ndarray | None = None
     additive_pvalues: np.ndarray | None = None
+    marginal_pvalues: np.ndarray | None = None
     pair_tests: list | None = None
     significant_pairs: dict | None = None
     fdr: float = 0.05

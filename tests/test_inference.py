@@ -150,9 +150,12 @@ def epistatic_fit():
 
 def test_decomposer_reports_errors_tests_and_the_pair_table(epistatic_fit):
     """The fitted decomposer's errors are finite and positive where estimated, the QTL's
-    p-value is tiny, and the table names the pair with the input names."""
+    p-value is tiny, the one-locus-at-a-time p-values are those of scipy's linear
+    regression, and the table names the pair with the input names."""
     pd = pytest.importorskip("pandas")
-    dec, _, _ = epistatic_fit
+    dec, Z, y = epistatic_fit
+    marginal = [stats.linregress(Z[:, i], y).pvalue for i in range(Z.shape[1])]
+    np.testing.assert_allclose(np.log(dec.marginal_pvalues_), np.log(marginal), rtol=1e-5)
     se = dec.variance_components_se_
     for key in ("additive", "epistatic", "genetic", "h2", "H2"):
         assert np.isfinite(se[key]) and se[key] > 0

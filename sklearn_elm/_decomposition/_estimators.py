@@ -147,7 +147,8 @@ def _screened_effects(state):
 def _tests(screened, components_se):
     """The trait's tests of a screened fit, with the components' standard errors."""
     return Bunch(additive_se=screened.additive_se, additive_p=screened.additive_p,
-                 pair_tests=screened.pair_tests, components_se=components_se)
+                 marginal_p=screened.marginal_p, pair_tests=screened.pair_tests,
+                 components_se=components_se)
 
 
 def _screened_components(state, additive, E, E_var):

@@ -40,6 +40,7 @@ __all__ = [
     "bh_qvalues",
     "component_se_bunch",
     "locus_tests",
+    "marginal_tests",
     "pair_tests",
     "screened_component_se",
     "significant_pairs_table",
@@ -122,6 +123,50 @@ def locus_tests(G, loci, coef, variance, residual, sigma2, df):
         std_error[outside] = np.sqrt(sigma2) / norms
         p_value[outside] = two_sided(covariance / norms * (1.0 / np.sqrt(sigma2)), df)
     return std_error, p_value
+
+
+def marginal_tests(G, Yc):
+    """One locus at a time: the two-sided p-value of each locus's least-squares slope on ``y``
+    alone (Student's t on ``n - 2`` degrees of freedom), as a genome-wide scan reports it.
+
+    Where loci are in linkage a QTL's neighbours share its signal (the peaks of a Manhattan
+    plot), and a locus standing in for several QTL may pass: what a locus adds to all the
+    others is :func:`locus_tests`'.
+
+    Parameters
+    ----------
+    G : Bunch
+        The float32 genotypes with their means and centred norms (``_scan._genotypes``).
+    Yc : ndarray of shape (n,)
+        The centred trait.
+
+    Returns
+    -------
+    p_value : ndarray of shape (p,)
+        NaN for loci that do not vary.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._decomposition._scan import _genotypes
+    >>> from sklearn_elm._decomposition._inference import marginal_tests
+    >>> rng = np.random.default_rng(0)
+    >>> Z = rng.choice([0.0, 1.0, 2.0], size=(500, 3))
+    >>> y = 0.3 * Z[:, 1] + rng.normal(size=500)
+    >>> p = marginal_tests(_genotypes(Z, False), y - y.mean())
+    >>> from scipy import stats
+    >>> bool(np.allclose(p, [stats.linregress(Z[:, i], y).pvalue for i in range(3)]))
+    True
+    """
+    n = len(Yc)
+    norms = G.norms
+    varying = norms > 0
+    # Zc^T y = Z^T y, as y is centred
+    slope_times_norm = (G.Z.T @ Yc.astype(np.float32)).astype(np.float64)
+    slope_times_norm = np.where(varying, slope_times_norm / np.where(varying, norms, 1.0), 0.0)
+    left = np.maximum(Yc @ Yc - slope_times_norm**2, 1e-300 * max(Yc @ Yc, 1e-300))
+    t = slope_times_norm / np.sqrt(left / max(n - 2, 1))
+    return np.where(varying, two_sided(t, n - 2), np.nan)
 
 
 def pair_tests(columns_of, candidates, X, fit, residual, in_model, n_tests, block=256):

@@ -55,6 +55,7 @@ from ._inference import (
     bh_qvalues,
     component_se_bunch,
     locus_tests,
+    marginal_tests,
     pair_tests,
     screened_component_se,
 )
@@ -316,7 +317,7 @@ def _inference(G, scan, X, s, final, Yc, model):
     locus_se, locus_p = locus_tests(G, loci, fit.y[:s], variance[:s], residual, fit.sigma2,
                                     len(X) - 1 - fit.df)
     return Bunch(locus_se=locus_se, locus_p=locus_p, pair_tests=tests,
-                 component_se=component_se)
+                 component_se=component_se, marginal_p=marginal_tests(G, Yc))
 
 
 def _pair_tests(G, scan, X, s, fit, Yc, pairs, n_candidates):
@@ -445,7 +446,7 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
     parts = {"additive": np.zeros(k), "epistatic": np.zeros(k), "genetic": np.zeros(k)}
     errors = {key: np.zeros(k) for key in (*parts, "higher")}
     pairs, effects, variances, tests = [], [], [], []
-    locus_se, locus_p = np.empty((k, p)), np.empty((k, p))
+    locus_se, locus_p, marginal_p = np.empty((k, p)), np.empty((k, p)), np.empty((k, p))
     for o in range(k):
         out = _fit_output(G, scan, F[:, o] - F[:, o].mean(),
                           R[:, o] - R[:, o].mean(), n_loci, n_pairs)
@@ -459,10 +460,12 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
         variances.append(out.pair_variance)
         tests.append(out.inference.pair_tests)
         locus_se[o], locus_p[o] = out.inference.locus_se, out.inference.locus_p
+        marginal_p[o] = out.inference.marginal_p
     phenotypic = np.full(k, np.nan) if phenotypic is None else phenotypic
     components = components_bunch(parts["additive"], parts["epistatic"], parts["genetic"],
                                   phenotypic)
     return Bunch(additive=additive, pairs=pairs, pair_effects=effects,
                  pair_variances=variances, components=components, n_scanned=scan.loci.size,
-                 additive_se=locus_se, additive_p=locus_p, pair_tests=tests,
+                 additive_se=locus_se, additive_p=locus_p, marginal_p=marginal_p,
+                 pair_tests=tests,
                  components_se=component_se_bunch(errors, phenotypic))

@@ -222,8 +222,9 @@ def _underflow_note(ax, p_values):
 
 
 def manhattan(analysis, k):
-    """Trait ``k``'s Manhattan plot: ``-log10 p`` of each locus's additive effect (the
-    decomposer's test) along the loci, with Bonferroni's 5 % line at ``0.05 / p``.
+    """Trait ``k``'s Manhattan plot: ``-log10 p`` of each locus's slope on the trait, one
+    locus at a time (the decomposer's ``marginal_pvalues_``, as a genome-wide scan reports
+    it), along the loci, with Bonferroni's 5 % line at ``0.05 / p``.
 
     One rasterized scatter of every locus, so that 12,000 loci draw as fast as 64.
     """
@@ -234,7 +235,7 @@ def manhattan(analysis, k):
     ax = fig.subplots()
     trait = str(analysis.target_names[k])
     line = -np.log10(0.05 / p)
-    pvalues = None if analysis.additive_pvalues is None else analysis.additive_pvalues[k]
+    pvalues = None if analysis.marginal_pvalues is None else analysis.marginal_pvalues[k]
     if pvalues is None or np.isnan(pvalues).all():
         ax.text(0.5, 0.5, "no locus tested", ha="center", va="center", transform=ax.transAxes)
     else:
