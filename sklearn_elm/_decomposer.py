@@ -70,10 +70,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     n_estimators : int, default=1
         Networks to train (not with ``prefit``): clones of ``estimator`` with seeds
         derived from its network's ``random_state``, averaged into one network (their
-        hidden units side by side, so its equivalent linear map is the members' average,
-        exactly), which is decomposed; each member is decomposed too, for the spread
-        across members (``additive_effects_std_``).  Costs ``n_estimators`` trainings and
-        ``n_estimators + 1`` decompositions.
+        hidden units side by side: its map is exactly the members' average) and
+        decomposed; each member is decomposed too, for the spread across members.
     n_jobs : int or None, default=None
         Members trained and decomposed in parallel (joblib; None is 1).
     epistasis : {"auto", "projection", "screened", "regression", "contrast"}, default="auto"
@@ -314,6 +312,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             samples would take more than half the memory available.
         """
         X, y = validate_fit(self, X, y)
+        for name in ("estimators_", "additive_effects_std_", "variance_components_std_"):
+            self.__dict__.pop(name, None)  # an ensemble's, from an earlier fit
         self.estimator_ = resolve_estimator(self, X, y)
         preprocessing, net = split_network(self.estimator_)
         n_inputs, self.n_outputs_ = io_sizes(elm_steps(net.module_))

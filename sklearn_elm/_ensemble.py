@@ -102,8 +102,8 @@ def average_networks(members):
     -------
     estimator : estimator
         A copy of the first member whose ``module_`` is the average network
-        (``module__hidden_sizes`` the members' widths added up): its predictions are the
-        average of the members'.
+        (``module__hidden_sizes`` the members' widths added up, its optimizer fresh): its
+        predictions are the average of the members'.
 
     Raises
     ------
@@ -137,38 +137,29 @@ def average_networks(members):
         raise ValueError(
             "average_networks needs members of one architecture trained on the same targets; "
             f"got {len(shapes)} architecture(s) and {len(scalings)} target scaling(s).")
-    k, first = len(modules), nets[0]
+    k = len(modules)
     layers = list(zip(*(_linears(m) for m in modules), strict=True))
-    hidden = tuple(k * layer[0].weight.shape[0] for layer in layers[:-1])
-    activation = next(m for m in modules[0].layers if not isinstance(m, torch.nn.Linear))
-    merged = GatedMLP(layers[0][0].weight.shape[1], layers[-1][0].weight.shape[0], hidden,
-                      activation=_activation_name(activation),
-                      negative_slope=getattr(activation, "negative_slope", 0.01))
+    average = deepcopy(members[0])
+    net = _network_step(average)[0]
+    # skorch re-initialises the module (and its optimizer) on a changed module parameter;
+    # the caller's torch random stream is left as it was
+    with torch.random.fork_rng(devices=[]):
+        net.set_params(module__hidden_sizes=tuple(k * layer[0].weight.shape[0]
+                                                  for layer in layers[:-1]))
     with torch.no_grad():
-        for target, parts in zip(_linears(merged), layers, strict=True):
-            weights = [part.weight.detach().cpu() for part in parts]
-            if parts is layers[0]:
+        for target, parts in zip(_linears(net.module_), layers, strict=True):
+            weights = [part.weight.detach().to(target.weight.device) for part in parts]
+            if len(layers) == 1:  # a linear network: the members' average
+                value = torch.stack(weights).mean(dim=0)
+            elif parts is layers[0]:
                 value = torch.cat(weights, dim=0)
             elif parts is layers[-1]:
                 value = torch.cat(weights, dim=1) / k
             else:
                 value = torch.block_diag(*weights)
             target.weight.copy_(value)
-    average = deepcopy(members[0])
-    net = _network_step(average)[0]
-    # skorch re-initialises the module of a changed module parameter: set it first
-    net.set_params(module__hidden_sizes=hidden)
-    net.module_ = merged.to(first.device).eval()
+    net.module_.eval()
     return average
-
-
-def _activation_name(activation):
-    from ._network import ACTIVATIONS
-
-    for name, kind in ACTIVATIONS.items():
-        if type(activation) is kind:
-            return name
-    raise ValueError(f"unknown activation {type(activation).__name__}")
 
 
 def _decompose_member(decomposer, member, X, y):

@@ -77,7 +77,8 @@ def check_kept_memory(n_samples, n_inputs, n_outputs, *, epistasis, components, 
     >>> check_kept_memory(100, 10, 1, epistasis="projection", components="network",
     ...                   debiased=False)
     """
-    screened = "screened" in (epistasis, components)
+    # the debiased components' tests come from the screened fit too
+    screened = "screened" in (epistasis, components) or components == "debiased"
     needed = kept_bytes(n_samples, n_inputs, n_outputs, debiased=debiased, screened=screened)
     available = _available_memory()
     if available is None or needed <= available / 2:

@@ -65,3 +65,25 @@ def test_ensemble_with_prefit_is_refused():
     net.fit(2.0 * G - 1, y)
     with pytest.raises(ValueError, match="n_estimators=2 trains the members"):
         ELMDecomposer(net, prefit=True, n_estimators=2).fit(2.0 * G - 1, y)
+
+
+def test_average_of_linear_members_and_refits_leave_nothing_stale():
+    """Linear members (no hidden layer) average to their mean weights; averaging leaves the
+    caller's torch random stream where it was; a refit without an ensemble drops the
+    ensemble's attributes."""
+    import torch
+
+    G, y = _data(n=200)
+    members = fit_members(NeuralGPRegressor(module__hidden_sizes=(), max_epochs=3,
+                                            random_state=0), 2.0 * G - 1, y, 3)
+    torch.manual_seed(1)
+    average = average_networks(members)
+    drawn = torch.rand(1)
+    torch.manual_seed(1)
+    assert torch.equal(drawn, torch.rand(1))
+    np.testing.assert_allclose(average.predict(2.0 * G - 1),
+                               np.mean([m.predict(2.0 * G - 1) for m in members], 0), atol=1e-5)
+    net = NeuralGPRegressor(module__hidden_sizes=(4,), max_epochs=2, random_state=0)
+    dec = ELMDecomposer(net, n_estimators=2).fit(2.0 * G - 1, y)
+    dec.set_params(n_estimators=1).fit(2.0 * G - 1, y)
+    assert not hasattr(dec, "estimators_") and not hasattr(dec, "additive_effects_std_")

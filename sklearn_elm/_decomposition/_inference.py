@@ -16,9 +16,10 @@ sample, with Gaussian noise of the final model's residual variance ``sigma^2``:
   final model explains.
 
 The two-sided p-values are Student's t on the final model's residual degrees of freedom.
-Every pair the scans range over is a hypothesis; the pairs of largest score are tested
-exactly (:data:`N_PAIR_TESTS` per output) and the rest, whose p-values are larger, count
-in the Benjamini-Hochberg q-values (:func:`bh_qvalues`) by their number alone.
+Every pair the scans range over is a hypothesis; the pairs of largest scan score are tested
+exactly (:data:`N_PAIR_TESTS` per output) and the rest count in the Benjamini-Hochberg
+q-values (:func:`bh_qvalues`) by their number alone, as if their p-values were 1: never
+anti-conservative, and exact where a q-value is below every p-value left out.
 
 A variance component of the final fit is a quadratic form ``b^T A b`` of the coefficients
 ``b ~ N(beta, Sigma)``, ``Sigma = sigma^2 (X^T X)^{-1}``, whose variance is exactly
@@ -27,8 +28,14 @@ without bias (``b`` for ``beta`` adds ``4 tr((A Sigma)^2)``), never below its va
 ``beta = 0``.  Conditioning on the genotypes makes these the errors of the sample's own
 components (the orthogonal decomposition of its genetic values, as a simulation's truth
 is computed), with ``V_P`` the observed phenotypic variance: the ``h2`` and ``H2`` errors
-are those of ``V_A`` and ``V_G`` over ``V_P``.  Selection of the pairs is not accounted for.
+are those of ``V_A`` and ``V_G`` over ``V_P``.  The estimate of ``sigma^2`` adds
+``2 (sigma^2 tau)^2 / (n - 1 - df)`` to each, ``tau = tr(A (X^T X)^{-1})`` (the noise
+correction's own sampling error).  Selection is not accounted for: neither of the pairs nor,
+where the loci are more than half the samples, of the loci, which are then chosen by the
+network's fit of ``y`` and whose tests and components lean towards its noise.
 """
+
+import numbers
 
 import numpy as np
 from scipy import stats
@@ -119,7 +126,7 @@ def locus_tests(G, loci, coef, variance, residual, sigma2, df):
     if outside.size:
         norms = G.norms[outside]
         # Zc^T r = Z^T r, as r sums to 0
-        covariance = G.Z[:, outside].T @ residual.astype(np.float32)
+        covariance = (G.Z.T @ residual.astype(np.float32))[outside]  # no n x p copy
         std_error[outside] = np.sqrt(sigma2) / norms
         p_value[outside] = two_sided(covariance / norms * (1.0 / np.sqrt(sigma2)), df)
     return std_error, p_value
@@ -218,9 +225,9 @@ def pair_tests(columns_of, candidates, X, fit, residual, in_model, n_tests, bloc
 def bh_qvalues(p_values, n_tests):
     """Benjamini-Hochberg q-values of the smallest ``p_values`` of ``n_tests`` hypotheses.
 
-    Only the smallest p-values need be given, sorted or not: the others count by number.
-    A q-value is exact where it does not exceed the largest p-value given, and an upper
-    bound (conservative) otherwise.
+    The p-values left out count by number, as if they were 1: the q-values are never smaller
+    than those of all ``n_tests`` p-values (never anti-conservative), and equal to them where
+    at most every p-value left out.
 
     Parameters
     ----------
@@ -253,9 +260,12 @@ def bh_qvalues(p_values, n_tests):
     return out
 
 
-def _quadratic_se(first, trace):
-    """Standard error of ``b^T A b`` from ``b^T A Sigma A b`` and ``tr((A Sigma)^2)``."""
-    return float(np.sqrt(max(4.0 * first - 2.0 * trace, 2.0 * trace, 0.0)))
+def _quadratic_se(first, trace, correction=0.0, df_noise=np.inf):
+    """Standard error of ``b^T A b - sigma^2 tau`` from ``b^T A Sigma A b``, ``tr((A
+    Sigma)^2)`` and the noise correction ``sigma^2 tau``, whose ``sigma^2`` is estimated on
+    ``df_noise`` degrees of freedom independently of ``b``."""
+    variance = max(4.0 * first - 2.0 * trace, 2.0 * trace, 0.0)
+    return float(np.sqrt(variance + 2.0 * correction**2 / df_noise))
 
 
 def screened_component_se(X, s, fit):
@@ -298,32 +308,36 @@ def screened_component_se(X, s, fit):
     n, m = X.shape
     b, G = fit.y, fit.G
     Sigma = fit.sigma2 * fit.G_inv
+    df_noise = max(n - 1 - fit.df, 1.0)
     loci, pairs = slice(0, s), slice(s, m)
     se = {}
     for key, rows in (("additive", loci), ("epistatic", pairs)):
         u = np.zeros(m)
         u[rows] = G[rows, rows] @ b[rows] / n
         AS = G[rows, rows] @ Sigma[rows, rows] / n
-        se[key] = _quadratic_se(u @ Sigma @ u, np.sum(AS * AS.T))
-    # A = G / n: A Sigma = sigma^2 G G^-1 / n, whose square's trace is sigma^4 df / n^2
+        se[key] = _quadratic_se(u @ Sigma @ u, np.sum(AS * AS.T), np.trace(AS), df_noise)
+    # A = G / n: A Sigma = sigma^2 G G^-1 / n, of trace sigma^2 df / n
     u = G @ b / n
-    se["genetic"] = _quadratic_se(u @ Sigma @ u, fit.df * (fit.sigma2 / n) ** 2)
+    se["genetic"] = _quadratic_se(u @ Sigma @ u, fit.df * (fit.sigma2 / n) ** 2,
+                                  fit.sigma2 * fit.df / n, df_noise)
     # V_higher = V_G - V_A - V_AA = 2 b_A^T C b_AA: A holds the cross blocks C alone
     C = G[loci, pairs] / n
     u = np.concatenate([C @ b[pairs], C.T @ b[loci]])
     AS = np.vstack([C @ Sigma[pairs, :], C.T @ Sigma[loci, :]])
-    se["higher"] = _quadratic_se(u @ Sigma @ u, np.sum(AS * AS.T))
+    se["higher"] = _quadratic_se(u @ Sigma @ u, np.sum(AS * AS.T), np.trace(AS), df_noise)
     return se
 
 
 def approximate_component_se(estimates, n_terms, noise, n):
     """Standard errors of components fitted on ``m`` nearly orthogonal terms.
 
-    With ``Sigma_PP`` taken as ``sigma^2 / (n - 1 - m)`` times the inverse of the terms'
-    covariance (exact for orthogonal terms, and on average for random ones), the
-    quadratic form's variance is ``4 c V_raw - 2 c^2 m_P`` with ``c = sigma^2 / (n - 1 -
-    m)``, ``m_P`` the component's terms and ``V_raw = V + c m_P`` the uncorrected variance,
-    never below its value ``2 c^2 m_P`` at no effect.
+    With ``Sigma_PP`` taken as ``c`` times the inverse of the terms' covariance, ``c =
+    sigma^2 / (n - 1 - m)`` (its average for random terms: the other terms' fit inflates a
+    coefficient's variance), the quadratic form's variance is ``4 c V_raw - 2 c^2 m_P``,
+    ``m_P`` the component's terms and ``V_raw = V + c m_P`` the uncorrected variance, never
+    below its value ``2 c^2 m_P`` at no effect, plus ``2 (c m_P)^2 / (n - 1 - m)`` for the
+    estimate of ``sigma^2``.  For ``"genetic"``, the fit of all ``m`` terms, ``c = sigma^2 /
+    n`` exactly.
 
     Parameters
     ----------
@@ -350,11 +364,13 @@ def approximate_component_se(estimates, n_terms, noise, n):
     0.063
     """
     se = {}
+    df_noise = max(n - 1 - n_terms["all"], 1)
     for key, value in estimates.items():
-        c = noise[key] / max(n - 1 - n_terms["all"], 1)
+        c = noise[key] / (n if key == "genetic" else df_noise)
         m_part = n_terms[key]
         raw = max(value, 0.0) + c * m_part
-        se[key] = float(np.sqrt(max(4.0 * c * raw - 2.0 * c**2 * m_part, 2.0 * c**2 * m_part)))
+        variance = max(4.0 * c * raw - 2.0 * c**2 * m_part, 2.0 * c**2 * m_part)
+        se[key] = float(np.sqrt(variance + 2.0 * (c * m_part) ** 2 / df_noise))
     return se
 
 
@@ -410,7 +426,7 @@ def significant_pairs_table(tests, fdr, names, as_frame=True):
     >>> table["locus_i"].tolist(), table["locus_j"].tolist()
     (['a'], ['b'])
     """
-    if not (isinstance(fdr, float | int) and 0 < fdr < 1):
+    if not (isinstance(fdr, numbers.Real) and 0 < fdr < 1):
         raise ValueError(f"fdr must be a number in (0, 1), got {fdr!r}.")
     columns = {key: [] for key in ("output", "i", "j", "estimate", "std_error", "p_value",
                                    "q_value")}

@@ -434,7 +434,8 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
             f"{varying} loci and {n} samples: the trait's components are fitted on the "
             f"{n_loci} loci that explain most of the network's genetic value and the loci "
             "of the pairs chosen (fitting every "
-            "locus needs twice as many samples as loci); V_A and V_G count only those.",
+            "locus needs twice as many samples as loci); V_A and V_G count only those, "
+            "and their tests and standard errors do not account for that choice.",
             UserWarning,
             stacklevel=stacklevel,
         )
