@@ -2,7 +2,8 @@
 
 On the bundled data with added noise (``load_qhaplo(h2=...)``, five traits), 80 % of the
 samples train and 20 % test.  Per ``k`` (members trained with seeds derived from one root and
-averaged into one network), averaged over the five traits:
+averaged into one network), averaged over the five traits (the pair columns over the
+traits that have pairs):
 
 * ``test r2``: the averaged network's;
 * ``add r`` and ``pair r``: correlation of the network's additive effects
@@ -53,8 +54,8 @@ def run(k, data, train, args):
     true = [data.epistasis[o][i, j] != 0
             for o, i, j in zip(table["output"], table["i"], table["j"], strict=True)]
     spread = (np.mean(dec.additive_effects_std_) if k > 1 else np.nan)
-    print(f"| {k} | {test:.3f} | {add_r:.3f} | {np.mean([p.r for p in pairs]):.3f} | "
-          f"{np.mean([p.precision for p in pairs]):.2f} | "
+    print(f"| {k} | {test:.3f} | {add_r:.3f} | {np.nanmean([p.r for p in pairs]):.3f} | "
+          f"{np.nanmean([p.precision for p in pairs]):.2f} | "
           f"{np.mean(np.abs(vc.additive - truth.additive)):.3f} | "
           f"{np.mean(np.abs(vc.epistatic - truth.epistatic)):.3f} | "
           f"{np.mean(se.additive):.3f} | {spread:.4f} | {len(true)} ({np.mean(true):.2f}) | "
