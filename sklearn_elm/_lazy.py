@@ -84,6 +84,8 @@ def check_kept_memory(n_samples, n_inputs, n_outputs, *, epistasis, components, 
     if available is None or needed <= available / 2:
         return
     copies = ", twice over for the screened fit" if screened else ""
+    if components == "debiased":
+        copies += " of the tests"
     raise ValueError(
         f"epistasis={epistasis!r} with components={components!r} keeps every sample in "
         f"memory: {_in_units(needed)} ({n_samples} samples x ({n_inputs} network inputs + "

@@ -151,11 +151,12 @@ def test_lazy_plink_equals_in_memory(panel, network, estimators, no_whole_read):
 
 def test_kept_samples_beyond_memory_are_refused(panel, network, monkeypatch, no_whole_read):
     """Where the kept samples would not fit, the fit stops before reading, naming the
-    bytes and the streamed estimators; those still run."""
+    bytes (twice the samples: the debiased components' tests join them for the screened
+    fit) and the streamed estimators; those still run."""
     path, _, trait = panel
     monkeypatch.setattr("sklearn_elm._lazy._available_memory", lambda: 10_000)
     X = open_plink(path)
-    with pytest.raises(ValueError, match=r"25\.6 kB \(400 samples.* 10 kB available\. Use "
+    with pytest.raises(ValueError, match=r"51\.2 kB \(400 samples.* 10 kB available\. Use "
                        "epistasis='regression' and components='network'"):
         ELMDecomposer(network, prefit=True, batch_size=BATCH, **KEPT).fit(X, trait)
     assert not no_whole_read
