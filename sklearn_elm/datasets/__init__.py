@@ -7,11 +7,13 @@ from ._panel import simulate_genotypes
 from ._plink import read_plink
 from ._ploidy import infer_ploidy
 from ._qhaplo import load_qhaplo, read_qhaplo
+from ._sgkit import from_sgkit
 from ._simulate import make_epistatic_phenotypes, pairwise_values, simulate_phenotypes
 from ._tables import read_genotype_table, read_phenotype_table, read_tables
 
 __all__ = [
     "PlinkArray",
+    "from_sgkit",
     "infer_ploidy",
     "load_data",
     "load_qhaplo",
