@@ -14,6 +14,7 @@ a sum over chunks of the products of the chunks.
 
 import numpy as np
 
+from ._blas import self_product
 from ._inputs import is_dask
 
 __all__ = ["additive_features", "computed", "epistatic_kernel", "gram", "mirror_lower",
@@ -116,9 +117,9 @@ def gram(W, *, over):
     >>> gram(W, over="samples").shape
     (3, 3)
     """
-    product = W @ W.T if over == "loci" else W.T @ W
     if not is_dask(W):
-        return product
+        return self_product(W if over == "loci" else W.T)
+    product = W @ W.T if over == "loci" else W.T @ W
     return mirror_lower(computed(product)[0])
 
 
@@ -290,7 +291,7 @@ def epistatic_kernel(Z, *, gram=None):
     True
     """
     if gram is None:
-        K = Z @ Z.T
+        K = Z @ Z.T if is_dask(Z) else self_product(Z)
         K *= K
     else:
         K = gram * gram

@@ -25,6 +25,7 @@ import numpy as np
 from scipy import linalg
 from sklearn.utils import Bunch
 
+from ._blas import self_product
 from ._components import COMPONENTS
 
 __all__ = ["component_standard_errors", "spectral_traces", "variance_covariance"]
@@ -104,7 +105,7 @@ def spectral_traces(theta, eigvals, df, cross=None, gram=None):
 
     # N_j = W^T (I - U U^T) W + A^T diag(h^-j) A: the first term is exactly 0 where U
     # spans every contrast, and as a difference it would swamp the second at large h
-    outside = np.zeros_like(gram) if lam.size >= df else gram - A.T @ A
+    outside = np.zeros_like(gram) if lam.size >= df else gram - self_product(A.T)
     N1, N2, N3 = (outside + sandwich(h**-j) for j in (1, 2, 3))
     J1, J2, J3 = sandwich(lam / h**2), sandwich(lam**2 / h**3), sandwich(lam / h**3)
     S = theta_a * N1

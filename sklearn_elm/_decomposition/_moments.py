@@ -31,6 +31,8 @@ from functools import cached_property
 import numpy as np
 from sklearn.utils import Bunch
 
+from .._blas import self_product
+
 __all__ = ["Design", "build_design", "init_moments", "update_moments", "with_target"]
 
 
@@ -150,8 +152,8 @@ def update_moments(moments, Z, F, S):
     moments.ss += (S * S).sum(axis=0)
     moments.z3 += (Z2 * Z).sum(axis=0)
     if "zz" in moments:  # the p x p sums (see init_moments' pairwise)
-        moments.zz += Z.T @ Z
-        moments.z2z2 += Z2.T @ Z2
+        moments.zz += self_product(Z.T)
+        moments.z2z2 += self_product(Z2.T)
         moments.z2z += Z2.T @ Z
         moments.nzz += nonzero.T.astype(np.float64) @ Z
         # zs[k, j, i] = sum_n z_nj s_nki: one (p, b) x (b, k p) product
