@@ -13,6 +13,7 @@ from skorch.dataset import ValidSplit
 
 from ._network import GatedMLP, batch_loader, eval_output, l1_path_norm
 from ._path import RegularizationPath, auto_path_penalty
+from ._seeding import PairSeeding
 
 #: torch's random generator is global to the process: fits (which seed it) and predictions
 #: (whose DataLoader draws from it) in threads of one process take turns, so that each fit
@@ -111,7 +112,11 @@ class NeuralGPRegressor(NeuralNetRegressor):
     the step: the path stops once weaker regularisation no longer improves
     the validation loss beyond its noise, and the best step's weights are
     restored.  So a noise-free trait is fitted closely and a noisy one is
-    not overfitted, with no setting to change.
+    not overfitted, with no setting to change.  Before the first epoch,
+    some hidden units are set to the pairs of loci whose products a scan of
+    the training targets ranks first (:class:`~sklearn_elm.nn.PairSeeding`):
+    a random start finds pairs without marginal effects slowly, if at all,
+    among the ``p (p - 1) / 2`` of a panel.
     ``X`` is used as given (integers are cast to float32); encode
     genotypes first with :class:`~sklearn_elm.GenotypeEncoder` when the
     network's coefficients are to be read as allele effects.
@@ -175,7 +180,9 @@ class NeuralGPRegressor(NeuralNetRegressor):
     callbacks : list of (name, callback) or None, default=None
         Extra skorch callbacks.  The default ``regularization_path``
         (:class:`~sklearn_elm.nn.RegularizationPath`) is tuned with
-        ``callbacks__regularization_path__<arg>``.
+        ``callbacks__regularization_path__<arg>``, the default
+        ``pair_seeding`` (:class:`~sklearn_elm.nn.PairSeeding`) with
+        ``callbacks__pair_seeding__n_pairs`` (0 turns it off).
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the validation split;
         the global torch random state is left untouched.  torch's generator
@@ -216,6 +223,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
     sklearn_elm.GenotypeEncoder : encodes genotypes for the network.
     sklearn_elm.nn.GatedMLP : the default module.
     sklearn_elm.nn.RegularizationPath : the default ``regularization_path`` callback.
+    sklearn_elm.nn.PairSeeding : the default ``pair_seeding`` callback.
 
     Examples
     --------
@@ -275,6 +283,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
     def _default_callbacks(self):
         return [
             *super()._default_callbacks,
+            ("pair_seeding", PairSeeding()),
             ("regularization_path", RegularizationPath()),
         ]
 

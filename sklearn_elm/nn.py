@@ -3,7 +3,9 @@
 The regressor trains :class:`GatedMLP`, a bias-free multilayer perceptron
 whose equivalent linear map is exact, penalised by its
 :func:`l1_path_norm` along a :class:`RegularizationPath` (a skorch
-callback), with mini-batches drawn by :func:`batch_loader`.  Import them
+callback) from hidden units partly set to the pairs a scan of the targets
+finds (:class:`PairSeeding`, another callback), with mini-batches drawn by
+:func:`batch_loader`.  Import them
 from here to build, penalise or train such a network another way, e.g. in
 a plain skorch net or a torch training loop.
 
@@ -18,5 +20,6 @@ True
 
 from ._network import GatedMLP, batch_loader, l1_path_norm
 from ._path import RegularizationPath
+from ._seeding import PairSeeding
 
-__all__ = ["GatedMLP", "RegularizationPath", "batch_loader", "l1_path_norm"]
+__all__ = ["GatedMLP", "PairSeeding", "RegularizationPath", "batch_loader", "l1_path_norm"]

@@ -264,7 +264,8 @@ def test_a_param_group_trains_at_its_own_lr_where_the_net_lr_is_zero(data):
     reg = NeuralGPRegressor(lr=0.0, warm_start=True, random_state=0, module__n_features=X.shape[1],
                             module__n_outputs=1,
                             optimizer__param_groups=[("layers.0.*", {"lr": 1e-2})],
-                            callbacks__regularization_path__n_steps=1, **FAST)
+                            callbacks__regularization_path__n_steps=1,
+                            callbacks__pair_seeding__n_pairs=0, **FAST)
     reg.initialize()
     first = reg.module_.layers[0].weight.detach().clone()
     last = reg.module_.layers[-1].weight.detach().clone()

@@ -82,13 +82,14 @@ def _top(scores, rows, cols, take, best):
     return merged
 
 
-def _scan_basis(G, candidates, block=1024):
-    """What the scans of pairs read: the candidate loci's centred columns and self terms in
-    float32, their norms, and where each locus sits among them (-1 for loci not scanned)."""
+def _scan_basis(G, candidates, block=1024, self_terms=True):
+    """What the scans of pairs read: the candidate loci's centred columns and (unless
+    ``self_terms`` is False) self terms in float32, their norms, and where each locus sits
+    among them (-1 for loci not scanned)."""
     columns = np.empty((len(G.Z), candidates.size), dtype=np.float32)
     for c0 in range(0, candidates.size, block):
         columns[:, c0 : c0 + block] = _locus_columns(G, candidates[c0 : c0 + block])
-    W, has_self = _self_columns(columns)
+    W, has_self = _self_columns(columns) if self_terms else (None, None)
     where = np.full(G.Z.shape[1], -1, dtype=np.intp)
     where[candidates] = np.arange(candidates.size)
     return Bunch(loci=candidates, Zc=columns, norms=G.norms[candidates], W=W,
@@ -96,8 +97,8 @@ def _scan_basis(G, candidates, block=1024):
 
 
 def _scan_pairs(scan, residual, taken, take, block=1024):
-    """The ``take`` pairs ``i <= j`` of scanned loci whose centred products (or self terms)
-    are most correlated with ``residual``, leaving out ``taken`` (a set of ``(i, j)``)."""
+    """The ``take`` pairs ``i <= j`` of scanned loci whose centred products (or self terms,
+    where ``scan`` has them) are most correlated with ``residual``, leaving out ``taken`` (a set of ``(i, j)``)."""
     if take <= 0:
         return []
     Zc, norms, L = scan.Zc, scan.norms, scan.loci.size
@@ -118,11 +119,12 @@ def _scan_pairs(scan, residual, taken, take, block=1024):
         cells = cells[flat[cells] > 0]
         i, j = np.divmod(cells, j1 - j0)
         best = _top(flat[cells].astype(np.float64), i, j + j0, take, best)
-    norms_w = np.sqrt(np.einsum("ij,ij->j", scan.W, scan.W, dtype=np.float64))
-    self_score = np.where(scan.has_self, np.abs(scan.W.T @ residual.astype(scan.W.dtype))
-                          / np.where(scan.has_self, norms_w, 1.0), -1.0)
-    i = np.flatnonzero(self_score > 0)
-    best = _top(self_score[i], i, i, take, best)
+    if scan.W is not None:
+        norms_w = np.sqrt(np.einsum("ij,ij->j", scan.W, scan.W, dtype=np.float64))
+        self_score = np.where(scan.has_self, np.abs(scan.W.T @ residual.astype(scan.W.dtype))
+                              / np.where(scan.has_self, norms_w, 1.0), -1.0)
+        i = np.flatnonzero(self_score > 0)
+        best = _top(self_score[i], i, i, take, best)
     order = np.argsort(-best[0], kind="stable")
     pairs = [(int(a), int(b)) for a, b in zip(scan.loci[best[1][order]],
                                               scan.loci[best[2][order]], strict=True)

@@ -1,0 +1,223 @@
+"""PairSeeding: start some hidden units on the pairs a scan of the training targets finds.
+
+A pair ``z_i z_j`` with no marginal effect gives the gradient of a randomly initialised
+network almost nothing to follow: among the ``p (p - 1) / 2`` pairs of a panel the network
+finds the additive loci and few of the pairs.  Before the first epoch this callback scans
+every pair's centred product against each standardised training target (the scan PLINK's
+``--epistasis`` runs), and sets four hidden units of a one-hidden-layer ReLU network to each
+of the pairs that correlate most, with the pair's penalised slope as a start.  For codes
+-1/0/+1 the four units represent the product exactly::
+
+    z_i z_j = (|z_i + z_j| - |z_i - z_j|) / 2,   |u| = relu(u) + relu(-u)
+
+Training then keeps, moves or prunes these units like any other (the path-norm penalty
+removes the false ones), so the seeds are a starting point, not a constraint.
+"""
+
+import numbers
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback
+from torch import nn
+
+from ._decomposition._scan import _genotypes, _scan_basis, _scan_pairs
+
+__all__ = ["PairSeeding"]
+
+#: Multiply-adds the scan may take, ``n L^2`` (a few seconds on two cores): past it the pairs
+#: are scanned among the ``L`` loci that correlate most with the targets.
+SEED_FLOPS = 2e11
+
+#: Samples the scan reads at most (evenly spaced over the training split).
+SEED_SAMPLES = 20_000
+
+#: Hidden units per seeded pair.
+UNITS_PER_PAIR = 4
+
+
+def _training_arrays(dataset):
+    """``(X, y, rows)`` of a skorch ``Dataset`` or a ``Subset`` of one; None where the
+    arrays are not in-memory numpy arrays."""
+    rows = None
+    if isinstance(dataset, torch.utils.data.Subset):
+        dataset, rows = dataset.dataset, np.asarray(dataset.indices)
+    X, y = getattr(dataset, "X", None), getattr(dataset, "y", None)
+    if not (isinstance(X, np.ndarray) and isinstance(y, np.ndarray)) or X.ndim != 2:
+        return None
+    if rows is None:
+        rows = np.arange(len(X))
+    return X, y.reshape(len(y), -1), rows
+
+
+def _seedable_layers(module):
+    """The two linear layers and the ``|u|`` scale of a one-hidden-layer ReLU or leaky-ReLU
+    network (``relu(u) + relu(-u) = s |u|``), or None for any other module."""
+    layers = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    acts = [m for m in module.modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU, nn.SiLU,
+                                                          nn.GELU))]
+    if len(layers) != 2 or len(acts) != 1 or any(m.bias is not None for m in layers):
+        return None
+    if isinstance(acts[0], nn.ReLU):
+        return layers[0], layers[1], 1.0
+    if isinstance(acts[0], nn.LeakyReLU) and acts[0].negative_slope < 1:
+        return layers[0], layers[1], 1.0 - acts[0].negative_slope
+    return None
+
+
+def _candidate_loci(X, rows, Y, size, block=1024):
+    """The ``size`` loci of largest absolute correlation with any target column (all loci
+    when ``size`` covers them)."""
+    p = X.shape[1]
+    if size >= p:
+        return np.arange(p)
+    score = np.empty(p)
+    Yc = (Y - Y.mean(axis=0)).astype(np.float64)
+    for c0 in range(0, p, block):
+        Z = X[rows, c0 : c0 + block].astype(np.float64)
+        Z -= Z.mean(axis=0)
+        norms = np.sqrt(np.einsum("ij,ij->j", Z, Z))
+        cov = np.abs(Z.T @ Yc).max(axis=1)
+        score[c0 : c0 + block] = np.where(norms > 0, cov / np.where(norms > 0, norms, 1), 0)
+    return np.sort(np.argsort(-score, kind="stable")[:size])
+
+
+class PairSeeding(Callback):
+    """Start hidden units on the pairs that a scan of the training targets ranks first.
+
+    At the first epoch of a fit from fresh weights (not a warm start), the
+    centred product of every pair of loci is scanned against each
+    standardised training target, and for each target the ``n_pairs`` pairs
+    of largest correlation get four hidden units each, which together
+    compute ``b z_i z_j`` (exactly for codes -1/0/+1); their other weights are 0.  The rest of the units
+    keep their random initialisation.  ``b`` is the pair's slope shrunk as
+    the first step of the path would shrink it on its own: the least-squares
+    slope moved ``2 path_penalty_ / var(z_i z_j)`` towards 0, so that noise
+    pairs start near 0.  Only the training split is read.
+
+    A randomly initialised network finds pairs that have no marginal effect
+    slowly, if at all, among the ``p (p - 1) / 2`` of a panel; seeded, it
+    starts from the pairs the data point to and the path-norm penalty prunes
+    those that do not hold.  Where the scan would cost more than
+    :data:`SEED_FLOPS` multiply-adds, pairs are scanned among the loci that
+    correlate most with the targets, on at most :data:`SEED_SAMPLES`
+    samples.
+
+    Parameters
+    ----------
+    n_pairs : "auto" or int, default="auto"
+        Pairs seeded per target.  ``"auto"`` is ``min(32, units // (8 *
+        n_outputs))``, so that at most half of the hidden units are seeded.
+        0 turns seeding off.
+
+    Attributes
+    ----------
+    pairs_ : list of ndarray of shape (n_seeded, 2)
+        Per target, the locus indices of the seeded pairs, best first (empty
+        where nothing was seeded).
+    seeded_ : bool
+        Whether the last fit seeded its network.  It does not for a
+        warm-started fit, for ``n_pairs=0``, or for a module that is not a
+        one-hidden-layer bias-free ReLU (or leaky ReLU) network such as the
+        default :class:`~sklearn_elm.nn.GatedMLP`.
+
+    See Also
+    --------
+    sklearn_elm.NeuralGPRegressor : trains with this callback by default.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm import NeuralGPRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.choice([-1.0, 1.0], size=(400, 30))
+    >>> y = X[:, 3] * X[:, 7] + 0.3 * rng.standard_normal(400)
+    >>> reg = NeuralGPRegressor(module__hidden_sizes=(32,), max_epochs=60,
+    ...                         callbacks__pair_seeding__n_pairs=2,
+    ...                         random_state=0).fit(X, y)
+    >>> seeding = dict(reg.callbacks_)["pair_seeding"]
+    >>> seeding.pairs_[0][0].tolist()
+    [3, 7]
+    >>> bool(reg.score(X, y) > 0.8)
+    True
+    """
+
+    def __init__(self, n_pairs="auto"):
+        self.n_pairs = n_pairs
+
+    def initialize(self):
+        """Check ``n_pairs`` and forget the last fit's seeds."""
+        if not (self.n_pairs == "auto" or (isinstance(self.n_pairs, numbers.Integral)
+                                           and not isinstance(self.n_pairs, bool)
+                                           and self.n_pairs >= 0)):
+            raise ValueError(f"n_pairs must be 'auto' or an integer >= 0, got {self.n_pairs!r}.")
+        self.pairs_, self.seeded_ = [], False
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        """Forget the last fit's seeds."""
+        self.pairs_, self.seeded_ = [], False
+
+    def on_epoch_begin(self, net, dataset_train=None, **kwargs):
+        """Seed the network at the first epoch of its history (a fit from fresh weights)."""
+        if len(net.history) != 1 or self.n_pairs == 0 or dataset_train is None:
+            return
+        found = _seedable_layers(net.module_)
+        arrays = _training_arrays(dataset_train)
+        if found is None or arrays is None:
+            return
+        hidden, output, scale = found
+        X, Y, rows = arrays
+        n_outputs = output.out_features
+        per_output = (min(32, hidden.out_features // (8 * n_outputs)) if self.n_pairs == "auto"
+                      else int(self.n_pairs))
+        per_output = min(per_output, hidden.out_features // (UNITS_PER_PAIR * n_outputs))
+        if per_output < 1 or X.shape[1] < 2 or len(rows) < 3:
+            return
+        if len(rows) > SEED_SAMPLES:
+            rows = rows[np.linspace(0, len(rows) - 1, SEED_SAMPLES).astype(np.intp)]
+        Y = Y[rows].astype(np.float64)
+        size = int(min(X.shape[1], max(2, np.sqrt(SEED_FLOPS / len(rows)))))
+        loci = _candidate_loci(X, rows, Y, size)
+        G = _genotypes(X[np.ix_(rows, loci)], overwrite=True)
+        basis = _scan_basis(G, np.arange(loci.size), self_terms=False)
+        with torch.no_grad():
+            for k in range(n_outputs):
+                y = Y[:, k] - Y[:, k].mean()
+                pairs = np.array(_scan_pairs(basis, y, set(), per_output),
+                                 dtype=np.intp).reshape(-1, 2)
+                first = k * per_output * UNITS_PER_PAIR
+                self._seed(hidden, output, scale, G, y, pairs, loci, k, first,
+                           float(getattr(net, "path_penalty_", 0.0)))
+                self.pairs_.append(loci[pairs])
+        self.seeded_ = True
+
+    @staticmethod
+    def _seed(hidden, output, scale, G, y, pairs, loci, k, first, penalty):
+        """Set four units per pair from ``first`` on to ``b z_i z_j`` for target ``k``.
+
+        ``b`` is the pair's slope under the first step's penalty, on its own: the four units
+        cost ``4 |b|`` of path norm, so the mean squared error plus ``penalty`` times that is
+        least at the least-squares slope moved ``2 penalty / var(z_i z_j)`` towards 0 (and
+        0 where it would cross).  A unit whose output weight starts at 0 still reads its pair
+        and grows where the data hold it."""
+        signs = torch.tensor([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]])
+        out_signs = torch.tensor([1.0, 1.0, -1.0, -1.0])
+        W1, W2 = hidden.weight, output.weight
+        for m, (i, j) in enumerate(pairs):
+            # the slope of what the units compute, the product of the codes as given
+            product = G.Z[:, i].astype(np.float64) * G.Z[:, j]
+            product -= product.mean()
+            var = product @ product / len(product)
+            slope = (product @ y) / len(product) / var if var > 0 else 0.0
+            if not np.isfinite(slope):  # inputs too large for float64 sums
+                continue
+            shrunk = np.sign(slope) * max(abs(slope) - 2.0 * penalty / var, 0.0) if var > 0 else 0.0
+            # balance the two layers (|w2| = |w1|_2), as the penalty is indifferent to it
+            c = float(np.sqrt(max(abs(slope), 1e-3) / (2.0 * np.sqrt(2.0))))
+            units = slice(first + UNITS_PER_PAIR * m, first + UNITS_PER_PAIR * (m + 1))
+            W1[units] = 0.0
+            W1[units, int(loci[i])] = (c * signs[:, 0]).to(W1)
+            W1[units, int(loci[j])] = (c * signs[:, 1]).to(W1)
+            W2[:, units] = 0.0
+            W2[k, units] = (shrunk / (2.0 * c * scale) * out_signs).to(W2)
