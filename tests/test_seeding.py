@@ -5,8 +5,7 @@ import pytest
 import torch
 from skorch.dataset import Dataset
 
-from sklearn_elm import NeuralGPRegressor
-from sklearn_elm import _seeding
+from sklearn_elm import NeuralGPRegressor, _seeding
 from sklearn_elm._seeding import _candidate_loci, _training_arrays
 from sklearn_elm.nn import GatedMLP, PairSeeding
 

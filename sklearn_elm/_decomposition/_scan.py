@@ -98,7 +98,8 @@ def _scan_basis(G, candidates, block=1024, self_terms=True):
 
 def _scan_pairs(scan, residual, taken, take, block=1024):
     """The ``take`` pairs ``i <= j`` of scanned loci whose centred products (or self terms,
-    where ``scan`` has them) are most correlated with ``residual``, leaving out ``taken`` (a set of ``(i, j)``)."""
+    where ``scan`` has them) are most correlated with ``residual``, leaving out ``taken``
+    (a set of ``(i, j)``)."""
     if take <= 0:
         return []
     Zc, norms, L = scan.Zc, scan.norms, scan.loci.size
