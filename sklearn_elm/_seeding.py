@@ -90,10 +90,10 @@ class PairSeeding(Callback):
     standardised training target, and for each target the ``n_pairs`` pairs
     of largest correlation get four hidden units each, which together
     compute ``b z_i z_j`` (exactly for codes -1/0/+1); their other weights
-    are 0.  The rest of the units keep their random initialisation.  ``b`` is the pair's slope shrunk as
-    the first step of the path would shrink it on its own: the least-squares
-    slope moved ``2 path_penalty_ / var(z_i z_j)`` towards 0, so that noise
-    pairs start near 0.  Only the training split is read.
+    are 0.  The rest of the units keep their random initialisation.  ``b``
+    is the pair's slope shrunk as the first step of the path would shrink
+    it on its own: the least-squares slope moved ``2 path_penalty_ /
+    var(z_i z_j)`` towards 0, so that noise pairs start near 0.  Only the training split is read.
 
     A randomly initialised network finds pairs that have no marginal effect
     slowly, if at all, among the ``p (p - 1) / 2`` of a panel; seeded, it
