@@ -9,7 +9,9 @@ resident memory (``ru_maxrss``) is its own (with Python, torch and sklearn_elm l
    memory ``O(n x block)``, never ``O(n x p)``.  The bytes are packed here, as bed-reader's
    ``create_bed`` takes a whole variant per call;
 2. ``train``: ``make_pipeline(GenotypeEncoder(ploidy=2), NeuralGPRegressor(random_state=0,
-   max_epochs=2))`` on the first ``min(n, 5000)`` samples of the ``.bed`` (not the subject);
+   max_epochs=--train-epochs))`` on the first ``min(n, --train-samples)`` samples of the
+   ``.bed`` (``0``: all), read out of core: the file opened by ``open_plink`` (a dask view of
+   its first samples where fewer are asked), trained a chunk of samples at a time;
 3. ``decompose``: ``ELMDecomposer(pipe, prefit=True, epistasis="regression",
    components="network")`` on the whole file, opened lazily by ``open_plink`` and streamed in
    batches of ``--batch-size`` samples;
@@ -129,16 +131,23 @@ def train_step(n, p, cell, args):
     from sklearn_elm import GenotypeEncoder, NeuralGPRegressor
     from sklearn_elm.datasets import open_plink
 
-    m = min(n, TRAIN_SAMPLES)
+    m = train_samples(n, args)
     y = np.load(cell / "trait.npy")[:m]
     start = time.perf_counter()
-    G = open_plink(cell / "panel.bed", num_threads=args.threads)[:m]
-    net = NeuralGPRegressor(random_state=0, max_epochs=2, device=args.device)
+    G = open_plink(cell / "panel.bed", num_threads=args.threads)
+    if m < n:  # a lazy view of the first m samples
+        G = G.to_dask()[:m]
+    net = NeuralGPRegressor(random_state=0, max_epochs=args.train_epochs, device=args.device)
     pipe = make_pipeline(GenotypeEncoder(ploidy=2), net).fit(G, y)
     elapsed = time.perf_counter() - start
     with open(cell / "pipe.pkl", "wb") as f:
         pickle.dump(pipe, f)
     return {"time": elapsed, "samples": m}
+
+
+def train_samples(n, args):
+    """Samples the ``train`` step fits: ``--train-samples`` (0 for all), at most ``n``."""
+    return n if args.train_samples == 0 else min(n, args.train_samples)
 
 
 def decompose_step(n, p, cell, args):
@@ -256,13 +265,14 @@ def bed_bytes(n, p):
 
 def needs_gb(n, p, args):
     """Memory each step is known to need, in GB, :data:`BASE_GB` included: ``simulate`` a
-    block of variants; ``train`` its samples read (float32), encoded (float64) and as tensors;
+    block of variants; ``train`` two chunks of samples and the pair seeding's sample, about
+    six 128 MiB blocks;
     ``decompose`` :data:`PAIRWISE_ARRAYS` p x p float64 arrays and a batch's arrays; ``elm``
     the inputs (float32) and the map twice (its batches and their concatenation)."""
-    m, e, b = min(n, TRAIN_SAMPLES), min(n, args.elm_samples), args.batch_size
+    e, b = min(n, args.elm_samples), args.batch_size
     return {
         "simulate": BASE_GB + (BLOCK_ENTRIES * 12 + 4 * 8 * n) / GB,
-        "train": BASE_GB + m * p * (4 + 8 + 4 + 4) / GB,
+        "train": BASE_GB + 6 * 128 * 2**20 / GB,
         "decompose": BASE_GB + (PAIRWISE_ARRAYS * 8 * p**2 + 10 * 8 * b * p) / GB,
         "elm": BASE_GB + e * p * 4 * 3 / GB,
     }
@@ -474,6 +484,10 @@ def main():
     parser.add_argument("--batch-size", type=positive_int, default=1024,
                         help="samples per batch of the decomposition and the ELM")
     parser.add_argument("--elm-samples", type=positive_int, default=10_000)
+    parser.add_argument("--train-samples", type=int, default=TRAIN_SAMPLES,
+                        help="samples the network trains on (0: all), read out of core")
+    parser.add_argument("--train-epochs", type=positive_int, default=2,
+                        help="epochs of the train step")
     parser.add_argument("--loop-samples", type=positive_int, default=200,
                         help="samples the per-sample loop is timed on")
     parser.add_argument("--repeat", type=positive_int, default=1,

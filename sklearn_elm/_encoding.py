@@ -7,6 +7,10 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, 
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._chunks import EncodedRows, chunk_rows
+from ._inputs import check_lazy, is_lazy
+from ._streaming import _row_blocks, is_dask
+
 
 def check_genotype_alphabet(X, ploidy, feature_names=None):
     """Raise a ValueError naming the first column with a value outside ``0..ploidy``.
@@ -114,6 +118,9 @@ class GenotypeEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_loci)
             Allele dosages: 0/1 (haploid) or 0/1/2 (diploid), NaN for missing.
+            A lazy array (a dask array or an
+            :func:`~sklearn_elm.datasets.open_plink` file) is read a block of
+            samples at a time.
         y : None
             Ignored.
 
@@ -122,14 +129,22 @@ class GenotypeEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self : GenotypeEncoder
             The fitted encoder.
         """
-        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
-        if self.ploidy == "auto":
-            ploidy = 2 if np.nanmax(X, initial=0) > 1 else 1
+        if is_lazy(X):
+            X = check_lazy(self, X, reset=True)
+            blocks = (np.asarray(block, dtype=np.float64) for block in
+                      _row_blocks(X, chunk_rows(X.shape[1], 1)))
         else:
-            ploidy = self.ploidy
-        self._check_alphabet(X, ploidy)
-        observed = ~np.isnan(X)
-        empty = np.flatnonzero(~observed.any(axis=0))
+            blocks = [validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")]
+        # one pass over the samples, a block at a time for a lazy X
+        largest, total, count = 0.0, 0.0, 0
+        for block in blocks:
+            largest = max(largest, float(np.nanmax(block, initial=0)))
+            # the same as checking with the inferred ploidy: 1 only where no 2 is seen
+            self._check_alphabet(block, self.ploidy if self.ploidy != "auto" else 2)
+            total = total + np.nansum(block, axis=0)
+            count = count + np.sum(~np.isnan(block), axis=0)
+        ploidy = (2 if largest > 1 else 1) if self.ploidy == "auto" else self.ploidy
+        empty = np.flatnonzero(count == 0)
         if empty.size:
             names = getattr(self, "feature_names_in_", None)
             name = names[empty[0]] if names is not None else f"x{empty[0]}"
@@ -138,9 +153,9 @@ class GenotypeEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 "frequency, and so its imputed value, is undefined."
             )
         self.ploidy_ = ploidy
-        self.allele_frequencies_ = np.nanmean(X, axis=0) / ploidy
+        self.allele_frequencies_ = total / count / ploidy
         self.offset_ = (
-            np.ones(X.shape[1]) if self.center == "mid" else 2 * self.allele_frequencies_
+            np.ones(self.n_features_in_) if self.center == "mid" else 2 * self.allele_frequencies_
         )
         return self
 
@@ -155,9 +170,17 @@ class GenotypeEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Returns
         -------
         Z : ndarray of shape (n_samples, n_loci)
-            ``z = g * 2 / ploidy - offset_``.
+            ``z = g * 2 / ploidy - offset_``.  For a lazy ``X`` a lazy array
+            that encodes samples where they are read: a dask array for a
+            dask array, else an ``EncodedRows`` view.
         """
         check_is_fitted(self)
+        if is_lazy(X):
+            X = check_lazy(self, X, reset=False)
+            if is_dask(X):
+                return X.map_blocks(self.transform, dtype=np.float64,
+                                    meta=np.empty((0, 0), dtype=np.float64))
+            return EncodedRows(X, self, self.n_features_in_)
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
         self._check_alphabet(X, self.ploidy_)
         Z = X * (2.0 / self.ploidy_) - self.offset_

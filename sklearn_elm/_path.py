@@ -16,6 +16,9 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
+from ._chunks import chunked_base
+from ._network import batch_loader
+
 
 def standard_error_of_mean(losses):
     """Mean of per-sample losses and its standard error ``std / sqrt(n)``.
@@ -44,10 +47,16 @@ def standard_error_of_mean(losses):
 
 def _validation_losses(net, dataset, batch_size):
     """Per-sample training criterion of ``net.module_`` on a validation dataset."""
-    if hasattr(dataset, "indices"):  # a torch Subset of the training data
-        Xv, yv = dataset.dataset.X[dataset.indices], dataset.dataset.y[dataset.indices]
+    chunked = chunked_base(dataset) is not None  # a lazy X: read a chunk at a time
+    if chunked:
+        batches = batch_loader(dataset, batch_size=batch_size)
     else:
-        Xv, yv = dataset.X, dataset.y
+        if hasattr(dataset, "indices"):  # a torch Subset of the training data
+            Xv, yv = dataset.dataset.X[dataset.indices], dataset.dataset.y[dataset.indices]
+        else:
+            Xv, yv = dataset.X, dataset.y
+        batches = ((Xv[start : start + batch_size], yv[start : start + batch_size])
+                   for start in range(0, len(Xv), batch_size))
     module = net.module_
     # the training criterion, per element: the selection judges what training minimises
     criterion = copy.copy(net.criterion_)  # its own settings (e.g. HuberLoss's delta)
@@ -56,10 +65,9 @@ def _validation_losses(net, dataset, batch_size):
     module.eval()
     losses = []
     with torch.no_grad():
-        for start in range(0, len(Xv), batch_size):
-            stop = start + batch_size
-            pred = module(torch.as_tensor(Xv[start:stop], device=net.device))
-            target = torch.as_tensor(yv[start:stop], device=net.device)
+        for Xb, yb in batches:
+            pred = module(torch.as_tensor(Xb, device=net.device))
+            target = torch.as_tensor(yb, device=net.device)
             loss = criterion(pred, target).reshape(len(pred), -1).mean(dim=1)
             losses.append(loss.cpu().numpy())
     module.train(was_training)

@@ -7,10 +7,17 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_y,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 from skorch import NeuralNetRegressor
 from skorch.dataset import ValidSplit
 
+from ._chunks import RowChunks, chunk_rows, read_rows
+from ._inputs import check_lazy, is_lazy
 from ._network import GatedMLP, batch_loader, eval_output, l1_path_norm
 from ._path import RegularizationPath, auto_path_penalty
 from ._seeding import PairSeeding
@@ -335,7 +342,16 @@ class NeuralGPRegressor(NeuralNetRegressor):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training inputs, numeric (e.g. encoded genotypes).
+            Training inputs, numeric (e.g. encoded genotypes).  A lazy array
+            (a dask array, a :func:`~sklearn_elm.datasets.open_plink` file, or
+            either encoded by :class:`~sklearn_elm.GenotypeEncoder`) is read
+            during training a chunk of consecutive samples at a time (128 MiB
+            as float32, two chunks held), never whole: each epoch visits the
+            chunks in a random order and draws its batches within each, and
+            the samples are read twice per epoch (for training and for the
+            validation loss).  Where samples are sorted (e.g. by population),
+            shuffle the file first.  :class:`~sklearn_elm.nn.PairSeeding`
+            scans a bounded sample of rows.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets; ``predict`` returns the same dimensionality.
         **fit_params : dict
@@ -354,9 +370,15 @@ class NeuralGPRegressor(NeuralNetRegressor):
             leaves the estimator unfitted, and the next ``fit`` initialises
             the network afresh, even with ``warm_start=True``.
         """
-        X, y = validate_data(
-            self, X, y, dtype=[np.float32, np.float64], multi_output=True, y_numeric=True
-        )
+        lazy = is_lazy(X)
+        if lazy:  # read in chunks of samples as training goes (see _chunks)
+            X = check_lazy(self, X, reset=True)
+            y = _check_y(y, multi_output=True, y_numeric=True)
+            check_consistent_length(X, y)
+        else:
+            X, y = validate_data(
+                self, X, y, dtype=[np.float32, np.float64], multi_output=True, y_numeric=True
+            )
         if self.train_split == "auto" and X.shape[0] < 2:
             raise ValueError(
                 "train_split='auto' holds out validation data to choose the regularisation "
@@ -373,8 +395,11 @@ class NeuralGPRegressor(NeuralNetRegressor):
                 torch.manual_seed(self._seed_)
                 if not self.warm_start or not self.initialized_:
                     self.initialize()
-                self._check_output_width(X[:1])
-                X = X.astype(np.float32, copy=False)
+                self._check_output_width(read_rows(X, slice(0, 1)) if lazy else X[:1])
+                if lazy:
+                    X, Y = RowChunks(X, Y, chunk_rows(X.shape[1], self.batch_size)), None
+                else:
+                    X = X.astype(np.float32, copy=False)
                 # skorch's own fit would go through the public partial_fit, which this
                 # class hides (it would train on unstandardised targets)
                 NeuralNetRegressor.partial_fit(self, X, Y, **fit_params)
@@ -461,7 +486,8 @@ class NeuralGPRegressor(NeuralNetRegressor):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Inputs encoded as in ``fit``.
+            Inputs encoded as in ``fit``; a lazy array is predicted a chunk of
+            samples at a time.
 
         Returns
         -------
@@ -469,11 +495,18 @@ class NeuralGPRegressor(NeuralNetRegressor):
             Same dimensionality as the ``y`` given to ``fit``.
         """
         check_is_fitted(self, "intercept_")
-        X = self._validate_X(X, reset=False)
+        if is_lazy(X):
+            X = check_lazy(self, X, reset=False)
+            size = chunk_rows(X.shape[1], self.batch_size)
+            blocks = (self._validate_X(read_rows(X, slice(start, start + size)), reset=False)
+                      for start in range(0, X.shape[0], size))
+        else:
+            blocks = [self._validate_X(X, reset=False)]
         # the DataLoader draws a worker seed from the global generator even when
         # it does not shuffle: keep the caller's random stream untouched
         with _TORCH_RANDOM, torch.random.fork_rng(devices=_cuda_devices(self.device)):
-            raw = self.forward(X, training=False).numpy().astype(np.float64)
+            raw = np.concatenate([self.forward(block, training=False).numpy()
+                                  for block in blocks]).astype(np.float64)
         Y = raw * self.target_scale_ + self.intercept_
         return Y.ravel() if self._y_1d_ else Y
 

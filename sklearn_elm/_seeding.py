@@ -21,6 +21,8 @@ import torch
 from skorch.callbacks import Callback
 from torch import nn
 
+from . import _chunks
+from ._chunks import chunked_base, read_rows
 from ._decomposition._scan import _genotypes, _scan_basis, _scan_pairs
 
 __all__ = ["PairSeeding"]
@@ -37,8 +39,16 @@ UNITS_PER_PAIR = 4
 
 
 def _training_arrays(dataset):
-    """``(X, y, rows)`` of a skorch ``Dataset`` or a ``Subset`` of one; None where the
-    arrays are not in-memory numpy arrays."""
+    """``(X, y, rows)`` of a skorch ``Dataset`` or a ``Subset`` of one; for a lazy ``X``
+    (:class:`~sklearn_elm._chunks.RowChunks`) a sample of the rows of at most
+    :data:`~sklearn_elm._chunks.CHUNK_BYTES`, read now; None where the arrays are not
+    numpy arrays."""
+    chunked = chunked_base(dataset)
+    if chunked is not None:
+        base, rows = chunked
+        size = min(rows.size, SEED_SAMPLES, max(3, _chunks.CHUNK_BYTES // (4 * base.X.shape[1])))
+        rows = np.sort(rows[np.linspace(0, rows.size - 1, size).astype(np.intp)])
+        return read_rows(base.X, rows), base.Y[rows], np.arange(size)
     rows = None
     if isinstance(dataset, torch.utils.data.Subset):
         dataset, rows = dataset.dataset, np.asarray(dataset.indices)

@@ -230,3 +230,15 @@ def test_gridsearch_through_joblib_dask_backend(panel, client):
     with joblib.parallel_config(backend="dask"):
         parallel = search.set_params(n_jobs=2).fit(genotypes, trait)
     np.testing.assert_allclose(parallel.cv_results_["mean_test_score"], serial, rtol=1e-6)
+
+
+def test_a_pipeline_trains_on_a_plink_file_without_reading_it_whole(panel, no_whole_read):
+    path, genotypes, trait = panel
+    lazy = open_plink(path)
+    net = NeuralGPRegressor(module__hidden_sizes=(8,), max_epochs=5, random_state=0)
+    model = make_pipeline(GenotypeEncoder(), net).fit(lazy, trait)
+    assert no_whole_read  # read through PlinkArray._read, never np.asarray (the fixture)
+    np.testing.assert_allclose(model.predict(lazy), model.predict(genotypes), rtol=1e-6)
+    dec = ELMDecomposer(make_pipeline(GenotypeEncoder(), NeuralGPRegressor(
+        module__hidden_sizes=(8,), max_epochs=5, random_state=0)), **STREAMED).fit(lazy, trait)
+    assert dec.additive_effects_.shape == (N_LOCI,)

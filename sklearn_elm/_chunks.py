@@ -1,0 +1,229 @@
+"""Training and prediction on a lazy ``X``, read a chunk of consecutive samples at a time.
+
+A PLINK ``.bed`` is variant-major: a mini-batch of scattered samples would read every
+variant's record, the whole file, for each batch.  So a lazy ``X`` (a
+:class:`~sklearn_elm.datasets.PlinkArray`, a dask array, or an encoded view of one) is cut into
+chunks of consecutive samples, of :data:`CHUNK_BYTES` as float32; an epoch visits the chunks
+in a random order and draws its batches from within each chunk, shuffled there
+(:class:`ChunkBatches`), and at most two chunks are held at a time (:class:`RowChunks`).  The
+genotypes are read once per epoch, and memory stays bounded by the chunks whatever ``n``.
+"""
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler, Subset
+
+from ._streaming import is_dask
+
+__all__ = ["CHUNK_BYTES", "ChunkBatches", "EncodedRows", "RowChunks", "chunk_rows",
+           "read_rows"]
+
+#: Bytes of one chunk of samples as float32.
+CHUNK_BYTES = 128 * 2**20
+
+
+def chunk_rows(n_features, batch_size):
+    """Samples per chunk: :data:`CHUNK_BYTES` of float32 rows, a whole number of batches.
+
+    Examples
+    --------
+    >>> from sklearn_elm._chunks import chunk_rows
+    >>> chunk_rows(10_000, 1024), chunk_rows(100, 1024)
+    (3072, 334848)
+    """
+    batch_size = max(int(batch_size), 1)
+    rows = max(CHUNK_BYTES // (4 * max(int(n_features), 1)), batch_size)
+    return rows // batch_size * batch_size
+
+
+def read_rows(X, rows):
+    """Samples ``rows`` (a slice or sorted index array) of a lazy ``X`` as a float32 ndarray."""
+    block = X[rows]
+    if is_dask(block):
+        block = block.compute()
+    return np.asarray(block, dtype=np.float32)
+
+
+class EncodedRows:
+    """A lazy array's samples passed through a fitted transformer where they are read.
+
+    What :meth:`GenotypeEncoder.transform <sklearn_elm.GenotypeEncoder.transform>` returns
+    for a lazy array that is not a dask array (a dask array gets ``map_blocks``): indexing it
+    reads those samples and encodes them, so that a pipeline hands the network a lazy input.
+
+    Parameters
+    ----------
+    X : lazy array of shape (n_samples, n_features_in)
+        Read where indexed, e.g. a :class:`~sklearn_elm.datasets.PlinkArray`.
+    transformer : fitted transformer
+        Its ``transform`` encodes a block of samples.
+    n_features : int
+        Columns of the transformer's output.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm import GenotypeEncoder
+    >>> from sklearn_elm._chunks import EncodedRows
+    >>> G = np.array([[0.0, 2.0], [1.0, 1.0], [2.0, 0.0]])
+    >>> view = EncodedRows(G, GenotypeEncoder(ploidy=2).fit(G), 2)
+    >>> view.shape, view[1:]
+    ((3, 2), array([[ 0.,  0.],
+           [ 1., -1.]]))
+    """
+
+    ndim = 2
+    dtype = np.dtype(np.float64)
+
+    def __init__(self, X, transformer, n_features):
+        self.X, self.transformer = X, transformer
+        self.shape = (X.shape[0], int(n_features))
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __repr__(self):
+        return f"EncodedRows({self.X!r}, {type(self.transformer).__name__}, shape={self.shape})"
+
+    def __getitem__(self, key):
+        rows, cols = key if isinstance(key, tuple) else (key, slice(None))
+        if isinstance(rows, (int, np.integer)):
+            return self[rows : rows + 1 if rows != -1 else None, cols][0]
+        block = self.transformer.transform(read_rows(self.X, rows))
+        return np.asarray(block)[:, cols]
+
+    def __array__(self, dtype=None, copy=None):
+        block = self[:]
+        return block if dtype is None else block.astype(dtype, copy=False)
+
+    def to_dask(self, chunks="auto"):
+        """A dask array of the encoded samples (the lazy array's own, encoded per chunk)."""
+        base = self.X if is_dask(self.X) else self.X.to_dask(chunks=chunks)
+        return base.map_blocks(self.transformer.transform, dtype=self.dtype,
+                               chunks=(base.chunks[0], (self.shape[1],)),
+                               meta=np.empty((0, 0), dtype=self.dtype))
+
+
+class RowChunks(Dataset):
+    """Samples of a lazy ``X`` and their targets, read a chunk of consecutive rows at a time.
+
+    Indexed with an array of sample indices (as
+    :func:`~sklearn_elm.nn.batch_loader` indexes), it returns ``(X, y)`` float32 tensors,
+    reading the chunks that hold them; the last two chunks read are kept.  A non-finite
+    input is an error that names the chunk.
+
+    Parameters
+    ----------
+    X : lazy array of shape (n_samples, n_features)
+        The network's inputs (e.g. encoded genotypes).
+    Y : ndarray of shape (n_samples, n_outputs)
+        The (standardised) targets, in memory.
+    chunk_size : int
+        Samples per chunk.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._chunks import RowChunks
+    >>> data = RowChunks(np.arange(12.0).reshape(6, 2), np.zeros((6, 1)), chunk_size=4)
+    >>> X, y = data[np.array([5, 0])]
+    >>> X.tolist(), sorted(data._cache)
+    ([[10.0, 11.0], [0.0, 1.0]], [0, 1])
+    """
+
+    def __init__(self, X, Y, chunk_size):
+        self.X, self.Y, self.chunk_size = X, np.asarray(Y, dtype=np.float32), int(chunk_size)
+        self._cache = {}
+
+    def __len__(self):
+        return self.X.shape[0]
+
+    def chunk(self, index):
+        """The samples of chunk ``index``, float32, read now or kept from before."""
+        if index not in self._cache:
+            if len(self._cache) >= 2:
+                self._cache.pop(next(iter(self._cache)))
+            start = index * self.chunk_size
+            block = read_rows(self.X, slice(start, start + self.chunk_size))
+            if not np.isfinite(block).all():
+                raise ValueError(
+                    f"X contains NaN or infinity in samples {start}-{start + len(block) - 1}: "
+                    "encode the genotypes first, e.g. in a pipeline after GenotypeEncoder, "
+                    "which imputes missing calls."
+                )
+            self._cache[index] = block
+        return self._cache[index]
+
+    def __getitem__(self, index):
+        index = np.atleast_1d(np.asarray(index, dtype=np.intp))
+        chunks = index // self.chunk_size
+        out = np.empty((index.size, self.X.shape[1]), dtype=np.float32)
+        for c in np.unique(chunks):
+            here = chunks == c
+            out[here] = self.chunk(int(c))[index[here] - c * self.chunk_size]
+        return torch.from_numpy(out), torch.from_numpy(self.Y[index])
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_cache"] = {}  # not pickled with the estimator
+        return state
+
+
+class ChunkBatches(Sampler):
+    """Batches of positions in a dataset over :class:`RowChunks`, each within one chunk.
+
+    With ``shuffle`` the chunks come in a random order and the positions in
+    a random order within each (drawn from torch's global generator, which
+    ``fit`` seeds); without, in the order of the samples.  A batch may span
+    the end of one chunk and the start of the next.
+
+    Parameters
+    ----------
+    rows : ndarray of int
+        The sample each position of the dataset reads (a ``Subset``'s indices).
+    chunk_size : int
+        Samples per chunk of :class:`RowChunks`.
+    batch_size : int
+        Positions per batch.
+    shuffle : bool
+        Random order of chunks and of positions within each.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._chunks import ChunkBatches
+    >>> [b.tolist() for b in ChunkBatches(np.array([7, 1, 4, 0]), 4, 2, shuffle=False)]
+    [[3, 1], [2, 0]]
+    """
+
+    def __init__(self, rows, chunk_size, batch_size, shuffle):
+        self.rows, self.chunk_size = np.asarray(rows, dtype=np.intp), int(chunk_size)
+        self.batch_size, self.shuffle = int(batch_size), bool(shuffle)
+
+    def __len__(self):
+        return -(-self.rows.size // self.batch_size)
+
+    def __iter__(self):
+        if not self.shuffle:
+            order = np.argsort(self.rows, kind="stable")
+        else:
+            chunks = self.rows // self.chunk_size
+            labels = np.unique(chunks)
+            visit = labels[torch.randperm(labels.size).numpy()]
+            parts = []
+            for c in visit:
+                positions = np.flatnonzero(chunks == c)
+                parts.append(positions[torch.randperm(positions.size).numpy()])
+            order = np.concatenate(parts) if parts else np.empty(0, dtype=np.intp)
+        for start in range(0, order.size, self.batch_size):
+            yield order[start : start + self.batch_size]
+
+
+def chunked_base(dataset):
+    """``(RowChunks, rows)`` where ``dataset`` is one or a ``Subset`` of one, else None."""
+    rows = None
+    if isinstance(dataset, Subset):
+        dataset, rows = dataset.dataset, np.asarray(dataset.indices, dtype=np.intp)
+    if not isinstance(dataset, RowChunks):
+        return None
+    return dataset, np.arange(len(dataset)) if rows is None else rows
