@@ -12,7 +12,10 @@ sets and how often each start was best.  The simulated truth is not read: the sc
 against the test phenotypes.  The reference data are measured by ``prediction.py`` (its
 ``--set path_penalty=...`` option).
 
-    python benchmarks/path_start.py [--seeds 0 1] [--jobs 2]
+    python benchmarks/path_start.py [--seeds 0 1] [--jobs 2] [--set KEY=VALUE]
+
+``--set`` passes other NeuralGPRegressor settings, e.g. ``callbacks__pair_seeding__n_pairs=0``
+to train without pair seeding.
 
 Each fit runs on one thread; ``--jobs`` fits run at a time (about 15 minutes on two cores).
 """
@@ -23,7 +26,7 @@ import time
 
 import numpy as np
 import torch
-from _common import encode
+from _common import add_settings_option, encode, parse_settings
 from joblib import Parallel, delayed
 from sklearn.metrics import r2_score
 
@@ -35,7 +38,7 @@ STARTS = {"c/sqrt2": 0.5**0.5, "auto=c/2": None, "c/(2sqrt2)": 0.5**1.5}
 SIZES = list(itertools.product((2000, 6000), (100, 300), (0.3, 0.7), (0.5, 2.0)))
 
 
-def fit_one(n_samples, n_loci, h2, ratio, seed, multiple):
+def fit_one(n_samples, n_loci, h2, ratio, seed, multiple, settings):
     """Test r2 (mean over traits) of the default network whose path starts at ``multiple``."""
     torch.set_num_threads(1)
     data = make_epistatic_phenotypes(n_samples, n_loci, n_traits=2, n_qtl=n_loci // 4,
@@ -49,8 +52,8 @@ def fit_one(n_samples, n_loci, h2, ratio, seed, multiple):
         n_fit = n_train - int(np.ceil(0.1 * n_train))  # the network's share after validation
         penalty = multiple * np.sqrt(2 * np.log(n_loci) / n_fit)
     start = time.perf_counter()
-    model = NeuralGPRegressor(path_penalty=penalty, random_state=seed).fit(X[:n_train],
-                                                                             Y[:n_train])
+    model = NeuralGPRegressor(path_penalty=penalty, random_state=seed, **settings).fit(
+        X[:n_train], Y[:n_train])
     pred = model.predict(X[n_train:])
     r2 = np.mean([r2_score(Y[n_train:, k], pred[:, k]) for k in range(Y.shape[1])])
     return r2, time.perf_counter() - start
@@ -61,11 +64,15 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1],
                         help="simulation (and network) seeds")
     parser.add_argument("--jobs", type=int, default=2, help="fits run at a time")
+    add_settings_option(parser, "for every fit")
     args = parser.parse_args()
+    settings = parse_settings(args.set)
+    if settings:
+        print(f"NeuralGPRegressor settings: {settings}")
 
     cases = [(*size, seed) for size in SIZES for seed in args.seeds]
     tasks = [(*case, multiple) for case in cases for multiple in STARTS.values()]
-    results = Parallel(n_jobs=args.jobs)(delayed(fit_one)(*task) for task in tasks)
+    results = Parallel(n_jobs=args.jobs)(delayed(fit_one)(*task, settings) for task in tasks)
     r2 = np.array([r for r, _ in results]).reshape(len(cases), len(STARTS))
     seconds = np.array([s for _, s in results]).reshape(len(cases), len(STARTS))
 
