@@ -119,6 +119,7 @@ def gpu_peak(device, reset=False):
 
 
 def simulate_step(n, p, cell, args):
+    cell.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     y = write_panel(cell / "panel.bed", n, p, np.random.default_rng(args.seed))
     np.save(cell / "trait.npy", y)
