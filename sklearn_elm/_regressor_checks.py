@@ -1,0 +1,83 @@
+"""NeuralGPRegressor's helpers: its settings and targets checked, torch's random state, errors."""
+
+import numbers
+import threading
+
+import numpy as np
+import torch
+
+from ._path import auto_path_penalty
+
+#: torch's random generator is global to the process: fits (which seed it) and predictions
+#: (whose DataLoader draws from it) in threads of one process take turns, so that each fit
+#: draws the stream its seed gives.  Worker processes run in parallel.
+_TORCH_RANDOM = threading.RLock()
+
+
+def _cuda_devices(device):
+    """The CUDA devices whose random state a fit on ``device`` changes (none on the CPU)."""
+    if device is None:  # skorch's "leave the module where it is"
+        return []
+    device = torch.device(device)
+    if device.type != "cuda":
+        return []
+    return [device.index if device.index is not None else torch.cuda.current_device()]
+
+
+def _check_path_penalty(path_penalty):
+    """Raise a ValueError unless ``path_penalty`` is ``"auto"`` or a finite number >= 0."""
+    if isinstance(path_penalty, str) and path_penalty == "auto":
+        return
+    if not (isinstance(path_penalty, numbers.Real) and not isinstance(path_penalty, bool)
+            and np.isfinite(path_penalty) and path_penalty >= 0):
+        raise ValueError(
+            f"path_penalty must be 'auto' or a finite number >= 0, got {path_penalty!r}."
+        )
+
+
+def _start_path_penalty(path_penalty, n_train, n_features):
+    """The penalty at the first step of the path, for ``n_train`` training samples."""
+    _check_path_penalty(path_penalty)
+    if isinstance(path_penalty, str):
+        return auto_path_penalty(n_train, n_features)
+    return float(path_penalty)
+
+
+def _standardise_targets(y):
+    """Centre and scale each target column: ``Y = (y - intercept) / scale``.
+
+    Returns the column means, the standard deviations (1 where one is 0, so
+    that a constant column stays 0) and ``Y`` as float32, of shape
+    (n_samples, n_outputs).  A mean or standard deviation that overflows
+    float64 is an error: the network would train on NaN.
+    """
+    Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
+        intercept = Y.mean(axis=0)
+        scale = Y.std(axis=0)
+    overflow = np.flatnonzero(~(np.isfinite(intercept) & np.isfinite(scale)))
+    if overflow.size:
+        raise ValueError(
+            f"y is too large to standardise: the mean or standard deviation of column(s) "
+            f"{overflow.tolist()} overflows float64 (largest |y| = {np.abs(Y).max():.3g}).  "
+            "Rescale y, e.g. divide it by a power of 10."
+        )
+    scale = np.where(scale > 0, scale, 1.0)
+    return intercept, scale, ((Y - intercept) / scale).astype(np.float32)
+
+
+def _divergence(epoch, problem, lr):
+    """The ValueError that ends a diverged ``fit``, with the fixes to try."""
+    return ValueError(
+        f"Training diverged at epoch {epoch}: {problem}.  Lower lr (now {lr!r}), standardise "
+        "the inputs (e.g. with GenotypeEncoder) or check the criterion."
+    )
+
+
+def _unavailable(reason):
+    """An ``available_if`` check that hides a method; ``reason`` is the error's cause."""
+
+    def check(estimator):
+        raise AttributeError(reason)
+
+    return check
