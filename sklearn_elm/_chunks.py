@@ -6,7 +6,8 @@ variant's record, the whole file, for each batch.  So a lazy ``X`` (a
 chunks of consecutive samples, of :data:`CHUNK_BYTES` as float32; an epoch visits the chunks
 in a random order and draws its batches from within each chunk, shuffled there
 (:class:`ChunkBatches`), and at most two chunks are held at a time (:class:`RowChunks`).  The
-genotypes are read once per epoch, and memory stays bounded by the chunks whatever ``n``.
+genotypes are read twice per epoch (training and the validation loss), and memory stays
+bounded by the chunks whatever ``n``.
 """
 
 import numpy as np
@@ -170,7 +171,7 @@ class RowChunks(Dataset):
 
 
 class ChunkBatches(Sampler):
-    """Batches of positions in a dataset over :class:`RowChunks`, each within one chunk.
+    """Batches of positions in a dataset over :class:`RowChunks`, drawn chunk by chunk.
 
     With ``shuffle`` the chunks come in a random order and the positions in
     a random order within each (drawn from torch's global generator, which

@@ -170,7 +170,8 @@ class PairSeeding(Callback):
 
     def on_epoch_begin(self, net, dataset_train=None, **kwargs):
         """Seed the network at the first epoch of its history (a fit from fresh weights)."""
-        if len(net.history) != 1 or self.n_pairs == 0 or dataset_train is None:
+        fresh = getattr(net, "_fresh_init_", True)  # set by NeuralGPRegressor.fit
+        if len(net.history) != 1 or not fresh or self.n_pairs == 0 or dataset_train is None:
             return
         found = _seedable_layers(net.module_)
         arrays = _training_arrays(dataset_train)

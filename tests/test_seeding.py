@@ -179,3 +179,19 @@ def test_large_scans_range_over_the_loci_most_correlated_with_the_targets(monkey
 def test_bad_n_pairs(value):
     with pytest.raises(ValueError, match="n_pairs must be"):
         PairSeeding(n_pairs=value).initialize()
+
+
+def test_no_seeding_of_weights_loaded_for_a_warm_start(tmp_path):
+    # initialize(); load_params(); fit(warm_start=True) leaves the history empty: the
+    # loaded weights must stay as they are
+    X, y = _pair_data()
+    kw = dict(module__hidden_sizes=(16,), random_state=0, batch_size=128)
+    NeuralGPRegressor(max_epochs=4, **kw).fit(X, y).save_params(f_params=tmp_path / "w.pt")
+    net = NeuralGPRegressor(max_epochs=1, lr=0.0, warm_start=True, module__n_features=X.shape[1],
+                            module__n_outputs=1, **kw)
+    net.initialize()
+    net.load_params(f_params=tmp_path / "w.pt")
+    loaded = net.module_.layers[0].weight.detach().clone()
+    net.fit(X, y)
+    assert not dict(net.callbacks_)["pair_seeding"].seeded_
+    assert torch.equal(net.module_.layers[0].weight, loaded)
