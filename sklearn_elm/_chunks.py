@@ -17,7 +17,7 @@ from torch.utils.data import Dataset, Sampler, Subset
 from ._streaming import is_dask
 
 __all__ = ["CHUNK_BYTES", "ChunkBatches", "EncodedRows", "RowChunks", "chunk_rows",
-           "read_rows"]
+           "read_rows", "row_bounds"]
 
 #: Bytes of one chunk of samples as float32.
 CHUNK_BYTES = 128 * 2**20
@@ -35,6 +35,35 @@ def chunk_rows(n_features, batch_size):
     batch_size = max(int(batch_size), 1)
     rows = max(CHUNK_BYTES // (4 * max(int(n_features), 1)), batch_size)
     return rows // batch_size * batch_size
+
+
+def row_bounds(X, size):
+    """Where the chunks of ``X``'s samples start, and ``n_samples`` last.
+
+    Chunks of ``size`` consecutive samples; for a dask array, whole dask chunks
+    grouped up to ``size`` samples (one dask chunk larger than ``size`` is a chunk on its
+    own), so that no dask chunk is computed twice to read a chunk of samples.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> import numpy as np
+    >>> from sklearn_elm._chunks import row_bounds
+    >>> row_bounds(np.zeros((10, 2)), 4).tolist()
+    [0, 4, 8, 10]
+    >>> row_bounds(da.zeros((10, 2), chunks=((3, 3, 3, 1), 2)), 7).tolist()
+    [0, 6, 10]
+    """
+    n, size = int(X.shape[0]), max(int(size), 1)
+    if not is_dask(X):
+        return np.append(np.arange(0, n, size), n)
+    bounds, rows = [0], 0
+    for rows_in in X.chunks[0]:
+        if rows and rows + rows_in > size:
+            bounds.append(bounds[-1] + rows)
+            rows = 0
+        rows += rows_in
+    return np.asarray(bounds + [n], dtype=np.intp)
 
 
 def read_rows(X, rows):
@@ -111,7 +140,8 @@ class RowChunks(Dataset):
     Indexed with an array of sample indices (as
     :func:`~sklearn_elm.nn.batch_loader` indexes), it returns ``(X, y)`` float32 tensors,
     reading the chunks that hold them; the last two chunks read are kept.  A non-finite
-    input is an error that names the chunk.
+    input is an error that names the chunk.  The chunks are :func:`row_bounds`'s, so a
+    dask array is read whole dask chunks at a time.
 
     Parameters
     ----------
@@ -120,7 +150,7 @@ class RowChunks(Dataset):
     Y : ndarray of shape (n_samples, n_outputs)
         The (standardised) targets, in memory.
     chunk_size : int
-        Samples per chunk.
+        Samples per chunk (whole dask chunks up to as many, for a dask array).
 
     Examples
     --------
@@ -134,6 +164,7 @@ class RowChunks(Dataset):
 
     def __init__(self, X, Y, chunk_size):
         self.X, self.Y, self.chunk_size = X, np.asarray(Y, dtype=np.float32), int(chunk_size)
+        self.bounds = row_bounds(X, chunk_size)
         self._cache = {}
 
     def __len__(self):
@@ -144,8 +175,8 @@ class RowChunks(Dataset):
         if index not in self._cache:
             if len(self._cache) >= 2:
                 self._cache.pop(next(iter(self._cache)))
-            start = index * self.chunk_size
-            block = read_rows(self.X, slice(start, start + self.chunk_size))
+            start, stop = self.bounds[index], self.bounds[index + 1]
+            block = read_rows(self.X, slice(start, stop))
             if not np.isfinite(block).all():
                 raise ValueError(
                     f"X contains NaN or infinity in samples {start}-{start + len(block) - 1}: "
@@ -155,13 +186,17 @@ class RowChunks(Dataset):
             self._cache[index] = block
         return self._cache[index]
 
+    def chunk_of(self, index):
+        """The chunk that holds each sample of ``index``."""
+        return np.searchsorted(self.bounds, index, side="right") - 1
+
     def __getitem__(self, index):
         index = np.atleast_1d(np.asarray(index, dtype=np.intp))
-        chunks = index // self.chunk_size
+        chunks = self.chunk_of(index)
         out = np.empty((index.size, self.X.shape[1]), dtype=np.float32)
         for c in np.unique(chunks):
             here = chunks == c
-            out[here] = self.chunk(int(c))[index[here] - c * self.chunk_size]
+            out[here] = self.chunk(int(c))[index[here] - self.bounds[c]]
         return torch.from_numpy(out), torch.from_numpy(self.Y[index])
 
     def __getstate__(self):
@@ -182,8 +217,9 @@ class ChunkBatches(Sampler):
     ----------
     rows : ndarray of int
         The sample each position of the dataset reads (a ``Subset``'s indices).
-    chunk_size : int
-        Samples per chunk of :class:`RowChunks`.
+    chunks : ndarray of int
+        The chunk of :class:`RowChunks` that holds each of ``rows``
+        (:meth:`RowChunks.chunk_of`).
     batch_size : int
         Positions per batch.
     shuffle : bool
@@ -193,12 +229,13 @@ class ChunkBatches(Sampler):
     --------
     >>> import numpy as np
     >>> from sklearn_elm._chunks import ChunkBatches
-    >>> [b.tolist() for b in ChunkBatches(np.array([7, 1, 4, 0]), 4, 2, shuffle=False)]
+    >>> rows = np.array([7, 1, 4, 0])
+    >>> [b.tolist() for b in ChunkBatches(rows, rows // 4, 2, shuffle=False)]
     [[3, 1], [2, 0]]
     """
 
-    def __init__(self, rows, chunk_size, batch_size, shuffle):
-        self.rows, self.chunk_size = np.asarray(rows, dtype=np.intp), int(chunk_size)
+    def __init__(self, rows, chunks, batch_size, shuffle):
+        self.rows, self.chunks = np.asarray(rows, dtype=np.intp), np.asarray(chunks)
         self.batch_size, self.shuffle = int(batch_size), bool(shuffle)
 
     def __len__(self):
@@ -208,7 +245,7 @@ class ChunkBatches(Sampler):
         if not self.shuffle:
             order = np.argsort(self.rows, kind="stable")
         else:
-            chunks = self.rows // self.chunk_size
+            chunks = self.chunks
             labels = np.unique(chunks)
             visit = labels[torch.randperm(labels.size).numpy()]
             parts = []

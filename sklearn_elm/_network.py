@@ -242,7 +242,7 @@ def batch_loader(dataset, batch_size=128, shuffle=False, **kwargs):
     chunked = chunked_base(dataset)
     if chunked is not None:  # a lazy X: batches within chunks of consecutive samples
         base, rows = chunked
-        sampler = ChunkBatches(rows, base.chunk_size, batch_size, shuffle)
+        sampler = ChunkBatches(rows, base.chunk_of(rows), batch_size, shuffle)
     else:
         order = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
         sampler = _IndexArrayBatches(order, batch_size=batch_size, drop_last=False)

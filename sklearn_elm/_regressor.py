@@ -15,7 +15,7 @@ from sklearn.utils.validation import (
 from skorch import NeuralNetRegressor
 from skorch.dataset import ValidSplit
 
-from ._chunks import RowChunks, chunk_rows, read_rows
+from ._chunks import RowChunks, chunk_rows, read_rows, row_bounds
 from ._inputs import check_lazy, is_lazy
 from ._network import GatedMLP, batch_loader, eval_output, l1_path_norm
 from ._path import RegularizationPath
@@ -434,9 +434,9 @@ class NeuralGPRegressor(NeuralNetRegressor):
         check_is_fitted(self, "intercept_")
         if is_lazy(X):
             X = check_lazy(self, X, reset=False)
-            size = chunk_rows(X.shape[1], self.batch_size)
-            blocks = (self._validate_X(read_rows(X, slice(start, start + size)), reset=False)
-                      for start in range(0, X.shape[0], size))
+            bounds = row_bounds(X, chunk_rows(X.shape[1], self.batch_size))
+            blocks = (self._validate_X(read_rows(X, slice(start, stop)), reset=False)
+                      for start, stop in zip(bounds[:-1], bounds[1:], strict=True))
         else:
             blocks = [self._validate_X(X, reset=False)]
         # the DataLoader draws a worker seed from the global generator even when

@@ -102,8 +102,11 @@ class PairSeeding(Callback):
     compute ``b z_i z_j`` (exactly for codes -1/0/+1); their other weights
     are 0.  The rest of the units keep their random initialisation.  ``b``
     is the pair's slope shrunk as the first step of the path would shrink
-    it on its own: the least-squares slope moved ``2 path_penalty_ /
-    var(z_i z_j)`` towards 0, so that noise pairs start near 0.  Only the training split is read.
+    it on its own: the least-squares slope of the target on ``x = z_i z_j``
+    (without intercept, as the network has none) moved ``2 path_penalty_ /
+    mean(x^2)`` towards 0 (divided by ``1 - negative_slope`` for a leaky
+    ReLU, whose units cost more path norm), so that noise pairs start near
+    0.  Only the training split is read.
 
     A randomly initialised network finds pairs that have no marginal effect
     slowly, if at all, among the ``p (p - 1) / 2`` of a panel; seeded, it
@@ -194,11 +197,10 @@ class PairSeeding(Callback):
         basis = _scan_basis(G, np.arange(loci.size), self_terms=False)
         with torch.no_grad():
             for k in range(n_outputs):
-                y = Y[:, k] - Y[:, k].mean()
-                pairs = np.array(_scan_pairs(basis, y, set(), per_output),
-                                 dtype=np.intp).reshape(-1, 2)
+                pairs = np.array(_scan_pairs(basis, Y[:, k] - Y[:, k].mean(), set(),
+                                             per_output), dtype=np.intp).reshape(-1, 2)
                 first = k * per_output * UNITS_PER_PAIR
-                self._seed(hidden, output, scale, G, y, pairs, loci, k, first,
+                self._seed(hidden, output, scale, G, Y[:, k], pairs, loci, k, first,
                            float(getattr(net, "path_penalty_", 0.0)))
                 self.pairs_.append(loci[pairs])
         self.seeded_ = True
@@ -208,22 +210,25 @@ class PairSeeding(Callback):
         """Set four units per pair from ``first`` on to ``b z_i z_j`` for target ``k``.
 
         ``b`` is the pair's slope under the first step's penalty, on its own: the four units
-        cost ``4 |b|`` of path norm, so the mean squared error plus ``penalty`` times that is
-        least at the least-squares slope moved ``2 penalty / var(z_i z_j)`` towards 0 (and
-        0 where it would cross).  A unit whose output weight starts at 0 still reads its pair
+        cost ``4 |b| / s`` of path norm (``s`` is 1 for a ReLU, ``1 - negative_slope`` for a
+        leaky ReLU), so the mean squared error plus ``penalty`` times that is least at the
+        least-squares slope (without intercept, of what the units compute, ``x``) moved ``2
+        penalty / (s mean(x^2))`` towards 0 (and 0 where it would cross).  A unit whose output weight starts at 0 still reads its pair
         and grows where the data hold it."""
         signs = torch.tensor([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]])
         out_signs = torch.tensor([1.0, 1.0, -1.0, -1.0])
         W1, W2 = hidden.weight, output.weight
         for m, (i, j) in enumerate(pairs):
-            # the slope of what the units compute, the product of the codes as given
-            product = G.Z[:, i].astype(np.float64) * G.Z[:, j]
-            product -= product.mean()
+            # the slope, without intercept (the network has none), of what the units
+            # compute: (|z_i + z_j| - |z_i - z_j|) / 2, which is z_i z_j for codes -1/0/+1
+            zi, zj = G.Z[:, i].astype(np.float64), G.Z[:, j].astype(np.float64)
+            product = (np.abs(zi + zj) - np.abs(zi - zj)) / 2.0
             var = product @ product / len(product)
             slope = (product @ y) / len(product) / var if var > 0 else 0.0
             if not np.isfinite(slope):  # inputs too large for float64 sums
                 continue
-            shrunk = np.sign(slope) * max(abs(slope) - 2.0 * penalty / var, 0.0) if var > 0 else 0.0
+            shrunk = (np.sign(slope) * max(abs(slope) - 2.0 * penalty / (scale * var), 0.0)
+                      if var > 0 else 0.0)
             # balance the two layers (|w2| = |w1|_2), as the penalty is indifferent to it
             c = float(np.sqrt(max(abs(slope), 1e-3) / (2.0 * np.sqrt(2.0))))
             units = slice(first + UNITS_PER_PAIR * m, first + UNITS_PER_PAIR * (m + 1))

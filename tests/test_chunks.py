@@ -51,10 +51,10 @@ def test_chunk_batches_visit_every_position_once_within_chunks(shuffle):
     rng = np.random.default_rng(0)
     rows = rng.permutation(1000)[:700]  # a Subset's indices, in no order
     torch.manual_seed(0)
-    batches = list(ChunkBatches(rows, chunk_size=128, batch_size=32, shuffle=shuffle))
+    batches = list(ChunkBatches(rows, rows // 128, batch_size=32, shuffle=shuffle))
     order = np.concatenate(batches)
     assert sorted(order.tolist()) == list(range(700))
-    assert len(batches) == len(ChunkBatches(rows, 128, 32, shuffle))
+    assert len(batches) == len(ChunkBatches(rows, rows // 128, 32, shuffle))
     # consecutive positions of the order stay within a chunk: the chunk changes only
     # once per chunk visited
     chunks = rows[order] // 128
@@ -73,6 +73,29 @@ def test_row_chunks_hold_two_chunks_and_read_each_once():
         np.testing.assert_array_equal(Xb.numpy(), X.values[index])
         assert len(data._cache) <= 2
     assert X.reads == [6, 6, 6, 2]
+
+
+def test_row_chunks_compute_each_dask_chunk_once():
+    computed = []
+
+    def record(block, block_info=None):
+        computed.append(block_info[0]["chunk-location"][0])
+        return block
+
+    values = np.arange(40.0).reshape(20, 2)
+    X = da.from_array(values, chunks=((3, 5, 4, 8), 2)).map_blocks(
+        record, dtype=values.dtype, meta=np.empty((0, 0)))
+    data = RowChunks(X, np.zeros((20, 1)), chunk_size=8)
+    # whole dask chunks grouped up to 8 samples, never a dask chunk split between two
+    assert data.bounds.tolist() == [0, 8, 12, 20]
+    for index in ([0, 7], [9, 11], [19, 12]):
+        Xb, _ = data[np.array(index)]
+        np.testing.assert_array_equal(Xb.numpy(), values[index])
+    assert sorted(computed) == [0, 1, 2, 3]
+    # the batches keep to those chunks
+    rows = np.arange(20)
+    order = np.concatenate(list(ChunkBatches(rows, data.chunk_of(rows), 4, shuffle=True)))
+    assert np.count_nonzero(np.diff(data.chunk_of(rows[order]))) == 2
 
 
 def test_pipeline_trains_on_a_lazy_panel_in_chunks(panel, monkeypatch):

@@ -49,12 +49,10 @@ def test_seeded_units_compute_the_scanned_pairs(ploidy, activation):
                                      activation=activation)
     assert seeding.seeded_
     assert sorted(map(tuple, seeding.pairs_[0].tolist())) == [(2, 5), (9, 13)]
-    Yc = (y - y.mean()).astype(np.float64)
     for m, (i, j) in enumerate(seeding.pairs_[0]):
         units = list(range(4 * m, 4 * m + 4))
         product = X[:, i].astype(np.float64) * X[:, j]
-        centred = product - product.mean()
-        slope = centred @ Yc / (centred @ centred)
+        slope = product @ y / (product @ product)  # no intercept, as the network has none
         # the four units compute slope * z_i z_j exactly (up to float32)
         np.testing.assert_allclose(_unit_output(module, X, units), slope * product, atol=1e-5)
         # and read nothing but the pair's loci
@@ -62,19 +60,22 @@ def test_seeded_units_compute_the_scanned_pairs(ploidy, activation):
         assert np.flatnonzero(np.abs(W1).sum(axis=0)).tolist() == sorted([i, j])
 
 
-def test_seeded_slopes_are_those_the_first_step_would_shrink_to():
-    # each pair alone minimises mean((y - b x)^2) + penalty * 4 |b|, x = z_i z_j, var(x) = v:
-    # b = sign(b_ls) max(|b_ls| - 2 penalty / v, 0), checked by a grid search over b
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+def test_seeded_slopes_are_those_the_first_step_would_shrink_to(activation):
+    # each pair alone minimises mean((y - b x)^2) + penalty * 4 |b| / s, x = z_i z_j,
+    # v = mean(x^2), s = 1 - negative_slope: b = sign(b_ls) max(|b_ls| - 2 penalty / (s v), 0),
+    # checked by a grid search over b
     X, y = _pair_data()
-    y = (y - y.mean()) / y.std()
+    y = (y - y.mean()) / y.std() + 0.1  # a target whose mean the network cannot fit
     penalty = 0.3
     module, seeding = _seeded_module(X, y[:, None], n_pairs=3, penalty=penalty,
-                                     hidden_sizes=(32,))
+                                     hidden_sizes=(32,), activation=activation)
+    s = 1.0 if activation == "relu" else 1.0 - module.layers[1].negative_slope
     for m, (i, j) in enumerate(seeding.pairs_[0]):
         x = X[:, i].astype(np.float64) * X[:, j]
-        x -= x.mean()
         grid = np.linspace(-1.5, 1.5, 30001)
-        cost = ((y[:, None] - grid * x[:, None]) ** 2).mean(axis=0) + penalty * 4 * np.abs(grid)
+        cost = (((y[:, None] - grid * x[:, None]) ** 2).mean(axis=0)
+                + penalty * 4 * np.abs(grid) / s)
         best = grid[np.argmin(cost)]
         units = list(range(4 * m, 4 * m + 4))
         seeded = _unit_output(module, X, units) / (X[:, i] * X[:, j])
