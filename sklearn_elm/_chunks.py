@@ -116,11 +116,20 @@ class EncodedRows:
         return f"EncodedRows({self.X!r}, {type(self.transformer).__name__}, shape={self.shape})"
 
     def __getitem__(self, key):
-        rows, cols = key if isinstance(key, tuple) else (key, slice(None))
+        key = key if isinstance(key, tuple) else (key,)
+        if len(key) > 2:
+            raise IndexError(f"too many indices for a 2-D array: {len(key)} were given")
+        rows, cols = (*key, slice(None))[:2]
+        n = self.shape[0]
         if isinstance(rows, (int, np.integer)):
-            return self[rows : rows + 1 if rows != -1 else None, cols][0]
+            if not -n <= rows < n:
+                raise IndexError(f"index {rows} is out of bounds for axis 0 with size {n}")
+            rows = int(rows) % n
+            return self[rows : rows + 1, cols][0]
+        if np.arange(n)[rows].size == 0:  # nothing to read or encode
+            return np.empty((0, self.shape[1]), dtype=self.dtype)[:, cols]
         block = self.transformer.transform(read_rows(self.X, rows))
-        return np.asarray(block)[:, cols]
+        return np.asarray(block, dtype=self.dtype)[:, cols]
 
     def __array__(self, dtype=None, copy=None):
         block = self[:]

@@ -1,10 +1,12 @@
 """GenotypeEncoder: allele dosages to the centred coding the ELM works on."""
 
+import copy
 from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._chunks import EncodedRows, chunk_rows
@@ -177,10 +179,19 @@ class GenotypeEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         if is_lazy(X):
             X = check_lazy(self, X, reset=False)
+            container = _get_output_config("transform", self)["dense"]
+            if container != "default":
+                raise ValueError(
+                    f"set_output(transform='{container}') would read the lazy X whole into a "
+                    "DataFrame; use set_output(transform='default') to encode it lazily, or "
+                    "read it into memory first (np.asarray(X))."
+                )
+            # a copy: the lazy result encodes as this encoder does now, even if it is refitted
+            encoder = copy.deepcopy(self)
             if is_dask(X):
-                return X.map_blocks(self.transform, dtype=np.float64,
+                return X.map_blocks(encoder.transform, dtype=np.float64,
                                     meta=np.empty((0, 0), dtype=np.float64))
-            return EncodedRows(X, self, self.n_features_in_)
+            return EncodedRows(X, encoder, self.n_features_in_)
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
         self._check_alphabet(X, self.ploidy_)
         Z = X * (2.0 / self.ploidy_) - self.offset_

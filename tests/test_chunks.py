@@ -162,3 +162,37 @@ def test_lazy_genotypes_with_a_bad_value_or_nan_are_errors(panel):
     with pytest.raises(ValueError, match="samples"):
         NeuralGPRegressor(module__hidden_sizes=(4,), max_epochs=2).fit(
             CountingRows(np.nan_to_num(G)), y[:-1])
+
+
+def test_encoded_rows_index_like_an_array(panel):
+    G, _ = panel
+    encoder = GenotypeEncoder().fit(G)
+    expected = encoder.transform(G)
+    view = encoder.transform(CountingRows(G))
+    np.testing.assert_allclose(view[-1], expected[-1])
+    np.testing.assert_allclose(view[(slice(3, 6),)], expected[3:6])
+    np.testing.assert_allclose(view[np.array([0, 9]), 2], expected[[0, 9], 2])
+    assert view[5:5].shape == view[np.array([], dtype=int)].shape == (0, P)
+    for row in (N, -N - 1):
+        with pytest.raises(IndexError, match="out of bounds"):
+            view[row]
+    with pytest.raises(IndexError, match="too many indices"):
+        view[0, 0, 0]
+
+
+def test_lazy_encoding_is_that_of_the_encoder_when_transformed(panel):
+    G, _ = panel
+    encoder = GenotypeEncoder(center="mean").fit(G)
+    expected = encoder.transform(G[:20])
+    views = encoder.transform(CountingRows(G)), encoder.transform(da.from_array(G, chunks=300))
+    encoder.fit(G[:5])  # refitted on other samples: other allele frequencies
+    for view in views:
+        np.testing.assert_allclose(np.asarray(view[:20]), expected)
+
+
+def test_lazy_encoding_refuses_a_dataframe_output(panel):
+    G, _ = panel
+    encoder = GenotypeEncoder().set_output(transform="pandas").fit(G[:50])
+    for lazy in (CountingRows(G), da.from_array(G, chunks=300)):
+        with pytest.raises(ValueError, match="read the lazy X whole"):
+            encoder.transform(lazy)
