@@ -1,4 +1,8 @@
-"""Products of a matrix with its own transpose, safe at any size.
+"""Products of a matrix with its own transpose, safe at any size, and p x p work in place.
+
+The decomposition's ``p x p`` matrices are the largest arrays it holds (0.8 GB each at
+``p = 10,000``), so the helpers here update them in place or a block of rows at a time rather
+than through whole temporaries.
 
 numpy hands ``A @ A.T`` to BLAS's symmetric rank-k update (``syrk``); the OpenBLAS that numpy
 2.4 bundles writes out of bounds there past about 12,000 rows (a segmentation fault at 16,000
@@ -7,11 +11,16 @@ row blocks, each an ordinary matrix product of two different operands (``gemm``)
 """
 
 import numpy as np
+from scipy.linalg import blas
 
-__all__ = ["ROWS", "self_product"]
+__all__ = ["ROWS", "ROW_BLOCK", "add_product", "psd_pinv", "row_slices", "self_product",
+           "symmetrise_sum"]
 
 #: Rows past which ``A @ A.T`` is made in blocks of this many rows.
 ROWS = 8192
+
+#: Rows of a p x p matrix computed at a time where the whole one would be a temporary.
+ROW_BLOCK = 256
 
 
 def self_product(A):
@@ -44,3 +53,127 @@ def self_product(A):
     for start in range(0, m, ROWS):
         P[start : start + ROWS] = A[start : start + ROWS] @ A.T
     return P
+
+
+def add_product(out, A, B):
+    """``out += A.T @ B`` in place, without a temporary the size of ``out``.
+
+    A float64 C-ordered ``out`` is updated by BLAS's ``gemm`` (``out.T``, Fortran-ordered, is
+    ``beta = 1`` times itself plus ``B.T @ A``, always two operands, never ``syrk``); any other
+    ``out`` by numpy.
+
+    Parameters
+    ----------
+    out : ndarray of shape (p, q)
+        The sum, updated in place.
+    A : ndarray of shape (m, p)
+    B : ndarray of shape (m, q)
+
+    Returns
+    -------
+    out : ndarray of shape (p, q)
+        The same array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._blas import add_product
+    >>> out = np.ones((2, 2))
+    >>> add_product(out, np.array([[1.0, 2.0]]), np.array([[3.0, 4.0]]))
+    array([[4., 5.],
+           [7., 9.]])
+    """
+    if out.dtype == np.float64 and out.flags.c_contiguous and out.size:
+        A = np.asarray(A, dtype=np.float64)
+        B = np.asarray(B, dtype=np.float64)
+        result = blas.dgemm(1.0, B.T, A.T, beta=1.0, c=out.T, trans_b=True, overwrite_c=True)
+        if np.shares_memory(result, out):
+            return out
+        out[...] = result.T  # BLAS worked on a copy (an operand it could not take as is)
+        return out
+    out += A.T @ B
+    return out
+
+
+def row_slices(p, block=ROW_BLOCK):
+    """Slices of ``block`` consecutive rows covering ``range(p)``.
+
+    Examples
+    --------
+    >>> from sklearn_elm._blas import row_slices
+    >>> row_slices(5, 2)
+    [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
+    """
+    return [slice(start, min(start + block, p)) for start in range(0, p, block)]
+
+
+def symmetrise_sum(A, block=1024):
+    """``A + A.T`` in place of ``A`` (its diagonal doubled), a pair of blocks at a time.
+
+    Parameters
+    ----------
+    A : ndarray of shape (p, p)
+        Overwritten.
+    block : int, default=1024
+        Rows and columns per block: the temporaries are ``block x block``.
+
+    Returns
+    -------
+    A : ndarray of shape (p, p)
+        The same array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._blas import symmetrise_sum
+    >>> symmetrise_sum(np.array([[1.0, 2.0], [0.0, 3.0]]), block=1)
+    array([[2., 2.],
+           [2., 6.]])
+    """
+    slices = row_slices(A.shape[0], block)
+    for a, rows in enumerate(slices):
+        A[rows, rows] += A[rows, rows].T.copy()
+        for cols in slices[a + 1 :]:
+            total = A[rows, cols] + A[cols, rows].T
+            A[rows, cols] = total
+            A[cols, rows] = total.T
+    return A
+
+
+def psd_pinv(C):
+    """Pseudo-inverse and rank of a symmetric positive semi-definite ``C``, as
+    :func:`scipy.linalg.pinvh` computes them, with one ``p x p`` temporary fewer.
+
+    The eigenvalues at most ``p eps max|w|`` are taken as 0, as ``pinvh`` takes them; the
+    eigenvectors of the others are scaled in place by ``w^(-1/2)``, so that the
+    pseudo-inverse is their product with their own transpose (a negative eigenvalue past
+    that bound, of a matrix that is not semi-definite, falls back to ``pinvh``'s product).
+
+    Parameters
+    ----------
+    C : ndarray of shape (p, p)
+        Symmetric positive semi-definite (a covariance matrix); not modified.
+
+    Returns
+    -------
+    C_pinv : ndarray of shape (p, p)
+    rank : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._blas import psd_pinv
+    >>> C_pinv, rank = psd_pinv(np.array([[2.0, 0.0], [0.0, 0.0]]))
+    >>> C_pinv, rank
+    (array([[0.5, 0. ],
+           [0. , 0. ]]), 1)
+    """
+    from scipy import linalg
+
+    w, U = linalg.eigh(C, check_finite=False)
+    above = np.abs(w) > np.max(np.abs(w), initial=0.0) * max(C.shape) * np.finfo(w.dtype).eps
+    rank = int(above.sum())
+    if (w[above] < 0).any():  # not semi-definite: pinvh's product
+        return (U[:, above] / w[above]) @ U[:, above].T, rank
+    U *= np.where(above, 1.0 / np.sqrt(np.where(above, w, 1.0)), 0.0)
+    return self_product(U), rank

@@ -84,7 +84,8 @@ def fit_state(decomposer, stream, X, preprocessing):
     kept samples and a way to encode the inputs again where they were not kept."""
     design = None
     if needs_pairwise_sums(decomposer.epistasis_, decomposer.components_):
-        design = build_design(stream.moments)
+        # the p x p sums that only the design reads are freed as it is built
+        design = build_design(stream.moments, overwrite=True)
         check_terms(design, decomposer.epistasis_, decomposer.components_)
     inputs = partial(iter_inputs, X, preprocessing, decomposer.batch_size)
     return FitState(stream.moments, design, stream.kept, inputs, stream.phenotypic)

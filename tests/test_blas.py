@@ -1,4 +1,5 @@
-"""Products of a matrix with its transpose, made in row blocks past a size where BLAS fails."""
+"""p x p helpers: products with a transpose in row blocks past a size where BLAS fails,
+sums of products in place, in-place symmetrisation and the pseudo-inverse."""
 
 import numpy as np
 import pytest
@@ -17,3 +18,45 @@ def test_blocked_self_product_equals_the_plain_one(monkeypatch, dtype):
     np.testing.assert_allclose(_blas.self_product(A.T), A.T @ A, rtol=1e-5)
     np.testing.assert_allclose(gram(A, over="loci"), A @ A.T, rtol=1e-5)
     np.testing.assert_allclose(gram(A, over="samples"), A.T @ A, rtol=1e-5)
+
+
+def test_add_product_sums_in_place():
+    rng = np.random.default_rng(0)
+    A, B = rng.normal(size=(30, 7)), rng.normal(size=(30, 5))
+    for out in (rng.normal(size=(7, 5)), rng.normal(size=(7, 5)).astype(np.float32),
+                np.asfortranarray(rng.normal(size=(7, 5)))):
+        expected = out + A.T @ B
+        result = _blas.add_product(out, A, B)
+        assert result is out
+        np.testing.assert_allclose(out, expected, rtol=1e-5)
+    # strided operands (an output's coefficients of a 3-D array)
+    S = rng.normal(size=(30, 2, 5))
+    out = np.zeros((7, 5))
+    _blas.add_product(out, A, S[:, 1])
+    np.testing.assert_allclose(out, A.T @ S[:, 1])
+
+
+@pytest.mark.parametrize("p, block", [(7, 3), (6, 6), (5, 1)])
+def test_symmetrise_sum_in_place(p, block):
+    A = np.random.default_rng(1).normal(size=(p, p))
+    expected = A + A.T
+    assert _blas.symmetrise_sum(A, block=block) is A
+    np.testing.assert_allclose(A, expected)
+
+
+def test_psd_pinv_is_pinvh_with_its_rank(monkeypatch):
+    from scipy import linalg
+
+    rng = np.random.default_rng(2)
+    Z = rng.normal(size=(40, 9))
+    Z[:, 8] = Z[:, 0] - Z[:, 3]  # rank 8
+    Z[:, 5] = 0.0  # rank 7
+    C = np.cov(Z.T)
+    monkeypatch.setattr(_blas, "ROWS", 4)  # the product in blocks too
+    C_pinv, rank = _blas.psd_pinv(C)
+    expected, expected_rank = linalg.pinvh(C, return_rank=True)
+    assert rank == expected_rank == 7
+    np.testing.assert_allclose(C_pinv, expected, atol=1e-10)
+    # an indefinite matrix: pinvh's product
+    M = np.diag([2.0, -1.0, 0.0])
+    np.testing.assert_allclose(_blas.psd_pinv(M)[0], linalg.pinvh(M))

@@ -515,17 +515,15 @@ def test_constant_y_is_refused(tiny_data):
 def test_the_slopes_are_computed_once_per_fit(monkeypatch):
     """The regression path inverts the p x p input covariance once per fit: the average
     effects and the epistasis matrix read the same slopes."""
-    from scipy import linalg
-
     from sklearn_elm._decomposition import _slopes
 
-    calls, pinvh = [], linalg.pinvh
+    calls, pinv = [], _slopes.psd_pinv
 
-    def counting_pinvh(*args, **kwargs):
+    def counting_pinv(*args, **kwargs):
         calls.append(1)
-        return pinvh(*args, **kwargs)
+        return pinv(*args, **kwargs)
 
-    monkeypatch.setattr(_slopes.linalg, "pinvh", counting_pinvh)
+    monkeypatch.setattr(_slopes, "psd_pinv", counting_pinv)
     pipe = planted_pipeline()
     G = factorial_genotypes(5)
     ELMDecomposer(pipe, prefit=True, epistasis="regression", components="network").fit(
@@ -566,3 +564,34 @@ def test_dataframe_reaches_the_inner_estimator(tiny_data):
     assert dec.transform(df).shape == (len(df), 2 * 5)
     np.testing.assert_allclose(dec.predict(df), dec.estimator_.predict(df))
     assert dec.score(df[200:], Y[200:]) > 0.8
+
+
+def test_the_regression_path_holds_few_p_by_p_arrays():
+    """The sums, the design and the slopes are updated in place: at the peak the regression
+    path holds about 7 arrays of p x p float64 beside the batches and the validated X
+    (15 when each step made its own)."""
+    import tracemalloc
+    import warnings
+
+    from sklearn.pipeline import make_pipeline
+
+    from sklearn_elm import GenotypeEncoder, NeuralGPRegressor
+
+    rng = np.random.default_rng(0)
+    n, p = 1200, 1000
+    G = rng.binomial(2, 0.3, size=(n, p)).astype(float)
+    y = G[:, 0] - G[:, 1] + rng.standard_normal(n)
+    pipe = make_pipeline(GenotypeEncoder(ploidy=2), NeuralGPRegressor(
+        module__hidden_sizes=(8,), max_epochs=1, random_state=0)).fit(G, y)
+    dec = ELMDecomposer(pipe, prefit=True, epistasis="regression", components="network",
+                        batch_size=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tracemalloc.start()
+        try:
+            start = tracemalloc.get_traced_memory()[0]
+            dec.fit(G, y)
+            peak = tracemalloc.get_traced_memory()[1] - start
+        finally:
+            tracemalloc.stop()
+    assert (peak - G.nbytes) / (8 * p * p) < 7.5

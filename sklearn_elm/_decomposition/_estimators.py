@@ -160,9 +160,13 @@ def _screened_components(state, additive, E, E_var):
 
 def _slope_effects(state, *, contrast=False):
     """``epistasis="regression"`` (or ``"contrast"``): from the ELM slopes, computed once."""
-    slopes = conditional_slopes(state.moments, state.design)
+    # the slopes' covariances in place of the sums zs, E in place of the slopes: nothing
+    # reads them after (memory: see docs/scaling.rst)
+    slopes = conditional_slopes(state.moments, state.design, overwrite=True)
     additive = average_effects(state.moments, state.design, slopes)
-    E, E_var = epistasis_regression(state.moments, state.design, slopes, return_variance=True)
+    E, E_var = epistasis_regression(state.moments, state.design, slopes, return_variance=True,
+                                    overwrite=True)
+    del slopes
     if contrast:  # the class contrast in place of the slopes; their variances stay
         E = epistasis_contrast(state.moments)
     return additive, E, E_var

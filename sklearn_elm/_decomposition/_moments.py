@@ -31,7 +31,7 @@ from functools import cached_property
 import numpy as np
 from sklearn.utils import Bunch
 
-from .._blas import self_product
+from .._blas import add_product, row_slices
 
 __all__ = ["Design", "build_design", "init_moments", "update_moments", "with_target"]
 
@@ -152,12 +152,13 @@ def update_moments(moments, Z, F, S):
     moments.ss += (S * S).sum(axis=0)
     moments.z3 += (Z2 * Z).sum(axis=0)
     if "zz" in moments:  # the p x p sums (see init_moments' pairwise)
-        moments.zz += self_product(Z.T)
-        moments.z2z2 += self_product(Z2.T)
-        moments.z2z += Z2.T @ Z
-        moments.nzz += nonzero.T.astype(np.float64) @ Z
-        # zs[k, j, i] = sum_n z_nj s_nki: one (p, b) x (b, k p) product
-        moments.zs += (Z.T @ S.reshape(b, k * p)).reshape(p, k, p).transpose(1, 0, 2)
+        # in place: no p x p temporary per sum
+        add_product(moments.zz, Z, Z)
+        add_product(moments.z2z2, Z2, Z2)
+        add_product(moments.z2z, Z2, Z)
+        add_product(moments.nzz, nonzero.astype(np.float64), Z)
+        for out in range(k):  # zs[k, j, i] = sum_n z_nj s_nki
+            add_product(moments.zs[out], Z, S[:, out])
     if "class_n" in moments:
         _update_class_sums(moments, Z, S)
     return moments
@@ -264,7 +265,8 @@ class Design:
     inv_var : ndarray of shape (p,)
         ``1 / Var(z_i)``, 0 for a monomorphic input.
     inv_pair_var : ndarray of shape (p, p)
-        ``1 / pair_var`` on ``product_mask``, 0 elsewhere.
+        ``1 / pair_var`` on ``product_mask``, 0 elsewhere.  Computed on first use (the
+        slope estimators do not need it).
 
     See Also
     --------
@@ -292,7 +294,12 @@ class Design:
     pair_var: np.ndarray
     product_mask: np.ndarray
     inv_var: np.ndarray
-    inv_pair_var: np.ndarray
+
+    @cached_property
+    def inv_pair_var(self):
+        """``1 / pair_var`` on ``product_mask``, 0 elsewhere (computed on first use)."""
+        mask = self.product_mask
+        return np.where(mask, 1.0 / np.where(mask, self.pair_var, 1.0), 0.0)
 
     @cached_property
     def n_terms(self):
@@ -301,7 +308,7 @@ class Design:
         return int(rank) + int(self.product_mask.sum())
 
 
-def build_design(moments):
+def build_design(moments, *, overwrite=False):
     """The :class:`Design` of the streamed sums: centring, covariance and term variances.
 
     ``C = sum z z^T / n - zbar zbar^T``; the variances of the pairwise terms
@@ -313,6 +320,10 @@ def build_design(moments):
     ----------
     moments : Bunch
         Streamed sums (:func:`update_moments`); only the input sums are read.
+    overwrite : bool, default=False
+        Remove the sums that only the design reads (``z2z2``, ``z2z``) from
+        ``moments`` as soon as they are read: two ``p x p`` arrays fewer at
+        the peak, for a caller done with them.
 
     Returns
     -------
@@ -341,14 +352,18 @@ def build_design(moments):
         raise ValueError(f"The decomposition needs at least 2 samples, got {moments.n}.")
     n = moments.n
     zbar = moments.z / n
-    C = moments.zz / n - np.outer(zbar, zbar)
-    var = np.diag(C)
+    self_residual = _self_residual(moments)
+    self_terms = _self_terms(moments, self_residual)
+    pair_var = _pair_variances(moments, zbar, self_terms, self_residual)
+    if overwrite:
+        del moments["z2z2"], moments["z2z"]
+    C = np.multiply(moments.zz, 1.0 / n)
+    for rows in row_slices(zbar.size):  # C -= zbar zbar^T, without a p x p temporary
+        C[rows] -= zbar[rows, None] * zbar
+    var = np.diag(C).copy()
     m2, m3 = np.diag(moments.zz) / n, moments.z3 / n
     third = m3 - 3 * zbar * m2 + 2 * zbar**3
     gamma = np.where(var > 0, third / np.where(var > 0, var, 1.0), 0.0)
-    self_residual = _self_residual(moments)
-    self_terms = _self_terms(moments, self_residual)
-    pair_var = _pair_variances(moments, zbar, C, self_terms, self_residual)
     varies = var > 0
     mask = np.triu(np.outer(varies, varies), 1)
     mask[np.diag_indices(varies.size)] = self_terms
@@ -363,7 +378,6 @@ def build_design(moments):
         pair_var=pair_var,
         product_mask=mask,
         inv_var=np.where(var > 0, 1.0 / np.where(var > 0, var, 1.0), 0.0),
-        inv_pair_var=np.where(mask, 1.0 / np.where(mask, pair_var, 1.0), 0.0),
     )
 
 
@@ -391,24 +405,30 @@ def _self_residual(moments):
     return var2 - np.where(var > 0, cov**2 / np.where(var > 0, var, 1.0), var2)
 
 
-def _pair_variances(moments, zbar, C, self_terms, self_residual):
-    """Variance of each pairwise term (:attr:`Design.pair_var`) from the raw moments."""
+def _pair_variances(moments, zbar, self_terms, self_residual):
+    """Variance of each pairwise term (:attr:`Design.pair_var`) from the raw moments,
+    a block of rows at a time (temporaries of ``ROW_BLOCK x p``, :data:`~sklearn_elm._blas.ROW_BLOCK`)."""
     n = moments.n
-    M = moments.zz / n
-    Q = moments.z2z / n  # Q[i, j] = E[z_i^2 z_j]
-    M2 = np.diag(M)
-    zi, zj = zbar[:, None], zbar[None, :]
-    # E[(z_i - zbar_i)^2 (z_j - zbar_j)^2], expanded in raw moments
-    fourth = (
-        moments.z2z2 / n
-        - 2 * Q * zj
-        - 2 * Q.T * zi
-        + 4 * zi * zj * M
-        + zj**2 * M2[:, None]
-        + zi**2 * M2[None, :]
-        - 3 * zi**2 * zj**2
-    )
-    V = np.clip(fourth - C**2, 0.0, None)
+    M2 = np.diag(moments.zz) / n
+    zj = zbar[None, :]
+    V = np.empty((zbar.size, zbar.size))
+    for rows in row_slices(zbar.size):
+        zi = zbar[rows, None]
+        M = moments.zz[rows] / n
+        C = M - zi * zj  # rows of the covariance
+        Q = moments.z2z[rows] / n  # Q[i, j] = E[z_i^2 z_j]
+        Qt = moments.z2z[:, rows].T / n  # E[z_j^2 z_i]
+        # E[(z_i - zbar_i)^2 (z_j - zbar_j)^2], expanded in raw moments
+        fourth = (
+            moments.z2z2[rows] / n
+            - 2 * Q * zj
+            - 2 * Qt * zi
+            + 4 * zi * zj * M
+            + zj**2 * M2[rows, None]
+            + zi**2 * M2[None, :]
+            - 3 * zi**2 * zj**2
+        )
+        V[rows] = np.clip(fourth - C**2, 0.0, None)
     diag = np.arange(zbar.size)
     V[diag, diag] = np.where(self_terms, self_residual, 0.0)
     return V

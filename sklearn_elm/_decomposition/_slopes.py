@@ -11,13 +11,14 @@ four-genotype-class contrast of the same coefficients for -1/+1 codings.
 import warnings
 
 import numpy as np
-from scipy import linalg
 from sklearn.utils import Bunch
+
+from .._blas import psd_pinv, row_slices, symmetrise_sum
 
 __all__ = ["average_effects", "conditional_slopes", "epistasis_contrast", "epistasis_regression"]
 
 
-def _informative(moments):
+def _informative(moments, *, overwrite=False):
     """Means and covariances of the ELM coefficients over the samples that determine them.
 
     For input ``i`` those are the samples where ``z_i != 0`` (``nz_i`` of
@@ -25,14 +26,30 @@ def _informative(moments):
     ``zbar_w`` (p, p), with ``zbar_w[i, j]`` the mean of ``z_j`` over input
     ``i``'s samples, and ``cov`` (k, p, p) with ``cov[k, j, i]`` the
     covariance of ``z_j`` and ``s_ki`` over them.  Without zeros these are
-    the plain means and covariances.
+    the plain means and covariances (``zbar_w`` then a read-only view of the
+    means, every row the same).  With ``overwrite``, ``cov`` is made in place
+    of ``moments.zs``, which is removed from ``moments`` with ``moments.nzz``.
     """
     nz = np.maximum(moments.nz, 1.0)
     sbar = moments.s / nz
+    p = nz.size
+    zbar = moments.z / max(moments.n, 1)
     # inputs without zeros: the plain means, to the bit
-    everywhere = (moments.nz == moments.n)[:, None]
-    zbar_w = np.where(everywhere, moments.z / max(moments.n, 1), moments.nzz / nz[:, None])
-    cov = moments.zs / nz[None, None, :] - zbar_w.T[None, :, :] * sbar[:, None, :]
+    everywhere = moments.nz == moments.n
+    if everywhere.all():
+        zbar_w = np.broadcast_to(zbar, (p, p))
+    else:
+        zbar_w = np.empty((p, p))
+        for rows in row_slices(p):
+            zbar_w[rows] = np.where(everywhere[rows, None], zbar,
+                                    moments.nzz[rows] / nz[rows, None])
+    if overwrite:  # nothing else reads nzz
+        moments.pop("nzz")
+    cov = moments.pop("zs") if overwrite else moments.zs.copy()
+    for k in range(cov.shape[0]):
+        for rows in row_slices(p):  # rows of z_j
+            cov[k, rows] /= nz
+            cov[k, rows] -= zbar_w[:, rows].T * sbar[k]
     return nz, sbar, zbar_w, cov
 
 
@@ -45,7 +62,7 @@ def _own_moments(moments, nz):
     return mean, np.diag(moments.zz) / nz - mean**2
 
 
-def conditional_slopes(moments, design):
+def conditional_slopes(moments, design, *, overwrite=False):
     """Multiple-regression slopes of every ELM coefficient on every input.
 
     ``B_k = C^+ Cov(z, s_k)`` with ``C`` the input covariance (pseudo-inverse,
@@ -62,16 +79,21 @@ def conditional_slopes(moments, design):
         Streamed sums.
     design : Design
         The fit's design (:func:`~sklearn_elm._decomposition.build_design`).
+    overwrite : bool, default=False
+        Make ``cov`` in place of ``moments.zs`` and remove that and
+        ``moments.nzz`` from ``moments`` (two ``p x p`` arrays per output fewer,
+        for a caller done with them).
 
     Returns
     -------
     slopes : Bunch
-        ``B`` (k, p, p), the slopes; ``C_pinv`` (p, p), the pseudo-inverse of
-        ``C``; and the moments of the coefficients over the samples that
-        determine them: ``nz`` (p,), their number, ``sbar`` (k, p), the mean
-        coefficients, ``zbar_w`` (p, p), ``zbar_w[i, j]`` the mean of ``z_j``
-        over input ``i``'s samples, and ``cov`` (k, p, p), ``cov[k, j, i]``
-        the covariance of ``z_j`` and ``s_ki`` over them.
+        ``B`` (k, p, p), the slopes; ``C_pinv_diag`` (p,), the diagonal of the
+        pseudo-inverse of ``C``, and ``rank``, the rank of ``C``; and the
+        moments of the coefficients over the samples that determine them:
+        ``nz`` (p,), their number, ``sbar`` (k, p), the mean coefficients,
+        ``zbar_w`` (p, p), ``zbar_w[i, j]`` the mean of ``z_j`` over input
+        ``i``'s samples, and ``cov`` (k, p, p), ``cov[k, j, i]`` the
+        covariance of ``z_j`` and ``s_ki`` over them.
 
     Examples
     --------
@@ -86,12 +108,15 @@ def conditional_slopes(moments, design):
            [0.5, 0. ]])
     """
     # Cov(z_j, s_ki) over the samples that determine s_ki (z_i != 0)
-    nz, sbar, zbar_w, cov_zs = _informative(moments)
+    nz, sbar, zbar_w, cov_zs = _informative(moments, overwrite=overwrite)
     # one eigendecomposition gives both the pseudo-inverse and the rank
-    C_pinv, rank = linalg.pinvh(design.C, return_rank=True)
+    C_pinv, rank = psd_pinv(design.C)
     B = C_pinv @ cov_zs  # B[k, j, i] = sum_l C+[j, l] Cov(z_l, s_ki): one BLAS product per output
+    C_pinv_diag = np.diag(C_pinv).copy()
+    del C_pinv
     _self_slopes_on_own_samples(moments, B, nz, zbar_w, cov_zs)
-    return Bunch(B=B, C_pinv=C_pinv, rank=rank, nz=nz, sbar=sbar, zbar_w=zbar_w, cov=cov_zs)
+    return Bunch(B=B, C_pinv_diag=C_pinv_diag, rank=rank, nz=nz, sbar=sbar, zbar_w=zbar_w,
+                 cov=cov_zs)
 
 
 def _self_slopes_on_own_samples(moments, B, nz, zbar_w, cov_zs):
@@ -109,12 +134,15 @@ def _self_slopes_on_own_samples(moments, B, nz, zbar_w, cov_zs):
     if not has_zeros.any():
         return
     own_mean, var_own = _own_moments(moments, nz)
-    # [i, j]: Cov'(z_i, z_j) (zeros of z_i add nothing to sum z_i z_j)
-    cov_own = moments.zz / nz[:, None] - own_mean[:, None] * zbar_w
     diag = np.arange(len(nz))
-    others = B.copy()
-    others[:, diag, diag] = 0.0
-    explained = np.einsum("kji,ij->ki", others, cov_own)
+    # sum_{j != i} B_ji Cov'(z_i, z_j), a block of inputs i at a time; [i, j] of cov_own is
+    # Cov'(z_i, z_j) (zeros of z_i add nothing to sum z_i z_j)
+    explained = np.empty((B.shape[0], len(nz)))
+    for rows in row_slices(len(nz)):
+        cov_own = moments.zz[rows] / nz[rows, None] - own_mean[rows, None] * zbar_w[rows]
+        explained[:, rows] = np.einsum("kji,ij->ki", B[:, :, rows], cov_own)
+        explained[:, rows] -= B[:, diag[rows], diag[rows]] * cov_own[np.arange(len(cov_own)),
+                                                                      diag[rows]]
     scale = np.maximum(np.diag(moments.zz) / nz, np.finfo(float).tiny)
     slope = np.where(var_own > 1e-12 * scale,
                      (cov_zs[:, diag, diag] - explained) / np.where(var_own > 0, var_own, 1.0),
@@ -130,7 +158,7 @@ def _slope_variances(moments, slopes):
     the rank of ``C``) over the ``n_i`` samples where ``z_i != 0``; a self
     slope taken over them has ``sigma2_ki / (n_i Var'(z_i))``.
     """
-    nz, sbar, C_pinv = slopes.nz, slopes.sbar, slopes.C_pinv
+    nz, sbar = slopes.nz, slopes.sbar
     var_s = moments.ss / nz - sbar**2
     explained = np.einsum("kji,kji->ki", slopes.cov, slopes.B)
     rank = slopes.rank
@@ -148,7 +176,7 @@ def _slope_variances(moments, slopes):
         )
     dof = np.maximum(nz - rank - 1, 1)
     sigma2 = np.clip(var_s - explained, 0.0, None) * nz / dof
-    V = sigma2[:, None, :] * np.diag(C_pinv)[None, :, None] / nz[None, None, :]
+    V = (sigma2 / nz)[:, None, :] * slopes.C_pinv_diag[None, :, None]
     has_zeros = moments.nz < moments.n
     if has_zeros.any():  # the self slopes are over the samples where z_i != 0
         _, var_own = _own_moments(moments, nz)
@@ -219,17 +247,20 @@ def average_effects(moments, design, slopes):
     kappa = np.where(var > 0, cov_z_z2 / np.where(var > 0, var, 1.0), 0.0)
     diag = np.arange(zbar.size)
     beta_self = B[:, diag, diag]
-    partners = B.copy()
-    partners[:, diag, diag] = 0.0
     # the mean of s_i over all samples: over those where z_i != 0, carried to all
-    # by the slopes (nothing to carry for codings without zeros)
-    own = slopes.sbar + np.einsum("kji,ij->ki", partners, zbar[None, :] - slopes.zbar_w)
+    # by the slopes (nothing to carry for codings without zeros); the partners j != i
+    own = slopes.sbar.copy()
+    if not (moments.nz == moments.n).all():
+        for rows in row_slices(zbar.size):
+            shift = zbar[None, :] - slopes.zbar_w[rows]  # [i, j]
+            own[:, rows] += np.einsum("kji,ij->ki", B[:, :, rows], shift)
+            own[:, rows] -= beta_self[:, rows] * shift[np.arange(len(shift)), diag[rows]]
     zbar_own, _ = _own_moments(moments, slopes.nz)
     # B[k, i, j] is the slope of s_kj on z_i, beta_ji
-    return own + partners @ zbar + beta_self * (kappa - zbar_own)
+    return own + (B @ zbar - beta_self * zbar) + beta_self * (kappa - zbar_own)
 
 
-def epistasis_regression(moments, design, slopes, *, return_variance=False):
+def epistasis_regression(moments, design, slopes, *, return_variance=False, overwrite=False):
     """Pairwise epistasis from the conditional slopes of the ELM coefficients.
 
     ``E_ij = B_ji + B_ij`` (``B[j, i]``: slope of ``s_i`` on ``z_j``), the
@@ -257,6 +288,10 @@ def epistasis_regression(moments, design, slopes, *, return_variance=False):
     return_variance : bool, default=False
         Also return the sampling variance of each entry,
         ``Var(E_ij) = Var(B_ji) + Var(B_ij)`` (``Var(B_ii)`` on the diagonal).
+    overwrite : bool, default=False
+        Make ``E`` in place of ``slopes.B``, and remove that and ``slopes.cov``
+        from ``slopes``: two ``k x p x p`` arrays fewer, for a caller done with
+        the slopes.
 
     Returns
     -------
@@ -279,16 +314,17 @@ def epistasis_regression(moments, design, slopes, *, return_variance=False):
     array([[0., 1.],
            [1., 0.]])
     """
-    B = slopes.B
-    E = B + B.transpose(0, 2, 1)
-    diag = np.arange(B.shape[1])
-    E[:, diag, diag] = np.where(design.self_terms, B[:, diag, diag], 0.0)
-    if not return_variance:
-        return E
-    V = _slope_variances(moments, slopes)
-    E_var = V + V.transpose(0, 2, 1)
-    E_var[:, diag, diag] = np.where(design.self_terms, V[:, diag, diag], 0.0)
-    return E, E_var
+    V = _slope_variances(moments, slopes) if return_variance else None
+    if overwrite:  # read by the variances alone
+        slopes.pop("cov")
+    E = slopes.pop("B") if overwrite else slopes.B.copy()
+    diag = np.arange(E.shape[1])
+    for A in (E,) if V is None else (E, V):  # in place: A + A^T, the diagonal as it was
+        own = A[:, diag, diag].copy()
+        for k in range(A.shape[0]):
+            symmetrise_sum(A[k])
+        A[:, diag, diag] = np.where(design.self_terms, own, 0.0)
+    return E if V is None else (E, V)
 
 
 def epistasis_contrast(moments):

@@ -121,7 +121,9 @@ def _pairwise_part(Zc, E, diagonal, gamma):
 
     for symmetric ``E`` with diagonal ``diagonal`` (k, p), up to a constant.
     """
-    quadratic = 0.5 * (np.einsum("ni,kij,nj->nk", Zc, E, Zc, optimize=True) + (Zc**2) @ diagonal.T)
+    # one (n, p) product per output: no copy of E
+    form = np.stack([np.einsum("nj,nj->n", Zc @ E_k, Zc) for E_k in E], axis=1)
+    quadratic = 0.5 * (form + (Zc**2) @ diagonal.T)
     return quadratic - (Zc * gamma) @ diagonal.T
 
 
