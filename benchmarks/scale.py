@@ -51,9 +51,9 @@ GRID_N = (10_000, 50_000, 200_000)
 GRID_P = (1_000, 10_000, 50_000)
 TRAIN_SAMPLES = 5000
 #: Dense p x p float64 arrays alive at the peak of the regression/network decomposition of one
-#: output: the 5 streamed sums, the design, the slopes, E, its variance and their temporaries
-#: (15.4-15.9 measured with tracemalloc at p = 1000-3000).
-PAIRWISE_ARRAYS = 16
+#: output: the sums, the design, the slopes, E and its variance, updated in place (7.2 measured
+#: with tracemalloc at p = 3000, beside the batches).
+PAIRWISE_ARRAYS = 8
 BASE_GB = 0.5  # Python, torch and sklearn_elm imported
 BLOCK_ENTRIES = 2**22  # genotypes simulated per block of variants
 CODES = np.array([3, 2, 0], dtype=np.uint8)  # A1 count 0, 1, 2 -> PLINK 2-bit codes 11, 10, 00

@@ -23,12 +23,14 @@ ROWS = 8192
 ROW_BLOCK = 256
 
 
-def self_product(A):
+def self_product(A, out=None):
     """``A @ A.T`` for an in-memory ``A`` of any number of rows.
 
     Parameters
     ----------
     A : ndarray of shape (m, k)
+    out : ndarray of shape (m, m), default=None
+        Where to write the product (not overlapping ``A``).
 
     Returns
     -------
@@ -47,11 +49,11 @@ def self_product(A):
     >>> _blas.ROWS = saved
     """
     m = A.shape[0]
-    if m <= ROWS:
+    if m <= ROWS and out is None:
         return A @ A.T
-    P = np.empty((m, m), dtype=np.result_type(A.dtype, np.float32))
+    P = np.empty((m, m), dtype=np.result_type(A.dtype, np.float32)) if out is None else out
     for start in range(0, m, ROWS):
-        P[start : start + ROWS] = A[start : start + ROWS] @ A.T
+        np.matmul(A[start : start + ROWS], A.T, out=P[start : start + ROWS])
     return P
 
 
@@ -140,7 +142,7 @@ def symmetrise_sum(A, block=1024):
     return A
 
 
-def psd_pinv(C):
+def psd_pinv(C, overwrite=False):
     """Pseudo-inverse and rank of a symmetric positive semi-definite ``C``, as
     :func:`scipy.linalg.pinvh` computes them, with one ``p x p`` temporary fewer.
 
@@ -152,7 +154,10 @@ def psd_pinv(C):
     Parameters
     ----------
     C : ndarray of shape (p, p)
-        Symmetric positive semi-definite (a covariance matrix); not modified.
+        Symmetric positive semi-definite (a covariance matrix).
+    overwrite : bool, default=False
+        Work in ``C``'s memory, and return the pseudo-inverse there: two
+        ``p x p`` temporaries fewer (``C`` itself is lost).
 
     Returns
     -------
@@ -170,10 +175,14 @@ def psd_pinv(C):
     """
     from scipy import linalg
 
-    w, U = linalg.eigh(C, check_finite=False)
+    # C is symmetric: its transpose, Fortran-ordered, is itself, and LAPACK can overwrite it
+    w, U = linalg.eigh(C.T if overwrite else C, overwrite_a=overwrite, check_finite=False)
     above = np.abs(w) > np.max(np.abs(w), initial=0.0) * max(C.shape) * np.finfo(w.dtype).eps
     rank = int(above.sum())
     if (w[above] < 0).any():  # not semi-definite: pinvh's product
-        return (U[:, above] / w[above]) @ U[:, above].T, rank
+        C_pinv = (U[:, above] / w[above]) @ U[:, above].T
+        if overwrite:
+            C[...] = C_pinv
+        return (C if overwrite else C_pinv), rank
     U *= np.where(above, 1.0 / np.sqrt(np.where(above, w, 1.0)), 0.0)
-    return self_product(U), rank
+    return self_product(U, out=C if overwrite else None), rank

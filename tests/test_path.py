@@ -75,8 +75,10 @@ def test_regularization_path_stops_on_noise_and_restores():
     path stops `patience` steps after the first, whose weights come back."""
     rng = np.random.default_rng(0)
     X, y = rng.choice([-1.0, 1.0], size=(400, 12)), rng.standard_normal(400)
+    # the path alone: pairs seeded from noise would start the steps elsewhere
     reg = NeuralGPRegressor(random_state=0, module__hidden_sizes=(64,), max_epochs=70,
-                            batch_size=64, path_penalty=0.02).fit(X, y)
+                            batch_size=64, path_penalty=0.02,
+                            callbacks__pair_seeding__n_pairs=0).fit(X, y)
     path = dict(reg.callbacks_)["regularization_path"]
     assert path.best_step_ == 0 and path.restored_ and reg.path_penalty_ == 0.02
     assert len(path.steps_) == 1 + path.patience

@@ -357,9 +357,7 @@ def build_design(moments, *, overwrite=False):
     pair_var = _pair_variances(moments, zbar, self_terms, self_residual)
     if overwrite:
         del moments["z2z2"], moments["z2z"]
-    C = np.multiply(moments.zz, 1.0 / n)
-    for rows in row_slices(zbar.size):  # C -= zbar zbar^T, without a p x p temporary
-        C[rows] -= zbar[rows, None] * zbar
+    C = covariance(moments)
     var = np.diag(C).copy()
     m2, m3 = np.diag(moments.zz) / n, moments.z3 / n
     third = m3 - 3 * zbar * m2 + 2 * zbar**3
@@ -379,6 +377,29 @@ def build_design(moments, *, overwrite=False):
         product_mask=mask,
         inv_var=np.where(var > 0, 1.0 / np.where(var > 0, var, 1.0), 0.0),
     )
+
+
+def covariance(moments, out=None):
+    """The input covariance ``C = sum z z^T / n - zbar zbar^T`` of the streamed sums, a
+    block of rows at a time (no ``p x p`` temporary), into ``out`` where given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._decomposition import init_moments, update_moments
+    >>> from sklearn_elm._decomposition._moments import covariance
+    >>> Z = np.array([[1.0, 0.0], [-1.0, 2.0]])
+    >>> covariance(update_moments(init_moments(2, 1), Z, Z[:, :1], Z[:, None]))
+    array([[ 1., -1.],
+           [-1.,  1.]])
+    """
+    n = moments.n
+    zbar = moments.z / n
+    C = np.empty(moments.zz.shape) if out is None else out
+    for rows in row_slices(zbar.size):
+        np.multiply(moments.zz[rows], 1.0 / n, out=C[rows])
+        C[rows] -= zbar[rows, None] * zbar
+    return C
 
 
 def _self_terms(moments, self_residual):

@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from .._blas import psd_pinv, row_slices, symmetrise_sum
+from ._moments import covariance
 
 __all__ = ["average_effects", "conditional_slopes", "epistasis_contrast", "epistasis_regression"]
 
@@ -80,9 +81,10 @@ def conditional_slopes(moments, design, *, overwrite=False):
     design : Design
         The fit's design (:func:`~sklearn_elm._decomposition.build_design`).
     overwrite : bool, default=False
-        Make ``cov`` in place of ``moments.zs`` and remove that and
-        ``moments.nzz`` from ``moments`` (two ``p x p`` arrays per output fewer,
-        for a caller done with them).
+        Work in place of the sums ``moments.zs`` and ``moments.nzz`` (removed
+        from ``moments``) and of ``design.C`` (made again after): ``B`` takes the
+        memory of ``zs``, and ``cov`` is not returned (None).  Three ``p x p``
+        arrays fewer (per output), for a caller done with the sums.
 
     Returns
     -------
@@ -93,7 +95,8 @@ def conditional_slopes(moments, design, *, overwrite=False):
         ``nz`` (p,), their number, ``sbar`` (k, p), the mean coefficients,
         ``zbar_w`` (p, p), ``zbar_w[i, j]`` the mean of ``z_j`` over input
         ``i``'s samples, and ``cov`` (k, p, p), ``cov[k, j, i]`` the
-        covariance of ``z_j`` and ``s_ki`` over them.
+        covariance of ``z_j`` and ``s_ki`` over them; ``explained`` (k, p),
+        ``Cov(z, s_ki)^T B[k, :, i]``, for the slopes' variances.
 
     Examples
     --------
@@ -109,17 +112,33 @@ def conditional_slopes(moments, design, *, overwrite=False):
     """
     # Cov(z_j, s_ki) over the samples that determine s_ki (z_i != 0)
     nz, sbar, zbar_w, cov_zs = _informative(moments, overwrite=overwrite)
-    # one eigendecomposition gives both the pseudo-inverse and the rank
-    C_pinv, rank = psd_pinv(design.C)
-    B = C_pinv @ cov_zs  # B[k, j, i] = sum_l C+[j, l] Cov(z_l, s_ki): one BLAS product per output
+    # one eigendecomposition gives both the pseudo-inverse and the rank; with overwrite it
+    # is made in C's own memory, and C is made again from the sums after
+    C_pinv, rank = psd_pinv(design.C, overwrite=overwrite)
+    diag = np.arange(nz.size)
+    cov_diag = cov_zs[:, diag, diag].copy()
+    # B[k, j, i] = sum_l C+[j, l] Cov(z_l, s_ki), and Cov(z, s_ki)^T B[k, :, i] for the
+    # slopes' variances; with overwrite B is made in place of the covariances, a block of
+    # columns at a time
+    B = cov_zs if overwrite else np.empty_like(cov_zs)
+    explained = np.empty(sbar.shape)
+    for k in range(B.shape[0]):
+        for cols in row_slices(nz.size, 1024):
+            block = C_pinv @ cov_zs[k][:, cols]
+            explained[k, cols] = np.einsum("ji,ji->i", cov_zs[k][:, cols], block)
+            B[k][:, cols] = block
     C_pinv_diag = np.diag(C_pinv).copy()
     del C_pinv
-    _self_slopes_on_own_samples(moments, B, nz, zbar_w, cov_zs)
+    if overwrite:
+        covariance(moments, out=design.C)
+    before = B[:, diag, diag].copy()
+    _self_slopes_on_own_samples(moments, B, nz, zbar_w, cov_diag)
+    explained += cov_diag * (B[:, diag, diag] - before)
     return Bunch(B=B, C_pinv_diag=C_pinv_diag, rank=rank, nz=nz, sbar=sbar, zbar_w=zbar_w,
-                 cov=cov_zs)
+                 cov=None if overwrite else cov_zs, explained=explained)
 
 
-def _self_slopes_on_own_samples(moments, B, nz, zbar_w, cov_zs):
+def _self_slopes_on_own_samples(moments, B, nz, zbar_w, cov_diag):
     """Put the slope of ``s_i`` on ``z_i`` over the samples where ``z_i != 0`` into ``B``.
 
     Where an input has zeros, ``C^+`` weighs the slope of ``s_i`` on its own
@@ -145,7 +164,7 @@ def _self_slopes_on_own_samples(moments, B, nz, zbar_w, cov_zs):
                                                                       diag[rows]]
     scale = np.maximum(np.diag(moments.zz) / nz, np.finfo(float).tiny)
     slope = np.where(var_own > 1e-12 * scale,
-                     (cov_zs[:, diag, diag] - explained) / np.where(var_own > 0, var_own, 1.0),
+                     (cov_diag - explained) / np.where(var_own > 0, var_own, 1.0),
                      0.0)
     B[:, diag, diag] = np.where(has_zeros, slope, B[:, diag, diag])
 
@@ -160,7 +179,7 @@ def _slope_variances(moments, slopes):
     """
     nz, sbar = slopes.nz, slopes.sbar
     var_s = moments.ss / nz - sbar**2
-    explained = np.einsum("kji,kji->ki", slopes.cov, slopes.B)
+    explained = slopes.explained  # Cov(z, s_ki)^T B[k, :, i]
     rank = slopes.rank
     few = (moments.nz > 0) & (moments.nz - rank - 1 < 1)
     if few.any():
@@ -289,9 +308,8 @@ def epistasis_regression(moments, design, slopes, *, return_variance=False, over
         Also return the sampling variance of each entry,
         ``Var(E_ij) = Var(B_ji) + Var(B_ij)`` (``Var(B_ii)`` on the diagonal).
     overwrite : bool, default=False
-        Make ``E`` in place of ``slopes.B``, and remove that and ``slopes.cov``
-        from ``slopes``: two ``k x p x p`` arrays fewer, for a caller done with
-        the slopes.
+        Make ``E`` in place of ``slopes.B``, which is removed from ``slopes``:
+        one ``k x p x p`` array fewer, for a caller done with the slopes.
 
     Returns
     -------
@@ -315,8 +333,6 @@ def epistasis_regression(moments, design, slopes, *, return_variance=False, over
            [1., 0.]])
     """
     V = _slope_variances(moments, slopes) if return_variance else None
-    if overwrite:  # read by the variances alone
-        slopes.pop("cov")
     E = slopes.pop("B") if overwrite else slopes.B.copy()
     diag = np.arange(E.shape[1])
     for A in (E,) if V is None else (E, V):  # in place: A + A^T, the diagonal as it was
