@@ -13,8 +13,8 @@ row blocks, each an ordinary matrix product of two different operands (``gemm``)
 import numpy as np
 from scipy.linalg import blas
 
-__all__ = ["ROWS", "ROW_BLOCK", "add_product", "psd_pinv", "row_slices", "self_product",
-           "symmetrise_sum"]
+__all__ = ["ROWS", "ROW_BLOCK", "add_product", "psd_inverse", "psd_pinv", "row_slices",
+           "self_product", "symmetrise_sum"]
 
 #: Rows past which ``A @ A.T`` is made in blocks of this many rows.
 ROWS = 8192
@@ -186,3 +186,71 @@ def psd_pinv(C, overwrite=False):
         return (C if overwrite else C_pinv), rank
     U *= np.where(above, 1.0 / np.sqrt(np.where(above, w, 1.0)), 0.0)
     return self_product(U, out=C if overwrite else None), rank
+
+
+#: A covariance is inverted by Cholesky where LAPACK's estimate of its reciprocal condition
+#: number (1-norm) passes ``WELL_CONDITIONED p^2 eps``: then no eigenvalue is within ``p eps``
+#: of the largest, which :func:`psd_pinv` (and ``pinvh``) would drop, and the inverse is the
+#: pseudo-inverse (the factor ``p`` covers the 1-norm's distance from the 2-norm, 100 the
+#: estimate's own).
+WELL_CONDITIONED = 100.0
+
+
+def psd_inverse(C, overwrite=False):
+    """The inverse of a symmetric positive definite ``C`` by Cholesky, where it is well
+    conditioned enough to equal the pseudo-inverse; None elsewhere.
+
+    Several times faster than the eigendecomposition of :func:`psd_pinv` (``p^3``
+    multiply-adds in all), and with ``overwrite`` made in ``C``'s own memory.
+
+    Parameters
+    ----------
+    C : ndarray of shape (p, p)
+        Symmetric (a covariance matrix).
+    overwrite : bool, default=False
+        Work in ``C``'s memory and return the inverse there; where None is returned
+        ``C``'s contents are lost too.
+
+    Returns
+    -------
+    C_inv : ndarray of shape (p, p) or None
+        None where ``C`` is not positive definite or not well conditioned
+        (:data:`WELL_CONDITIONED`): use :func:`psd_pinv` there.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._blas import psd_inverse
+    >>> psd_inverse(np.array([[2.0, 1.0], [1.0, 2.0]])) * 3
+    array([[ 2., -1.],
+           [-1.,  2.]])
+    >>> psd_inverse(np.array([[1.0, 1.0], [1.0, 1.0]])) is None
+    True
+    """
+    from scipy.linalg import lapack
+
+    p = C.shape[0]
+    if p == 0 or not np.isfinite(C).all():
+        return None
+    anorm = max(float(np.abs(C[rows]).sum(axis=1).max()) for rows in row_slices(p))
+    # C is symmetric: its transpose, Fortran-ordered, is itself, and LAPACK works in place
+    work = C.T if overwrite else np.array(C, order="F")
+    factor, info = lapack.dpotrf(work, lower=False, clean=False, overwrite_a=True)
+    if info != 0:
+        return None
+    rcond, info = lapack.dpocon(factor, anorm, uplo="U")
+    if info != 0 or not rcond > WELL_CONDITIONED * p * p * np.finfo(np.float64).eps:
+        return None
+    inverse, info = lapack.dpotri(factor, lower=False, overwrite_c=True)
+    if info != 0:
+        return None
+    out = inverse.T  # C-ordered; its lower triangle (the upper of `inverse`) is filled
+    for a, rows in enumerate(row_slices(p, 1024)):  # mirror it to the upper
+        for cols in row_slices(p, 1024)[a:]:
+            if cols == rows:
+                block = out[rows, rows]
+                upper = np.triu_indices(block.shape[0], 1)
+                block[upper] = block.T[upper]
+            else:
+                out[rows, cols] = out[cols, rows].T
+    return out

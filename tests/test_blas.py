@@ -60,3 +60,22 @@ def test_psd_pinv_is_pinvh_with_its_rank(monkeypatch):
     # an indefinite matrix: pinvh's product
     M = np.diag([2.0, -1.0, 0.0])
     np.testing.assert_allclose(_blas.psd_pinv(M)[0], linalg.pinvh(M))
+
+
+def test_psd_inverse_where_well_conditioned_else_none():
+    from scipy import linalg
+
+    rng = np.random.default_rng(3)
+    C = np.cov(rng.normal(size=(200, 30)).T)
+    np.testing.assert_allclose(_blas.psd_inverse(C), linalg.pinvh(C), rtol=1e-10, atol=1e-12)
+    work = C.copy()
+    inverse = _blas.psd_inverse(work, overwrite=True)
+    assert np.shares_memory(inverse, work)
+    np.testing.assert_allclose(inverse, linalg.pinvh(C), rtol=1e-10, atol=1e-12)
+    # singular (a duplicated input) or barely invertible: left to the pseudo-inverse
+    Z = rng.normal(size=(200, 30))
+    Z[:, 7] = Z[:, 2]
+    assert _blas.psd_inverse(np.cov(Z.T)) is None
+    Z[:, 7] += 1e-9 * rng.normal(size=200)
+    assert _blas.psd_inverse(np.cov(Z.T)) is None
+    assert _blas.psd_inverse(-np.eye(3)) is None

@@ -535,3 +535,25 @@ def test_network_components_warn_where_the_parts_exceed_the_whole():
         warnings.simplefilter("error")
         vc = components(np.broadcast_to(a, Z.shape))  # f = a . z: parts and whole agree
     assert vc.additive[0] == pytest.approx(vc.genetic[0])
+
+
+@pytest.mark.parametrize("values", [(-1.0, 0.0, 1.0), (-1.0, 1.0), (0.0, 1.0, 2.0),
+                                    (-0.4, 0.6, 1.6)])
+def test_input_sums_are_the_plain_products(values):
+    """The p x p sums equal the float64 products whatever the codes: to the bit where
+    float32 products are exact (small integer codes), to round-off elsewhere."""
+    rng = np.random.default_rng(0)
+    Z = rng.choice(values, size=(300, 40))
+    Z[5, 3] = 0.37  # an imputed value in the second batch only
+    m = init_moments(40, 1)
+    for rows in (slice(0, 4), slice(4, 300)):
+        update_moments(m, Z[rows], np.zeros((len(Z[rows]), 1)), np.zeros((len(Z[rows]), 1, 40)))
+    Z2, indicator = Z**2, (Z != 0).astype(float)
+    for name, (A, B) in {"zz": (Z, Z), "z2z2": (Z2, Z2), "z2z": (Z2, Z),
+                         "nzz": (indicator, Z)}.items():
+        np.testing.assert_allclose(m[name], A.T @ B, rtol=1e-12, atol=1e-12, err_msg=name)
+    exact = init_moments(40, 1)
+    W = np.rint(np.clip(Z, -2, 2))
+    update_moments(exact, W, np.zeros((300, 1)), np.zeros((300, 1, 40)))
+    np.testing.assert_array_equal(exact.zz, W.T @ W)
+    np.testing.assert_array_equal(exact.nzz, (W != 0).T.astype(float) @ W)

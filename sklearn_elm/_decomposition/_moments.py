@@ -152,16 +152,45 @@ def update_moments(moments, Z, F, S):
     moments.ss += (S * S).sum(axis=0)
     moments.z3 += (Z2 * Z).sum(axis=0)
     if "zz" in moments:  # the p x p sums (see init_moments' pairwise)
-        # in place: no p x p temporary per sum
-        add_product(moments.zz, Z, Z)
-        add_product(moments.z2z2, Z2, Z2)
-        add_product(moments.z2z, Z2, Z)
-        add_product(moments.nzz, nonzero.astype(np.float64), Z)
-        for out in range(k):  # zs[k, j, i] = sum_n z_nj s_nki
+        _add_input_products(moments, Z, Z2, nonzero)
+        for out in range(k):  # zs[k, j, i] = sum_n z_nj s_nki, in place
             add_product(moments.zs[out], Z, S[:, out])
     if "class_n" in moments:
         _update_class_sums(moments, Z, S)
     return moments
+
+
+#: Largest batch whose products of codes in -2..2 are integers float32 holds exactly.
+EXACT_FLOAT32_ROWS = 2**24 // 16
+
+
+def _add_input_products(moments, Z, Z2, nonzero):
+    """Add a batch's ``zz``, ``z2z2``, ``z2z`` and ``nzz`` to the sums, in place.
+
+    Integer codes in ``-2..2`` (GenotypeEncoder's default codes, without imputed
+    values) have products that float32 holds exactly, batch sums included: there the
+    products are float32 BLAS, twice as fast, added to the float64 sums a block of rows
+    at a time, to the bit the float64 products.  Where ``z^2`` is the indicator of ``z !=
+    0`` (codes -1/0/+1) ``z2z`` and ``nzz`` are one product.  Other codes take float64
+    products made in place (:func:`~sklearn_elm._blas.add_product`).
+    """
+    indicator = nonzero.astype(Z2.dtype)
+    shared = np.array_equal(Z2, indicator)
+    exact = (len(Z) <= EXACT_FLOAT32_ROWS and np.abs(Z).max(initial=0.0) <= 2
+             and np.array_equal(Z, np.rint(Z)))
+    if not exact:
+        add_product(moments.zz, Z, Z)
+        add_product(moments.z2z2, Z2, Z2)
+        add_product(moments.z2z, Z2, Z)
+        add_product(moments.nzz, indicator, Z)
+        return
+    Z, Z2, indicator = (A.astype(np.float32) for A in (Z, Z2, indicator))
+    for rows in row_slices(Z.shape[1], 1024):
+        moments.zz[rows] += Z[:, rows].T @ Z
+        moments.z2z2[rows] += Z2[:, rows].T @ Z2
+        block = Z2[:, rows].T @ Z
+        moments.z2z[rows] += block
+        moments.nzz[rows] += block if shared else indicator[:, rows].T @ Z
 
 
 def _update_class_sums(moments, Z, S):

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 from sklearn.utils import Bunch
 
-from .._blas import psd_pinv, row_slices, symmetrise_sum
+from .._blas import psd_inverse, psd_pinv, row_slices, symmetrise_sum
 from ._moments import covariance
 
 __all__ = ["average_effects", "conditional_slopes", "epistasis_contrast", "epistasis_regression"]
@@ -112,9 +112,14 @@ def conditional_slopes(moments, design, *, overwrite=False):
     """
     # Cov(z_j, s_ki) over the samples that determine s_ki (z_i != 0)
     nz, sbar, zbar_w, cov_zs = _informative(moments, overwrite=overwrite)
-    # one eigendecomposition gives both the pseudo-inverse and the rank; with overwrite it
-    # is made in C's own memory, and C is made again from the sums after
-    C_pinv, rank = psd_pinv(design.C, overwrite=overwrite)
+    # the inverse by Cholesky where it is the pseudo-inverse, else one eigendecomposition
+    # gives both the pseudo-inverse and the rank; with overwrite either is made in C's own
+    # memory, and C is made again from the sums after
+    C_pinv, rank = psd_inverse(design.C, overwrite=overwrite), nz.size
+    if C_pinv is None:
+        if overwrite:  # lost to the Cholesky attempt
+            covariance(moments, out=design.C)
+        C_pinv, rank = psd_pinv(design.C, overwrite=overwrite)
     diag = np.arange(nz.size)
     cov_diag = cov_zs[:, diag, diag].copy()
     # B[k, j, i] = sum_l C+[j, l] Cov(z_l, s_ki), and Cov(z, s_ki)^T B[k, :, i] for the
