@@ -144,20 +144,24 @@ def symmetrise_sum(A, block=1024):
 
 def psd_pinv(C, overwrite=False):
     """Pseudo-inverse and rank of a symmetric positive semi-definite ``C``, as
-    :func:`scipy.linalg.pinvh` computes them, with one ``p x p`` temporary fewer.
+    :func:`scipy.linalg.pinvh` computes them, faster and with fewer ``p x p`` temporaries.
 
     The eigenvalues at most ``p eps max|w|`` are taken as 0, as ``pinvh`` takes them; the
     eigenvectors of the others are scaled in place by ``w^(-1/2)``, so that the
     pseudo-inverse is their product with their own transpose (a negative eigenvalue past
     that bound, of a matrix that is not semi-definite, falls back to ``pinvh``'s product).
+    The eigendecomposition is LAPACK's divide and conquer (``syevd``): a covariance of
+    fewer samples than inputs has as many eigenvalues at 0 as the difference, a cluster
+    that made ``pinvh``'s default (``syevr``) six times slower at ``p = 6,000`` (119 s against
+    20 s); it takes ``2 p^2`` floats of workspace while it runs.
 
     Parameters
     ----------
     C : ndarray of shape (p, p)
         Symmetric positive semi-definite (a covariance matrix).
     overwrite : bool, default=False
-        Work in ``C``'s memory, and return the pseudo-inverse there: two
-        ``p x p`` temporaries fewer (``C`` itself is lost).
+        Find the eigenvectors in ``C``'s memory (its contents are lost): one
+        ``p x p`` temporary fewer.
 
     Returns
     -------
@@ -176,16 +180,14 @@ def psd_pinv(C, overwrite=False):
     from scipy import linalg
 
     # C is symmetric: its transpose, Fortran-ordered, is itself, and LAPACK can overwrite it
-    w, U = linalg.eigh(C.T if overwrite else C, overwrite_a=overwrite, check_finite=False)
+    w, U = linalg.eigh(C.T if overwrite else C, overwrite_a=overwrite, check_finite=False,
+                       driver="evd")
     above = np.abs(w) > np.max(np.abs(w), initial=0.0) * max(C.shape) * np.finfo(w.dtype).eps
     rank = int(above.sum())
     if (w[above] < 0).any():  # not semi-definite: pinvh's product
-        C_pinv = (U[:, above] / w[above]) @ U[:, above].T
-        if overwrite:
-            C[...] = C_pinv
-        return (C if overwrite else C_pinv), rank
+        return (U[:, above] / w[above]) @ U[:, above].T, rank
     U *= np.where(above, 1.0 / np.sqrt(np.where(above, w, 1.0)), 0.0)
-    return self_product(U, out=C if overwrite else None), rank
+    return self_product(U), rank
 
 
 #: A covariance is inverted by Cholesky where LAPACK's estimate of its reciprocal condition

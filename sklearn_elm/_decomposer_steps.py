@@ -16,7 +16,7 @@ from ._decomposition import NEED_Y, FitState, build_design, check_terms, needs_p
 from ._elm import elm_steps, io_sizes
 from ._ensemble import average_networks, fit_members
 from ._inputs import is_dask, is_lazy
-from ._lazy import check_kept_memory, dask_stream
+from ._lazy import check_kept_memory, check_pairwise_memory, dask_stream
 from ._streaming import iter_inputs, stream
 
 __all__ = [
@@ -70,11 +70,16 @@ def stream_samples(decomposer, X, Y, preprocessing, net):
         check_kept_memory(X.shape[0], io_sizes(elm_steps(net.module_))[0],
                           decomposer.n_outputs_, epistasis=decomposer.epistasis_,
                           components=decomposer.components_, debiased=residuals)
+    pairwise = needs_pairwise_sums(decomposer.epistasis_, decomposer.components_)
+    if pairwise:
+        check_pairwise_memory(io_sizes(elm_steps(net.module_))[0], decomposer.n_outputs_,
+                              epistasis=decomposer.epistasis_,
+                              components=decomposer.components_)
     run = dask_stream if is_dask(X) else stream
     return run(X, Y, preprocessing, net, batch_size=decomposer.batch_size,
                n_outputs=decomposer.n_outputs_, keep=keep, debiased=residuals,
                contrast=decomposer.epistasis_ == "contrast",
-               pairwise=needs_pairwise_sums(decomposer.epistasis_, decomposer.components_),
+               pairwise=pairwise,
                keep_float32=decomposer.epistasis_ == "screened"
                and decomposer.components_ in ("screened", "network"))
 

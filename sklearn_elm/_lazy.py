@@ -25,8 +25,8 @@ import numpy as np
 from ._inputs import is_dask
 from ._streaming import combine_sums, contributions, finish_stream, stream_sums
 
-__all__ = ["check_kept_memory", "dask_stream", "kept_bytes", "lazy_predict", "transform_in_blocks",
-           "whole_batches"]
+__all__ = ["check_kept_memory", "check_pairwise_memory", "dask_stream", "kept_bytes",
+           "lazy_predict", "pairwise_bytes", "transform_in_blocks", "whole_batches"]
 
 
 def _available_memory():
@@ -93,6 +93,43 @@ def check_kept_memory(n_samples, n_inputs, n_outputs, *, epistasis, components, 
         f"of the {_in_units(available)} available. Use epistasis='regression' and "
         "components='network', which stream the samples in blocks and keep none, or "
         "decompose fewer samples."
+    )
+
+
+def pairwise_bytes(n_inputs, n_outputs):
+    """Bytes of the ``p x p`` float64 arrays that the streamed sums' estimators hold at
+    their peak: ``4 + 2 k`` of them (the input sums and their design, and per output the
+    sums with the coefficients, made into the pair matrix, and its variance).
+
+    Examples
+    --------
+    >>> from sklearn_elm._lazy import pairwise_bytes
+    >>> pairwise_bytes(10_000, 1) / 1e9  # GB
+    4.8
+    """
+    return 8 * n_inputs**2 * (4 + 2 * n_outputs)
+
+
+def check_pairwise_memory(n_inputs, n_outputs, *, epistasis, components):
+    """Refuse, before any sample is read, a fit whose ``p x p`` arrays
+    (:func:`pairwise_bytes`) would take more than the memory available.
+
+    Examples
+    --------
+    >>> from sklearn_elm._lazy import check_pairwise_memory
+    >>> check_pairwise_memory(100, 1, epistasis="regression", components="network")
+    """
+    needed = pairwise_bytes(n_inputs, n_outputs)
+    available = _available_memory()
+    if available is None or needed <= 0.9 * available:
+        return
+    raise ValueError(
+        f"epistasis={epistasis!r} with components={components!r} holds about "
+        f"{4 + 2 * n_outputs} dense {n_inputs} x {n_inputs} float64 arrays at its peak "
+        f"(the sums over samples, their design, and per output the pair matrix and its "
+        f"variance): {_in_units(needed)}, more than the {_in_units(available)} available. "
+        "Use epistasis='screened' and components='screened', which rank the pairs without "
+        "a dense p x p array, or decompose fewer loci."
     )
 
 

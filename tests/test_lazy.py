@@ -242,3 +242,16 @@ def test_a_pipeline_trains_on_a_plink_file_without_reading_it_whole(panel, no_wh
     dec = ELMDecomposer(make_pipeline(GenotypeEncoder(), NeuralGPRegressor(
         module__hidden_sizes=(8,), max_epochs=5, random_state=0)), **STREAMED).fit(lazy, trait)
     assert dec.additive_effects_.shape == (N_LOCI,)
+
+
+def test_pairwise_arrays_beyond_memory_are_refused(panel, network, monkeypatch,
+                                                   no_whole_read):
+    """Where the p x p arrays of the streamed sums would not fit, the fit stops before
+    reading a sample, naming their number, the bytes and the estimator that needs none."""
+    path, genotypes, trait = panel
+    monkeypatch.setattr("sklearn_elm._lazy._available_memory", lambda: 1_000)
+    for X in (open_plink(path), genotypes):
+        with pytest.raises(ValueError, match=r"about 6 dense 6 x 6 float64 arrays .*: 1\.73 kB, "
+                           r"more than the 1 kB available\. Use epistasis='screened'"):
+            ELMDecomposer(network, prefit=True, batch_size=BATCH, **STREAMED).fit(X, trait)
+    assert not no_whole_read

@@ -113,7 +113,7 @@ def conditional_slopes(moments, design, *, overwrite=False):
     # Cov(z_j, s_ki) over the samples that determine s_ki (z_i != 0)
     nz, sbar, zbar_w, cov_zs = _informative(moments, overwrite=overwrite)
     # the inverse by Cholesky where it is the pseudo-inverse, else one eigendecomposition
-    # gives both the pseudo-inverse and the rank; with overwrite either is made in C's own
+    # gives both the pseudo-inverse and the rank; with overwrite either works in C's own
     # memory, and C is made again from the sums after
     C_pinv, rank = psd_inverse(design.C, overwrite=overwrite), nz.size
     if C_pinv is None:
