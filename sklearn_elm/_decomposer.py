@@ -216,10 +216,12 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     ``sklearn_elm/_decomposition/_variance.py``.
 
     *Memory and out of core.*  The ELM statistics are sums over samples accumulated
-    batch by batch; the projection, debiased and screened estimators also keep the
-    encoded inputs, genetic values and residuals, ``O(n (p + 2 n_outputs))``, and are
-    refused, before anything is read, where those would take more than half the memory
-    available.  ``X`` may be a lazy array read in sample blocks
+    batch by batch, ``p x p`` float64 arrays of them: every estimator but the screened
+    one holds about ``4 + 2 n_outputs`` such arrays at its peak, and is refused, before
+    anything is read, where those would not fit in the memory available.  The projection,
+    debiased and screened estimators also keep the encoded inputs, genetic values and
+    residuals, ``O(n (p + 2 n_outputs))``, and are refused, before anything is read, where
+    those would take more than half the memory available.  ``X`` may be a lazy array read in sample blocks
     (:func:`~sklearn_elm.datasets.open_plink`) or a dask array, never read whole; for a
     dask array the sums are a map-reduce on the active scheduler, equal to the in-memory
     sums to float round-off.  The costs of each estimator are in ``docs/scaling.rst``.
@@ -308,8 +310,9 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         ValueError
             If ``y`` is missing (unless ``prefit=True``) or constant, if the
             network's map is not exact, if a least-squares projection has
-            more terms than the samples allow, or if a lazy ``X``'s kept
-            samples would take more than half the memory available.
+            more terms than the samples allow, if the ``p x p`` sums would not
+            fit in the memory available, or if a lazy ``X``'s kept samples would
+            take more than half of it.
         """
         X, y = validate_fit(self, X, y)
         for name in ("estimators_", "additive_effects_std_", "variance_components_std_"):

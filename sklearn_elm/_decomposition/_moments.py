@@ -350,9 +350,9 @@ def build_design(moments, *, overwrite=False):
     moments : Bunch
         Streamed sums (:func:`update_moments`); only the input sums are read.
     overwrite : bool, default=False
-        Remove the sums that only the design reads (``z2z2``, ``z2z``) from
-        ``moments`` as soon as they are read: two ``p x p`` arrays fewer at
-        the peak, for a caller done with them.
+        Make ``pair_var`` in the memory of ``moments.z2z2`` and remove the sums
+        that only the design reads (``z2z2``, ``z2z``) from ``moments``: two
+        ``p x p`` arrays fewer, for a caller done with them.
 
     Returns
     -------
@@ -383,8 +383,8 @@ def build_design(moments, *, overwrite=False):
     zbar = moments.z / n
     self_residual = _self_residual(moments)
     self_terms = _self_terms(moments, self_residual)
-    pair_var = _pair_variances(moments, zbar, self_terms, self_residual)
-    if overwrite:
+    pair_var = _pair_variances(moments, zbar, self_terms, self_residual, overwrite=overwrite)
+    if overwrite:  # z2z2 is pair_var now
         del moments["z2z2"], moments["z2z"]
     C = covariance(moments)
     var = np.diag(C).copy()
@@ -455,13 +455,15 @@ def _self_residual(moments):
     return var2 - np.where(var > 0, cov**2 / np.where(var > 0, var, 1.0), var2)
 
 
-def _pair_variances(moments, zbar, self_terms, self_residual):
+def _pair_variances(moments, zbar, self_terms, self_residual, *, overwrite=False):
     """Variance of each pairwise term (:attr:`Design.pair_var`) from the raw moments,
-    a block of rows at a time (temporaries of ``ROW_BLOCK x p``, :data:`~sklearn_elm._blas.ROW_BLOCK`)."""
+    a block of rows at a time (temporaries of ``ROW_BLOCK x p``,
+    :data:`~sklearn_elm._blas.ROW_BLOCK`); with ``overwrite`` in the memory of
+    ``moments.z2z2``, each block of its rows read before it is written."""
     n = moments.n
     M2 = np.diag(moments.zz) / n
     zj = zbar[None, :]
-    V = np.empty((zbar.size, zbar.size))
+    V = moments.z2z2 if overwrite else np.empty((zbar.size, zbar.size))
     for rows in row_slices(zbar.size):
         zi = zbar[rows, None]
         M = moments.zz[rows] / n

@@ -313,8 +313,9 @@ def epistasis_regression(moments, design, slopes, *, return_variance=False, over
         Also return the sampling variance of each entry,
         ``Var(E_ij) = Var(B_ji) + Var(B_ij)`` (``Var(B_ii)`` on the diagonal).
     overwrite : bool, default=False
-        Make ``E`` in place of ``slopes.B``, which is removed from ``slopes``:
-        one ``k x p x p`` array fewer, for a caller done with the slopes.
+        Make ``E`` in place of ``slopes.B``, and remove that and ``slopes.zbar_w``
+        from ``slopes`` first: ``k + 1`` ``p x p`` arrays fewer, for a caller done
+        with the slopes (their average effects computed).
 
     Returns
     -------
@@ -337,6 +338,8 @@ def epistasis_regression(moments, design, slopes, *, return_variance=False, over
     array([[0., 1.],
            [1., 0.]])
     """
+    if overwrite:  # read by the average effects and the self slopes alone, both done
+        slopes.pop("zbar_w")
     V = _slope_variances(moments, slopes) if return_variance else None
     E = slopes.pop("B") if overwrite else slopes.B.copy()
     diag = np.arange(E.shape[1])
