@@ -191,10 +191,11 @@ def psd_pinv(C, overwrite=False):
 
 
 #: A covariance is inverted by Cholesky where LAPACK's estimate of its reciprocal condition
-#: number (1-norm) passes ``WELL_CONDITIONED p^2 eps``: then no eigenvalue is within ``p eps``
+#: number (1-norm) passes ``WELL_CONDITIONED p eps``: then no eigenvalue is within ``p eps``
 #: of the largest, which :func:`psd_pinv` (and ``pinvh``) would drop, and the inverse is the
-#: pseudo-inverse (the factor ``p`` covers the 1-norm's distance from the 2-norm, 100 the
-#: estimate's own).
+#: pseudo-inverse.  A symmetric matrix's 2-norm condition number is at most its 1-norm one,
+#: and LAPACK's estimate of the norm of the inverse is a lower bound, usually within a factor
+#: of 3: the factor 100 covers it.
 WELL_CONDITIONED = 100.0
 
 
@@ -241,7 +242,7 @@ def psd_inverse(C, overwrite=False):
     if info != 0:
         return None
     rcond, info = lapack.dpocon(factor, anorm, uplo="U")
-    if info != 0 or not rcond > WELL_CONDITIONED * p * p * np.finfo(np.float64).eps:
+    if info != 0 or not rcond > WELL_CONDITIONED * p * np.finfo(np.float64).eps:
         return None
     inverse, info = lapack.dpotri(factor, lower=False, overwrite_c=True)
     if info != 0:

@@ -9,6 +9,7 @@ network that shrank its fit.
 
 import numpy as np
 
+from .._blas import row_slices
 from .._components import components_bunch
 from ._inference import approximate_component_se, component_se_bunch
 from ._projection import _design_apply, _symmetric
@@ -107,11 +108,23 @@ def variance_components(
     add = np.einsum("ki,ij,kj->k", additive, C, additive)
     if additive_variance is not None:
         add = add - additive_variance @ design.var
-    upper = np.triu(design.pair_var)
     if pairwise_variance is None:
-        pairwise_variance = np.einsum("kij,ij->k", epistasis**2, upper)
-    epi = pairwise_variance - np.einsum("kij,ij->k", epistasis_variance, upper)
+        pairwise_variance = _upper_sum(epistasis, design.pair_var, square=True)
+    epi = pairwise_variance - _upper_sum(epistasis_variance, design.pair_var)
     return components_bunch(add, epi, genetic, phenotypic)
+
+
+def _upper_sum(A, W, square=False):
+    """``sum_{i <= j} A[k, i, j] W[i, j]`` (``A**2`` with ``square``), a block of rows at a
+    time: no ``p x p`` temporary."""
+    p = W.shape[0]
+    total = np.zeros(A.shape[0])
+    for rows in row_slices(p):
+        block = np.where(np.arange(p)[None, :] >= np.arange(rows.start, rows.stop)[:, None],
+                         W[rows], 0.0)
+        part = A[:, rows] ** 2 if square else A[:, rows]
+        total += np.einsum("kij,ij->k", part, block)
+    return total
 
 
 def _pairwise_part(Zc, E, diagonal, gamma):
