@@ -149,8 +149,8 @@ def update_moments(moments, Z, F, S):
     moments.nz += nonzero.sum(axis=0)
     S = np.where(nonzero[:, None, :], S, 0.0)
     moments.s += S.sum(axis=0)
-    moments.ss += (S * S).sum(axis=0)
-    moments.z3 += (Z2 * Z).sum(axis=0)
+    moments.ss += np.einsum("nkp,nkp->kp", S, S)  # no temporary of S's size
+    moments.z3 += np.einsum("np,np->p", Z2, Z)
     if "zz" in moments:  # the p x p sums (see init_moments' pairwise)
         _add_input_products(moments, Z, Z2, nonzero)
         for out in range(k):  # zs[k, j, i] = sum_n z_nj s_nki, in place
@@ -174,17 +174,17 @@ def _add_input_products(moments, Z, Z2, nonzero):
     0`` (codes -1/0/+1) ``z2z`` and ``nzz`` are one product.  Other codes take float64
     products made in place (:func:`~sklearn_elm._blas.add_product`).
     """
-    indicator = nonzero.astype(Z2.dtype)
-    shared = np.array_equal(Z2, indicator)
+    shared = np.array_equal(Z2, nonzero)  # z^2 is the indicator of z != 0
     exact = (len(Z) <= EXACT_FLOAT32_ROWS and np.abs(Z).max(initial=0.0) <= 2
              and np.array_equal(Z, np.rint(Z)))
     if not exact:
         add_product(moments.zz, Z, Z)
         add_product(moments.z2z2, Z2, Z2)
         add_product(moments.z2z, Z2, Z)
-        add_product(moments.nzz, indicator, Z)
+        add_product(moments.nzz, Z2 if shared else nonzero.astype(np.float64), Z)
         return
-    Z, Z2, indicator = (A.astype(np.float32) for A in (Z, Z2, indicator))
+    Z, Z2 = Z.astype(np.float32), Z2.astype(np.float32)
+    indicator = Z2 if shared else nonzero.astype(np.float32)
     for rows in row_slices(Z.shape[1], 1024):
         moments.zz[rows] += Z[:, rows].T @ Z
         moments.z2z2[rows] += Z2[:, rows].T @ Z2
