@@ -85,7 +85,8 @@ def add_product(out, A, B):
     array([[4., 5.],
            [7., 9.]])
     """
-    if out.dtype == np.float64 and out.flags.c_contiguous and out.size:
+    overlap = np.shares_memory(out, A) or np.shares_memory(out, B)  # BLAS forbids it
+    if out.dtype == np.float64 and out.flags.c_contiguous and out.size and not overlap:
         A = np.asarray(A, dtype=np.float64)
         B = np.asarray(B, dtype=np.float64)
         result = blas.dgemm(1.0, B.T, A.T, beta=1.0, c=out.T, trans_b=True, overwrite_c=True)
@@ -180,8 +181,7 @@ def psd_pinv(C, overwrite=False):
     from scipy import linalg
 
     # C is symmetric: its transpose, Fortran-ordered, is itself, and LAPACK can overwrite it
-    w, U = linalg.eigh(C.T if overwrite else C, overwrite_a=overwrite, check_finite=False,
-                       driver="evd")
+    w, U = linalg.eigh(C.T if overwrite else C, overwrite_a=overwrite, driver="evd")
     above = np.abs(w) > np.max(np.abs(w), initial=0.0) * max(C.shape) * np.finfo(w.dtype).eps
     rank = int(above.sum())
     if (w[above] < 0).any():  # not semi-definite: pinvh's product

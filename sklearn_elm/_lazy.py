@@ -26,7 +26,8 @@ from ._inputs import is_dask
 from ._streaming import combine_sums, contributions, finish_stream, stream_sums
 
 __all__ = ["check_kept_memory", "check_pairwise_memory", "dask_stream", "kept_bytes",
-           "lazy_predict", "pairwise_bytes", "transform_in_blocks", "whole_batches"]
+           "lazy_predict", "pairwise_arrays", "pairwise_bytes", "transform_in_blocks",
+           "whole_batches"]
 
 
 def _available_memory():
@@ -96,10 +97,25 @@ def check_kept_memory(n_samples, n_inputs, n_outputs, *, epistasis, components, 
     )
 
 
-def pairwise_bytes(n_inputs, n_outputs):
-    """Bytes of the ``p x p`` float64 arrays that the streamed sums' estimators hold at
-    their peak: ``4 + 2 k`` of them (the input sums and their design, and per output the
-    sums with the coefficients, made into the pair matrix, and its variance).
+def pairwise_arrays(n_outputs, contrast=False):
+    """How many ``p x p`` float64 arrays the streamed sums' estimators hold at their peak:
+    ``4 + 2 k`` (the input sums and their design, and per output the sums with the
+    coefficients, made into the pair matrix, and its variance), and ``4 + 4 k`` more for
+    the genotype-class sums of ``epistasis="contrast"``.  In one process: on a dask cluster
+    every task holds its own sums too.
+
+    Examples
+    --------
+    >>> from sklearn_elm._lazy import pairwise_arrays
+    >>> pairwise_arrays(1), pairwise_arrays(1, contrast=True)
+    (6, 14)
+    """
+    k = int(n_outputs)
+    return 4 + 2 * k + (4 + 4 * k if contrast else 0)
+
+
+def pairwise_bytes(n_inputs, n_outputs, contrast=False):
+    """Bytes of the :func:`pairwise_arrays` of ``p = n_inputs`` inputs.
 
     Examples
     --------
@@ -107,7 +123,7 @@ def pairwise_bytes(n_inputs, n_outputs):
     >>> pairwise_bytes(10_000, 1) / 1e9  # GB
     4.8
     """
-    return 8 * n_inputs**2 * (4 + 2 * n_outputs)
+    return 8 * n_inputs**2 * pairwise_arrays(n_outputs, contrast)
 
 
 def check_pairwise_memory(n_inputs, n_outputs, *, epistasis, components):
@@ -119,15 +135,18 @@ def check_pairwise_memory(n_inputs, n_outputs, *, epistasis, components):
     >>> from sklearn_elm._lazy import check_pairwise_memory
     >>> check_pairwise_memory(100, 1, epistasis="regression", components="network")
     """
-    needed = pairwise_bytes(n_inputs, n_outputs)
+    contrast = epistasis == "contrast"
+    needed = pairwise_bytes(n_inputs, n_outputs, contrast)
     available = _available_memory()
     if available is None or needed <= 0.9 * available:
         return
+    classes = ", the genotype-class sums" if contrast else ""
     raise ValueError(
         f"epistasis={epistasis!r} with components={components!r} holds about "
-        f"{4 + 2 * n_outputs} dense {n_inputs} x {n_inputs} float64 arrays at its peak "
-        f"(the sums over samples, their design, and per output the pair matrix and its "
-        f"variance): {_in_units(needed)}, more than the {_in_units(available)} available. "
+        f"{pairwise_arrays(n_outputs, contrast)} dense {n_inputs} x {n_inputs} float64 "
+        f"arrays at its peak (the sums over samples{classes}, their design, and per output "
+        f"the pair matrix and its variance): {_in_units(needed)}, more than the "
+        f"{_in_units(available)} available. "
         "Use epistasis='screened' and components='screened', which rank the pairs without "
         "a dense p x p array, or decompose fewer loci."
     )

@@ -79,3 +79,12 @@ def test_psd_inverse_where_well_conditioned_else_none():
     Z[:, 7] += 1e-9 * rng.normal(size=200)
     assert _blas.psd_inverse(np.cov(Z.T)) is None
     assert _blas.psd_inverse(-np.eye(3)) is None
+
+
+def test_add_product_with_an_operand_in_out_and_pinv_of_nan():
+    rng = np.random.default_rng(4)
+    out = rng.normal(size=(70, 70))
+    expected = out + out.T @ out
+    np.testing.assert_allclose(_blas.add_product(out, out, out), expected, rtol=1e-10)
+    with pytest.raises(ValueError, match="infs or NaNs"):
+        _blas.psd_pinv(np.array([[1.0, np.nan], [np.nan, 1.0]]))

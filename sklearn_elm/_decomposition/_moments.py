@@ -31,7 +31,7 @@ from functools import cached_property
 import numpy as np
 from sklearn.utils import Bunch
 
-from .._blas import add_product, row_slices
+from .._blas import add_product, row_slices, symmetrise_sum
 
 __all__ = ["Design", "build_design", "init_moments", "update_moments", "with_target"]
 
@@ -426,8 +426,12 @@ def covariance(moments, out=None):
     zbar = moments.z / n
     C = np.empty(moments.zz.shape) if out is None else out
     for rows in row_slices(zbar.size):
-        np.multiply(moments.zz[rows], 1.0 / n, out=C[rows])
+        np.divide(moments.zz[rows], n, out=C[rows])
         C[rows] -= zbar[rows, None] * zbar
+    # exactly symmetric: sums of non-integer codes made by gemm may differ from their
+    # transpose at round-off, and the inverses read one triangle
+    symmetrise_sum(C)
+    C *= 0.5
     return C
 
 
