@@ -221,10 +221,10 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     anything is read, where those would not fit in the memory available.  The projection,
     debiased and screened estimators also keep the encoded inputs, genetic values and
     residuals, ``O(n (p + 2 n_outputs))``, and are refused, before anything is read, where
-    those would take more than half the memory available.  ``X`` may be a lazy array read in sample blocks
-    (:func:`~sklearn_elm.datasets.open_plink`) or a dask array, never read whole; for a
-    dask array the sums are a map-reduce on the active scheduler, equal to the in-memory
-    sums to float round-off.  The costs of each estimator are in ``docs/scaling.rst``.
+    those would take more than half the memory available.  ``X`` may be a lazy array read
+    in sample blocks (:func:`~sklearn_elm.datasets.open_plink`) or a dask array, never read
+    whole; for a dask array the sums are a map-reduce on the active scheduler, equal to the
+    in-memory sums to float round-off.  The costs of each estimator are in ``docs/scaling.rst``.
 
     Examples
     --------

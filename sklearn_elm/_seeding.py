@@ -213,8 +213,8 @@ class PairSeeding(Callback):
         cost ``4 |b| / s`` of path norm (``s`` is 1 for a ReLU, ``1 - negative_slope`` for a
         leaky ReLU), so the mean squared error plus ``penalty`` times that is least at the
         least-squares slope (without intercept, of what the units compute, ``x``) moved ``2
-        penalty / (s mean(x^2))`` towards 0 (and 0 where it would cross).  A unit whose output weight starts at 0 still reads its pair
-        and grows where the data hold it."""
+        penalty / (s mean(x^2))`` towards 0 (and 0 where it would cross).  A unit whose
+        output weight starts at 0 still reads its pair and grows where the data hold it."""
         signs = torch.tensor([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]])
         out_signs = torch.tensor([1.0, 1.0, -1.0, -1.0])
         W1, W2 = hidden.weight, output.weight
