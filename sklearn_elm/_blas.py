@@ -201,7 +201,8 @@ WELL_CONDITIONED = 100.0
 
 def psd_inverse(C, overwrite=False):
     """The inverse of a symmetric positive definite ``C`` by Cholesky, where it is well
-    conditioned enough to equal the pseudo-inverse; None elsewhere.
+    conditioned enough to equal the pseudo-inverse; None elsewhere.  Rows and columns of
+    zeros (inputs of zero variance) are 0 in the result, as in the pseudo-inverse.
 
     Several times faster than the eigendecomposition of :func:`psd_pinv` (``p^3``
     multiply-adds in all), and with ``overwrite`` made in ``C``'s own memory.
@@ -235,9 +236,19 @@ def psd_inverse(C, overwrite=False):
     p = C.shape[0]
     if p == 0 or not np.isfinite(C).all():
         return None
+    # inputs of zero variance (their rows and columns 0) are set aside: the mean variance
+    # on their diagonal while C is inverted, 0 in the inverse's rows and columns after,
+    # which is the pseudo-inverse
+    diagonal = np.diag(C).copy()
+    aside = np.flatnonzero(diagonal == 0)
+    if aside.size and (np.abs(C[aside]).max() > 0 or aside.size == p):
+        return None
+    stand_in = diagonal.sum() / (p - aside.size)
     anorm = max(float(np.abs(C[rows]).sum(axis=1).max()) for rows in row_slices(p))
+    anorm = max(anorm, stand_in) if aside.size else anorm
     # C is symmetric: its transpose, Fortran-ordered, is itself, and LAPACK works in place
     work = C.T if overwrite else np.array(C, order="F")
+    work[aside, aside] = stand_in
     factor, info = lapack.dpotrf(work, lower=False, clean=False, overwrite_a=True)
     if info != 0:
         return None
@@ -256,4 +267,6 @@ def psd_inverse(C, overwrite=False):
                 block[upper] = block.T[upper]
             else:
                 out[rows, cols] = out[cols, rows].T
+    out[aside, :] = 0.0
+    out[:, aside] = 0.0
     return out

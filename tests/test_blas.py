@@ -88,3 +88,17 @@ def test_add_product_with_an_operand_in_out_and_pinv_of_nan():
     np.testing.assert_allclose(_blas.add_product(out, out, out), expected, rtol=1e-10)
     with pytest.raises(ValueError, match="infs or NaNs"):
         _blas.psd_pinv(np.array([[1.0, np.nan], [np.nan, 1.0]]))
+
+
+def test_psd_inverse_sets_inputs_of_zero_variance_aside():
+    from scipy import linalg
+
+    rng = np.random.default_rng(5)
+    Z = rng.normal(size=(100, 8))
+    Z[:, [2, 6]] = 3.0
+    C = np.cov(Z.T)
+    work = C.copy()
+    inverse = _blas.psd_inverse(work, overwrite=True)
+    np.testing.assert_allclose(inverse, linalg.pinvh(C), atol=1e-12)
+    assert not inverse[[2, 6]].any() and not inverse[:, [2, 6]].any()
+    assert _blas.psd_inverse(np.zeros((3, 3))) is None

@@ -557,3 +557,19 @@ def test_input_sums_are_the_plain_products(values):
     update_moments(exact, W, np.zeros((300, 1)), np.zeros((300, 1, 40)))
     np.testing.assert_array_equal(exact.zz, W.T @ W)
     np.testing.assert_array_equal(exact.nzz, (W != 0).T.astype(float) @ W)
+
+
+def test_a_constant_input_that_binary_fractions_cannot_hold_has_no_slopes():
+    """1.3 is not exact in binary: the input's variance from the sums is round-off, which a
+    pseudo-inverse would blow up into slopes of ~1e13 on an input that does not vary."""
+    rng = np.random.default_rng(0)
+    Z = rng.choice([-1.0, 1.0], size=(500, 6))
+    Z[:, 4] = 1.3
+    S = rng.standard_normal((500, 1, 6))
+    m = update_moments(init_moments(6, 1), Z, (S[:, 0] * Z).sum(1)[:, None], S)
+    design = build_design(m)
+    assert design.var[4] == 0.0 and not design.C[4].any()
+    slopes = conditional_slopes(m, design)
+    assert not slopes.B[0, 4].any() and slopes.C_pinv_diag[4] == 0.0
+    E, E_var = epistasis_regression(m, design, slopes, return_variance=True)
+    assert np.abs(E_var).max() < 1.0

@@ -410,7 +410,8 @@ def build_design(moments, *, overwrite=False):
 
 def covariance(moments, out=None):
     """The input covariance ``C = sum z z^T / n - zbar zbar^T`` of the streamed sums, a
-    block of rows at a time (no ``p x p`` temporary), into ``out`` where given.
+    block of rows at a time (no ``p x p`` temporary), into ``out`` where given; exactly
+    symmetric, and 0 in the row and column of an input constant to round-off.
 
     Examples
     --------
@@ -432,6 +433,13 @@ def covariance(moments, out=None):
     # transpose at round-off, and the inverses read one triangle
     symmetrise_sum(C)
     C *= 0.5
+    # a constant input whose value binary fractions do not hold (1.3) keeps a variance of
+    # round-off, ~1e-14, which a pseudo-inverse would blow up: within the sums' round-off
+    # (n eps E[z^2]) the input is constant, its row and column 0
+    m2 = np.diag(moments.zz) / n
+    constant = np.flatnonzero(np.diag(C) <= n * np.finfo(np.float64).eps * m2)
+    C[constant, :] = 0.0
+    C[:, constant] = 0.0
     return C
 
 
