@@ -74,6 +74,12 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         decomposed; each member is decomposed too, for the spread across members.
     n_jobs : int or None, default=None
         Members trained and decomposed in parallel (joblib; None is 1).
+    pairs_dtype : {"float64", "float32"}, default="float64"
+        dtype of ``epistasis_matrix_`` and ``epistasis_variance_``, the ``p x
+        p`` outputs (0.8 GB each per output in float64 at ``p = 10,000``).
+        ``"float32"`` halves what the fitted decomposer holds (the fit itself
+        works in float64, and its peak memory is the same); the values are
+        those of float64 rounded.
     epistasis : {"auto", "projection", "screened", "regression", "contrast"}, default="auto"
         How additive and pairwise effects are read off the network.
         ``"auto"`` is ``"projection"`` when its least-squares problem is well
@@ -143,7 +149,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         of ``d_i z_i^2`` otherwise (e.g. diploid -1/0/1).  For ``"screened"``,
         where the dense matrix and its variance would take more than 4 GiB
         together, a :class:`scipy.sparse.coo_array` of the same shape that
-        stores the chosen pairs (both triangles), float64.
+        stores the chosen pairs (both triangles).  float64, or float32 with
+        ``pairs_dtype="float32"``.
     epistasis_variance_ : ndarray of the same shape as ``epistasis_matrix_``
         Sampling variance of each entry (from the residual variance of the
         projection, or of the regressions of the ELM coefficients; for
@@ -261,6 +268,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         "components": [StrOptions({"auto", *COMPONENT_ESTIMATORS})],
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
+        "pairs_dtype": [StrOptions({"float64", "float32"})],
     }
 
     def __init__(
@@ -273,6 +281,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         components="auto",
         n_estimators=1,
         n_jobs=None,
+        pairs_dtype="float64",
     ):
         self.estimator = estimator
         self.prefit = prefit
@@ -281,6 +290,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         self.components = components
         self.n_estimators = n_estimators
         self.n_jobs = n_jobs
+        self.pairs_dtype = pairs_dtype
 
     def _get_estimator(self):
         return _default_estimator() if self.estimator is None else self.estimator

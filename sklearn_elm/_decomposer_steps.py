@@ -103,6 +103,8 @@ def set_fitted(decomposer, state, stream, effects, components):
     decomposer.n_features_z_ = state.moments.z.shape[0]
     decomposer.n_iter_ = state.n_iter
     decomposer.additive_effects_ = drop(additive)
+    if decomposer.pairs_dtype == "float32":  # the fit is float64 throughout
+        E, E_var = E.astype(np.float32), E_var.astype(np.float32)
     decomposer.epistasis_matrix_ = drop(E)
     decomposer.epistasis_variance_ = drop(E_var)
     decomposer.variance_components_ = Bunch(

@@ -601,3 +601,21 @@ def test_the_regression_path_holds_few_p_by_p_arrays():
         finally:
             tracemalloc.stop()
     assert (peak - G.nbytes) / (8 * p * p) < 7.5
+
+
+@pytest.mark.parametrize("epistasis", ["regression", "projection"])
+def test_pairs_dtype_float32_rounds_the_pair_outputs(epistasis):
+    pipe = planted_pipeline()
+    G = factorial_genotypes(5)
+    y = pipe.predict(G)
+    settings = dict(prefit=True, epistasis=epistasis, components="network")
+    wide = ELMDecomposer(pipe, **settings).fit(G, y)
+    narrow = ELMDecomposer(pipe, pairs_dtype="float32", **settings).fit(G, y)
+    for name in ("epistasis_matrix_", "epistasis_variance_"):
+        assert getattr(wide, name).dtype == np.float64
+        assert getattr(narrow, name).dtype == np.float32
+        np.testing.assert_array_equal(getattr(narrow, name),
+                                      getattr(wide, name).astype(np.float32))
+    np.testing.assert_array_equal(narrow.additive_effects_, wide.additive_effects_)
+    with pytest.raises(ValueError, match="pairs_dtype"):
+        ELMDecomposer(pipe, pairs_dtype="float16", **settings).fit(G, y)
