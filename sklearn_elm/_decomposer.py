@@ -11,17 +11,18 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, is_regressor
 from sklearn.metrics import r2_score
-from sklearn.pipeline import make_pipeline
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from ._decomposer_steps import (
+    default_estimator,
     fit_state,
     resolve_estimator,
     set_fitted,
     set_member_spread,
     stream_samples,
+    target_outputs,
 )
 from ._decomposition import (
     COMPONENT_ESTIMATORS,
@@ -33,14 +34,6 @@ from ._elm import elm_steps, io_sizes
 from ._inputs import is_lazy, validate_fit, validate_passed_on
 from ._lazy import lazy_predict, transform_in_blocks
 from ._streaming import check_exact, first_step_tags, split_network
-
-
-def _default_estimator():
-    # imported here so that the decomposer does not depend on their import order
-    from ._encoding import GenotypeEncoder
-    from ._regressor import NeuralGPRegressor
-
-    return make_pipeline(GenotypeEncoder(), NeuralGPRegressor())
 
 
 class ELMDecomposer(TransformerMixin, BaseEstimator):
@@ -293,7 +286,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         self.pairs_dtype = pairs_dtype
 
     def _get_estimator(self):
-        return _default_estimator() if self.estimator is None else self.estimator
+        return default_estimator() if self.estimator is None else self.estimator
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
@@ -333,7 +326,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         self.epistasis_, self.components_ = resolve(
             self.epistasis, self.components, n_inputs, X.shape[0], y is not None
         )
-        stream = stream_samples(self, X, self._outputs(y), preprocessing, net)
+        stream = stream_samples(self, X, target_outputs(self, y), preprocessing, net)
         check_exact(stream.residual, stream.peak)
         state = fit_state(self, stream, X, preprocessing)
         stream.kept = None  # the state holds the samples alone, so that it can free them
@@ -343,18 +336,6 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         if self.n_estimators > 1:
             set_member_spread(self, X, y)
         return self
-
-    def _outputs(self, y):
-        """``y`` as (n_samples, n_outputs), checked against the network; None stays None."""
-        self._single_output = (y.ndim == 1) if y is not None else self.n_outputs_ == 1
-        if y is None:
-            return None
-        Y = y.reshape(len(y), -1)
-        if Y.shape[1] != self.n_outputs_:
-            raise ValueError(
-                f"y has {Y.shape[1]} outputs but the network has {self.n_outputs_}."
-            )
-        return Y
 
     def significant_pairs(self, fdr=0.05, *, as_frame=True):
         """The pairs whose interaction is significant at a false discovery rate.

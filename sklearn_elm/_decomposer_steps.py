@@ -8,6 +8,7 @@ from functools import partial
 import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import make_pipeline
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
@@ -20,13 +21,25 @@ from ._lazy import check_kept_memory, check_pairwise_memory, dask_stream
 from ._streaming import iter_inputs, stream
 
 __all__ = [
+    "default_estimator",
     "fit_state",
     "resolve_estimator",
     "set_fitted",
     "set_member_spread",
     "squeeze",
     "stream_samples",
+    "target_outputs",
 ]
+
+
+def default_estimator():
+    """The network decomposed where none is given: ``GenotypeEncoder`` then
+    ``NeuralGPRegressor``, both with their defaults."""
+    # imported here so that the decomposer does not depend on their import order
+    from ._encoding import GenotypeEncoder
+    from ._regressor import NeuralGPRegressor
+
+    return make_pipeline(GenotypeEncoder(), NeuralGPRegressor())
 
 
 def resolve_estimator(decomposer, X, y):
@@ -56,6 +69,20 @@ def resolve_estimator(decomposer, X, y):
         ) from exc
     check_varies(y)
     return deepcopy(decomposer._get_estimator())
+
+
+def target_outputs(decomposer, y):
+    """``y`` as (n_samples, n_outputs), checked against the network; None stays None.
+    Sets ``decomposer._single_output``, whether the attributes drop the output axis."""
+    decomposer._single_output = (y.ndim == 1) if y is not None else decomposer.n_outputs_ == 1
+    if y is None:
+        return None
+    Y = y.reshape(len(y), -1)
+    if Y.shape[1] != decomposer.n_outputs_:
+        raise ValueError(
+            f"y has {Y.shape[1]} outputs but the network has {decomposer.n_outputs_}."
+        )
+    return Y
 
 
 def stream_samples(decomposer, X, Y, preprocessing, net):

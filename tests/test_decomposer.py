@@ -16,7 +16,8 @@ from skorch import NeuralNetRegressor
 from torch import nn
 
 from sklearn_elm import GenotypeEncoder, NeuralGPRegressor, equivalent_linear_map
-from sklearn_elm._decomposer import ELMDecomposer, _default_estimator
+from sklearn_elm._decomposer import ELMDecomposer
+from sklearn_elm._decomposer_steps import default_estimator
 
 TINY = dict(module__hidden_sizes=(16,), max_epochs=5, random_state=0)
 # enough steps to learn the tiny_data targets: test R^2 well above chance (0)
@@ -414,7 +415,7 @@ def test_prefit_refuses_a_network_whose_fit_diverged(tiny_data):
 
 
 def test_default_estimator_encodes_genotypes():
-    default = _default_estimator()
+    default = default_estimator()
     assert isinstance(default, Pipeline)
     assert isinstance(default[0], GenotypeEncoder)
     assert isinstance(default[-1], NeuralGPRegressor)
