@@ -15,7 +15,11 @@ resident memory (``ru_maxrss``) is its own (with Python, torch and sklearn_elm l
 3. ``decompose``: ``ELMDecomposer(pipe, prefit=True, epistasis="regression",
    components="network")`` on the whole file, opened lazily by ``open_plink`` and streamed in
    batches of ``--batch-size`` samples;
-4. ``ELM``: the map of that network on ``min(n, --elm-samples)`` samples by the closed form
+4. ``pairs``: ``ELMDecomposer(pipe, prefit=True, epistasis="screened",
+   components="screened")`` on the whole file with the trait, the path past the dense
+   ``p x p`` arrays: the samples kept as int8 codes, the pairs scanned blockwise, the top
+   1,000 pairs per output tested (``pair_tests_``; ``top/tested`` in the table);
+5. ``ELM``: the map of that network on ``min(n, --elm-samples)`` samples by the closed form
    (``equivalent_linear_map``), the published per-sample ``torch.autograd.functional.jacobian``
    loop (timed on ``--loop-samples`` samples and scaled up: ``x`` in the table) and
    ``torch.func.vmap(torch.func.jacrev(module))`` in the same batches; ``agree`` is the largest
@@ -30,6 +34,7 @@ Usage::
     python benchmarks/scale.py              # n in {1e4, 5e4, 2e5} x p in {1e3, 1e4, 5e4}
     python benchmarks/scale.py --n 2000 10000 --p 500 1000 --threads 2
     python benchmarks/scale.py --n 50000 --p 10000 --device cuda
+    python benchmarks/scale.py --n 20000 --p 50000 --steps pairs   # top pairs at p = 50,000
 """
 
 import argparse
@@ -57,7 +62,7 @@ PAIRWISE_ARRAYS = 8
 BASE_GB = 0.5  # Python, torch and sklearn_elm imported
 BLOCK_ENTRIES = 2**22  # genotypes simulated per block of variants
 CODES = np.array([3, 2, 0], dtype=np.uint8)  # A1 count 0, 1, 2 -> PLINK 2-bit codes 11, 10, 00
-STEPS = ("simulate", "train", "decompose", "elm")
+STEPS = ("simulate", "train", "decompose", "pairs", "elm")
 GB = 2**30
 BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -175,6 +180,30 @@ def decompose_step(n, p, cell, args):
             "residual": float(np.max(dec.elm_residual_))}
 
 
+def pairs_step(n, p, cell, args):
+    import warnings
+
+    from sklearn_elm import ELMDecomposer
+    from sklearn_elm.datasets import open_plink
+
+    X = open_plink(cell / "panel.bed", num_threads=args.threads)
+    y = np.load(cell / "trait.npy")
+    with open(cell / "pipe.pkl", "rb") as f:
+        pipe = pickle.load(f)
+    gpu_peak(args.device, reset=True)
+    dec = ELMDecomposer(pipe, prefit=True, batch_size=args.batch_size, epistasis="screened",
+                        components="screened")
+    start = time.perf_counter()
+    with warnings.catch_warnings():  # the scan's and the locus choice's warnings at p > n / 2
+        warnings.simplefilter("ignore", UserWarning)
+        dec.fit(X, y)
+    elapsed = time.perf_counter() - start
+    tests = dec.pair_tests_
+    return {"time": elapsed, "gpu_gb": gpu_peak(args.device), "top": len(tests.pairs),
+            "tested": int(tests.n_tests),
+            "significant": int(len(dec.significant_pairs(0.05, as_frame=False)["i"]))}
+
+
 def elm_inputs(cell, n, args):
     """The first ``min(n, --elm-samples)`` samples encoded, as float32 on the device (read
     and encoded in blocks, so that no float64 copy of them all is made), and the module."""
@@ -246,7 +275,7 @@ def run_child(args):
     set_threads(args.threads)
     n, p = args.cell
     step = {"simulate": simulate_step, "train": train_step, "decompose": decompose_step,
-            "elm": elm_step}[args.step]
+            "pairs": pairs_step, "elm": elm_step}[args.step]
     with open("/proc/self/statm") as f:  # resident memory before the step
         base = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / GB
     result = step(n, p, cell_dir(args, n, p), args)
@@ -268,15 +297,25 @@ def needs_gb(n, p, args):
     """Memory each step is known to need, in GB, :data:`BASE_GB` included: ``simulate`` a
     block of variants; ``train`` two chunks of samples and the pair seeding's sample, about
     six 128 MiB blocks;
-    ``decompose`` :data:`PAIRWISE_ARRAYS` p x p float64 arrays and a batch's arrays; ``elm``
+    ``decompose`` :data:`PAIRWISE_ARRAYS` p x p float64 arrays and a batch's arrays;
+    ``pairs`` :func:`screened_bytes`; ``elm``
     the inputs (float32) and the map twice (its batches and their concatenation)."""
     e, b = min(n, args.elm_samples), args.batch_size
     return {
         "simulate": BASE_GB + (BLOCK_ENTRIES * 12 + 4 * 8 * n) / GB,
         "train": BASE_GB + 6 * 128 * 2**20 / GB,
         "decompose": BASE_GB + (PAIRWISE_ARRAYS * 8 * p**2 + 10 * 8 * b * p) / GB,
+        "pairs": BASE_GB + screened_bytes(n, p) / GB,
         "elm": BASE_GB + e * p * 4 * 3 / GB,
     }
+
+
+def screened_bytes(n, p):
+    """What the screened fit holds: the samples as int8 codes, and its scans, design and
+    Gram matrices (:func:`sklearn_elm._lazy.kept_bytes`)."""
+    from sklearn_elm._lazy import kept_bytes
+
+    return kept_bytes(n, p, 1, debiased=True, screened=True, z_bytes=1)
 
 
 def skip_reasons(n, p, args):
@@ -286,8 +325,10 @@ def skip_reasons(n, p, args):
         reason = (f"the .bed takes {bed_bytes(n, p) / GB:.1f} GB; {free / GB:.1f} GB free "
                   f"under {args.dir} (--dir)")
         return dict.fromkeys(STEPS, reason)
-    reasons = {}
+    reasons = {step: "not in --steps" for step in STEPS[2:] if step not in args.steps}
     for step, need in needs_gb(n, p, args).items():
+        if step in reasons:
+            continue
         if need > args.max_gb:
             reasons[step] = f"needs ~{need:.1f} GB, over --max-gb {args.max_gb:.1f}"
             if step == "decompose":
@@ -359,8 +400,15 @@ def cost(result, notes, gpu=True):
 
 
 COLUMNS = (("n", 7), ("p", 6), (".bed GB", 7), ("simulate", 16), ("train", 16),
-           ("decompose", 24), ("ELM on", 8), ("closed form", 20), ("per-sample loop", 16),
-           ("vmap(jacrev)", 20), ("loop/cf", 7), ("vmap/cf", 7), ("agree", 7))
+           ("decompose", 24), ("top pairs (screened)", 28), ("ELM on", 8), ("closed form", 20),
+           ("per-sample loop", 16), ("vmap(jacrev)", 20), ("loop/cf", 7), ("vmap/cf", 7),
+           ("agree", 7))
+
+
+def top_pairs(result, notes):
+    """The screened step's cost and ``top / tested`` pairs (per output)."""
+    text = cost(result, notes)
+    return text if "skip" in result else f"{text} {result['top']}/{result['tested']:.0e}"
 
 
 def table_line(values):
@@ -370,7 +418,8 @@ def table_line(values):
 def print_row(n, p, results, notes):
     elm = results["elm"]
     values = [n, p, f"{bed_bytes(n, p) / GB:.2f}", cost(results["simulate"], notes),
-              cost(results["train"], notes), cost(results["decompose"], notes)]
+              cost(results["train"], notes), cost(results["decompose"], notes),
+              top_pairs(results["pairs"], notes)]
     if "skip" in elm:
         values += [cost(elm, notes)] + ["-"] * 6
     else:
@@ -433,6 +482,11 @@ def print_targets(results, args):
         if n == 50_000:
             text += f"; time {dec['time']:.0f} s <= {limit} s: {check(dec['time'] <= limit)}"
         lines.append(text)
+    top = results.get((20_000, 50_000), {}).get("pairs", {})
+    if "time" in top:
+        lines.append(f"n = 20,000, p = 50,000: top {top['top']} pairs per output in "
+                     f"{top['time']:.0f} s <= 1800 s: {check(top['time'] <= 1800)}; peak "
+                     f"{top['peak_gb']:.1f} GB <= 8 GB: {check(top['peak_gb'] <= 8)}")
     if lines:
         print(f"\n=== targets (device {args.device}) ===")
         print("\n".join("  " + line for line in lines))
@@ -500,6 +554,8 @@ def main():
     parser.add_argument("--step-timeout", type=float, default=None,
                         help="seconds a step's process (imports included) may run before it is "
                         "stopped and reported")
+    parser.add_argument("--steps", nargs="+", choices=STEPS[2:], default=STEPS[2:],
+                        help="the steps to run after simulate and train")
     parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
     parser.add_argument("--cell", type=int, nargs=2, help=argparse.SUPPRESS)
     add_threads_option(parser)

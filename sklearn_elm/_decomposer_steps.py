@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._components import check_varies
 from ._decomposition import NEED_Y, FitState, build_design, check_terms, needs_pairwise_sums
+from ._decomposition._codes import compact as compact_inputs
 from ._elm import elm_steps, io_sizes
 from ._ensemble import average_networks, fit_members
 from ._inputs import is_dask, is_lazy
@@ -93,10 +94,14 @@ def stream_samples(decomposer, X, Y, preprocessing, net):
     residuals = decomposer.epistasis_ in NEED_Y["epistasis"] or (
         decomposer.components_ in NEED_Y["components"])
     keep = residuals or decomposer.epistasis_ == "projection"
+    # the screened fit alone keeps the inputs compact (int8 genotype codes), and scans them
+    compact = decomposer.epistasis_ == "screened" and decomposer.components_ in (
+        "screened", "network")
     if keep and is_lazy(X):  # an X in memory is already as large as what is kept
         check_kept_memory(X.shape[0], io_sizes(elm_steps(net.module_))[0],
                           decomposer.n_outputs_, epistasis=decomposer.epistasis_,
-                          components=decomposer.components_, debiased=residuals)
+                          components=decomposer.components_, debiased=residuals,
+                          z_bytes=_kept_input_bytes(X, preprocessing) if compact else 8)
     pairwise = needs_pairwise_sums(decomposer.epistasis_, decomposer.components_)
     if pairwise:
         check_pairwise_memory(io_sizes(elm_steps(net.module_))[0], decomposer.n_outputs_,
@@ -107,8 +112,15 @@ def stream_samples(decomposer, X, Y, preprocessing, net):
                n_outputs=decomposer.n_outputs_, keep=keep, debiased=residuals,
                contrast=decomposer.epistasis_ == "contrast",
                pairwise=pairwise,
-               keep_float32=decomposer.epistasis_ == "screened"
-               and decomposer.components_ in ("screened", "network"))
+               keep_compact=compact)
+
+
+def _kept_input_bytes(X, preprocessing, rows=256):
+    """Bytes an input kept compact takes (:func:`~sklearn_elm._decomposition._codes.compact`),
+    as in the first ``rows`` samples: about 1 for genotype codes (more with missing calls),
+    else 4."""
+    first = next(iter_inputs(X[: min(rows, X.shape[0])], preprocessing, None))
+    return compact_inputs(first).nbytes / first.size
 
 
 def fit_state(decomposer, stream, X, preprocessing):

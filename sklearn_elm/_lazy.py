@@ -26,8 +26,8 @@ from ._inputs import is_dask
 from ._streaming import combine_sums, contributions, finish_stream, stream_sums
 
 __all__ = ["check_kept_memory", "check_pairwise_memory", "dask_stream", "kept_bytes",
-           "lazy_predict", "pairwise_arrays", "pairwise_bytes", "transform_in_blocks",
-           "whole_batches"]
+           "lazy_predict", "pairwise_arrays", "pairwise_bytes", "screened_fit_bytes",
+           "transform_in_blocks", "whole_batches"]
 
 
 def _available_memory():
@@ -51,26 +51,66 @@ def _in_units(n_bytes):
     return f"{n_bytes:.3g} TB"
 
 
-def kept_bytes(n_samples, n_inputs, n_outputs, *, debiased, screened):
-    """Bytes the kept samples take: ``z``, ``f`` and (``debiased``) ``y - f`` per sample,
-    float64, twice over for the screened fit, which joins the batches into one array.
+def screened_fit_bytes(n_samples, n_inputs):
+    """Bytes the screened fit's own arrays take at their peak, beside the kept samples.
+
+    The scans' float32 columns of the ``L`` loci they range over
+    (:func:`~sklearn_elm._decomposition._scan.pair_scan_size`) and the blocks a scan
+    works in; the float64 least-squares design, made once with room for ``m = n_loci + 3
+    n_pairs`` terms (:func:`~sklearn_elm._decomposition._scan.term_budget`: the loci,
+    the pairs and the loci of the pairs); its ``m x m`` Gram matrix, a subset's block and
+    its inverse (:mod:`~sklearn_elm._decomposition._lstsq`).  ``O(n L + n m + m^2)``
+    with ``m < n / 2``.
+
+    Examples
+    --------
+    >>> from sklearn_elm._lazy import screened_fit_bytes
+    >>> round(screened_fit_bytes(20_000, 50_000) / 2**30, 1)
+    5.3
+    """
+    from ._decomposition._scan import pair_scan_size, term_budget
+
+    n, p = int(n_samples), int(n_inputs)
+    n_loci, n_pairs = term_budget(n, p)
+    scanned = pair_scan_size(n, p)
+    block = min(scanned, 1024)
+    terms = min(n_loci + 3 * n_pairs, n)
+    scans = 4 * n * scanned + 8 * block * (n + scanned)
+    return scans + 8 * n * terms + 24 * terms**2
+
+
+def kept_bytes(n_samples, n_inputs, n_outputs, *, debiased, screened, z_bytes=8):
+    """Bytes the samples kept between passes take, and with ``screened`` the screened fit's.
+
+    Per sample: ``z`` (``z_bytes`` per input: 8 for float64; where the screened fit alone
+    keeps them, about 1 for genotype codes, kept as int8 with the corrections of missing
+    calls, and 4 for other inputs, kept in float32), ``f``
+    and (``debiased``) ``y - f`` in float64.  A screened fit on float64 inputs joins
+    them into one array and scans a float32 copy; on compact inputs it joins them in
+    place.  Then its own arrays (:func:`screened_fit_bytes`).
 
     Examples
     --------
     >>> from sklearn_elm._lazy import kept_bytes
-    >>> kept_bytes(1000, 10, 1, debiased=True, screened=False)  # 1000 x (10 + 2) x 8
+    >>> kept_bytes(1000, 10, 1, debiased=True, screened=False)  # 1000 x (10 x 8 + 2 x 8)
     96000
     """
-    per_sample = n_inputs + n_outputs * (2 if debiased else 1)
-    return 8 * n_samples * per_sample * (2 if screened else 1)
+    n, p, k = int(n_samples), int(n_inputs), int(n_outputs)
+    kept = int(n * (p * z_bytes + 8 * k * (2 if debiased else 1)))
+    if not screened:
+        return kept
+    copies = n * p * (8 + 4) if z_bytes == 8 else 0
+    return kept + copies + 8 * n * k * 2 + screened_fit_bytes(n, p)
 
 
-def check_kept_memory(n_samples, n_inputs, n_outputs, *, epistasis, components, debiased):
+def check_kept_memory(n_samples, n_inputs, n_outputs, *, epistasis, components, debiased,
+                      z_bytes=8):
     """Refuse to keep samples that would take more than half the memory available.
 
     A clear ``ValueError`` names the bytes needed and what to do instead: the
     estimators that stream (``epistasis="regression"``,
-    ``components="network"``), or fewer samples.
+    ``components="network"``), or fewer samples.  ``z_bytes`` is the size of a kept
+    input (:func:`kept_bytes`).
 
     Examples
     --------
@@ -80,17 +120,19 @@ def check_kept_memory(n_samples, n_inputs, n_outputs, *, epistasis, components, 
     """
     # the debiased components' tests come from the screened fit too
     screened = "screened" in (epistasis, components) or components == "debiased"
-    needed = kept_bytes(n_samples, n_inputs, n_outputs, debiased=debiased, screened=screened)
+    needed = kept_bytes(n_samples, n_inputs, n_outputs, debiased=debiased, screened=screened,
+                        z_bytes=z_bytes)
     available = _available_memory()
     if available is None or needed <= available / 2:
         return
-    copies = ", twice over for the screened fit" if screened else ""
-    if components == "debiased":
-        copies += " of the tests"
+    dtype = "float64" if z_bytes == 8 else "float32" if z_bytes == 4 else "int8 codes"
+    what = f"{n_samples} samples x {n_inputs} network inputs in {dtype}"
+    if screened:
+        what += (", and the screened fit's scans, design and Gram matrix ("
+                 f"{_in_units(screened_fit_bytes(n_samples, n_inputs))})")
     raise ValueError(
         f"epistasis={epistasis!r} with components={components!r} keeps every sample in "
-        f"memory: {_in_units(needed)} ({n_samples} samples x ({n_inputs} network inputs + "
-        f"{'2 x ' if debiased else ''}{n_outputs} outputs) float64{copies}), more than half "
+        f"memory: {_in_units(needed)} ({what}), more than half "
         f"of the {_in_units(available)} available. Use epistasis='regression' and "
         "components='network', which stream the samples in blocks and keep none, or "
         "decompose fewer samples."

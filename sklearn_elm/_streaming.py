@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch, get_tags
 
 from ._decomposition import init_moments, update_moments
+from ._decomposition._codes import compact
 from ._elm import elm_batches, elm_residual, elm_steps, io_sizes
 
 __all__ = ["check_exact", "combine_sums", "contributions", "finish_stream", "first_step_tags",
@@ -138,7 +139,7 @@ def contributions(X, preprocessing, net, batch_size, n_outputs):
 
 
 def stream_sums(X, Y, preprocessing, net, *, batch_size, n_outputs, keep, debiased, contrast,
-                pairwise=True, keep_float32=False):
+                pairwise=True, keep_compact=False):
     """The sums of one block of samples, and with ``keep`` the samples.
 
     One task of the map-reduce: the blocks' sums add up with
@@ -151,8 +152,9 @@ def stream_sums(X, Y, preprocessing, net, *, batch_size, n_outputs, keep, debias
         ``moments`` (None for an empty block), ``residual`` and ``peak`` per output.
     kept : list of tuple
         With ``keep``, ``(z, f, y - intercept - f)`` per batch, the last only
-        with ``debiased`` (``z`` in float32 with ``keep_float32``, for the
-        screened fit, which scans in float32); empty otherwise.
+        with ``debiased`` (``z`` made compact with ``keep_compact``, for the
+        screened fit: :func:`~sklearn_elm._decomposition._codes.compact`); empty
+        otherwise.
     """
     intercept = net_intercept(net, n_outputs)
     moments, residual, kept, start = None, np.zeros(n_outputs), [], 0
@@ -166,7 +168,7 @@ def stream_sums(X, Y, preprocessing, net, *, batch_size, n_outputs, keep, debias
         if keep:
             # residual of the network's prediction, intercept + f
             R = Y[start : start + len(Z)] - intercept - F if debiased else None
-            kept.append((Z.astype(np.float32) if keep_float32 else Z, F, R))
+            kept.append((compact(Z) if keep_compact else Z, F, R))
         start += len(Z)
     return Bunch(moments=moments, residual=residual, peak=peak), kept
 
@@ -194,10 +196,11 @@ def finish_stream(sums, kept, Y, net, n_outputs):
 
 
 def stream(X, Y, preprocessing, net, *, batch_size, n_outputs, keep, debiased, contrast,
-           pairwise=True, keep_float32=False):
+           pairwise=True, keep_compact=False):
     """Stream the network over ``X`` once: the sums, the exactness residual and, with
     ``keep``, the samples themselves (``(z, f, y - intercept - f)`` per batch, the last
-    only with ``debiased``; ``z`` in float32 with ``keep_float32``), for the projections'
+    only with ``debiased``; ``z`` made compact with ``keep_compact``), for the
+    projections'
     passes; ``pairwise=False`` keeps only the ``O(k p)`` sums
     (:func:`~sklearn_elm._decomposition.init_moments`).
 
@@ -206,5 +209,5 @@ def stream(X, Y, preprocessing, net, *, batch_size, n_outputs, keep, debiased, c
     """
     sums, kept = stream_sums(X, Y, preprocessing, net, batch_size=batch_size,
                              n_outputs=n_outputs, keep=keep, debiased=debiased,
-                             contrast=contrast, pairwise=pairwise, keep_float32=keep_float32)
+                             contrast=contrast, pairwise=pairwise, keep_compact=keep_compact)
     return finish_stream(sums, kept, Y, net, n_outputs)

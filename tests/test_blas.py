@@ -102,3 +102,22 @@ def test_psd_inverse_sets_inputs_of_zero_variance_aside():
     np.testing.assert_allclose(inverse, linalg.pinvh(C), atol=1e-12)
     assert not inverse[[2, 6]].any() and not inverse[:, [2, 6]].any()
     assert _blas.psd_inverse(np.zeros((3, 3))) is None
+
+
+@pytest.mark.parametrize("m", [0, 1, 300, 1100])
+def test_ridged_inverse_is_the_inverse_of_the_ridged_matrix(m):
+    """(G + r I)^{-1} with r relative to G's mean diagonal, symmetric to the bit, also past
+    the 1024-row blocks its triangle is mirrored in."""
+    rng = np.random.default_rng(m)
+    X = rng.normal(size=(m + 20, m))
+    G = X.T @ X
+    inverse = _blas.ridged_inverse(G, 1e-6)
+    assert inverse.shape == (m, m) and np.array_equal(inverse, inverse.T)
+    if m:
+        ridged = G + 1e-6 * np.trace(G) / m * np.eye(m)
+        np.testing.assert_allclose(inverse @ ridged, np.eye(m), atol=1e-8)
+
+
+def test_ridged_inverse_refuses_nan():
+    with pytest.raises(np.linalg.LinAlgError, match="not positive definite"):
+        _blas.ridged_inverse(np.array([[1.0, np.nan], [np.nan, 1.0]]), 1e-10)

@@ -186,7 +186,8 @@ def test_component_errors_hold_near_the_term_budget():
     and V_G match their spread over noise draws on a fixed design: the estimate of the noise
     variance in the noise correction counts (without it they fall 15-25 % short)."""
     from sklearn_elm._decomposition._inference import screened_component_se
-    from sklearn_elm._decomposition._screening import _genetic, _least_squares, _parts
+    from sklearn_elm._decomposition._lstsq import least_squares
+    from sklearn_elm._decomposition._screening import _genetic, _parts
 
     rng = np.random.default_rng(0)
     n, s = 300, 130
@@ -199,7 +200,7 @@ def test_component_errors_hold_near_the_term_budget():
     for _ in range(300):
         y = X @ beta + rng.normal(size=n)
         y -= y.mean()
-        fit = _least_squares(X, y, y)
+        fit = least_squares(X, y, y)
         parts = {**_parts(X, s, fit), "genetic": _genetic(X, fit)}
         se = screened_component_se(X, s, fit)
         for key in estimates:

@@ -18,6 +18,7 @@ N_SAMPLES, N_LOCI, BATCH = 400, 6, 64
 #: the estimators that stream the samples, and one pair that keeps them
 STREAMED = {"epistasis": "regression", "components": "network"}
 KEPT = {"epistasis": "projection", "components": "debiased"}
+SCREENED = {"epistasis": "screened", "components": "screened"}
 
 
 @pytest.fixture(scope="module")
@@ -149,17 +150,23 @@ def test_lazy_plink_equals_in_memory(panel, network, estimators, no_whole_read):
     assert fitted.score(X, trait) == pytest.approx(expected.score(genotypes, trait))
 
 
-def test_kept_samples_beyond_memory_are_refused(panel, network, monkeypatch, no_whole_read):
-    """Where the kept samples would not fit, the fit stops before reading, naming the
-    bytes (twice the samples: the debiased components' tests join them for the screened
-    fit) and the streamed estimators; those still run."""
+@pytest.mark.parametrize("estimators, dtype", [(KEPT, "float64"), (SCREENED, "int8 codes")],
+                         ids=["debiased", "screened"])
+def test_kept_samples_beyond_memory_are_refused(panel, network, monkeypatch, no_whole_read,
+                                                estimators, dtype):
+    """Where the kept samples would not fit, the fit stops before reading all of them,
+    naming the bytes (the samples as they are kept: the screened fit alone keeps genotype
+    codes as int8, its missing call as a correction; and the screened fit's own arrays,
+    which the debiased components' tests use too) and the streamed estimators; those
+    still run."""
     path, _, trait = panel
     monkeypatch.setattr("sklearn_elm._lazy._available_memory", lambda: 10_000)
     X = open_plink(path)
-    with pytest.raises(ValueError, match=r"51\.2 kB \(400 samples.* 10 kB available\. Use "
-                       "epistasis='regression' and components='network'"):
-        ELMDecomposer(network, prefit=True, batch_size=BATCH, **KEPT).fit(X, trait)
-    assert not no_whole_read
+    with pytest.raises(ValueError, match=rf"\(400 samples x 6 network inputs in {dtype}, and "
+                       r"the screened fit's scans, design and Gram matrix .* 10 kB available\. "
+                       "Use epistasis='regression' and components='network'"):
+        ELMDecomposer(network, prefit=True, batch_size=BATCH, **estimators).fit(X, trait)
+    assert sum(no_whole_read) <= 256  # at most the first samples, to see how they are kept
     ELMDecomposer(network, prefit=True, batch_size=BATCH, **STREAMED).fit(X, trait)
 
 
@@ -269,3 +276,32 @@ def test_pairwise_memory_counts_the_class_sums_of_the_contrast(monkeypatch):
     check_pairwise_memory(p, k, epistasis="regression", components="network")
     with pytest.raises(ValueError, match="about 20 dense 50 x 50 .* genotype-class sums"):
         check_pairwise_memory(p, k, epistasis="contrast", components="network")
+
+
+@pytest.mark.parametrize("shape", [(1500, 600), (1200, 1500)], ids=["p<n/2", "p>n/2"])
+def test_screened_fit_bytes_bounds_the_traced_peak(shape):
+    """The memory check's estimate of the screened fit (its scans, design, Gram matrix and
+    inverse) bounds what the fit allocates beside the int8 codes it is given, and is not
+    loose by more than half (so that the check refuses only what would not fit)."""
+    import tracemalloc
+    import warnings
+
+    from sklearn_elm._decomposition._screening import screened_fit
+    from sklearn_elm._lazy import screened_fit_bytes
+
+    n, p = shape
+    rng = np.random.default_rng(0)
+    Z = (rng.binomial(2, rng.uniform(0.1, 0.5, p), size=(n, p)) - 1).astype(np.int8)
+    g = Z[:, :5] @ np.full(5, 0.4) + 0.5 * Z[:, 10] * Z[:, 11]
+    y = g + rng.normal(size=n)
+    F, R = 0.9 * g[:, None], (y - y.mean() - 0.9 * g)[:, None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        tracemalloc.start()
+        try:
+            start = tracemalloc.get_traced_memory()[0]
+            screened_fit(Z, F, R, np.array([y.var()]), overwrite_z=True)
+            peak = tracemalloc.get_traced_memory()[1] - start
+        finally:
+            tracemalloc.stop()
+    assert 0.5 < peak / screened_fit_bytes(n, p) <= 1.0

@@ -242,3 +242,4 @@ def test_past_the_dense_limit_the_decomposer_returns_sparse_pairs(monkeypatch):
     monkeypatch.setattr(_estimators, "DENSE_PAIRS_BYTES", 0)
     with pytest.raises(ValueError, match="components='screened'"):
         ELMDecomposer(net, prefit=True, epistasis="screened", components="network").fit(X, Y)
+

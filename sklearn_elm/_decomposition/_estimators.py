@@ -19,6 +19,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.utils import Bunch
 
+from ._codes import Codes, join
 from ._moments import Design, with_target
 from ._pair_matrices import dense_pairs, sparse_pairs
 from ._projection import projection_fit
@@ -116,9 +117,13 @@ def _screened_fit(state):
     """The screened fit of ``f`` and ``y`` on the kept samples, computed once per fit."""
     if state.screened is None:
         F, R = (np.concatenate(part) for part in list(zip(*state.kept, strict=True))[1:])
-        Z = np.concatenate([Z for Z, _, _ in state.kept])
-        if Z.dtype == np.float32:  # kept for the screened fit alone: fitted in place
+        batches = [Z for Z, _, _ in state.kept]
+        compact = isinstance(batches[0], Codes) or batches[0].dtype == np.float32
+        if compact:  # kept for the screened fit alone: joined and fitted in place
             state.kept = None
+            Z = join(batches)
+        else:
+            Z = np.concatenate(batches)
         # the loci whose ELM coefficients vary most across samples are those the network
         # uses in interactions: the variance of s_i where z_i != 0, summed over outputs
         m = state.moments
@@ -126,7 +131,7 @@ def _screened_fit(state):
         usage = (m.ss / seen - (m.s / seen) ** 2).sum(axis=0)
         # the warnings name the caller of ELMDecomposer.fit
         state.screened = screened_fit(Z, F, R, state.phenotypic, usage=usage,
-                                      overwrite_z=Z.dtype == np.float32, stacklevel=6)
+                                      overwrite_z=compact, stacklevel=6)
     return state.screened
 
 

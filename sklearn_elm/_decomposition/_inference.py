@@ -41,6 +41,8 @@ import numpy as np
 from scipy import stats
 from sklearn.utils import Bunch
 
+from ._scan import _transposed_product
+
 __all__ = [
     "N_PAIR_TESTS",
     "approximate_component_se",
@@ -65,10 +67,11 @@ def two_sided(t, df):
     return 2.0 * stats.t.sf(np.abs(t), max(df, 1.0))
 
 
-def _score(columns, X, G_inv, residual, sigma2):
-    """Score tests of ``columns`` (centred, float64) added to the model ``X``: the estimate,
-    its standard error and ``|x_perp|^2 / |x|^2`` (the share of ``x`` the model leaves)."""
-    cross = X.T @ columns
+def _score(columns, X, G_inv, residual, sigma2, rows=None):
+    """Score tests of ``columns`` (centred, float64) added to the model ``X`` (its columns
+    ``rows``, a boolean mask, where given: no copy of them is made): the estimate, its
+    standard error and ``|x_perp|^2 / |x|^2`` (the share of ``x`` the model leaves)."""
+    cross = X.T @ columns if rows is None else (X.T @ columns)[rows]
     squares = np.einsum("ij,ij->j", columns, columns)
     left = squares - np.einsum("ij,ij->j", cross, G_inv @ cross)
     share = np.where(squares > 0, left / np.where(squares > 0, squares, 1.0), 0.0)
@@ -126,7 +129,7 @@ def locus_tests(G, loci, coef, variance, residual, sigma2, df):
     if outside.size:
         norms = G.norms[outside]
         # Zc^T r = Z^T r, as r sums to 0
-        covariance = (G.Z.T @ residual.astype(np.float32))[outside]  # no n x p copy
+        covariance = _transposed_product(G, residual)[outside]  # no n x p copy
         std_error[outside] = np.sqrt(sigma2) / norms
         p_value[outside] = two_sided(covariance / norms * (1.0 / np.sqrt(sigma2)), df)
     return std_error, p_value
@@ -169,7 +172,7 @@ def marginal_tests(G, Yc):
     norms = G.norms
     varying = norms > 0
     # Zc^T y = Z^T y, as y is centred
-    slope_times_norm = (G.Z.T @ Yc.astype(np.float32)).astype(np.float64)
+    slope_times_norm = _transposed_product(G, Yc).astype(np.float64)
     slope_times_norm = np.where(varying, slope_times_norm / np.where(varying, norms, 1.0), 0.0)
     left = np.maximum(Yc @ Yc - slope_times_norm**2, 1e-300 * max(Yc @ Yc, 1e-300))
     t = slope_times_norm / np.sqrt(left / max(n - 2, 1))
@@ -306,25 +309,36 @@ def screened_component_se(X, s, fit):
     True
     """
     n, m = X.shape
-    b, G = fit.y, fit.G
-    Sigma = fit.sigma2 * fit.G_inv
+    # Sigma = sigma^2 G^-1 is never formed, nor A Sigma's transpose: one m x m product at a
+    # time beside G and G^-1, tr(M M) as einsum("ij,ji->", M, M)
+    b, G, G_inv, sigma2 = fit.y, fit.G, fit.G_inv, fit.sigma2
     df_noise = max(n - 1 - fit.df, 1.0)
     loci, pairs = slice(0, s), slice(s, m)
     se = {}
+
+    def form(u):  # u^T Sigma u
+        return sigma2 * (u @ (G_inv @ u))
+
     for key, rows in (("additive", loci), ("epistatic", pairs)):
         u = np.zeros(m)
         u[rows] = G[rows, rows] @ b[rows] / n
-        AS = G[rows, rows] @ Sigma[rows, rows] / n
-        se[key] = _quadratic_se(u @ Sigma @ u, np.sum(AS * AS.T), np.trace(AS), df_noise)
+        P = G[rows, rows] @ G_inv[rows, rows]  # A Sigma = sigma^2 / n P
+        c = sigma2 / n
+        se[key] = _quadratic_se(form(u), c**2 * np.einsum("ij,ji->", P, P), c * np.trace(P),
+                                df_noise)
+        P = None
     # A = G / n: A Sigma = sigma^2 G G^-1 / n, of trace sigma^2 df / n
     u = G @ b / n
-    se["genetic"] = _quadratic_se(u @ Sigma @ u, fit.df * (fit.sigma2 / n) ** 2,
-                                  fit.sigma2 * fit.df / n, df_noise)
+    se["genetic"] = _quadratic_se(form(u), fit.df * (sigma2 / n) ** 2, sigma2 * fit.df / n,
+                                  df_noise)
     # V_higher = V_G - V_A - V_AA = 2 b_A^T C b_AA: A holds the cross blocks C alone
     C = G[loci, pairs] / n
     u = np.concatenate([C @ b[pairs], C.T @ b[loci]])
-    AS = np.vstack([C @ Sigma[pairs, :], C.T @ Sigma[loci, :]])
-    se["higher"] = _quadratic_se(u @ Sigma @ u, np.sum(AS * AS.T), np.trace(AS), df_noise)
+    Q = np.empty((m, m))  # A Sigma / sigma^2, its two row blocks written in place
+    np.matmul(C, G_inv[pairs, :], out=Q[loci])
+    np.matmul(C.T, G_inv[loci, :], out=Q[pairs])
+    se["higher"] = _quadratic_se(form(u), sigma2**2 * np.einsum("ij,ji->", Q, Q),
+                                 sigma2 * np.trace(Q), df_noise)
     return se
 
 

@@ -12,6 +12,9 @@ import warnings
 import numpy as np
 from sklearn.utils import Bunch
 
+from ._codes import Codes, transposed_product
+from ._codes import columns as code_columns
+
 __all__ = ["SCAN_FLOPS", "check_budget", "pair_scan_size", "term_budget"]
 
 
@@ -33,41 +36,69 @@ def pair_scan_size(n_samples, n_inputs):
     return int(min(n_inputs, max(2, np.sqrt(SCAN_FLOPS / max(n_samples, 1)))))
 
 
-def _genotypes(Z, overwrite):
-    """The inputs as float32 (the network's own precision) and their float64 means and
-    centred norms: the design's columns are centred in float64 from these, exactly."""
-    Z = np.asarray(Z, dtype=np.float32) if overwrite else np.array(Z, dtype=np.float32)
-    mean = Z.mean(axis=0, dtype=np.float64)
-    squares = np.einsum("ij,ij->j", Z, Z, dtype=np.float64) - len(Z) * mean**2
+def _genotypes(Z, overwrite, block=1024):
+    """The inputs kept compact (:func:`~._codes.compact`: int8 codes with corrections, or
+    float32, the network's own precision; as they are with ``overwrite``, else a float32
+    copy) and their float64 means and centred norms: the design's columns are centred in
+    float64 from these, exactly."""
+    if not (overwrite and (isinstance(Z, Codes) or np.asarray(Z).dtype in (np.int8,
+                                                                            np.float32))):
+        Z = np.array(Z, dtype=np.float32)
+    n, p = Z.shape
+    mean, squares = np.empty(p), np.empty(p)
+    for c0 in range(0, p, block):  # float64 a block of loci at a time, not an n x p copy
+        cols = slice(c0, c0 + block)
+        z = code_columns(Z, cols)
+        mean[cols] = z.mean(axis=0)
+        squares[cols] = np.einsum("ij,ij->j", z, z) - n * mean[cols] ** 2
     norms = np.sqrt(np.maximum(squares, 0.0))
     # a constant column has a norm of round-off: 0 below float32's resolution of its values
-    norms[norms <= 1e-6 * np.sqrt(len(Z)) * np.abs(mean)] = 0.0
+    norms[norms <= 1e-6 * np.sqrt(n) * np.abs(mean)] = 0.0
     return Bunch(Z=Z, mean=mean, norms=norms)
+
+
+def _transposed_product(G, V):
+    """``Z^T V`` (float32) of the inputs, without a float copy of them
+    (:func:`~._codes.transposed_product`)."""
+    return transposed_product(G.Z, V)
 
 
 def _locus_columns(G, loci):
     """Centred float64 columns of ``loci``."""
-    return G.Z[:, loci].astype(np.float64) - G.mean[loci]
+    return code_columns(G.Z, loci) - G.mean[loci]
 
 
-def _self_columns(Zc, block=1024):
-    """Self terms ``zc^2 - gamma zc``, centred, and which inputs have one (three values).
+def _self_terms(Zc, block=1024):
+    """The self term ``w = zc^2 - gamma zc - mean`` of each centred input ``zc`` (its square
+    less its regression on ``zc``, centred): ``gamma``, ``mean``, ``norm`` (of ``w``) and
+    ``has`` (the input has three values or more, and so a term).
 
     The moments and the test of a self term are in float64 (a block of loci at a time):
     for a two-valued input the term is constant, and float32 sums of 10^4 samples would
     leave it a residual variance as large as the test's tolerance."""
-    W = np.empty_like(Zc)
-    has = np.zeros(Zc.shape[1], dtype=bool)
-    for c0 in range(0, Zc.shape[1], block):
-        z = Zc[:, c0 : c0 + block].astype(np.float64)
+    n, p = Zc.shape
+    terms = Bunch(gamma=np.zeros(p), mean=np.zeros(p), norm=np.zeros(p),
+                  has=np.zeros(p, dtype=bool))
+    for c0 in range(0, p, block):
+        cols = slice(c0, c0 + block)
+        z = Zc[:, cols].astype(np.float64)
         var = (z**2).mean(axis=0)
         gamma = np.where(var > 0, (z**3).mean(axis=0) / np.where(var > 0, var, 1.0), 0.0)
         w = z**2 - gamma * z
-        w -= w.mean(axis=0)
+        terms.mean[cols] = w.mean(axis=0)
+        w -= terms.mean[cols]
+        squares = (w**2).mean(axis=0)
         scale = np.maximum((z**4).mean(axis=0), var**2)
-        has[c0 : c0 + block] = (w**2).mean(axis=0) > 1e-9 * np.where(scale > 0, scale, 1.0)
-        W[:, c0 : c0 + block] = w
-    return W, has
+        terms.has[cols] = squares > 1e-9 * np.where(scale > 0, scale, 1.0)
+        terms.gamma[cols], terms.norm[cols] = gamma, np.sqrt(n * squares)
+    return terms
+
+
+def _self_columns(Zc):
+    """Self terms of the centred float64 columns ``Zc`` (:func:`_self_terms`), and which
+    inputs have one."""
+    terms = _self_terms(Zc)
+    return Zc**2 - terms.gamma * Zc - terms.mean, terms.has
 
 
 def _top(scores, rows, cols, take, best):
@@ -83,17 +114,18 @@ def _top(scores, rows, cols, take, best):
 
 
 def _scan_basis(G, candidates, block=1024, self_terms=True):
-    """What the scans of pairs read: the candidate loci's centred columns and (unless
-    ``self_terms`` is False) self terms in float32, their norms, and where each locus sits
-    among them (-1 for loci not scanned)."""
+    """What the scans of pairs read: the candidate loci's centred columns in float32, their
+    norms, (unless ``self_terms`` is False) the moments of their self terms, which a scan
+    makes a block at a time from the columns (:func:`_self_terms`), and where each locus
+    sits among them (-1 for loci not scanned)."""
     columns = np.empty((len(G.Z), candidates.size), dtype=np.float32)
     for c0 in range(0, candidates.size, block):
         columns[:, c0 : c0 + block] = _locus_columns(G, candidates[c0 : c0 + block])
-    W, has_self = _self_columns(columns) if self_terms else (None, None)
+    terms = _self_terms(columns) if self_terms else None
     where = np.full(G.Z.shape[1], -1, dtype=np.intp)
     where[candidates] = np.arange(candidates.size)
-    return Bunch(loci=candidates, Zc=columns, norms=G.norms[candidates], W=W,
-                 has_self=has_self, where=where)
+    return Bunch(loci=candidates, Zc=columns, norms=G.norms[candidates], self_terms=terms,
+                 has_self=None if terms is None else terms.has, where=where)
 
 
 def _scan_pairs(scan, residual, taken, take, block=1024):
@@ -106,24 +138,29 @@ def _scan_pairs(scan, residual, taken, take, block=1024):
     # |x . r| / |x| for every term x: for a product |x| = |zc_i| |zc_j| / sqrt(n)
     inv = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0) * Zc.shape[0] ** 0.25
     inv = inv.astype(Zc.dtype)
-    scaled = Zc * residual.astype(Zc.dtype)[:, None]
+    weight = residual.astype(Zc.dtype)[:, None]
     best = [np.empty(0), np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)]
     rows = np.arange(L)
     for j0 in range(0, L, block):
         j1 = min(j0 + block, L)
         # the products' correlation with r times |r|, exactly so for loci in linkage
-        # equilibrium; only the rows i < j1 hold pairs i < j
-        S = np.abs(scaled[:, :j1].T @ Zc[:, j0:j1]) * inv[:j1, None] * inv[None, j0:j1]
+        # equilibrium; only the rows i < j1 hold pairs i < j (a block scaled by r, not
+        # a scaled copy of every column)
+        S = np.abs(Zc[:, :j1].T @ (Zc[:, j0:j1] * weight)) * inv[:j1, None] * inv[None, j0:j1]
         S[rows[:j1, None] >= np.arange(j0, j1)[None, :]] = -1.0
         flat = S.ravel()
         cells = np.argpartition(-flat, take)[:take] if take < flat.size else np.arange(flat.size)
         cells = cells[flat[cells] > 0]
         i, j = np.divmod(cells, j1 - j0)
         best = _top(flat[cells].astype(np.float64), i, j + j0, take, best)
-    if scan.W is not None:
-        norms_w = np.sqrt(np.einsum("ij,ij->j", scan.W, scan.W, dtype=np.float64))
-        self_score = np.where(scan.has_self, np.abs(scan.W.T @ residual.astype(scan.W.dtype))
-                              / np.where(scan.has_self, norms_w, 1.0), -1.0)
+    if scan.self_terms is not None:
+        terms, covariance = scan.self_terms, np.empty(L)
+        for c0 in range(0, L, block):  # w^T r, with w made a block at a time
+            zc, gamma = Zc[:, c0 : c0 + block], terms.gamma[c0 : c0 + block].astype(Zc.dtype)
+            covariance[c0 : c0 + block] = (zc * zc - gamma * zc).T @ weight[:, 0]
+        covariance -= terms.mean * float(weight.sum(dtype=np.float64))
+        self_score = np.where(terms.has, np.abs(covariance)
+                              / np.where(terms.has, terms.norm, 1.0), -1.0)
         i = np.flatnonzero(self_score > 0)
         best = _top(self_score[i], i, i, take, best)
     order = np.argsort(-best[0], kind="stable")
@@ -142,7 +179,8 @@ def _scanned_loci(G, F, usage, stacklevel):
     if size >= p:
         return np.arange(p)
     Fc = (F - F.mean(axis=0)).astype(np.float32)
-    marginal = np.abs(G.Z.T @ Fc - np.outer(G.mean, Fc.sum(axis=0))).sum(axis=1)
+    marginal = np.abs(_transposed_product(G, Fc) - np.outer(G.mean, Fc.sum(axis=0)))
+    marginal = marginal.sum(axis=1)
     marginal = np.where(norms > 0, marginal / np.where(norms > 0, norms, 1.0), -np.inf)
     if usage is None:
         return _warn_scanned(np.argpartition(-marginal, size - 1)[:size], n, p, stacklevel)

@@ -59,6 +59,14 @@ from ._inference import (
     pair_tests,
     screened_component_se,
 )
+from ._lstsq import (
+    append_columns,
+    compact_columns,
+    least_squares,
+    locus_basis,
+    residual_on,
+    residual_with,
+)
 from ._scan import (
     _genotypes,
     _locus_columns,
@@ -66,6 +74,7 @@ from ._scan import (
     _scan_pairs,
     _scanned_loci,
     _self_columns,
+    _transposed_product,
     check_budget,
     pair_scan_size,
     term_budget,
@@ -96,24 +105,6 @@ LINKED = 0.1
 INDEPENDENT = 1e-6
 
 
-def _solve(X, targets, ridge=1e-10):
-    """Least-squares coefficients of ``targets`` on the centred columns ``X``, and
-    the Cholesky factor of ``X^T X`` (a relative ridge keeps collinear columns, as
-    from complete linkage, solvable; their coefficients are then shared)."""
-    G = X.T @ X
-    G[np.diag_indices_from(G)] += ridge * max(np.trace(G) / max(len(G), 1), 1e-300)
-    factor = linalg.cho_factor(G, lower=True, check_finite=False)
-    return linalg.cho_solve(factor, X.T @ targets, check_finite=False), factor
-
-
-def _residual(X, target):
-    """``target`` less its least-squares fit on ``X`` (``target`` when ``X`` is empty)."""
-    if X.shape[1] == 0:
-        return target
-    coef, _ = _solve(X, target)
-    return target - X @ coef
-
-
 def _screen_loci(G, target, n_loci):
     """``n_loci`` loci by forward screening of ``target``: every varying locus if they fit."""
     norms = G.norms
@@ -124,13 +115,14 @@ def _screen_loci(G, target, n_loci):
     residual = target
     for r in range(1, ROUNDS + 1):
         # Zc^T r from the uncentred Z: Z^T r - zbar sum(r)
-        covariance = G.Z.T @ residual.astype(np.float32) - G.mean * residual.sum()
+        covariance = _transposed_product(G, residual) - G.mean * residual.sum()
         score = np.abs(covariance) / np.where(norms > 0, norms, np.inf)
         score[norms == 0] = -1.0
         score[chosen] = -1.0
         take = n_loci * r // ROUNDS - chosen.size
         chosen = np.concatenate([chosen, np.argpartition(-score, take)[:take]])
-        residual = _residual(_locus_columns(G, chosen), target)
+        if r < ROUNDS:
+            residual = residual_on(locus_basis(_locus_columns(G, chosen)), target)
     return np.sort(chosen)
 
 
@@ -145,64 +137,61 @@ def _pair_columns(G, pairs):
     return X
 
 
+def _fill_loci(X, G, loci, block=1024):
+    """Write the centred columns of ``loci`` into ``X``, a block of loci at a time."""
+    for c0 in range(0, loci.size, block):
+        X[:, c0 : c0 + block] = _locus_columns(G, loci[c0 : c0 + block])
+
+
 def _screen(G, scan, Fc, Yc, n_loci, n_pairs):
     """Loci and two thirds of the pairs screened on ``Fc``, the other pairs on what they
-    leave of ``Yc``; the loci of the pairs join the loci.  Returns the loci, the pairs,
-    the centred design of their terms (loci first) and which pairs ``y`` proposed."""
+    leave of ``Yc``; the loci of the pairs join the loci.  Returns the loci (those screened,
+    then those the pairs add), the pairs, the centred design of their terms (loci first;
+    Fortran-ordered, :mod:`._lstsq`) and which pairs ``y`` proposed."""
     loci = _screen_loci(G, Fc, n_loci)
-    pairs, X = [], _locus_columns(G, loci)
+    s = loci.size
+    # room for the loci, the pairs and the pairs' own loci: the design is made in place
+    X = np.empty((len(G.Z), s + 3 * n_pairs), order="F")
+    _fill_loci(X[:, :s], G, loci)
+    # the loci are fixed while pairs are screened: their Gram matrix is factored once
+    basis = locus_basis(X[:, :s])
+    left_f, left_y = residual_on(basis, Fc), residual_on(basis, Yc)
+    pairs = []
     from_f = n_pairs - n_pairs // 3
     for r in range(1, ROUNDS + 1):
         take = from_f * r // ROUNDS - len(pairs)
-        pairs += _scan_pairs(scan, _residual(X, Fc), set(pairs), take)
-        X = np.hstack([_locus_columns(G, loci), _pair_columns(G, pairs)])
+        residual = residual_with(basis, left_f, _pair_columns(G, pairs))
+        pairs += _scan_pairs(scan, residual, set(pairs), take)
     n_f = len(pairs)
     # y's rounds too: in linkage, the copies of a pair would otherwise fill its share
     for r in range(1, ROUNDS + 1):
         take = n_f + (n_pairs - n_f) * r // ROUNDS - len(pairs)
-        pairs += _scan_pairs(scan, _residual(X, Yc), set(pairs), take)
-        X = np.hstack([_locus_columns(G, loci), _pair_columns(G, pairs)])
+        residual = residual_with(basis, left_y, _pair_columns(G, pairs))
+        pairs += _scan_pairs(scan, residual, set(pairs), take)
     pairs = np.array(pairs, dtype=np.intp).reshape(-1, 2)
     # a pair's loci join the loci, so that its product does not stand in for them (as
     # many as leave y's noise degrees of freedom)
     new = pairs.ravel()[np.sort(np.unique(pairs.ravel(), return_index=True)[1])]
-    new = new[~np.isin(new, loci)][: max(len(G.Z) - 2 - len(pairs) - loci.size, 0)]
-    loci = np.sort(np.concatenate([loci, new]))
-    X = np.hstack([_locus_columns(G, loci), _pair_columns(G, pairs)])
-    return loci, pairs, X, np.arange(len(pairs)) >= n_f
+    new = new[~np.isin(new, loci)][: max(len(G.Z) - 2 - len(pairs) - s, 0)]
+    _fill_loci(X[:, s : s + new.size], G, new)
+    loci = np.concatenate([loci, new])
+    X[:, loci.size : loci.size + len(pairs)] = _pair_columns(G, pairs)
+    return loci, pairs, X[:, : loci.size + len(pairs)], np.arange(len(pairs)) >= n_f
 
 
-def _independent(X, s):
-    """Which columns of ``X`` to fit: every locus (the first ``s``; loci in complete
-    linkage share their effect through the ridge of :func:`_solve`), and the pairs whose
-    term keeps more than :data:`INDEPENDENT` of its sum of squares once the columns before
-    it are fitted: the diagonal of the Cholesky factor of ``X^T X``, in column order."""
-    G = X.T @ X
-    d = np.diag(G).copy()
-    G[np.diag_indices_from(G)] += 1e-10 * max(d.mean() if d.size else 0.0, 1e-300)
-    L = linalg.cholesky(G, lower=True, check_finite=False)
+def _independent(gram, s):
+    """Which columns of the design to fit, from its Gram matrix ``gram``: every locus (the
+    first ``s``; loci in complete linkage share their effect through the ridge of
+    :func:`~._lstsq.least_squares`), and the pairs whose term keeps more than
+    :data:`INDEPENDENT` of its sum of squares once the columns before it are fitted: the
+    diagonal of the Cholesky factor of ``X^T X``, in column order."""
+    d = np.diag(gram).copy()
+    work = np.array(gram, order="F")
+    work[np.diag_indices_from(work)] += 1e-10 * max(d.mean() if d.size else 0.0, 1e-300)
+    L = linalg.cholesky(work, lower=True, overwrite_a=True, check_finite=False)
     keep = np.diag(L) ** 2 > INDEPENDENT * d
     keep[:s] = True
     return keep
-
-
-def _least_squares(X, Fc, Yc, gram=None):
-    """Coefficients of ``f`` and ``y`` on ``X``, ``G = X^T X``, ``(X^T X)^{-1}``, the
-    effective number of terms ``tr(G G^{-1})`` (the rank, where loci in complete linkage
-    duplicate columns) and ``y``'s noise variance on the residual degrees of freedom.
-    ``gram`` is ``X^T X`` where already known (the forward-backward rounds take it from
-    the full design's), saving its ``O(n m^2)``."""
-    n, m = X.shape
-    G = X.T @ X if gram is None else gram
-    ridged = G.copy()
-    ridged[np.diag_indices(m)] += 1e-10 * max(np.trace(G) / max(m, 1), 1e-300)
-    factor = linalg.cho_factor(ridged, lower=True, check_finite=False)
-    coef = linalg.cho_solve(factor, X.T @ np.column_stack([Fc, Yc]), check_finite=False)
-    G_inv = linalg.cho_solve(factor, np.eye(m), check_finite=False)
-    df = float(np.sum(G * G_inv))
-    left = Yc - X @ coef[:, 1]
-    return Bunch(f=coef[:, 0], y=coef[:, 1], G=G, G_inv=G_inv, df=df,
-                 sigma2=left @ left / (n - 1 - df))
 
 
 def _parts(X, s, fit):
@@ -241,9 +230,10 @@ def _added(X, keep, final, Yc, threshold):
     rest = np.flatnonzero(~keep)
     if rest.size == 0:
         return rest
-    kept = X[:, keep]
-    residual = Yc - kept @ final.y
-    estimate, se, _ = _score(X[:, rest], kept, final.G_inv, residual, final.sigma2)
+    coef = np.zeros(X.shape[1])
+    coef[keep] = final.y
+    residual = Yc - X @ coef  # no copy of the kept columns
+    estimate, se, _ = _score(X[:, rest], X, final.G_inv, residual, final.sigma2, rows=keep)
     z = np.abs(estimate) / np.where(se > 0, se, np.inf)
     order = np.argsort(-z)
     order = order[z[order] > threshold]
@@ -279,19 +269,17 @@ def _confirmed(X, s, Fc, Yc, n_candidates, gram):
     threshold = _threshold(n_candidates)
     keep = np.zeros(X.shape[1], dtype=bool)
     keep[:s] = True
-
-    def fit_kept():
-        return _least_squares(X[:, keep], Fc, Yc, gram[np.ix_(keep, keep)])
-
     for _ in range(MAX_ROUNDS):
-        final = fit_kept()
+        final = None  # the last round's m x m arrays are freed before the next are made
+        final = least_squares(X, Fc, Yc, gram, keep)
         wald = np.abs(final.y[s:]) / np.sqrt(final.sigma2 * np.diag(final.G_inv)[s:])
         left = np.flatnonzero(keep)[s:][wald <= threshold]
         added = _added(X, keep, final, Yc, threshold)
         if left.size == 0 and added.size == 0:
             return keep, final
         keep[left], keep[added] = False, True
-    return keep, fit_kept()
+    final = None
+    return keep, least_squares(X, Fc, Yc, gram, keep)
 
 
 def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs):
@@ -301,19 +289,28 @@ def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs):
     Yc = Fc + Rc
     loci, pairs, X, by_y = _screen(G, scan, Fc, Yc, n_loci, n_pairs)
     s = loci.size
-    independent = _independent(X, s)
-    pairs, by_y, X = pairs[independent[s:]], by_y[independent[s:]], X[:, independent]
-    fit = _least_squares(X, Fc, Yc)
-    keep, final = _confirmed(X, s, Fc, Yc, n_candidates, fit.G)
-    every = keep[s:]
-    parts = _parts(X[:, keep], s, final)
-    parts["genetic"] = _genetic(X[:, keep], final)
+    # the design and its Gram matrix are made once; dropped terms are compacted away in
+    # place (:mod:`._lstsq`)
+    gram = X.T @ X
+    independent = _independent(gram, s)
+    if not independent.all():
+        pairs, by_y = pairs[independent[s:]], by_y[independent[s:]]
+        X, gram = compact_columns(X, independent), gram[np.ix_(independent, independent)]
+    fit = least_squares(X, Fc, Yc, gram)
     # the effects: the network's for the pairs it chose, and y's for the pairs it missed
     # that y confirms
-    pair_coef = np.where(by_y, np.where(every, fit.y[s:], 0.0), fit.f[s:])
-    return Bunch(loci=loci, pairs=pairs, additive_coef=fit.f[:s], pair_coef=pair_coef,
-                 pair_variance=final.sigma2 * np.diag(fit.G_inv)[s:],
-                 inference=_inference(G, scan, X[:, keep], s, final, Yc,
+    f_coef, y_coef, scale = fit.f, fit.y, np.diag(fit.G_inv)[s:].copy()
+    fit = None
+    keep, final = _confirmed(X, s, Fc, Yc, n_candidates, gram)
+    gram = None
+    every = keep[s:]
+    X = compact_columns(X, keep)
+    parts = _parts(X, s, final)
+    parts["genetic"] = _genetic(X, final)
+    pair_coef = np.where(by_y, np.where(every, y_coef[s:], 0.0), f_coef[s:])
+    return Bunch(loci=loci, pairs=pairs, additive_coef=f_coef[:s], pair_coef=pair_coef,
+                 pair_variance=final.sigma2 * scale,
+                 inference=_inference(G, scan, X, s, final, Yc,
                                       (loci, pairs[every], n_candidates)), **parts)
 
 
@@ -334,7 +331,9 @@ def _pair_tests(G, scan, X, s, fit, Yc, pairs, n_candidates):
     """The pairs' tests, conditional on the loci, the confirmed pairs and, in rounds, the
     pairs of the FDR-:data:`ALPHA` list: a copy in linkage of a listed pair is then tested
     for what it adds to that pair, not counted for it.  Returns the tests, the model's
-    columns, its fit and its residual."""
+    columns, its fit and its residual; where a round adds pairs, ``fit``'s ``m x m``
+    arrays are released (set to None) and the listed pairs' columns written after ``X``'s
+    in its array's spare room (:func:`~._lstsq.append_columns`)."""
     def columns_of(chunk):
         return _pair_columns(G, [tuple(c) for c in chunk])
 
@@ -351,9 +350,13 @@ def _pair_tests(G, scan, X, s, fit, Yc, pairs, n_candidates):
             return tests, X, fit, residual
         columns = columns_of(listed)
         chosen = _uncorrelated(columns, np.arange(len(listed)))
-        X = np.hstack([X, columns[:, chosen]])
+        columns = columns[:, chosen]
+        cross = X.T @ columns  # the Gram matrix grows by these columns' blocks alone
+        gram = np.block([[fit.G, cross], [cross.T, columns.T @ columns]])
+        fit.G = fit.G_inv = None  # what the caller reads of the fit it gave is sigma2
+        X = append_columns(X, columns)
         pairs = np.vstack([pairs.reshape(-1, 2), listed[chosen]])
-        fit = _least_squares(X, Yc, Yc)
+        fit = least_squares(X, Yc, Yc, gram)
 
 
 def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=None,
