@@ -510,7 +510,9 @@ def run_grid(args):
     print("each step in a process of its own: wall time (s) and peak resident memory "
           "(ru_maxrss, GB); train on min(n, 5000) samples, 2 epochs; decompose: "
           "epistasis='regression', components='network', the whole .bed through open_plink, "
-          f"batches of {args.batch_size}; ELM on min(n, {args.elm_samples}) samples: the "
+          f"batches of {args.batch_size}; top pairs: epistasis='screened', "
+          "components='screened' with the trait, top/tested pairs per output; "
+          f"ELM on min(n, {args.elm_samples}) samples: the "
           f"per-sample loop timed on {args.loop_samples} and scaled up (x below)")
     print(table_line([name for name, _ in COLUMNS]))
     print(table_line(["-" * w for _, w in COLUMNS]).replace(" ", "-"))

@@ -14,7 +14,7 @@ a sum over chunks of the products of the chunks.
 
 import numpy as np
 
-from ._blas import self_product
+from ._blas import add_product, self_product
 from ._inputs import is_dask
 
 __all__ = ["additive_features", "computed", "epistatic_kernel", "gram", "mirror_lower",
@@ -86,15 +86,21 @@ def mirror_lower(K, block=1024):
     return K
 
 
+#: Bytes of the block of loci (every sample) read at a time for a dask kernel over loci.
+BLOCK_BYTES = 2**27
+
+
 def gram(W, *, over):
     """The Gram matrix of ``W`` summed over loci (``W W^T``) or over samples (``W^T W``).
 
-    In memory, one symmetric BLAS product.  For a dask ``W``, dask's product
-    of the chunks: each output block is the sum over the chunks of the
-    summed axis (locus chunks for ``over="loci"``, sample chunks for
-    ``over="samples"``) of the products of two chunks, computed on the active
-    scheduler; the result is then made exactly symmetric
-    (:func:`mirror_lower`).  Memory: the output and a few chunks per worker.
+    In memory, one symmetric BLAS product.  For a dask ``W`` over samples,
+    dask's product of the chunks: each ``p x p`` output block is the sum over
+    the sample chunks of the products of two chunks, computed on the active
+    scheduler.  Over loci, the ``n x n`` kernel is summed here a block of
+    loci at a time: each block of every sample (about :data:`BLOCK_BYTES`)
+    is computed by the scheduler and its product added in place, so that
+    memory is the kernel and one block, never the whole panel.  The result
+    is then made exactly symmetric (:func:`mirror_lower`).
 
     Parameters
     ----------
@@ -119,8 +125,15 @@ def gram(W, *, over):
     """
     if not is_dask(W):
         return self_product(W if over == "loci" else W.T)
-    product = W @ W.T if over == "loci" else W.T @ W
-    return mirror_lower(computed(product)[0])
+    if over == "samples":
+        return mirror_lower(computed(W.T @ W)[0])
+    n, p = W.shape
+    K = np.zeros((n, n))
+    width = max(1, BLOCK_BYTES // (8 * max(n, 1)))
+    for c0 in range(0, p, width):
+        block = np.asarray(computed(W[:, c0 : c0 + width])[0], dtype=np.float64)
+        add_product(K, block.T, block.T)  # K += block block^T
+    return mirror_lower(K)
 
 
 def additive_features(X, *, mean=None, scale=None):
