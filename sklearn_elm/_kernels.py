@@ -97,10 +97,11 @@ def gram(W, *, over):
     dask's product of the chunks: each ``p x p`` output block is the sum over
     the sample chunks of the products of two chunks, computed on the active
     scheduler.  Over loci, the ``n x n`` kernel is summed here a block of
-    loci at a time: each block of every sample (about :data:`BLOCK_BYTES`)
-    is computed by the scheduler and its product added in place, so that
-    memory is the kernel and one block, never the whole panel.  The result
-    is then made exactly symmetric (:func:`mirror_lower`).
+    loci at a time: each block of every sample (whole locus chunks, about
+    :data:`BLOCK_BYTES` where the chunks are that narrow) is computed by the
+    scheduler and its product added in place, so that memory is the kernel
+    and one block; chunk ``W`` over loci too, or a block is all of it.  The
+    result is then made exactly symmetric (:func:`mirror_lower`).
 
     Parameters
     ----------
@@ -127,13 +128,26 @@ def gram(W, *, over):
         return self_product(W if over == "loci" else W.T)
     if over == "samples":
         return mirror_lower(computed(W.T @ W)[0])
-    n, p = W.shape
+    n = W.shape[0]
     K = np.zeros((n, n))
-    width = max(1, BLOCK_BYTES // (8 * max(n, 1)))
-    for c0 in range(0, p, width):
-        block = np.asarray(computed(W[:, c0 : c0 + width])[0], dtype=np.float64)
+    for cols in _locus_blocks(W.chunks[1], BLOCK_BYTES // (8 * max(n, 1))):
+        block = np.asarray(computed(W[:, cols])[0], dtype=np.float64)
         add_product(K, block.T, block.T)  # K += block block^T
     return mirror_lower(K)
+
+
+def _locus_blocks(chunks, width):
+    """Slices of whole consecutive locus chunks, each ``width`` loci or fewer where a
+    chunk allows it: a block never cuts a chunk, which dask would otherwise compute once
+    per block it meets."""
+    start = stop = 0
+    for size in chunks:
+        if stop > start and stop - start + size > width:
+            yield slice(start, stop)
+            start = stop
+        stop += size
+    if stop > start:
+        yield slice(start, stop)
 
 
 def additive_features(X, *, mean=None, scale=None):

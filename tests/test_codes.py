@@ -89,3 +89,36 @@ def test_screened_fit_of_codes_equals_that_of_floats(rate):
     for key in ("additive", "epistatic", "genetic"):
         np.testing.assert_allclose(small.components[key], wide.components[key], rtol=1e-9)
     np.testing.assert_allclose(small.additive_p, wide.additive_p, rtol=1e-4)
+
+
+def test_a_short_batch_with_missing_calls_does_not_make_every_batch_float32():
+    """The share of inexact inputs is taken over every batch: a one-sample tail batch with
+    15 % missing calls (float32 on its own) is joined as codes with the rest."""
+    Z = genotypes_with_missing_calls(1, n=301, p=40, rate=0.0)
+    Z[300, :6] = 0.37
+    batches = [compact(Z[:150]), compact(Z[150:300]), compact(Z[300:])]
+    assert batches[-1].dtype == np.float32
+    kept = join(batches)
+    assert isinstance(kept, Codes)
+    expected = Z.copy()
+    expected[300] = Z[300].astype(np.float32)  # the values that batch was kept with
+    np.testing.assert_array_equal(columns(kept, slice(None)), expected)
+
+
+@pytest.mark.parametrize("rate", [0.02, 0.1])
+def test_join_holds_about_the_result(rate):
+    """Joining allocates the result (its codes and corrections, placed by column as they
+    are copied) and little more: no argsort, concatenation or copy of the corrections."""
+    import tracemalloc
+
+    Z = genotypes_with_missing_calls(2, n=4000, p=300, rate=rate)
+    batches = [compact(Z[start : start + 500]) for start in range(0, 4000, 500)]
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        kept = join(batches)
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(columns(kept, slice(None)), Z)
+    assert peak < 1.5 * kept.nbytes

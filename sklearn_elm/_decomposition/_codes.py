@@ -36,8 +36,10 @@ class Codes:
     delta: np.ndarray
 
     def __post_init__(self):
-        order = np.argsort(self.cols, kind="stable")
-        self.rows, self.cols, self.delta = self.rows[order], self.cols[order], self.delta[order]
+        if np.any(np.diff(self.cols) < 0):
+            order = np.argsort(self.cols, kind="stable")
+            self.rows, self.cols, self.delta = (self.rows[order], self.cols[order],
+                                                self.delta[order])
         self.colptr = np.searchsorted(self.cols, np.arange(self.codes.shape[1] + 1))
 
     @property
@@ -67,42 +69,83 @@ def compact(Z):
     dtype('float32')
     """
     Z = np.asarray(Z)
-    rounded = np.rint(Z)
-    in_range = np.isfinite(Z).all() and rounded.min(initial=0) >= -128 and (
-        rounded.max(initial=0) <= 127)
-    if in_range:
-        rows, cols = np.nonzero(Z != rounded)
-        if rows.size <= MAX_INEXACT * Z.size:
-            return Codes(rounded.astype(np.int8), rows.astype(np.int32), cols.astype(np.int32),
-                         Z[rows, cols] - rounded[rows, cols])
+    if _inexact(Z) <= MAX_INEXACT * Z.size:
+        return _as_codes(Z)
     return Z.astype(np.float32)
 
 
+def _inexact(Z):
+    """How many inputs are off the integers (the size of ``Z`` where some value is not
+    finite or is out of int8's range)."""
+    rounded = np.rint(Z)
+    if not (np.isfinite(Z).all() and rounded.min(initial=0) >= -128
+            and rounded.max(initial=0) <= 127):
+        return Z.size
+    return int(np.count_nonzero(Z != rounded))
+
+
+def _as_codes(Z):
+    """``Z`` (finite, within int8's range) as :class:`Codes`, whatever its share of inexact
+    inputs (sorted by column, as ``np.nonzero`` of the transpose gives them)."""
+    rounded = np.rint(Z)
+    cols, rows = np.nonzero((Z != rounded).T)
+    return Codes(rounded.astype(np.int8), rows.astype(np.int32), cols.astype(np.int32),
+                 Z[rows, cols] - rounded[rows, cols])
+
+
 def join(batches):
-    """The kept batches as one :class:`Codes` (all batches codes) or float32 array, each
-    batch freed once copied where nothing else holds it: the peak is the result and one
-    batch, not twice the result.  ``batches`` (a list) is emptied."""
-    as_codes = all(isinstance(batch, Codes) for batch in batches)
+    """The kept batches as one :class:`Codes` or float32 array, each batch freed once copied
+    where nothing else holds it: the peak is the result and one batch, not twice the result.
+
+    The inputs are codes where all but :data:`MAX_INEXACT` of them are integers in int8's
+    range, taken over every batch: a batch kept in float32 (a short one, with a few missing
+    calls among few inputs) is made codes here rather than making every batch float32.
+    ``batches`` (a list) is emptied.
+    """
     n = sum(len(batch) for batch in batches)
     p = batches[0].shape[1]
-    Z = np.empty((n, p), dtype=np.int8 if as_codes else np.float32)
-    fixes, start = [], 0
+    inexact = sum(batch.delta.size if isinstance(batch, Codes) else _inexact(batch)
+                  for batch in batches)
+    if inexact > MAX_INEXACT * n * p:
+        return _join_floats(batches, n, p)
+    # the corrections are placed by column as they are copied: counted first, then filled
+    counts = sum(np.diff(batch.colptr) if isinstance(batch, Codes)
+                 else np.count_nonzero(batch != np.rint(batch), axis=0) for batch in batches)
+    colptr = np.concatenate([[0], np.cumsum(counts)])
+    rows = np.empty(colptr[-1], dtype=np.int32)
+    cols = np.repeat(np.arange(p, dtype=np.int32), counts)
+    delta = np.empty(colptr[-1])
+    filled = colptr[:-1].copy()
+    Z = np.empty((n, p), dtype=np.int8)
+    start = 0
     batches.reverse()
     while batches:
         batch = batches.pop()
-        rows = slice(start, start + len(batch))
-        if isinstance(batch, Codes):
-            Z[rows] = batch.codes
-            fixes.append((batch.rows + start, batch.cols, batch.delta))
-            if not as_codes:
-                Z[batch.rows + start, batch.cols] += batch.delta
-        else:
-            Z[rows] = batch
+        if not isinstance(batch, Codes):
+            batch = _as_codes(batch)
+        Z[start : start + len(batch)] = batch.codes
+        runs = np.diff(batch.colptr)
+        at = np.repeat(filled - batch.colptr[:-1], runs) + np.arange(batch.delta.size)
+        rows[at], delta[at] = batch.rows + start, batch.delta
+        filled += runs
         start += len(batch)
-    if not as_codes:
-        return Z
-    rows, cols, delta = (np.concatenate(part) for part in zip(*fixes, strict=True))
-    return Codes(Z, rows.astype(np.int32), cols.astype(np.int32), delta)
+    return Codes(Z, rows, cols, delta)
+
+
+def _join_floats(batches, n, p):
+    """:func:`join`'s float32 array."""
+    Z = np.empty((n, p), dtype=np.float32)
+    start = 0
+    batches.reverse()
+    while batches:
+        batch = batches.pop()
+        if isinstance(batch, Codes):
+            Z[start : start + len(batch)] = batch.codes
+            Z[batch.rows + start, batch.cols] += batch.delta
+        else:
+            Z[start : start + len(batch)] = batch
+        start += len(batch)
+    return Z
 
 
 def columns(Z, cols, dtype=np.float64):

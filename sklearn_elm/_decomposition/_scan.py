@@ -37,12 +37,12 @@ def pair_scan_size(n_samples, n_inputs):
 
 
 def _genotypes(Z, overwrite, block=1024):
-    """The inputs kept compact (:func:`~._codes.compact`: int8 codes with corrections, or
-    float32, the network's own precision; as they are with ``overwrite``, else a float32
-    copy) and their float64 means and centred norms: the design's columns are centred in
-    float64 from these, exactly."""
-    if not (overwrite and (isinstance(Z, Codes) or np.asarray(Z).dtype in (np.int8,
-                                                                            np.float32))):
+    """The inputs kept compact (:class:`~._codes.Codes`, read as they are; an int8 or
+    float32 array as it is with ``overwrite``; else a float32 copy, the network's own
+    precision) and their float64 means and centred norms: the design's columns are
+    centred in float64 from these, exactly."""
+    if not isinstance(Z, Codes) and not (overwrite and np.asarray(Z).dtype in (np.int8,
+                                                                               np.float32)):
         Z = np.array(Z, dtype=np.float32)
     n, p = Z.shape
     mean, squares = np.empty(p), np.empty(p)

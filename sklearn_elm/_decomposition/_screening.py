@@ -373,7 +373,7 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
 
     Parameters
     ----------
-    Z : ndarray of shape (n, p)
+    Z : ndarray of shape (n, p) or Codes
         Network inputs.
     F : ndarray of shape (n, k)
         The network's genetic values ``f``.
@@ -391,8 +391,9 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
         the pairs are scanned among the loci of largest usage and of largest
         correlation with ``f`` (half each); None takes the correlation alone.
     overwrite_z : bool, default=False
-        Use a float32 ``Z`` as it is rather than a float32 copy (``n p``
-        float32 less memory; ``Z`` is not changed either way).
+        Use an int8 or float32 ``Z`` as it is rather than a float32 copy (``n
+        p`` float32 less memory; ``Z`` is not changed either way).  ``Z`` may
+        also be :class:`~._codes.Codes`, always used as it is.
     stacklevel : int, default=2
         Stack level of the warnings (2 names the caller).
 
