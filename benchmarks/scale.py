@@ -156,7 +156,11 @@ def train_samples(n, args):
     return n if args.train_samples == 0 else min(n, args.train_samples)
 
 
-def decompose_step(n, p, cell, args):
+def fit_prefit(cell, args, **estimators):
+    """``ELMDecomposer(pipe, prefit=True, **estimators)`` fitted on the whole ``.bed`` (read
+    by ``open_plink``) and the trait, and its wall time; the warnings of a network trained
+    two epochs (its parts need not add up) and of the screened fit past ``p > n / 2`` (the
+    scan's and the locus choice's) are silenced."""
     import warnings
 
     from sklearn_elm import ELMDecomposer
@@ -167,13 +171,16 @@ def decompose_step(n, p, cell, args):
     with open(cell / "pipe.pkl", "rb") as f:
         pipe = pickle.load(f)
     gpu_peak(args.device, reset=True)
-    dec = ELMDecomposer(pipe, prefit=True, batch_size=args.batch_size, epistasis="regression",
-                        components="network")
+    dec = ELMDecomposer(pipe, prefit=True, batch_size=args.batch_size, **estimators)
     start = time.perf_counter()
-    with warnings.catch_warnings():  # 2 epochs: the network's parts need not add up
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         dec.fit(X, y)
-    elapsed = time.perf_counter() - start
+    return dec, time.perf_counter() - start
+
+
+def decompose_step(n, p, cell, args):
+    dec, elapsed = fit_prefit(cell, args, epistasis="regression", components="network")
     outputs = sum(a.nbytes for a in (dec.additive_effects_, dec.epistasis_matrix_,
                                      dec.epistasis_variance_))
     return {"time": elapsed, "outputs_gb": outputs / GB, "gpu_gb": gpu_peak(args.device),
@@ -181,23 +188,7 @@ def decompose_step(n, p, cell, args):
 
 
 def pairs_step(n, p, cell, args):
-    import warnings
-
-    from sklearn_elm import ELMDecomposer
-    from sklearn_elm.datasets import open_plink
-
-    X = open_plink(cell / "panel.bed", num_threads=args.threads)
-    y = np.load(cell / "trait.npy")
-    with open(cell / "pipe.pkl", "rb") as f:
-        pipe = pickle.load(f)
-    gpu_peak(args.device, reset=True)
-    dec = ELMDecomposer(pipe, prefit=True, batch_size=args.batch_size, epistasis="screened",
-                        components="screened")
-    start = time.perf_counter()
-    with warnings.catch_warnings():  # the scan's and the locus choice's warnings at p > n / 2
-        warnings.simplefilter("ignore", UserWarning)
-        dec.fit(X, y)
-    elapsed = time.perf_counter() - start
+    dec, elapsed = fit_prefit(cell, args, epistasis="screened", components="screened")
     tests = dec.pair_tests_
     return {"time": elapsed, "gpu_gb": gpu_peak(args.device), "top": len(tests.pairs),
             "tested": int(tests.n_tests),

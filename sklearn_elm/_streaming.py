@@ -200,8 +200,7 @@ def stream(X, Y, preprocessing, net, *, batch_size, n_outputs, keep, debiased, c
     """Stream the network over ``X`` once: the sums, the exactness residual and, with
     ``keep``, the samples themselves (``(z, f, y - intercept - f)`` per batch, the last
     only with ``debiased``; ``z`` made compact with ``keep_compact``), for the
-    projections'
-    passes; ``pairwise=False`` keeps only the ``O(k p)`` sums
+    projections' passes; ``pairwise=False`` keeps only the ``O(k p)`` sums
     (:func:`~sklearn_elm._decomposition.init_moments`).
 
     Returns a Bunch: ``moments``, ``kept``, ``phenotypic`` (the variance of ``Y``, NaN
