@@ -125,7 +125,7 @@ def _scan_basis(G, candidates, block=1024, self_terms=True):
     where = np.full(G.Z.shape[1], -1, dtype=np.intp)
     where[candidates] = np.arange(candidates.size)
     return Bunch(loci=candidates, Zc=columns, norms=G.norms[candidates], self_terms=terms,
-                 has_self=None if terms is None else terms.has, where=where)
+                 where=where)
 
 
 def _scan_pairs(scan, residual, taken, take, block=1024):

@@ -285,7 +285,7 @@ def _confirmed(X, s, Fc, Yc, n_candidates, gram):
 def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs):
     """The screened fit of one output (see :func:`screened_fit`)."""
     L = scan.loci.size
-    n_candidates = L * (L - 1) // 2 + int(scan.has_self.sum())
+    n_candidates = L * (L - 1) // 2 + int(scan.self_terms.has.sum())
     Yc = Fc + Rc
     loci, pairs, X, by_y = _screen(G, scan, Fc, Yc, n_loci, n_pairs)
     s = loci.size
