@@ -140,11 +140,14 @@ def check_kept_memory(n_samples, n_inputs, n_outputs, *, epistasis, components, 
 
 
 def pairwise_arrays(n_outputs, contrast=False):
-    """How many ``p x p`` float64 arrays the streamed sums' estimators hold at their peak:
-    ``4 + 2 k`` (the input sums and their design, and per output the sums with the
-    coefficients, made into the pair matrix, and its variance), and ``4 + 4 k`` more for
-    the genotype-class sums of ``epistasis="contrast"``.  In one process: on a dask cluster
-    every task holds its own sums too.
+    """How many ``p x p`` float64 arrays the streamed sums' estimators hold at their peak,
+    for any codes: ``max(5 + k, 3 + 2 k)``, the larger of the slopes' (four input sums,
+    the covariance and per output the sums with the coefficients) and the end's (three
+    input sums, and per output the pair matrix and its variance); ``4 + 4 k`` more for the
+    genotype-class sums of ``epistasis="contrast"``.  Integer codes (GenotypeEncoder's
+    -1/0/+1) keep their input sums in float32, three arrays where ``z^2`` is the
+    indicator of ``z != 0``: ``max(2.5 + k, 1.5 + 2 k)`` then.  In one process: on a dask
+    cluster every task holds its own sums too.
 
     Examples
     --------
@@ -153,7 +156,7 @@ def pairwise_arrays(n_outputs, contrast=False):
     (6, 14)
     """
     k = int(n_outputs)
-    return 4 + 2 * k + (4 + 4 * k if contrast else 0)
+    return max(5 + k, 3 + 2 * k) + (4 + 4 * k if contrast else 0)
 
 
 def pairwise_bytes(n_inputs, n_outputs, contrast=False):
@@ -186,8 +189,8 @@ def check_pairwise_memory(n_inputs, n_outputs, *, epistasis, components):
     raise ValueError(
         f"epistasis={epistasis!r} with components={components!r} holds about "
         f"{pairwise_arrays(n_outputs, contrast)} dense {n_inputs} x {n_inputs} float64 "
-        f"arrays at its peak (the sums over samples{classes}, their design, and per output "
-        f"the pair matrix and its variance): {_in_units(needed)}, more than the "
+        f"arrays at its peak (the sums over samples{classes}, their covariance, and per "
+        f"output the pair matrix and its variance): {_in_units(needed)}, more than the "
         f"{_in_units(available)} available. "
         "Use epistasis='screened' and components='screened', which rank the pairs without "
         "a dense p x p array, or decompose fewer loci."

@@ -18,7 +18,7 @@ import torch
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch, get_tags
 
-from ._decomposition import init_moments, update_moments
+from ._decomposition import add_moments, init_moments, update_moments
 from ._decomposition._codes import compact
 from ._elm import elm_batches, elm_residual, elm_steps, io_sizes
 
@@ -178,8 +178,7 @@ def combine_sums(first, second):
     if first.moments is None or second.moments is None:
         moments = second.moments if first.moments is None else first.moments
     else:
-        moments = Bunch(**{key: value + second.moments[key]
-                           for key, value in first.moments.items()})
+        moments = add_moments(first.moments, second.moments)
     return Bunch(moments=moments, residual=np.maximum(first.residual, second.residual),
                  peak=np.maximum(first.peak, second.peak))
 

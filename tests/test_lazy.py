@@ -274,7 +274,7 @@ def test_pairwise_memory_counts_the_class_sums_of_the_contrast(monkeypatch):
     assert sums < pairwise_bytes(p, k, contrast=True)
     monkeypatch.setattr("sklearn_elm._lazy._available_memory", lambda: sums)
     check_pairwise_memory(p, k, epistasis="regression", components="network")
-    with pytest.raises(ValueError, match="about 20 dense 50 x 50 .* genotype-class sums"):
+    with pytest.raises(ValueError, match="about 19 dense 50 x 50 .* genotype-class sums"):
         check_pairwise_memory(p, k, epistasis="contrast", components="network")
 
 

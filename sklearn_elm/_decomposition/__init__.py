@@ -36,7 +36,14 @@ from ._estimators import (
     needs_pairwise_sums,
     resolve,
 )
-from ._moments import Design, build_design, init_moments, update_moments, with_target
+from ._moments import (
+    Design,
+    add_moments,
+    build_design,
+    init_moments,
+    update_moments,
+    with_target,
+)
 from ._projection import projection_fit
 from ._slopes import average_effects, conditional_slopes, epistasis_contrast, epistasis_regression
 from ._variance import debiased_components, pairwise_part_variance, variance_components
@@ -48,6 +55,7 @@ __all__ = [
     "FitState",
     "LEAST_SQUARES",
     "NEED_Y",
+    "add_moments",
     "average_effects",
     "build_design",
     "check_terms",

@@ -25,15 +25,16 @@ and, for inputs with more than two values, the self term ``(z_i - zbar_i)^2``
 less its regression on ``z_i`` (a dominance deviation).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 from sklearn.utils import Bunch
 
-from .._blas import add_product, row_slices, symmetrise_sum
+from .._blas import add_product, row_slices
 
-__all__ = ["Design", "build_design", "init_moments", "update_moments", "with_target"]
+__all__ = ["Design", "add_moments", "build_design", "init_moments", "update_moments",
+           "with_target"]
 
 
 def init_moments(n_features, n_outputs, *, contrast=False, pairwise=True):
@@ -65,14 +66,16 @@ def init_moments(n_features, n_outputs, *, contrast=False, pairwise=True):
         sum_n z_nj s_nki`` (each over the samples where ``z_ni != 0``),
         ``nz`` (p,) (the number of those samples) and ``nzz`` (p, p) with
         ``nzz[i, j] = sum_{n: z_ni != 0} z_nj``, and with ``contrast``,
-        ``class_n`` (2, 2, p, p) and ``class_s`` (k, 2, 2, p, p).
+        ``class_n`` (2, 2, p, p) and ``class_s`` (k, 2, 2, p, p).  ``zz``, ``z2z2``,
+        ``z2z`` and ``nzz`` start in float32 (see the module docstring; read them with
+        :func:`sum_rows`), with ``code_max`` the largest absolute code seen.
 
     Examples
     --------
     >>> from sklearn_elm._decomposition import init_moments
     >>> m = init_moments(3, 2)
-    >>> m.n, m.zs.shape
-    (0, (2, 3, 3))
+    >>> m.n, m.zs.shape, m.zz.dtype
+    (0, (2, 3, 3), dtype('float32'))
     """
     p, k = int(n_features), int(n_outputs)
     moments = Bunch(
@@ -87,9 +90,13 @@ def init_moments(n_features, n_outputs, *, contrast=False, pairwise=True):
         nz=np.zeros(p),
     )
     if pairwise:
-        for key, shape in {"zz": (p, p), "z2z2": (p, p), "z2z": (p, p), "zs": (k, p, p),
-                           "nzz": (p, p)}.items():
-            moments[key] = np.zeros(shape)
+        # integer sums while the codes are (see the module docstring); nzz is z2z's array
+        # while z^2 is the indicator of z != 0
+        for key in INTEGER_SUMS[:3]:
+            moments[key] = np.zeros((p, p), dtype=np.float32)
+        moments.nzz = moments.z2z
+        moments.code_max = 0.0
+        moments.zs = np.zeros((k, p, p))
     if contrast:
         moments.class_n = np.zeros((2, 2, p, p))
         moments.class_s = np.zeros((k, 2, 2, p, p))
@@ -163,34 +170,117 @@ def update_moments(moments, Z, F, S):
 #: Largest batch whose products of codes in -2..2 are integers float32 holds exactly.
 EXACT_FLOAT32_ROWS = 2**24 // 16
 
+#: The input sums that are integers for integer codes (float32 while they fit it exactly).
+INTEGER_SUMS = ("zz", "z2z2", "z2z", "nzz")
+
+#: Integers up to this bound are exact in float32.
+EXACT_FLOAT32 = 2**24
+
 
 def _add_input_products(moments, Z, Z2, nonzero):
     """Add a batch's ``zz``, ``z2z2``, ``z2z`` and ``nzz`` to the sums, in place.
 
     Integer codes in ``-2..2`` (GenotypeEncoder's default codes, without imputed
     values) have products that float32 holds exactly, batch sums included: there the
-    products are float32 BLAS, twice as fast, added to the float64 sums a block of rows
-    at a time, to the bit the float64 products.  Where ``z^2`` is the indicator of ``z !=
-    0`` (codes -1/0/+1) ``z2z`` and ``nzz`` are one product.  Other codes take float64
+    products are float32 BLAS, twice as fast, added a block of rows at a time, to the bit
+    the float64 products.  The sums stay float32 while every ``|sum| <= n code_max^4``
+    is below ``2**24``; past it, or at the first other code, they turn float64 (for good).
+    Where ``z^2`` is the indicator of ``z != 0`` (codes -1/0/+1) ``z2z`` and ``nzz`` are
+    one product, and one array until a batch where they differ.  Other codes take float64
     products made in place (:func:`~sklearn_elm._blas.add_product`).
     """
     shared = np.array_equal(Z2, nonzero)  # z^2 is the indicator of z != 0
-    exact = (len(Z) <= EXACT_FLOAT32_ROWS and np.abs(Z).max(initial=0.0) <= 2
+    if moments.nzz is moments.z2z and not shared:  # equal so far, apart from here on
+        moments.nzz = moments.z2z.copy()
+    largest = float(np.abs(Z).max(initial=0.0))
+    exact = (len(Z) <= EXACT_FLOAT32_ROWS and largest <= 2
              and np.array_equal(Z, np.rint(Z)))
+    moments.code_max = max(moments.get("code_max", 0.0), largest)
+    if moments.zz.dtype == np.float32 and not (
+            exact and moments.n * max(moments.code_max, 1.0) ** 4 < EXACT_FLOAT32):
+        _to_float64(moments)
     if not exact:
         add_product(moments.zz, Z, Z)
         add_product(moments.z2z2, Z2, Z2)
         add_product(moments.z2z, Z2, Z)
-        add_product(moments.nzz, Z2 if shared else nonzero.astype(np.float64), Z)
+        if moments.nzz is not moments.z2z:
+            add_product(moments.nzz, nonzero.astype(np.float64), Z)
         return
     Z, Z2 = Z.astype(np.float32), Z2.astype(np.float32)
-    indicator = Z2 if shared else nonzero.astype(np.float32)
+    indicator = None if moments.nzz is moments.z2z else nonzero.astype(np.float32)
     for rows in row_slices(Z.shape[1], 1024):
         moments.zz[rows] += Z[:, rows].T @ Z
         moments.z2z2[rows] += Z2[:, rows].T @ Z2
         block = Z2[:, rows].T @ Z
         moments.z2z[rows] += block
-        moments.nzz[rows] += block if shared else indicator[:, rows].T @ Z
+        if indicator is not None:
+            moments.nzz[rows] += block if shared else indicator[:, rows].T @ Z
+
+
+def _to_float64(moments):
+    """Turn the integer sums into float64, one at a time (``nzz`` kept one with ``z2z``)."""
+    shared = moments.nzz is moments.z2z
+    for key in INTEGER_SUMS[:3] if shared else INTEGER_SUMS:
+        moments[key] = moments[key].astype(np.float64)
+    if shared:
+        moments.nzz = moments.z2z
+
+
+def sum_rows(sums, key, rows=slice(None)):
+    """Rows of the streamed sum ``sums[key]``, a new float64 array (the integer sums may
+    be float32).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._decomposition import init_moments, update_moments
+    >>> from sklearn_elm._decomposition._moments import sum_rows
+    >>> Z = np.array([[1.0, 0.0], [-1.0, 1.0]])
+    >>> m = update_moments(init_moments(2, 1), Z, Z[:, :1], Z[:, None])
+    >>> sum_rows(m, "zz", slice(0, 1))
+    array([[ 2., -1.]])
+    """
+    return np.array(sums[key][rows], dtype=np.float64)
+
+
+def sum_diagonal(sums, key):
+    """The diagonal of the streamed sum ``sums[key]``, in float64."""
+    return np.diagonal(sums[key]).astype(np.float64)
+
+
+def add_moments(first, second):
+    """The sums of two sets of samples (:func:`update_moments`) as those of both.
+
+    The integer sums stay float32 while their total fits it exactly (see
+    :func:`_add_input_products`), else they are added in float64; ``nzz`` stays
+    ``z2z``'s array where it is in both.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._decomposition import init_moments, update_moments
+    >>> from sklearn_elm._decomposition._moments import add_moments
+    >>> Z = np.array([[1.0, 0.0], [-1.0, 1.0]])
+    >>> m = update_moments(init_moments(2, 1), Z, Z[:, :1], Z[:, None])
+    >>> both = add_moments(m, m)
+    >>> both.n, both.zz.dtype, both.nzz is both.z2z
+    (4, dtype('float32'), True)
+    """
+    n = first.n + second.n
+    code_max = max(first.get("code_max", 0.0), second.get("code_max", 0.0))
+    exact = n * max(code_max, 1.0) ** 4 < EXACT_FLOAT32
+    shared = all("nzz" in m and m.nzz is m.z2z for m in (first, second))
+    total = Bunch()
+    for key, value in first.items():
+        if key == "code_max":
+            total[key] = code_max
+        elif key == "nzz" and shared:
+            total[key] = total.z2z
+        elif key in INTEGER_SUMS and not exact:
+            total[key] = np.add(value, second[key], dtype=np.float64)
+        else:
+            total[key] = value + second[key]
+    return total
 
 
 def _update_class_sums(moments, Z, S):
@@ -253,8 +343,11 @@ class Design:
     """The centred additive and pairwise terms of a fit, computed once from its sums.
 
     Every estimator of a fit reads the same centring, covariance and term
-    variances; :func:`build_design` computes them once from the input sums
-    and the estimators receive this object.
+    variances; :func:`build_design` computes them from the input sums and the
+    estimators receive this object.  The two ``p x p`` matrices, ``C`` and
+    ``pair_var``, are made from the sums on first use and kept; a caller that
+    needs a few rows reads them with :meth:`covariance_rows` and
+    :meth:`pair_var_rows`, which make no ``p x p`` array.
 
     Attributes
     ----------
@@ -262,8 +355,6 @@ class Design:
         Number of samples.
     zbar : ndarray of shape (p,)
         Input means.
-    C : ndarray of shape (p, p)
-        Input covariance, ``sum z z^T / n - zbar zbar^T``.
     var : ndarray of shape (p,)
         Input variances, the diagonal of ``C``.
     gamma : ndarray of shape (p,)
@@ -274,16 +365,21 @@ class Design:
         Inputs with at least three distinct values, whose square is not
         affine in the input: only there is a self term ``d z_i^2`` defined
         apart from the additive term.
+    inv_var : ndarray of shape (p,)
+        ``1 / Var(z_i)``, 0 for a monomorphic input.
+    C : ndarray of shape (p, p)
+        Input covariance, ``sum z z^T / n - zbar zbar^T`` (exactly symmetric; 0 in the
+        row and column of an input constant to round-off).  Made on first use.
     pair_var : ndarray of shape (p, p)
         Variance of each pairwise term: off the diagonal
         ``Var((z_i - zbar_i)(z_j - zbar_j))``; on it, for self terms, the
         variance of ``(z_i - zbar_i)^2`` left after its regression on ``z_i``,
-        and 0 for two-valued inputs.
+        and 0 for two-valued inputs.  Made on first use.
     product_mask : ndarray of shape (p, p), dtype bool
         The pairwise terms that enter the model: ``i < j`` for inputs that
         both vary, plus ``i == j`` for self terms, each of non-zero variance
         (a product with a monomorphic input is a constant or a multiple of the
-        other input, already in the model).
+        other input, already in the model).  Made on first use.
     n_terms : int
         Number ``m`` of independent terms of the projection: the rank of
         ``C`` (duplicated or monomorphic inputs count once or not at all)
@@ -291,8 +387,6 @@ class Design:
         only through complete linkage between inputs are still counted.
         Computed on first use: the rank takes an eigendecomposition of
         ``C`` that the slope estimators do not need.
-    inv_var : ndarray of shape (p,)
-        ``1 / Var(z_i)``, 0 for a monomorphic input.
     inv_pair_var : ndarray of shape (p, p)
         ``1 / pair_var`` on ``product_mask``, 0 elsewhere.  Computed on first use (the
         slope estimators do not need it).
@@ -316,13 +410,75 @@ class Design:
 
     n: int
     zbar: np.ndarray
-    C: np.ndarray
     var: np.ndarray
     gamma: np.ndarray
     self_terms: np.ndarray
-    pair_var: np.ndarray
-    product_mask: np.ndarray
     inv_var: np.ndarray
+    #: the sums ``C`` and ``pair_var`` are made from (``n``, ``z``, ``zz``, ``z2z2``,
+    #: ``z2z``), the ``z2z2`` and ``z2z`` dropped once ``pair_var`` is made
+    sums: Bunch = field(repr=False)
+    #: ``pair_var``'s diagonal
+    self_variance: np.ndarray = field(repr=False)
+    #: inputs constant to round-off, whose row and column of ``C`` are 0
+    constant: np.ndarray = field(repr=False)
+    #: make ``pair_var`` in the memory of a float64 ``z2z2`` (see :func:`build_design`)
+    overwrite: bool = field(default=False, repr=False)
+
+    @cached_property
+    def C(self):
+        """The input covariance (see the class docstring), made on first use."""
+        p = self.zbar.size
+        C = np.empty((p, p))
+        for rows in row_slices(p):
+            C[rows] = self.covariance_rows(rows)
+        return C
+
+    def covariance_rows(self, rows):
+        """Rows ``rows`` (a slice) of :attr:`C`, without making the whole matrix."""
+        if "C" in self.__dict__:
+            return self.C[rows]
+        zz = self.sums.zz
+        # (zz + zz^T) / 2: exactly symmetric where the sums of non-integer codes made by
+        # gemm differ from their transpose at round-off (the inverses read one triangle)
+        block = np.add(zz[rows], zz[:, rows].T, dtype=np.float64)
+        block /= 2 * self.n
+        block -= self.zbar[rows, None] * self.zbar
+        block[:, self.constant] = 0.0
+        inside = self.constant[(self.constant >= rows.start) & (self.constant < rows.stop)]
+        block[inside - rows.start] = 0.0
+        return block
+
+    def release_covariance(self):
+        """Free :attr:`C` (made again from the sums where it is read after)."""
+        self.__dict__.pop("C", None)
+
+    @cached_property
+    def pair_var(self):
+        """The variance of each pairwise term (see the class docstring), made on first use."""
+        sums = self.sums
+        in_place = self.overwrite and sums.z2z2.dtype == np.float64
+        V = sums.z2z2 if in_place else np.empty(sums.z2z2.shape)
+        for rows in row_slices(self.zbar.size):  # each block of z2z2 read before written
+            V[rows] = self.pair_var_rows(rows)
+        # only pair_var reads them
+        sums.pop("z2z2")
+        sums.pop("z2z")
+        return V
+
+    def pair_var_rows(self, rows):
+        """Rows ``rows`` (a slice) of :attr:`pair_var`, without making the whole matrix."""
+        if "pair_var" in self.__dict__:
+            return self.pair_var[rows]
+        return _pair_variance_rows(self.sums, self.zbar, self.self_variance, rows)
+
+    @cached_property
+    def product_mask(self):
+        """The pairwise terms that enter the model (see the class docstring)."""
+        varies = self.var > 0
+        mask = np.triu(np.outer(varies, varies), 1)
+        mask[np.diag_indices(varies.size)] = self.self_terms
+        mask &= self.pair_var > 0
+        return mask
 
     @cached_property
     def inv_pair_var(self):
@@ -343,16 +499,17 @@ def build_design(moments, *, overwrite=False):
     ``C = sum z z^T / n - zbar zbar^T``; the variances of the pairwise terms
     are expanded in the raw streamed moments (``sum z_i^2 z_j^2``, ``sum
     z_i^2 z_j``, ``sum z_i z_j``), so no second pass over the samples is
-    needed.
+    needed.  Both are made on first use, or a block of rows at a time (see
+    :class:`Design`).
 
     Parameters
     ----------
     moments : Bunch
         Streamed sums (:func:`update_moments`); only the input sums are read.
     overwrite : bool, default=False
-        Make ``pair_var`` in the memory of ``moments.z2z2`` and remove the sums
-        that only the design reads (``z2z2``, ``z2z``) from ``moments``: two
-        ``p x p`` arrays fewer, for a caller done with them.
+        Remove the sums that only the design reads (``z2z2``, ``z2z``) from
+        ``moments``, for a caller done with them: the design frees them once it
+        has made ``pair_var`` (in the memory of ``z2z2`` where that is float64).
 
     Returns
     -------
@@ -381,69 +538,36 @@ def build_design(moments, *, overwrite=False):
         raise ValueError(f"The decomposition needs at least 2 samples, got {moments.n}.")
     n = moments.n
     zbar = moments.z / n
-    self_residual = _self_residual(moments)
-    self_terms = _self_terms(moments, self_residual)
-    pair_var = _pair_variances(moments, zbar, self_terms, self_residual, overwrite=overwrite)
-    if overwrite:  # z2z2 is pair_var now
+    sums = Bunch(n=n, zz=moments.zz, z2z2=moments.z2z2, z2z=moments.z2z)
+    if overwrite:  # the design holds them now
         del moments["z2z2"], moments["z2z"]
-    C = covariance(moments)
-    var = np.diag(C).copy()
-    m2, m3 = np.diag(moments.zz) / n, moments.z3 / n
+    self_residual = _self_residual(moments, sums)
+    self_terms = _self_terms(moments, sums, self_residual)
+    m2, m3 = sum_diagonal(sums, "zz") / n, moments.z3 / n
+    var = m2 - zbar**2
+    # within the sums' round-off (n eps E[z^2]) an input is constant: a constant whose
+    # value binary fractions do not hold (1.3) keeps a variance of round-off, ~1e-14,
+    # which a pseudo-inverse would blow up
+    constant = np.flatnonzero(var <= n * np.finfo(np.float64).eps * m2)
+    var = np.clip(var, 0.0, None)
+    var[constant] = 0.0
     third = m3 - 3 * zbar * m2 + 2 * zbar**3
     gamma = np.where(var > 0, third / np.where(var > 0, var, 1.0), 0.0)
-    varies = var > 0
-    mask = np.triu(np.outer(varies, varies), 1)
-    mask[np.diag_indices(varies.size)] = self_terms
-    mask &= pair_var > 0
     return Design(
         n=n,
         zbar=zbar,
-        C=C,
         var=var,
         gamma=gamma,
         self_terms=self_terms,
-        pair_var=pair_var,
-        product_mask=mask,
         inv_var=np.where(var > 0, 1.0 / np.where(var > 0, var, 1.0), 0.0),
+        sums=sums,
+        self_variance=np.where(self_terms, self_residual, 0.0),
+        constant=constant,
+        overwrite=overwrite,
     )
 
 
-def covariance(moments, out=None):
-    """The input covariance ``C = sum z z^T / n - zbar zbar^T`` of the streamed sums, a
-    block of rows at a time (no ``p x p`` temporary), into ``out`` where given; exactly
-    symmetric, and 0 in the row and column of an input constant to round-off.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_elm._decomposition import init_moments, update_moments
-    >>> from sklearn_elm._decomposition._moments import covariance
-    >>> Z = np.array([[1.0, 0.0], [-1.0, 2.0]])
-    >>> covariance(update_moments(init_moments(2, 1), Z, Z[:, :1], Z[:, None]))
-    array([[ 1., -1.],
-           [-1.,  1.]])
-    """
-    n = moments.n
-    zbar = moments.z / n
-    C = np.empty(moments.zz.shape) if out is None else out
-    for rows in row_slices(zbar.size):
-        np.divide(moments.zz[rows], n, out=C[rows])
-        C[rows] -= zbar[rows, None] * zbar
-    # exactly symmetric: sums of non-integer codes made by gemm may differ from their
-    # transpose at round-off, and the inverses read one triangle
-    symmetrise_sum(C)
-    C *= 0.5
-    # a constant input whose value binary fractions do not hold (1.3) keeps a variance of
-    # round-off, ~1e-14, which a pseudo-inverse would blow up: within the sums' round-off
-    # (n eps E[z^2]) the input is constant, its row and column 0
-    m2 = np.diag(moments.zz) / n
-    constant = np.flatnonzero(np.diag(C) <= n * np.finfo(np.float64).eps * m2)
-    C[constant, :] = 0.0
-    C[:, constant] = 0.0
-    return C
-
-
-def _self_terms(moments, self_residual):
+def _self_terms(moments, sums, self_residual):
     """Inputs whose square is not affine in the input (at least three distinct values).
 
     For two values (haploid -1/+1, raw 0/1, a diploid locus with two
@@ -452,47 +576,59 @@ def _self_terms(moments, self_residual):
     z^2)^2 / Var(z)``, is not zero relative to the scale of ``z^2``.
     """
     n = moments.n
-    m2, m4 = np.diag(moments.zz) / n, np.diag(moments.z2z2) / n
+    m2, m4 = sum_diagonal(sums, "zz") / n, sum_diagonal(sums, "z2z2") / n
     var = m2 - (moments.z / n) ** 2
     scale = np.maximum(m4 - m2**2, m2**2)
     return (var > 0) & (self_residual > 1e-9 * scale)
 
 
-def _self_residual(moments):
+def _self_residual(moments, sums):
     """``Var(z^2) - Cov(z, z^2)^2 / Var(z)`` per input (``Var(z^2)`` where ``z`` is constant)."""
     n = moments.n
-    m1, m2 = moments.z / n, np.diag(moments.zz) / n
-    m3, m4 = moments.z3 / n, np.diag(moments.z2z2) / n
+    m1, m2 = moments.z / n, sum_diagonal(sums, "zz") / n
+    m3, m4 = moments.z3 / n, sum_diagonal(sums, "z2z2") / n
     var, var2, cov = m2 - m1**2, m4 - m2**2, m3 - m1 * m2
     return var2 - np.where(var > 0, cov**2 / np.where(var > 0, var, 1.0), var2)
 
 
-def _pair_variances(moments, zbar, self_terms, self_residual, *, overwrite=False):
-    """Variance of each pairwise term (:attr:`Design.pair_var`) from the raw moments,
-    a block of rows at a time (temporaries of ``ROW_BLOCK x p``,
-    :data:`~sklearn_elm._blas.ROW_BLOCK`); with ``overwrite`` in the memory of
-    ``moments.z2z2``, each block of its rows read before it is written."""
-    n = moments.n
-    M2 = np.diag(moments.zz) / n
+def _pair_variance_rows(sums, zbar, self_variance, rows):
+    """Rows ``rows`` of :attr:`Design.pair_var` from the raw moments, in three
+    temporaries of ``len(rows) x p``.
+
+    ``E[(z_i - zbar_i)^2 (z_j - zbar_j)^2]`` expanded in raw moments, less the square of
+    the covariance: ``E[z_i^2 z_j^2] - 2 zbar_j E[z_i^2 z_j] - 2 zbar_i E[z_j^2 z_i] + 4
+    zbar_i zbar_j E[z_i z_j] + zbar_j^2 E[z_i^2] + zbar_i^2 E[z_j^2] - 3 zbar_i^2
+    zbar_j^2 - C_ij^2``.
+    """
+    n = sums.n
+    M2 = sum_diagonal(sums, "zz") / n
     zj = zbar[None, :]
-    V = moments.z2z2 if overwrite else np.empty((zbar.size, zbar.size))
-    for rows in row_slices(zbar.size):
-        zi = zbar[rows, None]
-        M = moments.zz[rows] / n
-        C = M - zi * zj  # rows of the covariance
-        Q = moments.z2z[rows] / n  # Q[i, j] = E[z_i^2 z_j]
-        Qt = moments.z2z[:, rows].T / n  # E[z_j^2 z_i]
-        # E[(z_i - zbar_i)^2 (z_j - zbar_j)^2], expanded in raw moments
-        fourth = (
-            moments.z2z2[rows] / n
-            - 2 * Q * zj
-            - 2 * Qt * zi
-            + 4 * zi * zj * M
-            + zj**2 * M2[rows, None]
-            + zi**2 * M2[None, :]
-            - 3 * zi**2 * zj**2
-        )
-        V[rows] = np.clip(fourth - C**2, 0.0, None)
-    diag = np.arange(zbar.size)
-    V[diag, diag] = np.where(self_terms, self_residual, 0.0)
+    zi = zbar[rows, None]
+    V = sum_rows(sums, "z2z2", rows)
+    V /= n
+    T = sum_rows(sums, "z2z", rows)  # n E[z_i^2 z_j]
+    T *= zj * (2 / n)
+    V -= T
+    T[:] = sums.z2z[:, rows].T  # n E[z_j^2 z_i]
+    T *= zi * (2 / n)
+    V -= T
+    M = sum_rows(sums, "zz", rows)
+    M /= n  # E[z_i z_j]
+    np.multiply(M, zj, out=T)
+    T *= 4 * zi
+    V += T
+    np.multiply(zj**2, M2[rows, None], out=T)
+    V += T
+    np.multiply(zi**2, M2[None, :], out=T)
+    V += T
+    np.multiply(zi**2, zj**2, out=T)
+    T *= 3
+    V -= T
+    np.multiply(zi, zj, out=T)
+    M -= T  # the rows of the covariance
+    np.square(M, out=M)
+    V -= M
+    np.clip(V, 0.0, None, out=V)
+    local = np.arange(V.shape[0])
+    V[local, local + rows.start] = self_variance[rows]
     return V

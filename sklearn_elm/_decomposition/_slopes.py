@@ -14,9 +14,54 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from .._blas import psd_inverse, psd_pinv, row_slices, symmetrise_sum
-from ._moments import covariance
+from ._moments import sum_diagonal, sum_rows
 
 __all__ = ["average_effects", "conditional_slopes", "epistasis_contrast", "epistasis_regression"]
+
+
+class PartnerMeans:
+    """``zbar_w[i, j]``, the mean of ``z_j`` over the samples where ``z_i != 0``, a block
+    at a time from the sums ``nzz`` and ``nz`` (no ``p x p`` array is made); for an input
+    without zeros, the plain means ``zbar_j``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._decomposition import init_moments, update_moments
+    >>> from sklearn_elm._decomposition._slopes import PartnerMeans
+    >>> Z = np.array([[1.0, 2.0], [0.0, 4.0]])  # input 0 is 0 on the second sample
+    >>> m = update_moments(init_moments(2, 1), Z, Z[:, :1], Z[:, None])
+    >>> PartnerMeans(m).rows(slice(0, 2))  # input 0: the first sample; 1: both
+    array([[1. , 2. ],
+           [0.5, 3. ]])
+    """
+
+    def __init__(self, moments):
+        self.nz = np.maximum(moments.nz, 1.0)
+        self.zbar = moments.z / max(moments.n, 1)
+        self.everywhere = moments.nz == moments.n
+        # inputs without zeros: the plain means, to the bit (and no sum to keep)
+        self.nzz = None if self.everywhere.all() else moments.nzz
+
+    def rows(self, rows):
+        """``zbar_w[rows]``, of shape ``(len(rows), p)``."""
+        if self.nzz is None:
+            return np.broadcast_to(self.zbar, (rows.stop - rows.start, self.zbar.size))
+        block = sum_rows(self, "nzz", rows)
+        block /= self.nz[rows, None]
+        block[self.everywhere[rows]] = self.zbar
+        return block
+
+    def columns(self, cols):
+        """``zbar_w[:, cols]``, of shape ``(p, len(cols))``."""
+        if self.nzz is None:
+            return np.broadcast_to(self.zbar[cols], (self.zbar.size, cols.stop - cols.start))
+        block = np.asarray(self.nzz[:, cols], dtype=np.float64) / self.nz[:, None]
+        block[self.everywhere] = self.zbar[cols]
+        return block
+
+    def __getitem__(self, key):  # sum_rows reads the sum by name
+        return getattr(self, key)
 
 
 def _informative(moments, *, overwrite=False):
@@ -24,33 +69,24 @@ def _informative(moments, *, overwrite=False):
 
     For input ``i`` those are the samples where ``z_i != 0`` (``nz_i`` of
     them).  Returns ``nz`` (p,), ``sbar`` (k, p), their mean coefficients,
-    ``zbar_w`` (p, p), with ``zbar_w[i, j]`` the mean of ``z_j`` over input
-    ``i``'s samples, and ``cov`` (k, p, p) with ``cov[k, j, i]`` the
+    ``zbar_w`` (:class:`PartnerMeans`), with ``zbar_w[i, j]`` the mean of ``z_j`` over
+    input ``i``'s samples, and ``cov`` (k, p, p) with ``cov[k, j, i]`` the
     covariance of ``z_j`` and ``s_ki`` over them.  Without zeros these are
-    the plain means and covariances (``zbar_w`` then a read-only view of the
-    means, every row the same).  With ``overwrite``, ``cov`` is made in place
-    of ``moments.zs``, which is removed from ``moments`` with ``moments.nzz``.
+    the plain means and covariances.  With ``overwrite``, ``cov`` is made in place
+    of ``moments.zs``, which is removed from ``moments`` with ``moments.nzz`` (then
+    held by ``zbar_w`` alone).
     """
     nz = np.maximum(moments.nz, 1.0)
     sbar = moments.s / nz
-    p = nz.size
-    zbar = moments.z / max(moments.n, 1)
-    # inputs without zeros: the plain means, to the bit
-    everywhere = moments.nz == moments.n
-    if everywhere.all():
-        zbar_w = np.broadcast_to(zbar, (p, p))
-    else:
-        zbar_w = np.empty((p, p))
-        for rows in row_slices(p):
-            zbar_w[rows] = np.where(everywhere[rows, None], zbar,
-                                    moments.nzz[rows] / nz[rows, None])
+    zbar_w = PartnerMeans(moments)
     if overwrite:  # nothing else reads nzz
         moments.pop("nzz")
     cov = moments.pop("zs") if overwrite else moments.zs.copy()
-    for k in range(cov.shape[0]):
-        for rows in row_slices(p):  # rows of z_j
+    for rows in row_slices(nz.size):  # rows of z_j
+        partners = zbar_w.columns(rows).T
+        for k in range(cov.shape[0]):
             cov[k, rows] /= nz
-            cov[k, rows] -= zbar_w[:, rows].T * sbar[k]
+            cov[k, rows] -= partners * sbar[k]
     return nz, sbar, zbar_w, cov
 
 
@@ -60,7 +96,7 @@ def _own_moments(moments, nz):
     Zeros add nothing to ``sum z_i`` or ``sum z_i^2``, so the plain sums serve.
     """
     mean = moments.z / nz
-    return mean, np.diag(moments.zz) / nz - mean**2
+    return mean, sum_diagonal(moments, "zz") / nz - mean**2
 
 
 def conditional_slopes(moments, design, *, overwrite=False):
@@ -82,9 +118,10 @@ def conditional_slopes(moments, design, *, overwrite=False):
         The fit's design (:func:`~sklearn_elm._decomposition.build_design`).
     overwrite : bool, default=False
         Work in place of the sums ``moments.zs`` and ``moments.nzz`` (removed
-        from ``moments``) and of ``design.C`` (made again after): ``B`` takes the
-        memory of ``zs``, and ``cov`` is not returned (None).  Three ``p x p``
-        arrays fewer (per output), for a caller done with the sums.
+        from ``moments``) and of ``design.C`` (released after, made again from the
+        sums where it is read): ``B`` takes the memory of ``zs``, and ``cov`` is not
+        returned (None).  Two ``p x p`` arrays fewer (one per output), for a caller
+        done with the sums.
 
     Returns
     -------
@@ -93,8 +130,8 @@ def conditional_slopes(moments, design, *, overwrite=False):
         pseudo-inverse of ``C``, and ``rank``, the rank of ``C``; and the
         moments of the coefficients over the samples that determine them:
         ``nz`` (p,), their number, ``sbar`` (k, p), the mean coefficients,
-        ``zbar_w`` (p, p), ``zbar_w[i, j]`` the mean of ``z_j`` over input
-        ``i``'s samples, and ``cov`` (k, p, p), ``cov[k, j, i]`` the
+        ``zbar_w`` (:class:`PartnerMeans`), ``zbar_w[i, j]`` the mean of ``z_j`` over
+        input ``i``'s samples, and ``cov`` (k, p, p), ``cov[k, j, i]`` the
         covariance of ``z_j`` and ``s_ki`` over them; ``explained`` (k, p),
         ``Cov(z, s_ki)^T B[k, :, i]``, for the slopes' variances.
 
@@ -114,12 +151,14 @@ def conditional_slopes(moments, design, *, overwrite=False):
     nz, sbar, zbar_w, cov_zs = _informative(moments, overwrite=overwrite)
     # the inverse by Cholesky where it is the pseudo-inverse, else one eigendecomposition
     # gives both the pseudo-inverse and the rank; with overwrite either works in C's own
-    # memory, and C is made again from the sums after
+    # memory, which the design then releases (made again from the sums if read after)
     C_pinv, rank = psd_inverse(design.C, overwrite=overwrite), nz.size
     if C_pinv is None:
         if overwrite:  # lost to the Cholesky attempt
-            covariance(moments, out=design.C)
+            design.release_covariance()
         C_pinv, rank = psd_pinv(design.C, overwrite=overwrite)
+    if overwrite:
+        design.release_covariance()
     diag = np.arange(nz.size)
     cov_diag = cov_zs[:, diag, diag].copy()
     # B[k, j, i] = sum_l C+[j, l] Cov(z_l, s_ki), and Cov(z, s_ki)^T B[k, :, i] for the
@@ -134,8 +173,6 @@ def conditional_slopes(moments, design, *, overwrite=False):
             B[k][:, cols] = block
     C_pinv_diag = np.diag(C_pinv).copy()
     del C_pinv
-    if overwrite:
-        covariance(moments, out=design.C)
     before = B[:, diag, diag].copy()
     _self_slopes_on_own_samples(moments, B, nz, zbar_w, cov_diag)
     explained += cov_diag * (B[:, diag, diag] - before)
@@ -163,11 +200,12 @@ def _self_slopes_on_own_samples(moments, B, nz, zbar_w, cov_diag):
     # Cov'(z_i, z_j) (zeros of z_i add nothing to sum z_i z_j)
     explained = np.empty((B.shape[0], len(nz)))
     for rows in row_slices(len(nz)):
-        cov_own = moments.zz[rows] / nz[rows, None] - own_mean[rows, None] * zbar_w[rows]
+        cov_own = (sum_rows(moments, "zz", rows) / nz[rows, None]
+                   - own_mean[rows, None] * zbar_w.rows(rows))
         explained[:, rows] = np.einsum("kji,ij->ki", B[:, :, rows], cov_own)
         explained[:, rows] -= B[:, diag[rows], diag[rows]] * cov_own[np.arange(len(cov_own)),
                                                                       diag[rows]]
-    scale = np.maximum(np.diag(moments.zz) / nz, np.finfo(float).tiny)
+    scale = np.maximum(sum_diagonal(moments, "zz") / nz, np.finfo(float).tiny)
     slope = np.where(var_own > 1e-12 * scale,
                      (cov_diag - explained) / np.where(var_own > 0, var_own, 1.0),
                      0.0)
@@ -267,7 +305,7 @@ def average_effects(moments, design, slopes):
     B = slopes.B
     zbar, var = design.zbar, design.var
     n = moments.n
-    cov_z_z2 = moments.z3 / n - zbar * np.diag(moments.zz) / n
+    cov_z_z2 = moments.z3 / n - zbar * sum_diagonal(moments, "zz") / n
     kappa = np.where(var > 0, cov_z_z2 / np.where(var > 0, var, 1.0), 0.0)
     diag = np.arange(zbar.size)
     beta_self = B[:, diag, diag]
@@ -276,7 +314,7 @@ def average_effects(moments, design, slopes):
     own = slopes.sbar.copy()
     if not (moments.nz == moments.n).all():
         for rows in row_slices(zbar.size):
-            shift = zbar[None, :] - slopes.zbar_w[rows]  # [i, j]
+            shift = zbar[None, :] - slopes.zbar_w.rows(rows)  # [i, j]
             own[:, rows] += np.einsum("kji,ij->ki", B[:, :, rows], shift)
             own[:, rows] -= beta_self[:, rows] * shift[np.arange(len(shift)), diag[rows]]
     zbar_own, _ = _own_moments(moments, slopes.nz)

@@ -100,28 +100,29 @@ def variance_components(
     >>> float(vc.additive[0]), float(vc.genetic[0]), float(vc.h2[0])
     (1.0, 1.0, 0.5)
     """
-    C = design.C
     n = moments.n
     if genetic is None:
         fbar = moments.f / n
         genetic = np.clip(moments.ff / n - fbar**2, 0.0, None)
-    add = np.einsum("ki,ij,kj->k", additive, C, additive)
+    # a^T C a and the pair sums a block of rows at a time: no p x p array is made
+    add = sum(np.einsum("ki,ij,kj->k", additive[:, rows], design.covariance_rows(rows),
+                        additive) for rows in row_slices(design.zbar.size))
     if additive_variance is not None:
         add = add - additive_variance @ design.var
     if pairwise_variance is None:
-        pairwise_variance = _upper_sum(epistasis, design.pair_var, square=True)
-    epi = pairwise_variance - _upper_sum(epistasis_variance, design.pair_var)
+        pairwise_variance = _upper_sum(epistasis, design, square=True)
+    epi = pairwise_variance - _upper_sum(epistasis_variance, design)
     return components_bunch(add, epi, genetic, phenotypic)
 
 
-def _upper_sum(A, W, square=False):
-    """``sum_{i <= j} A[k, i, j] W[i, j]`` (``A**2`` with ``square``), a block of rows at a
-    time: no ``p x p`` temporary."""
-    p = W.shape[0]
+def _upper_sum(A, design, square=False):
+    """``sum_{i <= j} A[k, i, j] pair_var[i, j]`` (``A**2`` with ``square``), a block of
+    rows at a time: no ``p x p`` temporary."""
+    p = design.zbar.size
     total = np.zeros(A.shape[0])
     for rows in row_slices(p):
         block = np.where(np.arange(p)[None, :] >= np.arange(rows.start, rows.stop)[:, None],
-                         W[rows], 0.0)
+                         design.pair_var_rows(rows), 0.0)
         part = A[:, rows] ** 2 if square else A[:, rows]
         total += np.einsum("kij,ij->k", part, block)
     return total
