@@ -58,7 +58,6 @@ TRAIN_SAMPLES = 5000
 #: Dense p x p float64 arrays alive at the peak of the regression/network decomposition of one
 #: output: the sums, the design, the slopes, E and its variance, updated in place (7.2 measured
 #: with tracemalloc at p = 3000, beside the batches).
-PAIRWISE_ARRAYS = 8
 BASE_GB = 0.5  # Python, torch and sklearn_elm imported
 BLOCK_ENTRIES = 2**22  # genotypes simulated per block of variants
 CODES = np.array([3, 2, 0], dtype=np.uint8)  # A1 count 0, 1, 2 -> PLINK 2-bit codes 11, 10, 00
@@ -288,14 +287,17 @@ def needs_gb(n, p, args):
     """Memory each step is known to need, in GB, :data:`BASE_GB` included: ``simulate`` a
     block of variants; ``train`` two chunks of samples and the pair seeding's sample, about
     six 128 MiB blocks;
-    ``decompose`` :data:`PAIRWISE_ARRAYS` p x p float64 arrays and a batch's arrays;
+    ``decompose`` the p x p float64 arrays of ``sklearn_elm._lazy.pairwise_arrays`` (for
+    any codes) and a batch's arrays;
     ``pairs`` :func:`screened_bytes`; ``elm``
     the inputs (float32) and the map twice (its batches and their concatenation)."""
+    from sklearn_elm._lazy import pairwise_bytes
+
     e, b = min(n, args.elm_samples), args.batch_size
     return {
         "simulate": BASE_GB + (BLOCK_ENTRIES * 12 + 4 * 8 * n) / GB,
         "train": BASE_GB + 6 * 128 * 2**20 / GB,
-        "decompose": BASE_GB + (PAIRWISE_ARRAYS * 8 * p**2 + 10 * 8 * b * p) / GB,
+        "decompose": BASE_GB + (pairwise_bytes(p, 1) + 10 * 8 * b * p) / GB,
         "pairs": BASE_GB + screened_bytes(n, p) / GB,
         "elm": BASE_GB + e * p * 4 * 3 / GB,
     }
@@ -323,7 +325,9 @@ def skip_reasons(n, p, args):
         if need > args.max_gb:
             reasons[step] = f"needs ~{need:.1f} GB, over --max-gb {args.max_gb:.1f}"
             if step == "decompose":
-                reasons[step] += (f" ({PAIRWISE_ARRAYS} dense p x p float64 arrays of "
+                from sklearn_elm._lazy import pairwise_arrays
+
+                reasons[step] += (f" ({pairwise_arrays(1)} dense p x p float64 arrays of "
                                   f"{8 * p**2 / GB:.2f} GB: the regression path's sums, "
                                   "design, slopes and outputs)")
     return reasons
