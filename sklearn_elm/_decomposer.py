@@ -216,15 +216,17 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     ``sklearn_elm/_decomposition/_variance.py``.
 
     *Memory and out of core.*  The ELM statistics are sums over samples accumulated
-    batch by batch, ``p x p`` float64 arrays of them: every estimator but the screened
-    one holds about ``4 + 2 n_outputs`` such arrays at its peak, and is refused, before
-    anything is read, where those would not fit in the memory available.  The projection,
-    debiased and screened estimators also keep the encoded inputs, genetic values and
-    residuals, ``O(n (p + 2 n_outputs))``, and are refused, before anything is read, where
-    those would take more than half the memory available.  ``X`` may be a lazy array read
-    in sample blocks (:func:`~sklearn_elm.datasets.open_plink`) or a dask array, never read
-    whole; for a dask array the sums are a map-reduce on the active scheduler, equal to the
-    in-memory sums to float round-off.  The costs of each estimator are in ``docs/scaling.rst``.
+    batch by batch, ``p x p`` arrays of them: every estimator but the screened one holds
+    about ``3.5`` (integer genotype codes, one output) to ``max(5 + k, 3 + 2 k)`` (other
+    codes, ``k = n_outputs``) float64 ``p x p`` arrays' worth at its peak, and is refused,
+    before anything is read, where the latter would not fit in the memory available.  The
+    projection, debiased and screened estimators also keep the encoded inputs, genetic
+    values and residuals, ``O(n (p + 2 n_outputs))``, and are refused, before anything is
+    read, where those would take more than half the memory available.  ``X`` may be a lazy
+    array read in sample blocks (:func:`~sklearn_elm.datasets.open_plink`) or a dask array,
+    never read whole; for a dask array the sums are a map-reduce on the active scheduler,
+    equal to the in-memory sums to float round-off.  The costs of each estimator are in
+    ``docs/scaling.rst``.
 
     Examples
     --------

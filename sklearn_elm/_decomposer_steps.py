@@ -115,12 +115,17 @@ def stream_samples(decomposer, X, Y, preprocessing, net):
                keep_compact=compact)
 
 
-def _kept_input_bytes(X, preprocessing, rows=256):
+def _kept_input_bytes(X, preprocessing, rows=256, blocks=8):
     """Bytes an input kept compact takes (:func:`~sklearn_elm._decomposition._codes.compact`),
-    as in the first ``rows`` samples: about 1 for genotype codes (more with missing calls),
-    else 4."""
-    first = next(iter_inputs(X[: min(rows, X.shape[0])], preprocessing, None))
-    return compact_inputs(first).nbytes / first.size
+    as in ``rows`` samples read in ``blocks`` runs spread evenly over ``X`` (a panel whose
+    later samples have more missing calls is seen): about 1 for genotype codes (more with
+    missing calls), else 4."""
+    n = X.shape[0]
+    size = max(1, -(-min(rows, n) // blocks))
+    starts = np.unique(np.linspace(0, max(n - size, 0), blocks).astype(int))
+    sample = np.concatenate([next(iter_inputs(X[start : start + size], preprocessing, None))
+                             for start in starts])
+    return compact_inputs(sample).nbytes / sample.size
 
 
 def fit_state(decomposer, stream, X, preprocessing):

@@ -170,6 +170,24 @@ def test_kept_samples_beyond_memory_are_refused(panel, network, monkeypatch, no_
     ELMDecomposer(network, prefit=True, batch_size=BATCH, **STREAMED).fit(X, trait)
 
 
+def test_the_kept_codes_are_judged_on_samples_across_the_panel(panel, network, tmp_path,
+                                                                monkeypatch):
+    """A panel whose first samples miss no call and whose later ones miss many is kept in
+    float32 (past an eighth of the inputs off the integers): the memory check reads
+    samples across the panel, and says so."""
+    _, genotypes, trait = panel
+    G = np.nan_to_num(genotypes, nan=0.0).astype(np.int8)
+    late = np.random.default_rng(1).random(G.shape) < 0.5
+    late[: N_SAMPLES // 2] = False
+    G[late] = -127
+    path = tmp_path / "late.bed"
+    bed_reader.to_bed(path, G)
+    monkeypatch.setattr("sklearn_elm._lazy._available_memory", lambda: 10_000)
+    with pytest.raises(ValueError, match=r"400 samples x 6 network inputs in float32"):
+        ELMDecomposer(network, prefit=True, batch_size=BATCH, **SCREENED).fit(
+            open_plink(path), trait)
+
+
 def test_lazy_shape_is_checked(panel, network):
     """A lazy X with the wrong number of loci is refused by its shape."""
     path, genotypes, trait = panel
