@@ -234,7 +234,7 @@ def psd_inverse(C, overwrite=False):
     from scipy.linalg import lapack
 
     p = C.shape[0]
-    if p == 0 or not np.isfinite(C).all():
+    if p == 0 or not all(np.isfinite(C[rows]).all() for rows in row_slices(p)):
         return None
     # inputs of zero variance (their rows and columns 0) are set aside: the mean variance
     # on their diagonal while C is inverted, 0 in the inverse's rows and columns after,

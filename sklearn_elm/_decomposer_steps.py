@@ -18,7 +18,8 @@ from ._decomposition._codes import compact as compact_inputs
 from ._elm import elm_steps, io_sizes
 from ._ensemble import average_networks, fit_members
 from ._inputs import is_dask, is_lazy
-from ._lazy import check_kept_memory, check_pairwise_memory, dask_stream
+from ._lazy import check_kept_memory, check_pairwise_memory, check_worker_memory, dask_stream
+from ._resources import release_freed_memory
 from ._streaming import iter_inputs, stream
 
 __all__ = [
@@ -107,6 +108,10 @@ def stream_samples(decomposer, X, Y, preprocessing, net):
         check_pairwise_memory(io_sizes(elm_steps(net.module_))[0], decomposer.n_outputs_,
                               epistasis=decomposer.epistasis_,
                               components=decomposer.components_)
+        if is_dask(X):
+            check_worker_memory(io_sizes(elm_steps(net.module_))[0], decomposer.n_outputs_,
+                                epistasis=decomposer.epistasis_,
+                                components=decomposer.components_)
     run = dask_stream if is_dask(X) else stream
     return run(X, Y, preprocessing, net, batch_size=decomposer.batch_size,
                n_outputs=decomposer.n_outputs_, keep=keep, debiased=residuals,
@@ -131,12 +136,17 @@ def _kept_input_bytes(X, preprocessing, rows=256, blocks=8):
 def fit_state(decomposer, stream, X, preprocessing):
     """What the estimators share: the sums, their design (computed here, once), the
     kept samples and a way to encode the inputs again where they were not kept."""
+    # the batches' buffers, freed, back to the system before the p x p work
+    release_freed_memory()
     design = None
     if needs_pairwise_sums(decomposer.epistasis_, decomposer.components_):
         # the p x p sums that only the design reads are freed as it is built
         design = build_design(stream.moments, overwrite=True)
         check_terms(design, decomposer.epistasis_, decomposer.components_)
-    inputs = partial(iter_inputs, X, preprocessing, decomposer.batch_size)
+    # read again for the network's pairwise part alone, whose temporaries are a few
+    # batches x p: small batches keep them beside the p x p arrays held then
+    batch = decomposer.batch_size
+    inputs = partial(iter_inputs, X, preprocessing, None if batch is None else min(batch, 256))
     return FitState(stream.moments, design, stream.kept, inputs, stream.phenotypic)
 
 

@@ -25,9 +25,9 @@ import numpy as np
 from ._inputs import is_dask
 from ._streaming import combine_sums, contributions, finish_stream, stream_sums
 
-__all__ = ["check_kept_memory", "check_pairwise_memory", "dask_stream", "kept_bytes",
-           "lazy_predict", "pairwise_arrays", "pairwise_bytes", "screened_fit_bytes",
-           "transform_in_blocks", "whole_batches"]
+__all__ = ["check_kept_memory", "check_pairwise_memory", "check_worker_memory", "dask_stream",
+           "kept_bytes", "lazy_predict", "pairwise_arrays", "pairwise_bytes",
+           "screened_fit_bytes", "task_sums_bytes", "transform_in_blocks", "whole_batches"]
 
 
 def _available_memory():
@@ -195,6 +195,55 @@ def check_pairwise_memory(n_inputs, n_outputs, *, epistasis, components):
         "Use epistasis='screened' and components='screened', which rank the pairs without "
         "a dense p x p array, or decompose fewer loci."
     )
+
+
+def task_sums_bytes(n_inputs, n_outputs, contrast=False):
+    """Bytes of the sums one dask task holds for its chunk of samples, for any codes:
+    ``4 + k`` float64 ``p x p`` arrays (the input sums, and per output the sums with the
+    coefficients), ``4 + 4 k`` more for the class sums of ``epistasis="contrast"``.
+
+    Examples
+    --------
+    >>> from sklearn_elm._lazy import task_sums_bytes
+    >>> task_sums_bytes(10_000, 1) / 1e9  # GB
+    4.0
+    """
+    k = int(n_outputs)
+    return 8 * n_inputs**2 * (4 + k + (4 + 4 * k if contrast else 0))
+
+
+def check_worker_memory(n_inputs, n_outputs, *, epistasis, components):
+    """Refuse, before any task runs, a map-reduce whose sums would pass the memory limit
+    of a ``dask.distributed`` worker (where a ``Client`` is active and its workers have a
+    limit): a worker runs as many tasks at once as it has threads, each holding its
+    chunk's sums (:func:`task_sums_bytes`), and a step of the tree sum holds three (two
+    and their total).
+
+    Examples
+    --------
+    >>> from sklearn_elm._lazy import check_worker_memory
+    >>> check_worker_memory(100, 1, epistasis="regression", components="network")
+    """
+    try:
+        from distributed import get_client
+        client = get_client()
+    except (ImportError, ValueError):  # no distributed, or no client: one process
+        return
+    contrast = epistasis == "contrast"
+    each = task_sums_bytes(n_inputs, n_outputs, contrast)
+    for address, worker in client.scheduler_info()["workers"].items():
+        limit, threads = worker.get("memory_limit") or 0, worker.get("nthreads", 1)
+        needed = each * (threads + 2)
+        if limit and needed > 0.9 * limit:
+            raise ValueError(
+                f"epistasis={epistasis!r} with components={components!r} on the dask "
+                f"cluster: each task holds the sums of its chunk, {_in_units(each)} at "
+                f"{n_inputs} network inputs, and worker {address} runs {threads} at once "
+                f"beside a step of the tree sum (three such sums): about "
+                f"{_in_units(needed)}, more than 90 % of its memory limit of "
+                f"{_in_units(limit)}. Give the workers fewer threads or more memory, use "
+                "epistasis='screened' and components='screened', or decompose fewer loci."
+            )
 
 
 def _tree_sum(parts):

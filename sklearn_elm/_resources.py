@@ -4,12 +4,14 @@ Numpy and the standard library only (:func:`package_versions` imports the
 packages it names when called).
 """
 
+import ctypes
 import os
 import platform
 
 import numpy as np
 
-__all__ = ["available_memory", "gib", "memory_needed", "package_versions"]
+__all__ = ["available_memory", "gib", "memory_needed", "package_versions",
+           "release_freed_memory"]
 
 
 #: Bytes of the interpreter, torch and the other libraries, before any data.
@@ -132,3 +134,30 @@ def package_versions():
             "numpy": np.__version__, "scipy": scipy.__version__,
             "scikit-learn": sklearn.__version__, "torch": torch.__version__,
             "skorch": skorch.__version__}
+
+
+def release_freed_memory():
+    """Hand the heap memory freed so far back to the operating system, where the C library
+    can (glibc's ``malloc_trim``, as dask's workers do); nothing elsewhere.
+
+    glibc keeps what small and mid-sized allocations free, in every thread's arena, for
+    reuse: after a stream of batches (the network's, the reader's and BLAS's threads)
+    a few hundred MB that the ``p x p`` work after it cannot use.
+
+    Returns
+    -------
+    released : bool
+        Whether the C library was asked.
+
+    Examples
+    --------
+    >>> from sklearn_elm._resources import release_freed_memory
+    >>> release_freed_memory() in (True, False)
+    True
+    """
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError, TypeError):  # not glibc (macOS, Windows, musl)
+        return False
+    trim(0)
+    return True

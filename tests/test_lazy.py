@@ -215,6 +215,21 @@ def client():
             yield client
 
 
+def test_sums_past_a_workers_memory_limit_are_refused(panel, network, client, monkeypatch):
+    """On a cluster, the sums each task holds are counted against every worker's memory
+    limit (its threads' tasks and a step of the tree sum) before any task runs."""
+    path, _, trait = panel
+    limit = client.scheduler_info()["workers"]
+    limit = min(worker["memory_limit"] for worker in limit.values())
+    X = open_plink(path).to_dask(chunks=90)
+    monkeypatch.setattr("sklearn_elm._lazy.task_sums_bytes", lambda *args: limit // 3)
+    with pytest.raises(ValueError, match=r"worker .* runs 1 at once beside a step of the "
+                       r"tree sum .* more than 90 % of its memory limit"):
+        ELMDecomposer(network, prefit=True, batch_size=BATCH, **STREAMED).fit(X, trait)
+    monkeypatch.setattr("sklearn_elm._lazy.task_sums_bytes", lambda *args: limit // 4)
+    ELMDecomposer(network, prefit=True, batch_size=BATCH, **STREAMED).fit(X, trait)
+
+
 @pytest.mark.parametrize("estimators", [STREAMED, KEPT], ids=["streamed", "kept"])
 def test_dask_on_a_cluster_equals_in_memory(panel, network, estimators, client):
     """On a 2-worker LocalCluster, the sums are one task per sample chunk (run by the

@@ -167,7 +167,7 @@ def conditional_slopes(moments, design, *, overwrite=False):
     B = cov_zs if overwrite else np.empty_like(cov_zs)
     explained = np.empty(sbar.shape)
     for k in range(B.shape[0]):
-        for cols in row_slices(nz.size, 1024):
+        for cols in row_slices(nz.size):
             block = C_pinv @ cov_zs[k][:, cols]
             explained[k, cols] = np.einsum("ji,ji->i", cov_zs[k][:, cols], block)
             B[k][:, cols] = block

@@ -179,11 +179,13 @@ def pairwise_part_variance(batches, epistasis, design):
     diagonal = np.einsum("kii->ki", E)
     n, total, squares = 0, 0.0, 0.0
     for Z in batches:
-        Zc = np.asarray(Z, dtype=np.float64) - design.zbar
-        values = _pairwise_part(Zc, E, diagonal, design.gamma)
-        n += len(Zc)
-        total = total + values.sum(axis=0)
-        squares = squares + (values**2).sum(axis=0)
+        # a block of samples at a time: each of the temporaries is a block x p
+        for rows in row_slices(len(Z)):
+            Zc = np.asarray(Z[rows], dtype=np.float64) - design.zbar
+            values = _pairwise_part(Zc, E, diagonal, design.gamma)
+            n += len(Zc)
+            total = total + values.sum(axis=0)
+            squares = squares + (values**2).sum(axis=0)
     mean = total / n
     return np.clip(squares / n - mean**2, 0.0, None)
 
