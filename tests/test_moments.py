@@ -81,15 +81,32 @@ def test_sums_past_the_float32_bound_turn_float64(monkeypatch):
             np.testing.assert_array_equal(m[name], expected, err_msg=name)
     below = add_moments(_stream(Z[:20], 20), _stream(Z[20:40], 20))
     assert below.zz.dtype == np.float32 and below.code_max == 1.0
+    # codes up to 2: z^2 z^2 reaches 16 a sample, so 4 samples pass a bound of 50
+    W = rng.choice([-2.0, -1.0, 0.0, 1.0, 2.0], size=(8, 5))
+    W[:, 0] = 2.0
+    for m in (_stream(W, 8), add_moments(_stream(W[:2], 2), _stream(W[2:], 6))):
+        for name, expected in _products(W).items():
+            assert m[name].dtype == np.float64, name
+            np.testing.assert_array_equal(m[name], expected, err_msg=name)
+    assert _stream(W[:3], 3).zz.dtype == np.float32  # 3 x 16 < 50
 
 
-def test_added_sums_equal_the_sums_of_all_samples():
+@pytest.mark.parametrize("twos", ["none", "first", "second", "both"])
+def test_added_sums_equal_the_sums_of_all_samples(twos):
+    """Blocks with and without a code of 2 (z2z and nzz one array or two) add up to the
+    sums of all samples, nzz one array with z2z only where it is in both."""
     rng = np.random.default_rng(3)
-    Z = rng.choice([-1.0, 0.0, 1.0, 2.0], size=(50, 4))
+    Z = rng.choice([-1.0, 0.0, 1.0], size=(50, 4))
+    if twos in ("first", "both"):
+        Z[3, 1] = 2.0
+    if twos in ("second", "both"):
+        Z[30, 2] = 2.0
     both, whole = add_moments(_stream(Z[:20], 7), _stream(Z[20:], 9)), _stream(Z, 50)
     assert both.keys() == whole.keys()
     for name in whole:
         np.testing.assert_array_equal(both[name], whole[name], err_msg=name)
+    assert (both.nzz is both.z2z) == (twos == "none")
+    np.testing.assert_array_equal(both.nzz, _products(Z)["nzz"])
 
 
 @pytest.mark.parametrize("codes", [(-1.0, 0.0, 1.0), (-0.3, 0.7, 1.7)])
@@ -101,6 +118,8 @@ def test_the_design_rows_equal_its_matrices(monkeypatch, codes):
     Z = rng.choice(codes, size=(200, 8))
     Z[:, 5] = codes[1]  # a constant input: its row and column of C are 0
     design = build_design(_stream(Z, 64))
+    np.testing.assert_array_equal(design.covariance_rows(slice(None)),
+                                  np.vstack([design.covariance_rows(r) for r in row_slices(8, 3)]))
     rows = [design.covariance_rows(r) for r in row_slices(8, 3)]
     pair_rows = [design.pair_var_rows(r) for r in row_slices(8, 3)]
     assert "C" not in design.__dict__ and "pair_var" not in design.__dict__
@@ -163,16 +182,13 @@ def test_the_slope_estimators_hold_half_precision_sums_beside_their_outputs(monk
     assert components < fitted + 0.5  # a few blocks of 32 rows, no p x p array
 
 
-@pytest.mark.parametrize("missing", [False, True], ids=["codes", "imputed"])
-def test_slope_estimates_do_not_depend_on_the_precision_of_the_sums(monkeypatch, missing):
-    """The same codes give the same slopes, effects and pair matrices whether their
-    input sums are float32 or float64 (the estimators read both in float64, and never
-    write into the sums)."""
+def test_slope_estimates_do_not_depend_on_the_precision_of_the_sums(monkeypatch):
+    """The same integer codes give the same slopes, effects, pair matrices and components
+    whether their input sums are float32 or float64 (the estimators read both in float64,
+    and never write into the sums)."""
     rng = np.random.default_rng(6)
     n, p = 400, 12
     Z = rng.choice([-1.0, 0.0, 1.0], p=[0.3, 0.4, 0.3], size=(n, p))
-    if missing:
-        Z[rng.random(Z.shape) < 0.03] = 0.25
     S = rng.standard_normal((n, 2, p)) + Z[:, None, ::-1]
 
     def fit():
@@ -184,11 +200,12 @@ def test_slope_estimates_do_not_depend_on_the_precision_of_the_sums(monkeypatch,
         additive = average_effects(m, design, slopes)
         E, E_var = epistasis_regression(m, design, slopes, return_variance=True,
                                         overwrite=True)
-        return m.zz.dtype, additive, E, E_var
+        vc = variance_components(m, design, additive, E, E_var, np.array([2.0, 2.0]))
+        return m.zz.dtype, additive, E, E_var, vc.additive, vc.epistatic
 
     first = fit()
     monkeypatch.setattr(_moments, "EXACT_FLOAT32", 0)  # every sum float64
     second = fit()
-    assert first[0] == (np.float64 if missing else np.float32) and second[0] == np.float64
+    assert first[0] == np.float32 and second[0] == np.float64
     for a, b in zip(first[1:], second[1:], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

@@ -434,9 +434,10 @@ class Design:
         return C
 
     def covariance_rows(self, rows):
-        """Rows ``rows`` (a slice) of :attr:`C`, without making the whole matrix."""
+        """Rows ``rows`` (a slice) of :attr:`C`, a new array, without making the whole matrix."""
+        rows = slice(*rows.indices(self.zbar.size))
         if "C" in self.__dict__:
-            return self.C[rows]
+            return self.C[rows].copy()
         zz = self.sums.zz
         # (zz + zz^T) / 2: exactly symmetric where the sums of non-integer codes made by
         # gemm differ from their transpose at round-off (the inverses read one triangle)
@@ -466,9 +467,11 @@ class Design:
         return V
 
     def pair_var_rows(self, rows):
-        """Rows ``rows`` (a slice) of :attr:`pair_var`, without making the whole matrix."""
+        """Rows ``rows`` (a slice) of :attr:`pair_var`, a new array, without making the whole
+        matrix."""
+        rows = slice(*rows.indices(self.zbar.size))
         if "pair_var" in self.__dict__:
-            return self.pair_var[rows]
+            return self.pair_var[rows].copy()
         return _pair_variance_rows(self.sums, self.zbar, self.self_variance, rows)
 
     @cached_property
@@ -508,8 +511,9 @@ def build_design(moments, *, overwrite=False):
         Streamed sums (:func:`update_moments`); only the input sums are read.
     overwrite : bool, default=False
         Remove the sums that only the design reads (``z2z2``, ``z2z``) from
-        ``moments``, for a caller done with them: the design frees them once it
-        has made ``pair_var`` (in the memory of ``z2z2`` where that is float64).
+        ``moments``, for a caller done with them: the design frees them once it has made
+        ``pair_var`` (in the memory of ``z2z2`` where that is float64).  The design reads
+        the sums when it makes its matrices: add no samples to them after building it.
 
     Returns
     -------
