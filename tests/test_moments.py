@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from sklearn_elm._blas import row_slices
 from sklearn_elm._decomposition import (
+    _design,
     _moments,
     _slopes,
     _variance,
@@ -113,7 +114,7 @@ def test_added_sums_equal_the_sums_of_all_samples(twos):
 def test_the_design_rows_equal_its_matrices(monkeypatch, codes):
     """covariance_rows and pair_var_rows equal the rows of C and pair_var made whole; a
     released C is made again, equal; the overwriting design frees z2z2 and z2z."""
-    monkeypatch.setattr(_moments, "row_slices", lambda p, block=3: row_slices(p, block))
+    monkeypatch.setattr(_design, "row_slices", lambda p, block=3: row_slices(p, block))
     rng = np.random.default_rng(4)
     Z = rng.choice(codes, size=(200, 8))
     Z[:, 5] = codes[1]  # a constant input: its row and column of C are 0
@@ -150,7 +151,7 @@ def test_the_slope_estimators_hold_half_precision_sums_beside_their_outputs(monk
     the fit ends with the float32 sums beside the pair matrix and its variance (3.5), and
     the components add blocks of rows only: not the 5 float64 sums and the 5 arrays (sums,
     design, partner means) that float64 sums made into a design would hold."""
-    for module in (_moments, _slopes, _variance):  # small blocks, next to p = 600
+    for module in (_design, _moments, _slopes, _variance):  # small blocks, next to p = 600
         monkeypatch.setattr(module, "row_slices", lambda p, block=None: row_slices(p, 32))
     rng = np.random.default_rng(5)
     n, p, batch = 1500, 600, 30

@@ -3,9 +3,9 @@
 Pure numpy and scipy, one module per concept, in the order a fit uses them:
 
 * :mod:`._moments`: the sums over samples streamed batch by batch (memory
-  ``O(n_outputs p^2)`` whatever the number of samples) and the
-  :class:`Design` they define, computed once per fit and passed to every
-  estimator;
+  ``O(n_outputs p^2)`` whatever the number of samples);
+* :mod:`._design`: the :class:`Design` they define, computed once per fit and
+  passed to every estimator;
 * :mod:`._slopes`: additive effects and the epistasis matrix from the
   regression of the ELM coefficients on the inputs (computed once per fit);
 * :mod:`._projection`: the least-squares projection of the genetic value on
@@ -26,6 +26,7 @@ where allele frequencies are not 1/2).  The pairwise coefficients are those of
 ``z_i z_j``, unchanged by the centring.
 """
 
+from ._design import Design, build_design
 from ._estimators import (
     COMPONENT_ESTIMATORS,
     EFFECT_ESTIMATORS,
@@ -36,14 +37,7 @@ from ._estimators import (
     needs_pairwise_sums,
     resolve,
 )
-from ._moments import (
-    Design,
-    add_moments,
-    build_design,
-    init_moments,
-    update_moments,
-    with_target,
-)
+from ._moments import add_moments, init_moments, update_moments, with_target
 from ._projection import projection_fit
 from ._slopes import average_effects, conditional_slopes, epistasis_contrast, epistasis_regression
 from ._variance import debiased_components, pairwise_part_variance, variance_components

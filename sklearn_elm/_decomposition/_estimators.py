@@ -20,7 +20,8 @@ from scipy import sparse
 from sklearn.utils import Bunch
 
 from ._codes import Codes, join
-from ._moments import Design, with_target
+from ._design import Design
+from ._moments import with_target
 from ._pair_matrices import dense_pairs, sparse_pairs
 from ._projection import projection_fit
 from ._screening import screened_fit
