@@ -55,28 +55,41 @@ def screened_fit_bytes(n_samples, n_inputs):
     """Bytes the screened fit's own arrays take at their peak, beside the kept samples.
 
     The scans' float32 columns of the ``L`` loci they range over
-    (:func:`~sklearn_elm._decomposition._scan.pair_scan_size`) and the blocks a scan
-    works in; the float64 least-squares design, made once with room for ``m = n_loci + 3
-    n_pairs`` terms (:func:`~sklearn_elm._decomposition._scan.term_budget`: the loci,
-    the pairs and the loci of the pairs); its ``m x m`` Gram matrix, a subset's block and
-    its inverse (:mod:`~sklearn_elm._decomposition._lstsq`).  ``O(n L + n m + m^2)``
-    with ``m < n / 2``.
+    (:func:`~sklearn_elm._decomposition._scan.pair_scan_size`); four ``m x m`` matrices
+    (the Gram matrix, a subset's block, its inverse, and a product of them for the
+    components' errors) of ``m`` terms at most (:func:`~sklearn_elm._decomposition._scan.
+    term_budget`: the loci, the pairs and the loci of the pairs); the design, kept whole
+    only up to :data:`~sklearn_elm._decomposition._terms.CACHE_BYTES`; and the larger of
+    a scan's temporaries (:data:`~sklearn_elm._decomposition._scan.SCAN_BLOCK_BYTES` and
+    :data:`~sklearn_elm._decomposition._scan.BLOCK_BYTES` at most) and a pass's blocks of
+    rows (the design's and the tested pairs', at most
+    :data:`~sklearn_elm._decomposition._terms.BLOCK_ENTRIES` numbers).  ``O(n L + m^2)``:
+    no array grows as ``n m``.
 
     Examples
     --------
     >>> from sklearn_elm._lazy import screened_fit_bytes
     >>> round(screened_fit_bytes(20_000, 50_000) / 2**30, 1)
-    5.3
+    4.7
     """
-    from ._decomposition._scan import pair_scan_size, term_budget
+    from ._decomposition._inference import N_PAIR_TESTS
+    from ._decomposition._scan import SCAN_BLOCK_BYTES, _block, pair_scan_size, term_budget
+    from ._decomposition._terms import BLOCK_ENTRIES, CACHE_BYTES
 
     n, p = int(n_samples), int(n_inputs)
     n_loci, n_pairs = term_budget(n, p)
     scanned = pair_scan_size(n, p)
-    block = min(scanned, 1024)
-    terms = min(n_loci + 3 * n_pairs, n)
-    scans = 4 * n * scanned + 8 * block * (n + scanned)
-    return scans + 8 * n * terms + 24 * terms**2
+    terms = min(n_loci + 3 * n_pairs, p + n_pairs, n)
+    design = 8 * n * terms if 8 * n * terms <= CACHE_BYTES else 0
+    width = min(scanned, _block(n, 4, SCAN_BLOCK_BYTES))
+    narrow = min(scanned, _block(n))
+    # the scaled block, three L x width scores, five float64 temporaries of the self terms
+    scan = 4 * n * width + 12 * scanned * width + 5 * 8 * n * narrow
+    # a row of a pass over the design and the pairs tested: the design's inputs, terms and
+    # products, and the candidates' (their inputs, columns and three temporaries)
+    row = 2 * terms + 3 * n_pairs + min(p, 2 * N_PAIR_TESTS) + 4 * N_PAIR_TESTS
+    passes = 8 * min(BLOCK_ENTRIES, n * row)
+    return 4 * n * scanned + 32 * terms**2 + design + max(scan, passes)
 
 
 def kept_bytes(n_samples, n_inputs, n_outputs, *, debiased, screened, z_bytes=8):

@@ -5,7 +5,6 @@ import pytest
 
 from sklearn_elm._decomposition._lstsq import (
     RIDGE,
-    compact_columns,
     least_squares,
     locus_basis,
     residual_on,
@@ -51,19 +50,6 @@ def test_least_squares_shares_collinear_columns_through_the_ridge(design):
     assert fit.y[0] == pytest.approx(fit.y[-1], rel=1e-4)
     assert fit.y[0] + fit.y[-1] == pytest.approx(single.y[0], rel=1e-6)
     assert fit.df == pytest.approx(X.shape[1], abs=1e-4)
-
-
-def test_compact_columns_moves_the_kept_columns_in_place(design):
-    X, _, _ = design
-    keep = np.arange(X.shape[1]) % 3 != 1
-    expected = X[:, keep].copy()
-    fortran = np.asfortranarray(X)
-    kept = compact_columns(fortran, keep)
-    np.testing.assert_array_equal(kept, expected)
-    assert np.shares_memory(kept, fortran)
-    ordered = np.ascontiguousarray(X)  # C-ordered: copied, not overwritten
-    np.testing.assert_array_equal(compact_columns(ordered, keep), expected)
-    np.testing.assert_array_equal(ordered, X)
 
 
 def test_residual_with_added_columns_equals_the_joint_residual(design):

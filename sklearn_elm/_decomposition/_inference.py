@@ -67,18 +67,17 @@ def two_sided(t, df):
     return 2.0 * stats.t.sf(np.abs(t), max(df, 1.0))
 
 
-def _score(columns, X, G_inv, residual, sigma2, rows=None):
-    """Score tests of ``columns`` (centred, float64) added to the model ``X`` (its columns
-    ``rows``, a boolean mask, where given: no copy of them is made): the estimate, its
-    standard error and ``|x_perp|^2 / |x|^2`` (the share of ``x`` the model leaves)."""
-    cross = X.T @ columns if rows is None else (X.T @ columns)[rows]
-    squares = np.einsum("ij,ij->j", columns, columns)
+def _score(cross, squares, Xr, G_inv, sigma2):
+    """Score tests of columns ``x`` added to a model of columns ``X``, from their products:
+    ``cross = X^T x`` (one column per test), ``squares = |x|^2`` and ``Xr = x^T r`` with the
+    model's residual ``r``.  Returns the estimate, its standard error and ``|x_perp|^2 /
+    |x|^2`` (the share of ``x`` the model leaves)."""
     left = squares - np.einsum("ij,ij->j", cross, G_inv @ cross)
     share = np.where(squares > 0, left / np.where(squares > 0, squares, 1.0), 0.0)
     usable = share > 1e-6  # else the column is (numerically) the model's
     left = np.where(usable, left, np.inf)
     # r is orthogonal to X, so x_perp^T r = x^T r
-    estimate = np.where(usable, columns.T @ residual / left, 0.0)
+    estimate = np.where(usable, Xr / left, 0.0)
     return estimate, np.sqrt(sigma2 / left), share
 
 
@@ -179,27 +178,27 @@ def marginal_tests(G, Yc):
     return np.where(varying, two_sided(t, n - 2), np.nan)
 
 
-def pair_tests(columns_of, candidates, X, fit, residual, in_model, n_tests, block=256):
+def pair_tests(products_of, candidates, fit, in_model, n_tests, n, block=1024):
     """Tests of the final model's pairs and the scan's other candidates, smallest p first.
 
     Parameters
     ----------
-    columns_of : callable
-        ``columns_of(pairs)`` gives their centred float64 columns.
+    products_of : callable
+        ``products_of(pairs)`` gives the products of their centred columns ``C``: ``X^T
+        C`` with the final model's columns ``X``, ``C``'s squares (the diagonal of ``C^T
+        C``) and ``C^T r`` with the final residual ``r``.
     candidates : ndarray of shape (c, 2)
         Pairs to score-test (not in the final model).
-    X : ndarray of shape (n, m)
-        The final model's centred columns.
     fit : Bunch
-        Its least-squares fit (``y``, ``G_inv``, ``sigma2``, ``df``).
-    residual : ndarray of shape (n,)
-        The final residual.
+        The final model's least-squares fit (``y``, ``G_inv``, ``sigma2``, ``df``).
     in_model : tuple of (pairs, columns)
         The final model's pairs, shape (t, 2), and their columns' indices in ``X``.
     n_tests : int
         Every pair the scans range over (the multiple-testing family).
-    block : int, default=256
-        Candidates scored at a time (memory ``O(n block)``).
+    n : int
+        Samples.
+    block : int, default=1024
+        Candidates scored at a time (a pass over the samples each).
 
     Returns
     -------
@@ -207,7 +206,6 @@ def pair_tests(columns_of, candidates, X, fit, residual, in_model, n_tests, bloc
         ``pairs`` (shape (c', 2), ``i <= j``), ``estimate``, ``std_error``, ``p_value``
         sorted by p-value, and ``n_tests``.
     """
-    n = X.shape[0]
     df = n - 1 - fit.df
     pairs, where = in_model
     estimate = fit.y[where]
@@ -215,7 +213,7 @@ def pair_tests(columns_of, candidates, X, fit, residual, in_model, n_tests, bloc
     found = [(pairs, estimate, std_error)]
     for c0 in range(0, len(candidates), block):
         chunk = candidates[c0 : c0 + block]
-        est, se, share = _score(columns_of(chunk), X, fit.G_inv, residual, fit.sigma2)
+        est, se, share = _score(*products_of(chunk), fit.G_inv, fit.sigma2)
         usable = share > 1e-6
         found.append((chunk[usable], est[usable], se[usable]))
     pairs, estimate, std_error = (np.concatenate(part) for part in zip(*found, strict=True))

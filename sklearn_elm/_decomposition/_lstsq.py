@@ -1,21 +1,21 @@
 """Least squares on the screened design in bounded memory.
 
-The screened fit's design ``X`` has up to ``m = n / 2`` centred columns (float64: 1.6 GB at
-``n = 20,000``), its Gram matrix ``X^T X`` ``m^2`` numbers (0.8 GB at ``m = 10,000``).  Each
-is made once and never copied whole:
+The screened fit's design ``X`` (:class:`~._terms.Terms`) has up to ``m`` centred columns,
+never held whole where it would be large: each product with it is a pass over the samples.
+So the fits here work from the design's products, read once:
 
-* the design is Fortran-ordered, and terms are dropped by moving the kept columns forward
-  in its own memory (:func:`compact_columns`);
-* a fit of a subset of the columns reads the subset's block of the Gram matrix, computed
-  once, and the design's products with its targets, never a copy of the subset's columns
-  (:func:`least_squares`);
+* a fit of a subset of the columns reads the subset's block of the Gram matrix ``X^T X``
+  and of ``X^T [f, y]``, never the subset's columns, and its residual sum of squares is
+  ``|y|^2 - 2 b^T X^T y + b^T X^T X b`` (a pass over the samples only where that leaves
+  less than :data:`CANCELLED` of ``|y|^2``) (:func:`least_squares`);
 * the inverse is made in one copy of the Gram matrix (:func:`~sklearn_elm._blas.ridged_inverse`);
 * while pairs are screened the loci stay fixed: their Gram matrix is factored once, and
   what the loci and the pairs leave of a target is what the pairs leave of what the loci
-  leave, ``O(n s t)`` for ``s`` loci and ``t`` pairs, not ``O(n (s + t)^2)``
-  (:func:`locus_basis`, :func:`residual_with`).
+  leave, from the pairs' products with the loci, ``O(n s t)`` for ``s`` loci and ``t``
+  pairs, not ``O(n (s + t)^2)`` (:func:`locus_basis`, :func:`residual_with`).
 
-At the peak a fit holds the design, the Gram matrix, and one subset's block and inverse.
+Every function takes a :class:`~._terms.Terms` or an array as its design.  At the peak a
+fit holds the Gram matrix, one subset's block and its inverse.
 """
 
 import numpy as np
@@ -23,71 +23,21 @@ from scipy import linalg
 from sklearn.utils import Bunch
 
 from .._blas import ridged_inverse
+from ._terms import Terms, gram_of
 
-__all__ = ["RIDGE", "append_columns", "compact_columns", "least_squares", "locus_basis",
-           "residual_on", "residual_with"]
+__all__ = ["CANCELLED", "RIDGE", "least_squares", "locus_basis", "residual_on",
+           "residual_with"]
 
 #: Ridge added to a Gram matrix's diagonal, relative to its mean: it keeps collinear
 #: columns (complete linkage) solvable, their coefficients then shared.
 RIDGE = 1e-10
 
-
-def compact_columns(X, keep):
-    """The columns ``keep`` of ``X``, moved forward in a Fortran-ordered ``X``'s own memory.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, m)
-        Overwritten where Fortran-ordered (copied otherwise).
-    keep : ndarray of bool of shape (m,)
-
-    Returns
-    -------
-    X_kept : ndarray of shape (n, keep.sum())
-        A view of ``X``'s first columns.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_elm._decomposition._lstsq import compact_columns
-    >>> X = np.asfortranarray(np.arange(8.0).reshape(2, 4))
-    >>> compact_columns(X, np.array([True, False, True, True]))
-    array([[0., 2., 3.],
-           [4., 6., 7.]])
-    """
-    kept = np.flatnonzero(keep)
-    if not X.flags.f_contiguous:
-        return X[:, kept]
-    for to, column in enumerate(kept):  # to <= column: nothing is overwritten before read
-        if to != column:
-            X[:, to] = X[:, column]
-    return X[:, : kept.size]
+#: Share of ``|y|^2`` below which a residual sum of squares from the Gram matrix has lost
+#: too many digits to cancellation, and is summed from the residual itself.
+CANCELLED = 1e-8
 
 
-def append_columns(X, columns):
-    """``X`` with ``columns`` after its last: written into the room left after a
-    Fortran-ordered ``X`` in the array whose first columns it is (after
-    :func:`compact_columns`), else a new array.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_elm._decomposition._lstsq import append_columns, compact_columns
-    >>> X = compact_columns(np.zeros((2, 3), order="F"), np.array([True, False, False]))
-    >>> wider = append_columns(X, np.ones((2, 2)))
-    >>> wider.shape, np.shares_memory(wider, X)
-    ((2, 3), True)
-    """
-    base, (n, m), added = X.base, X.shape, columns.shape[1]
-    if (X.flags.f_contiguous and isinstance(base, np.ndarray) and base.ndim == 2
-            and base.flags.f_contiguous and base.shape[0] == n and base.dtype == X.dtype
-            and base.ctypes.data == X.ctypes.data and base.shape[1] >= m + added):
-        base[:, m : m + added] = columns
-        return base[:, : m + added]
-    return np.asfortranarray(np.hstack([X, columns]))
-
-
-def least_squares(X, Fc, Yc, gram=None, keep=None):
+def least_squares(X, Fc, Yc, gram=None, keep=None, products=None):
     """Least squares of ``f`` and ``y`` on the columns ``keep`` of ``X``.
 
     ``coef = (G + r I)^{-1} X^T [f, y]`` with ``G = X^T X`` over the kept columns and the
@@ -97,7 +47,7 @@ def least_squares(X, Fc, Yc, gram=None, keep=None):
 
     Parameters
     ----------
-    X : ndarray of shape (n, m)
+    X : ndarray of shape (n, m) or Terms
         Centred columns.
     Fc, Yc : ndarray of shape (n,)
         Centred targets.
@@ -105,6 +55,8 @@ def least_squares(X, Fc, Yc, gram=None, keep=None):
         ``X^T X`` where already known (``O(n m^2)`` saved); computed otherwise.
     keep : ndarray of bool of shape (m,), default=None
         The columns to fit (all by default); the rest are left out, not copied out.
+    products : ndarray of shape (m, 2), default=None
+        ``X^T [Fc, Yc]`` where already known (a pass over the samples saved).
 
     Returns
     -------
@@ -125,22 +77,34 @@ def least_squares(X, Fc, Yc, gram=None, keep=None):
     """
     n, m = X.shape
     keep = np.ones(m, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
-    G = X.T @ X if gram is None else gram
+    G = gram_of(X) if gram is None else gram
+    if products is None:
+        products = X.T @ np.column_stack([Fc, Yc])
     if not keep.all():
         G = G[np.ix_(keep, keep)]
     G_inv = ridged_inverse(G, RIDGE)
-    coef = G_inv @ (X.T @ np.column_stack([Fc, Yc]))[keep]
+    coef = G_inv @ products[keep]
     df = float(np.vdot(G, G_inv))
-    full = np.zeros(m)
-    full[keep] = coef[:, 1]
-    left = Yc - X @ full
-    return Bunch(f=coef[:, 0], y=coef[:, 1], G=G, G_inv=G_inv, df=df,
-                 sigma2=left @ left / (n - 1 - df))
+    b, squares = coef[:, 1], float(Yc @ Yc)
+    left = squares - 2.0 * b @ products[keep, 1] + b @ (G @ b)
+    if left <= CANCELLED * squares:
+        full = np.zeros(m)
+        full[keep] = b
+        residual = Yc - X @ full
+        left = float(residual @ residual)
+    return Bunch(f=coef[:, 0], y=b, G=G, G_inv=G_inv, df=df, sigma2=left / (n - 1 - df))
 
 
-def locus_basis(L):
+def locus_basis(L, gram=None):
     """The loci's centred columns ``L`` (n, s) with the Cholesky factor of ``L^T L + r I``,
     for residuals on them (:func:`residual_on`) without refactoring.
+
+    Parameters
+    ----------
+    L : ndarray of shape (n, s) or Terms
+        The loci's centred columns.
+    gram : ndarray of shape (s, s), default=None
+        ``L^T L`` where already known (not changed).
 
     Examples
     --------
@@ -153,23 +117,34 @@ def locus_basis(L):
     s = L.shape[1]
     if s == 0:
         return Bunch(L=L, factor=None)
-    A = L.T @ L
+    A = np.array(gram_of(L) if gram is None else gram, order="F")
     A[np.diag_indices(s)] += RIDGE * max(np.trace(A) / s, 1e-300)
     return Bunch(L=L, factor=linalg.cho_factor(A, lower=True, overwrite_a=True,
                                                check_finite=False))
 
 
 def residual_on(basis, T):
-    """``T`` (n,) or (n, q) less its least-squares fit on the loci of ``basis``."""
+    """``T`` (n,) or (n, q) less its least-squares fit on the loci of ``basis`` (two passes
+    over the samples where they are :class:`~._terms.Terms`)."""
     if basis.factor is None:
         return T
     return T - basis.L @ linalg.cho_solve(basis.factor, basis.L.T @ T, check_finite=False)
 
 
+def _cross(L, P, V):
+    """``L^T P``, ``P^T P``, ``P^T V`` and ``L^T V``, in one pass where ``L`` is
+    :class:`~._terms.Terms`."""
+    if isinstance(L, Terms):
+        return L.cross(P, V)
+    P = P.columns() if isinstance(P, Terms) else P
+    return Bunch(XC=L.T @ P, CC=P.T @ P, CV=P.T @ V, XV=L.T @ V)
+
+
 def residual_with(basis, target_left, P):
     """What least squares on the loci and the columns ``P`` (n, t) leave of a target, given
     ``target_left``, what the loci leave of it: the residual of ``target_left`` on
-    ``P``'s residuals on the loci (Frisch-Waugh-Lovell), ``O(n s t)``.
+    ``P``'s residuals on the loci (Frisch-Waugh-Lovell), from ``P``'s products with the
+    loci, ``O(n s t)``; the residuals themselves are never formed.
 
     Examples
     --------
@@ -184,12 +159,23 @@ def residual_with(basis, target_left, P):
     >>> bool(np.allclose(residual_with(basis, residual_on(basis, y), P), direct))
     True
     """
-    if P.shape[1] == 0:
+    t = P.shape[1]
+    if t == 0:
         return target_left
-    P_left = residual_on(basis, P)
-    A = P_left.T @ P_left
+    c = _cross(basis.L, P, target_left)
+    # P_perp^T P_perp and P_perp^T target_left, P_perp = P - L (L^T L + r I)^{-1} L^T P
+    solved = (np.zeros((0, t)) if basis.factor is None
+              else linalg.cho_solve(basis.factor, c.XC, check_finite=False))
+    A = c.CC - c.XC.T @ solved
+    rhs = c.CV - solved.T @ c.XV
     # the ridge relative to P's own squares: a column the loci explain has none left
-    A[np.diag_indices_from(A)] += RIDGE * max(np.einsum("ij,ij->", P, P) / P.shape[1], 1e-300)
-    factor = linalg.cho_factor(A, lower=True, overwrite_a=True, check_finite=False)
-    return target_left - P_left @ linalg.cho_solve(factor, P_left.T @ target_left,
-                                                   check_finite=False)
+    A[np.diag_indices(t)] += RIDGE * max(np.trace(c.CC) / t, 1e-300)
+    try:
+        sol = linalg.cho_solve(linalg.cho_factor(A, lower=True, check_finite=False), rhs,
+                               check_finite=False)
+    except linalg.LinAlgError:  # round-off made a column the loci explain negative
+        sol = linalg.pinvh(A) @ rhs
+    out = target_left - P @ sol
+    if basis.factor is not None:
+        out += basis.L @ (solved @ sol)
+    return out

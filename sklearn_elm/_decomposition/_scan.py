@@ -15,8 +15,21 @@ from sklearn.utils import Bunch
 from ._codes import Codes, transposed_product
 from ._codes import columns as code_columns
 
-__all__ = ["SCAN_FLOPS", "check_budget", "pair_scan_size", "term_budget"]
+__all__ = ["BLOCK_BYTES", "MAX_TERMS", "SCAN_BLOCK_BYTES", "SCAN_FLOPS", "check_budget",
+           "pair_scan_size", "term_budget"]
 
+#: Bytes of a temporary block of columns of every sample (32 MiB): fewer columns a block
+#: the more samples, so that no temporary grows as ``n x 1024``.
+BLOCK_BYTES = 2**25
+
+#: Bytes of the scan's scaled block of columns, wider for the matrix product's sake.
+SCAN_BLOCK_BYTES = 2**28
+
+
+#: Terms a screened fit chooses at most, whatever the samples: its ``m x m`` matrices take
+#: 1.15 GB each, and its Gram matrix ``n m^2 / 2`` multiply-adds (about 5 minutes of BLAS
+#: on two cores at ``n = 200,000``).
+MAX_TERMS = 12_000
 
 #: Multiply-adds one scan of pairs may take, ``n L^2`` for ``L`` loci scanned (about a minute
 #: of BLAS on two cores): past it the pairs are scanned among the ``L`` loci the network uses most.
@@ -36,7 +49,14 @@ def pair_scan_size(n_samples, n_inputs):
     return int(min(n_inputs, max(2, np.sqrt(SCAN_FLOPS / max(n_samples, 1)))))
 
 
-def _genotypes(Z, overwrite, block=1024):
+def _block(n, itemsize=8, budget=None):
+    """Columns of ``n`` samples a temporary of ``budget`` bytes (:data:`BLOCK_BYTES` by
+    default) holds: 1 to 1024."""
+    budget = BLOCK_BYTES if budget is None else budget
+    return int(max(1, min(1024, budget // max(n * itemsize, 1))))
+
+
+def _genotypes(Z, overwrite):
     """The inputs kept compact (:class:`~._codes.Codes`, read as they are; an int8 or
     float32 array as it is with ``overwrite``; else a float32 copy, the network's own
     precision) and their float64 means and centred norms: the design's columns are
@@ -46,6 +66,7 @@ def _genotypes(Z, overwrite, block=1024):
         Z = np.array(Z, dtype=np.float32)
     n, p = Z.shape
     mean, squares = np.empty(p), np.empty(p)
+    block = _block(n)
     for c0 in range(0, p, block):  # float64 a block of loci at a time, not an n x p copy
         cols = slice(c0, c0 + block)
         z = code_columns(Z, cols)
@@ -68,7 +89,7 @@ def _locus_columns(G, loci):
     return code_columns(G.Z, loci) - G.mean[loci]
 
 
-def _self_terms(Zc, block=1024):
+def _self_terms(Zc):
     """The self term ``w = zc^2 - gamma zc - mean`` of each centred input ``zc`` (its square
     less its regression on ``zc``, centred): ``gamma``, ``mean``, ``norm`` (of ``w``) and
     ``has`` (the input has three values or more, and so a term).
@@ -77,6 +98,7 @@ def _self_terms(Zc, block=1024):
     for a two-valued input the term is constant, and float32 sums of 10^4 samples would
     leave it a residual variance as large as the test's tolerance."""
     n, p = Zc.shape
+    block = _block(n)
     terms = Bunch(gamma=np.zeros(p), mean=np.zeros(p), norm=np.zeros(p),
                   has=np.zeros(p, dtype=bool))
     for c0 in range(0, p, block):
@@ -113,12 +135,13 @@ def _top(scores, rows, cols, take, best):
     return merged
 
 
-def _scan_basis(G, candidates, block=1024, self_terms=True):
+def _scan_basis(G, candidates, self_terms=True):
     """What the scans of pairs read: the candidate loci's centred columns in float32, their
     norms, (unless ``self_terms`` is False) the moments of their self terms, which a scan
     makes a block at a time from the columns (:func:`_self_terms`), and where each locus
     sits among them (-1 for loci not scanned)."""
     columns = np.empty((len(G.Z), candidates.size), dtype=np.float32)
+    block = _block(len(G.Z))
     for c0 in range(0, candidates.size, block):
         columns[:, c0 : c0 + block] = _locus_columns(G, candidates[c0 : c0 + block])
     terms = _self_terms(columns) if self_terms else None
@@ -128,7 +151,7 @@ def _scan_basis(G, candidates, block=1024, self_terms=True):
                  where=where)
 
 
-def _scan_pairs(scan, residual, taken, take, block=1024):
+def _scan_pairs(scan, residual, taken, take):
     """The ``take`` pairs ``i <= j`` of scanned loci whose centred products (or self terms,
     where ``scan`` has them) are most correlated with ``residual``, leaving out ``taken``
     (a set of ``(i, j)``)."""
@@ -141,6 +164,7 @@ def _scan_pairs(scan, residual, taken, take, block=1024):
     weight = residual.astype(Zc.dtype)[:, None]
     best = [np.empty(0), np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)]
     rows = np.arange(L)
+    block = _block(len(Zc), Zc.itemsize, SCAN_BLOCK_BYTES)
     for j0 in range(0, L, block):
         j1 = min(j0 + block, L)
         # the products' correlation with r times |r|, exactly so for loci in linkage
@@ -155,6 +179,7 @@ def _scan_pairs(scan, residual, taken, take, block=1024):
         best = _top(flat[cells].astype(np.float64), i, j + j0, take, best)
     if scan.self_terms is not None:
         terms, covariance = scan.self_terms, np.empty(L)
+        block = _block(len(Zc), Zc.itemsize)
         for c0 in range(0, L, block):  # w^T r, with w made a block at a time
             zc, gamma = Zc[:, c0 : c0 + block], terms.gamma[c0 : c0 + block].astype(Zc.dtype)
             covariance[c0 : c0 + block] = (zc * zc - gamma * zc).T @ weight[:, 0]
@@ -208,8 +233,9 @@ def term_budget(n_samples, n_inputs):
     """How many additive and pairwise terms a screened fit may choose.
 
     At most ``m_max = n / 2 - 1`` terms in all, the bound under which the
-    least-squares problem is well determined; a tenth of them (at least 10,
-    at most 500) are pairs, and every locus enters when the rest allows it.
+    least-squares problem is well determined, and at most :data:`MAX_TERMS`; a
+    tenth of them (at least 10, at most 500) are pairs, and every locus enters
+    when the rest allows it (otherwise the loci are screened).
 
     Parameters
     ----------
@@ -229,10 +255,10 @@ def term_budget(n_samples, n_inputs):
     Examples
     --------
     >>> from sklearn_elm._decomposition._scan import term_budget
-    >>> term_budget(5000, 2000), term_budget(2000, 12000)
-    ((2000, 249), (900, 99))
+    >>> term_budget(5000, 2000), term_budget(2000, 12000), term_budget(200_000, 50_000)
+    ((2000, 249), (900, 99), (11500, 500))
     """
-    m_max = n_samples // 2 - 1
+    m_max = min(n_samples // 2 - 1, MAX_TERMS)
     if m_max < 2:
         raise ValueError(
             f"components='screened' fits at least one locus and one pair, which needs at "

@@ -59,26 +59,18 @@ from ._inference import (
     pair_tests,
     screened_component_se,
 )
-from ._lstsq import (
-    append_columns,
-    compact_columns,
-    least_squares,
-    locus_basis,
-    residual_on,
-    residual_with,
-)
+from ._lstsq import least_squares, locus_basis, residual_on, residual_with
 from ._scan import (
     _genotypes,
-    _locus_columns,
     _scan_basis,
     _scan_pairs,
     _scanned_loci,
-    _self_columns,
     _transposed_product,
     check_budget,
     pair_scan_size,
     term_budget,
 )
+from ._terms import Terms
 
 __all__ = ["pair_scan_size", "screened_fit", "term_budget"]
 
@@ -106,12 +98,14 @@ INDEPENDENT = 1e-6
 
 
 def _screen_loci(G, target, n_loci):
-    """``n_loci`` loci by forward screening of ``target``: every varying locus if they fit."""
+    """``n_loci`` loci by forward screening of ``target``, sorted, and their Gram matrix
+    (every varying locus if they fit; the Gram matrix is then None).  Each round's Gram
+    matrix extends the last's: the loci chosen before stay first."""
     norms = G.norms
     varying = np.flatnonzero(norms > 0)
     if varying.size <= n_loci:
-        return varying
-    chosen = np.empty(0, dtype=np.intp)
+        return varying, None
+    chosen, gram = np.empty(0, dtype=np.intp), None
     residual = target
     for r in range(1, ROUNDS + 1):
         # Zc^T r from the uncentred Z: Z^T r - zbar sum(r)
@@ -121,62 +115,51 @@ def _screen_loci(G, target, n_loci):
         score[chosen] = -1.0
         take = n_loci * r // ROUNDS - chosen.size
         chosen = np.concatenate([chosen, np.argpartition(-score, take)[:take]])
+        L = Terms(G, chosen)
+        gram = L.gram(known=gram)
         if r < ROUNDS:
-            residual = residual_on(locus_basis(_locus_columns(G, chosen)), target)
-    return np.sort(chosen)
-
-
-def _pair_columns(G, pairs):
-    """Centred float64 columns of the chosen pairs: products, or self terms where ``i == j``."""
-    i, j = np.asarray(pairs, dtype=np.intp).reshape(-1, 2).T
-    X = _locus_columns(G, i) * _locus_columns(G, j)
-    own = np.flatnonzero(i == j)
-    if own.size:
-        X[:, own] = _self_columns(_locus_columns(G, i[own]))[0]
-    X -= X.mean(axis=0)
-    return X
-
-
-def _fill_loci(X, G, loci, block=1024):
-    """Write the centred columns of ``loci`` into ``X``, a block of loci at a time."""
-    for c0 in range(0, loci.size, block):
-        X[:, c0 : c0 + block] = _locus_columns(G, loci[c0 : c0 + block])
+            residual = residual_on(locus_basis(L, gram), target)
+    order = np.argsort(chosen)
+    return chosen[order], gram[np.ix_(order, order)]
 
 
 def _screen(G, scan, Fc, Yc, n_loci, n_pairs):
     """Loci and two thirds of the pairs screened on ``Fc``, the other pairs on what they
     leave of ``Yc``; the loci of the pairs join the loci.  Returns the loci (those screened,
-    then those the pairs add), the pairs, the centred design of their terms (loci first;
-    Fortran-ordered, :mod:`._lstsq`) and which pairs ``y`` proposed."""
-    loci = _screen_loci(G, Fc, n_loci)
+    then those the pairs add), the pairs, the design of their terms (loci first,
+    :class:`~._terms.Terms`), its Gram matrix and which pairs ``y`` proposed."""
+    loci, loci_gram = _screen_loci(G, Fc, n_loci)
     s = loci.size
-    # room for the loci, the pairs and the pairs' own loci: the design is made in place
-    X = np.empty((len(G.Z), s + 3 * n_pairs), order="F")
-    _fill_loci(X[:, :s], G, loci)
+    L = Terms(G, loci)
+    if loci_gram is None:
+        loci_gram = L.gram()
     # the loci are fixed while pairs are screened: their Gram matrix is factored once
-    basis = locus_basis(X[:, :s])
-    left_f, left_y = residual_on(basis, Fc), residual_on(basis, Yc)
+    basis = locus_basis(L, loci_gram)
+    left = residual_on(basis, np.column_stack([Fc, Yc]))
+    left_f, left_y = left[:, 0].copy(), left[:, 1].copy()
+    left = None
     pairs = []
     from_f = n_pairs - n_pairs // 3
     for r in range(1, ROUNDS + 1):
         take = from_f * r // ROUNDS - len(pairs)
-        residual = residual_with(basis, left_f, _pair_columns(G, pairs))
+        residual = residual_with(basis, left_f, Terms(G, [], pairs))
         pairs += _scan_pairs(scan, residual, set(pairs), take)
     n_f = len(pairs)
     # y's rounds too: in linkage, the copies of a pair would otherwise fill its share
     for r in range(1, ROUNDS + 1):
         take = n_f + (n_pairs - n_f) * r // ROUNDS - len(pairs)
-        residual = residual_with(basis, left_y, _pair_columns(G, pairs))
+        residual = residual_with(basis, left_y, Terms(G, [], pairs))
         pairs += _scan_pairs(scan, residual, set(pairs), take)
+    basis = None
     pairs = np.array(pairs, dtype=np.intp).reshape(-1, 2)
     # a pair's loci join the loci, so that its product does not stand in for them (as
     # many as leave y's noise degrees of freedom)
     new = pairs.ravel()[np.sort(np.unique(pairs.ravel(), return_index=True)[1])]
     new = new[~np.isin(new, loci)][: max(len(G.Z) - 2 - len(pairs) - s, 0)]
-    _fill_loci(X[:, s : s + new.size], G, new)
     loci = np.concatenate([loci, new])
-    X[:, loci.size : loci.size + len(pairs)] = _pair_columns(G, pairs)
-    return loci, pairs, X[:, : loci.size + len(pairs)], np.arange(len(pairs)) >= n_f
+    X = Terms(G, loci, pairs)
+    gram = X.gram(known=loci_gram)  # the loci's block is known
+    return loci, pairs, X, gram, np.arange(len(pairs)) >= n_f
 
 
 def _independent(gram, s):
@@ -196,13 +179,13 @@ def _independent(gram, s):
 
 def _parts(X, s, fit):
     """``V_A`` and ``V_AA`` of ``y``'s coefficients on the first ``s`` and the other columns
-    of ``X``, each less the sampling noise that squaring adds."""
+    of ``X`` (of Gram matrix ``fit.G``), each less the sampling noise that squaring adds."""
     n, m = X.shape
     parts = {}
     for key, cols in (("additive", slice(0, s)), ("epistatic", slice(s, m))):
-        value = X[:, cols] @ fit.y[cols]
-        noise = fit.sigma2 * np.sum(fit.G[cols, cols] * fit.G_inv[cols, cols]) / n
-        parts[key] = value @ value / n - noise
+        b, G = fit.y[cols], fit.G[cols, cols]
+        noise = fit.sigma2 * np.sum(G * fit.G_inv[cols, cols]) / n
+        parts[key] = b @ (G @ b) / n - noise
     return parts
 
 
@@ -213,8 +196,7 @@ def _genetic(X, fit):
     cannot be told apart from noise the network memorised (an overfitted network makes it
     large on a purely additive trait)."""
     n = X.shape[0]
-    fitted = X @ fit.y
-    return fitted @ fitted / n - fit.sigma2 * fit.df / n
+    return fit.y @ (fit.G @ fit.y) / n - fit.sigma2 * fit.df / n
 
 
 def _threshold(n_candidates, alpha=ALPHA):
@@ -222,36 +204,37 @@ def _threshold(n_candidates, alpha=ALPHA):
     return stats.norm.isf(alpha / (2 * max(n_candidates, 1)))
 
 
-def _added(X, keep, final, Yc, threshold):
+def _added(gram, Xy, keep, final, threshold):
     """The pairs not in ``keep`` to add: those whose score test against ``y``'s fit on the
     kept columns passes ``threshold``, most significant first, each less than
     :data:`LINKED` correlated with those taken before it (a copy in linkage of a pair
-    taken is tested again once that pair is fitted)."""
+    taken is tested again once that pair is fitted).  ``gram`` and ``Xy`` are ``X^T X``
+    and ``X^T y``: the tests need no pass over the samples."""
     rest = np.flatnonzero(~keep)
     if rest.size == 0:
         return rest
-    coef = np.zeros(X.shape[1])
+    coef = np.zeros(len(keep))
     coef[keep] = final.y
-    residual = Yc - X @ coef  # no copy of the kept columns
-    estimate, se, _ = _score(X[:, rest], X, final.G_inv, residual, final.sigma2, rows=keep)
+    Xr = Xy[rest] - gram[rest] @ coef  # the columns' products with the residual
+    estimate, se, _ = _score(gram[np.ix_(keep, rest)], np.diag(gram)[rest], Xr,
+                             final.G_inv, final.sigma2)
     z = np.abs(estimate) / np.where(se > 0, se, np.inf)
     order = np.argsort(-z)
     order = order[z[order] > threshold]
-    return _uncorrelated(X, rest[order])
+    return _uncorrelated(gram, rest[order])
 
 
-def _uncorrelated(X, order):
-    """The columns of ``X`` in ``order``, each kept where its squared correlation with every
-    column kept before it is below :data:`LINKED`."""
+def _uncorrelated(gram, order):
+    """The columns in ``order``, each kept where its squared correlation with every column
+    kept before it is below :data:`LINKED`, from their Gram matrix ``gram``."""
     taken = []
     for c in order:
-        x = X[:, c]
-        if all((x @ X[:, t]) ** 2 < LINKED * (x @ x) * (X[:, t] @ X[:, t]) for t in taken):
+        if all(gram[c, t] ** 2 < LINKED * gram[c, c] * gram[t, t] for t in taken):
             taken.append(c)
     return np.array(taken, dtype=np.intp)
 
 
-def _confirmed(X, s, Fc, Yc, n_candidates, gram):
+def _confirmed(X, s, Fc, Yc, n_candidates, gram, products):
     """Which columns of ``X`` count in the components, and ``y``'s fit on them.
 
     Every locus counts (a polygenic trait spreads over many loci, none of them
@@ -264,22 +247,22 @@ def _confirmed(X, s, Fc, Yc, n_candidates, gram):
     again here: the noise variance of the tests is that of the loci and the pairs
     confirmed, never that of every pair chosen, which such pairs deflate.  Tested
     one against the confirmed ones, a pair's copies in linkage do not share (and
-    dilute) its effect.  ``gram`` is ``X^T X``.
+    dilute) its effect.  ``gram`` and ``products`` are ``X^T X`` and ``X^T [f, y]``.
     """
     threshold = _threshold(n_candidates)
     keep = np.zeros(X.shape[1], dtype=bool)
     keep[:s] = True
     for _ in range(MAX_ROUNDS):
         final = None  # the last round's m x m arrays are freed before the next are made
-        final = least_squares(X, Fc, Yc, gram, keep)
+        final = least_squares(X, Fc, Yc, gram, keep, products)
         wald = np.abs(final.y[s:]) / np.sqrt(final.sigma2 * np.diag(final.G_inv)[s:])
         left = np.flatnonzero(keep)[s:][wald <= threshold]
-        added = _added(X, keep, final, Yc, threshold)
+        added = _added(gram, products[:, 1], keep, final, threshold)
         if left.size == 0 and added.size == 0:
             return keep, final
         keep[left], keep[added] = False, True
     final = None
-    return keep, least_squares(X, Fc, Yc, gram, keep)
+    return keep, least_squares(X, Fc, Yc, gram, keep, products)
 
 
 def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs):
@@ -287,39 +270,41 @@ def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs):
     L = scan.loci.size
     n_candidates = L * (L - 1) // 2 + int(scan.self_terms.has.sum())
     Yc = Fc + Rc
-    loci, pairs, X, by_y = _screen(G, scan, Fc, Yc, n_loci, n_pairs)
+    loci, pairs, X, gram, by_y = _screen(G, scan, Fc, Yc, n_loci, n_pairs)
     s = loci.size
-    # the design and its Gram matrix are made once; dropped terms are compacted away in
-    # place (:mod:`._lstsq`)
-    gram = X.T @ X
+    # the Gram matrix and the products with the targets are read once: the fits below
+    # need no other pass over the samples (:mod:`._lstsq`)
     independent = _independent(gram, s)
     if not independent.all():
         pairs, by_y = pairs[independent[s:]], by_y[independent[s:]]
-        X, gram = compact_columns(X, independent), gram[np.ix_(independent, independent)]
-    fit = least_squares(X, Fc, Yc, gram)
+        X, gram = X.select(independent), gram[np.ix_(independent, independent)]
+    products = X.T @ np.column_stack([Fc, Yc])
+    fit = least_squares(X, Fc, Yc, gram, products=products)
     # the effects: the network's for the pairs it chose, and y's for the pairs it missed
     # that y confirms
     f_coef, y_coef, scale = fit.f, fit.y, np.diag(fit.G_inv)[s:].copy()
     fit = None
-    keep, final = _confirmed(X, s, Fc, Yc, n_candidates, gram)
+    keep, final = _confirmed(X, s, Fc, Yc, n_candidates, gram, products)
     gram = None
     every = keep[s:]
-    X = compact_columns(X, keep)
+    X, Xy = X.select(keep), products[keep, 1]
     parts = _parts(X, s, final)
     parts["genetic"] = _genetic(X, final)
     pair_coef = np.where(by_y, np.where(every, y_coef[s:], 0.0), f_coef[s:])
     return Bunch(loci=loci, pairs=pairs, additive_coef=f_coef[:s], pair_coef=pair_coef,
                  pair_variance=final.sigma2 * scale,
-                 inference=_inference(G, scan, X, s, final, Yc,
+                 inference=_inference(G, scan, (X, Xy), s, final, Yc,
                                       (loci, pairs[every], n_candidates)), **parts)
 
 
-def _inference(G, scan, X, s, final, Yc, model):
+def _inference(G, scan, design, s, final, Yc, model):
     """Tests of every locus and of the pairs of largest score, and the components' errors,
-    from ``y``'s final fit on ``X`` (:mod:`._inference`)."""
+    from ``y``'s final fit on ``design`` (its :class:`~._terms.Terms` and their products with
+    ``y``) (:mod:`._inference`)."""
     loci, confirmed, n_candidates = model
-    component_se = screened_component_se(X, s, final)
-    tests, X, fit, residual = _pair_tests(G, scan, X, s, final, Yc, confirmed, n_candidates)
+    component_se = screened_component_se(design[0], s, final)
+    tests, X, fit, residual = _pair_tests(G, scan, design, s, final, Yc, confirmed,
+                                          n_candidates)
     variance = fit.sigma2 * np.diag(fit.G_inv)
     locus_se, locus_p = locus_tests(G, loci, fit.y[:s], variance[:s], residual, fit.sigma2,
                                     len(X) - 1 - fit.df)
@@ -327,36 +312,37 @@ def _inference(G, scan, X, s, final, Yc, model):
                  component_se=component_se, marginal_p=marginal_tests(G, Yc))
 
 
-def _pair_tests(G, scan, X, s, fit, Yc, pairs, n_candidates):
+def _pair_tests(G, scan, design, s, fit, Yc, pairs, n_candidates):
     """The pairs' tests, conditional on the loci, the confirmed pairs and, in rounds, the
     pairs of the FDR-:data:`ALPHA` list: a copy in linkage of a listed pair is then tested
     for what it adds to that pair, not counted for it.  Returns the tests, the model's
-    columns, its fit and its residual; where a round adds pairs, ``fit``'s ``m x m``
-    arrays are released (set to None) and the listed pairs' columns written after ``X``'s
-    in its array's spare room (:func:`~._lstsq.append_columns`)."""
-    def columns_of(chunk):
-        return _pair_columns(G, [tuple(c) for c in chunk])
-
+    design, its fit and its residual; where a round adds pairs, ``fit``'s ``m x m`` arrays
+    are released (set to None) and the design extended by the listed pairs."""
+    X, Xy = design
     for r in range(ROUNDS + 1):
         residual = Yc - X @ fit.y
+
+        def products_of(chunk, X=X, residual=residual):
+            c = X.cross(Terms(G, [], chunk), residual, full=False)
+            return c.XC, c.CC, c.CV
+
         taken = {(int(i), int(j)) for i, j in pairs}
         candidates = np.array(_scan_pairs(scan, residual, taken, N_PAIR_TESTS),
                               dtype=np.intp).reshape(-1, 2)
-        tests = pair_tests(columns_of, candidates, X, fit, residual,
-                           (pairs, s + np.arange(len(pairs))), n_candidates)
+        tests = pair_tests(products_of, candidates, fit, (pairs, s + np.arange(len(pairs))),
+                           n_candidates, len(X))
         listed = tests.pairs[bh_qvalues(tests.p_value, n_candidates) <= ALPHA]
         listed = listed[[(int(i), int(j)) not in taken for i, j in listed]]
         if listed.size == 0 or r == ROUNDS:
             return tests, X, fit, residual
-        columns = columns_of(listed)
-        chosen = _uncorrelated(columns, np.arange(len(listed)))
-        columns = columns[:, chosen]
-        cross = X.T @ columns  # the Gram matrix grows by these columns' blocks alone
-        gram = np.block([[fit.G, cross], [cross.T, columns.T @ columns]])
+        c = X.cross(Terms(G, [], listed), Yc)
+        chosen = _uncorrelated(c.CC, np.arange(len(listed)))
+        cross = c.XC[:, chosen]  # the Gram matrix grows by these columns' blocks alone
+        gram = np.block([[fit.G, cross], [cross.T, c.CC[np.ix_(chosen, chosen)]]])
         fit.G = fit.G_inv = None  # what the caller reads of the fit it gave is sigma2
-        X = append_columns(X, columns)
+        X, Xy = X.extend(listed[chosen]), np.concatenate([Xy, c.CV[chosen]])
         pairs = np.vstack([pairs.reshape(-1, 2), listed[chosen]])
-        fit = least_squares(X, Yc, Yc, gram)
+        fit = least_squares(X, Yc, Yc, gram, products=np.column_stack([Xy, Xy]))
 
 
 def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=None,
