@@ -141,7 +141,7 @@ def check_kept_memory(n_samples, n_inputs, n_outputs, *, epistasis, components, 
     dtype = "float64" if z_bytes == 8 else "float32" if z_bytes == 4 else "int8 codes"
     what = f"{n_samples} samples x {n_inputs} network inputs in {dtype}"
     if screened:
-        what += (", and the screened fit's scans, design and Gram matrix ("
+        what += (", and the screened fit's scans and Gram matrices ("
                  f"{_in_units(screened_fit_bytes(n_samples, n_inputs))})")
     raise ValueError(
         f"epistasis={epistasis!r} with components={components!r} keeps every sample in "

@@ -163,7 +163,7 @@ def test_kept_samples_beyond_memory_are_refused(panel, network, monkeypatch, no_
     monkeypatch.setattr("sklearn_elm._lazy._available_memory", lambda: 10_000)
     X = open_plink(path)
     with pytest.raises(ValueError, match=rf"\(400 samples x 6 network inputs in {dtype}, and "
-                       r"the screened fit's scans, design and Gram matrix .* 10 kB available\. "
+                       r"the screened fit's scans and Gram matrices .* 10 kB available\. "
                        "Use epistasis='regression' and components='network'"):
         ELMDecomposer(network, prefit=True, batch_size=BATCH, **estimators).fit(X, trait)
     assert sum(no_whole_read) <= 256  # at most the first samples, to see how they are kept

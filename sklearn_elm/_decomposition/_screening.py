@@ -27,7 +27,10 @@ well-determined bound) of which ``t`` pairs:
    own loci; a pair whose term is
    (numerically) a combination of the terms before it is left out.
 4. *Fit*: the ``n x m`` design of the chosen terms, centred, and its
-   ``m x m`` normal equations solved by Cholesky, ``O(n m^2 + m^3)``.
+   ``m x m`` normal equations solved by Cholesky, ``O(n m^2 + m^3)``.  The
+   design is made from the inputs a block of samples at a time
+   (:class:`~._terms.Terms`); the fits read its Gram matrix and its products
+   with ``f`` and ``y`` once, so no ``n x m`` array is held.
 
 The effects are the least-squares coefficients of ``f`` (what the network
 does, on the terms it uses), and of ``y`` for the pairs ``y`` proposed; the
