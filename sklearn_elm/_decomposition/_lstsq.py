@@ -7,7 +7,7 @@ So the fits here work from the design's products, read once:
 * a fit of a subset of the columns reads the subset's block of the Gram matrix ``X^T X``
   and of ``X^T [f, y]``, never the subset's columns, and its residual sum of squares is
   ``|y|^2 - 2 b^T X^T y + b^T X^T X b`` (a pass over the samples only where that leaves
-  less than :data:`CANCELLED` of ``|y|^2``) (:func:`least_squares`);
+  less than :data:`CANCELLED` of the size of its terms) (:func:`least_squares`);
 * the inverse is made in one copy of the Gram matrix (:func:`~sklearn_elm._blas.ridged_inverse`);
 * while pairs are screened the loci stay fixed: their Gram matrix is factored once, and
   what the loci and the pairs leave of a target is what the pairs leave of what the loci
@@ -32,7 +32,8 @@ __all__ = ["CANCELLED", "RIDGE", "least_squares", "locus_basis", "residual_on",
 #: columns (complete linkage) solvable, their coefficients then shared.
 RIDGE = 1e-10
 
-#: Share of ``|y|^2`` below which a residual sum of squares from the Gram matrix has lost
+#: Share of the terms it is the difference of (``|y|^2``, ``2 |b|^T |X^T y|`` and a bound
+#: on ``|b|^T |G| |b|``) below which a residual sum of squares from the Gram matrix has lost
 #: too many digits to cancellation, and is summed from the residual itself.
 CANCELLED = 1e-8
 
@@ -85,9 +86,11 @@ def least_squares(X, Fc, Yc, gram=None, keep=None, products=None):
     G_inv = ridged_inverse(G, RIDGE)
     coef = G_inv @ products[keep]
     df = float(np.vdot(G, G_inv))
-    b, squares = coef[:, 1], float(Yc @ Yc)
-    left = squares - 2.0 * b @ products[keep, 1] + b @ (G @ b)
-    if left <= CANCELLED * squares:
+    b, squares, Xy = coef[:, 1], float(Yc @ Yc), products[keep, 1]
+    left = squares - 2.0 * b @ Xy + b @ (G @ b)
+    # the round-off of that difference is eps times its terms' size: |G_ij| <= sqrt(G_ii G_jj)
+    size = squares + 2.0 * np.abs(b) @ np.abs(Xy) + (np.abs(b) @ np.sqrt(np.diag(G))) ** 2
+    if left <= CANCELLED * size:
         full = np.zeros(m)
         full[keep] = b
         residual = Yc - X @ full

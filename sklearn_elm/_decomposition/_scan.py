@@ -26,9 +26,10 @@ BLOCK_BYTES = 2**25
 SCAN_BLOCK_BYTES = 2**28
 
 
-#: Terms a screened fit chooses at most, whatever the samples: its ``m x m`` matrices take
-#: 1.15 GB each, and its Gram matrix ``n m^2 / 2`` multiply-adds (about 5 minutes of BLAS
-#: on two cores at ``n = 200,000``).
+#: Terms a screened fit chooses at most, whatever the samples, before the loci of its pairs
+#: join them (up to twice its pairs more): its ``m x m`` matrices take 1.15 GB each at
+#: 12,000, and its Gram matrix ``n m^2 / 2`` multiply-adds (minutes of BLAS on two cores at
+#: ``n = 200,000``).
 MAX_TERMS = 12_000
 
 #: Multiply-adds one scan of pairs may take, ``n L^2`` for ``L`` loci scanned (about a minute

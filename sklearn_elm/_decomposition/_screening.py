@@ -64,6 +64,7 @@ from ._inference import (
 )
 from ._lstsq import least_squares, locus_basis, residual_on, residual_with
 from ._scan import (
+    MAX_TERMS,
     _genotypes,
     _scan_basis,
     _scan_pairs,
@@ -436,8 +437,8 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
         warnings.warn(
             f"{varying} loci and {n} samples: the trait's components are fitted on the "
             f"{n_loci} loci that explain most of the network's genetic value and the loci "
-            "of the pairs chosen (fitting every "
-            "locus needs twice as many samples as loci); V_A and V_G count only those, "
+            "of the pairs chosen (a fit takes at most half as many terms as samples, and "
+            f"at most {MAX_TERMS}); V_A and V_G count only those, "
             "and their tests and standard errors do not account for that choice.",
             UserWarning,
             stacklevel=stacklevel,

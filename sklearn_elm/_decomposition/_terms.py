@@ -83,7 +83,10 @@ class Terms:
         self._at_loci = where[: self.s]
         self._at_i, self._at_j = where[self.s :].reshape(-1, 2).T
         self._own = self.pairs[:, 0] == self.pairs[:, 1]
-        self._corrections = _corrections(G.Z, self._refs)
+        self._corrections = _corrections(G)
+        if self._corrections[0].size:  # where each input sits among those referenced
+            self._place = np.full(G.Z.shape[1], -1, dtype=np.intp)
+            self._place[self._refs] = np.arange(self._refs.size)
         self._dense = None
         if _moments is None:
             _moments = self._moments()
@@ -112,8 +115,11 @@ class Terms:
         if isinstance(Z, Codes):
             z = Z.codes[r0:r1][:, refs].astype(np.float64)
             rows, cols, delta = self._corrections
-            a, b = np.searchsorted(rows, [r0, r1])
-            z[rows[a:b] - r0, cols[a:b]] += delta[a:b]
+            if rows.size:
+                a, b = np.searchsorted(rows, [r0, r1])
+                place = self._place[cols[a:b]]
+                hit = place >= 0
+                z[rows[a:b][hit] - r0, place[hit]] += delta[a:b][hit]
         else:
             z = np.asarray(Z[r0:r1])[:, refs].astype(np.float64)
         z -= self.G.mean[refs]
@@ -275,15 +281,13 @@ def gram_of(X):
     return X.gram() if isinstance(X, Terms) else X.T @ X
 
 
-def _corrections(Z, refs):
-    """The corrections of :class:`~._codes.Codes` ``Z`` in the columns ``refs``, sorted by
-    row: rows, the column's place in ``refs`` and the correction."""
+def _corrections(G):
+    """The corrections of :class:`~._codes.Codes` ``G.Z`` sorted by row (rows, columns,
+    corrections), made once and kept in ``G``: every design reads the same copy."""
+    Z = G.Z
     if not isinstance(Z, Codes) or Z.delta.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.intp), np.zeros(0)
-    starts, stops = Z.colptr[refs], Z.colptr[refs + 1]
-    counts = stops - starts
-    at = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-    rows, delta = Z.rows[at], Z.delta[at]
-    cols = np.repeat(np.arange(refs.size), counts)
-    order = np.argsort(rows, kind="stable")
-    return rows[order], cols[order], delta[order]
+    if "row_corrections" not in G:
+        order = np.argsort(Z.rows, kind="stable")
+        G.row_corrections = (Z.rows[order], Z.cols[order], Z.delta[order])
+    return G.row_corrections
