@@ -141,7 +141,6 @@ def _screen(G, scan, Fc, Yc, n_loci, n_pairs):
     basis = locus_basis(L, loci_gram)
     left = residual_on(basis, np.column_stack([Fc, Yc]))
     left_f, left_y = left[:, 0].copy(), left[:, 1].copy()
-    left = None
     pairs = []
     from_f = n_pairs - n_pairs // 3
     for r in range(1, ROUNDS + 1):

@@ -264,15 +264,13 @@ class Terms:
 
 
 class _Transposed:
-    """``X.T`` of a :class:`Terms`: ``X.T @ V`` is :meth:`Terms.tdot`, ``X.T @ X`` its Gram
-    matrix."""
+    """``X.T`` of a :class:`Terms`: ``X.T @ V`` is :meth:`Terms.tdot` (the Gram matrix is
+    :func:`gram_of`)."""
 
     def __init__(self, X):
         self.X = X
 
     def __matmul__(self, V):
-        if V is self.X:
-            return self.X.gram()
         return self.X.tdot(V)
 
 
