@@ -8,11 +8,13 @@ trained on ``y``, fits some of its noise.
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from sklearn_elm import ELMDecomposer, NeuralGPRegressor
 from sklearn_elm._decomposition._inference import bh_qvalues, significant_pairs_table
-from sklearn_elm._decomposition._screening import screened_fit
+from sklearn_elm._decomposition._screening import _forward, screened_fit
 from sklearn_elm.metrics import true_variance_components
 
 
@@ -208,3 +210,63 @@ def test_component_errors_hold_near_the_term_budget():
             errors[key].append(se[key])
     for key in estimates:
         assert abs(np.mean(errors[key]) / np.std(estimates[key]) - 1) < 0.12, key
+
+
+def _conditional_t(M, C, y, chosen, j):
+    """Score statistic of column ``j`` of ``C`` given ``M`` and ``C[:, chosen]``, from a fit
+    from scratch: ``x_perp^T r / sqrt(sigma^2 |x_perp|^2)``, ``sigma^2`` on the model's
+    residual degrees of freedom (centred columns: ``n - 1 - terms``)."""
+    A = np.hstack([M, C[:, chosen]])
+    hat = A @ np.linalg.pinv(A)
+    r, x = y - hat @ y, C[:, j] - hat @ C[:, j]
+    sigma2 = r @ r / (len(y) - 1 - A.shape[1])
+    return x @ r / np.sqrt(sigma2 * (x @ x))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), a=st.integers(0, 4), c=st.integers(1, 6),
+       threshold=st.floats(0.0, 4.0))
+def test_forward_selection_takes_the_best_test_given_the_model_and_the_pairs_before(
+        seed, a, c, threshold):
+    rng = np.random.default_rng(seed)
+    n = 60
+    M, C = rng.normal(size=(n, a)), rng.normal(size=(n, c))
+    C[:, -1] += 2 * C[:, 0]  # correlated candidates
+    y = C @ rng.normal(scale=0.4, size=c) + rng.normal(size=n)
+    M, C, y = M - M.mean(0), C - C.mean(0), y - y.mean()
+    G_inv = np.linalg.pinv(M.T @ M) if a else np.zeros((0, 0))
+    coef = G_inv @ M.T @ y
+    XC = M.T @ C
+    partial = C.T @ C - XC.T @ G_inv @ XC
+    r = y - M @ coef
+    df = n - 1 - a
+    chosen = _forward(partial, C.T @ y - XC.T @ coef, np.einsum("ij,ij->j", C, C), r @ r, df,
+                      lambda k: threshold)
+    expected = []
+    while len(expected) < c and df - len(expected) > 1:
+        t = np.array([abs(_conditional_t(M, C, y, expected, j)) if j not in expected else 0.0
+                      for j in range(c)])
+        best = int(np.argmax(t))
+        if not t[best] > threshold:
+            break
+        expected.append(best)
+    assert chosen.tolist() == expected
+
+
+def test_a_copy_given_the_model_does_not_enter_beside_its_pair():
+    """Two columns of little correlation that the model's column makes copies of (what a
+    pair's product and a self term of rare alleles in linkage can be): one enters, and the
+    other, of which it leaves nothing, does not split its effect."""
+    rng = np.random.default_rng(0)
+    n = 2000
+    z, w = rng.normal(size=n), rng.normal(size=n)
+    C = np.column_stack([w + z, w - z, rng.normal(size=n)])
+    y = z + 0.3 * w + rng.normal(size=n)
+    z, C, y = z - z.mean(), C - C.mean(0), y - y.mean()
+    assert np.corrcoef(C[:, 0], C[:, 1])[0, 1] ** 2 < 0.1
+    XC = z @ C
+    partial = C.T @ C - np.outer(XC, XC) / (z @ z)
+    r = y - z * (z @ y) / (z @ z)
+    chosen = _forward(partial, C.T @ r, np.einsum("ij,ij->j", C, C), r @ r, n - 2,
+                      lambda k: stats.norm.isf(0.025 / 3))
+    assert chosen.size == 1 and chosen[0] in (0, 1)

@@ -40,9 +40,11 @@ adds (exactly, ``sigma^2 tr(X_A^T X_A (X^T X)^{-1}_AA)``, so linkage between
 the chosen terms is accounted for).  A pair counts in the components only
 where ``y``'s coefficient is significant at a family-wise :data:`ALPHA` over
 every pair scanned, with the noise variance of the loci and the pairs
-confirmed (:func:`_confirmed`): a pair the network chose for noise it
-memorised, or a false proposal of ``y``'s scan, would otherwise add that
-noise.
+confirmed (:func:`_confirmed`), or where it enters the model of the
+FDR-:data:`ALPHA` pair list (:func:`_pair_tests`): a pair the network chose for
+noise it memorised, or a false proposal of ``y``'s scan, would otherwise add
+that noise.  The components and their errors are those of that last model, so
+that they count the pairs the list names.
 """
 
 import warnings
@@ -89,10 +91,6 @@ ALPHA = 0.05
 
 #: Rounds of the forward-backward selection of the pairs that count in the components.
 MAX_ROUNDS = 20
-
-
-#: Squared correlation below which two pairs may enter the components in the same round.
-LINKED = 0.1
 
 
 #: Share of a pair term's sum of squares that must be independent of the terms before it
@@ -207,12 +205,11 @@ def _threshold(n_candidates, alpha=ALPHA):
     return stats.norm.isf(alpha / (2 * max(n_candidates, 1)))
 
 
-def _added(gram, Xy, keep, final, threshold):
+def _added(gram, Xy, keep, final, threshold, n):
     """The pairs not in ``keep`` to add: those whose score test against ``y``'s fit on the
-    kept columns passes ``threshold``, most significant first, each less than
-    :data:`LINKED` correlated with those taken before it (a copy in linkage of a pair
-    taken is tested again once that pair is fitted).  ``gram`` and ``Xy`` are ``X^T X``
-    and ``X^T y``: the tests need no pass over the samples."""
+    kept columns passes ``threshold``, chosen one at a time (:func:`_forward`), so that a
+    copy in linkage of a pair taken does not enter beside it.  ``gram`` and ``Xy`` are
+    ``X^T X`` and ``X^T y`` (``n`` samples): the tests need no pass over the samples."""
     rest = np.flatnonzero(~keep)
     if rest.size == 0:
         return rest
@@ -222,19 +219,49 @@ def _added(gram, Xy, keep, final, threshold):
     estimate, se, _ = _score(gram[np.ix_(keep, rest)], np.diag(gram)[rest], Xr,
                              final.G_inv, final.sigma2)
     z = np.abs(estimate) / np.where(se > 0, se, np.inf)
-    order = np.argsort(-z)
-    order = order[z[order] > threshold]
-    return _uncorrelated(gram, rest[order])
+    passing = rest[z > threshold]
+    if passing.size == 0:
+        return passing
+    cross = gram[np.ix_(keep, passing)]
+    partial = gram[np.ix_(passing, passing)] - cross.T @ (final.G_inv @ cross)
+    df = n - 1 - final.df
+    chosen = _forward(partial, Xr[z > threshold], np.diag(gram)[passing],
+                      final.sigma2 * df, df, lambda k: threshold)
+    return passing[chosen]
 
 
-def _uncorrelated(gram, order):
-    """The columns in ``order``, each kept where its squared correlation with every column
-    kept before it is below :data:`LINKED`, from their Gram matrix ``gram``."""
-    taken = []
-    for c in order:
-        if all(gram[c, t] ** 2 < LINKED * gram[c, c] * gram[t, t] for t in taken):
-            taken.append(c)
-    return np.array(taken, dtype=np.intp)
+def _forward(partial, products, squares, rss, df, threshold):
+    """Forward selection of candidate columns given a model, from their products alone.
+
+    ``partial`` is the Gram matrix of what the model leaves of the candidates, ``products``
+    their products with its residual, ``squares`` their own sums of squares, ``rss`` and
+    ``df`` the model's residual sum of squares and degrees of freedom.  At each step the
+    candidate of largest score statistic ``|t|`` enters where ``|t|`` passes
+    ``threshold(k)`` (``k`` taken before it); the others are then taken on what it leaves
+    of them (a sweep of ``partial``).  A copy in linkage of a column taken, of which it
+    leaves (numerically) nothing, never enters beside it: two such copies in one model
+    would share, and each weaken, the other's effect.  Returns the indices taken, in order.
+    """
+    partial = np.array(partial, dtype=np.float64)
+    products = np.array(products, dtype=np.float64)
+    chosen = []
+    while df - len(chosen) > 1:
+        left = np.diag(partial).copy()
+        usable = left > 1e-6 * squares  # else the column is (numerically) the model's
+        usable[chosen] = False
+        if not usable.any():
+            break
+        sigma2 = rss / (df - len(chosen))
+        t = np.where(usable, products / np.sqrt(sigma2 * np.where(usable, left, 1.0)), 0.0)
+        best = int(np.argmax(np.abs(t)))
+        if not abs(t[best]) > threshold(len(chosen)):
+            break
+        chosen.append(best)
+        pivot = partial[:, best].copy()
+        rss -= products[best] ** 2 / pivot[best]
+        products -= pivot * (products[best] / pivot[best])
+        partial -= np.outer(pivot, pivot / pivot[best])
+    return np.array(chosen, dtype=np.intp)
 
 
 def _confirmed(X, s, Fc, Yc, n_candidates, gram, products):
@@ -260,7 +287,7 @@ def _confirmed(X, s, Fc, Yc, n_candidates, gram, products):
         final = least_squares(X, Fc, Yc, gram, keep, products)
         wald = np.abs(final.y[s:]) / np.sqrt(final.sigma2 * np.diag(final.G_inv)[s:])
         left = np.flatnonzero(keep)[s:][wald <= threshold]
-        added = _added(gram, products[:, 1], keep, final, threshold)
+        added = _added(gram, products[:, 1], keep, final, threshold, X.shape[0])
         if left.size == 0 and added.size == 0:
             return keep, final
         keep[left], keep[added] = False, True
@@ -291,34 +318,49 @@ def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs):
     gram = None
     every = keep[s:]
     X, Xy = X.select(keep), products[keep, 1]
-    parts = _parts(X, s, final)
-    parts["genetic"] = _genetic(X, final)
     pair_coef = np.where(by_y, np.where(every, y_coef[s:], 0.0), f_coef[s:])
+    pair_variance = final.sigma2 * scale
+    inference = _inference(G, scan, (X, Xy), s, final, Yc, (loci, pairs[every], n_candidates))
     return Bunch(loci=loci, pairs=pairs, additive_coef=f_coef[:s], pair_coef=pair_coef,
-                 pair_variance=final.sigma2 * scale,
-                 inference=_inference(G, scan, (X, Xy), s, final, Yc,
-                                      (loci, pairs[every], n_candidates)), **parts)
+                 pair_variance=pair_variance, inference=inference, **inference.parts)
 
 
 def _inference(G, scan, design, s, final, Yc, model):
-    """Tests of every locus and of the pairs of largest score, and the components' errors,
-    from ``y``'s final fit on ``design`` (its :class:`~._terms.Terms` and their products with
-    ``y``) (:mod:`._inference`)."""
+    """Tests of every locus and of the pairs of largest score, from ``y``'s fit ``final`` on
+    ``design`` (its :class:`~._terms.Terms` and their products with ``y``) and on the pairs
+    of the FDR list that :func:`_pair_tests` adds to it; the components and their errors
+    from that last model (:mod:`._inference`)."""
     loci, confirmed, n_candidates = model
-    component_se = screened_component_se(design[0], s, final)
     tests, X, fit, residual = _pair_tests(G, scan, design, s, final, Yc, confirmed,
                                           n_candidates)
+    parts = _parts(X, s, fit)
+    parts["genetic"] = _genetic(X, fit)
     variance = fit.sigma2 * np.diag(fit.G_inv)
     locus_se, locus_p = locus_tests(G, loci, fit.y[:s], variance[:s], residual, fit.sigma2,
                                     len(X) - 1 - fit.df)
     return Bunch(locus_se=locus_se, locus_p=locus_p, pair_tests=tests,
-                 component_se=component_se, marginal_p=marginal_tests(G, Yc))
+                 component_se=screened_component_se(X, s, fit), parts=parts,
+                 marginal_p=marginal_tests(G, Yc))
+
+
+def _step(k, found, n_candidates, df):
+    """The ``|t|`` the ``k``-th pair (from 0) a round adds must pass, past ``found`` listed
+    pairs in the model: Benjamini-Hochberg's ``ALPHA (found + k + 1) / n_candidates``
+    two-sided, on ``df - k`` degrees of freedom; the first pair (a listed one) always."""
+    if k == 0:
+        return -np.inf
+    return stats.t.isf(ALPHA * min(found + k + 1, n_candidates) / n_candidates / 2, df - k)
 
 
 def _pair_tests(G, scan, design, s, fit, Yc, pairs, n_candidates):
     """The pairs' tests, conditional on the loci, the confirmed pairs and, in rounds, the
     pairs of the FDR-:data:`ALPHA` list: a copy in linkage of a listed pair is then tested
-    for what it adds to that pair, not counted for it.  Returns the tests, the model's
+    for what it adds to that pair, not counted for it.  Each round's new listed pairs enter
+    one at a time (:func:`_forward`), the ``k``-th past the ``found`` listed pairs already in
+    the model where its test given them passes Benjamini-Hochberg's step ``ALPHA (found +
+    k) / n_candidates`` (the first always: it is listed), so that the copies of one pair,
+    which the list counts as many discoveries, neither relax the threshold for the others
+    nor share that pair's effect.  Returns the tests, the model's
     design, its fit and its residual; where a round adds pairs, ``fit``'s ``m x m`` arrays
     are released (set to None) and the design extended by the listed pairs."""
     X, Xy = design
@@ -335,11 +377,17 @@ def _pair_tests(G, scan, design, s, fit, Yc, pairs, n_candidates):
         tests = pair_tests(products_of, candidates, fit, (pairs, s + np.arange(len(pairs))),
                            n_candidates, len(X))
         listed = tests.pairs[bh_qvalues(tests.p_value, n_candidates) <= ALPHA]
-        listed = listed[[(int(i), int(j)) not in taken for i, j in listed]]
-        if listed.size == 0 or r == ROUNDS:
+        new = np.array([(int(i), int(j)) not in taken for i, j in listed], dtype=bool)
+        if not new.any() or r == ROUNDS:
             return tests, X, fit, residual
+        found, listed = int(np.count_nonzero(~new)), listed[new]
         c = X.cross(Terms(G, [], listed), Yc)
-        chosen = _uncorrelated(c.CC, np.arange(len(listed)))
+        df = len(X) - 1 - fit.df
+        chosen = _forward(c.CC - c.XC.T @ (fit.G_inv @ c.XC), c.CV - c.XC.T @ fit.y,
+                          np.diag(c.CC), fit.sigma2 * df, df,
+                          lambda k, found=found, df=df: _step(k, found, n_candidates, df))
+        if chosen.size == 0:
+            return tests, X, fit, residual
         cross = c.XC[:, chosen]  # the Gram matrix grows by these columns' blocks alone
         gram = np.block([[fit.G, cross], [cross.T, c.CC[np.ix_(chosen, chosen)]]])
         fit.G = fit.G_inv = None  # what the caller reads of the fit it gave is sigma2
@@ -358,7 +406,8 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
     additive terms, and a pair whose term duplicates the terms before it
     (complete linkage) is left out.  The components count the loci and the
     pairs that ``y``'s own coefficients confirm, by two-sided z-tests at a
-    family-wise :data:`ALPHA` over every pair scanned.
+    family-wise :data:`ALPHA` over every pair scanned, and the pairs of the
+    FDR-:data:`ALPHA` list (Benjamini-Hochberg over the same pairs).
 
     Parameters
     ----------
@@ -400,7 +449,8 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
           variance of ``y``'s coefficient on each pair
           (:func:`dense_pairs` and :func:`sparse_pairs` make matrices of them);
         * ``components``, Bunch of arrays of shape (k,): ``V_A``, ``V_AA``
-          and ``V_G`` of ``y``'s fit on the loci and confirmed pairs,
+          and ``V_G`` of ``y``'s fit on the loci, the confirmed pairs and
+          those of the FDR list,
           noise-corrected, and the rest of
           :func:`~sklearn_elm._components.components_bunch`;
         * ``n_scanned``: the number of loci the scans of pairs ranged over.

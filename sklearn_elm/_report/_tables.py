@@ -33,7 +33,8 @@ ELM_COMPONENTS = {
     "so not shrunk with the network's fit).",
     "screened": "ELM: least squares of the trait on the loci and pairs the network uses "
     "(screened from its genetic value, pairs counted where the trait confirms them at a "
-    "family-wise 5 %), each variance less the sampling noise it carries.",
+    "family-wise 5 % or lists them at an FDR of 5 %), each variance less the sampling noise "
+    "it carries.",
     "network": "ELM: the variances of the network's own parts, which shrink with its fit on a "
     "noisy trait (not debiased: see ELMDecomposer's components).",
 }
