@@ -19,8 +19,11 @@ pipeline, with ``y``) on each, and prints one row:
   the truth, the sample's own components (``true_variance_components``; h2 over the observed
   ``V_P``);
 * ``bias h2``: the mean error of h2 across data sets; ``SE/sd h2``: the mean reported SE of
-  h2 over the standard deviation of its error across data sets (1 when calibrated), and
-  ``sd h2``: the standard deviation of the estimates;
+  h2 over the standard deviation of its error across data sets (1 when calibrated),
+  ``sd h2``: the standard deviation of the estimates, and ``sd err h2`` that of their errors;
+* ``oracle cover h2``, ``oracle SE/sd h2``, ``oracle sd err h2``: the same for least squares
+  on the true support (the QTL and the true pairs), with the same noise correction and
+  errors: what the data allow where the terms are known;
 * ``s/set``: seconds per data set (training and decomposition).
 
 Scenarios: ``KEY = panel-ploidy-trait``, panels ``ind`` (independent loci), ``ld``
@@ -49,9 +52,10 @@ from _common import add_threads_option, set_threads
 from joblib import Parallel, delayed
 from scipy import stats
 from sklearn.pipeline import make_pipeline
+from sklearn.utils import Bunch
 
 from sklearn_elm import ELMDecomposer, GenotypeEncoder, NeuralGPRegressor
-from sklearn_elm._decomposition._inference import bh_qvalues
+from sklearn_elm._decomposition._inference import bh_qvalues, screened_component_se
 from sklearn_elm.datasets import make_epistatic_phenotypes, simulate_genotypes, simulate_phenotypes
 from sklearn_elm.metrics import true_variance_components
 
@@ -130,6 +134,27 @@ def oracle_pvalues(Z, y, a, E):
     return p_values, [(int(u), int(v)) in true for u, v in zip(i, j, strict=True)]
 
 
+def oracle_h2(Z, y, a, E):
+    """h2 and its SE from least squares on the true support (the QTL and the true pairs'
+    centred products), noise-corrected, with the decomposer's own quadratic-form errors."""
+    Zc = Z - Z.mean(0)
+    loci = np.flatnonzero(a)
+    ti, tj = np.nonzero(np.triu(E, 1))
+    P = Zc[:, ti] * Zc[:, tj]
+    X = np.hstack([Zc[:, loci], P - P.mean(0)])
+    n = len(y)
+    G = X.T @ X
+    G_inv = np.linalg.pinv(G)
+    coef = G_inv @ X.T @ (y - y.mean())
+    r = y - y.mean() - X @ coef
+    df = float(np.sum(G * G_inv))
+    fit = Bunch(y=coef, G=G, G_inv=G_inv, df=df, sigma2=r @ r / (n - 1 - df))
+    s, b = loci.size, coef[: loci.size]
+    additive = b @ G[:s, :s] @ b / n - fit.sigma2 * np.sum(G[:s, :s] * G_inv[:s, :s]) / n
+    se = screened_component_se(X, s, fit)["additive"]
+    return additive / np.var(y), se / np.var(y)
+
+
 def one_dataset(key, args, seed):
     """Fit and score one data set."""
     set_threads(args.threads)
@@ -150,6 +175,9 @@ def one_dataset(key, args, seed):
         out[f"err_{name}"] = vc[name] - float(np.ravel(truth[name])[0])
         out[f"se_{name}"] = se[name]
         out[f"est_{name}"] = vc[name]
+    oracle, oracle_se = oracle_h2(Z, y, a, E)
+    out["err_oracle"] = oracle - float(np.ravel(truth["h2"])[0])
+    out["se_oracle"] = oracle_se
     tests = dec.pair_tests_
     table = dec.significant_pairs(0.05, as_frame=False)
     listed = set(zip(table["i"].tolist(), table["j"].tolist(), strict=True))
@@ -221,13 +249,19 @@ def summarise(key, results):
     row["bias h2"] = float(np.mean(err))
     row["SE/sd h2"] = float(np.mean(se) / np.std(err))
     row["sd h2"] = float(np.std(get("est_h2")))
+    row["sd err h2"] = float(np.std(err))
+    err, se = get("err_oracle"), get("se_oracle")
+    row["oracle cover h2"] = float(np.mean(np.abs(err) <= 1.96 * se))
+    row["oracle SE/sd h2"] = float(np.mean(se) / np.std(err))
+    row["oracle sd err h2"] = float(np.std(err))
     row["s/set"] = float(np.mean(get("seconds")))
     return row
 
 
 COLUMNS = ["scenario", "path", "sets", "KS pair", "KS QTLxLD", "empty", "FDP", "FDP LD", "power",
            "power LD", "oracle", "oracle LD",
-           "cover h2", "cover additive", "cover epistatic", "bias h2", "SE/sd h2", "sd h2", "s/set"]
+           "cover h2", "cover additive", "cover epistatic", "bias h2", "SE/sd h2", "sd h2",
+           "sd err h2", "oracle cover h2", "oracle SE/sd h2", "oracle sd err h2", "s/set"]
 
 
 def print_row(row):
