@@ -11,6 +11,7 @@ from sklearn_elm._decomposition._codes import (
     columns,
     compact,
     join,
+    take_rows,
     transposed_product,
 )
 
@@ -122,3 +123,17 @@ def test_join_holds_about_the_result(rate):
         tracemalloc.stop()
     np.testing.assert_array_equal(columns(kept, slice(None)), Z)
     assert peak < 1.5 * kept.nbytes
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), rate=st.sampled_from([0.0, 0.02]), start=st.integers(0, 2),
+       step=st.integers(1, 3))
+def test_rows_taken_from_codes_are_those_samples_inputs(seed, rate, start, step):
+    """The samples of a half (every ``step``-th from ``start``) taken from codes hold their
+    inputs exactly, corrections of imputed calls included, as taken from the floats."""
+    Z = genotypes_with_missing_calls(seed, rate=rate)
+    rows = np.arange(start, len(Z), step)
+    half = take_rows(compact(Z), rows)
+    assert isinstance(half, Codes) and len(half) == rows.size
+    np.testing.assert_array_equal(columns(half, slice(None)), Z[rows])
+    np.testing.assert_array_equal(take_rows(Z, rows), Z[rows])

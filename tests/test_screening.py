@@ -243,3 +243,36 @@ def test_past_the_dense_limit_the_decomposer_returns_sparse_pairs(monkeypatch):
     with pytest.raises(ValueError, match="components='screened'"):
         ELMDecomposer(net, prefit=True, epistasis="screened", components="network").fit(X, Y)
 
+
+
+def test_components_past_the_loci_budget_are_cross_fitted_free_of_memorised_noise():
+    """With more loci than half the samples, loci chosen by a network that memorised much of
+    the noise would fit that noise (V_A about 5 standard errors high and V_AA 8 low, the
+    pairs' tests read against a deflated residual): each half of the samples chooses the
+    terms the other half estimates, so the components' errors are those of chance."""
+    n, p = 1200, 1000
+    pairs = [(10, 11), (12, 13), (14, 15)]
+    scores = []
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        Z = rng.choice([-1.0, 0.0, 1.0], p=[0.25, 0.5, 0.25], size=(n, p))
+        a, E = np.zeros(p), np.zeros((p, p))
+        a[:10] = 0.3
+        for i, j in pairs:
+            E[i, j] = E[j, i] = 0.8
+        g = Z @ a + sum(E[i, j] * Z[:, i] * Z[:, j] for i, j in pairs)
+        noise = rng.normal(size=n)
+        y = g + noise
+        F = g + 0.7 * noise  # a network that memorised 70 % of the noise
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = screened_fit(Z, F[:, None], (y - y.mean() - F + F.mean())[:, None],
+                               np.array([y.var()]))
+        assert any("cross-fitted" in str(w.message) for w in caught)
+        truth = true_variance_components(Z, a, E, phenotypes=y)
+        vc, se = fit.components, fit.components_se
+        scores.append([(vc[key][0] - truth[key]) / se[key][0]
+                       for key in ("additive", "epistatic", "genetic")])
+    scores = np.array(scores)
+    assert np.all(np.abs(scores) < 4)
+    assert np.all(np.abs(scores.mean(axis=0)) < 1.5)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MAX_INEXACT", "Codes", "columns", "compact", "join", "transposed_product"]
+__all__ = ["MAX_INEXACT", "Codes", "columns", "compact", "join", "take_rows",
+           "transposed_product"]
 
 #: Share of a batch's inputs that may be off the integers (a missing-call rate) for the
 #: batch to be kept as int8 codes with corrections, at most 3 bytes an input then; past it
@@ -146,6 +147,29 @@ def _join_floats(batches, n, p):
             Z[start : start + len(batch)] = batch
         start += len(batch)
     return Z
+
+
+def take_rows(Z, rows):
+    """The inputs of the samples ``rows`` (increasing indices), of the same kind: a copy
+    of the array's rows, or :class:`Codes` with the corrections of those samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._decomposition._codes import Codes, take_rows
+    >>> Z = Codes(np.array([[0, 1], [1, 0], [1, 1]], dtype=np.int8), np.array([2]),
+    ...           np.array([0]), np.array([-0.5]))
+    >>> half = take_rows(Z, np.array([0, 2]))
+    >>> half.codes.tolist(), half.rows.tolist(), half.delta.tolist()
+    ([[0, 1], [1, 1]], [1], [-0.5])
+    """
+    rows = np.asarray(rows, dtype=np.intp)
+    if not isinstance(Z, Codes):
+        return Z[rows]
+    where = np.full(len(Z), -1, dtype=np.intp)
+    where[rows] = np.arange(rows.size)
+    kept = where[Z.rows] >= 0
+    return Codes(Z.codes[rows], where[Z.rows[kept]], Z.cols[kept], Z.delta[kept])
 
 
 def columns(Z, cols, dtype=np.float64):

@@ -45,6 +45,12 @@ FDR-:data:`ALPHA` pair list (:func:`_pair_tests`): a pair the network chose for
 noise it memorised, or a false proposal of ``y``'s scan, would otherwise add
 that noise.  The components and their errors are those of that last model, so
 that they count the pairs the list names.
+
+Where the loci are chosen (more than the budget allows), choosing them on the
+samples whose components they then give would fit those samples' noise, so the
+components are cross-fitted (:func:`_crossfit`): each half of the samples
+chooses, by ``y`` alone, the loci and pairs whose variances the other half
+estimates, and the two halves' components are averaged.
 """
 
 import warnings
@@ -54,6 +60,7 @@ from scipy import linalg, stats
 from sklearn.utils import Bunch
 
 from .._components import components_bunch
+from ._codes import take_rows
 from ._inference import (
     N_PAIR_TESTS,
     _score,
@@ -91,6 +98,11 @@ ALPHA = 0.05
 
 #: Rounds of the forward-backward selection of the pairs that count in the components.
 MAX_ROUNDS = 20
+
+
+#: Level of the marginal test by which a half of the samples keeps a pair that the whole
+#: sample's tests propose for the components it chooses terms for (:func:`_crossfit`).
+PROPOSED = 0.05
 
 
 #: Share of a pair term's sum of squares that must be independent of the terms before it
@@ -295,7 +307,7 @@ def _confirmed(X, s, Fc, Yc, n_candidates, gram, products):
     return keep, least_squares(X, Fc, Yc, gram, keep, products)
 
 
-def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs):
+def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs, halves=None):
     """The screened fit of one output (see :func:`screened_fit`)."""
     L = scan.loci.size
     n_candidates = L * (L - 1) // 2 + int(scan.self_terms.has.sum())
@@ -321,6 +333,9 @@ def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs):
     pair_coef = np.where(by_y, np.where(every, y_coef[s:], 0.0), f_coef[s:])
     pair_variance = final.sigma2 * scale
     inference = _inference(G, scan, (X, Xy), s, final, Yc, (loci, pairs[every], n_candidates))
+    if halves is not None:  # the loci were chosen: the components are cross-fitted
+        inference.parts, inference.component_se = _crossfit(
+            halves, scan.loci, Yc, inference.pair_tests.pairs)
     return Bunch(loci=loci, pairs=pairs, additive_coef=f_coef[:s], pair_coef=pair_coef,
                  pair_variance=pair_variance, inference=inference, **inference.parts)
 
@@ -394,6 +409,80 @@ def _pair_tests(G, scan, design, s, fit, Yc, pairs, n_candidates):
         X, Xy = X.extend(listed[chosen]), np.concatenate([Xy, c.CV[chosen]])
         pairs = np.vstack([pairs.reshape(-1, 2), listed[chosen]])
         fit = least_squares(X, Yc, Yc, gram, products=np.column_stack([Xy, Xy]))
+
+
+def _halves(G):
+    """The inputs of the even and of the odd samples, each with its own means and norms
+    (:func:`~._scan._genotypes`): alternate samples, so that samples stored in groups
+    (families, populations) are split between the halves."""
+    n = len(G.Z)
+    return [_genotypes(take_rows(G.Z, np.arange(h, n, 2)), True) for h in (0, 1)]
+
+
+def _shown(G, y, pairs):
+    """The ``pairs`` whose centred products the samples of ``G`` show on their own: a
+    marginal two-sided test of ``y`` at :data:`PROPOSED` (a pair that the whole sample
+    proposed for the other half's noise alone rarely passes)."""
+    if not pairs:
+        return []
+    c = Terms(G, []).cross(Terms(G, [], pairs), y, full=False)
+    z = np.abs(c.CV) / np.sqrt(np.maximum(c.CC, 1e-300) * (y @ y) / len(y))
+    return [pair for pair, shown in zip(pairs, z > stats.norm.isf(PROPOSED / 2), strict=True)
+            if shown]
+
+
+def _crossfit(halves, scan_loci, Yc, tested):
+    """The components of ``y`` cross-fitted over two halves of the samples.
+
+    Where there are more loci than half the samples allow, the loci must be chosen, and
+    choosing them on the samples whose components they then give fits those samples'
+    noise: ``V_A`` comes out high, and a trait's noise that the chosen terms absorb leaves
+    the pairs' tests too lenient or too strict.  Each half instead chooses the terms of the
+    other: the loci by forward screening of its ``y`` (:func:`_screen_loci`), the pairs of
+    largest score in a marginal scan of its ``y`` (products of loci in linkage equilibrium
+    are uncorrelated with the loci; a scan after hundreds of loci fitted to half the
+    samples would read what they left of its noise) and the first pairs of the whole
+    sample's tests ``tested`` (pairs of rare alleles, which a half's scan misses, that the
+    network found).  On the other half those terms are fitted by least squares, a pair
+    counting where that half confirms it at a family-wise :data:`ALPHA` over the pairs
+    proposed (:func:`_confirmed`; the proposal is independent of the half's noise but for
+    the whole sample's tests), each variance less its sampling noise.  The two halves'
+    components are averaged, and their errors combined as independent.
+
+    Returns the components (``additive``, ``epistatic``, ``genetic``) and their errors.
+    """
+    parts, errors = [], []
+    for k in (0, 1):
+        A, B = halves[1 - k], halves[k]
+        yA, yB = Yc[1 - k :: 2], Yc[k::2]
+        yA, yB = yA - yA.mean(), yB - yB.mean()
+        n_loci, n_pairs = term_budget(len(B.Z), int(np.count_nonzero(B.norms)))
+        loci, _ = _screen_loci(A, yA, n_loci)
+        loci = loci[B.norms[loci] > 0]
+        pairs = _scan_pairs(_scan_basis(A, scan_loci), yA, set(), n_pairs)
+        taken = set(pairs)
+        proposed = [pair for pair in map(tuple, tested[: n_pairs // 2].tolist())
+                    if pair not in taken]
+        pairs += _shown(A, yA, proposed)
+        pairs = np.array(pairs, dtype=np.intp).reshape(-1, 2)
+        new = pairs.ravel()[np.sort(np.unique(pairs.ravel(), return_index=True)[1])]
+        new = new[~np.isin(new, loci) & (B.norms[new] > 0)]
+        s = loci.size + min(new.size, max(len(B.Z) - 2 - len(pairs) - loci.size, 0))
+        X = Terms(B, np.concatenate([loci, new])[:s], pairs)
+        gram = X.gram()
+        independent = _independent(gram, s)
+        if not independent.all():
+            X, gram = X.select(independent), gram[np.ix_(independent, independent)]
+        products = X.T @ np.column_stack([yB, yB])
+        keep, final = _confirmed(X, s, yB, yB, max(X.shape[1] - s, 1), gram, products)
+        gram = None
+        X = X.select(keep)
+        part = _parts(X, s, final)
+        part["genetic"] = _genetic(X, final)
+        parts.append(part)
+        errors.append(screened_component_se(X, s, final))
+    return (Bunch(**{key: (parts[0][key] + parts[1][key]) / 2 for key in parts[0]}),
+            {key: np.hypot(errors[0][key], errors[1][key]) / 2 for key in errors[0]})
 
 
 def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=None,
@@ -484,17 +573,21 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
     check_budget(n_loci, n_pairs, n, varying)
     if n_loci < varying:
         warnings.warn(
-            f"{varying} loci and {n} samples: the trait's components are fitted on the "
+            f"{varying} loci and {n} samples: a fit takes at most half as many terms as "
+            f"samples, and at most {MAX_TERMS}, so the effects and tests are fitted on the "
             f"{n_loci} loci that explain most of the network's genetic value and the loci "
-            "of the pairs chosen (a fit takes at most half as many terms as samples, and "
-            f"at most {MAX_TERMS}); V_A and V_G count only those, "
-            "and their tests and standard errors do not account for that choice.",
+            "of the pairs chosen, and the trait's components are cross-fitted (each half "
+            "of the samples chooses the loci and pairs whose variances the other half "
+            "estimates); V_A and V_G count only the loci chosen, and the tests do not "
+            "account for that choice.",
             UserWarning,
             stacklevel=stacklevel,
         )
     F = np.asarray(F, dtype=np.float64)
     R = np.asarray(R, dtype=np.float64)
     scan = _scan_basis(G, _scanned_loci(G, F, usage, stacklevel))
+    # cross-fitted components where the loci are chosen (and each half can take a pair)
+    halves = _halves(G) if n_loci < varying and n >= 12 else None
     k = F.shape[1]
     additive = np.zeros((k, p))
     parts = {"additive": np.zeros(k), "epistatic": np.zeros(k), "genetic": np.zeros(k)}
@@ -503,7 +596,7 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
     locus_se, locus_p, marginal_p = np.empty((k, p)), np.empty((k, p)), np.empty((k, p))
     for o in range(k):
         out = _fit_output(G, scan, F[:, o] - F[:, o].mean(),
-                          R[:, o] - R[:, o].mean(), n_loci, n_pairs)
+                          R[:, o] - R[:, o].mean(), n_loci, n_pairs, halves)
         additive[o, out.loci] = out.additive_coef
         for key in parts:
             parts[key][o] = out[key]
