@@ -97,7 +97,7 @@ def stream_samples(decomposer, X, Y, preprocessing, net):
     keep = residuals or decomposer.epistasis_ == "projection"
     # the screened fit alone keeps the inputs compact (int8 genotype codes), and scans them
     compact = decomposer.epistasis_ == "screened" and decomposer.components_ in (
-        "screened", "network")
+        "screened", "crossfit", "network")
     if keep and is_lazy(X):  # an X in memory is already as large as what is kept
         check_kept_memory(X.shape[0], io_sizes(elm_steps(net.module_))[0],
                           decomposer.n_outputs_, epistasis=decomposer.epistasis_,
@@ -147,7 +147,8 @@ def fit_state(decomposer, stream, X, preprocessing):
     # batches x p: small batches keep them beside the p x p arrays held then
     batch = decomposer.batch_size
     inputs = partial(iter_inputs, X, preprocessing, None if batch is None else min(batch, 256))
-    return FitState(stream.moments, design, stream.kept, inputs, stream.phenotypic)
+    return FitState(stream.moments, design, stream.kept, inputs, stream.phenotypic,
+                    crossfit=decomposer.components_ == "crossfit")
 
 
 def set_fitted(decomposer, state, stream, effects, components):

@@ -136,7 +136,7 @@ def check_kept_memory(n_samples, n_inputs, n_outputs, *, epistasis, components, 
     ...                   debiased=False)
     """
     # the debiased components' tests come from the screened fit too
-    screened = "screened" in (epistasis, components) or components == "debiased"
+    screened = "screened" in (epistasis, components) or components in ("debiased", "crossfit")
     needed = kept_bytes(n_samples, n_inputs, n_outputs, debiased=debiased, screened=screened,
                         z_bytes=z_bytes)
     available = _available_memory()

@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
+from sklearn_elm import ELMDecomposer, NeuralGPRegressor
 from sklearn_elm._decomposition._pair_matrices import dense_pairs, sparse_pairs
 from sklearn_elm._decomposition._screening import (
     pair_scan_size,
@@ -247,9 +248,9 @@ def test_past_the_dense_limit_the_decomposer_returns_sparse_pairs(monkeypatch):
 
 def test_components_past_the_loci_budget_are_cross_fitted_free_of_memorised_noise():
     """With more loci than half the samples, loci chosen by a network that memorised much of
-    the noise would fit that noise (V_A about 5 standard errors high and V_AA 8 low, the
-    pairs' tests read against a deflated residual): each half of the samples chooses the
-    terms the other half estimates, so the components' errors are those of chance."""
+    the noise fit that noise (``crossfit=False``: V_A about 5 standard errors high and V_AA 8
+    low on these data sets): cross-fitted, each half of the samples chooses the terms the
+    other half estimates, and the components' errors are those of chance."""
     n, p = 1200, 1000
     pairs = [(10, 11), (12, 13), (14, 15)]
     scores = []
@@ -267,7 +268,7 @@ def test_components_past_the_loci_budget_are_cross_fitted_free_of_memorised_nois
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             fit = screened_fit(Z, F[:, None], (y - y.mean() - F + F.mean())[:, None],
-                               np.array([y.var()]))
+                               np.array([y.var()]), crossfit=True)
         assert any("cross-fitted" in str(w.message) for w in caught)
         truth = true_variance_components(Z, a, E, phenotypes=y)
         vc, se = fit.components, fit.components_se
@@ -276,3 +277,19 @@ def test_components_past_the_loci_budget_are_cross_fitted_free_of_memorised_nois
     scores = np.array(scores)
     assert np.all(np.abs(scores) < 4)
     assert np.all(np.abs(scores.mean(axis=0)) < 1.5)
+
+
+def test_decomposer_cross_fits_the_components_on_request():
+    """``components="crossfit"`` reaches the screened fit: past the loci budget it says the
+    components are cross-fitted, and its tests are the screened fit's."""
+    data = make_epistatic_phenotypes(300, 200, n_qtl=4, n_pairs=1, h2=0.6, ploidy=2,
+                                     random_state=0)
+    Z = data.genotypes.astype(float) - 1.0
+    net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=5, random_state=0)
+    net.fit(Z, data.phenotypes[:, 0])
+    with pytest.warns(UserWarning, match="cross-fitted"):
+        dec = ELMDecomposer(net, prefit=True, components="crossfit").fit(
+            Z, data.phenotypes[:, 0])
+    assert dec.components_ == "crossfit" and dec.epistasis_ == "screened"
+    assert np.isfinite(dec.variance_components_se_["additive"])
+    assert dec.significant_pairs(0.05, as_frame=False)["i"].ndim == 1

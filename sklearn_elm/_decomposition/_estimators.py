@@ -64,6 +64,9 @@ class FitState:
     screened : Bunch or None
         The screened fit (:func:`~sklearn_elm._decomposition._screening.screened_fit`),
         set by the first estimator that needs it.
+    crossfit : bool
+        Whether the screened fit cross-fits its components where it chooses the loci
+        (``components="crossfit"``).
     n_iter : int
         Conjugate-gradient passes made so far.
     inference : Bunch or None
@@ -95,6 +98,7 @@ class FitState:
     screened: Bunch = None
     n_iter: int = 0
     inference: Bunch = None
+    crossfit: bool = False
 
 
 def _project_network(state):
@@ -132,7 +136,8 @@ def _screened_fit(state):
         usage = (m.ss / seen - (m.s / seen) ** 2).sum(axis=0)
         # the warnings name the caller of ELMDecomposer.fit
         state.screened = screened_fit(Z, F, R, state.phenotypic, usage=usage,
-                                      overwrite_z=compact, stacklevel=6)
+                                      overwrite_z=compact, crossfit=state.crossfit,
+                                      stacklevel=6)
     return state.screened
 
 
@@ -158,7 +163,8 @@ def _tests(screened, components_se):
 
 
 def _screened_components(state, additive, E, E_var):
-    """``components="screened"``: ``y`` fitted on the loci and pairs the network uses."""
+    """``components="screened"`` (or ``"crossfit"``): ``y`` fitted on the loci and pairs the
+    network uses (cross-fitted over two halves of the samples where the loci are chosen)."""
     fit = _screened_fit(state)
     state.inference = _tests(fit, fit.components_se)
     return fit.components
@@ -278,11 +284,12 @@ EFFECT_ESTIMATORS = {
 COMPONENT_ESTIMATORS = {
     "debiased": _debiased_components,
     "screened": _screened_components,
+    "crossfit": _screened_components,
     "network": _network_components,
 }
 
 #: The estimators that read the samples with the network's residuals ``y - f``.
-NEED_Y = {"epistasis": ("screened",), "components": ("debiased", "screened")}
+NEED_Y = {"epistasis": ("screened",), "components": ("debiased", "screened", "crossfit")}
 
 #: The estimators that solve a least-squares projection, by parameter: they need
 #: the samples kept between passes and more samples than terms.
@@ -353,7 +360,7 @@ def needs_pairwise_sums(epistasis, components):
     >>> needs_pairwise_sums("screened", "screened"), needs_pairwise_sums("screened", "network")
     (False, True)
     """
-    return not (epistasis == "screened" and components == "screened")
+    return not (epistasis == "screened" and components in ("screened", "crossfit"))
 
 
 def check_terms(design, epistasis, components):

@@ -486,7 +486,7 @@ def _crossfit(halves, scan_loci, Yc, tested):
 
 
 def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=None,
-                 overwrite_z=False, stacklevel=2):
+                 overwrite_z=False, crossfit=False, stacklevel=2):
     """Effects and variance components from the terms the network uses, at any ``p``.
 
     The loci and two thirds of the pairs are screened from the network's
@@ -521,6 +521,10 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
         Use an int8 or float32 ``Z`` as it is rather than a float32 copy (``n
         p`` float32 less memory; ``Z`` is not changed either way).  ``Z`` may
         also be :class:`~._codes.Codes`, always used as it is.
+    crossfit : bool, default=False
+        Where the loci are chosen (``n_loci`` below the varying loci), cross-fit the
+        components over two halves of the samples (:func:`_crossfit`) rather than fit
+        them on the loci that the network's fit chose.
     stacklevel : int, default=2
         Stack level of the warnings (2 names the caller).
 
@@ -574,12 +578,15 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
     if n_loci < varying:
         warnings.warn(
             f"{varying} loci and {n} samples: a fit takes at most half as many terms as "
-            f"samples, and at most {MAX_TERMS}, so the effects and tests are fitted on the "
-            f"{n_loci} loci that explain most of the network's genetic value and the loci "
-            "of the pairs chosen, and the trait's components are cross-fitted (each half "
-            "of the samples chooses the loci and pairs whose variances the other half "
-            "estimates); V_A and V_G count only the loci chosen, and the tests do not "
-            "account for that choice.",
+            f"samples, and at most {MAX_TERMS}. "
+            + ("The trait's components are cross-fitted: each half of the samples chooses "
+               "the loci and pairs whose variances the other half estimates; V_A and V_G "
+               "count only the loci chosen. The tests are fitted on the "
+               if crossfit else "The trait's components and tests are fitted on the ")
+            + f"{n_loci} loci that explain most of the network's genetic value and the loci "
+            "of the pairs chosen, and do not account for that choice"
+            + ("." if crossfit else "; V_A and V_G count only those loci (on a sparse "
+               "trait, components='crossfit' chooses them free of the network's fit)."),
             UserWarning,
             stacklevel=stacklevel,
         )
@@ -587,7 +594,7 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
     R = np.asarray(R, dtype=np.float64)
     scan = _scan_basis(G, _scanned_loci(G, F, usage, stacklevel))
     # cross-fitted components where the loci are chosen (and each half can take a pair)
-    halves = _halves(G) if n_loci < varying and n >= 12 else None
+    halves = _halves(G) if crossfit and n_loci < varying and n >= 12 else None
     k = F.shape[1]
     additive = np.zeros((k, p))
     parts = {"additive": np.zeros(k), "epistatic": np.zeros(k), "genetic": np.zeros(k)}

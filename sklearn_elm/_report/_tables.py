@@ -35,6 +35,9 @@ ELM_COMPONENTS = {
     "(screened from its genetic value, pairs counted where the trait confirms them at a "
     "family-wise 5 % or lists them at an FDR of 5 %), each variance less the sampling noise "
     "it carries.",
+    "crossfit": "ELM: least squares of the trait on the loci and pairs the network uses, "
+    "cross-fitted where the loci are chosen (each half of the samples chooses the terms whose "
+    "variances the other estimates), each variance less the sampling noise it carries.",
     "network": "ELM: the variances of the network's own parts, which shrink with its fit on a "
     "noisy trait (not debiased: see ELMDecomposer's components).",
 }
