@@ -12,7 +12,8 @@ test.  Per row:
   (``LassoCV``) on every locus and the top ``REF_PAIRS`` pair products of the exhaustive scan of
   y, all fitted on the training samples;
 * ``A r2`` / ``AA r2``: ``GBLUPRegressor`` additive and additive+epistatic test r2;
-* ``dV_A dV_AA dV_G``: errors of the default ``ELMDecomposer`` (prefit, with y: 'auto')
+* ``dV_A dV_AA dV_G``: errors of the default ``ELMDecomposer`` (prefit, with y: 'auto', or
+  ``--components``)
   against the realised truth on the training samples, for the decomposer, for REML A+AA
   (its ``variance_components_``) and for the oracle, least squares of y on the true support
   (the true QTL and pair products, noise-corrected);
@@ -191,8 +192,8 @@ def run_row(row, args, seed):
     costs = {}
     net = make_pipeline(GenotypeEncoder(ploidy=2), NeuralGPRegressor(random_state=seed))
     step(costs, "train", lambda: net.fit(G[train], Y[train, 0]))
-    dec = step(costs, "decompose",
-               lambda: ELMDecomposer(net, prefit=True).fit(G[train], Y[train, 0]))
+    dec = step(costs, "decompose", lambda: ELMDecomposer(
+        net, prefit=True, components=args.components).fit(G[train], Y[train, 0]))
     Z = G.astype(np.float64) - 1.0
     gblup_a = step(costs, "GBLUP A",
                    lambda: GBLUPRegressor(kernel="additive").fit(Z[train], Y[train, 0]))
@@ -257,6 +258,8 @@ def main():
                         help="V_AA / V_A of sparse msprime traits (1.0 on independent loci; "
                         "rare alleles put most of a pair's variance in V_A)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--components", default="auto",
+                        help="ELMDecomposer's components (e.g. crossfit)")
     add_threads_option(parser)
     args = parser.parse_args()
     set_threads(args.threads)
