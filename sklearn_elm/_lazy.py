@@ -51,7 +51,7 @@ def _in_units(n_bytes):
     return f"{n_bytes:.3g} TB"
 
 
-def screened_fit_bytes(n_samples, n_inputs, z_bytes=1):
+def screened_fit_bytes(n_samples, n_inputs, z_bytes=1, crossfit=False):
     """Bytes the screened fit's own arrays take at their peak, beside the kept samples.
 
     The scans' float32 columns of the ``L`` loci they range over
@@ -63,16 +63,18 @@ def screened_fit_bytes(n_samples, n_inputs, z_bytes=1):
     a scan's temporaries (:data:`~sklearn_elm._decomposition._scan.SCAN_BLOCK_BYTES` and
     :data:`~sklearn_elm._decomposition._scan.BLOCK_BYTES` at most) and a pass's blocks of
     rows (the design's and the tested pairs', at most
-    :data:`~sklearn_elm._decomposition._terms.BLOCK_ENTRIES` numbers).  Where the loci are
-    chosen (more than the budget), the components are cross-fitted over two halves of the
-    samples: a copy of the inputs split in two (``z_bytes`` an input: 1 for genotype codes,
-    4 in float32) and a half's scan columns.  ``O(n p + n L + m^2)``: no array grows as
-    ``n m``.
+    :data:`~sklearn_elm._decomposition._terms.BLOCK_ENTRIES` numbers).  With ``crossfit``,
+    where the loci are chosen (more than the budget), the components are cross-fitted over
+    two halves of the samples: a copy of the inputs split in two (``z_bytes`` an input: 1 for
+    genotype codes, 4 in float32) and a half's scan columns.  ``O(n p + n L + m^2)``: no
+    array grows as ``n m``.
 
     Examples
     --------
     >>> from sklearn_elm._lazy import screened_fit_bytes
     >>> round(screened_fit_bytes(20_000, 50_000) / 2**30, 1)
+    4.7
+    >>> round(screened_fit_bytes(20_000, 50_000, crossfit=True) / 2**30, 1)
     6.0
     """
     from ._decomposition._inference import N_PAIR_TESTS
@@ -92,11 +94,12 @@ def screened_fit_bytes(n_samples, n_inputs, z_bytes=1):
     # products, and the candidates' (their inputs, columns and three temporaries)
     row = 2 * terms + 3 * n_pairs + min(p, 2 * N_PAIR_TESTS) + 4 * N_PAIR_TESTS
     passes = 8 * min(BLOCK_ENTRIES, n * row)
-    halves = n * p * z_bytes + 2 * n * scanned if n_loci < p and n >= 12 else 0
+    halves = n * p * z_bytes + 2 * n * scanned if crossfit and n_loci < p and n >= 12 else 0
     return 4 * n * scanned + 32 * terms**2 + design + max(scan, passes) + halves
 
 
-def kept_bytes(n_samples, n_inputs, n_outputs, *, debiased, screened, z_bytes=8):
+def kept_bytes(n_samples, n_inputs, n_outputs, *, debiased, screened, z_bytes=8,
+               crossfit=False):
     """Bytes the samples kept between passes take, and with ``screened`` the screened fit's.
 
     Per sample: ``z`` (``z_bytes`` per input: 8 for float64; where the screened fit alone
@@ -104,7 +107,8 @@ def kept_bytes(n_samples, n_inputs, n_outputs, *, debiased, screened, z_bytes=8)
     calls, and 4 for other inputs, kept in float32), ``f``
     and (``debiased``) ``y - f`` in float64.  A screened fit on float64 inputs joins
     them into one array and scans a float32 copy; on compact inputs it joins them in
-    place.  Then its own arrays (:func:`screened_fit_bytes`).
+    place.  Then its own arrays (:func:`screened_fit_bytes`; ``crossfit`` for
+    ``components="crossfit"``).
 
     Examples
     --------
@@ -117,7 +121,7 @@ def kept_bytes(n_samples, n_inputs, n_outputs, *, debiased, screened, z_bytes=8)
     if not screened:
         return kept
     copies = n * p * (8 + 4) if z_bytes == 8 else 0
-    return kept + copies + 8 * n * k * 2 + screened_fit_bytes(n, p, 1 if z_bytes == 1 else 4)
+    return kept + copies + 8 * n * k * 2 + screened_fit_bytes(n, p, min(z_bytes, 4), crossfit)
 
 
 def check_kept_memory(n_samples, n_inputs, n_outputs, *, epistasis, components, debiased,
@@ -137,16 +141,17 @@ def check_kept_memory(n_samples, n_inputs, n_outputs, *, epistasis, components, 
     """
     # the debiased components' tests come from the screened fit too
     screened = "screened" in (epistasis, components) or components in ("debiased", "crossfit")
+    crossfit = components == "crossfit"
     needed = kept_bytes(n_samples, n_inputs, n_outputs, debiased=debiased, screened=screened,
-                        z_bytes=z_bytes)
+                        z_bytes=z_bytes, crossfit=crossfit)
     available = _available_memory()
     if available is None or needed <= available / 2:
         return
     dtype = "float64" if z_bytes == 8 else "float32" if z_bytes == 4 else "int8 codes"
     what = f"{n_samples} samples x {n_inputs} network inputs in {dtype}"
     if screened:
-        what += (", and the screened fit's scans and Gram matrices ("
-                 f"{_in_units(screened_fit_bytes(n_samples, n_inputs, min(z_bytes, 4)))})")
+        own = screened_fit_bytes(n_samples, n_inputs, min(z_bytes, 4), crossfit)
+        what += f", and the screened fit's scans and Gram matrices ({_in_units(own)})"
     raise ValueError(
         f"epistasis={epistasis!r} with components={components!r} keeps every sample in "
         f"memory: {_in_units(needed)} ({what}), more than half "

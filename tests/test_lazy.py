@@ -311,8 +311,10 @@ def test_pairwise_memory_counts_the_class_sums_of_the_contrast(monkeypatch):
         check_pairwise_memory(p, k, epistasis="contrast", components="network")
 
 
-@pytest.mark.parametrize("shape", [(1500, 600), (1200, 1500)], ids=["p<n/2", "p>n/2"])
-def test_screened_fit_bytes_bounds_the_traced_peak(shape):
+@pytest.mark.parametrize(("shape", "crossfit"), [((1500, 600), False), ((1200, 1500), False),
+                                               ((1200, 1500), True)],
+                         ids=["p<n/2", "p>n/2", "p>n/2-crossfit"])
+def test_screened_fit_bytes_bounds_the_traced_peak(shape, crossfit):
     """The memory check's estimate of the screened fit (its scans, design, Gram matrix and
     inverse) bounds what the fit allocates beside the int8 codes it is given, and is not
     loose by more than half (so that the check refuses only what would not fit)."""
@@ -333,8 +335,8 @@ def test_screened_fit_bytes_bounds_the_traced_peak(shape):
         tracemalloc.start()
         try:
             start = tracemalloc.get_traced_memory()[0]
-            screened_fit(Z, F, R, np.array([y.var()]), overwrite_z=True)
+            screened_fit(Z, F, R, np.array([y.var()]), overwrite_z=True, crossfit=crossfit)
             peak = tracemalloc.get_traced_memory()[1] - start
         finally:
             tracemalloc.stop()
-    assert 0.5 < peak / screened_fit_bytes(n, p) <= 1.0
+    assert 0.5 < peak / screened_fit_bytes(n, p, crossfit=crossfit) <= 1.0
