@@ -389,8 +389,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         if self.pair_tests_ is None:
             raise ValueError(
                 f"significant_pairs needs the trait's tests, which a fit with y computes "
-                f"for components 'auto', 'debiased' and 'screened'; this decomposer has "
-                f"components_={self.components_!r}."
+                f"for components 'auto', 'debiased', 'screened' and 'crossfit'; this "
+                f"decomposer has components_={self.components_!r}."
             )
         tests = [self.pair_tests_] if self._single_output else self.pair_tests_
         return significant_pairs_table(tests, fdr, self._input_names(), as_frame)

@@ -166,7 +166,7 @@ def take_rows(Z, rows):
     rows = np.asarray(rows, dtype=np.intp)
     if not isinstance(Z, Codes):
         return Z[rows]
-    where = np.full(len(Z), -1, dtype=np.intp)
+    where = np.full(len(Z), -1, dtype=Z.rows.dtype)  # the corrections' own index type
     where[rows] = np.arange(rows.size)
     kept = where[Z.rows] >= 0
     return Codes(Z.codes[rows], where[Z.rows[kept]], Z.cols[kept], Z.delta[kept])

@@ -257,7 +257,7 @@ def _forward(partial, products, squares, rss, df, threshold):
     partial = np.array(partial, dtype=np.float64)
     products = np.array(products, dtype=np.float64)
     chosen = []
-    while df - len(chosen) > 1:
+    while df - len(chosen) > 1 and rss > 0:  # else the model fits the target exactly
         left = np.diag(partial).copy()
         usable = left > 1e-6 * squares  # else the column is (numerically) the model's
         usable[chosen] = False
@@ -575,6 +575,8 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
     G = _genotypes(Z, overwrite_z)
     varying = int(np.count_nonzero(G.norms))
     check_budget(n_loci, n_pairs, n, varying)
+    # cross-fitted components where the loci are chosen (and each half can take a pair)
+    crossfit = crossfit and n_loci < varying and n >= 12
     if n_loci < varying:
         warnings.warn(
             f"{varying} loci and {n} samples: a fit takes at most half as many terms as "
@@ -593,8 +595,7 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
     F = np.asarray(F, dtype=np.float64)
     R = np.asarray(R, dtype=np.float64)
     scan = _scan_basis(G, _scanned_loci(G, F, usage, stacklevel))
-    # cross-fitted components where the loci are chosen (and each half can take a pair)
-    halves = _halves(G) if crossfit and n_loci < varying and n >= 12 else None
+    halves = _halves(G) if crossfit else None
     k = F.shape[1]
     additive = np.zeros((k, p))
     parts = {"additive": np.zeros(k), "epistatic": np.zeros(k), "genetic": np.zeros(k)}
