@@ -14,7 +14,8 @@ from scipy import stats
 
 from sklearn_elm import ELMDecomposer, NeuralGPRegressor
 from sklearn_elm._decomposition._inference import bh_qvalues, significant_pairs_table
-from sklearn_elm._decomposition._screening import _forward, screened_fit
+from sklearn_elm._decomposition._screening import screened_fit
+from sklearn_elm._decomposition._selection import _forward
 from sklearn_elm.metrics import true_variance_components
 
 
@@ -189,7 +190,7 @@ def test_component_errors_hold_near_the_term_budget():
     variance in the noise correction counts (without it they fall 15-25 % short)."""
     from sklearn_elm._decomposition._inference import screened_component_se
     from sklearn_elm._decomposition._lstsq import least_squares
-    from sklearn_elm._decomposition._screening import _genetic, _parts
+    from sklearn_elm._decomposition._selection import _genetic, _parts
 
     rng = np.random.default_rng(0)
     n, s = 300, 130
