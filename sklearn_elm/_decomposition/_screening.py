@@ -46,9 +46,10 @@ noise it memorised, or a false proposal of ``y``'s scan, would otherwise add
 that noise.  The components and their errors are those of that last model, so
 that they count the pairs the list names.
 
-Where the loci are chosen (more than the budget allows), choosing them on the
-samples whose components they then give would fit those samples' noise, so the
-components are cross-fitted (:func:`_crossfit`): each half of the samples
+Where the loci are chosen (more than the budget allows), choosing them by the
+network's fit on the samples whose components they then give fits the noise the
+network memorised (V_A high, V_AA low on sparse traits).  With ``crossfit`` the
+components are cross-fitted there (:func:`_crossfit`): each half of the samples
 chooses, by ``y`` alone, the loci and pairs whose variances the other half
 estimates, and the two halves' components are averaged.
 """
@@ -299,8 +300,8 @@ def _crossfit(halves, scan_loci, Yc, tested):
     network found).  On the other half those terms are fitted by least squares, a pair
     counting where that half confirms it at a family-wise :data:`ALPHA` over the pairs
     proposed (:func:`~._selection._confirmed`; the proposal is independent of the half's
-    noise but for the whole sample's tests), each variance less its sampling noise.  The two halves'
-    components are averaged, and their errors combined as independent.
+    noise but for the whole sample's tests), each variance less its sampling noise.  The
+    two halves' components are averaged, and their errors combined as independent.
 
     Returns the components (``additive``, ``epistatic``, ``genetic``) and their errors.
     """
