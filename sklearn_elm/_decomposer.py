@@ -113,16 +113,12 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
           samples than additive and pairwise terms plus one.
         * ``"screened"``: the trait's components from ``y``'s least-squares
           fit on the loci and the confirmed pairs of ``epistasis="screened"``.
-          Needs ``y``; at any ``p``.  Where there are more loci than half the
-          samples allow, the loci are chosen by the network's fit, which has
-          memorised some of the noise: on sparse traits V_A then comes out
-          high and V_AA low.
-        * ``"crossfit"``: as ``"screened"``, but where the loci are chosen
-          each half of the samples chooses, by ``y`` alone, the loci and pairs
-          whose variances the other half estimates, and the halves' components
-          are averaged: free of that bias, and the better choice for sparse
-          traits (a few QTL and pairs), while on polygenic traits the half's
-          fewer loci miss much of V_A (measured in the benchmarks page).
+          Needs ``y``; at any ``p``.  Past ``n / 2`` loci, the loci are chosen
+          by the network's fit, whose memorised noise makes V_A high and V_AA
+          low on sparse traits.
+        * ``"crossfit"``: as ``"screened"``, but each half of the samples
+          chooses by ``y`` the terms whose variances the other estimates: the
+          choice for sparse traits; on polygenic ones it misses V_A.
         * ``"network"``: the variances of the network's own parts (of
           ``additive_effects_``, ``epistasis_matrix_`` and ``f``), what the
           network has learnt.  A network that predicts a noisy trait well
