@@ -113,9 +113,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
           samples than additive and pairwise terms plus one.
         * ``"screened"``: the trait's components from ``y``'s least-squares
           fit on the loci and the confirmed pairs of ``epistasis="screened"``.
-          Needs ``y``; at any ``p``.  Past ``n / 2`` loci, the loci are chosen
-          by the network's fit, whose memorised noise makes V_A high and V_AA
-          low on sparse traits.
+          Needs ``y``; at any ``p``.  Past ``n / 2`` loci, the network's fit
+          chooses the loci: on sparse traits V_A is then high and V_AA low.
         * ``"crossfit"``: as ``"screened"``, but each half of the samples
           chooses by ``y`` the terms whose variances the other estimates: the
           choice for sparse traits; on polygenic ones it misses V_A.
