@@ -26,12 +26,12 @@ from _common import add_threads_option, set_threads
 from joblib import Parallel, delayed
 from sklearn.pipeline import make_pipeline
 
-from sklearn_elm import ELMDecomposer, GenotypeEncoder, NeuralGPRegressor
+from sklearn_elm import ELMDecomposer, GBLUPRegressor, GenotypeEncoder, NeuralGPRegressor
 from sklearn_elm.datasets import make_epistatic_phenotypes, simulate_genotypes, simulate_phenotypes
 from sklearn_elm.metrics import true_variance_components
 
 KEYS = ("additive", "epistatic", "genetic")
-METHODS = ("screened", "crossfit", "oracle")
+METHODS = ("screened", "crossfit", "reml", "oracle")
 
 
 def simulate(panel, arch, n, p, seed):
@@ -70,7 +70,7 @@ def oracle(Z, y, data):
     return out
 
 
-def one_dataset(panel, arch, n, p, seed, threads):
+def one_dataset(panel, arch, n, p, seed, threads, reml=False):
     """Errors (and standard errors) of each method on one data set."""
     set_threads(threads)
     data = simulate(panel, arch, n, p, seed)
@@ -87,6 +87,10 @@ def one_dataset(panel, arch, n, p, seed, threads):
             dec = ELMDecomposer(net, prefit=True, components=method).fit(G, y)
         vc, se = dec.variance_components_, dec.variance_components_se_
         out[method] = [(vc[key] - truth[key], se[key]) for key in KEYS]
+    if reml:
+        model = GBLUPRegressor(kernel="additive+epistatic").fit(Z, y)
+        vc, se = model.variance_components_, model.variance_components_se_
+        out["reml"] = [(vc[key] - truth[key], se[key]) for key in KEYS]
     if arch == "sparse":
         estimate = oracle(Z, y, data)
         out["oracle"] = [(estimate[key] - truth[key], np.nan) for key in KEYS]
@@ -102,6 +106,8 @@ def main():
     parser.add_argument("--shapes", nargs="*", default=["2000x1500", "1500x4000"],
                         help="n x p of the panels")
     parser.add_argument("--jobs", type=int, default=1, help="data sets fitted in parallel")
+    parser.add_argument("--reml", action="store_true",
+                        help="also REML GBLUP A+AA (GBLUPRegressor) on every data set")
     add_threads_option(parser, default=1)
     args = parser.parse_args()
     print(f"{args.datasets} data sets per row; bias / rmse (cover) of V_A, V_AA, V_G")
@@ -111,7 +117,7 @@ def main():
             for shape in args.shapes:
                 n, p = (int(v) for v in shape.split("x"))
                 results = Parallel(n_jobs=args.jobs)(
-                    delayed(one_dataset)(panel, arch, n, p, seed, args.threads)
+                    delayed(one_dataset)(panel, arch, n, p, seed, args.threads, args.reml)
                     for seed in range(args.datasets))
                 for method in METHODS:
                     if method not in results[0]:

@@ -72,6 +72,7 @@ from ._inference import (
     screened_component_se,
 )
 from ._lstsq import least_squares, locus_basis, residual_on, residual_with
+from ._rest import rest_variance
 from ._scan import (
     MAX_TERMS,
     _genotypes,
@@ -285,7 +286,7 @@ def _shown(G, y, pairs):
             if shown]
 
 
-def _crossfit(halves, scan_loci, Yc, tested):
+def _crossfit(halves, scan_loci, Yc, tested, rest=True):
     """The components of ``y`` cross-fitted over two halves of the samples.
 
     Where there are more loci than half the samples allow, the loci must be chosen, and
@@ -333,8 +334,15 @@ def _crossfit(halves, scan_loci, Yc, tested):
         X = X.select(keep)
         part = _parts(X, s, final)
         part["genetic"] = _genetic(X, final)
+        error = screened_component_se(X, s, final)
+        if rest:
+            left, left_se = rest_variance(B, X, final, yB)
+            part["additive"] += left
+            part["genetic"] += left
+            for key in ("additive", "genetic"):
+                error[key] = np.hypot(error[key], left_se)
         parts.append(part)
-        errors.append(screened_component_se(X, s, final))
+        errors.append(error)
     return (Bunch(**{key: (parts[0][key] + parts[1][key]) / 2 for key in parts[0]}),
             {key: np.hypot(errors[0][key], errors[1][key]) / 2 for key in errors[0]})
 

@@ -1,0 +1,107 @@
+"""Tests of the moment estimate of what the loci a screened fit leaves out carry."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.utils import Bunch
+
+from sklearn_elm._decomposition._codes import compact
+from sklearn_elm._decomposition._rest import rest_variance
+from sklearn_elm._decomposition._scan import _genotypes
+from sklearn_elm._decomposition._screening import screened_fit
+from sklearn_elm._decomposition._terms import Terms
+from sklearn_elm.metrics import true_variance_components
+
+
+def _fit(G, loci, y):
+    """``y``'s least-squares fit on ``loci``: the terms, the fit and the fitted variance less
+    its sampling noise (what the screened fit's ``V_A`` is)."""
+    X = Terms(G, loci)
+    gram = X.gram()
+    G_inv = np.linalg.inv(gram)
+    coef = G_inv @ (X.T @ y)
+    fitted = X @ coef
+    n, m = len(y), loci.size
+    sigma2 = (y - fitted) @ (y - fitted) / (n - 1 - m)
+    return X, Bunch(G_inv=G_inv, y=coef), fitted @ fitted / n - sigma2 * m / n
+
+
+def test_left_out_loci_add_their_variance_with_errors_of_chance():
+    """A polygenic trait on 600 samples and 500 loci, the fit taking the 150 loci of largest
+    marginal score on 600 other samples: the fitted part and the left-out loci's estimate
+    together recover the sample's V_A, with z-scores of chance and a standard error the size
+    of the estimates' spread (the fitted part alone misses the 350 loci left out)."""
+    n, p = 600, 500
+    scores, estimates, errors, fitted_only = [], [], [], []
+    for seed in range(16):
+        rng = np.random.default_rng(seed)
+        Z = rng.choice([0.0, 1.0, 2.0], p=[0.25, 0.5, 0.25], size=(2 * n, p))
+        a = rng.normal(scale=np.sqrt(0.5 / (0.5 * p)), size=p)
+        y = Z @ a + rng.normal(scale=np.sqrt(0.5), size=2 * n)
+        marginal = np.abs((Z[n:] - Z[n:].mean(0)).T @ y[n:])  # chosen on the other samples
+        Z, y = Z[:n], y[:n] - y[:n].mean()
+        G = _genotypes(Z, False)
+        loci = np.sort(np.argsort(-marginal)[:150])
+        X, fit, part = _fit(G, loci, y)
+        value, se = rest_variance(G, X, fit, y)
+        truth = true_variance_components(Z, a, np.zeros((p, p)))["additive"]
+        scores.append((part + value - truth) / se)
+        estimates.append(part + value - truth)
+        errors.append(se)
+        fitted_only.append(part - truth)
+    scores = np.array(scores)
+    assert np.all(np.abs(scores) < 4)
+    assert abs(scores.mean()) < 3 / np.sqrt(len(scores)) + 0.3
+    assert 0.6 < np.mean(errors) / np.std(estimates) < 1.6
+    assert np.mean(fitted_only) < -5 * np.mean(errors) / np.sqrt(len(scores))
+
+
+def test_codes_and_floats_give_the_same_estimate():
+    """The int8 codes (with imputed-call corrections) read as the float genotypes."""
+    rng = np.random.default_rng(3)
+    Z = rng.choice([0.0, 1.0, 2.0], size=(300, 120))
+    Z[rng.random(Z.shape) < 0.02] = 0.7  # imputed calls: corrections of the codes
+    y = Z[:, :60] @ rng.normal(scale=0.1, size=60) + rng.normal(size=300)
+    y -= y.mean()
+    loci = np.arange(10)
+    results = []
+    for inputs in (Z, compact(Z)):
+        G = _genotypes(inputs, False)
+        X, fit, _ = _fit(G, loci, y)
+        results.append(rest_variance(G, X, fit, y))
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-4)
+
+
+def test_nothing_left_out_adds_nothing():
+    rng = np.random.default_rng(0)
+    Z = rng.choice([0.0, 1.0, 2.0], size=(200, 5))
+    y = Z @ np.ones(5) + rng.normal(size=200)
+    y -= y.mean()
+    G = _genotypes(Z, False)
+    X, fit, _ = _fit(G, np.arange(5), y)
+    assert rest_variance(G, X, fit, y) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_cross_fitted_components_of_a_polygenic_trait(seed):
+    """Every one of 1,000 loci additive on 1,200 samples, and a network that memorised 70 %
+    of the noise: cross-fitted, each half fits the loci the other chose and estimates what the
+    rest carry, and V_A is the sample's within chance (the loci chosen alone miss half)."""
+    n, p = 1200, 1000
+    rng = np.random.default_rng(seed)
+    Z = rng.choice([-1.0, 0.0, 1.0], p=[0.25, 0.5, 0.25], size=(n, p))
+    a = rng.normal(scale=np.sqrt(0.5 / (0.5 * p)), size=p)
+    g = Z @ a
+    noise = rng.normal(scale=np.sqrt(0.5), size=n)
+    y = g + noise
+    F = g + 0.7 * noise
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        fit = screened_fit(Z, F[:, None], (y - y.mean() - F + F.mean())[:, None],
+                           np.array([y.var()]), crossfit=True)
+    truth = true_variance_components(Z, a, np.zeros((p, p)), phenotypes=y)
+    vc, se = fit.components, fit.components_se
+    for key in ("additive", "genetic"):
+        assert abs(vc[key][0] - truth[key]) < 3.5 * se[key][0]
+    assert se["additive"][0] < 0.2
