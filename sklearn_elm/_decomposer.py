@@ -102,7 +102,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     components : {"auto", "debiased", "screened", "crossfit", "network"}, default="auto"
         What ``variance_components_`` estimates.  ``"auto"`` is
         ``"debiased"`` when ``y`` is given and the projection is well
-        determined (as for ``epistasis``), ``"screened"`` when ``y`` is given
+        determined (as for ``epistasis``), ``"crossfit"`` when ``y`` is given
         and it is not, and ``"network"`` without ``y``:
 
         * ``"debiased"``: the trait's components.  The network's genetic
@@ -115,9 +115,9 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
           fit on the loci and the confirmed pairs of ``epistasis="screened"``.
           Needs ``y``; at any ``p``.  Past ``n / 2`` loci, the network's fit
           chooses the loci: on sparse traits V_A is then high and V_AA low.
-        * ``"crossfit"``: as ``"screened"``, but each half of the samples
-          chooses by ``y`` the terms whose variances the other estimates: the
-          choice for sparse traits; on polygenic ones it misses V_A.
+        * ``"crossfit"``: as ``"screened"``, but past ``n / 2`` loci each half
+          of the samples chooses by ``y`` the terms whose variances the other
+          estimates, and what the loci left out carry is estimated by moments.
         * ``"network"``: the variances of the network's own parts (of
           ``additive_effects_``, ``epistasis_matrix_`` and ``f``), what the
           network has learnt.  A network that predicts a noisy trait well

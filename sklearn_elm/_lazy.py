@@ -66,8 +66,8 @@ def screened_fit_bytes(n_samples, n_inputs, z_bytes=1, crossfit=False):
     :data:`~sklearn_elm._decomposition._terms.BLOCK_ENTRIES` numbers).  With ``crossfit``,
     where the loci are chosen (more than the budget), the components are cross-fitted over
     two halves of the samples: a copy of the inputs split in two (``z_bytes`` an input: 1 for
-    genotype codes, 4 in float32) and a half's scan columns.  ``O(n p + n L + m^2)``: no
-    array grows as ``n m``.
+    genotype codes, 4 in float32), a half's scan columns and the moment estimate's probes.
+    ``O(n p + n L + m^2)``: no array grows as ``n m``.
 
     Examples
     --------
@@ -75,9 +75,10 @@ def screened_fit_bytes(n_samples, n_inputs, z_bytes=1, crossfit=False):
     >>> round(screened_fit_bytes(20_000, 50_000) / 2**30, 1)
     4.7
     >>> round(screened_fit_bytes(20_000, 50_000, crossfit=True) / 2**30, 1)
-    6.0
+    6.1
     """
     from ._decomposition._inference import N_PAIR_TESTS
+    from ._decomposition._rest import PROBES
     from ._decomposition._scan import SCAN_BLOCK_BYTES, _block, pair_scan_size, term_budget
     from ._decomposition._terms import BLOCK_ENTRIES, CACHE_BYTES
 
@@ -94,7 +95,12 @@ def screened_fit_bytes(n_samples, n_inputs, z_bytes=1, crossfit=False):
     # products, and the candidates' (their inputs, columns and three temporaries)
     row = 2 * terms + 3 * n_pairs + min(p, 2 * N_PAIR_TESTS) + 4 * N_PAIR_TESTS
     passes = 8 * min(BLOCK_ENTRIES, n * row)
-    halves = n * p * z_bytes + 2 * n * scanned if crossfit and n_loci < p and n >= 12 else 0
+    halves = 0
+    if crossfit and n_loci < p and n >= 12:
+        # the halves' copy, a half's scan columns, and the moment estimate of the loci left
+        # out: four half x PROBES float64 arrays, a float64 block of loci, p x PROBES products
+        halves = (n * p * z_bytes + 2 * n * scanned + 32 * (n - n // 2) * PROBES
+                  + 8 * n * _block(n) + 12 * p * PROBES)
     return 4 * n * scanned + 32 * terms**2 + design + max(scan, passes) + halves
 
 

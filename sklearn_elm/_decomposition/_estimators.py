@@ -264,7 +264,7 @@ def warn_parts_exceed_whole(components, tolerance=PARTS_TOLERANCE):
             f"{components.epistatic[k]:.3g} > V_G {components.genetic[k]:.3g}): they are read "
             "from its coefficients apart from its fit, and with few samples per term they are "
             "too noisy to be the trait's. Give y (components='auto' then estimates the "
-            "trait's: 'debiased', or 'screened' past the projection's bound).",
+            "trait's: 'debiased', or 'crossfit' past the projection's bound).",
             UserWarning,
             stacklevel=5,  # the caller of ELMDecomposer.fit
         )
@@ -304,7 +304,9 @@ def resolve(epistasis, components, n_inputs, n_samples, has_y):
     ``"debiased"`` where ``y`` is given) only where it is well determined,
     ``p (p + 3) / 2 <= n / 2``.  Past that bound, with ``y``, it chooses the
     least squares on the terms the network uses (``"screened"``), which takes
-    no more terms than the samples determine; without ``y`` nothing can be fitted to the
+    no more terms than the samples determine, with components cross-fitted
+    where the loci must be chosen (``"crossfit"``: loci chosen by the network's
+    fit carry the noise it memorised); without ``y`` nothing can be fitted to the
     trait, and it reads the network's ELM slopes (``"regression"``,
     ``"network"``).
 
@@ -327,7 +329,7 @@ def resolve(epistasis, components, n_inputs, n_samples, has_y):
     --------
     >>> from sklearn_elm._decomposition import resolve
     >>> resolve("auto", "auto", 5, 40, True), resolve("auto", "auto", 5, 39, True)
-    (('projection', 'debiased'), ('screened', 'screened'))
+    (('projection', 'debiased'), ('screened', 'crossfit'))
     >>> resolve("auto", "auto", 5, 40, False), resolve("auto", "auto", 5, 39, False)
     (('projection', 'network'), ('regression', 'network'))
     """
@@ -335,7 +337,7 @@ def resolve(epistasis, components, n_inputs, n_samples, has_y):
     if epistasis == "auto":
         epistasis = "projection" if well_determined else "screened" if has_y else "regression"
     if components == "auto":
-        components = ("debiased" if well_determined else "screened") if has_y else "network"
+        components = ("debiased" if well_determined else "crossfit") if has_y else "network"
     return epistasis, components
 
 

@@ -301,8 +301,11 @@ def _crossfit(halves, scan_loci, Yc, tested, rest=True):
     network found).  On the other half those terms are fitted by least squares, a pair
     counting where that half confirms it at a family-wise :data:`ALPHA` over the pairs
     proposed (:func:`~._selection._confirmed`; the proposal is independent of the half's
-    noise but for the whole sample's tests), each variance less its sampling noise.  The
-    two halves' components are averaged, and their errors combined as independent.
+    noise but for the whole sample's tests), each variance less its sampling noise.  With
+    ``rest``, ``V_A`` and ``V_G`` add what the loci left out carry, estimated from what the
+    fit leaves of the half's ``y`` (:func:`~._rest.rest_variance`): a polygenic trait
+    spreads over more loci than a half can fit.  The two halves' components are averaged,
+    and their errors combined as independent.
 
     Returns the components (``additive``, ``epistatic``, ``genetic``) and their errors.
     """
@@ -444,13 +447,14 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
             f"{varying} loci and {n} samples: a fit takes at most half as many terms as "
             f"samples, and at most {MAX_TERMS}. "
             + ("The trait's components are cross-fitted: each half of the samples chooses "
-               "the loci and pairs whose variances the other half estimates; V_A and V_G "
-               "count only the loci chosen. The tests are fitted on the "
+               "the loci and pairs whose variances the other half estimates, and what the "
+               "loci left out carry is estimated by moments. The tests are fitted on the "
                if crossfit else "The trait's components and tests are fitted on the ")
             + f"{n_loci} loci that explain most of the network's genetic value and the loci "
             "of the pairs chosen, and do not account for that choice"
-            + ("." if crossfit else "; V_A and V_G count only those loci (on a sparse "
-               "trait, components='crossfit' chooses them free of the network's fit)."),
+            + ("." if crossfit else "; V_A and V_G count only those loci, which carry the "
+               "noise the network memorised (components='crossfit', the default, cross-fits "
+               "them)."),
             UserWarning,
             stacklevel=stacklevel,
         )

@@ -37,7 +37,8 @@ ELM_COMPONENTS = {
     "it carries.",
     "crossfit": "ELM: least squares of the trait on the loci and pairs the network uses, "
     "cross-fitted where the loci are chosen (each half of the samples chooses the terms whose "
-    "variances the other estimates), each variance less the sampling noise it carries.",
+    "variances the other estimates, and the loci left out add a moment estimate of theirs), "
+    "each variance less the sampling noise it carries.",
     "network": "ELM: the variances of the network's own parts, which shrink with its fit on a "
     "noisy trait (not debiased: see ELMDecomposer's components).",
 }
