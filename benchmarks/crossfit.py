@@ -8,11 +8,12 @@ pairs among them, ``V_AA / V_A`` 1 on ``ind`` and 0.15 on ``msp``; ``dense``: ev
 additive) and shape ``n x p``, over ``--datasets`` data sets (h2 0.5, a network of 64 units
 trained for 60 epochs, decomposed twice with ``y``): the mean error (bias) and root mean square
 error of V_A, V_AA and V_G against the sample's own components, the share of 95 % intervals
-covering them, and for sparse traits least squares on the true support (the oracle).
+covering them, and for sparse traits least squares on the true support (the oracle); with
+``--reml``, also REML GBLUP A+AA (``GBLUPRegressor("additive+epistatic")``).
 
 Usage::
 
-    python benchmarks/crossfit.py --jobs 2
+    python benchmarks/crossfit.py --jobs 2 --reml
     python benchmarks/crossfit.py --datasets 4 --shapes 2000x1500
 
 The truth is read only to score.

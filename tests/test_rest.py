@@ -105,3 +105,20 @@ def test_cross_fitted_components_of_a_polygenic_trait(seed):
     for key in ("additive", "genetic"):
         assert abs(vc[key][0] - truth[key]) < 3.5 * se[key][0]
     assert se["additive"][0] < 0.2
+
+
+def test_a_variance_is_never_below_zero():
+    """Noise alone on the loci left out: the moment estimate of their per-allele variance falls
+    below 0 about half the time, and the variance they add is then 0, as REML keeps it."""
+    values = []
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        Z = rng.choice([0.0, 1.0, 2.0], size=(400, 300))
+        y = rng.normal(size=400)
+        y -= y.mean()
+        G = _genotypes(Z, False)
+        X, fit, _ = _fit(G, np.arange(20), y)
+        values.append(rest_variance(G, X, fit, y))
+    values = np.array(values)
+    assert np.all(values[:, 0] >= 0) and np.any(values[:, 0] == 0)
+    assert np.all(values[:, 1] > 0)

@@ -69,8 +69,12 @@ def rest_variance(G, X, fit, y, *, probes=PROBES, random_state=0):
     variance, se : float
         ``tau tr(K) / tr(M)``: the variance the left-out loci add to ``V_A`` beyond what the
         fit's columns carry of them (``tr(M)`` rather than ``n`` because the fit's noise
-        correction removes, as noise, the share of them its columns fit), unconstrained in
-        sign; and its standard error, from the quadratic forms' Gaussian covariances.
+        correction removes, as noise, the share of them its columns fit), with ``tau`` kept
+        at 0 or above, as REML keeps a variance; and its standard error, from the quadratic
+        forms' Gaussian covariances.  The moment equations hold in expectation over effects
+        spread across the loci left out; a few effects in linkage left over by the fit (a
+        sparse trait on a panel in linkage) can put ``tau`` below 0, and a variance of 0 is
+        then the estimate.
 
     Examples
     --------
@@ -113,8 +117,9 @@ def rest_variance(G, X, fit, y, *, probes=PROBES, random_state=0):
     if not np.linalg.cond(design) < 1e12:  # the left-out loci are (nearly) the fit's noise
         return 0.0, 0.0
     tau, sigma2 = np.linalg.solve(design, [s1, s2])
-    # Gaussian covariances of (s1, s2) at the estimates (tau and sigma2 kept non-negative)
-    a, b = max(tau, 0.0), max(sigma2, 0.0)
+    tau = max(tau, 0.0)
+    # Gaussian covariances of (s1, s2) at the estimates
+    a, b = tau, max(sigma2, 0.0)
     cov = 2 * np.array([
         [a * a * t2 + 2 * a * b * t1 + b * b * trace_m, a * a * t3 + 2 * a * b * t2 + b * b * t1],
         [a * a * t3 + 2 * a * b * t2 + b * b * t1, a * a * t4 + 2 * a * b * t3 + b * b * t2],
