@@ -16,7 +16,7 @@ import numpy as np
 from ._codes import columns as code_columns
 from ._codes import transposed_product
 
-__all__ = ["PROBES", "rest_variance"]
+__all__ = ["PROBES", "add_left_out", "rest_variance"]
 
 #: Random sign vectors of the trace estimates.  The estimate depends on the traces mainly
 #: through the noise variance, and on the probes' draw (fixed) by a few per cent of its error.
@@ -69,12 +69,11 @@ def rest_variance(G, X, fit, y, *, probes=PROBES, random_state=0):
     variance, se : float
         ``tau tr(K) / tr(M)``: the variance the left-out loci add to ``V_A`` beyond what the
         fit's columns carry of them (``tr(M)`` rather than ``n`` because the fit's noise
-        correction removes, as noise, the share of them its columns fit), with ``tau`` kept
-        at 0 or above, as REML keeps a variance; and its standard error, from the quadratic
-        forms' Gaussian covariances.  The moment equations hold in expectation over effects
-        spread across the loci left out; a few effects in linkage left over by the fit (a
-        sparse trait on a panel in linkage) can put ``tau`` below 0, and a variance of 0 is
-        then the estimate.
+        correction removes, as noise, the share of them its columns fit), unconstrained in
+        sign (the caller keeps an average of such estimates at 0 or above); and its standard
+        error, from the quadratic forms' Gaussian covariances.  The moment equations hold in
+        expectation over effects spread across the loci left out; a few effects in linkage
+        left over by the fit (a sparse trait on a panel in linkage) can put ``tau`` below 0.
 
     Examples
     --------
@@ -117,9 +116,8 @@ def rest_variance(G, X, fit, y, *, probes=PROBES, random_state=0):
     if not np.linalg.cond(design) < 1e12:  # the left-out loci are (nearly) the fit's noise
         return 0.0, 0.0
     tau, sigma2 = np.linalg.solve(design, [s1, s2])
-    tau = max(tau, 0.0)
-    # Gaussian covariances of (s1, s2) at the estimates
-    a, b = tau, max(sigma2, 0.0)
+    # Gaussian covariances of (s1, s2) at the estimates (kept non-negative)
+    a, b = max(tau, 0.0), max(sigma2, 0.0)
     cov = 2 * np.array([
         [a * a * t2 + 2 * a * b * t1 + b * b * trace_m, a * a * t3 + 2 * a * b * t2 + b * b * t1],
         [a * a * t3 + 2 * a * b * t2 + b * b * t1, a * a * t4 + 2 * a * b * t3 + b * b * t2],
@@ -128,3 +126,45 @@ def rest_variance(G, X, fit, y, *, probes=PROBES, random_state=0):
     var_tau = (inverse @ cov @ inverse.T)[0, 0]
     scale = t1 / trace_m
     return float(tau * scale), float(np.sqrt(max(var_tau, 0.0)) * scale)
+
+
+def add_left_out(part, error, left):
+    """Components ``part`` and their errors ``error`` with what the loci left out carry.
+
+    The average of the estimates ``left`` (:func:`rest_variance`'s ``(value, se)``, one per
+    half of the samples) is added to ``V_A`` and ``V_G``, kept at 0 or above as REML keeps a
+    variance: each estimate is unconstrained, so that where the loci left out carry nothing
+    their average is not biased up.  Its error, the estimates' combined as independent, is
+    combined with the components' likewise.
+
+    Parameters
+    ----------
+    part, error : dict
+        ``additive``, ``epistatic`` and ``genetic`` (and ``higher`` in ``error``), floats;
+        changed in place.
+    left : list of tuple
+        ``(value, se)`` of each estimate; empty to add nothing.
+
+    Returns
+    -------
+    part, error : dict
+
+    Examples
+    --------
+    >>> from sklearn_elm._decomposition._rest import add_left_out
+    >>> part = {"additive": 0.3, "epistatic": 0.1, "genetic": 0.4}
+    >>> error = {"additive": 0.03, "epistatic": 0.02, "genetic": 0.04, "higher": 0.0}
+    >>> part, error = add_left_out(part, error, [(0.1, 0.06), (0.2, 0.08)])
+    >>> round(part["additive"], 2), round(part["genetic"], 2), round(error["additive"], 2)
+    (0.45, 0.55, 0.06)
+    >>> round(add_left_out(part, error, [(-0.1, 0.06), (0.04, 0.08)])[0]["additive"], 2)
+    0.45
+    """
+    if not left:
+        return part, error
+    value = max(float(np.mean([v for v, _ in left])), 0.0)
+    se = float(np.sqrt(np.sum([e**2 for _, e in left]))) / len(left)
+    for key in ("additive", "genetic"):
+        part[key] += value
+        error[key] = float(np.hypot(error[key], se))
+    return part, error

@@ -72,7 +72,7 @@ from ._inference import (
     screened_component_se,
 )
 from ._lstsq import least_squares, locus_basis, residual_on, residual_with
-from ._rest import rest_variance
+from ._rest import add_left_out, rest_variance
 from ._scan import (
     MAX_TERMS,
     _genotypes,
@@ -309,7 +309,7 @@ def _crossfit(halves, scan_loci, Yc, tested, rest=True):
 
     Returns the components (``additive``, ``epistatic``, ``genetic``) and their errors.
     """
-    parts, errors = [], []
+    parts, errors, left = [], [], []
     for k in (0, 1):
         A, B = halves[1 - k], halves[k]
         yA, yB = Yc[1 - k :: 2], Yc[k::2]
@@ -337,17 +337,13 @@ def _crossfit(halves, scan_loci, Yc, tested, rest=True):
         X = X.select(keep)
         part = _parts(X, s, final)
         part["genetic"] = _genetic(X, final)
-        error = screened_component_se(X, s, final)
-        if rest:
-            left, left_se = rest_variance(B, X, final, yB)
-            part["additive"] += left
-            part["genetic"] += left
-            for key in ("additive", "genetic"):
-                error[key] = np.hypot(error[key], left_se)
         parts.append(part)
-        errors.append(error)
-    return (Bunch(**{key: (parts[0][key] + parts[1][key]) / 2 for key in parts[0]}),
-            {key: np.hypot(errors[0][key], errors[1][key]) / 2 for key in errors[0]})
+        errors.append(screened_component_se(X, s, final))
+        if rest:
+            left.append(rest_variance(B, X, final, yB))
+    part = Bunch(**{key: (parts[0][key] + parts[1][key]) / 2 for key in parts[0]})
+    error = {key: np.hypot(errors[0][key], errors[1][key]) / 2 for key in errors[0]}
+    return add_left_out(part, error, left)
 
 
 def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=None,
