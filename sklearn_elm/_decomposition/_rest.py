@@ -15,17 +15,13 @@ import numpy as np
 
 from ._codes import columns as code_columns
 from ._codes import transposed_product
+from ._scan import _block
 
 __all__ = ["PROBES", "add_left_out", "rest_variance"]
 
 #: Random sign vectors of the trace estimates.  The estimate depends on the traces mainly
 #: through the noise variance, and on the probes' draw (fixed) by a few per cent of its error.
 PROBES = 32
-
-
-def _block(n):
-    """Loci a float64 block of ``n`` samples holds in 32 MiB (1 to 1024)."""
-    return int(max(1, min(1024, 2**22 // max(n, 1))))
 
 
 def _left_out_product(G, loci, V):

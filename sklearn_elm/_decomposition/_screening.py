@@ -286,7 +286,7 @@ def _shown(G, y, pairs):
             if shown]
 
 
-def _crossfit(halves, scan_loci, Yc, tested, rest=True):
+def _crossfit(halves, scan_loci, Yc, tested):
     """The components of ``y`` cross-fitted over two halves of the samples.
 
     Where there are more loci than half the samples allow, the loci must be chosen, and
@@ -301,11 +301,11 @@ def _crossfit(halves, scan_loci, Yc, tested, rest=True):
     network found).  On the other half those terms are fitted by least squares, a pair
     counting where that half confirms it at a family-wise :data:`ALPHA` over the pairs
     proposed (:func:`~._selection._confirmed`; the proposal is independent of the half's
-    noise but for the whole sample's tests), each variance less its sampling noise.  With
-    ``rest``, ``V_A`` and ``V_G`` add what the loci left out carry, estimated from what the
-    fit leaves of the half's ``y`` (:func:`~._rest.rest_variance`): a polygenic trait
-    spreads over more loci than a half can fit.  The two halves' components are averaged,
-    and their errors combined as independent.
+    noise but for the whole sample's tests), each variance less its sampling noise.  The
+    two halves' components are averaged, and their errors combined as independent; ``V_A``
+    and ``V_G`` then add what the loci left out carry, estimated from what each half's fit
+    leaves of its ``y`` (:func:`~._rest.rest_variance`, :func:`~._rest.add_left_out`): a
+    polygenic trait spreads over more loci than a half can fit.
 
     Returns the components (``additive``, ``epistatic``, ``genetic``) and their errors.
     """
@@ -339,8 +339,7 @@ def _crossfit(halves, scan_loci, Yc, tested, rest=True):
         part["genetic"] = _genetic(X, final)
         parts.append(part)
         errors.append(screened_component_se(X, s, final))
-        if rest:
-            left.append(rest_variance(B, X, final, yB))
+        left.append(rest_variance(B, X, final, yB))
     part = Bunch(**{key: (parts[0][key] + parts[1][key]) / 2 for key in parts[0]})
     error = {key: np.hypot(errors[0][key], errors[1][key]) / 2 for key in errors[0]}
     return add_left_out(part, error, left)
