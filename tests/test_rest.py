@@ -130,3 +130,22 @@ def test_left_out_noise_adds_nothing_on_average():
         part, error = add_left_out(part, error, [tuple(first), tuple(second)])
         assert part["additive"] == pytest.approx(max(0.2, 0.2 + (first[0] + second[0]) / 2))
         assert error["additive"] > 0.01
+
+
+def test_loci_in_complete_linkage_count_once():
+    """Copies of fitted loci (complete linkage, one term each in the fit's ``df``) change
+    neither what the fit leaves nor the estimate."""
+    from sklearn_elm._decomposition._lstsq import least_squares
+
+    rng = np.random.default_rng(5)
+    Z = rng.choice([0.0, 1.0, 2.0], size=(500, 200))
+    y = Z @ rng.normal(scale=0.08, size=200) + rng.normal(size=500)
+    y -= y.mean()
+    estimates = []
+    for inputs, loci in ((Z, np.arange(40)), (np.hstack([Z, Z[:, :30]]),
+                                              np.r_[np.arange(40), 200 + np.arange(30)])):
+        G = _genotypes(inputs, False)
+        X = Terms(G, loci)
+        fit = least_squares(X, y, y)
+        estimates.append(rest_variance(G, X, fit, y))
+    np.testing.assert_allclose(estimates[0], estimates[1], rtol=1e-3)

@@ -52,7 +52,8 @@ def rest_variance(G, X, fit, y, *, probes=PROBES, random_state=0):
     X : Terms
         The fitted columns: ``X.loci`` the loci among them.
     fit : Bunch
-        ``y``'s least-squares fit on ``X`` (``y``, ``G_inv``).
+        ``y``'s least-squares fit on ``X`` (``y``, ``G_inv``, and ``df``, its number of
+        independent terms; the columns of ``X`` without it).
     y : ndarray of shape (n,)
         The centred target.
     probes : int, default=PROBES
@@ -94,7 +95,8 @@ def rest_variance(G, X, fit, y, *, probes=PROBES, random_state=0):
     fitted = np.zeros(len(G.norms), dtype=bool)
     fitted[np.asarray(X.loci, dtype=np.intp)] = True
     loci = np.flatnonzero(~fitted & (G.norms > 0))
-    trace_m = n - 1 - X.shape[1]
+    # M's trace: the fit's independent terms (loci in complete linkage are one), where known
+    trace_m = n - 1 - float(fit.get("df", X.shape[1]))
     if loci.size == 0 or trace_m < 2:
         return 0.0, 0.0
     r = _residual(X, fit, np.asarray(y, dtype=np.float64)[:, None])
