@@ -4,27 +4,23 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.utils import Bunch
 
 from sklearn_elm._decomposition._codes import compact
+from sklearn_elm._decomposition._lstsq import least_squares
 from sklearn_elm._decomposition._rest import add_left_out, rest_variance
 from sklearn_elm._decomposition._scan import _genotypes
 from sklearn_elm._decomposition._screening import screened_fit
+from sklearn_elm._decomposition._selection import _parts
 from sklearn_elm._decomposition._terms import Terms
 from sklearn_elm.metrics import true_variance_components
 
 
 def _fit(G, loci, y):
-    """``y``'s least-squares fit on ``loci``: the terms, the fit and the fitted variance less
-    its sampling noise (what the screened fit's ``V_A`` is)."""
+    """``y``'s least-squares fit on ``loci``: the terms, the fit and its V_A less its sampling
+    noise (the screened fit's)."""
     X = Terms(G, loci)
-    gram = X.gram()
-    G_inv = np.linalg.inv(gram)
-    coef = G_inv @ (X.T @ y)
-    fitted = X @ coef
-    n, m = len(y), loci.size
-    sigma2 = (y - fitted) @ (y - fitted) / (n - 1 - m)
-    return X, Bunch(G_inv=G_inv, y=coef), fitted @ fitted / n - sigma2 * m / n
+    fit = least_squares(X, y, y)
+    return X, fit, _parts(X, X.shape[1], fit)["additive"]
 
 
 def test_left_out_loci_add_their_variance_with_errors_of_chance():
@@ -135,8 +131,6 @@ def test_left_out_noise_adds_nothing_on_average():
 def test_loci_in_complete_linkage_count_once():
     """Copies of fitted loci (complete linkage, one term each in the fit's ``df``) change
     neither what the fit leaves nor the estimate."""
-    from sklearn_elm._decomposition._lstsq import least_squares
-
     rng = np.random.default_rng(5)
     Z = rng.choice([0.0, 1.0, 2.0], size=(500, 200))
     y = Z @ rng.normal(scale=0.08, size=200) + rng.normal(size=500)
