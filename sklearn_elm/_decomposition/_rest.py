@@ -15,9 +15,11 @@ import numpy as np
 
 from ._codes import columns as code_columns
 from ._codes import transposed_product
+from ._lstsq import locus_basis, residual_on
 from ._scan import _block
+from ._terms import Terms
 
-__all__ = ["PROBES", "add_left_out", "rest_variance"]
+__all__ = ["PROBES", "add_left_out", "rest_variance", "tagging"]
 
 #: Random sign vectors of the trace estimates.  The estimate depends on the traces mainly
 #: through the noise variance, and on the probes' draw (fixed) by a few per cent of its error.
@@ -33,6 +35,66 @@ def _left_out_product(G, loci, V):
         cols = loci[c0 : c0 + block]
         out += code_columns(G.Z, cols) @ V[c0 : c0 + block]
     return out - G.mean[loci] @ V
+
+
+def tagging(G, loci, gram, *, probes=PROBES, random_state=0):
+    """How much more of the other loci's variance the columns of ``loci`` fit than their
+    share of the samples' degrees of freedom.
+
+    ``(1 - |M W v|^2 / |W v|^2) / (s / n)`` over random signs ``v``, with ``W`` the centred
+    codes of the loci not in ``loci``, ``M`` the residual maker of the ``s`` loci's centred
+    columns and ``n`` the samples: about 1 where the loci are independent (a fitted locus
+    takes its share of every other locus's variance by chance), above 1 where they are in
+    linkage and the fitted loci stand for their neighbours.  ``O(n p q)`` for ``q`` probes.
+
+    Parameters
+    ----------
+    G : Bunch
+        The samples' inputs (``Z``, ``mean``, ``norms``, as from ``_genotypes``).
+    loci : ndarray of int
+        The fitted loci.
+    gram : ndarray of shape (s, s)
+        Their centred columns' Gram matrix.
+    probes : int, default=PROBES
+        Random sign vectors.
+    random_state : int, default=0
+        Seed of the probes.
+
+    Returns
+    -------
+    float
+        The ratio; 1.0 where nothing is fitted or nothing left.
+
+    Examples
+    --------
+    A locus and its copy in every sample but one: fitting the first fits the second.
+
+    >>> import numpy as np
+    >>> from sklearn_elm._decomposition._rest import tagging
+    >>> from sklearn_elm._decomposition._scan import _genotypes
+    >>> rng = np.random.default_rng(0)
+    >>> Z = rng.choice([-1.0, 1.0], size=(400, 40))
+    >>> Z[:, 20:] = Z[:, :20]
+    >>> Z[0, 20:] *= -1
+    >>> G = _genotypes(Z, False)
+    >>> loci = np.arange(20)
+    >>> Zc = Z[:, loci] - Z[:, loci].mean(axis=0)
+    >>> round(tagging(G, loci, Zc.T @ Zc))
+    20
+    >>> bool(0.8 < tagging(_genotypes(rng.choice([-1.0, 1.0], size=(400, 40)), False),
+    ...                    loci, Zc.T @ Zc) < 1.2)
+    True
+    """
+    n, s = len(G.Z), len(loci)
+    fitted = np.zeros(len(G.norms), dtype=bool)
+    fitted[np.asarray(loci, dtype=np.intp)] = True
+    rest = np.flatnonzero(~fitted & (G.norms > 0))
+    if s == 0 or rest.size == 0:
+        return 1.0
+    v = np.random.default_rng(random_state).choice([-1.0, 1.0], size=(rest.size, probes))
+    wv = _left_out_product(G, rest, v)
+    left = residual_on(locus_basis(Terms(G, np.asarray(loci, dtype=np.intp)), gram), wv)
+    return float((1.0 - np.sum(left**2) / np.sum(wv**2)) / (s / n))
 
 
 def _residual(X, fit, V):
@@ -126,14 +188,15 @@ def rest_variance(G, X, fit, y, *, probes=PROBES, random_state=0):
     return float(tau * scale), float(np.sqrt(max(var_tau, 0.0)) * scale)
 
 
-def add_left_out(part, error, left):
+def add_left_out(part, error, left, shared=False):
     """Components ``part`` and their errors ``error`` with what the loci left out carry.
 
     The average of the estimates ``left`` (:func:`rest_variance`'s ``(value, se)``, one per
-    half of the samples) is added to ``V_A`` and ``V_G``, kept at 0 or above as REML keeps a
-    variance: each estimate is unconstrained, so that where the loci left out carry nothing
-    their average is not biased up.  Its error, the estimates' combined as independent, is
-    combined with the components' likewise.
+    half of the samples' fit) is added to ``V_A`` and ``V_G``, kept at 0 or above as REML
+    keeps a variance: each estimate is unconstrained, so that where the loci left out carry
+    nothing their average is not biased up.  Its error, the estimates' combined as
+    independent (or, where they are read from the same samples, their mean), is combined
+    with the components' as independent.
 
     Parameters
     ----------
@@ -142,6 +205,9 @@ def add_left_out(part, error, left):
         changed in place.
     left : list of tuple
         ``(value, se)`` of each estimate; empty to add nothing.
+    shared : bool, default=False
+        Whether the estimates are read from the same samples (each half's fit given all
+        the samples): nearly the same estimate, so averaging them does not shrink the error.
 
     Returns
     -------
@@ -161,7 +227,10 @@ def add_left_out(part, error, left):
     if not left:
         return part, error
     value = max(float(np.mean([v for v, _ in left])), 0.0)
-    se = float(np.sqrt(np.sum([e**2 for _, e in left]))) / len(left)
+    if shared:
+        se = float(np.mean([e for _, e in left]))
+    else:
+        se = float(np.sqrt(np.sum([e**2 for _, e in left]))) / len(left)
     for key in ("additive", "genetic"):
         part[key] += value
         error[key] = float(np.hypot(error[key], se))

@@ -49,19 +49,18 @@ that they count the pairs the list names.
 Where the loci are chosen (more than the budget allows), choosing them by the
 network's fit on the samples whose components they then give fits the noise the
 network memorised (V_A high, V_AA low on sparse traits).  With ``crossfit`` the
-components are cross-fitted there (:func:`_crossfit`): each half of the samples
-chooses, by ``y`` alone, the loci and pairs whose variances the other half
-estimates, and the two halves' components are averaged.
+components are cross-fitted there (:func:`~._crossfit.crossfit_components`):
+each half of the samples chooses, by ``y`` alone, the loci and pairs whose
+variances the other half estimates, and the two halves' components are averaged.
 """
 
 import warnings
 
 import numpy as np
-from scipy import stats
 from sklearn.utils import Bunch
 
 from .._components import components_bunch
-from ._codes import take_rows
+from ._crossfit import ROUNDS, crossfit_components, screen_loci, split_halves
 from ._inference import (
     N_PAIR_TESTS,
     bh_qvalues,
@@ -72,14 +71,12 @@ from ._inference import (
     screened_component_se,
 )
 from ._lstsq import least_squares, locus_basis, residual_on, residual_with
-from ._rest import add_left_out, rest_variance
 from ._scan import (
     MAX_TERMS,
     _genotypes,
     _scan_basis,
     _scan_pairs,
     _scanned_loci,
-    _transposed_product,
     check_budget,
     pair_scan_size,
     term_budget,
@@ -98,47 +95,12 @@ from ._terms import Terms
 __all__ = ["pair_scan_size", "screened_fit", "term_budget"]
 
 
-#: Forward-screening rounds for loci and for pairs.
-ROUNDS = 3
-
-
-#: Level of the marginal test by which a half of the samples keeps a pair that the whole
-#: sample's tests propose for the components it chooses terms for (:func:`_crossfit`).
-PROPOSED = 0.05
-
-
-def _screen_loci(G, target, n_loci):
-    """``n_loci`` loci by forward screening of ``target``, sorted, and their Gram matrix
-    (every varying locus if they fit; the Gram matrix is then None).  Each round's Gram
-    matrix extends the last's: the loci chosen before stay first."""
-    norms = G.norms
-    varying = np.flatnonzero(norms > 0)
-    if varying.size <= n_loci:
-        return varying, None
-    chosen, gram = np.empty(0, dtype=np.intp), None
-    residual = target
-    for r in range(1, ROUNDS + 1):
-        # Zc^T r from the uncentred Z: Z^T r - zbar sum(r)
-        covariance = _transposed_product(G, residual) - G.mean * residual.sum()
-        score = np.abs(covariance) / np.where(norms > 0, norms, np.inf)
-        score[norms == 0] = -1.0
-        score[chosen] = -1.0
-        take = n_loci * r // ROUNDS - chosen.size
-        chosen = np.concatenate([chosen, np.argpartition(-score, take)[:take]])
-        L = Terms(G, chosen)
-        gram = L.gram(known=gram)
-        if r < ROUNDS:
-            residual = residual_on(locus_basis(L, gram), target)
-    order = np.argsort(chosen)
-    return chosen[order], gram[np.ix_(order, order)]
-
-
 def _screen(G, scan, Fc, Yc, n_loci, n_pairs):
     """Loci and two thirds of the pairs screened on ``Fc``, the other pairs on what they
     leave of ``Yc``; the loci of the pairs join the loci.  Returns the loci (those screened,
     then those the pairs add), the pairs, the design of their terms (loci first,
     :class:`~._terms.Terms`), its Gram matrix and which pairs ``y`` proposed."""
-    loci, loci_gram = _screen_loci(G, Fc, n_loci)
+    loci, loci_gram = screen_loci(G, Fc, n_loci)
     s = loci.size
     L = Terms(G, loci)
     if loci_gram is None:
@@ -198,8 +160,8 @@ def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs, halves=None):
     pair_variance = final.sigma2 * scale
     inference = _inference(G, scan, (X, Xy), s, final, Yc, (loci, pairs[every], n_candidates))
     if halves is not None:  # the loci were chosen: the components are cross-fitted
-        inference.parts, inference.component_se = _crossfit(
-            halves, scan.loci, Yc, inference.pair_tests.pairs)
+        inference.parts, inference.component_se = crossfit_components(
+            G, halves, scan.loci, Yc, inference.pair_tests.pairs)
     return Bunch(loci=loci, pairs=pairs, additive_coef=f_coef[:s], pair_coef=pair_coef,
                  pair_variance=pair_variance, inference=inference, **inference.parts)
 
@@ -266,85 +228,6 @@ def _pair_tests(G, scan, design, s, fit, Yc, pairs, n_candidates):
         fit = least_squares(X, Yc, Yc, gram, products=np.column_stack([Xy, Xy]))
 
 
-def _halves(G):
-    """The inputs of the even and of the odd samples, each with its own means and norms
-    (:func:`~._scan._genotypes`): alternate samples, so that samples stored in groups
-    (families, populations) are split between the halves."""
-    n = len(G.Z)
-    return [_genotypes(take_rows(G.Z, np.arange(h, n, 2)), True) for h in (0, 1)]
-
-
-def _shown(G, y, pairs):
-    """The ``pairs`` whose centred products the samples of ``G`` show on their own: a
-    marginal two-sided test of ``y`` at :data:`PROPOSED` (a pair that the whole sample
-    proposed for the other half's noise alone rarely passes)."""
-    if not pairs:
-        return []
-    c = Terms(G, []).cross(Terms(G, [], pairs), y, full=False)
-    z = np.abs(c.CV) / np.sqrt(np.maximum(c.CC, 1e-300) * (y @ y) / len(y))
-    return [pair for pair, shown in zip(pairs, z > stats.norm.isf(PROPOSED / 2), strict=True)
-            if shown]
-
-
-def _crossfit(halves, scan_loci, Yc, tested):
-    """The components of ``y`` cross-fitted over two halves of the samples.
-
-    Where there are more loci than half the samples allow, the loci must be chosen, and
-    choosing them on the samples whose components they then give fits those samples'
-    noise: ``V_A`` comes out high, and a trait's noise that the chosen terms absorb leaves
-    the pairs' tests too lenient or too strict.  Each half instead chooses the terms of the
-    other: the loci by forward screening of its ``y`` (:func:`_screen_loci`), the pairs of
-    largest score in a marginal scan of its ``y`` (products of loci in linkage equilibrium
-    are uncorrelated with the loci; a scan after hundreds of loci fitted to half the
-    samples would read what they left of its noise) and the first pairs of the whole
-    sample's tests ``tested`` (pairs of rare alleles, which a half's scan misses, that the
-    network found).  On the other half those terms are fitted by least squares, a pair
-    counting where that half confirms it at a family-wise :data:`ALPHA` over the pairs
-    proposed (:func:`~._selection._confirmed`; the proposal is independent of the half's
-    noise but for the whole sample's tests), each variance less its sampling noise.  The
-    two halves' components are averaged, and their errors combined as independent; ``V_A``
-    and ``V_G`` then add what the loci left out carry, estimated from what each half's fit
-    leaves of its ``y`` (:func:`~._rest.rest_variance`, :func:`~._rest.add_left_out`): a
-    polygenic trait spreads over more loci than a half can fit.
-
-    Returns the components (``additive``, ``epistatic``, ``genetic``) and their errors.
-    """
-    parts, errors, left = [], [], []
-    for k in (0, 1):
-        A, B = halves[1 - k], halves[k]
-        yA, yB = Yc[1 - k :: 2], Yc[k::2]
-        yA, yB = yA - yA.mean(), yB - yB.mean()
-        n_loci, n_pairs = term_budget(len(B.Z), int(np.count_nonzero(B.norms)))
-        loci, _ = _screen_loci(A, yA, n_loci)
-        loci = loci[B.norms[loci] > 0]
-        pairs = _scan_pairs(_scan_basis(A, scan_loci), yA, set(), n_pairs)
-        taken = set(pairs)
-        proposed = [pair for pair in map(tuple, tested[: n_pairs // 2].tolist())
-                    if pair not in taken]
-        pairs += _shown(A, yA, proposed)
-        pairs = np.array(pairs, dtype=np.intp).reshape(-1, 2)
-        new = pairs.ravel()[np.sort(np.unique(pairs.ravel(), return_index=True)[1])]
-        new = new[~np.isin(new, loci) & (B.norms[new] > 0)]
-        s = loci.size + min(new.size, max(len(B.Z) - 2 - len(pairs) - loci.size, 0))
-        X = Terms(B, np.concatenate([loci, new])[:s], pairs)
-        gram = X.gram()
-        independent = _independent(gram, s)
-        if not independent.all():
-            X, gram = X.select(independent), gram[np.ix_(independent, independent)]
-        products = X.T @ np.column_stack([yB, yB])
-        keep, final = _confirmed(X, s, yB, yB, max(X.shape[1] - s, 1), gram, products)
-        gram = None
-        X = X.select(keep)
-        part = _parts(X, s, final)
-        part["genetic"] = _genetic(X, final)
-        parts.append(part)
-        errors.append(screened_component_se(X, s, final))
-        left.append(rest_variance(B, X, final, yB))
-    part = Bunch(**{key: (parts[0][key] + parts[1][key]) / 2 for key in parts[0]})
-    error = {key: np.hypot(errors[0][key], errors[1][key]) / 2 for key in errors[0]}
-    return add_left_out(part, error, left)
-
-
 def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=None,
                  overwrite_z=False, crossfit=False, stacklevel=2):
     """Effects and variance components from the terms the network uses, at any ``p``.
@@ -383,8 +266,9 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
         also be :class:`~._codes.Codes`, always used as it is.
     crossfit : bool, default=False
         Where the loci are chosen (``n_loci`` below the varying loci), cross-fit the
-        components over two halves of the samples (:func:`_crossfit`) rather than fit
-        them on the loci that the network's fit chose.
+        components over two halves of the samples
+        (:func:`~._crossfit.crossfit_components`) rather than fit them on the loci that the
+        network's fit chose.
     stacklevel : int, default=2
         Stack level of the warnings (2 names the caller).
 
@@ -456,7 +340,7 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
     F = np.asarray(F, dtype=np.float64)
     R = np.asarray(R, dtype=np.float64)
     scan = _scan_basis(G, _scanned_loci(G, F, usage, stacklevel))
-    halves = _halves(G) if crossfit else None
+    halves = split_halves(G) if crossfit else None
     k = F.shape[1]
     additive = np.zeros((k, p))
     parts = {"additive": np.zeros(k), "epistatic": np.zeros(k), "genetic": np.zeros(k)}

@@ -1,0 +1,196 @@
+"""The loci a screened fit chooses, and its components cross-fitted over two halves.
+
+Past the loci budget (more loci than half the samples can fit beside the pairs) the loci
+must be chosen.  :func:`screen_loci` chooses them by forward screening of a target, and
+:func:`crossfit_components` gives the trait's components with each half of the samples
+choosing the terms whose variances the other half estimates, so that the choice does not fit
+the noise that those variances are then read from.  What the loci left out carry is a moment
+estimate (:mod:`._rest`).
+"""
+
+import numpy as np
+from scipy import stats
+from sklearn.utils import Bunch
+
+from ._codes import take_rows
+from ._inference import screened_component_se
+from ._lstsq import least_squares, locus_basis, residual_on
+from ._rest import add_left_out, rest_variance, tagging
+from ._scan import _genotypes, _scan_basis, _scan_pairs, _transposed_product, term_budget
+from ._selection import ALPHA, _confirmed, _genetic, _independent, _parts
+from ._terms import Terms
+
+__all__ = ["ROUNDS", "crossfit_components", "screen_loci", "split_halves"]
+
+#: Forward-screening rounds for loci and for pairs.
+ROUNDS = 3
+
+
+#: Level of the marginal test by which a half of the samples keeps a pair that the whole
+#: sample's tests propose for the components it chooses terms for
+#: (:func:`crossfit_components`).
+PROPOSED = 0.05
+
+
+#: How much more of the other loci's variance than their share of the samples the loci of a
+#: half's full budget must fit (:func:`~._rest.tagging`) for the half to fix them all: below
+#: it it fixes only the loci its ``y`` shows.  In linkage equilibrium the ratio is 1 within
+#: about 0.02 (fitted loci are random directions to the others); msprime panels give 1.8-2.2.
+TAGGED = 1.1
+
+
+def screen_loci(G, target, n_loci, level=None):
+    """At most ``n_loci`` loci by forward screening of ``target``, sorted, and their Gram
+    matrix (every varying locus if they fit and no ``level`` is given; the Gram matrix is
+    then None).  Each round's Gram matrix extends the last's: the loci chosen before stay
+    first.  With ``level``, a round takes only the loci whose z-score on what the loci
+    before it leave of ``target`` passes Bonferroni's bound at ``level`` over the varying
+    loci, and screening stops at a round that takes none."""
+    norms = G.norms
+    varying = np.flatnonzero(norms > 0)
+    if level is None and varying.size <= n_loci:
+        return varying, None
+    n_loci = min(n_loci, varying.size)
+    critical = 0.0 if level is None else stats.norm.isf(level / (2 * varying.size))
+    chosen, gram = np.empty(0, dtype=np.intp), np.empty((0, 0))
+    residual = target
+    for r in range(1, ROUNDS + 1):
+        # Zc^T r from the uncentred Z: Z^T r - zbar sum(r)
+        covariance = _transposed_product(G, residual) - G.mean * residual.sum()
+        score = np.abs(covariance) / np.where(norms > 0, norms, np.inf)
+        score[norms == 0] = -1.0
+        score[chosen] = -1.0
+        take = n_loci * r // ROUNDS - chosen.size
+        if level is not None:  # a z-score is the score over the residual's spread
+            spread = np.sqrt(residual @ residual / len(residual))
+            take = min(take, int(np.count_nonzero(score > critical * spread)))
+            if take == 0:
+                break
+        chosen = np.concatenate([chosen, np.argpartition(-score, take)[:take]])
+        L = Terms(G, chosen)
+        gram = L.gram(known=gram)
+        if r < ROUNDS:
+            residual = residual_on(locus_basis(L, gram), target)
+    order = np.argsort(chosen)
+    return chosen[order], gram[np.ix_(order, order)]
+
+
+def split_halves(G):
+    """The inputs of the even and of the odd samples, each with its own means and norms
+    (:func:`~._scan._genotypes`): alternate samples, so that samples stored in groups
+    (families, populations) are split between the halves."""
+    n = len(G.Z)
+    return [_genotypes(take_rows(G.Z, np.arange(h, n, 2)), True) for h in (0, 1)]
+
+
+def _shown(G, y, pairs):
+    """The ``pairs`` whose centred products the samples of ``G`` show on their own: a
+    marginal two-sided test of ``y`` at :data:`PROPOSED` (a pair that the whole sample
+    proposed for the other half's noise alone rarely passes)."""
+    if not pairs:
+        return []
+    c = Terms(G, []).cross(Terms(G, [], pairs), y, full=False)
+    z = np.abs(c.CV) / np.sqrt(np.maximum(c.CC, 1e-300) * (y @ y) / len(y))
+    return [pair for pair, shown in zip(pairs, z > stats.norm.isf(PROPOSED / 2), strict=True)
+            if shown]
+
+
+def _half_loci(A, yA, n_loci):
+    """The loci half ``A`` fixes for the other half, and whether they are in linkage
+    equilibrium with the rest (None where every locus is fixed)."""
+    loci, gram = screen_loci(A, yA, n_loci)
+    if gram is None:
+        return loci, None
+    if tagging(A, loci, gram) >= TAGGED:
+        return loci, False
+    return screen_loci(A, yA, n_loci, level=ALPHA)[0], True
+
+
+def crossfit_components(G, halves, scan_loci, Yc, tested):
+    """The components of ``y`` cross-fitted over two halves of the samples.
+
+    Where there are more loci than half the samples allow, the loci must be chosen, and
+    choosing them on the samples whose components they then give fits those samples'
+    noise: ``V_A`` comes out high, and a trait's noise that the chosen terms absorb leaves
+    the pairs' tests too lenient or too strict.  Each half instead chooses the terms of the
+    other: the loci by forward screening of its ``y`` (:func:`screen_loci`), the pairs of
+    largest score in a marginal scan of its ``y`` (products of loci in linkage equilibrium
+    are uncorrelated with the loci; a scan after hundreds of loci fitted to half the
+    samples would read what they left of its noise) and the first pairs of the whole
+    sample's tests ``tested`` (pairs of rare alleles, which a half's scan misses, that the
+    network found).  On the other half those terms are fitted by least squares, a pair
+    counting where that half confirms it at a family-wise :data:`ALPHA` over the pairs
+    proposed (:func:`~._selection._confirmed`; the proposal is independent of the half's
+    noise but for the whole sample's tests), each variance less its sampling noise.  The
+    two halves' components are averaged, and their errors combined as independent.
+
+    ``V_A`` and ``V_G`` then add what the loci left out carry (a polygenic trait spreads
+    over more loci than a half can fit; :func:`~._rest.rest_variance`).  How many loci a
+    half fixes depends on linkage (:func:`~._rest.tagging`): where the loci of its full
+    budget stand for the others (linkage; ratio at least :data:`TAGGED`) it fixes them all,
+    and the loci left out, a remainder of what they tag, are estimated on each half from
+    what its fit leaves of its ``y``; where they do not (linkage equilibrium), each locus
+    fixed costs a degree of freedom and buys only its own effect, so a half fixes only the
+    loci its ``y`` shows at a family-wise :data:`ALPHA`, and the loci left out are
+    estimated on all the samples, given each half's terms (the moment estimate's
+    precision grows as the square of the samples).
+
+    Parameters
+    ----------
+    G : Bunch
+        All the samples' inputs (:func:`~._scan._genotypes`).
+    halves : list of Bunch
+        The two halves' inputs (:func:`split_halves`).
+    scan_loci : ndarray of int
+        The loci whose pairs are scanned.
+    Yc : ndarray of shape (n,)
+        The centred target.
+    tested : ndarray of shape (t, 2)
+        The whole sample's tested pairs, by decreasing score.
+
+    Returns
+    -------
+    part, error : dict
+        The components (``additive``, ``epistatic``, ``genetic``) and their errors.
+    """
+    parts, errors, left, designs = [], [], [], []
+    for k in (0, 1):
+        A, B = halves[1 - k], halves[k]
+        yA, yB = Yc[1 - k :: 2], Yc[k::2]
+        yA, yB = yA - yA.mean(), yB - yB.mean()
+        n_loci, n_pairs = term_budget(len(B.Z), int(np.count_nonzero(B.norms)))
+        loci, unlinked = _half_loci(A, yA, n_loci)
+        loci = loci[B.norms[loci] > 0]
+        pairs = _scan_pairs(_scan_basis(A, scan_loci), yA, set(), n_pairs)
+        taken = set(pairs)
+        proposed = [pair for pair in map(tuple, tested[: n_pairs // 2].tolist())
+                    if pair not in taken]
+        pairs += _shown(A, yA, proposed)
+        pairs = np.array(pairs, dtype=np.intp).reshape(-1, 2)
+        new = pairs.ravel()[np.sort(np.unique(pairs.ravel(), return_index=True)[1])]
+        new = new[~np.isin(new, loci) & (B.norms[new] > 0)]
+        s = loci.size + min(new.size, max(len(B.Z) - 2 - len(pairs) - loci.size, 0))
+        X = Terms(B, np.concatenate([loci, new])[:s], pairs)
+        gram = X.gram()
+        independent = _independent(gram, s)
+        if not independent.all():
+            X, gram = X.select(independent), gram[np.ix_(independent, independent)]
+        products = X.T @ np.column_stack([yB, yB])
+        keep, final = _confirmed(X, s, yB, yB, max(X.shape[1] - s, 1), gram, products)
+        gram = None
+        X = X.select(keep)
+        part = _parts(X, s, final)
+        part["genetic"] = _genetic(X, final)
+        parts.append(part)
+        errors.append(screened_component_se(X, s, final))
+        left.append(rest_variance(B, X, final, yB))
+        designs.append((unlinked, X.loci, X.pairs))
+    part = Bunch(**{key: (parts[0][key] + parts[1][key]) / 2 for key in parts[0]})
+    error = {key: np.hypot(errors[0][key], errors[1][key]) / 2 for key in errors[0]}
+    if not all(unlinked for unlinked, _, _ in designs):
+        return add_left_out(part, error, left)
+    left = []
+    for _, loci, pairs in designs:
+        X = Terms(G, loci, pairs)
+        left.append(rest_variance(G, X, least_squares(X, Yc, Yc), Yc))
+    return add_left_out(part, error, left, shared=True)
