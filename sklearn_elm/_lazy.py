@@ -98,8 +98,9 @@ def screened_fit_bytes(n_samples, n_inputs, z_bytes=1, crossfit=False):
     halves = 0
     if crossfit and n_loci < p and n >= 12:
         # the halves' copy, a half's scan columns, and the moment estimate of the loci left
-        # out: four half x PROBES float64 arrays, a float64 block of loci, p x PROBES products
-        halves = (n * p * z_bytes + 2 * n * scanned + 32 * (n - n // 2) * PROBES
+        # out (on all the samples in linkage equilibrium): four n x PROBES float64 arrays, a
+        # float64 block of loci, p x PROBES products
+        halves = (n * p * z_bytes + 2 * n * scanned + 32 * n * PROBES
                   + 8 * n * _block(n) + 12 * p * PROBES)
     return 4 * n * scanned + 32 * terms**2 + design + max(scan, passes) + halves
 

@@ -8,7 +8,8 @@ variance ``tau``, ``r`` has covariance ``tau K + sigma^2 M``, ``K = M W W^T M``,
 quadratic forms ``r^T r`` and ``|W^T r|^2`` have expectations linear in ``(tau, sigma^2)``.
 The traces they need are estimated from random signs (Hutchinson), a few matrix products
 over the samples a block of loci at a time: no ``n x n`` matrix, ``O(n p q)`` work for ``q``
-probes.
+probes.  :func:`tagging` measures, from the same kind of products, how much the fitted loci
+stand for the others (linkage), which decides how many loci a cross-fit fixes.
 """
 
 import numpy as np
@@ -223,6 +224,13 @@ def add_left_out(part, error, left, shared=False):
     (0.45, 0.55, 0.06)
     >>> round(add_left_out(part, error, [(-0.1, 0.06), (0.04, 0.08)])[0]["additive"], 2)
     0.45
+
+    Two estimates read from the same samples keep their mean error:
+
+    >>> error = {"additive": 0.0, "epistatic": 0.0, "genetic": 0.0, "higher": 0.0}
+    >>> part, error = add_left_out(dict(part), error, [(0.1, 0.06), (0.1, 0.08)], shared=True)
+    >>> round(error["additive"], 2)
+    0.07
     """
     if not left:
         return part, error
