@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
+from sklearn_elm._decomposition._codes import compact
 from sklearn_elm._decomposition._crossfit import TAGGED, _half_loci, screen_loci
 from sklearn_elm._decomposition._rest import tagging
 from sklearn_elm._decomposition._scan import _genotypes, term_budget
@@ -97,3 +98,23 @@ def test_cross_fitted_polygenic_v_a_with_and_without_linkage(linked):
     for key in ("additive", "genetic"):
         assert abs(vc[key][0] - truth[key]) < 3.5 * se[key][0]
     assert se["additive"][0] < 0.1
+
+
+def test_codes_and_floats_give_the_same_cross_fit():
+    """Genotype codes with imputed calls (int8 and their corrections) give the float
+    genotypes' cross-fitted components, the loci left out estimated on all the samples."""
+    rng = np.random.default_rng(4)
+    Z = rng.choice([0.0, 1.0, 2.0], p=[0.25, 0.5, 0.25], size=(600, 900))
+    Z[rng.random(Z.shape) < 0.01] = 0.7  # imputed calls: corrections of the codes
+    a, y = _polygenic(rng, Z)
+    F = Z @ a
+    R = (y - y.mean() - F + F.mean())[:, None]
+    results = []
+    for inputs in (Z, compact(Z)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            fit = screened_fit(inputs, F[:, None], R, np.array([y.var()]), crossfit=True)
+        results.append([fit.components[key][0] for key in ("additive", "epistatic", "genetic")]
+                       + [fit.components_se["additive"][0]])
+    assert results[0][0] > 0.1
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-4, atol=1e-8)
