@@ -40,12 +40,49 @@ TAGGED = 1.1
 
 
 def screen_loci(G, target, n_loci, level=None):
-    """At most ``n_loci`` loci by forward screening of ``target``, sorted, and their Gram
-    matrix (every varying locus if they fit and no ``level`` is given; the Gram matrix is
-    then None).  Each round's Gram matrix extends the last's: the loci chosen before stay
-    first.  With ``level``, a round takes only the loci whose z-score on what the loci
-    before it leave of ``target`` passes Bonferroni's bound at ``level`` over the varying
-    loci, and screening stops at a round that takes none."""
+    """At most ``n_loci`` loci by forward screening of ``target``.
+
+    In :data:`ROUNDS` rounds, each taking up to a further ``n_loci / ROUNDS`` loci, those of
+    largest ``|corr(z_j, r)|`` with what the loci chosen before leave of ``target``, ``r``.
+    With ``level``, a round takes only the loci whose z-score ``sqrt(n) |corr(z_j, r)|``
+    passes Bonferroni's bound at ``level`` over the varying loci, and screening stops at a
+    round where none does.
+
+    Parameters
+    ----------
+    G : Bunch
+        The samples' inputs (``Z``, ``mean``, ``norms``, as from ``_genotypes``).
+    target : ndarray of shape (n,)
+        The centred target.
+    n_loci : int
+        The most loci to take.
+    level : float, default=None
+        Family-wise level of the loci taken; None takes ``n_loci`` loci.
+
+    Returns
+    -------
+    loci : ndarray of int
+        The loci, sorted (every varying locus where they fit and ``level`` is None).
+    gram : ndarray of shape (s, s) or None
+        Their centred columns' Gram matrix (None where every varying locus was taken
+        without screening).
+
+    Examples
+    --------
+    One locus of large effect among 50 on 200 samples:
+
+    >>> import numpy as np
+    >>> from sklearn_elm._decomposition._crossfit import screen_loci
+    >>> from sklearn_elm._decomposition._scan import _genotypes
+    >>> rng = np.random.default_rng(0)
+    >>> Z = rng.choice([-1.0, 1.0], size=(200, 50))
+    >>> y = Z[:, 7] + rng.normal(size=200)
+    >>> G = _genotypes(Z, False)
+    >>> screen_loci(G, y - y.mean(), 2, level=0.05)[0]
+    array([7])
+    >>> screen_loci(G, y - y.mean(), 6)[0].size
+    6
+    """
     norms = G.norms
     varying = np.flatnonzero(norms > 0)
     if level is None and varying.size <= n_loci:
@@ -60,12 +97,15 @@ def screen_loci(G, target, n_loci, level=None):
         score = np.abs(covariance) / np.where(norms > 0, norms, np.inf)
         score[norms == 0] = -1.0
         score[chosen] = -1.0
-        take = n_loci * r // ROUNDS - chosen.size
+        take = max(n_loci * r // ROUNDS - chosen.size, 0)
         if level is not None:  # a z-score is the score over the residual's spread
             spread = np.sqrt(residual @ residual / len(residual))
-            take = min(take, int(np.count_nonzero(score > critical * spread)))
-            if take == 0:
+            passing = int(np.count_nonzero(score > critical * spread))
+            if passing == 0:
                 break
+            take = min(max(take, 1), passing, n_loci - chosen.size)
+        if take == 0:
+            continue
         chosen = np.concatenate([chosen, np.argpartition(-score, take)[:take]])
         L = Terms(G, chosen)
         gram = L.gram(known=gram)
@@ -76,9 +116,30 @@ def screen_loci(G, target, n_loci, level=None):
 
 
 def split_halves(G):
-    """The inputs of the even and of the odd samples, each with its own means and norms
-    (:func:`~._scan._genotypes`): alternate samples, so that samples stored in groups
-    (families, populations) are split between the halves."""
+    """The inputs of the even and of the odd samples, each with its own means and norms.
+
+    Alternate samples, so that samples stored in groups (families, populations) are split
+    between the halves.
+
+    Parameters
+    ----------
+    G : Bunch
+        The samples' inputs (:func:`~._scan._genotypes`).
+
+    Returns
+    -------
+    list of Bunch
+        The even samples' inputs and the odd samples'.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._decomposition._crossfit import split_halves
+    >>> from sklearn_elm._decomposition._scan import _genotypes
+    >>> even, odd = split_halves(_genotypes(np.arange(10.0).reshape(5, 2), False))
+    >>> even.Z.tolist(), odd.mean.tolist()
+    ([[0.0, 1.0], [4.0, 5.0], [8.0, 9.0]], [4.0, 5.0])
+    """
     n = len(G.Z)
     return [_genotypes(take_rows(G.Z, np.arange(h, n, 2)), True) for h in (0, 1)]
 
@@ -131,9 +192,12 @@ def crossfit_components(G, halves, scan_loci, Yc, tested):
     and the loci left out, a remainder of what they tag, are estimated on each half from
     what its fit leaves of its ``y``; where they do not (linkage equilibrium), each locus
     fixed costs a degree of freedom and buys only its own effect, so a half fixes only the
-    loci its ``y`` shows at a family-wise :data:`ALPHA`, and the loci left out are
-    estimated on all the samples, given each half's terms (the moment estimate's
-    precision grows as the square of the samples).
+    loci its ``y`` shows at a family-wise :data:`ALPHA`, and where both halves do, the loci
+    left out are estimated on all the samples, given each half's terms (the moment
+    estimate's precision grows as the square of the samples; the terms were chosen on the
+    other half's ``y``, whose noise the few loci passing Bonferroni's bound fit little of).
+    The two estimates share their samples, so their error is their mean error; it is
+    combined with the halves' components' as independent.
 
     Parameters
     ----------
@@ -152,6 +216,24 @@ def crossfit_components(G, halves, scan_loci, Yc, tested):
     -------
     part, error : dict
         The components (``additive``, ``epistatic``, ``genetic``) and their errors.
+
+    Examples
+    --------
+    Every one of 400 independent loci additive, on 600 samples (300 a half): the halves fix
+    few loci, and what the others carry is estimated on all the samples.
+
+    >>> import numpy as np
+    >>> from sklearn_elm._decomposition._crossfit import crossfit_components, split_halves
+    >>> from sklearn_elm._decomposition._scan import _genotypes
+    >>> rng = np.random.default_rng(0)
+    >>> Z = rng.choice([-1.0, 0.0, 1.0], size=(600, 400))
+    >>> g = Z @ rng.normal(scale=0.05, size=400)
+    >>> y = g + rng.normal(size=600)
+    >>> G = _genotypes(Z, False)
+    >>> part, error = crossfit_components(G, split_halves(G), np.arange(400), y - y.mean(),
+    ...                                   np.empty((0, 2), dtype=np.intp))
+    >>> bool(abs(part["additive"] - g.var()) < 2 * error["additive"]), part["epistatic"]
+    (True, np.float64(0.0))
     """
     parts, errors, left, designs = [], [], [], []
     for k in (0, 1):
