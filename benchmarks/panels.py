@@ -17,10 +17,11 @@ test.  Per row:
   against the realised truth on the training samples, for the decomposer, for REML A+AA
   (its ``variance_components_``) and for the oracle, least squares of y on the true support
   (the true QTL and pair products, noise-corrected);
-* ``prec``: top-k pair precision (k = the true pairs) of the decomposer, of the exhaustive
-  marginal scan of y on every centred product (what ``plink --epistasis`` does), and of the
-  oracle (the true pair effects plus least squares' sampling error, ranked among as many null
-  pairs as the panel has);
+* ``prec``: top-k pair precision (k = the true pairs) of the decomposer's epistasis matrix
+  (the network's pair effects), of its pair tests (``pair_tests_``, by p-value: what its FDR
+  list ranks by), of the exhaustive marginal scan of y on every centred product (what ``plink
+  --epistasis`` does), and of the oracle (the true pair effects plus least squares' sampling
+  error, ranked among as many null pairs as the panel has);
 * ``add r``: correlation of the decomposer's additive effects with the true average effects;
 * time (s) and peak resident memory (GB) per step: train, decompose, GBLUP A, GBLUP A+AA.
 
@@ -148,6 +149,16 @@ def oracle_precision(Zc, y, g, data, rng):
     return float(np.mean(top < k))
 
 
+def tests_precision(tests, data):
+    """Top-k precision of the decomposer's pair tests (self terms left out), by p-value."""
+    truth = np.triu(data.epistasis[0], 1) != 0
+    k = int(truth.sum())
+    if k == 0 or tests is None:
+        return np.nan
+    pairs = tests.pairs[tests.pairs[:, 0] != tests.pairs[:, 1]][:k]
+    return float(np.sum(truth[pairs[:, 0], pairs[:, 1]]) / k)
+
+
 def precision(E, data):
     """Top-k precision of a symmetric pair matrix against the true pairs."""
     truth = np.triu(data.epistasis[0], 1) != 0
@@ -228,7 +239,8 @@ def run_row(row, args, seed):
         "r2": [r2(net.predict(G[~train])), ceiling, reference, r2(gblup_a.predict(Z[~train])),
                r2(gblup_aa.predict(Z[~train]))],
         "errors": errors,
-        "precision": [precision(dec.epistasis_matrix_, data),
+        "precision": [precision(dec.epistasis_matrix_, data), tests_precision(
+                          dec.pair_tests_, data) if arch == "sparse" else np.nan,
                       precision(scan, data) if scan is not None else np.nan,
                       oracle_prec],
         "add_r": float(np.corrcoef(dec.additive_effects_, alpha)[0, 1]),
@@ -268,7 +280,7 @@ def main():
         panel, n, p, arch, h2 = text.split(",")
         rows.append((panel, int(n), int(p), arch, float(h2)))
     print("| panel n p arch h2 | estimators | net r2, ceil, ref, A r2, AA r2 | "
-          "dV_A dV_AA dV_G: ELM | REML A+AA | oracle | prec: ELM scan oracle | add r | "
+          "dV_A dV_AA dV_G: ELM | REML A+AA | oracle | prec: ELM tests scan oracle | add r | "
           "time / peak memory |")
     for row in rows:
         print_row(run_row(row, args, args.seed))
