@@ -1,6 +1,5 @@
 """Tests of the moment estimate of what the loci a screened fit leaves out carry."""
 
-import warnings
 
 import numpy as np
 import pytest
@@ -9,7 +8,6 @@ from sklearn_elm._decomposition._codes import compact
 from sklearn_elm._decomposition._lstsq import least_squares
 from sklearn_elm._decomposition._rest import add_left_out, rest_variance
 from sklearn_elm._decomposition._scan import _genotypes
-from sklearn_elm._decomposition._screening import screened_fit
 from sklearn_elm._decomposition._selection import _parts
 from sklearn_elm._decomposition._terms import Terms
 from sklearn_elm.metrics import true_variance_components
@@ -77,31 +75,6 @@ def test_nothing_left_out_adds_nothing():
     G = _genotypes(Z, False)
     X, fit, _ = _fit(G, np.arange(5), y)
     assert rest_variance(G, X, fit, y) == (0.0, 0.0)
-
-
-@pytest.mark.parametrize("seed", [0, 1])
-def test_cross_fitted_components_of_a_polygenic_trait(seed):
-    """Every one of 1,000 loci additive on 1,200 samples, and a network that memorised 70 %
-    of the noise: cross-fitted, each half fits the loci the other chose and estimates what the
-    rest carry, and V_A is the sample's within chance (the loci chosen alone miss half)."""
-    n, p = 1200, 1000
-    rng = np.random.default_rng(seed)
-    Z = rng.choice([-1.0, 0.0, 1.0], p=[0.25, 0.5, 0.25], size=(n, p))
-    a = rng.normal(scale=np.sqrt(0.5 / (0.5 * p)), size=p)
-    g = Z @ a
-    noise = rng.normal(scale=np.sqrt(0.5), size=n)
-    y = g + noise
-    F = g + 0.7 * noise
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        fit = screened_fit(Z, F[:, None], (y - y.mean() - F + F.mean())[:, None],
-                           np.array([y.var()]), crossfit=True)
-    truth = true_variance_components(Z, a, np.zeros((p, p)), phenotypes=y)
-    vc, se = fit.components, fit.components_se
-    for key in ("additive", "genetic"):
-        assert abs(vc[key][0] - truth[key]) < 3.5 * se[key][0]
-    assert se["additive"][0] < 0.2
-
 
 
 def test_left_out_noise_adds_nothing_on_average():
