@@ -235,14 +235,17 @@ def crossfit_components(G, halves, scan_loci, Yc, tested):
     >>> bool(abs(part["additive"] - g.var()) < 2 * error["additive"]), part["epistatic"]
     (True, np.float64(0.0))
     """
+    ys = [Yc[k::2] - Yc[k::2].mean() for k in (0, 1)]
+    budgets = [term_budget(len(B.Z), int(np.count_nonzero(B.norms))) for B in halves]
+    # the loci each half fixes for the other; whether the loci left out are estimated on
+    # all the samples (both halves in linkage equilibrium) or on each half
+    fixed = [_half_loci(halves[1 - k], ys[1 - k], budgets[k][0]) for k in (0, 1)]
+    shared = all(unlinked for _, unlinked in fixed)
     parts, errors, left, designs = [], [], [], []
     for k in (0, 1):
-        A, B = halves[1 - k], halves[k]
-        yA, yB = Yc[1 - k :: 2], Yc[k::2]
-        yA, yB = yA - yA.mean(), yB - yB.mean()
-        n_loci, n_pairs = term_budget(len(B.Z), int(np.count_nonzero(B.norms)))
-        loci, unlinked = _half_loci(A, yA, n_loci)
-        loci = loci[B.norms[loci] > 0]
+        A, B, yA, yB = halves[1 - k], halves[k], ys[1 - k], ys[k]
+        n_pairs = budgets[k][1]
+        loci = fixed[k][0][B.norms[fixed[k][0]] > 0]
         pairs = _scan_pairs(_scan_basis(A, scan_loci), yA, set(), n_pairs)
         taken = set(pairs)
         proposed = [pair for pair in map(tuple, tested[: n_pairs // 2].tolist())
@@ -265,14 +268,13 @@ def crossfit_components(G, halves, scan_loci, Yc, tested):
         part["genetic"] = _genetic(X, final)
         parts.append(part)
         errors.append(screened_component_se(X, s, final))
-        left.append(rest_variance(B, X, final, yB))
-        designs.append((unlinked, X.loci, X.pairs))
+        if shared:
+            designs.append((X.loci, X.pairs))
+        else:
+            left.append(rest_variance(B, X, final, yB))
     part = Bunch(**{key: (parts[0][key] + parts[1][key]) / 2 for key in parts[0]})
     error = {key: np.hypot(errors[0][key], errors[1][key]) / 2 for key in errors[0]}
-    if not all(unlinked for unlinked, _, _ in designs):
-        return add_left_out(part, error, left)
-    left = []
-    for _, loci, pairs in designs:
+    for loci, pairs in designs:
         X = Terms(G, loci, pairs)
         left.append(rest_variance(G, X, least_squares(X, Yc, Yc), Yc))
-    return add_left_out(part, error, left, shared=True)
+    return add_left_out(part, error, left, shared=shared)
