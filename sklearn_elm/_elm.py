@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._gates import gate_of, implied_gate
-from ._network import eval_output
+from ._network import eval_output, linear_skip_of
 
 __all__ = ["equivalent_linear_map"]
 
@@ -110,6 +110,17 @@ def elm_steps(module):
             steps.append(("gate", name, layer, *gate))
     if not any(kind == "linear" for kind, *_ in steps):
         raise ValueError("The module has no nn.Linear layer: nothing to map.")
+    skip = linear_skip_of(module)
+    if skip is not None and skip.bias is not None:
+        raise ValueError(
+            f"The linear skip path ({skip}) has a bias: f(x) = J(x) x is exact only for "
+            "bias-free networks. Build it with bias=False."
+        )
+    if skip is not None and (skip.in_features, skip.out_features) != io_sizes(steps):
+        raise ValueError(
+            f"The linear skip path ({skip}) does not match the layers, which map "
+            f"{io_sizes(steps)[0]} inputs to {io_sizes(steps)[1]} outputs."
+        )
     return steps
 
 
@@ -293,6 +304,7 @@ def elm_batches(module, X, *, batch_size=None, method="closed_form", check_forwa
     if method not in ("closed_form", "autograd"):
         raise ValueError(f"method must be 'closed_form' or 'autograd', got {method!r}.")
     steps = elm_steps(module)
+    skip = linear_skip_of(module)
     x_all = _module_tensor(steps, X)
     n = x_all.shape[0]
     if batch_size is not None and int(batch_size) < 1:
@@ -309,6 +321,8 @@ def elm_batches(module, X, *, batch_size=None, method="closed_form", check_forwa
             with torch.no_grad():
                 f, gates = _forward_gates(steps, x)
                 J = jacobian(steps, gates, x.shape[0])
+        if skip is not None:  # forward(x) = layers(x) + skip(x): J(x) gains skip's weight
+            f, J = f + F.linear(x, skip.weight.detach()), J + skip.weight.detach()
         if check_forward and start == 0 and type(module) is not nn.Sequential:
             _check_forward_is_layers(module, x[:64], f[:64])
         yield x, f.detach(), J.detach()
@@ -330,7 +344,8 @@ def _check_forward_is_layers(module, x, f):
         f"The forward of {type(module).__name__} is not its stack of layers ({detail}): "
         "the equivalent linear map covers only the layers, so it would not be exact for "
         "the module. Put every operation of the forward pass in the nn.Sequential "
-        "(`layers`), bias-free."
+        "(`layers`), bias-free, and a linear path beside it in `skip` (a bias-free "
+        "nn.Linear added to the output)."
     )
 
 
@@ -389,8 +404,9 @@ def equivalent_linear_map(
     ----------
     module : torch.nn.Module
         An ``nn.Sequential``, or a module whose ``layers`` attribute is one and
-        whose forward is ``layers(x)`` (such as
-        :class:`~sklearn_elm.nn.GatedMLP`), made of bias-free
+        whose forward is ``layers(x)``, or ``layers(x) + skip(x)`` with a
+        bias-free ``nn.Linear`` linear path ``skip`` (such as
+        :class:`~sklearn_elm.nn.GatedMLP`), the layers made of bias-free
         ``nn.Linear`` layers, ReLU / LeakyReLU / SiLU / GELU activations,
         ``nn.Dropout`` (treated as the identity, as in evaluation mode) and
         ``nn.Identity``.

@@ -17,7 +17,7 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 
-from ._network import GatedMLP
+from ._network import GatedMLP, linear_skip_of
 
 __all__ = ["average_networks", "fit_members", "member_seeds", "member_spread"]
 
@@ -130,7 +130,8 @@ def average_networks(members):
     modules = [net.module_ for net in nets]
     if not all(type(m) is GatedMLP for m in modules):
         raise ValueError("average_networks averages GatedMLP networks (NeuralGPRegressor's).")
-    shapes = {tuple(tuple(layer.weight.shape) for layer in _linears(m)) for m in modules}
+    shapes = {(tuple(tuple(layer.weight.shape) for layer in _linears(m)),
+               linear_skip_of(m) is None) for m in modules}
     scalings = {(np.asarray(n.intercept_).tobytes(), np.asarray(n.target_scale_).tobytes())
                 for n in nets}
     if len(shapes) != 1 or len(scalings) != 1:
@@ -158,6 +159,10 @@ def average_networks(members):
             else:
                 value = torch.block_diag(*weights)
             target.weight.copy_(value)
+        skips = [linear_skip_of(m) for m in modules]
+        if skips[0] is not None:  # the linear paths add up: their average is the average's
+            linear_skip_of(net.module_).weight.copy_(torch.stack(
+                [skip.weight.detach().to(target.weight.device) for skip in skips]).mean(dim=0))
     net.module_.eval()
     return average
 

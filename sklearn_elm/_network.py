@@ -51,11 +51,19 @@ class GatedMLP(nn.Module):
         Slope of ``leaky_relu`` for negative inputs; ignored otherwise.
     dropout : float, default=0.0
         Dropout probability after each hidden activation (training only).
+    linear_skip : bool, default=False
+        Add a bias-free linear path from the inputs to the outputs beside the
+        stack, ``forward(x) = layers(x) + skip(x)``: the additive part of a
+        polygenic trait, which :class:`~sklearn_elm.NeuralGPRegressor`
+        penalises by ridge rather than by the path norm.  The map stays exact,
+        ``J(x) = J_layers(x) + skip.weight``.
 
     Attributes
     ----------
     layers : torch.nn.Sequential
         The stack of linear, activation and dropout modules.
+    skip : torch.nn.Linear or None
+        The linear path (``linear_skip=True``), initialised at 0; None otherwise.
 
     See Also
     --------
@@ -70,6 +78,8 @@ class GatedMLP(nn.Module):
     torch.Size([3, 2])
     >>> any(m.bias is not None for m in net.modules() if isinstance(m, torch.nn.Linear))
     False
+    >>> GatedMLP(4, 2, hidden_sizes=(8,), linear_skip=True).skip.weight.shape
+    torch.Size([2, 4])
     """
 
     def __init__(
@@ -80,6 +90,7 @@ class GatedMLP(nn.Module):
         activation="relu",
         negative_slope=0.01,
         dropout=0.0,
+        linear_skip=False,
     ):
         super().__init__()
         if activation not in ACTIVATIONS:
@@ -106,10 +117,15 @@ class GatedMLP(nn.Module):
                 layers.append(nn.Dropout(dropout))
         layers.append(nn.Linear(sizes[-1], int(n_outputs), bias=False))
         self.layers = nn.Sequential(*layers)
+        self.skip = None
+        if linear_skip:
+            self.skip = nn.Linear(sizes[0], int(n_outputs), bias=False)
+            nn.init.zeros_(self.skip.weight)
 
     def forward(self, X):
         """Map a batch of inputs of shape (n, n_features) to (n, n_outputs)."""
-        return self.layers(X)
+        out = self.layers(X)
+        return out if self.skip is None else out + self.skip(X)
 
 
 def l1_path_norm(module):
@@ -129,8 +145,10 @@ def l1_path_norm(module):
     module : torch.nn.Module
         A network whose :class:`torch.nn.Linear` layers are applied one after
         the other, in registration order, with activations in between (no
-        skip connections or branches: only mismatched sizes are detected).
-        Biases are not counted.
+        branches: only mismatched sizes are detected).  Biases are not
+        counted.  Of a module with a ``layers`` stack (such as
+        :class:`GatedMLP`), only the stack is: its linear ``skip`` path is no
+        path through hidden units, and is penalised on its own.
 
     Returns
     -------
@@ -153,7 +171,8 @@ def l1_path_norm(module):
     >>> l1_path_norm(net).item()  # 3 * (1 + 1) + 0.5 * 2
     7.0
     """
-    layers = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    stack = module.layers if isinstance(getattr(module, "layers", None), nn.Module) else module
+    layers = [m for m in stack.modules() if isinstance(m, nn.Linear)]
     if not layers:
         raise ValueError(f"{type(module).__name__} has no nn.Linear layer to take a path norm of.")
     paths = torch.ones(layers[0].in_features, dtype=layers[0].weight.dtype,
@@ -168,6 +187,21 @@ def l1_path_norm(module):
             )
         paths = layer.weight.abs() @ paths
     return paths.sum()
+
+
+def linear_skip_of(module):
+    """The module's linear ``skip`` path (an ``nn.Linear`` beside its ``layers``), or None.
+
+    Examples
+    --------
+    >>> from sklearn_elm._network import GatedMLP, linear_skip_of
+    >>> linear_skip_of(GatedMLP(3, hidden_sizes=(4,))) is None
+    True
+    >>> linear_skip_of(GatedMLP(3, hidden_sizes=(4,), linear_skip=True))
+    Linear(in_features=3, out_features=1, bias=False)
+    """
+    skip = getattr(module, "skip", None)
+    return skip if isinstance(skip, nn.Linear) else None
 
 
 def eval_output(module, x):

@@ -81,3 +81,23 @@ def _unavailable(reason):
         raise AttributeError(reason)
 
     return check
+
+
+def _check_linear_penalty(linear_penalty, skip):
+    """Raise a ValueError unless ``linear_penalty`` is ``"auto"``, None or a finite number
+    >= 0, or where a number is given for a module without a linear path ``skip``."""
+    if linear_penalty is None or (isinstance(linear_penalty, str) and linear_penalty == "auto"):
+        return
+    if not (isinstance(linear_penalty, numbers.Real) and not isinstance(linear_penalty, bool)
+            and np.isfinite(linear_penalty) and linear_penalty >= 0):
+        raise ValueError(
+            f"linear_penalty must be 'auto', None or a finite number >= 0, got "
+            f"{linear_penalty!r}."
+        )
+    if skip is None:
+        raise ValueError(
+            f"linear_penalty={linear_penalty!r} weighs the module's linear path, but the module "
+            "has none: use GatedMLP (module__linear_skip=True) or a module with a bias-free "
+            "nn.Linear `skip`, or set linear_penalty=None."
+        )
+

@@ -62,10 +62,12 @@ def _training_arrays(dataset):
 
 def _seedable_layers(module):
     """The two linear layers and the ``|u|`` scale of a one-hidden-layer ReLU or leaky-ReLU
-    network (``relu(u) + relu(-u) = s |u|``), or None for any other module."""
-    layers = [m for m in module.modules() if isinstance(m, nn.Linear)]
-    acts = [m for m in module.modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU, nn.SiLU,
-                                                          nn.GELU))]
+    network (``relu(u) + relu(-u) = s |u|``), or None for any other module; of a module
+    with a ``layers`` stack, the stack's (a linear skip path beside it takes no pair)."""
+    stack = module.layers if isinstance(getattr(module, "layers", None), nn.Module) else module
+    layers = [m for m in stack.modules() if isinstance(m, nn.Linear)]
+    acts = [m for m in stack.modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU, nn.SiLU,
+                                                         nn.GELU))]
     if len(layers) != 2 or len(acts) != 1 or any(m.bias is not None for m in layers):
         return None
     if isinstance(acts[0], nn.ReLU):

@@ -88,7 +88,8 @@ class Analysis:
         The false discovery rate of ``significant_pairs``.
     network : dict
         The trained network: ``hidden_sizes``, ``max_epochs``,
-        ``epochs_trained``, ``path_penalty``.
+        ``epochs_trained``, ``path_penalty``, and ``linear_path``, per trait
+        whether its linear path is used (``NeuralGPRegressor.linear_penalty_``).
     timings : dict of str to float
         Seconds per step.
     recovery : dict or None
@@ -324,9 +325,11 @@ def _hidden_sizes(reg):
 
 def _summary(reg):
     """The trained network, as the report's run line shows it."""
+    ridge = getattr(reg, "linear_penalty_", None)
     return {"hidden_sizes": " x ".join(map(str, _hidden_sizes(reg))),
             "max_epochs": reg.max_epochs, "epochs_trained": len(reg.history_),
-            "path_penalty": float(reg.path_penalty_)}
+            "path_penalty": float(reg.path_penalty_),
+            "linear_path": [] if ridge is None else [bool(np.isfinite(r)) for r in ridge]}
 
 
 def _recovery(data, Z_train, Y_train, additive, epistasis):

@@ -96,8 +96,8 @@ def test_clone_pickle_set_params(data):
     restored = pickle.loads(pickle.dumps(reg))
     np.testing.assert_allclose(restored.predict(X), reg.predict(X))
     reg.set_params(module__hidden_sizes=(4, 3)).fit(X, Y)
-    widths = [m.out_features for m in reg.module_.modules() if isinstance(m, torch.nn.Linear)]
-    assert widths == [4, 3, 2]
+    widths = [m.out_features for m in reg.module_.layers if isinstance(m, torch.nn.Linear)]
+    assert widths == [4, 3, 2] and reg.module_.skip.out_features == 2
     with pytest.raises(ValueError, match="activation must be one of .* got 'tanh'"):
         reg.set_params(module__activation="tanh").fit(X, Y)
 

@@ -133,7 +133,7 @@ def test_no_seeding_on_warm_start_or_when_off():
 def test_other_modules_are_left_as_initialised(module_kwargs):
     X, y = _pair_data()
     torch.manual_seed(0)
-    plain = GatedMLP(X.shape[1], 1, **module_kwargs)
+    plain = GatedMLP(X.shape[1], 1, linear_skip=True, **module_kwargs)
     torch.manual_seed(0)
     module, seeding = _seeded_module(X, y[:, None], n_pairs=2, **module_kwargs)
     assert not seeding.seeded_ and seeding.pairs_ == []

@@ -1,0 +1,255 @@
+"""Whether the network gets a linear path, its ridge penalty and its start, from the training data.
+
+A polygenic trait (every locus with a small effect) is what the l1 path norm fits worst: it
+prices each effect by its absolute size, so that many small effects are shrunk to nothing
+while the network fits noise elsewhere.  Best linear unbiased prediction (GBLUP, rrBLUP) fits
+them by ridge, with the penalty ``V_E / sigma_b^2`` that REML estimates.
+:class:`~sklearn_elm.nn.GatedMLP` with ``linear_skip=True`` carries such a ridge-penalised
+linear path beside its hidden units.
+
+On a sparse trait the same path costs accuracy: a ridge penalty at the trait's additive
+variance prices its few large effects below the path norm, so the path takes them from the
+hidden units and spreads noise over every locus.  So the data choose, per output, by
+:data:`FOLDS`-fold cross-validation on the training rows: the path is used where GBLUP predicts
+the held-out rows better than the best lasso of a path of penalties (the sparse linear model
+closest to the network's prior), and held at 0 otherwise.
+
+The training objective is the mean squared error on the standardised targets, so the ridge
+weight of a used path is ``(V_E / V_A) c / n`` (REML's ratio, averaged over the folds), where
+``c = sum_j var(x_j)`` is the additive kernel's scale (``K = Z Z^T / c``: marker effects of
+variance ``V_A / c``) and ``n`` the samples trained on: at ``n`` times it, the minimiser of the
+linear path alone is the BLUP.
+The path starts at the folds' average BLUP marker effects.
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import Bunch
+
+__all__ = ["REML_SAMPLES", "hold_gradients", "linear_path_start", "ridge_term",
+           "start_linear_path"]
+
+#: Samples the choice reads at most (evenly spaced over the training split): REML on ``m``
+#: samples costs ``O(m^2 p)`` (``O(m p^2)`` below ``p = m``), and the penalty, a variance
+#: ratio, needs no more.
+REML_SAMPLES = 6000
+
+#: Folds of the cross-validation that chooses between GBLUP and the lasso.
+FOLDS = 3
+
+#: Fewer rows than this choose no path: too few to tell the models apart.
+MIN_ROWS = 100
+
+#: Penalties of the lasso path, from the largest useful one down to ``LASSO_EPS`` times it.
+N_LASSO = 12
+LASSO_EPS = 2e-2
+
+#: Tolerance of the lasso's coordinate descent: a choice between models needs no more.
+LASSO_TOL = 1e-3
+
+
+def linear_path_start(X, Y, n_train):
+    """Ridge weight and starting weights of the linear path, per output.
+
+    Parameters
+    ----------
+    X : ndarray of shape (m, p)
+        Training inputs (or an even sample of them); with fewer than :data:`MIN_ROWS`
+        rows, no output takes the path.
+    Y : ndarray of shape (m, k)
+        The standardised training targets of the same rows.
+    n_train : int
+        Samples the network trains on (its loss averages over them).
+
+    Returns
+    -------
+    Bunch
+        ``penalty`` (k,): ridge weight of each output's row of the path, in the loss's
+        units, ``inf`` where the path is held at 0; ``weight`` (k, p): the path's start,
+        GBLUP's marker effects (0 where held); ``blup_r2`` and ``lasso_r2`` (k,): the
+        cross-validated r2 of GBLUP and of the best lasso, which decided.
+
+    Examples
+    --------
+    A polygenic trait, every one of 200 loci with a small effect, takes the path; a trait
+    of two loci does not:
+
+    >>> import numpy as np
+    >>> from sklearn_elm._linear_path import linear_path_start
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.choice([-1.0, 0.0, 1.0], size=(800, 200))
+    >>> dense = X @ rng.normal(scale=0.06, size=200)
+    >>> sparse = X[:, 3] - X[:, 7]
+    >>> Y = np.column_stack([dense, sparse]) + rng.normal(scale=0.9, size=(800, 2))
+    >>> start = linear_path_start(X, (Y - Y.mean(0)) / Y.std(0), n_train=800)
+    >>> np.isfinite(start.penalty).tolist(), start.weight.shape
+    ([True, False], (2, 200))
+    """
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64).reshape(len(X), -1)
+    k = Y.shape[1]
+    if len(X) < MIN_ROWS:
+        nothing = np.full(k, np.nan)
+        return Bunch(penalty=np.full(k, np.inf), weight=np.zeros((k, X.shape[1])),
+                     blup_r2=nothing, lasso_r2=nothing.copy())
+    if len(X) > REML_SAMPLES:
+        rows = np.linspace(0, len(X) - 1, REML_SAMPLES).astype(np.intp)
+        X, Y = X[rows], Y[rows]
+    fold = np.arange(len(X)) % FOLDS
+    blup_error, lasso_error = np.zeros(k), np.zeros((N_LASSO, k))
+    ratio, weight = np.zeros(k), np.zeros((k, X.shape[1]))
+    for f in range(FOLDS):
+        fit, held = fold != f, fold == f
+        blup = _fit_blup(X[fit], Y[fit])
+        pred = np.asarray(blup.predict(X[held])).reshape(-1, k)
+        blup_error += ((Y[held] - pred) ** 2).sum(axis=0)
+        lasso_error += _lasso_errors(X[fit], Y[fit], X[held], Y[held])
+        vc = blup.variance_components_
+        with np.errstate(divide="ignore"):
+            ratio += np.atleast_1d(vc.residual) / np.atleast_1d(vc.additive) / FOLDS
+        weight += np.asarray(blup.coef_, dtype=np.float64).reshape(k, -1) / FOLDS
+    total = ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
+    total = np.maximum(total, np.finfo(np.float64).tiny)
+    blup_r2, lasso_r2 = 1.0 - blup_error / total, 1.0 - lasso_error.min(axis=0) / total
+    used = (blup_r2 > lasso_r2) & np.isfinite(ratio)
+    penalty = np.full(k, np.inf)
+    penalty[used] = ratio[used] * _kernel_scale(X) / n_train
+    weight[~used] = 0.0
+    return Bunch(penalty=penalty, weight=weight, blup_r2=blup_r2, lasso_r2=lasso_r2)
+
+
+def _fit_blup(X, Y):
+    from ._gblup import GBLUPRegressor
+
+    return GBLUPRegressor(kernel="additive").fit(X, Y)
+
+
+def _kernel_scale(X):
+    """``c = sum_j var(x_j)``, the additive kernel's VanRaden scale."""
+    return float(X.var(axis=0).sum())
+
+
+def _lasso_errors(X, Y, X_held, Y_held):
+    """Squared errors on the held rows of the lasso path fitted on the others, summed per
+    penalty (rows) and output (columns); the penalties go from the largest useful one, where
+    every coefficient is 0, down to :data:`LASSO_EPS` times it."""
+    from sklearn.linear_model import lasso_path
+
+    mean, y_mean = X.mean(axis=0), Y.mean(axis=0)
+    Xc, Xh = X - mean, X_held - mean
+    errors = np.empty((N_LASSO, Y.shape[1]))
+    with warnings.catch_warnings():  # the path's weakest penalties need not converge
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for k in range(Y.shape[1]):
+            yc = Y[:, k] - y_mean[k]
+            largest = max(np.abs(Xc.T @ yc).max() / len(yc), np.finfo(np.float64).tiny)
+            alphas = np.geomspace(largest, LASSO_EPS * largest, N_LASSO)
+            _, coefs, _ = lasso_path(Xc, yc, alphas=alphas, tol=LASSO_TOL)
+            errors[:, k] = ((Y_held[:, k, None] - y_mean[k] - Xh @ coefs) ** 2).sum(axis=0)
+    return errors
+
+
+def start_linear_path(net, dataset_train):
+    """The ridge weights of ``net``'s linear path for this fit (and, from fresh weights, its
+    start), as :class:`~sklearn_elm.NeuralGPRegressor` sets them before the first epoch.
+
+    Parameters
+    ----------
+    net : NeuralGPRegressor
+        Initialised, its targets standardised (``n_outputs_`` set).
+    dataset_train : skorch Dataset or Subset
+        The training split.
+
+    Returns
+    -------
+    penalty : ndarray of shape (n_outputs,) or None
+        ``linear_penalty`` for every output where it is a number, ``linear_path_start``'s
+        where it is ``"auto"`` (``inf`` for a row held at 0, whose weights are set to 0); None
+        where the module has no linear path.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skorch.dataset import Dataset
+    >>> from sklearn_elm import NeuralGPRegressor
+    >>> from sklearn_elm._linear_path import start_linear_path
+    >>> net = NeuralGPRegressor(module__n_features=3, module__n_outputs=1, linear_penalty=0.5)
+    >>> net = net.initialize()
+    >>> net.n_outputs_ = 1
+    >>> start_linear_path(net, Dataset(np.zeros((4, 3), np.float32), np.zeros((4, 1))))
+    array([0.5])
+    """
+    import torch
+
+    from ._network import linear_skip_of
+    from ._seeding import _training_arrays
+
+    skip = linear_skip_of(net.module_)
+    if skip is None:
+        return None
+    if not isinstance(net.linear_penalty, str):
+        return np.full(net.n_outputs_, float(net.linear_penalty))
+    arrays = _training_arrays(dataset_train)
+    if arrays is None:
+        raise ValueError(
+            "linear_penalty='auto' estimates the linear path's penalty from the training "
+            "arrays, and this dataset does not hold numpy arrays: give linear_penalty a "
+            "number, or None to train without the path."
+        )
+    X, Y, rows = arrays
+    if len(rows) > REML_SAMPLES:  # before indexing: no copy of the whole split
+        rows = rows[np.linspace(0, len(rows) - 1, REML_SAMPLES).astype(np.intp)]
+    X = X[rows]
+    if not np.isfinite(X).all():  # no path; training names the samples in its error
+        return np.full(net.n_outputs_, np.inf)
+    start = linear_path_start(X, Y[rows], len(dataset_train))
+    with torch.no_grad():
+        if getattr(net, "_fresh_init_", True):
+            skip.weight.copy_(torch.as_tensor(start.weight, dtype=skip.weight.dtype))
+        skip.weight[torch.as_tensor(~np.isfinite(start.penalty))] = 0.0
+    return start.penalty
+
+
+def ridge_term(module, penalty):
+    """``sum_k penalty[k] |skip.weight[k]|^2`` over the outputs of finite penalty, 0 without
+    a linear path or penalty.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sklearn_elm.nn import GatedMLP
+    >>> from sklearn_elm._linear_path import ridge_term
+    >>> net = GatedMLP(2, 2, hidden_sizes=(3,), linear_skip=True)
+    >>> with torch.no_grad():
+    ...     _ = net.skip.weight.fill_(1.0)
+    >>> float(ridge_term(net, np.array([0.5, np.inf])))
+    1.0
+    """
+    import torch
+
+    from ._network import linear_skip_of
+
+    skip = linear_skip_of(module)
+    if skip is None or penalty is None or not np.isfinite(penalty).any():
+        return 0.0
+    finite = np.isfinite(penalty)
+    weights = torch.as_tensor(np.where(finite, penalty, 0.0), dtype=skip.weight.dtype,
+                              device=skip.weight.device)
+    return (weights * skip.weight.pow(2).sum(dim=1)).sum()
+
+
+def hold_gradients(module, penalty):
+    """Zero the gradient of the linear path's rows of infinite ``penalty``: held at 0, with
+    no gradient Adam leaves them there (its moments stay 0)."""
+    import torch
+
+    from ._network import linear_skip_of
+
+    skip = linear_skip_of(module)
+    if penalty is None or skip is None or skip.weight.grad is None:
+        return
+    held = ~np.isfinite(penalty)
+    if held.any():
+        skip.weight.grad[torch.as_tensor(held, device=skip.weight.device)] = 0.0

@@ -1,0 +1,118 @@
+"""The network's linear path: exact in the map, out of the path norm, chosen by the data."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sklearn_elm import ELMDecomposer, GBLUPRegressor, NeuralGPRegressor, equivalent_linear_map
+from sklearn_elm._ensemble import average_networks, fit_members
+from sklearn_elm._linear_path import linear_path_start
+from sklearn_elm.nn import GatedMLP, l1_path_norm
+
+FAST = dict(module__hidden_sizes=(32,), max_epochs=60, batch_size=256)
+
+
+def _trait(n, p, kind, seed=0):
+    """Codes -1/0/+1 and a trait of h2 0.6: every locus additive, or two loci."""
+    rng = np.random.default_rng(seed)
+    X = rng.choice([-1.0, 0.0, 1.0], size=(n, p))
+    if kind == "polygenic":
+        g = X @ rng.normal(size=p)
+    else:
+        g = X[:, 3] - X[:, 7]
+    g = (g - g.mean()) / g.std()
+    y = np.sqrt(0.6) * g + np.sqrt(0.4) * rng.normal(size=n)
+    return X.astype(np.float32), y
+
+
+def _with_skip(seed=0, n_features=6, n_outputs=2):
+    torch.manual_seed(seed)
+    net = GatedMLP(n_features, n_outputs, hidden_sizes=(8,), linear_skip=True)
+    with torch.no_grad():
+        net.skip.weight.normal_()
+    return net
+
+
+def test_the_map_of_a_network_with_a_linear_path_is_exact():
+    net = _with_skip()
+    X = torch.randn(20, 6)
+    J, f, residual = equivalent_linear_map(net, X, return_output=True, return_residual=True)
+    np.testing.assert_allclose(f, net(X).detach().numpy(), atol=1e-5)
+    assert (residual < 1e-5).all()
+    # the path adds its weights to the map of the layers alone
+    J_layers = equivalent_linear_map(net.layers, X)
+    np.testing.assert_allclose(J - J_layers, np.broadcast_to(
+        net.skip.weight.detach().numpy(), J.shape), atol=1e-6)
+    np.testing.assert_allclose(J, equivalent_linear_map(net, X, method="autograd"), atol=1e-5)
+
+
+def test_a_linear_path_with_a_bias_or_the_wrong_size_is_rejected():
+    net = _with_skip()
+    net.skip = nn.Linear(6, 2, bias=True)
+    with pytest.raises(ValueError, match="linear skip path .* has a bias"):
+        equivalent_linear_map(net, torch.randn(3, 6))
+    net.skip = nn.Linear(5, 2, bias=False)
+    with pytest.raises(ValueError, match="does not match the layers, which map 6 inputs"):
+        equivalent_linear_map(net, torch.randn(3, 6))
+
+
+def test_the_path_norm_leaves_the_linear_path_out():
+    net = _with_skip()
+    assert l1_path_norm(net).item() == pytest.approx(l1_path_norm(net.layers).item())
+    with torch.no_grad():
+        net.skip.weight.mul_(10.0)
+    assert l1_path_norm(net).item() == pytest.approx(l1_path_norm(net.layers).item())
+
+
+def test_the_data_choose_the_path_per_output():
+    X, dense = _trait(1000, 200, "polygenic")
+    _, sparse = _trait(1000, 200, "sparse", seed=1)
+    Y = np.column_stack([dense, sparse])
+    start = linear_path_start(X, (Y - Y.mean(0)) / Y.std(0), n_train=1000)
+    assert np.isfinite(start.penalty).tolist() == [True, False]
+    assert start.blup_r2[0] > start.lasso_r2[0] and start.blup_r2[1] < start.lasso_r2[1]
+    assert np.all(start.weight[1] == 0) and np.any(start.weight[0] != 0)
+
+
+def test_the_path_brings_a_polygenic_trait_to_gblup():
+    X, y = _trait(1500, 1000, "polygenic", seed=2)
+    train, test = slice(0, 1200), slice(1200, None)
+    net = NeuralGPRegressor(random_state=0, **FAST).fit(X[train], y[train])
+    alone = NeuralGPRegressor(random_state=0, linear_penalty=None, **FAST).fit(X[train], y[train])
+    gblup = GBLUPRegressor(kernel="additive").fit(X[train], y[train])
+    assert np.isfinite(net.linear_penalty_).all() and alone.linear_penalty_ is None
+    assert alone.module_.skip is None
+    r2 = [m.score(X[test], y[test]) for m in (net, alone, gblup)]
+    # the network alone fits the 1,000 small effects poorly; with the path it predicts
+    # nearly as GBLUP does (which trains on the tenth the network holds out, too)
+    assert r2[0] > r2[1] + 0.05 and r2[0] > r2[2] - 0.06, r2
+
+
+def test_a_sparse_trait_holds_the_path_at_zero():
+    X, y = _trait(1000, 100, "sparse")
+    net = NeuralGPRegressor(random_state=0, **FAST).fit(X, y)
+    assert np.isinf(net.linear_penalty_).all()
+    assert torch.count_nonzero(net.module_.skip.weight) == 0
+
+
+def test_a_given_penalty_and_its_errors():
+    X, y = _trait(300, 20, "sparse")
+    net = NeuralGPRegressor(random_state=0, linear_penalty=0.01, **FAST).fit(X, y)
+    np.testing.assert_array_equal(net.linear_penalty_, [0.01])
+    assert torch.count_nonzero(net.module_.skip.weight) > 0
+    with pytest.raises(ValueError, match="linear_penalty must be 'auto', None or a finite"):
+        NeuralGPRegressor(linear_penalty=-1.0, **FAST).fit(X, y)
+    with pytest.raises(ValueError, match="the module has none"):
+        NeuralGPRegressor(linear_penalty=0.01, module__linear_skip=False, **FAST).fit(X, y)
+
+
+def test_a_network_with_a_path_decomposes_exactly_and_averages():
+    X, y = _trait(400, 20, "polygenic")
+    members = fit_members(NeuralGPRegressor(linear_penalty=0.01, random_state=0, **FAST),
+                          X, y, 2)
+    average = average_networks(members)
+    np.testing.assert_allclose(average.predict(X), np.mean([m.predict(X) for m in members], 0),
+                               atol=1e-5)
+    dec = ELMDecomposer(average, prefit=True).fit(X, y)
+    assert np.all(dec.elm_residual_ < 1e-4)
