@@ -224,7 +224,7 @@ def ridge_term(module, penalty):
     >>> net = GatedMLP(2, 2, hidden_sizes=(3,), linear_skip=True)
     >>> with torch.no_grad():
     ...     _ = net.skip.weight.fill_(1.0)
-    >>> float(ridge_term(net, np.array([0.5, np.inf])))
+    >>> ridge_term(net, np.array([0.5, np.inf])).item()
     1.0
     """
     import torch

@@ -108,10 +108,10 @@ class NeuralGPRegressor(NeuralNetRegressor):
         (``GatedMLP(linear_skip=True)``): the loss gains ``sum_k
         linear_penalty_[k] |skip.weight[k]|^2 / n_outputs``.  The path fits
         the many small effects of a polygenic trait, which the path norm fits
-        poorly.  ``"auto"``: a tenth of the training split held out, an output
-        uses the path where GBLUP predicts those rows better than the best
-        lasso, at GBLUP's penalty and from its marker effects (the science
-        page, "Training", says why); elsewhere the path is held at 0.  A
+        poorly.  ``"auto"``: an output uses the path where 3-fold
+        cross-validation on the training split finds GBLUP predicting better
+        than the best lasso, at GBLUP's penalty and from its marker effects
+        (the science page, "Training", says why); elsewhere it is held at 0.  A
         float is used for every output; None builds the module without the
         path.  Only a :class:`~sklearn_elm.nn.GatedMLP` module is built with
         one; another module keeps its own ``skip``, if any.
@@ -276,7 +276,8 @@ class NeuralGPRegressor(NeuralNetRegressor):
         ``train_split="auto"`` holds out 10 %, drawn with ``random_state``.
         ``fit`` calls this once, before the first epoch: besides splitting,
         it sets ``path_penalty_`` to ``path_penalty`` resolved for the size
-        of the training split, where the regularisation path starts.
+        of the training split, where the regularisation path starts, and
+        (in ``fit`` only) ``linear_penalty_`` and the linear path's start.
         Returns ``(dataset_train, dataset_valid)``, as skorch's method does.
         """
         if isinstance(self.train_split, str) and self.train_split == "auto":
@@ -288,7 +289,9 @@ class NeuralGPRegressor(NeuralNetRegressor):
         self.path_penalty_ = _start_path_penalty(
             self.path_penalty, len(split[0]), self.n_features_in_
         )
-        self.linear_penalty_ = start_linear_path(self, split[0])
+        if getattr(self, "_linear_pending_", False):  # once per fit, not on a later call
+            self.linear_penalty_ = start_linear_path(self, split[0])
+            self._linear_pending_ = False
         return split
 
     def train_step_single(self, batch, **fit_params):
@@ -364,6 +367,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
                 self._fresh_init_ = not self.warm_start or not self.initialized_
                 if self._fresh_init_:
                     self.initialize()
+                self._linear_pending_ = True  # get_split_datasets starts the linear path
                 self._check_output_width(read_rows(X, slice(0, 1)) if lazy else X[:1])
                 if lazy:
                     X, Y = RowChunks(X, Y, chunk_rows(X.shape[1], self.batch_size)), None
