@@ -69,7 +69,8 @@ def linear_path_start(X, Y, n_train):
         ``penalty`` (k,): ridge weight of each output's row of the path, in the loss's
         units, ``inf`` where the path is held at 0; ``weight`` (k, p): the path's start,
         GBLUP's marker effects (0 where held); ``blup_r2`` and ``lasso_r2`` (k,): the
-        cross-validated r2 of GBLUP and of the best lasso, which decided.
+        cross-validated r2 of GBLUP and of the best lasso, which decided (NaN for an output
+        held because its target, or every marker, is constant in a fold).
 
     Examples
     --------
@@ -98,25 +99,38 @@ def linear_path_start(X, Y, n_train):
         rows = np.linspace(0, len(X) - 1, REML_SAMPLES).astype(np.intp)
         X, Y = X[rows], Y[rows]
     fold = np.arange(len(X)) % FOLDS
-    blup_error, lasso_error = np.zeros(k), np.zeros((N_LASSO, k))
-    ratio, weight = np.zeros(k), np.zeros((k, X.shape[1]))
+    # GBLUP needs a varying marker and a varying target in every fold's fitting rows; an
+    # output without them keeps the path at 0
+    tried = np.ones(k, dtype=bool)
+    for f in range(FOLDS):
+        fit = fold != f
+        if not np.ptp(X[fit], axis=0).any():
+            tried[:] = False
+        tried &= np.ptp(Y[fit], axis=0) > 0
+    blup_r2, lasso_r2 = np.full(k, np.nan), np.full(k, np.nan)
+    penalty, weight = np.full(k, np.inf), np.zeros((k, X.shape[1]))
+    if not tried.any():
+        return Bunch(penalty=penalty, weight=weight, blup_r2=blup_r2, lasso_r2=lasso_r2)
+    Yt = Y[:, tried]
+    blup_error, lasso_error = np.zeros(Yt.shape[1]), np.zeros((N_LASSO, Yt.shape[1]))
+    ratio, start = np.zeros(Yt.shape[1]), np.zeros((Yt.shape[1], X.shape[1]))
     for f in range(FOLDS):
         fit, held = fold != f, fold == f
-        blup = _fit_blup(X[fit], Y[fit])
-        pred = np.asarray(blup.predict(X[held])).reshape(-1, k)
-        blup_error += ((Y[held] - pred) ** 2).sum(axis=0)
-        lasso_error += _lasso_errors(X[fit], Y[fit], X[held], Y[held])
+        blup = _fit_blup(X[fit], Yt[fit])
+        pred = np.asarray(blup.predict(X[held])).reshape(-1, Yt.shape[1])
+        blup_error += ((Yt[held] - pred) ** 2).sum(axis=0)
+        lasso_error += _lasso_errors(X[fit], Yt[fit], X[held], Yt[held])
         vc = blup.variance_components_
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             ratio += np.atleast_1d(vc.residual) / np.atleast_1d(vc.additive) / FOLDS
-        weight += np.asarray(blup.coef_, dtype=np.float64).reshape(k, -1) / FOLDS
-    total = ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
-    total = np.maximum(total, np.finfo(np.float64).tiny)
-    blup_r2, lasso_r2 = 1.0 - blup_error / total, 1.0 - lasso_error.min(axis=0) / total
-    used = (blup_r2 > lasso_r2) & np.isfinite(ratio)
-    penalty = np.full(k, np.inf)
-    penalty[used] = ratio[used] * _kernel_scale(X) / n_train
-    weight[~used] = 0.0
+        start += np.asarray(blup.coef_, dtype=np.float64).reshape(Yt.shape[1], -1) / FOLDS
+    total = ((Yt - Yt.mean(axis=0)) ** 2).sum(axis=0)
+    blup_r2[tried] = 1.0 - blup_error / total
+    lasso_r2[tried] = 1.0 - lasso_error.min(axis=0) / total
+    used = np.zeros(k, dtype=bool)
+    used[tried] = (blup_r2[tried] > lasso_r2[tried]) & np.isfinite(ratio)
+    penalty[used] = ratio[used[tried]] * _kernel_scale(X) / n_train
+    weight[used] = start[used[tried]]
     return Bunch(penalty=penalty, weight=weight, blup_r2=blup_r2, lasso_r2=lasso_r2)
 
 

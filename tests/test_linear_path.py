@@ -116,3 +116,15 @@ def test_a_network_with_a_path_decomposes_exactly_and_averages():
                                atol=1e-5)
     dec = ELMDecomposer(average, prefit=True).fit(X, y)
     assert np.all(dec.elm_residual_ < 1e-4)
+
+
+def test_a_constant_target_or_markers_hold_the_path_and_the_network_still_fits():
+    X, y = _trait(300, 5, "polygenic")
+    Y = np.column_stack([np.zeros(300), y])
+    net = NeuralGPRegressor(random_state=0, **FAST).fit(X, Y)
+    assert np.isinf(net.linear_penalty_[0]) and np.isfinite(net.linear_penalty_[1])
+    assert torch.count_nonzero(net.module_.skip.weight[0]) == 0
+    flat = NeuralGPRegressor(random_state=0, **FAST).fit(np.ones_like(X), y)
+    assert np.isinf(flat.linear_penalty_).all()
+    start = linear_path_start(X[:50], y[:50, None], 50)  # too few rows to choose
+    assert np.isinf(start.penalty).all() and np.isnan(start.blup_r2).all()
