@@ -28,8 +28,8 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import Bunch
 
-__all__ = ["REML_SAMPLES", "hold_gradients", "linear_path_start", "ridge_term",
-           "start_linear_path"]
+__all__ = ["REML_SAMPLES", "hold_gradients", "linear_path_start", "linear_skip_kwargs",
+           "refit_linear_path", "ridge_term", "start_linear_path"]
 
 #: Samples the choice reads at most (evenly spaced over the training split): REML on ``m``
 #: samples costs ``O(m^2 p)`` (``O(m p^2)`` below ``p = m``), and the penalty, a variance
@@ -165,6 +165,26 @@ def _lasso_errors(X, Y, X_held, Y_held):
     return errors
 
 
+def linear_skip_kwargs(net, kwargs):
+    """``net``'s module arguments, with ``linear_skip`` set where the module is a
+    :class:`~sklearn_elm.nn.GatedMLP` and the user did not set it: a path unless
+    ``linear_penalty`` is None.
+
+    Examples
+    --------
+    >>> from sklearn_elm import NeuralGPRegressor
+    >>> from sklearn_elm._linear_path import linear_skip_kwargs
+    >>> linear_skip_kwargs(NeuralGPRegressor(linear_penalty=None), {"n_features": 3})
+    {'n_features': 3, 'linear_skip': False}
+    """
+    from ._network import GatedMLP
+
+    kwargs = dict(kwargs)
+    if isinstance(net.module, type) and issubclass(net.module, GatedMLP):
+        kwargs.setdefault("linear_skip", net.linear_penalty is not None)
+    return kwargs
+
+
 def start_linear_path(net, dataset_train):
     """The ridge weights of ``net``'s linear path for this fit (and, from fresh weights, its
     start), as :class:`~sklearn_elm.NeuralGPRegressor` sets them before the first epoch.
@@ -203,6 +223,7 @@ def start_linear_path(net, dataset_train):
     skip = linear_skip_of(net.module_)
     if skip is None:
         return None
+    net._linear_rows_ = len(dataset_train)  # the samples the penalty is set for
     if not isinstance(net.linear_penalty, str):
         return np.full(net.n_outputs_, float(net.linear_penalty))
     arrays = _training_arrays(dataset_train)
@@ -267,3 +288,80 @@ def hold_gradients(module, penalty):
     held = ~np.isfinite(penalty)
     if held.any():
         skip.weight.grad[torch.as_tensor(held, device=skip.weight.device)] = 0.0
+
+
+#: Multiply-adds the refit of the linear path on every training sample may take,
+#: ``min(n, p)^2 max(n, p)`` (half a minute on two cores); past it the path keeps the
+#: weights it was trained to.
+REFIT_FLOPS = 5e11
+
+
+def refit_linear_path(net, X, Y):
+    """Refit the used rows of ``net``'s linear path on every training sample.
+
+    The network trains on the training split only (a tenth is held out to choose the
+    regularisation step).  Once the step is chosen, the hidden units' output ``h(x)`` is
+    fixed, and the path's rows have a closed form on all ``n`` samples: the ridge
+    regression of ``y - h(x)`` on ``x`` at the BLUP's penalty ``n_split *
+    linear_penalty_[k]`` (what its penalty stands for, on the ``n_split`` samples it was
+    set for), so the samples held out for validation count too.
+
+    Parameters
+    ----------
+    net : NeuralGPRegressor
+        Trained, ``linear_penalty_`` set.
+    X : ndarray of shape (n, p)
+        Every training sample, as the network reads them (float32).
+    Y : ndarray of shape (n, k)
+        Their standardised targets.
+
+    Returns
+    -------
+    refitted : bool
+        Whether any row was refitted: not without a used row, nor past
+        :data:`REFIT_FLOPS`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm import NeuralGPRegressor
+    >>> from sklearn_elm._linear_path import refit_linear_path
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.choice([-1.0, 1.0], size=(200, 5)).astype(np.float32)
+    >>> y = X.sum(axis=1) + rng.normal(size=200)
+    >>> net = NeuralGPRegressor(module__hidden_sizes=(4,), max_epochs=3, linear_penalty=0.01,
+    ...                         random_state=0).fit(X, y)
+    >>> refit_linear_path(net, X, ((y - y.mean()) / y.std())[:, None].astype(np.float32))
+    True
+    """
+    import torch
+
+    from ._network import eval_output, linear_skip_of
+
+    skip, ridge = linear_skip_of(net.module_), getattr(net, "linear_penalty_", None)
+    rows = getattr(net, "_linear_rows_", None)
+    if skip is None or ridge is None or rows is None or not np.isfinite(ridge).any():
+        return False
+    n, p = X.shape
+    if min(n, p) ** 2 * max(n, p) > REFIT_FLOPS:
+        return False
+    weight = skip.weight
+    with torch.no_grad():
+        H = torch.cat([eval_output(net.module_.layers, torch.as_tensor(
+            X[start:start + 4096], dtype=weight.dtype, device=weight.device)).cpu()
+            for start in range(0, n, 4096)]).numpy().astype(np.float64)
+    R = np.asarray(Y, dtype=np.float64).reshape(n, -1) - H
+    X64 = np.asarray(X, dtype=np.float64)
+    gram = X64.T @ X64 if p <= n else X64 @ X64.T
+    for k in np.flatnonzero(np.isfinite(ridge)):
+        lam = float(ridge[k]) * rows
+        system = gram + lam * np.eye(len(gram))
+        if p <= n:
+            w = np.linalg.lstsq(system, X64.T @ R[:, k], rcond=None)[0] if lam == 0 else \
+                np.linalg.solve(system, X64.T @ R[:, k])
+        else:
+            w = X64.T @ (np.linalg.lstsq(system, R[:, k], rcond=None)[0] if lam == 0 else
+                         np.linalg.solve(system, R[:, k]))
+        with torch.no_grad():
+            weight[k] = torch.as_tensor(w, dtype=weight.dtype, device=weight.device)
+    return True

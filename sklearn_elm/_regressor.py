@@ -15,14 +15,15 @@ from sklearn.utils.validation import (
 from skorch import NeuralNetRegressor
 from skorch.dataset import ValidSplit
 
+from . import _linear_path as linear
 from ._chunks import RowChunks, chunk_rows, read_rows, row_bounds
 from ._inputs import check_lazy, is_lazy
-from ._linear_path import hold_gradients, ridge_term, start_linear_path
-from ._network import GatedMLP, batch_loader, eval_output, l1_path_norm, linear_skip_of
+from ._network import GatedMLP, batch_loader, l1_path_norm, linear_skip_of
 from ._path import RegularizationPath
 from ._regressor_checks import (
     _TORCH_RANDOM,
     _check_linear_penalty,
+    _check_output_width,
     _check_path_penalty,
     _cuda_devices,
     _divergence,
@@ -111,10 +112,11 @@ class NeuralGPRegressor(NeuralNetRegressor):
         poorly.  ``"auto"``: an output uses the path where 3-fold
         cross-validation on the training split finds GBLUP predicting better
         than the best lasso, at GBLUP's penalty and from its marker effects
-        (the science page, "Training", says why); elsewhere it is held at 0.  A
-        float is used for every output; None builds the module without the
-        path.  Only a :class:`~sklearn_elm.nn.GatedMLP` module is built with
-        one; another module keeps its own ``skip``, if any.
+        (the science page, "Training", says why); elsewhere it is held at 0;
+        after training, a used row is refitted on every sample (the ones held
+        out for validation too).  A float is used for every output; None
+        builds the module without the path.  Only a GatedMLP module is built
+        with one; another module keeps its own ``skip``, if any.
     optimizer__weight_decay : float, default=0.0
         Decoupled weight decay of AdamW (none by default); when set it goes
         down the path with the path penalty.
@@ -261,9 +263,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
                             "to initialize the net without data."
                         )
                     kwargs[name] = getattr(self, attr)
-        if (isinstance(self.module, type) and issubclass(self.module, GatedMLP)
-                and "linear_skip" not in kwargs):
-            kwargs["linear_skip"] = self.linear_penalty is not None
+        kwargs = linear.linear_skip_kwargs(self, kwargs)
         self.module_ = self.initialized_instance(self.module, kwargs)
         _check_linear_penalty(self.linear_penalty, linear_skip_of(self.module_))
         if not (isinstance(self.path_penalty, numbers.Real) and self.path_penalty == 0):
@@ -290,14 +290,14 @@ class NeuralGPRegressor(NeuralNetRegressor):
             self.path_penalty, len(split[0]), self.n_features_in_
         )
         if getattr(self, "_linear_pending_", False):  # once per fit, not on a later call
-            self.linear_penalty_ = start_linear_path(self, split[0])
+            self.linear_penalty_ = linear.start_linear_path(self, split[0])
             self._linear_pending_ = False
         return split
 
     def train_step_single(self, batch, **fit_params):
         """skorch's training step; the rows of the linear path held at 0 get no update."""
         step = super().train_step_single(batch, **fit_params)
-        hold_gradients(self.module_, getattr(self, "linear_penalty_", None))
+        linear.hold_gradients(self.module_, getattr(self, "linear_penalty_", None))
         return step
 
     def _validate_X(self, X, reset):
@@ -320,7 +320,8 @@ class NeuralGPRegressor(NeuralNetRegressor):
             the samples are read twice per epoch (for training and for the
             validation loss).  Where samples are sorted (e.g. by population),
             shuffle the file first.  :class:`~sklearn_elm.nn.PairSeeding`
-            scans a bounded sample of rows.
+            and the linear path's choice read a bounded sample of rows (and
+            the path is not refitted on every sample).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets; ``predict`` returns the same dimensionality.
         **fit_params : dict
@@ -368,7 +369,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
                 if self._fresh_init_:
                     self.initialize()
                 self._linear_pending_ = True  # get_split_datasets starts the linear path
-                self._check_output_width(read_rows(X, slice(0, 1)) if lazy else X[:1])
+                _check_output_width(self, read_rows(X, slice(0, 1)) if lazy else X[:1])
                 if lazy:
                     X, Y = RowChunks(X, Y, chunk_rows(X.shape[1], self.batch_size)), None
                 else:
@@ -376,6 +377,8 @@ class NeuralGPRegressor(NeuralNetRegressor):
                 # skorch's own fit would go through the public partial_fit, which this
                 # class hides (it would train on unstandardised targets)
                 NeuralNetRegressor.partial_fit(self, X, Y, **fit_params)
+                if not lazy:  # the linear path's rows, on every sample (validation's too)
+                    linear.refit_linear_path(self, X, Y)
                 # the last update can overflow the outputs without a loss to show it
                 if not torch.isfinite(self.forward(X, training=False)).all():
                     problem = "the network predicts non-finite values on the training data"
@@ -397,19 +400,6 @@ class NeuralGPRegressor(NeuralNetRegressor):
         :func:`sklearn.utils.validation.check_is_fitted` reads this instead.
         """
         return hasattr(self, "intercept_")
-
-    def _check_output_width(self, X):
-        """A clear error where the module's outputs do not match the targets' columns."""
-        out = eval_output(
-            self.module_, torch.as_tensor(X, dtype=torch.float32, device=self.device)
-        )
-        width = out.shape[-1] if out.ndim == 2 else None
-        if width != self.n_outputs_:
-            raise ValueError(
-                f"The module returns outputs of shape {tuple(out.shape)} for one sample, but "
-                f"y has {self.n_outputs_} column(s): set module__n_outputs={self.n_outputs_} "
-                "(or leave it unset to infer it)."
-            )
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         """End ``fit`` with a ValueError once training has diverged.
@@ -439,8 +429,9 @@ class NeuralGPRegressor(NeuralNetRegressor):
         X : object, optional
             The input batch (unused).
         training : bool, default=False
-            Add ``path_penalty_ * l1_path_norm(module_) / n_outputs_``; the
-            validation loss is the criterion alone.
+            Add ``path_penalty_ * l1_path_norm(module_) / n_outputs_`` and the
+            linear path's ridge term over ``n_outputs_``; the validation loss
+            is the criterion alone.
 
         Returns
         -------
@@ -448,12 +439,11 @@ class NeuralGPRegressor(NeuralNetRegressor):
             Scalar loss.
         """
         loss = super().get_loss(y_pred, y_true, X=X, training=training)
-        penalty = getattr(self, "path_penalty_", 0.0)  # set in get_split_datasets
-        if training and penalty:
-            loss = loss + penalty * l1_path_norm(self.module_) / self.n_outputs_
-        if training:
-            ridge = ridge_term(self.module_, getattr(self, "linear_penalty_", None))
-            loss = loss + ridge / self.n_outputs_
+        if training:  # the penalties are set in get_split_datasets
+            penalty = getattr(self, "path_penalty_", 0.0)
+            norm = l1_path_norm(self.module_) if penalty else 0.0
+            ridge = linear.ridge_term(self.module_, getattr(self, "linear_penalty_", None))
+            loss = loss + (penalty * norm + ridge) / self.n_outputs_
         return loss
 
     def predict(self, X):

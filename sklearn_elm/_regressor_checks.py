@@ -101,3 +101,17 @@ def _check_linear_penalty(linear_penalty, skip):
             "nn.Linear `skip`, or set linear_penalty=None."
         )
 
+
+
+def _check_output_width(net, X):
+    """A clear error where the module's outputs do not match the targets' columns."""
+    from ._network import eval_output
+
+    out = eval_output(net.module_, torch.as_tensor(X, dtype=torch.float32, device=net.device))
+    width = out.shape[-1] if out.ndim == 2 else None
+    if width != net.n_outputs_:
+        raise ValueError(
+            f"The module returns outputs of shape {tuple(out.shape)} for one sample, but "
+            f"y has {net.n_outputs_} column(s): set module__n_outputs={net.n_outputs_} "
+            "(or leave it unset to infer it)."
+        )

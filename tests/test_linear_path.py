@@ -85,8 +85,8 @@ def test_the_path_brings_a_polygenic_trait_to_gblup():
     assert alone.module_.skip is None
     r2 = [m.score(X[test], y[test]) for m in (net, alone, gblup)]
     # the network alone fits the 1,000 small effects poorly; with the path it predicts
-    # nearly as GBLUP does (which trains on the tenth the network holds out, too)
-    assert r2[0] > r2[1] + 0.05 and r2[0] > r2[2] - 0.06, r2
+    # nearly as GBLUP does
+    assert r2[0] > r2[1] + 0.05 and r2[0] > r2[2] - 0.02, r2
 
 
 def test_a_sparse_trait_holds_the_path_at_zero():
@@ -128,3 +128,17 @@ def test_a_constant_target_or_markers_hold_the_path_and_the_network_still_fits()
     assert np.isinf(flat.linear_penalty_).all()
     start = linear_path_start(X[:50], y[:50, None], 50)  # too few rows to choose
     assert np.isinf(start.penalty).all() and np.isnan(start.blup_r2).all()
+
+
+def test_after_training_a_used_row_is_the_ridge_fit_on_every_sample():
+    X, y = _trait(600, 40, "polygenic")
+    net = NeuralGPRegressor(random_state=0, linear_penalty=0.02, **FAST).fit(X, y)
+    Ys = (y - net.intercept_) / net.target_scale_
+    with torch.no_grad():
+        hidden = net.module_.layers(torch.as_tensor(X)).numpy()[:, 0].astype(np.float64)
+    w = net.module_.skip.weight.detach().numpy()[0].astype(np.float64)
+    X64 = X.astype(np.float64)
+    lam = net.linear_penalty_[0] * int(0.9 * len(X))  # the penalty is set for the training split
+    # the ridge objective's gradient on all 600 samples, validation's included, is 0
+    gradient = X64.T @ (Ys - hidden - X64 @ w) - lam * w
+    assert np.abs(gradient).max() < 1e-3 * np.abs(X64.T @ Ys).max()
