@@ -19,7 +19,10 @@ weight of a used path is ``(V_E / V_A) c / n`` (REML's ratio, averaged over the 
 ``c = sum_j var(x_j)`` is the additive kernel's scale (``K = Z Z^T / c``: marker effects of
 variance ``V_A / c``) and ``n`` the samples trained on: at ``n`` times it, the minimiser of the
 linear path alone is the BLUP.
-The path starts at the folds' average BLUP marker effects.
+The path starts at the folds' average BLUP marker effects.  Once training has chosen its
+regularisation step, the used rows are refitted in closed form on every training sample given
+the hidden units (:func:`refit_linear_path`), so that the tenth held out for validation counts
+too, as it does for GBLUP.
 """
 
 import warnings

@@ -101,6 +101,17 @@ def test_a_given_penalty_and_its_errors():
     net = NeuralGPRegressor(random_state=0, linear_penalty=0.01, **FAST).fit(X, y)
     np.testing.assert_array_equal(net.linear_penalty_, [0.01])
     assert torch.count_nonzero(net.module_.skip.weight) > 0
+    # the training loss adds 0.01 |w|^2 to the criterion and the path norm
+    x, target = torch.as_tensor(X[:50]), torch.as_tensor(y[:50, None], dtype=torch.float32)
+    with torch.no_grad():
+        pred = net.module_(x)
+        gap = (net.get_loss(pred, target, training=True) - net.get_loss(pred, target)).item()
+        norm = l1_path_norm(net.module_).item()
+        ridge = 0.01 * net.module_.skip.weight.pow(2).sum().item()
+    assert gap == pytest.approx(net.path_penalty_ * norm + ridge, rel=1e-5)
+    weights = net.module_.skip.weight.detach().clone()
+    net.get_split_datasets(X, y[:, None].astype(np.float32))  # after fit: nothing restarted
+    assert torch.equal(net.module_.skip.weight, weights)
     with pytest.raises(ValueError, match="linear_penalty must be 'auto', None or a finite"):
         NeuralGPRegressor(linear_penalty=-1.0, **FAST).fit(X, y)
     with pytest.raises(ValueError, match="the module has none"):
