@@ -17,12 +17,13 @@ closest to the network's prior), and held at 0 otherwise.
 The training objective is the mean squared error on the standardised targets, so the ridge
 weight of a used path is ``(V_E / V_A) c / n`` (REML's ratio, averaged over the folds), where
 ``c = sum_j var(x_j)`` is the additive kernel's scale (``K = Z Z^T / c``: marker effects of
-variance ``V_A / c``) and ``n`` the samples trained on: at ``n`` times it, the minimiser of the
-linear path alone is the BLUP.
-The path starts at the folds' average BLUP marker effects.  Once training has chosen its
-regularisation step, the used rows are refitted in closed form on every training sample given
-the hidden units (:func:`refit_linear_path`), so that the tenth held out for validation counts
-too, as it does for GBLUP.
+variance ``V_A / c``) and ``n`` the samples trained on: at ``n`` times it, the linear path alone
+would minimise to the ridge regression at GBLUP's penalty, on the inputs as the network reads
+them and without an intercept (the network has none; with centred inputs, GBLUP's marker
+effects).  The path starts there, fitted on the rows the choice read.  Once training has chosen
+its regularisation step, the used rows are refitted in closed form on every training sample
+given the hidden units (:func:`refit_linear_path`), so that the tenth held out for validation
+counts too, as it does for GBLUP.
 """
 
 import warnings
@@ -41,6 +42,10 @@ REML_SAMPLES = 6000
 
 #: Folds of the cross-validation that chooses between GBLUP and the lasso.
 FOLDS = 3
+
+#: Bytes of float64 copies of the rows the choice may make (about ``FOLDS + 3`` times the
+#: rows): past them it reads fewer rows (at least :data:`MIN_ROWS`).
+MAX_BYTES = 2**31
 
 #: Fewer rows than this choose no path: too few to tell the models apart.
 MIN_ROWS = 100
@@ -71,9 +76,10 @@ def linear_path_start(X, Y, n_train):
     Bunch
         ``penalty`` (k,): ridge weight of each output's row of the path, in the loss's
         units, ``inf`` where the path is held at 0; ``weight`` (k, p): the path's start,
-        GBLUP's marker effects (0 where held); ``blup_r2`` and ``lasso_r2`` (k,): the
-        cross-validated r2 of GBLUP and of the best lasso, which decided (NaN for an output
-        held because its target, or every marker, is constant in a fold).
+        the ridge regression of each target on ``X`` at that penalty (0 where held);
+        ``blup_r2`` and ``lasso_r2`` (k,): the cross-validated r2 of GBLUP and of the best
+        lasso, which decided (NaN for an output held because its target, or every marker,
+        is constant in a fold).
 
     Examples
     --------
@@ -116,7 +122,7 @@ def linear_path_start(X, Y, n_train):
         return Bunch(penalty=penalty, weight=weight, blup_r2=blup_r2, lasso_r2=lasso_r2)
     Yt = Y[:, tried]
     blup_error, lasso_error = np.zeros(Yt.shape[1]), np.zeros((N_LASSO, Yt.shape[1]))
-    ratio, start = np.zeros(Yt.shape[1]), np.zeros((Yt.shape[1], X.shape[1]))
+    ratio = np.zeros(Yt.shape[1])
     for f in range(FOLDS):
         fit, held = fold != f, fold == f
         blup = _fit_blup(X[fit], Yt[fit])
@@ -126,15 +132,43 @@ def linear_path_start(X, Y, n_train):
         vc = blup.variance_components_
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio += np.atleast_1d(vc.residual) / np.atleast_1d(vc.additive) / FOLDS
-        start += np.asarray(blup.coef_, dtype=np.float64).reshape(Yt.shape[1], -1) / FOLDS
     total = ((Yt - Yt.mean(axis=0)) ** 2).sum(axis=0)
     blup_r2[tried] = 1.0 - blup_error / total
     lasso_r2[tried] = 1.0 - lasso_error.min(axis=0) / total
     used = np.zeros(k, dtype=bool)
     used[tried] = (blup_r2[tried] > lasso_r2[tried]) & np.isfinite(ratio)
-    penalty[used] = ratio[used[tried]] * _kernel_scale(X) / n_train
-    weight[used] = start[used[tried]]
+    lam = ratio[used[tried]] * _kernel_scale(X)
+    penalty[used] = lam / n_train
+    if used.any():  # what the loss minimises: no intercept, the inputs as the network reads them
+        weight[used] = _ridge(X, Y[:, used], lam)
     return Bunch(penalty=penalty, weight=weight, blup_r2=blup_r2, lasso_r2=lasso_r2)
+
+
+def _ridge(X, R, lams, block=4096):
+    """Rows of ridge coefficients ``argmin |r_k - X w|^2 + lam_k |w|^2`` (no intercept), one
+    per column of ``R``; the Gram matrix of the smaller side is built once, in row blocks of
+    float64 (``X`` is not copied whole)."""
+    n, p = X.shape
+    R = np.asarray(R, dtype=np.float64).reshape(n, -1)
+    if p <= n:
+        gram, right = np.zeros((p, p)), np.zeros((p, R.shape[1]))
+        for start in range(0, n, block):
+            chunk = np.asarray(X[start:start + block], dtype=np.float64)
+            gram += chunk.T @ chunk
+            right += chunk.T @ R[start:start + block]
+    else:
+        X64 = np.asarray(X, dtype=np.float64)  # n < p: n x p, no larger than the Gram of p
+        gram, right = X64 @ X64.T, R
+    values, vectors = np.linalg.eigh(gram)
+    values = np.maximum(values, 0.0)
+    projected = vectors.T @ right
+    out = np.empty((R.shape[1], p))
+    for k, lam in enumerate(np.atleast_1d(lams)):
+        inverse = np.divide(1.0, values + lam, out=np.zeros_like(values),
+                            where=values + lam > 1e-10 * max(values.max(), 1.0))
+        solution = vectors @ (inverse * projected[:, k])
+        out[k] = solution if p <= n else X64.T @ solution
+    return out
 
 
 def _fit_blup(X, Y):
@@ -221,33 +255,38 @@ def start_linear_path(net, dataset_train):
     import torch
 
     from ._network import linear_skip_of
+    from ._regressor_checks import _check_linear_penalty
     from ._seeding import _training_arrays
 
     skip = linear_skip_of(net.module_)
+    _check_linear_penalty(net.linear_penalty, skip)  # every fit: a warm start builds nothing
     if skip is None:
         return None
     net._linear_rows_ = len(dataset_train)  # the samples the penalty is set for
-    if not isinstance(net.linear_penalty, str):
+    penalty = np.full(net.n_outputs_, np.inf)  # held: a module with a path, but None
+    if net.linear_penalty is not None and not isinstance(net.linear_penalty, str):
         return np.full(net.n_outputs_, float(net.linear_penalty))
-    arrays = _training_arrays(dataset_train)
-    if arrays is None:
-        raise ValueError(
-            "linear_penalty='auto' estimates the linear path's penalty from the training "
-            "arrays, and this dataset does not hold numpy arrays: give linear_penalty a "
-            "number, or None to train without the path."
-        )
-    X, Y, rows = arrays
-    if len(rows) > REML_SAMPLES:  # before indexing: no copy of the whole split
-        rows = rows[np.linspace(0, len(rows) - 1, REML_SAMPLES).astype(np.intp)]
-    X = X[rows]
-    if not np.isfinite(X).all():  # no path; training names the samples in its error
-        return np.full(net.n_outputs_, np.inf)
-    start = linear_path_start(X, Y[rows], len(dataset_train))
+    arrays = None if net.linear_penalty is None else _training_arrays(dataset_train)
+    if net.linear_penalty is not None and arrays is None:
+        warnings.warn(
+            "linear_penalty='auto' chooses the linear path on the training arrays, and this "
+            "dataset does not hold numpy arrays: the path is held at 0.  Give "
+            "linear_penalty a number to use it.", UserWarning, stacklevel=2)
+    if arrays is not None:
+        X, Y, rows = arrays
+        most = min(REML_SAMPLES, max(MIN_ROWS, int(MAX_BYTES // (8 * FOLDS * X.shape[1]))))
+        if len(rows) > most:  # before indexing: no copy of the whole split
+            rows = rows[np.linspace(0, len(rows) - 1, most).astype(np.intp)]
+        X = X[rows]
+        if np.isfinite(X).all():  # else no path; training names the samples in its error
+            start = linear_path_start(X, Y[rows], len(dataset_train))
+            penalty = start.penalty
+            if getattr(net, "_fresh_init_", True):
+                with torch.no_grad():
+                    skip.weight.copy_(torch.as_tensor(start.weight, dtype=skip.weight.dtype))
     with torch.no_grad():
-        if getattr(net, "_fresh_init_", True):
-            skip.weight.copy_(torch.as_tensor(start.weight, dtype=skip.weight.dtype))
-        skip.weight[torch.as_tensor(~np.isfinite(start.penalty))] = 0.0
-    return start.penalty
+        skip.weight[torch.as_tensor(~np.isfinite(penalty), device=skip.weight.device)] = 0.0
+    return penalty
 
 
 def ridge_term(module, penalty):
@@ -349,22 +388,14 @@ def refit_linear_path(net, X, Y):
     if min(n, p) ** 2 * max(n, p) > REFIT_FLOPS:
         return False
     weight = skip.weight
+    with torch.no_grad():  # the hidden units' part: the module's output less the path's
+        H = torch.cat([(eval_output(net.module_, x) - x @ weight.T).cpu() for x in (
+            torch.as_tensor(X[start:start + 4096], dtype=weight.dtype, device=weight.device)
+            for start in range(0, n, 4096))]).numpy().astype(np.float64)
+    used = np.flatnonzero(np.isfinite(ridge))
+    R = np.asarray(Y, dtype=np.float64).reshape(n, -1)[:, used] - H[:, used]
+    refitted = _ridge(X, R, np.asarray(ridge, dtype=np.float64)[used] * rows)
     with torch.no_grad():
-        H = torch.cat([eval_output(net.module_.layers, torch.as_tensor(
-            X[start:start + 4096], dtype=weight.dtype, device=weight.device)).cpu()
-            for start in range(0, n, 4096)]).numpy().astype(np.float64)
-    R = np.asarray(Y, dtype=np.float64).reshape(n, -1) - H
-    X64 = np.asarray(X, dtype=np.float64)
-    gram = X64.T @ X64 if p <= n else X64 @ X64.T
-    for k in np.flatnonzero(np.isfinite(ridge)):
-        lam = float(ridge[k]) * rows
-        system = gram + lam * np.eye(len(gram))
-        if p <= n:
-            w = np.linalg.lstsq(system, X64.T @ R[:, k], rcond=None)[0] if lam == 0 else \
-                np.linalg.solve(system, X64.T @ R[:, k])
-        else:
-            w = X64.T @ (np.linalg.lstsq(system, R[:, k], rcond=None)[0] if lam == 0 else
-                         np.linalg.solve(system, R[:, k]))
-        with torch.no_grad():
-            weight[k] = torch.as_tensor(w, dtype=weight.dtype, device=weight.device)
+        weight[torch.as_tensor(used, device=weight.device)] = torch.as_tensor(
+            refitted, dtype=weight.dtype, device=weight.device)
     return True

@@ -125,7 +125,8 @@ class GatedMLP(nn.Module):
     def forward(self, X):
         """Map a batch of inputs of shape (n, n_features) to (n, n_outputs)."""
         out = self.layers(X)
-        return out if self.skip is None else out + self.skip(X)
+        skip = getattr(self, "skip", None)  # a module pickled before the path has none
+        return out if skip is None else out + skip(X)
 
 
 def l1_path_norm(module):

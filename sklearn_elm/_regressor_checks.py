@@ -102,7 +102,6 @@ def _check_linear_penalty(linear_penalty, skip):
         )
 
 
-
 def _check_output_width(net, X):
     """A clear error where the module's outputs do not match the targets' columns."""
     from ._network import eval_output

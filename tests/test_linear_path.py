@@ -153,3 +153,32 @@ def test_after_training_a_used_row_is_the_ridge_fit_on_every_sample():
     # the ridge objective's gradient on all 600 samples, validation's included, is 0
     gradient = X64.T @ (Ys - hidden - X64 @ w) - lam * w
     assert np.abs(gradient).max() < 1e-3 * np.abs(X64.T @ Ys).max()
+
+
+def test_settings_are_checked_at_every_fit_and_none_holds_a_built_path():
+    X, y = _trait(300, 6, "polygenic")
+    held = NeuralGPRegressor(random_state=0, linear_penalty=None, module__linear_skip=True,
+                             **FAST).fit(X, y)
+    assert np.isinf(held.linear_penalty_).all()
+    assert torch.count_nonzero(held.module_.skip.weight) == 0
+    warm = NeuralGPRegressor(random_state=0, warm_start=True, **FAST).fit(X, y)
+    for bad in ("bogus", -1.0, np.nan):  # a warm start builds no module: fit checks anyway
+        with pytest.raises(ValueError, match="linear_penalty must be 'auto', None or a finite"):
+            warm.set_params(linear_penalty=bad).fit(X, y)
+
+
+def test_the_start_is_the_ridge_fit_of_the_inputs_as_the_network_reads_them():
+    """Uncentred dosages: the path has no intercept, so its start is the ridge regression on
+    the inputs as given, not GBLUP's effects of centred markers."""
+    rng = np.random.default_rng(3)
+    freq = rng.uniform(0.05, 0.5, 600)
+    G = rng.binomial(2, freq, size=(900, 600)).astype(np.float64)
+    g = (G - 2 * freq) @ rng.normal(size=600)
+    y = g / g.std() + rng.normal(size=900)
+    Y = ((y - y.mean()) / y.std())[:, None]
+    start = linear_path_start(G, Y, n_train=900)
+    assert np.isfinite(start.penalty[0])  # polygenic: the path is used
+    lam = start.penalty[0] * 900
+    w = start.weight[0]
+    gradient = G.T @ (Y[:, 0] - G @ w) - lam * w
+    assert np.abs(gradient).max() < 1e-6 * np.abs(G.T @ Y[:, 0]).max()
