@@ -43,8 +43,8 @@ REML_SAMPLES = 6000
 #: Folds of the cross-validation that chooses between GBLUP and the lasso.
 FOLDS = 3
 
-#: Bytes of float64 copies of the rows the choice may make (about ``FOLDS + 3`` times the
-#: rows): past them it reads fewer rows (at least :data:`MIN_ROWS`).
+#: Bytes the choice's float64 copies of its rows may take, counted as ``FOLDS`` copies of
+#: them: past them it reads fewer rows (at least :data:`MIN_ROWS`).
 MAX_BYTES = 2**31
 
 #: Fewer rows than this choose no path: too few to tell the models apart.
