@@ -17,9 +17,13 @@ pipeline, with ``y``) on each, and prints one row:
   (``r^2 >= 0.8``), which the data cannot tell apart: on msprime panels most loci have one;
 * ``cover h2 V_A V_AA``: share of data sets whose 95 % interval (estimate +- 1.96 SE) covers
   the truth, the sample's own components (``true_variance_components``; h2 over the observed
-  ``V_P``);
+  ``V_P``), with the decomposer's default errors (``component_se_``, the last word of
+  ``path``: the jackknife of the whole fit where it is cheap);
 * ``bias h2``: the mean error of h2 across data sets; ``SE/sd h2``: the mean reported SE of
   h2 over the standard deviation of its error across data sets (1 when calibrated),
+  ``med SE/sd h2`` the same with the median SE (where the errors differ from one data set to
+  another, as the jackknife's do, a few large ones pull the mean up), ``sd z h2`` the
+  standard deviation of the error over its SE (1 when calibrated),
   ``sd h2``: the standard deviation of the estimates, and ``sd err h2`` that of their errors;
 * ``oracle cover h2``, ``oracle SE/sd h2``, ``oracle sd err h2``: the same for least squares
   on the true support (the QTL and the true pairs), with the same noise correction and
@@ -170,7 +174,8 @@ def one_dataset(key, args, seed):
     a, E = data.additive_effects[0], data.epistasis[0]
     truth = true_variance_components(Z, a, E, phenotypes=y)
     vc, se = dec.variance_components_, dec.variance_components_se_
-    out = {"seconds": seconds, "path": f"{dec.epistasis_}/{dec.components_}"}
+    out = {"seconds": seconds,
+           "path": f"{dec.epistasis_}/{dec.components_}/{dec.component_se_}"}
     for name in KEYS:
         out[f"err_{name}"] = vc[name] - float(np.ravel(truth[name])[0])
         out[f"se_{name}"] = se[name]
@@ -248,6 +253,8 @@ def summarise(key, results):
     err, se = get("err_h2"), get("se_h2")
     row["bias h2"] = float(np.mean(err))
     row["SE/sd h2"] = float(np.mean(se) / np.std(err))
+    row["med SE/sd h2"] = float(np.median(se) / np.std(err))
+    row["sd z h2"] = float(np.std(err / se))
     row["sd h2"] = float(np.std(get("est_h2")))
     row["sd err h2"] = float(np.std(err))
     err, se = get("err_oracle"), get("se_oracle")
@@ -260,7 +267,8 @@ def summarise(key, results):
 
 COLUMNS = ["scenario", "path", "sets", "KS pair", "KS QTLxLD", "empty", "FDP", "FDP LD", "power",
            "power LD", "oracle", "oracle LD",
-           "cover h2", "cover additive", "cover epistatic", "bias h2", "SE/sd h2", "sd h2",
+           "cover h2", "cover additive", "cover epistatic", "bias h2", "SE/sd h2", "med SE/sd h2",
+           "sd z h2", "sd h2",
            "sd err h2", "oracle cover h2", "oracle SE/sd h2", "oracle sd err h2", "s/set"]
 
 

@@ -24,11 +24,7 @@ from ._decomposer_steps import (
     stream_samples,
     target_outputs,
 )
-from ._decomposition import (
-    COMPONENT_ESTIMATORS,
-    EFFECT_ESTIMATORS,
-    resolve,
-)
+from ._decomposition import COMPONENT_ESTIMATORS, EFFECT_ESTIMATORS, resolve
 from ._decomposition._inference import significant_pairs_table
 from ._elm import elm_steps, io_sizes
 from ._inputs import is_lazy, validate_fit, validate_passed_on
@@ -39,10 +35,9 @@ from ._streaming import check_exact, first_step_tags, split_network
 class ELMDecomposer(TransformerMixin, BaseEstimator):
     """Additive effects, epistasis and variance components of a neural network.
 
-    Fits a clone of ``estimator`` (or, with ``prefit=True``, uses a fitted
-    one) and decomposes the network by its exact per-sample equivalent linear
-    map ``f(x) = J(x) z`` on the samples given to ``fit``.  The statistics are
-    accumulated batch by batch (see Notes for memory).
+    Fits a clone of ``estimator`` (or, with ``prefit=True``, uses a fitted one) and
+    decomposes the network by its exact per-sample equivalent linear map ``f(x) = J(x) z``
+    on the samples given to ``fit``, batch by batch (see Notes for memory).
 
     Parameters
     ----------
@@ -68,11 +63,10 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     n_jobs : int or None, default=None
         Members trained and decomposed in parallel (joblib; None is 1).
     pairs_dtype : {"float64", "float32"}, default="float64"
-        dtype of ``epistasis_matrix_`` and ``epistasis_variance_``, the ``p x
-        p`` outputs (0.8 GB each per output in float64 at ``p = 10,000``).
-        ``"float32"`` halves what the fitted decomposer holds (the fit itself
-        works in float64, and its peak memory is the same); the values are
-        those of float64 rounded.
+        dtype of ``epistasis_matrix_`` and ``epistasis_variance_``, the ``p x p`` outputs
+        (0.8 GB each per output in float64 at ``p = 10,000``).  ``"float32"`` halves what
+        the fitted decomposer holds (the fit itself works in float64, and its peak memory
+        is the same); the values are those of float64 rounded.
     epistasis : {"auto", "projection", "screened", "regression", "contrast"}, default="auto"
         How additive and pairwise effects are read off the network.
         ``"auto"`` is ``"projection"`` when its least-squares problem is well
@@ -80,18 +74,17 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         ``n`` samples (up to 90 inputs for 8500 samples), else ``"screened"``
         when ``y`` is given, else ``"regression"``:
 
-        * ``"projection"``: the joint least-squares projection of the
-          network's genetic value ``f`` on the additive terms ``z_i`` and the
-          products of centred inputs ``(z_i - zbar_i)(z_j - zbar_j)`` (its
-          orthogonal decomposition; the ``a_i`` are average effects), by
-          streamed conjugate gradients.  Needs more samples than terms plus one.
-        * ``"screened"``: the projection restricted to the terms the network
-          uses, at any ``p``: every locus (past ``n / 2``, those that explain
-          most of ``f`` and those of the pairs), the pairs most correlated with
-          what the loci leave of ``f`` (forward rounds over all ``p (p + 1) /
-          2``) and a third more from what they leave of ``y``, kept where ``y``
-          confirms them (``_decomposition/_screening.py``).  Pairs not chosen
-          are 0, with a NaN ``epistasis_variance_``.  Needs ``y``.
+        * ``"projection"``: the joint least-squares projection of the network's genetic
+          value ``f`` on the additive terms ``z_i`` and the products of centred inputs
+          ``(z_i - zbar_i)(z_j - zbar_j)`` (its orthogonal decomposition; the ``a_i`` are
+          average effects), by streamed conjugate gradients.  Needs more samples than
+          terms plus one.
+        * ``"screened"``: the projection restricted to the terms the network uses, at any
+          ``p``: every locus (past ``n / 2``, those that explain most of ``f`` and those
+          of the pairs), the pairs most correlated with what the loci leave of ``f``
+          (forward rounds over all ``p (p + 1) / 2``) and a third more from what they
+          leave of ``y``, kept where ``y`` confirms them (``_decomposition/_screening.py``).
+          Pairs not chosen are 0, with a NaN ``epistasis_variance_``.  Needs ``y``.
         * ``"regression"``: average effects from the mean ELM coefficients
           (``average_effects`` in ``_decomposition/_slopes.py``) and ``e_ij =
           B_ji + B_ij`` with ``B`` the multiple-regression slopes of the ELM
@@ -105,23 +98,29 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         determined (as for ``epistasis``), ``"crossfit"`` when ``y`` is given
         and it is not, and ``"network"`` without ``y``:
 
-        * ``"debiased"``: the trait's components.  The network's genetic
-          value ``f`` is corrected by the least-squares projection of its
-          training residuals ``y - f`` on the additive and pairwise terms,
-          and each variance is corrected for the sampling noise of the
-          coefficients it squares (see Notes).  Needs ``y``, and more
-          samples than additive and pairwise terms plus one.
-        * ``"screened"``: the trait's components from ``y``'s least-squares
-          fit on the loci and the confirmed pairs of ``epistasis="screened"``.
-          Needs ``y``; at any ``p``.  Past ``n / 2`` loci, the network's fit
-          chooses the loci: on sparse traits V_A is then high and V_AA low.
-        * ``"crossfit"``: as ``"screened"``, but past ``n / 2`` loci each half
-          of the samples chooses by ``y`` the terms whose variances the other
-          estimates, and what the loci left out carry is estimated by moments.
+        * ``"debiased"``: the trait's components.  The network's genetic value ``f`` is
+          corrected by the least-squares projection of its training residuals ``y - f`` on
+          the additive and pairwise terms, and each variance is corrected for the sampling
+          noise of the coefficients it squares (see Notes).  Needs ``y``, and more samples
+          than additive and pairwise terms plus one.
+        * ``"screened"``: the trait's components from ``y``'s least-squares fit on the
+          loci and the confirmed pairs of ``epistasis="screened"``.  Needs ``y``; at any
+          ``p``.  Past ``n / 2`` loci, the network's fit chooses the loci: on sparse
+          traits V_A is then high and V_AA low.
+        * ``"crossfit"``: as ``"screened"``, but past ``n / 2`` loci each half of the
+          samples chooses by ``y`` the terms whose variances the other estimates, and what
+          the loci left out carry is estimated by moments.
         * ``"network"``: the variances of the network's own parts (of
           ``additive_effects_``, ``epistasis_matrix_`` and ``f``), what the
           network has learnt.  A network that predicts a noisy trait well
           shrinks its fit, and these variances with it.
+    component_se : {"auto", "jackknife", "model"}, default="auto"
+        The standard errors of ``"screened"`` and ``"crossfit"`` components.
+        ``"model"``: those of the final fit given its terms.  ``"jackknife"``: a
+        delete-a-group jackknife (20 groups of samples) of the whole fit of ``y``, the
+        choice of its pairs included, whose errors count a pair found in some samples and
+        missed in others.  ``"auto"``: the jackknife where every locus is fitted and its
+        20 refits are cheap (see ``docs/science.rst``), the model's elsewhere.
 
     Attributes
     ----------
@@ -186,6 +185,9 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         decomposed (float round-off).
     epistasis_ : str
         The estimator ``epistasis`` resolved to (never ``"auto"``).
+    component_se_ : str or None
+        The errors ``variance_components_se_`` holds: ``"jackknife"`` or ``"model"``
+        (also for ``"debiased"``); None with ``components="network"``.
     components_ : str
         What ``components`` resolved to (never ``"auto"``).
     n_iter_ : int
@@ -220,17 +222,12 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     ``sklearn_elm/_decomposition/_variance.py``.
 
     *Memory and out of core.*  The ELM statistics are sums over samples accumulated
-    batch by batch, ``p x p`` arrays of them: every estimator but the screened one holds
-    about ``3.5`` (integer genotype codes, one output) to ``max(5 + k, 3 + 2 k)`` (other
-    codes, ``k = n_outputs``) float64 ``p x p`` arrays' worth at its peak, and is refused,
-    before anything is read, where the latter would not fit in the memory available.  The
-    projection, debiased and screened estimators also keep the encoded inputs, genetic
-    values and residuals, ``O(n (p + 2 n_outputs))``, and are refused, before anything is
-    read, where those would take more than half the memory available.  ``X`` may be a lazy
-    array read in sample blocks (:func:`~sklearn_elm.datasets.open_plink`) or a dask array,
-    never read whole; for a dask array the sums are a map-reduce on the active scheduler,
-    equal to the in-memory sums to float round-off.  The costs of each estimator are in
-    ``docs/scaling.rst``.
+    batch by batch: ``3.5`` to ``max(5 + k, 3 + 2 k)`` float64 ``p x p`` arrays at the peak
+    (``k = n_outputs``; not the screened estimator), and the projection, debiased and
+    screened estimators keep the encoded inputs, ``O(n (p + 2 k))``.  A fit that would not
+    fit in memory is refused before anything is read.  ``X`` may be a lazy array
+    (:func:`~sklearn_elm.datasets.open_plink`) or a dask array, never read whole.  The costs
+    of each estimator are in ``docs/scaling.rst``.
 
     Examples
     --------
@@ -268,6 +265,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
         "pairs_dtype": [StrOptions({"float64", "float32"})],
+        "component_se": [StrOptions({"auto", "jackknife", "model"})],
     }
 
     def __init__(
@@ -281,6 +279,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         n_estimators=1,
         n_jobs=None,
         pairs_dtype="float64",
+        component_se="auto",
     ):
         self.estimator = estimator
         self.prefit = prefit
@@ -290,6 +289,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         self.n_estimators = n_estimators
         self.n_jobs = n_jobs
         self.pairs_dtype = pairs_dtype
+        self.component_se = component_se
 
     def _get_estimator(self):
         return default_estimator() if self.estimator is None else self.estimator

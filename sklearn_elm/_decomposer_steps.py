@@ -147,8 +147,10 @@ def fit_state(decomposer, stream, X, preprocessing):
     # batches x p: small batches keep them beside the p x p arrays held then
     batch = decomposer.batch_size
     inputs = partial(iter_inputs, X, preprocessing, None if batch is None else min(batch, 256))
+    screened = decomposer.components_ in ("screened", "crossfit")
     return FitState(stream.moments, design, stream.kept, inputs, stream.phenotypic,
-                    crossfit=decomposer.components_ == "crossfit")
+                    crossfit=decomposer.components_ == "crossfit",
+                    component_se=decomposer.component_se if screened else "model")
 
 
 def set_fitted(decomposer, state, stream, effects, components):
@@ -168,6 +170,8 @@ def set_fitted(decomposer, state, stream, effects, components):
     decomposer.intercept_ = drop(stream.intercept)
     decomposer.elm_residual_ = drop(stream.residual)
     tests = state.inference
+    decomposer.component_se_ = (None if tests is None else state.screened.component_se
+                                if state.component_se != "model" else "model")
     if tests is None:  # the network's own components: nothing fitted to y
         nan = np.full(np.shape(additive), np.nan)
         tests = Bunch(additive_se=nan, additive_p=nan, marginal_p=nan, pair_tests=None,
@@ -196,7 +200,8 @@ def set_member_spread(decomposer, X, y):
     from ._ensemble import member_spread
 
     settings = {"prefit": True, "epistasis": decomposer.epistasis_,
-                "components": decomposer.components_, "n_estimators": 1, "n_jobs": None}
+                "components": decomposer.components_, "n_estimators": 1, "n_jobs": None,
+                "component_se": "model"}  # the members' components alone are read
     additive, spread = member_spread(clone(decomposer).set_params(**settings),
                                      decomposer.estimators_, X, y, decomposer.n_jobs)
     decomposer.additive_effects_std_ = additive

@@ -154,7 +154,8 @@ def decompose(network, X, Y, feature_names, *, fdr=0.05):
     -------
     elm : Bunch
         ``additive`` (k, p), ``epistasis`` (k, p, p), ``components`` and
-        ``components_se`` (dicts of (k,) arrays), ``kind`` (``components_``),
+        ``components_se`` (dicts of (k,) arrays), ``kind`` (``components_``), ``se_kind``
+        (``component_se_``),
         ``additive_se``, ``additive_pvalues`` and ``marginal_pvalues`` (k, p), ``pair_tests``
         (list of one Bunch per trait, or None) and ``significant_pairs``
         (:meth:`~sklearn_elm.ELMDecomposer.significant_pairs` as a dict of
@@ -185,6 +186,7 @@ def decompose(network, X, Y, feature_names, *, fdr=0.05):
         components=components,
         components_se=component_errors(elm, k, components),
         kind=elm.components_,
+        se_kind=elm.component_se_,
         additive_se=np.reshape(np.asarray(elm.additive_se_, dtype=np.float64), (k, p)),
         additive_pvalues=np.reshape(np.asarray(elm.additive_pvalues_, dtype=np.float64),
                                     (k, p)),

@@ -71,6 +71,8 @@ class Analysis:
         truth, a component not estimated).
     elm_components : str
         What the ELM's components are (``ELMDecomposer.components_``).
+    elm_component_se : str or None
+        What their standard errors are (``ELMDecomposer.component_se_``).
     additive_se, additive_pvalues : ndarray of shape (k, p) or None
         The ELM decomposer's test of each locus's additive effect on the
         trait (``additive_se_``, ``additive_pvalues_``: ``y``'s least-squares
@@ -147,6 +149,7 @@ class Analysis:
     settings: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
     notes: tuple = ()
+    elm_component_se: str | None = "model"
 
     @property
     def n_samples(self):
@@ -473,6 +476,7 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
         variance_components=components,
         variance_components_se=errors,
         elm_components=elm.kind,
+        elm_component_se=elm.se_kind,
         **{name: elm[name] for name in TESTS},
         fdr=fdr,
         network=_summary(reg),

@@ -67,6 +67,8 @@ class FitState:
     crossfit : bool
         Whether the screened fit cross-fits its components where it chooses the loci
         (``components="crossfit"``).
+    component_se : str
+        The screened fit's ``component_se`` (``"model"``, ``"jackknife"`` or ``"auto"``).
     n_iter : int
         Conjugate-gradient passes made so far.
     inference : Bunch or None
@@ -99,6 +101,7 @@ class FitState:
     n_iter: int = 0
     inference: Bunch = None
     crossfit: bool = False
+    component_se: str = "model"
 
 
 def _project_network(state):
@@ -137,7 +140,7 @@ def _screened_fit(state):
         # the warnings name the caller of ELMDecomposer.fit
         state.screened = screened_fit(Z, F, R, state.phenotypic, usage=usage,
                                       overwrite_z=compact, crossfit=state.crossfit,
-                                      stacklevel=6)
+                                      component_se=state.component_se, stacklevel=6)
     return state.screened
 
 

@@ -55,11 +55,13 @@ variances the other half estimates, and the two halves' components are averaged.
 """
 
 import warnings
+from functools import partial
 
 import numpy as np
 from sklearn.utils import Bunch
 
 from .._components import components_bunch
+from ._codes import take_rows
 from ._crossfit import ROUNDS, crossfit_components, screen_loci, split_halves
 from ._inference import (
     N_PAIR_TESTS,
@@ -69,6 +71,14 @@ from ._inference import (
     marginal_tests,
     pair_tests,
     screened_component_se,
+)
+from ._jackknife import (
+    JACKKNIFE_BLOCKS,
+    JACKKNIFE_FLOPS,
+    JACKKNIFE_MIN_SAMPLES,
+    fit_flops,
+    jackknife_groups,
+    jackknife_se,
 )
 from ._lstsq import least_squares, locus_basis, residual_on, residual_with
 from ._scan import (
@@ -179,9 +189,12 @@ def _inference(G, scan, design, s, final, Yc, model):
     variance = fit.sigma2 * np.diag(fit.G_inv)
     locus_se, locus_p = locus_tests(G, loci, fit.y[:s], variance[:s], residual, fit.sigma2,
                                     len(X) - 1 - fit.df)
+    # the fit's additive and pairwise parts per sample, whose variances the components are
+    values = {"additive": X @ np.where(np.arange(len(fit.y)) < s, fit.y, 0.0)}
+    values["epistatic"] = Yc - residual - values["additive"]
     return Bunch(locus_se=locus_se, locus_p=locus_p, pair_tests=tests,
                  component_se=screened_component_se(X, s, fit), parts=parts,
-                 marginal_p=marginal_tests(G, Yc))
+                 marginal_p=marginal_tests(G, Yc), part_values=values)
 
 
 def _pair_tests(G, scan, design, s, fit, Yc, pairs, n_candidates):
@@ -229,7 +242,7 @@ def _pair_tests(G, scan, design, s, fit, Yc, pairs, n_candidates):
 
 
 def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=None,
-                 overwrite_z=False, crossfit=False, stacklevel=2):
+                 overwrite_z=False, crossfit=False, component_se="model", stacklevel=2):
     """Effects and variance components from the terms the network uses, at any ``p``.
 
     The loci and two thirds of the pairs are screened from the network's
@@ -269,6 +282,14 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
         components over two halves of the samples
         (:func:`~._crossfit.crossfit_components`) rather than fit them on the loci that the
         network's fit chose.
+    component_se : {"model", "jackknife", "auto"}, default="model"
+        The components' standard errors: ``"model"``, those of the final model given
+        its terms (:func:`~._inference.screened_component_se`, or the cross-fit's);
+        ``"jackknife"``, a delete-a-group jackknife of the whole fit, the choice of its
+        terms included (:mod:`._jackknife`, 20 refits); ``"auto"``, the jackknife where
+        every locus is fitted (no loci chosen), the samples are at least
+        ``JACKKNIFE_MIN_SAMPLES`` and the refits take at most ``JACKKNIFE_FLOPS``
+        multiply-adds, else the model's.
     stacklevel : int, default=2
         Stack level of the warnings (2 names the caller).
 
@@ -290,7 +311,8 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
           those of the FDR list,
           noise-corrected, and the rest of
           :func:`~sklearn_elm._components.components_bunch`;
-        * ``n_scanned``: the number of loci the scans of pairs ranged over.
+        * ``n_scanned``: the number of loci the scans of pairs ranged over;
+        * ``component_se``: ``"model"`` or ``"jackknife"``, the errors given.
 
     Examples
     --------
@@ -311,7 +333,11 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
     ...                  [1.0, 0.25, 1.25], atol=0.06))
     True
     """
+    if component_se not in ("model", "jackknife", "auto"):
+        raise ValueError(f"component_se must be 'model', 'jackknife' or 'auto'; got "
+                         f"{component_se!r}.")
     n, p = np.shape(Z)
+    asked = {"n_loci": n_loci, "n_pairs": n_pairs, "usage": usage, "crossfit": crossfit}
     default_loci, default_pairs = term_budget(n, p)
     n_loci = default_loci if n_loci is None else n_loci
     n_pairs = default_pairs if n_pairs is None else n_pairs
@@ -347,6 +373,7 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
     errors = {key: np.zeros(k) for key in (*parts, "higher")}
     pairs, effects, variances, tests = [], [], [], []
     locus_se, locus_p, marginal_p = np.empty((k, p)), np.empty((k, p)), np.empty((k, p))
+    values = {"additive": np.empty((n, k)), "epistatic": np.empty((n, k))}
     for o in range(k):
         out = _fit_output(G, scan, F[:, o] - F[:, o].mean(),
                           R[:, o] - R[:, o].mean(), n_loci, n_pairs, halves)
@@ -361,11 +388,33 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
         tests.append(out.inference.pair_tests)
         locus_se[o], locus_p[o] = out.inference.locus_se, out.inference.locus_p
         marginal_p[o] = out.inference.marginal_p
+        for key in values:
+            values[key][:, o] = out.inference.part_values[key]
+    if component_se == "auto":
+        cost = JACKKNIFE_BLOCKS * fit_flops(n, n_loci + n_pairs, scan.loci.size, k)
+        every = n_loci >= varying and n >= JACKKNIFE_MIN_SAMPLES
+        component_se = "jackknife" if every and cost <= JACKKNIFE_FLOPS else "model"
+    if component_se == "jackknife":
+        try:
+            errors = jackknife_se(partial(_refit_rows, G.Z, F, R, asked), values,
+                                  jackknife_groups(n, JACKKNIFE_BLOCKS))
+        except ValueError as exc:
+            raise ValueError(f"component_se='jackknife': a refit without a twentieth of "
+                             f"the {n} samples failed ({exc}); use component_se='model'.") from exc
     phenotypic = np.full(k, np.nan) if phenotypic is None else phenotypic
     components = components_bunch(parts["additive"], parts["epistatic"], parts["genetic"],
                                   phenotypic)
     return Bunch(additive=additive, pairs=pairs, pair_effects=effects,
                  pair_variances=variances, components=components, n_scanned=scan.loci.size,
                  additive_se=locus_se, additive_p=locus_p, marginal_p=marginal_p,
-                 pair_tests=tests,
+                 pair_tests=tests, component_se=component_se,
                  components_se=component_se_bunch(errors, phenotypic))
+
+
+def _refit_rows(Z, F, R, asked, keep):
+    """The components of :func:`screened_fit` on the samples ``keep``, its choices made
+    again there (the jackknife's refits; their warnings are the full fit's)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return screened_fit(take_rows(Z, keep), F[keep], R[keep], overwrite_z=True,
+                            component_se="model", **asked).components

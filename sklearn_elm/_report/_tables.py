@@ -101,7 +101,10 @@ def _components(analysis, traits):
         "(narrow sense), H2 = V_G / V_P (broad sense).  ± SE: the standard error of the "
         "row above, where it is known (a 95 % interval is the estimate ± 1.96 SE); for "
         "GBLUP, REML's, from the inverse of its expected information; for the ELM, "
-        "ELMDecomposer's, of the training sample's own components given its genotypes.  "
+        "ELMDecomposer's, of the training sample's own components given its genotypes"
+        + (", by a delete-a-group jackknife that repeats the whole fit without each "
+           "twentieth of the samples, the choice of its pairs included.  "
+           if analysis.elm_component_se == "jackknife" else ".  ")
         + ELM_COMPONENTS[analysis.elm_components],
     )
 
@@ -401,7 +404,7 @@ def write_metrics(analysis, path, files):
             "ploidy": analysis.ploidy,
             "truth_known": analysis.truth_known,
         },
-        "settings": analysis.settings,
+        "settings": {**analysis.settings, "component_se": analysis.elm_component_se},
         "timings_s": analysis.timings,
         "versions": analysis.versions,
         "warnings": list(analysis.notes),
