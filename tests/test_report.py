@@ -577,6 +577,32 @@ def test_positions_reach_the_effects_table_and_order_the_effects_figure(tmp_path
     assert [label.get_text() for label in ax.get_xticklabels()] == ["2", "5"]
 
 
+
+def test_top_pairs_carry_the_traits_p_value(tmp_path, placeholder_figures):
+    """The summary's and the page's top pairs of the network carry the trait's test of each
+    pair: its p-value where the tests kept it, "p > x" (x the largest p-value kept) where
+    they did not, so that a pair the network reads from linkage is not taken for a finding;
+    no p-value where there are no tests."""
+    results = fake_results(n_traits=1, n_loci=8, truth=False)
+    tests = results.pair_tests[0]
+    E = np.zeros((1, 8, 8))
+    a, b = sorted(int(v) for v in tests.pairs[0])  # kept, p = 1e-12
+    E[0, a, b] = E[0, b, a] = 0.3
+    kept = {frozenset(int(v) for v in pair) for pair in tests.pairs}
+    c, d = next((u, v) for u, v in zip(*np.triu_indices(8, 1), strict=True)
+                if frozenset((int(u), int(v))) not in kept)
+    E[0, c, d] = E[0, d, c] = -0.9
+    results.epistasis["ELM"] = E
+    row = summary_tables(results)["top_pairs"].rows[0][1]
+    names = results.feature_names
+    assert row == (f"{names[c]} x {names[d]} (-0.900, p > {tests.p_value.max():.2g}), "
+                   f"{names[a]} x {names[b]} (+0.300, p 1e-12)")
+    page = (write_report(results, tmp_path / "report") / "index.html").read_text()
+    assert "trait&#x27;s p-value" in page and "1e-12" in page
+    bare = fake_results(n_traits=1, n_loci=8, truth=False, tests=False)
+    bare.epistasis["ELM"] = E
+    assert summary_tables(bare)["top_pairs"].rows[0][1].endswith("(+0.300)")
+
 def test_heatmap_shows_the_first_loci_where_no_method_scored_a_pair():
     """Past the heatmap's locus limit with every pair exactly 0 (no pair scored: a purely
     additive trait) the heatmap shows the first loci instead of failing on an empty choice."""

@@ -6,7 +6,7 @@ text is escaped (trait and locus names may hold markup).
 
 import html
 
-from ._inference import fdr_label, format_p, n_tests, significant_rows
+from ._inference import fdr_label, format_p, n_tests, pair_p_labels, significant_rows
 from ._tables import N_TOP_PAIRS, numeric_columns, rank_pairs, summary_tables
 
 __all__ = ["write_html"]
@@ -79,10 +79,11 @@ def _pairs_sections(analysis, figures):
     parts = []
     for k, t in enumerate(analysis.target_names):
         i, j, e = rank_pairs(analysis.epistasis[main][k], top=N_TOP_PAIRS)
-        rows = [[n + 1, f"{names[a]} x {names[b]}", f"{v:+.4f}"]
-                for n, (a, b, v) in enumerate(zip(i, j, e, strict=True))]
+        labels = pair_p_labels(analysis, k, i, j)
+        rows = [[n + 1, f"{names[a]} x {names[b]}", f"{v:+.4f}", label.removeprefix("p ")]
+                for n, (a, b, v, label) in enumerate(zip(i, j, e, labels, strict=True))]
         parts += [f"<h3>{esc(str(t))}</h3>",
-                  _html_table(["rank", "pair", f"e_ij ({main})"], rows),
+                  _html_table(["rank", "pair", f"e_ij ({main})", "trait's p-value"], rows),
                   _img(figures[f"epistasis_{k}"], f"epistasis heatmap of {t}")]
     return parts
 

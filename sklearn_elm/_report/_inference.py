@@ -10,7 +10,7 @@ recomputed: the numbers are those the estimators computed in ``fit``.
 import numpy as np
 
 __all__ = ["component_errors", "fdr_label", "format_p", "minus_log10", "n_significant",
-           "n_tests", "pair_test_columns", "qq_points", "significant_rows"]
+           "n_tests", "pair_p_labels", "pair_test_columns", "qq_points", "significant_rows"]
 
 #: The largest -log10 p drawn: a p-value that underflowed to 0 is drawn at the smallest
 #: positive double, 2.2e-308, not at infinity.
@@ -76,6 +76,31 @@ def significant_rows(analysis, k=None):
         return [(t, None) for t in traits]
     return [(t, {key: np.asarray(column)[_rows_of(analysis, t)]
                  for key, column in table.items()}) for t in traits]
+
+
+def pair_p_labels(analysis, k, i, j):
+    """The trait's p-value of each pair ``(i, j)`` of trait ``k``, for a table beside the
+    network's estimate: ``"p 3e-09"``; ``"p > 0.012"`` for a pair tested but not kept among
+    the pairs of smallest p-value (its p-value is above theirs); ``""`` without tests.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from types import SimpleNamespace
+    >>> from sklearn.utils import Bunch
+    >>> from sklearn_elm._report._inference import pair_p_labels
+    >>> tests = Bunch(pairs=np.array([[0, 2], [1, 2]]), std_error=np.array([0.1, 0.2]),
+    ...               p_value=np.array([3e-9, 0.012]), estimate=np.zeros(2), n_tests=3)
+    >>> analysis = SimpleNamespace(pair_tests=[tests], feature_names=np.arange(3))
+    >>> pair_p_labels(analysis, 0, np.array([2, 0]), np.array([0, 1]))
+    ['p 3e-09', 'p > 0.012']
+    """
+    if analysis.pair_tests is None or n_tests(analysis, k) == 0:
+        return [""] * len(i)
+    _, p_value = pair_test_columns(analysis, k, i, j)
+    kept = np.asarray(analysis.pair_tests[k].p_value)
+    above = f"p > {format_p(kept.max())}" if kept.size else "p -"
+    return [f"p {format_p(v)}" if np.isfinite(v) else above for v in p_value]
 
 
 def pair_test_columns(analysis, k, i, j):

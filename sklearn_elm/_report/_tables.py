@@ -19,6 +19,7 @@ from ._inference import (
     format_p,
     n_significant,
     n_tests,
+    pair_p_labels,
     pair_test_columns,
     significant_rows,
 )
@@ -138,14 +139,20 @@ def _top_pairs(analysis, traits):
     rows = []
     for k, t in enumerate(traits):
         i, j, e = rank_pairs(analysis.epistasis[main][k], top=3)
-        rows.append([t, ", ".join(f"{names[a]} x {names[b]} ({v:+.3f})"
-                                  for a, b, v in zip(i, j, e, strict=True)) or "-"])
+        labels = [f", {label}" if label else "" for label in pair_p_labels(analysis, k, i, j)]
+        rows.append([t, ", ".join(f"{names[a]} x {names[b]} ({v:+.3f}{label})"
+                                  for a, b, v, label in zip(i, j, e, labels, strict=True))
+                     or "-"])
     return Table(
         f"Top epistatic pairs ({main}, by |e_ij|)",
-        ["trait", "pairs (estimate)"],
+        ["trait", "pairs (estimate, trait's p-value)" if analysis.pair_tests is not None
+         else "pairs (estimate)"],
         rows,
-        "e_ij is the effect of z_i z_j in y = mu + sum a_i z_i + sum e_ij z_i z_j; "
-        "more pairs, ranked, are in epistasis_pairs.csv.",
+        "e_ij is the effect of z_i z_j in y = mu + sum a_i z_i + sum e_ij z_i z_j, as the "
+        "network has it; p: the trait's test of the pair given the loci and the pairs the "
+        "trait confirms (p > x: above the p-values of the pairs of smallest p kept), which a "
+        "pair the network reads from linkage or from noise does not pass; more pairs, "
+        "ranked, are in epistasis_pairs.csv.",
     )
 
 
