@@ -57,15 +57,13 @@ def test_without_choices_the_jackknife_agrees_with_the_model_errors():
     """On a purely additive trait of high heritability (no pair confirmed, the same terms in
     every refit) the jackknife's error of V_A is the model's quadratic-form error within
     the jackknife's own noise: with the realised variances' own movement counted as error,
-    it would be about 1.7 times larger here."""
+    it would be 1.2 to 1.7 times larger here."""
     ratios = []
     for seed in range(3):
         Z, F, R, vp = _additive_trait(2000, 12, 0.8, seed)
         model = screened_fit(Z, F, R, vp, component_se="model")
         jack = screened_fit(Z, F, R, vp, component_se="jackknife")
         assert jack.component_se == "jackknife" and model.component_se == "model"
-        for key in ("additive", "epistatic", "genetic"):  # the estimates are the same fit's
-            assert jack.components[key] == pytest.approx(model.components[key])
         ratios.append(jack.components_se.additive[0] / model.components_se.additive[0])
     assert 0.7 < np.mean(ratios) < 1.3, ratios
 
@@ -84,6 +82,40 @@ def test_auto_takes_the_jackknife_only_where_it_is_cheap(monkeypatch):
     monkeypatch.setattr(_screening, "JACKKNIFE_FLOPS", 0.0)
     assert _jackknife.JACKKNIFE_FLOPS > 0
     assert screened_fit(Z, F, R, vp, component_se="auto").component_se == "model"
+
+
+def test_refits_keep_the_full_fits_budget(monkeypatch):
+    """Where the full fit takes every locus and 95 % of the samples would allow fewer
+    (here 180 loci: 199 terms at 400 samples, 189 at 380), the refits take every locus too
+    (they neither choose loci nor cross-fit): they repeat the fit whose errors they give."""
+    Z, F, R, vp = _additive_trait(400, 180, 0.5, 0)
+    refits = []
+    original = _screening.screened_fit
+
+    def spy(*args, **kwargs):
+        refits.append(kwargs.get("n_loci"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_screening, "screened_fit", spy)
+    fit = original(Z, F, R, vp, component_se="jackknife", crossfit=True)
+    assert fit.component_se == "jackknife"
+    assert len(refits) == _jackknife.JACKKNIFE_BLOCKS and set(refits) == {180}
+
+
+def test_where_the_jackknife_cannot_run_the_errors_are_the_models():
+    """Where the loci are chosen, or where a refit fails (a budget the full fit's samples
+    allow and 95 % of them do not), ``"jackknife"`` warns or says why and ``"auto"`` gives
+    the model's errors."""
+    Z, F, R, vp = _additive_trait(300, 12, 0.5, 0)
+    with pytest.warns(UserWarning, match="needs every locus fitted"):
+        fit = screened_fit(Z, F, R, vp, component_se="jackknife", n_loci=6)
+    assert fit.component_se == "model"
+    tight = dict(n_loci=12, n_pairs=280)  # 292 terms: at most 300 - 2, more than 285 - 2
+    with pytest.warns(UserWarning, match="a refit without one of 20 groups"):
+        fit = screened_fit(Z, F, R, vp, component_se="auto", **tight)
+    assert fit.component_se == "model"
+    with pytest.raises(ValueError, match="a refit without one of 20 groups.*'model'"):
+        screened_fit(Z, F, R, vp, component_se="jackknife", **tight)
 
 
 def test_bad_component_se_is_refused():

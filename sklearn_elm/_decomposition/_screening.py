@@ -286,10 +286,11 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
         The components' standard errors: ``"model"``, those of the final model given
         its terms (:func:`~._inference.screened_component_se`, or the cross-fit's);
         ``"jackknife"``, a delete-a-group jackknife of the whole fit, the choice of its
-        terms included (:mod:`._jackknife`, 20 refits); ``"auto"``, the jackknife where
-        every locus is fitted (no loci chosen), the samples are at least
-        ``JACKKNIFE_MIN_SAMPLES`` and the refits take at most ``JACKKNIFE_FLOPS``
-        multiply-adds, else the model's.
+        pairs included (:mod:`._jackknife`, 20 refits with the same term budget), where
+        every locus is fitted (else the model's, with a warning); ``"auto"``, the jackknife
+        where every locus is fitted, the samples are at least ``JACKKNIFE_MIN_SAMPLES``
+        and the refits take at most ``JACKKNIFE_FLOPS`` multiply-adds, else (or where a
+        refit fails, with a warning) the model's.
     stacklevel : int, default=2
         Stack level of the warnings (2 names the caller).
 
@@ -337,7 +338,6 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
         raise ValueError(f"component_se must be 'model', 'jackknife' or 'auto'; got "
                          f"{component_se!r}.")
     n, p = np.shape(Z)
-    asked = {"n_loci": n_loci, "n_pairs": n_pairs, "usage": usage, "crossfit": crossfit}
     default_loci, default_pairs = term_budget(n, p)
     n_loci = default_loci if n_loci is None else n_loci
     n_pairs = default_pairs if n_pairs is None else n_pairs
@@ -390,17 +390,12 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
         marginal_p[o] = out.inference.marginal_p
         for key in values:
             values[key][:, o] = out.inference.part_values[key]
-    if component_se == "auto":
+    if component_se != "model":
+        refit = partial(_refit_rows, G.Z, F, R, {"n_loci": n_loci, "n_pairs": n_pairs,
+                                                 "usage": usage})
         cost = JACKKNIFE_BLOCKS * fit_flops(n, n_loci + n_pairs, scan.loci.size, k)
-        every = n_loci >= varying and n >= JACKKNIFE_MIN_SAMPLES
-        component_se = "jackknife" if every and cost <= JACKKNIFE_FLOPS else "model"
-    if component_se == "jackknife":
-        try:
-            errors = jackknife_se(partial(_refit_rows, G.Z, F, R, asked), values,
-                                  jackknife_groups(n, JACKKNIFE_BLOCKS))
-        except ValueError as exc:
-            raise ValueError(f"component_se='jackknife': a refit without a twentieth of "
-                             f"the {n} samples failed ({exc}); use component_se='model'.") from exc
+        component_se, errors = _jackknife_errors(component_se, refit, values, errors,
+                                                 n_loci < varying, cost, n, stacklevel + 1)
     phenotypic = np.full(k, np.nan) if phenotypic is None else phenotypic
     components = components_bunch(parts["additive"], parts["epistatic"], parts["genetic"],
                                   phenotypic)
@@ -411,10 +406,40 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
                  components_se=component_se_bunch(errors, phenotypic))
 
 
-def _refit_rows(Z, F, R, asked, keep):
-    """The components of :func:`screened_fit` on the samples ``keep``, its choices made
-    again there (the jackknife's refits; their warnings are the full fit's)."""
+def _jackknife_errors(component_se, refit, values, errors, chosen, cost, n, stacklevel):
+    """The errors :func:`screened_fit` gives for ``component_se`` ``"jackknife"`` or
+    ``"auto"``, and what they are: the jackknife's only where every locus is fitted (where
+    the loci are ``chosen``, the components may be cross-fitted, and the full fit's parts are
+    not what they estimate); ``"auto"`` also needs a ``cost`` of at most
+    ``JACKKNIFE_FLOPS`` and ``JACKKNIFE_MIN_SAMPLES`` samples, and falls back to the model's
+    errors where a refit fails."""
+    auto = component_se == "auto"
+    if auto and (chosen or n < JACKKNIFE_MIN_SAMPLES or cost > JACKKNIFE_FLOPS):
+        return "model", errors
+    if chosen:
+        warnings.warn("component_se='jackknife' needs every locus fitted, and the loci are "
+                      "chosen here: the components' errors are the model's.", UserWarning,
+                      stacklevel=stacklevel)
+        return "model", errors
+    blocks = min(JACKKNIFE_BLOCKS, n)
+    try:
+        return "jackknife", jackknife_se(refit, values, jackknife_groups(n, blocks))
+    except ValueError as exc:
+        message = (f"component_se='jackknife': a refit without one of {blocks} groups of the "
+                   f"{n} samples failed ({exc})")
+        if not auto:
+            raise ValueError(f"{message}; use component_se='model'.") from exc
+        warnings.warn(f"{message}: the components' errors are the model's.", UserWarning,
+                      stacklevel=stacklevel)
+        return "model", errors
+
+
+def _refit_rows(Z, F, R, budget, keep):
+    """The components of :func:`screened_fit` on the samples ``keep``, with the full fit's
+    term budget (every locus) and its pairs chosen again there: the jackknife's refits.
+    Their warnings repeat the full fit's and are not shown (``warnings.catch_warnings``,
+    which is not thread-safe: fits in threads may lose each other's warnings meanwhile)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return screened_fit(take_rows(Z, keep), F[keep], R[keep], overwrite_z=True,
-                            component_se="model", **asked).components
+                            component_se="model", **budget).components
