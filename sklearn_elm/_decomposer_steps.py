@@ -170,8 +170,8 @@ def set_fitted(decomposer, state, stream, effects, components):
     decomposer.intercept_ = drop(stream.intercept)
     decomposer.elm_residual_ = drop(stream.residual)
     tests = state.inference
-    decomposer.component_se_ = (None if tests is None else state.screened.component_se
-                                if state.component_se != "model" else "model")
+    # the screened fit resolves "auto" (the debiased components ask it for "model")
+    decomposer.component_se_ = None if tests is None else state.screened.component_se
     if tests is None:  # the network's own components: nothing fitted to y
         nan = np.full(np.shape(additive), np.nan)
         tests = Bunch(additive_se=nan, additive_p=nan, marginal_p=nan, pair_tests=None,
