@@ -150,9 +150,10 @@ def _top_pairs(analysis, traits):
         rows,
         "e_ij is the effect of z_i z_j in y = mu + sum a_i z_i + sum e_ij z_i z_j, as the "
         "network has it; p: the trait's test of the pair given the loci and the pairs the "
-        "trait confirms (p > x: above the p-values of the pairs of smallest p kept), which a "
-        "pair the network reads from linkage or from noise does not pass; more pairs, "
-        "ranked, are in epistasis_pairs.csv.",
+        "trait confirms (p > x: above the p-values of the pairs of smallest p kept), one "
+        "test among all the pairs tested (the FDR list below counts them), which a pair the "
+        "network reads from linkage or from noise does not pass; more pairs, ranked, are in "
+        "epistasis_pairs.csv.",
     )
 
 
