@@ -143,7 +143,7 @@ def _screen(G, scan, Fc, Yc, n_loci, n_pairs):
     return loci, pairs, X, gram, np.arange(len(pairs)) >= n_f
 
 
-def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs, halves=None):
+def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs, halves=None, values=False):
     """The screened fit of one output (see :func:`screened_fit`)."""
     L = scan.loci.size
     n_candidates = L * (L - 1) // 2 + int(scan.self_terms.has.sum())
@@ -168,7 +168,8 @@ def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs, halves=None):
     X, Xy = X.select(keep), products[keep, 1]
     pair_coef = np.where(by_y, np.where(every, y_coef[s:], 0.0), f_coef[s:])
     pair_variance = final.sigma2 * scale
-    inference = _inference(G, scan, (X, Xy), s, final, Yc, (loci, pairs[every], n_candidates))
+    inference = _inference(G, scan, (X, Xy), s, final, Yc, (loci, pairs[every], n_candidates),
+                           values)
     if halves is not None:  # the loci were chosen: the components are cross-fitted
         inference.parts, inference.component_se = crossfit_components(
             G, halves, scan.loci, Yc, inference.pair_tests.pairs)
@@ -176,7 +177,7 @@ def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs, halves=None):
                  pair_variance=pair_variance, inference=inference, **inference.parts)
 
 
-def _inference(G, scan, design, s, final, Yc, model):
+def _inference(G, scan, design, s, final, Yc, model, values=False):
     """Tests of every locus and of the pairs of largest score, from ``y``'s fit ``final`` on
     ``design`` (its :class:`~._terms.Terms` and their products with ``y``) and on the pairs
     of the FDR list that :func:`_pair_tests` adds to it; the components and their errors
@@ -189,12 +190,13 @@ def _inference(G, scan, design, s, final, Yc, model):
     variance = fit.sigma2 * np.diag(fit.G_inv)
     locus_se, locus_p = locus_tests(G, loci, fit.y[:s], variance[:s], residual, fit.sigma2,
                                     len(X) - 1 - fit.df)
-    # the fit's additive and pairwise parts per sample, whose variances the components are
-    values = {"additive": X @ np.where(np.arange(len(fit.y)) < s, fit.y, 0.0)}
-    values["epistatic"] = Yc - residual - values["additive"]
-    return Bunch(locus_se=locus_se, locus_p=locus_p, pair_tests=tests,
-                 component_se=screened_component_se(X, s, fit), parts=parts,
-                 marginal_p=marginal_tests(G, Yc), part_values=values)
+    inference = Bunch(locus_se=locus_se, locus_p=locus_p, pair_tests=tests,
+                      component_se=screened_component_se(X, s, fit), parts=parts,
+                      marginal_p=marginal_tests(G, Yc))
+    if values:  # the fit's additive and pairwise parts per sample (one more pass over X)
+        additive = X @ np.where(np.arange(len(fit.y)) < s, fit.y, 0.0)
+        inference.part_values = {"additive": additive, "epistatic": Yc - residual - additive}
+    return inference
 
 
 def _pair_tests(G, scan, design, s, fit, Yc, pairs, n_candidates):
@@ -368,15 +370,21 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
     scan = _scan_basis(G, _scanned_loci(G, F, usage, stacklevel))
     halves = split_halves(G) if crossfit else None
     k = F.shape[1]
+    asked = component_se
+    component_se = _resolve_se(component_se, n_loci < varying, n,
+                               JACKKNIFE_BLOCKS * fit_flops(n, n_loci + n_pairs,
+                                                            scan.loci.size, k), stacklevel + 1)
+    jackknife = component_se == "jackknife"
     additive = np.zeros((k, p))
     parts = {"additive": np.zeros(k), "epistatic": np.zeros(k), "genetic": np.zeros(k)}
     errors = {key: np.zeros(k) for key in (*parts, "higher")}
     pairs, effects, variances, tests = [], [], [], []
     locus_se, locus_p, marginal_p = np.empty((k, p)), np.empty((k, p)), np.empty((k, p))
-    values = {"additive": np.empty((n, k)), "epistatic": np.empty((n, k))}
+    values = {key: np.empty((n, k)) for key in ("additive", "epistatic")} if jackknife else {}
     for o in range(k):
         out = _fit_output(G, scan, F[:, o] - F[:, o].mean(),
-                          R[:, o] - R[:, o].mean(), n_loci, n_pairs, halves)
+                          R[:, o] - R[:, o].mean(), n_loci, n_pairs, halves,
+                          values=jackknife)
         additive[o, out.loci] = out.additive_coef
         for key in parts:
             parts[key][o] = out[key]
@@ -390,12 +398,11 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
         marginal_p[o] = out.inference.marginal_p
         for key in values:
             values[key][:, o] = out.inference.part_values[key]
-    if component_se != "model":
+    if jackknife:
         refit = partial(_refit_rows, G.Z, F, R, {"n_loci": n_loci, "n_pairs": n_pairs,
                                                  "usage": usage})
-        cost = JACKKNIFE_BLOCKS * fit_flops(n, n_loci + n_pairs, scan.loci.size, k)
-        component_se, errors = _jackknife_errors(component_se, refit, values, errors,
-                                                 n_loci < varying, cost, n, stacklevel + 1)
+        component_se, errors = _jackknife_errors(refit, values, errors, n, asked == "auto",
+                                                 stacklevel + 1)
     phenotypic = np.full(k, np.nan) if phenotypic is None else phenotypic
     components = components_bunch(parts["additive"], parts["epistatic"], parts["genetic"],
                                   phenotypic)
@@ -406,21 +413,25 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
                  components_se=component_se_bunch(errors, phenotypic))
 
 
-def _jackknife_errors(component_se, refit, values, errors, chosen, cost, n, stacklevel):
-    """The errors :func:`screened_fit` gives for ``component_se`` ``"jackknife"`` or
-    ``"auto"``, and what they are: the jackknife's only where every locus is fitted (where
-    the loci are ``chosen``, the components may be cross-fitted, and the full fit's parts are
-    not what they estimate); ``"auto"`` also needs a ``cost`` of at most
-    ``JACKKNIFE_FLOPS`` and ``JACKKNIFE_MIN_SAMPLES`` samples, and falls back to the model's
-    errors where a refit fails."""
-    auto = component_se == "auto"
-    if auto and (chosen or n < JACKKNIFE_MIN_SAMPLES or cost > JACKKNIFE_FLOPS):
-        return "model", errors
-    if chosen:
+def _resolve_se(component_se, chosen, n, cost, stacklevel):
+    """What :func:`screened_fit`'s ``component_se`` gives: the jackknife only where every
+    locus is fitted (where the loci are ``chosen`` the components may be cross-fitted, and
+    the full fit's parts are not what they estimate; ``"jackknife"`` then warns), and for
+    ``"auto"`` only with ``JACKKNIFE_MIN_SAMPLES`` samples and a ``cost`` of at most
+    ``JACKKNIFE_FLOPS``."""
+    if component_se == "jackknife" and chosen:
         warnings.warn("component_se='jackknife' needs every locus fitted, and the loci are "
                       "chosen here: the components' errors are the model's.", UserWarning,
                       stacklevel=stacklevel)
-        return "model", errors
+    if component_se == "auto":
+        cheap = n >= JACKKNIFE_MIN_SAMPLES and cost <= JACKKNIFE_FLOPS
+        return "jackknife" if cheap and not chosen else "model"
+    return "model" if chosen else component_se
+
+
+def _jackknife_errors(refit, values, errors, n, auto, stacklevel):
+    """The jackknife's errors and ``"jackknife"``; where a refit fails, an error, or with
+    ``auto`` the model's ``errors`` and ``"model"``, with a warning."""
     blocks = min(JACKKNIFE_BLOCKS, n)
     try:
         return "jackknife", jackknife_se(refit, values, jackknife_groups(n, blocks))
