@@ -603,6 +603,20 @@ def test_top_pairs_carry_the_traits_p_value(tmp_path, placeholder_figures):
     bare.epistasis["ELM"] = E
     assert summary_tables(bare)["top_pairs"].rows[0][1].endswith("(+0.300)")
 
+
+def test_the_components_table_and_metrics_say_which_errors_they_show(tmp_path,
+                                                                    placeholder_figures):
+    """Where the decomposer's errors are the jackknife's, the components table's note says
+    so and metrics.json's settings record it; with the model's errors the note does not
+    mention a jackknife."""
+    jack = fake_results(n_traits=1, n_loci=6, truth=False, elm_component_se="jackknife")
+    assert "jackknife" in summary_tables(jack)["components"].note
+    out = write_report(jack, tmp_path / "jack")
+    assert json.loads((out / "metrics.json").read_text())["settings"]["component_se"] == (
+        "jackknife")
+    model = fake_results(n_traits=1, n_loci=6, truth=False)
+    assert "jackknife" not in summary_tables(model)["components"].note
+
 def test_heatmap_shows_the_first_loci_where_no_method_scored_a_pair():
     """Past the heatmap's locus limit with every pair exactly 0 (no pair scored: a purely
     additive trait) the heatmap shows the first loci instead of failing on an empty choice."""
