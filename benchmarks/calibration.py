@@ -10,7 +10,8 @@ pipeline, with ``y``) on each, and prints one row:
   linkage with it (where the panel has linkage);
 * ``empty``: share of data sets whose FDR-5 % pair list is empty (null scenarios);
 * ``FDP`` / ``power``: mean realised false discovery proportion of the FDR-5 % list, and the
-  share of the true pairs it finds; ``oracle``: the power of the same Benjamini-Hochberg
+  share of the true pairs it finds; ``FDP se``: the standard error of that mean over the data
+  sets; ``oracle`` / ``oracle FDP``: the power and the FDP of the same Benjamini-Hochberg
   procedure on the oracle's p-values (least squares on the true support: each true pair's
   Wald test there, every other pair's score test against it).  The ``LD`` columns count a
   listed pair as true where each of its loci is a true pair's locus or its copy in linkage
@@ -25,9 +26,10 @@ pipeline, with ``y``) on each, and prints one row:
   another, as the jackknife's do, a few large ones pull the mean up), ``sd z h2`` the
   standard deviation of the error over its SE (1 when calibrated),
   ``sd h2``: the standard deviation of the estimates, and ``sd err h2`` that of their errors;
-* ``oracle cover h2``, ``oracle SE/sd h2``, ``oracle sd err h2``: the same for least squares
-  on the true support (the QTL and the true pairs), with the same noise correction and
-  errors: what the data allow where the terms are known;
+* ``oracle cover h2``, ``oracle cover epistatic``, ``oracle SE/sd h2``, ``oracle sd err h2``:
+  the same for least squares on the true support (the QTL and the true pairs), with the same
+  noise correction and errors: what the data allow where the terms are known (without true
+  pairs its V_AA is 0 with an SE of 0, and covers the truth, 0, in every data set);
 * ``s/set``: seconds per data set (training and decomposition).
 
 Scenarios: ``KEY = panel-ploidy-trait``, panels ``ind`` (independent loci), ``ld``
@@ -114,7 +116,8 @@ def coding(G, ploidy):
 
 def oracle_pvalues(Z, y, a, E):
     """p-values of every pair ``i <= j`` under least squares on the true support: Wald for
-    the true pairs, score tests against that fit for the others (as the decomposer's)."""
+    the true pairs, score tests against that fit for the others (as the decomposer's; a pair
+    the support holds already gets p = 1)."""
     Zc = Z - Z.mean(0)
     loci = np.flatnonzero(a)
     ti, tj = np.nonzero(np.triu(E, 1))
@@ -128,8 +131,12 @@ def oracle_pvalues(Z, y, a, E):
     W = Zc[:, i] * Zc[:, j]
     W -= W.mean(0)
     cross = X.T @ W
-    left = np.einsum("ij,ij->j", W, W) - np.einsum("ij,ij->j", cross, G_inv @ cross)
-    t = (W.T @ r) / np.sqrt(sigma2 * np.maximum(left, 1e-300))
+    squares = np.einsum("ij,ij->j", W, W)
+    left = squares - np.einsum("ij,ij->j", cross, G_inv @ cross)
+    # a pair the support already holds (a copy in complete linkage, a constant product) is not
+    # tested, as in the decomposer
+    usable = left > 1e-6 * squares
+    t = np.where(usable, W.T @ r, 0.0) / np.sqrt(sigma2 * np.where(usable, left, 1.0))
     true = {(int(u), int(v)) for u, v in zip(ti, tj, strict=True)}
     for c, (u, v) in enumerate(zip(ti, tj, strict=True)):
         t_true = coef[loci.size + c] / np.sqrt(sigma2 * G_inv[loci.size + c, loci.size + c])
@@ -138,9 +145,10 @@ def oracle_pvalues(Z, y, a, E):
     return p_values, [(int(u), int(v)) in true for u, v in zip(i, j, strict=True)]
 
 
-def oracle_h2(Z, y, a, E):
-    """h2 and its SE from least squares on the true support (the QTL and the true pairs'
-    centred products), noise-corrected, with the decomposer's own quadratic-form errors."""
+def oracle_components(Z, y, a, E):
+    """h2, V_A and V_AA with their SEs from least squares on the true support (the QTL and
+    the true pairs' centred products), noise-corrected, with the decomposer's own
+    quadratic-form errors.  Without true pairs V_AA is 0 with an SE of 0."""
     Zc = Z - Z.mean(0)
     loci = np.flatnonzero(a)
     ti, tj = np.nonzero(np.triu(E, 1))
@@ -153,10 +161,15 @@ def oracle_h2(Z, y, a, E):
     r = y - y.mean() - X @ coef
     df = float(np.sum(G * G_inv))
     fit = Bunch(y=coef, G=G, G_inv=G_inv, df=df, sigma2=r @ r / (n - 1 - df))
-    s, b = loci.size, coef[: loci.size]
-    additive = b @ G[:s, :s] @ b / n - fit.sigma2 * np.sum(G[:s, :s] * G_inv[:s, :s]) / n
-    se = screened_component_se(X, s, fit)["additive"]
-    return additive / np.var(y), se / np.var(y)
+    se = screened_component_se(X, loci.size, fit)
+    estimate = {}
+    for key, rows in (("additive", slice(0, loci.size)), ("epistatic", slice(loci.size, None))):
+        b, block = coef[rows], G[rows, rows]
+        estimate[key] = (b @ block @ b / n - fit.sigma2 * np.sum(block * G_inv[rows, rows]) / n
+                         if b.size else 0.0)
+        se[key] = se[key] if b.size else 0.0
+    estimate["h2"], se["h2"] = estimate["additive"] / np.var(y), se["additive"] / np.var(y)
+    return estimate, se
 
 
 def one_dataset(key, args, seed):
@@ -180,9 +193,10 @@ def one_dataset(key, args, seed):
         out[f"err_{name}"] = vc[name] - float(np.ravel(truth[name])[0])
         out[f"se_{name}"] = se[name]
         out[f"est_{name}"] = vc[name]
-    oracle, oracle_se = oracle_h2(Z, y, a, E)
-    out["err_oracle"] = oracle - float(np.ravel(truth["h2"])[0])
-    out["se_oracle"] = oracle_se
+    oracle, oracle_se = oracle_components(Z, y, a, E)
+    for name in KEYS:
+        out[f"err_oracle_{name}"] = oracle[name] - float(np.ravel(truth[name])[0])
+        out[f"se_oracle_{name}"] = oracle_se[name]
     tests = dec.pair_tests_
     table = dec.significant_pairs(0.05, as_frame=False)
     listed = set(zip(table["i"].tolist(), table["j"].tolist(), strict=True))
@@ -205,8 +219,9 @@ def one_dataset(key, args, seed):
         oracle = {(int(u), int(v)) for u, v in zip(i[q <= 0.05], j[q <= 0.05], strict=True)}
         out["oracle_ld"] = np.mean([any(ld_match(pair, {t}, r2) for pair in oracle)
                                     for t in true])
+        out["oracle_fdp"] = len(oracle - true) / max(len(oracle), 1)
     else:
-        out["oracle"] = out["oracle_ld"] = np.nan
+        out["oracle"] = out["oracle_ld"] = out["oracle_fdp"] = np.nan
     return out
 
 
@@ -242,10 +257,13 @@ def summarise(key, results):
         row[name] = stats.kstest(values, "uniform").pvalue if null and values.size > 5 else np.nan
     row["empty"] = float(np.mean(get("listed") == 0)) if null else np.nan
     listed = get("listed")
-    row["FDP"] = float(np.mean(get("false") / np.maximum(listed, 1)))
+    fdp = get("false") / np.maximum(listed, 1)
+    row["FDP"] = float(np.mean(fdp))
+    row["FDP se"] = float(np.std(fdp, ddof=1) / np.sqrt(fdp.size))
     row["FDP LD"] = float(np.mean(get("false_ld") / np.maximum(listed, 1)))
-    for name in ("power", "power LD", "oracle", "oracle LD"):
-        column = {"power": "found", "power LD": "found_ld"}.get(name, name.replace(" LD", "_ld"))
+    for name in ("power", "power LD", "oracle", "oracle LD", "oracle FDP"):
+        column = {"power": "found", "power LD": "found_ld", "oracle FDP": "oracle_fdp"}.get(
+            name, name.replace(" LD", "_ld"))
         row[name] = float(np.nanmean(get(column))) if not null else np.nan
     for name in KEYS:
         err, se = get(f"err_{name}"), get(f"se_{name}")
@@ -257,7 +275,9 @@ def summarise(key, results):
     row["sd z h2"] = float(np.std(err / se))
     row["sd h2"] = float(np.std(get("est_h2")))
     row["sd err h2"] = float(np.std(err))
-    err, se = get("err_oracle"), get("se_oracle")
+    err, se = get("err_oracle_epistatic"), get("se_oracle_epistatic")
+    row["oracle cover epistatic"] = float(np.mean(np.abs(err) <= 1.96 * se))
+    err, se = get("err_oracle_h2"), get("se_oracle_h2")
     row["oracle cover h2"] = float(np.mean(np.abs(err) <= 1.96 * se))
     row["oracle SE/sd h2"] = float(np.mean(se) / np.std(err))
     row["oracle sd err h2"] = float(np.std(err))
@@ -265,11 +285,12 @@ def summarise(key, results):
     return row
 
 
-COLUMNS = ["scenario", "path", "sets", "KS pair", "KS QTLxLD", "empty", "FDP", "FDP LD", "power",
-           "power LD", "oracle", "oracle LD",
+COLUMNS = ["scenario", "path", "sets", "KS pair", "KS QTLxLD", "empty", "FDP", "FDP se", "FDP LD",
+           "power", "power LD", "oracle", "oracle LD", "oracle FDP",
            "cover h2", "cover additive", "cover epistatic", "bias h2", "SE/sd h2", "med SE/sd h2",
            "sd z h2", "sd h2",
-           "sd err h2", "oracle cover h2", "oracle SE/sd h2", "oracle sd err h2", "s/set"]
+           "sd err h2", "oracle cover h2", "oracle cover epistatic", "oracle SE/sd h2",
+           "oracle sd err h2", "s/set"]
 
 
 def print_row(row):

@@ -156,18 +156,21 @@ def _ridge(X, R, lams, block=4096):
             chunk = np.asarray(X[start:start + block], dtype=np.float64)
             gram += chunk.T @ chunk
             right += chunk.T @ R[start:start + block]
-    else:
-        X64 = np.asarray(X, dtype=np.float64)  # n < p: n x p, no larger than the Gram of p
-        gram, right = X64 @ X64.T, R
+        return _ridge_solve(gram, right, lams)
+    X64 = np.asarray(X, dtype=np.float64)  # n < p: n x p, no larger than the Gram of p
+    return _ridge_solve(X64 @ X64.T, R, lams) @ X64
+
+
+def _ridge_solve(gram, right, lams):
+    """``(gram + lam_k I)^+ right[:, k]`` per ``k``, as rows, from one eigendecomposition."""
     values, vectors = np.linalg.eigh(gram)
     values = np.maximum(values, 0.0)
     projected = vectors.T @ right
-    out = np.empty((R.shape[1], p))
+    out = np.empty((right.shape[1], gram.shape[0]))
     for k, lam in enumerate(np.atleast_1d(lams)):
         inverse = np.divide(1.0, values + lam, out=np.zeros_like(values),
                             where=values + lam > 1e-10 * max(values.max(), 1.0))
-        solution = vectors @ (inverse * projected[:, k])
-        out[k] = solution if p <= n else X64.T @ solution
+        out[k] = vectors @ (inverse * projected[:, k])
     return out
 
 
@@ -346,22 +349,26 @@ def refit_linear_path(net, X, Y):
     fixed, and the path's rows have a closed form on all ``n`` samples: the ridge
     regression of ``y - h(x)`` on ``x`` at the BLUP's penalty ``n_split *
     linear_penalty_[k]`` (what its penalty stands for, on the ``n_split`` samples it was
-    set for), so the samples held out for validation count too.
+    set for), so the samples held out for validation count too.  The Gram matrix is summed
+    over blocks of samples, so that a lazy input (:class:`~sklearn_elm._chunks.RowChunks`)
+    is read once, a chunk at a time.
 
     Parameters
     ----------
     net : NeuralGPRegressor
         Trained, ``linear_penalty_`` set.
-    X : ndarray of shape (n, p)
-        Every training sample, as the network reads them (float32).
-    Y : ndarray of shape (n, k)
-        Their standardised targets.
+    X : ndarray of shape (n, p) or RowChunks
+        Every training sample, as the network reads them (float32); a lazy input's
+        chunks with their targets.
+    Y : ndarray of shape (n, k) or None
+        Their standardised targets (None for ``RowChunks``, which holds them).
 
     Returns
     -------
     refitted : bool
         Whether any row was refitted: not without a used row, nor past
-        :data:`REFIT_FLOPS`.
+        :data:`REFIT_FLOPS`, nor for a lazy input with more loci than samples (its
+        ``n x n`` Gram matrix would need every sample in memory at once).
 
     Examples
     --------
@@ -378,23 +385,41 @@ def refit_linear_path(net, X, Y):
     """
     import torch
 
+    from ._chunks import RowChunks
     from ._network import eval_output, linear_skip_of
 
     skip, ridge = linear_skip_of(net.module_), getattr(net, "linear_penalty_", None)
     rows = getattr(net, "_linear_rows_", None)
     if skip is None or ridge is None or rows is None or not np.isfinite(ridge).any():
         return False
-    n, p = X.shape
-    if min(n, p) ** 2 * max(n, p) > REFIT_FLOPS:
+    n, p = X.X.shape if isinstance(X, RowChunks) else X.shape
+    if min(n, p) ** 2 * max(n, p) > REFIT_FLOPS or (isinstance(X, RowChunks) and p > n):
         return False
     weight = skip.weight
-    with torch.no_grad():  # the hidden units' part: the module's output less the path's
-        H = torch.cat([(eval_output(net.module_, x) - x @ weight.T).cpu() for x in (
-            torch.as_tensor(X[start:start + 4096], dtype=weight.dtype, device=weight.device)
-            for start in range(0, n, 4096))]).numpy().astype(np.float64)
     used = np.flatnonzero(np.isfinite(ridge))
-    R = np.asarray(Y, dtype=np.float64).reshape(n, -1)[:, used] - H[:, used]
-    refitted = _ridge(X, R, np.asarray(ridge, dtype=np.float64)[used] * rows)
+    lams = np.asarray(ridge, dtype=np.float64)[used] * rows
+
+    def residuals(x, y):  # y less the hidden units' part (the module's output less the path's)
+        with torch.no_grad():
+            x = torch.as_tensor(x, dtype=weight.dtype, device=weight.device)
+            h = (eval_output(net.module_, x) - x @ weight.T).cpu().numpy()
+        return np.asarray(y, dtype=np.float64)[:, used] - h[:, used]
+
+    if isinstance(X, RowChunks):
+        gram, right = np.zeros((p, p)), np.zeros((p, used.size))
+        for c in range(len(X.bounds) - 1):
+            start, stop = X.bounds[c], X.bounds[c + 1]
+            chunk = X.chunk(c)
+            R = residuals(chunk, X.Y[start:stop])
+            chunk = chunk.astype(np.float64)
+            gram += chunk.T @ chunk
+            right += chunk.T @ R
+        refitted = _ridge_solve(gram, right, lams)
+    else:
+        Y = np.asarray(Y).reshape(n, -1)
+        R = np.concatenate([residuals(X[start:start + 4096], Y[start:start + 4096])
+                            for start in range(0, n, 4096)])
+        refitted = _ridge(X, R, lams)
     with torch.no_grad():
         weight[torch.as_tensor(used, device=weight.device)] = torch.as_tensor(
             refitted, dtype=weight.dtype, device=weight.device)

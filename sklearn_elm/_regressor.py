@@ -320,8 +320,9 @@ class NeuralGPRegressor(NeuralNetRegressor):
             the samples are read twice per epoch (for training and for the
             validation loss).  Where samples are sorted (e.g. by population),
             shuffle the file first.  :class:`~sklearn_elm.nn.PairSeeding`
-            and the linear path's choice read a bounded sample of rows (and
-            the path is not refitted on every sample).
+            and the linear path's choice read a bounded sample of rows; the
+            path's refit on every sample reads the chunks once more (not
+            with more loci than samples).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets; ``predict`` returns the same dimensionality.
         **fit_params : dict
@@ -377,8 +378,8 @@ class NeuralGPRegressor(NeuralNetRegressor):
                 # skorch's own fit would go through the public partial_fit, which this
                 # class hides (it would train on unstandardised targets)
                 NeuralNetRegressor.partial_fit(self, X, Y, **fit_params)
-                if not lazy:  # the linear path's rows, on every sample (validation's too)
-                    linear.refit_linear_path(self, X, Y)
+                # the linear path's rows, on every sample (validation's too)
+                linear.refit_linear_path(self, X, Y)
                 # the last update can overflow the outputs without a loss to show it
                 if not torch.isfinite(self.forward(X, training=False)).all():
                     problem = "the network predicts non-finite values on the training data"

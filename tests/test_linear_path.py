@@ -182,3 +182,32 @@ def test_the_start_is_the_ridge_fit_of_the_inputs_as_the_network_reads_them():
     w = start.weight[0]
     gradient = G.T @ (Y[:, 0] - G @ w) - lam * w
     assert np.abs(gradient).max() < 1e-6 * np.abs(G.T @ Y[:, 0]).max()
+
+
+class _Lazy:
+    """A lazy array as ``is_lazy`` sees one: read by slices of samples, never whole."""
+
+    def __init__(self, X):
+        self._X, self.shape, self.dtype, self.ndim = X, X.shape, X.dtype, X.ndim
+
+    def __getitem__(self, rows):
+        return self._X[rows]
+
+    def to_dask(self):
+        raise AssertionError("read whole")
+
+
+def test_on_a_lazy_input_a_used_row_is_the_ridge_fit_on_every_sample():
+    X, y = _trait(600, 40, "polygenic")
+    net = NeuralGPRegressor(random_state=0, linear_penalty=0.02, **FAST).fit(_Lazy(X), y)
+    Ys = (y - net.intercept_) / net.target_scale_
+    with torch.no_grad():
+        hidden = net.module_.layers(torch.as_tensor(X)).numpy()[:, 0].astype(np.float64)
+    w = net.module_.skip.weight.detach().numpy()[0].astype(np.float64)
+    X64 = X.astype(np.float64)
+    lam = net.linear_penalty_[0] * int(0.9 * len(X))
+    gradient = X64.T @ (Ys - hidden - X64 @ w) - lam * w  # refitted from the chunks
+    assert np.abs(gradient).max() < 1e-3 * np.abs(X64.T @ Ys).max()
+    wide = NeuralGPRegressor(random_state=0, linear_penalty=0.02, **FAST)
+    wide.fit(_Lazy(X[:30]), y[:30])  # more loci than samples: trained, not refitted
+    assert np.isfinite(wide.predict(X[:30])).all()
