@@ -13,9 +13,12 @@ pipeline, with ``y``) on each, and prints one row:
   share of the true pairs it finds; ``FDP se``: the standard error of that mean over the data
   sets; ``oracle`` / ``oracle FDP``: the power and the FDP of the same Benjamini-Hochberg
   procedure on the oracle's p-values (least squares on the true support: each true pair's
-  Wald test there, every other pair's score test against it).  The ``LD`` columns count a
-  listed pair as true where each of its loci is a true pair's locus or its copy in linkage
-  (``r^2 >= 0.8``), which the data cannot tell apart: on msprime panels most loci have one;
+  Wald test there, every other pair's score test against it); ``basis`` / ``basis FDP``: the
+  same for the Wald tests of least squares on the generating basis (every locus and every
+  pair, where it fits: the issue's oracle, which knows the model but not its support).  The
+  ``LD`` columns count a listed pair as true where each of its loci is a true pair's locus or
+  its copy in linkage (``r^2 >= 0.8``), which the data cannot tell apart: on msprime panels
+  most loci have one;
 * ``cover h2 V_A V_AA``: share of data sets whose 95 % interval (estimate +- 1.96 SE) covers
   the truth, the sample's own components (``true_variance_components``; h2 over the observed
   ``V_P``), with the decomposer's default errors (``component_se_``, the last word of
@@ -56,7 +59,7 @@ import time
 import numpy as np
 from _common import add_threads_option, set_threads
 from joblib import Parallel, delayed
-from scipy import stats
+from scipy import linalg, stats
 from sklearn.pipeline import make_pipeline
 from sklearn.utils import Bunch
 
@@ -145,6 +148,33 @@ def oracle_pvalues(Z, y, a, E):
     return p_values, [(int(u), int(v)) in true for u, v in zip(i, j, strict=True)]
 
 
+def basis_pvalues(Z, y):
+    """Wald p-values of every pair ``i < j`` in least squares on the generating basis (every
+    locus and every pair's centred product): no term is left out, so that a pair's test is
+    not its copies' in linkage.  Columns the others span (copies in complete linkage) are
+    dropped by pivoted QR, their p-values 1.  None where the basis does not fit (as many
+    columns as samples)."""
+    n, p = Z.shape
+    Zc = Z - Z.mean(0)
+    i, j = np.triu_indices(p, 1)
+    P = Zc[:, i] * Zc[:, j]
+    X = np.hstack([Zc, P - P.mean(0)])
+    if X.shape[1] >= n - 1:
+        return None
+    _, R, pivot = linalg.qr(X, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(R))
+    kept = np.sort(pivot[: int(np.sum(diag > 1e-8 * diag[0]))])
+    Xk = X[:, kept]
+    G_inv = np.linalg.inv(Xk.T @ Xk)
+    coef = G_inv @ Xk.T @ (y - y.mean())
+    r = y - y.mean() - Xk @ coef
+    df = n - 1 - kept.size
+    t = coef / np.sqrt(r @ r / df * np.diag(G_inv))
+    p_values = np.ones(X.shape[1])
+    p_values[kept] = 2 * stats.t.sf(np.abs(t), df)
+    return p_values[p:]
+
+
 def oracle_components(Z, y, a, E):
     """h2, V_A and V_AA with their SEs from least squares on the true support (the QTL and
     the true pairs' centred products), noise-corrected, with the decomposer's own
@@ -220,8 +250,18 @@ def one_dataset(key, args, seed):
         out["oracle_ld"] = np.mean([any(ld_match(pair, {t}, r2) for pair in oracle)
                                     for t in true])
         out["oracle_fdp"] = len(oracle - true) / max(len(oracle), 1)
+        basis = basis_pvalues(Z, y)
+        if basis is None:
+            out["basis"] = out["basis_fdp"] = np.nan
+        else:
+            q = bh_qvalues(basis, basis.size)
+            out["basis"] = float(np.mean(q[np.array(is_true)] <= 0.05))
+            listed_basis = {(int(u), int(v)) for u, v in zip(i[q <= 0.05], j[q <= 0.05],
+                                                               strict=True)}
+            out["basis_fdp"] = len(listed_basis - true) / max(len(listed_basis), 1)
     else:
         out["oracle"] = out["oracle_ld"] = out["oracle_fdp"] = np.nan
+        out["basis"] = out["basis_fdp"] = np.nan
     return out
 
 
@@ -261,9 +301,10 @@ def summarise(key, results):
     row["FDP"] = float(np.mean(fdp))
     row["FDP se"] = float(np.std(fdp, ddof=1) / np.sqrt(fdp.size))
     row["FDP LD"] = float(np.mean(get("false_ld") / np.maximum(listed, 1)))
-    for name in ("power", "power LD", "oracle", "oracle LD", "oracle FDP"):
-        column = {"power": "found", "power LD": "found_ld", "oracle FDP": "oracle_fdp"}.get(
-            name, name.replace(" LD", "_ld"))
+    for name in ("power", "power LD", "oracle", "oracle LD", "oracle FDP", "basis",
+                 "basis FDP"):
+        column = {"power": "found", "power LD": "found_ld", "oracle FDP": "oracle_fdp",
+                  "basis FDP": "basis_fdp"}.get(name, name.replace(" LD", "_ld"))
         row[name] = float(np.nanmean(get(column))) if not null else np.nan
     for name in KEYS:
         err, se = get(f"err_{name}"), get(f"se_{name}")
@@ -286,7 +327,7 @@ def summarise(key, results):
 
 
 COLUMNS = ["scenario", "path", "sets", "KS pair", "KS QTLxLD", "empty", "FDP", "FDP se", "FDP LD",
-           "power", "power LD", "oracle", "oracle LD", "oracle FDP",
+           "power", "power LD", "oracle", "oracle LD", "oracle FDP", "basis", "basis FDP",
            "cover h2", "cover additive", "cover epistatic", "bias h2", "SE/sd h2", "med SE/sd h2",
            "sd z h2", "sd h2",
            "sd err h2", "oracle cover h2", "oracle cover epistatic", "oracle SE/sd h2",
