@@ -13,6 +13,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.utils import Bunch
 
+from ._linkage import linked_loci
+
 __all__ = ["TESTS", "as_components", "baselines", "by_method", "check_fdr", "component_errors",
            "decompose", "gblup_pairs"]
 
@@ -119,14 +121,25 @@ def _pair_tests(elm, k):
                   n_tests=int(t.n_tests)) for t in tests[:k]]
 
 
-def _significant(elm, fdr, feature_names):
+def _significant(elm, fdr, feature_names, encoded=None):
     """``elm.significant_pairs(fdr)`` as a dict of arrays, the loci named after
-    ``feature_names`` (the decomposer sees the encoded inputs, not their names)."""
+    ``feature_names`` (the decomposer sees the encoded inputs, not their names); with
+    ``encoded`` (a callable returning the encoded genotypes, called only where a pair is
+    listed), ``linked_i`` and ``linked_j`` name the loci in linkage with each
+    (:func:`~sklearn_elm._linkage.linked_loci`, ``;``-separated)."""
     if getattr(elm, "pair_tests_", None) is None:
         return None
     table = elm.significant_pairs(fdr, as_frame=False)
     names = np.asarray(feature_names, dtype=object)
-    return {**table, "locus_i": names[table["i"]], "locus_j": names[table["j"]]}
+    table = {**table, "locus_i": names[table["i"]], "locus_j": names[table["j"]]}
+    if encoded is not None:
+        linked = linked_loci(encoded(), np.concatenate([table["i"], table["j"]])) if len(
+            table["i"]) else {}
+        for side in ("i", "j"):
+            table[f"linked_{side}"] = np.array(
+                [";".join(str(names[c]) for c in linked[int(a)]) for a in table[side]],
+                dtype=object)
+    return table
 
 
 def decompose(network, X, Y, feature_names, *, fdr=0.05):
@@ -193,7 +206,8 @@ def decompose(network, X, Y, feature_names, *, fdr=0.05):
         marginal_pvalues=np.reshape(np.asarray(elm.marginal_pvalues_, dtype=np.float64),
                                     (k, p)),
         pair_tests=_pair_tests(elm, k),
-        significant_pairs=_significant(elm, fdr, feature_names),
+        significant_pairs=_significant(elm, fdr, feature_names,
+                                       lambda: network[:-1].transform(X)),
     )
 
 

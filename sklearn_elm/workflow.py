@@ -85,7 +85,9 @@ class Analysis:
         ``n_tests``; None where it tested none.
     significant_pairs : dict of str to ndarray or None
         ``ELMDecomposer.significant_pairs(fdr, as_frame=False)``, the loci
-        named as in ``feature_names``; None where no pair was tested.
+        named as in ``feature_names``, with ``linked_i`` and ``linked_j``: the
+        loci in linkage with each (``r^2 >= 0.8`` over the training samples,
+        names ``;``-separated); None where no pair was tested.
     fdr : float
         The false discovery rate of ``significant_pairs``.
     network : dict

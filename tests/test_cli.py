@@ -313,6 +313,7 @@ def test_end_to_end_tests_are_those_of_the_decomposer(e2e, simulated, refitted):
                                                 simulated.feature_names[table["j"][n]])
         for column in ("estimate", "std_error", "p_value", "q_value"):
             np.testing.assert_allclose(float(r[column]), table[column][n], **close)
+        assert r["linked_i"] == r["linked_j"] == ""  # independent loci: no copy
     estimators = {"ELM": elm, "GBLUP-A": refitted.gblup_a, "GBLUP-A+AA": refitted.gblup_aa}
     for r in _csv(out / "variance_components.csv"):
         se = getattr(estimators.get(r["method"]), "variance_components_se_", {})

@@ -683,7 +683,8 @@ def test_significant_pairs_file_and_page_hold_exactly_the_fdr_list(tmp_path,
     out = write_report(results, tmp_path / "report")
     rows = _rows(out / "significant_pairs.csv")
     assert list(rows[0]) == ["trait", "i", "j", "locus_i", "locus_j", "estimate", "std_error",
-                             "p_value", "q_value"]
+                             "p_value", "q_value", "linked_i", "linked_j"]
+    assert all(r["linked_i"] == r["linked_j"] == "" for r in rows)  # none in this analysis
     assert len(rows) == len(table["i"]) == 2
     for n, r in enumerate(rows):
         assert r["trait"] == results.target_names[table["output"][n]]

@@ -112,7 +112,11 @@ def _significant_sections(analysis, figures):
              "every locus and the pairs confirmed so far, so that a pair in linkage with a "
              "fitted locus or pair is not counted for it; Benjamini-Hochberg over every "
              "pair tested, at a false discovery rate of "
-             f"{analysis.fdr:g} (<code>--fdr</code>).  The list is in "
+             f"{analysis.fdr:g} (<code>--fdr</code>).  In linkage a listed pair stands for "
+             "the pairs of the loci linked to its own (r<sup>2</sup> &ge; 0.8: their number "
+             "below, their names in the columns <code>linked_i</code> and "
+             "<code>linked_j</code>), which the data cannot tell from it: read it as a pair "
+             "of regions.  The list is in "
              "<a href='significant_pairs.csv'>significant_pairs.csv</a>.</p>"]
     names = analysis.feature_names
     for k, table in significant_rows(analysis):
@@ -131,8 +135,13 @@ def _significant_sections(analysis, figures):
                      format_p(q, 3)] for a, b, e, se, pv, q in list(zip(
                          table["i"], table["j"], table["estimate"], table["std_error"],
                          table["p_value"], table["q_value"], strict=True))[:N_SHOWN]]
-            parts.append(_html_table(["pair", "estimate", "std error", "p-value", "q-value"],
-                                     rows))
+            header = ["pair", "estimate", "std error", "p-value", "q-value"]
+            if "linked_i" in table:
+                header.append("loci linked to each")
+                for row, li, lj in zip(rows, table["linked_i"], table["linked_j"],
+                                       strict=False):
+                    row.append(" / ".join(str(len(x.split(";")) if x else 0) for x in (li, lj)))
+            parts.append(_html_table(header, rows))
     parts.append(_img(figures["pair_qq"], "QQ plot of the pair p-values"))
     return parts
 

@@ -334,13 +334,16 @@ def write_components(analysis, path):
 
 #: Columns of ``significant_pairs.csv`` after the trait, as ``significant_pairs`` names them.
 SIGNIFICANT_COLUMNS = ("i", "j", "locus_i", "locus_j", "estimate", "std_error", "p_value",
-                       "q_value")
+                       "q_value", "linked_i", "linked_j")
+_NUMBERS = SIGNIFICANT_COLUMNS[4:8]
 
 
 def write_significant(analysis, path):
     """``significant_pairs.csv``: the pairs significant at ``analysis.fdr``, per trait, by
     p-value; the columns of ``ELMDecomposer.significant_pairs`` with the trait's name for
-    its index (``i`` and ``j`` 0-based locus indices).  Only the header where none is."""
+    its index (``i`` and ``j`` 0-based locus indices), and ``linked_i`` / ``linked_j``, the
+    loci in linkage with each (``r^2 >= 0.8``, ``;``-separated; empty where none is or the
+    analysis has none).  Only the header where none is."""
     def rows():
         for k, table in significant_rows(analysis):
             if table is None:
@@ -348,7 +351,8 @@ def write_significant(analysis, path):
             for r in range(len(table["i"])):
                 yield [str(analysis.target_names[k]), int(table["i"][r]), int(table["j"][r]),
                        str(table["locus_i"][r]), str(table["locus_j"][r]),
-                       *(_number(table[c][r]) for c in SIGNIFICANT_COLUMNS[4:])]
+                       *(_number(table[c][r]) for c in _NUMBERS),
+                       *(str(table[c][r]) if c in table else "" for c in SIGNIFICANT_COLUMNS[8:])]
 
     _write_csv(path, ["trait", *SIGNIFICANT_COLUMNS], rows())
 
@@ -390,7 +394,7 @@ def _trait_metrics(analysis, k):
             "fdr": analysis.fdr, "n_tests": n_tests(analysis, k),
             "n_significant": n_significant(analysis, k),
             "first": [] if significant is None else [
-                {c: significant[c][r] for c in SIGNIFICANT_COLUMNS}
+                {c: significant[c][r] for c in SIGNIFICANT_COLUMNS if c in significant}
                 for r in range(min(N_TOP_PAIRS, len(significant["i"])))]},
     }
     if analysis.recovery:
