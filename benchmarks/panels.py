@@ -22,7 +22,10 @@ test.  Per row:
   list ranks by), of the exhaustive marginal scan of y on every centred product (what ``plink
   --epistasis`` does), and of the oracle (the true pair effects plus least squares' sampling
   error, ranked among as many null pairs as the panel has);
-* ``add r``: correlation of the decomposer's additive effects with the true average effects;
+* ``add r``: correlation with the true average effects of the decomposer's additive effects,
+  of least squares of y on every locus (where there are fewer loci than samples: what the data
+  allow without the support; exact copies in linkage share an effect) and of GBLUP A's
+  marker effects;
 * time (s) and peak resident memory (GB) per step: train, decompose, GBLUP A, GBLUP A+AA.
 
 Usage::
@@ -194,6 +197,17 @@ def reference_r2(Zc, y, Zc_test, scan, r2):
     return r2(lasso.predict(np.hstack([Zc_test, Zc_test[:, i] * Zc_test[:, j] - shift])))
 
 
+def least_squares_r(Zc, y, alpha):
+    """Correlation with the true average effects of least squares of y on every locus (the
+    minimum-norm solution, which splits an effect evenly between exact copies), what the data
+    allow without the support; NaN with more loci than samples."""
+    n, p = Zc.shape
+    if p >= n - 1:
+        return np.nan
+    coef = linalg.lstsq(Zc, y - y.mean(), lapack_driver="gelsd")[0]
+    return float(np.corrcoef(coef, alpha)[0, 1])
+
+
 def run_row(row, args, seed):
     panel, n, p, arch, h2 = row
     rng = np.random.default_rng(seed)
@@ -243,7 +257,9 @@ def run_row(row, args, seed):
                           dec.pair_tests_, data) if arch == "sparse" else np.nan,
                       precision(scan, data) if scan is not None else np.nan,
                       oracle_prec],
-        "add_r": float(np.corrcoef(dec.additive_effects_, alpha)[0, 1]),
+        "add_r": [float(np.corrcoef(dec.additive_effects_, alpha)[0, 1]),
+                  least_squares_r(Zc, y, alpha),
+                  float(np.corrcoef(np.ravel(gblup_a.coef_), alpha)[0, 1])],
         "estimators": f"{dec.epistasis_}/{dec.components_}",
         "costs": costs,
     }
@@ -255,8 +271,9 @@ def print_row(result):
                      for m in ("ELM", "REML", "oracle"))
     prec = " ".join(f"{v:4.2f}" for v in result["precision"])
     costs = " ".join(f"{name} {t:.0f}s/{mem:.1f}GB" for name, (t, mem) in result["costs"].items())
+    add_r = " ".join(f"{v:5.3f}" for v in result["add_r"])
     print(f"| {result['row']} | {result['estimators']} | {r2} | {err} | {prec} | "
-          f"{result['add_r']:.3f} | {costs} |", flush=True)
+          f"{add_r} | {costs} |", flush=True)
 
 
 def main():
@@ -280,7 +297,8 @@ def main():
         panel, n, p, arch, h2 = text.split(",")
         rows.append((panel, int(n), int(p), arch, float(h2)))
     print("| panel n p arch h2 | estimators | net r2, ceil, ref, A r2, AA r2 | "
-          "dV_A dV_AA dV_G: ELM | REML A+AA | oracle | prec: ELM tests scan oracle | add r | "
+          "dV_A dV_AA dV_G: ELM | REML A+AA | oracle | prec: ELM tests scan oracle | "
+          "add r: ELM LS A | "
           "time / peak memory |")
     for row in rows:
         print_row(run_row(row, args, args.seed))
