@@ -13,6 +13,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.utils import Bunch
 
+from ._chunks import EncodedRows
 from ._linkage import linked_loci
 
 __all__ = ["TESTS", "as_components", "baselines", "by_method", "check_fdr", "component_errors",
@@ -124,21 +125,24 @@ def _pair_tests(elm, k):
 def _significant(elm, fdr, feature_names, encoded=None):
     """``elm.significant_pairs(fdr)`` as a dict of arrays, the loci named after
     ``feature_names`` (the decomposer sees the encoded inputs, not their names); with
-    ``encoded`` (a callable returning the encoded genotypes, called only where a pair is
-    listed), ``linked_i`` and ``linked_j`` name the loci in linkage with each
-    (:func:`~sklearn_elm._linkage.linked_loci`, ``;``-separated)."""
+    ``encoded`` (the encoded genotypes, read only where a pair is listed), ``linked_i`` and
+    ``linked_j`` name the loci in linkage with each (:func:`~sklearn_elm._linkage.linked_loci`,
+    space-separated: PLINK and VCF identifiers hold no whitespace) and ``n_linked_i``,
+    ``n_linked_j`` count them."""
     if getattr(elm, "pair_tests_", None) is None:
         return None
     table = elm.significant_pairs(fdr, as_frame=False)
     names = np.asarray(feature_names, dtype=object)
     table = {**table, "locus_i": names[table["i"]], "locus_j": names[table["j"]]}
     if encoded is not None:
-        linked = linked_loci(encoded(), np.concatenate([table["i"], table["j"]])) if len(
+        linked = linked_loci(encoded, np.concatenate([table["i"], table["j"]])) if len(
             table["i"]) else {}
         for side in ("i", "j"):
             table[f"linked_{side}"] = np.array(
-                [";".join(str(names[c]) for c in linked[int(a)]) for a in table[side]],
+                [" ".join(str(names[c]) for c in linked[int(a)]) for a in table[side]],
                 dtype=object)
+            table[f"n_linked_{side}"] = np.array([linked[int(a)].size for a in table[side]],
+                                                 dtype=np.intp)
     return table
 
 
@@ -207,7 +211,7 @@ def decompose(network, X, Y, feature_names, *, fdr=0.05):
                                     (k, p)),
         pair_tests=_pair_tests(elm, k),
         significant_pairs=_significant(elm, fdr, feature_names,
-                                       lambda: network[:-1].transform(X)),
+                                       EncodedRows(X, network[:-1], p)),
     )
 
 

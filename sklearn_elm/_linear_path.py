@@ -336,8 +336,8 @@ def hold_gradients(module, penalty):
 
 
 #: Multiply-adds the refit of the linear path on every training sample may take,
-#: ``min(n, p)^2 max(n, p)`` (half a minute on two cores); past it the path keeps the
-#: weights it was trained to.
+#: ``min(n, p)^2 max(n, p)``, ``n p^2 + p^3`` on a lazy input (half a minute on two cores);
+#: past it the path keeps the weights it was trained to.
 REFIT_FLOPS = 5e11
 
 
@@ -349,9 +349,9 @@ def refit_linear_path(net, X, Y):
     fixed, and the path's rows have a closed form on all ``n`` samples: the ridge
     regression of ``y - h(x)`` on ``x`` at the BLUP's penalty ``n_split *
     linear_penalty_[k]`` (what its penalty stands for, on the ``n_split`` samples it was
-    set for), so the samples held out for validation count too.  The Gram matrix is summed
-    over blocks of samples, so that a lazy input (:class:`~sklearn_elm._chunks.RowChunks`)
-    is read once, a chunk at a time.
+    set for), so the samples held out for validation count too.  On a lazy input
+    (:class:`~sklearn_elm._chunks.RowChunks`) the ``p x p`` Gram matrix is summed over its
+    chunks, read once more.
 
     Parameters
     ----------
@@ -367,8 +367,8 @@ def refit_linear_path(net, X, Y):
     -------
     refitted : bool
         Whether any row was refitted: not without a used row, nor past
-        :data:`REFIT_FLOPS`, nor for a lazy input with more loci than samples (its
-        ``n x n`` Gram matrix would need every sample in memory at once).
+        :data:`REFIT_FLOPS` (``min(n, p)^2 max(n, p)`` multiply-adds in memory,
+        ``n p^2 + p^3`` for a lazy input).
 
     Examples
     --------
@@ -392,20 +392,24 @@ def refit_linear_path(net, X, Y):
     rows = getattr(net, "_linear_rows_", None)
     if skip is None or ridge is None or rows is None or not np.isfinite(ridge).any():
         return False
-    n, p = X.X.shape if isinstance(X, RowChunks) else X.shape
-    if min(n, p) ** 2 * max(n, p) > REFIT_FLOPS or (isinstance(X, RowChunks) and p > n):
+    lazy = isinstance(X, RowChunks)
+    n, p = X.X.shape if lazy else X.shape
+    if (n * p**2 + p**3 if lazy else min(n, p) ** 2 * max(n, p)) > REFIT_FLOPS:
         return False
     weight = skip.weight
     used = np.flatnonzero(np.isfinite(ridge))
     lams = np.asarray(ridge, dtype=np.float64)[used] * rows
 
-    def residuals(x, y):  # y less the hidden units' part (the module's output less the path's)
+    def residuals(x, y, batch=4096):  # y less the hidden units' part (output less the path's)
+        h = []
         with torch.no_grad():
-            x = torch.as_tensor(x, dtype=weight.dtype, device=weight.device)
-            h = (eval_output(net.module_, x) - x @ weight.T).cpu().numpy()
-        return np.asarray(y, dtype=np.float64)[:, used] - h[:, used]
+            for start in range(0, len(x), batch):
+                b = torch.as_tensor(x[start:start + batch], dtype=weight.dtype,
+                                    device=weight.device)
+                h.append((eval_output(net.module_, b) - b @ weight.T).cpu().numpy())
+        return np.asarray(y, dtype=np.float64)[:, used] - np.concatenate(h)[:, used]
 
-    if isinstance(X, RowChunks):
+    if lazy:
         gram, right = np.zeros((p, p)), np.zeros((p, used.size))
         for c in range(len(X.bounds) - 1):
             start, stop = X.bounds[c], X.bounds[c + 1]
@@ -416,10 +420,7 @@ def refit_linear_path(net, X, Y):
             right += chunk.T @ R
         refitted = _ridge_solve(gram, right, lams)
     else:
-        Y = np.asarray(Y).reshape(n, -1)
-        R = np.concatenate([residuals(X[start:start + 4096], Y[start:start + 4096])
-                            for start in range(0, n, 4096)])
-        refitted = _ridge(X, R, lams)
+        refitted = _ridge(X, residuals(X, np.asarray(Y).reshape(n, -1)), lams)
     with torch.no_grad():
         weight[torch.as_tensor(used, device=weight.device)] = torch.as_tensor(
             refitted, dtype=weight.dtype, device=weight.device)

@@ -8,25 +8,23 @@ gives, beside each listed pair, the loci at ``r^2 >= LINKED_R2`` with each of it
 
 import numpy as np
 
-from ._chunks import read_rows, row_bounds
-
 __all__ = ["LINKED_R2", "linked_loci"]
 
 #: Squared correlation at which a locus counts as a copy of another (PLINK's and
 #: ``benchmarks/calibration.py``'s convention for "in linkage").
 LINKED_R2 = 0.8
 
-#: Cells of the ``loci x p`` cross-products held at a time (200 MB of float64): more
-#: loci are read in further passes over the samples.
-MAX_CELLS = 25_000_000
+#: Cells of the ``loci x p`` cross-products held at a time (a few arrays of this size,
+#: 40 MB each in float64): more loci are read in further passes over the samples.
+MAX_CELLS = 5_000_000
 
 
 def linked_loci(Z, loci, threshold=LINKED_R2, block=4096):
     """The other loci whose squared correlation with each of ``loci`` is at least ``threshold``.
 
     One pass over the samples per group of loci, ``O(n p)`` per locus; ``Z`` (in memory or
-    lazy, read a block of samples at a time) is never copied whole.  A constant locus is
-    linked to none.
+    lazy) is read a block of samples at a time, of at most ``CHUNK_BYTES`` in float64, and
+    never copied whole.  A constant locus is linked to none.
 
     Parameters
     ----------
@@ -37,7 +35,7 @@ def linked_loci(Z, loci, threshold=LINKED_R2, block=4096):
     threshold : float, default=LINKED_R2
         Squared correlation, in (0, 1].
     block : int, default=4096
-        Samples read at a time.
+        Samples read at a time at most.
 
     Returns
     -------
@@ -53,8 +51,11 @@ def linked_loci(Z, loci, threshold=LINKED_R2, block=4096):
     >>> {k: v.tolist() for k, v in linked_loci(Z, [0, 3]).items()}
     {0: [1], 3: []}
     """
+    from ._chunks import CHUNK_BYTES, read_rows, row_bounds  # torch, only when called
+
     loci = np.unique(np.asarray(loci, dtype=np.intp))
     n, p = Z.shape
+    block = max(1, min(int(block), CHUNK_BYTES // (8 * max(p, 1))))
     lazy = not isinstance(Z, np.ndarray)
     bounds = row_bounds(Z, block) if lazy else np.append(np.arange(0, n, block), n)
     linked = {}
@@ -70,10 +71,14 @@ def linked_loci(Z, loci, threshold=LINKED_R2, block=4096):
             cross += B[:, group].T @ B
         mean = total / n
         var = np.maximum(squares / n - mean**2, 0.0)
+        varies = var > 1e-10 * np.maximum(squares / n, np.finfo(np.float64).tiny)
         cov = cross / n - np.outer(mean[group], mean)
-        scale = np.outer(var[group], var)
-        r2 = np.divide(cov**2, scale, out=np.zeros_like(cov), where=scale > 1e-12)
         for row, locus in enumerate(group):
-            hits = np.flatnonzero(r2[row] >= threshold * (1 - 1e-9))
+            if not varies[locus]:
+                linked[int(locus)] = np.zeros(0, dtype=np.intp)
+                continue
+            r2 = np.zeros(p)
+            r2[varies] = cov[row, varies] ** 2 / (var[locus] * var[varies])
+            hits = np.flatnonzero(r2 >= threshold * (1 - 1e-9))
             linked[int(locus)] = hits[hits != locus]
     return linked

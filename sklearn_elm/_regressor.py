@@ -114,7 +114,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
         than the best lasso, at GBLUP's penalty and from its marker effects
         (the science page, "Training", says why); elsewhere it is held at 0;
         after training, a used row is refitted on every sample (the ones held
-        out for validation too; not for a lazy X).  A float is used for every output; None
+        out for validation too).  A float is used for every output; None
         builds the module without the path.  Only a GatedMLP module is built
         with one; another module keeps its own ``skip``, if any.
     optimizer__weight_decay : float, default=0.0
@@ -321,8 +321,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
             validation loss).  Where samples are sorted (e.g. by population),
             shuffle the file first.  :class:`~sklearn_elm.nn.PairSeeding`
             and the linear path's choice read a bounded sample of rows; the
-            path's refit on every sample reads the chunks once more (not
-            with more loci than samples).
+            path's refit on every sample reads the chunks once more.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets; ``predict`` returns the same dimensionality.
         **fit_params : dict

@@ -87,7 +87,8 @@ class Analysis:
         ``ELMDecomposer.significant_pairs(fdr, as_frame=False)``, the loci
         named as in ``feature_names``, with ``linked_i`` and ``linked_j``: the
         loci in linkage with each (``r^2 >= 0.8`` over the training samples,
-        names ``;``-separated); None where no pair was tested.
+        names space-separated), and ``n_linked_i``, ``n_linked_j``, their
+        numbers; None where no pair was tested.
     fdr : float
         The false discovery rate of ``significant_pairs``.
     network : dict

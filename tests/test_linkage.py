@@ -35,10 +35,13 @@ def _brute(G, locus, threshold):
 def test_linked_loci_are_those_of_the_correlation_matrix(lazy, monkeypatch):
     G = simulate_genotypes(400, 60, random_state=3).genotypes.astype(np.float64)
     G[:, 7] = 1.0  # a constant locus is linked to none
-    loci = [0, 7, 20, 33, 59, 20]
+    G[:, 10] *= 1e-5  # a locus of tiny variance (the threshold is relative) and its copy
+    G[:, 11] = G[:, 10]
+    loci = [0, 7, 10, 20, 33, 59, 20]
     monkeypatch.setattr("sklearn_elm._linkage.MAX_CELLS", 2 * 60)  # two loci per pass
     got = linked_loci(_Lazy(G) if lazy else G, loci, threshold=0.8, block=64)
-    assert sorted(got) == [0, 7, 20, 33, 59]
+    assert sorted(got) == [0, 7, 10, 20, 33, 59]
+    assert 11 in got[10]
     for locus, hits in got.items():
         assert hits.tolist() == _brute(G, locus, 0.8)
     assert got[7].size == 0 and all(7 not in hits for hits in got.values())
@@ -61,5 +64,6 @@ def test_the_fdr_list_names_the_loci_linked_to_each_locus():
     for side in ("i", "j"):
         for locus, linked in zip(table[side], table[f"linked_{side}"], strict=True):
             expected = [names[c] for c in _brute(G, locus, 0.8)]
-            assert (linked.split(";") if linked else []) == expected
+            assert (linked.split(" ") if linked else []) == expected
     assert all(table["linked_i"]) and all(table["linked_j"])  # both loci have a copy
+    assert table["n_linked_i"].tolist() == [len(x.split(" ")) for x in table["linked_i"]]

@@ -679,12 +679,16 @@ def test_significant_pairs_file_and_page_hold_exactly_the_fdr_list(tmp_path,
     results.pair_tests[1].p_value.sort()
     table = significant_pairs_table(results.pair_tests, 0.05, results.feature_names,
                                     as_frame=False)
+    # the loci in linkage with each locus, as the workflow adds them
+    table = {**table, "linked_i": np.array(["snp5 snp6", ""], dtype=object),
+             "linked_j": np.array(["", "snp7"], dtype=object),
+             "n_linked_i": np.array([2, 0]), "n_linked_j": np.array([0, 1])}
     results = dataclasses.replace(results, significant_pairs=table)
     out = write_report(results, tmp_path / "report")
     rows = _rows(out / "significant_pairs.csv")
     assert list(rows[0]) == ["trait", "i", "j", "locus_i", "locus_j", "estimate", "std_error",
                              "p_value", "q_value", "linked_i", "linked_j"]
-    assert all(r["linked_i"] == r["linked_j"] == "" for r in rows)  # none in this analysis
+    assert [(r["linked_i"], r["linked_j"]) for r in rows] == [("snp5 snp6", ""), ("", "snp7")]
     assert len(rows) == len(table["i"]) == 2
     for n, r in enumerate(rows):
         assert r["trait"] == results.target_names[table["output"][n]]
@@ -696,7 +700,10 @@ def test_significant_pairs_file_and_page_hold_exactly_the_fdr_list(tmp_path,
     assert "Pairs significant at FDR 5 %" in page
     assert "2 of the 28 pairs tested passed at FDR 5 %" in page
     assert "none of the 28 pairs tested passed at FDR 5 %" in page
+    assert ">2 / 0</td>" in page and ">0 / 1</td>" in page
+    assert "r<sup>2</sup> &ge; 0.8" in page
     metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["traits"]["trait 0"]["significant_pairs"]["first"][1]["linked_j"] == "snp7"
     assert [metrics["traits"][f"trait {k}"]["significant_pairs"]["n_significant"]
             for k in range(2)] == [2, 0]
     assert metrics["traits"]["trait 0"]["significant_pairs"]["first"][0]["q_value"] == (

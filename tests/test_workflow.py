@@ -99,7 +99,8 @@ def _assert_same_tests(result, elm, gblups):
         for key in ("pairs", "estimate", "std_error", "p_value"):
             np.testing.assert_allclose(got[key], expected[key])
     table = elm.significant_pairs(0.05, as_frame=False)
-    assert set(result.significant_pairs) == {*table, "linked_i", "linked_j"}
+    assert set(result.significant_pairs) == {*table, "linked_i", "linked_j", "n_linked_i",
+                                             "n_linked_j"}
     for key, column in table.items():
         if key in ("locus_i", "locus_j"):  # named after the loci, not the encoded inputs
             column = result.feature_names[table[key.replace("locus_", "")]]

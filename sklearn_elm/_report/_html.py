@@ -6,6 +6,7 @@ text is escaped (trait and locus names may hold markup).
 
 import html
 
+from .._linkage import LINKED_R2
 from ._inference import fdr_label, format_p, n_tests, pair_p_labels, significant_rows
 from ._tables import N_TOP_PAIRS, numeric_columns, rank_pairs, summary_tables
 
@@ -103,6 +104,16 @@ def _manhattan_section(analysis, figures):
               for k, t in enumerate(analysis.target_names))]
 
 
+def _linked_note(analysis):
+    """What the column of linked loci means, where the list has it."""
+    if "n_linked_i" not in (analysis.significant_pairs or {}):
+        return ""
+    return ("  In linkage a listed pair stands for the pairs of the loci linked to its own "
+            f"(r<sup>2</sup> &ge; {LINKED_R2:g}: their number below, their names in the "
+            "columns <code>linked_i</code> and <code>linked_j</code>), which the data cannot "
+            "tell from it: read it as a pair of regions.")
+
+
 def _significant_sections(analysis, figures):
     """The pairs significant at the FDR, per trait (the first few; all in the CSV)."""
     esc = html.escape
@@ -112,12 +123,8 @@ def _significant_sections(analysis, figures):
              "every locus and the pairs confirmed so far, so that a pair in linkage with a "
              "fitted locus or pair is not counted for it; Benjamini-Hochberg over every "
              "pair tested, at a false discovery rate of "
-             f"{analysis.fdr:g} (<code>--fdr</code>).  In linkage a listed pair stands for "
-             "the pairs of the loci linked to its own (r<sup>2</sup> &ge; 0.8: their number "
-             "below, their names in the columns <code>linked_i</code> and "
-             "<code>linked_j</code>), which the data cannot tell from it: read it as a pair "
-             "of regions.  The list is in "
-             "<a href='significant_pairs.csv'>significant_pairs.csv</a>.</p>"]
+             f"{analysis.fdr:g} (<code>--fdr</code>).{_linked_note(analysis)}  The list is "
+             "in <a href='significant_pairs.csv'>significant_pairs.csv</a>.</p>"]
     names = analysis.feature_names
     for k, table in significant_rows(analysis):
         t, tested = analysis.target_names[k], n_tests(analysis, k)
@@ -136,11 +143,11 @@ def _significant_sections(analysis, figures):
                          table["i"], table["j"], table["estimate"], table["std_error"],
                          table["p_value"], table["q_value"], strict=True))[:N_SHOWN]]
             header = ["pair", "estimate", "std error", "p-value", "q-value"]
-            if "linked_i" in table:
+            if "n_linked_i" in table:
                 header.append("loci linked to each")
-                for row, li, lj in zip(rows, table["linked_i"], table["linked_j"],
-                                       strict=False):
-                    row.append(" / ".join(str(len(x.split(";")) if x else 0) for x in (li, lj)))
+                for row, a, b in zip(rows, table["n_linked_i"], table["n_linked_j"],
+                                     strict=False):
+                    row.append(f"{a} / {b}")
             parts.append(_html_table(header, rows))
     parts.append(_img(figures["pair_qq"], "QQ plot of the pair p-values"))
     return parts

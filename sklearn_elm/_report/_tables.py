@@ -342,7 +342,7 @@ def write_significant(analysis, path):
     """``significant_pairs.csv``: the pairs significant at ``analysis.fdr``, per trait, by
     p-value; the columns of ``ELMDecomposer.significant_pairs`` with the trait's name for
     its index (``i`` and ``j`` 0-based locus indices), and ``linked_i`` / ``linked_j``, the
-    loci in linkage with each (``r^2 >= 0.8``, ``;``-separated; empty where none is or the
+    loci in linkage with each (``r^2 >= 0.8``, space-separated; empty where none is or the
     analysis has none).  Only the header where none is."""
     def rows():
         for k, table in significant_rows(analysis):
