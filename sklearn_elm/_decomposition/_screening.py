@@ -355,7 +355,9 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
             f"samples, and at most {MAX_TERMS}. "
             + ("The trait's components are cross-fitted: each half of the samples chooses "
                "the loci and pairs whose variances the other half estimates, and what the "
-               "loci left out carry is estimated by moments. The tests are fitted on the "
+               "loci left out carry is estimated by moments; V_AA counts only the pairs a "
+               "half finds, a lower bound where pairs are weak for half the samples. The "
+               "tests are fitted on the "
                if crossfit else "The trait's components and tests are fitted on the ")
             + f"{n_loci} loci that explain most of the network's genetic value and the loci "
             "of the pairs chosen, and do not account for that choice"
