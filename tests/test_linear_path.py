@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from _lazy_rows import LazyRows
 from torch import nn
 
 from sklearn_elm import ELMDecomposer, GBLUPRegressor, NeuralGPRegressor, equivalent_linear_map
@@ -184,26 +185,13 @@ def test_the_start_is_the_ridge_fit_of_the_inputs_as_the_network_reads_them():
     assert np.abs(gradient).max() < 1e-6 * np.abs(G.T @ Y[:, 0]).max()
 
 
-class _Lazy:
-    """A lazy array as ``is_lazy`` sees one: read by slices of samples, never whole."""
-
-    def __init__(self, X):
-        self._X, self.shape, self.dtype, self.ndim = X, X.shape, X.dtype, X.ndim
-
-    def __getitem__(self, rows):
-        return self._X[rows]
-
-    def to_dask(self):
-        raise AssertionError("read whole")
-
-
 @pytest.mark.parametrize("n", [600, 30])  # more samples than loci, and fewer
 def test_on_a_lazy_input_a_used_row_is_the_ridge_fit_on_every_sample(n, monkeypatch):
     monkeypatch.setattr("sklearn_elm._chunks.CHUNK_BYTES", 1)  # chunks of one batch
     X, y = _trait(600, 40, "polygenic")
     X, y = X[:n], y[:n]
     net = NeuralGPRegressor(random_state=0, linear_penalty=0.02, **{**FAST, "batch_size": 16})
-    net.fit(_Lazy(X), y)
+    net.fit(LazyRows(X), y)
     Ys = (y - net.intercept_) / net.target_scale_
     with torch.no_grad():
         hidden = net.module_.layers(torch.as_tensor(X)).numpy()[:, 0].astype(np.float64)

@@ -3,25 +3,13 @@ written beside the FDR list."""
 
 import numpy as np
 import pytest
+from _lazy_rows import LazyRows
 from sklearn.pipeline import make_pipeline
 
 from sklearn_elm import GenotypeEncoder, NeuralGPRegressor
 from sklearn_elm._estimates import decompose
 from sklearn_elm._linkage import linked_loci
 from sklearn_elm.datasets import simulate_genotypes
-
-
-class _Lazy:
-    """A lazy array as ``is_lazy`` sees one: read by slices of samples, never whole."""
-
-    def __init__(self, X):
-        self._X, self.shape, self.dtype, self.ndim = X, X.shape, X.dtype, X.ndim
-
-    def __getitem__(self, rows):
-        return self._X[rows]
-
-    def to_dask(self):
-        raise AssertionError("read whole")
 
 
 def _brute(G, locus, threshold):
@@ -39,7 +27,7 @@ def test_linked_loci_are_those_of_the_correlation_matrix(lazy, monkeypatch):
     G[:, 11] = G[:, 10]
     loci = [0, 7, 10, 20, 33, 59, 20]
     monkeypatch.setattr("sklearn_elm._linkage.MAX_CELLS", 2 * 60)  # two loci per pass
-    got = linked_loci(_Lazy(G) if lazy else G, loci, threshold=0.8, block=64)
+    got = linked_loci(LazyRows(G) if lazy else G, loci, threshold=0.8, block=64)
     assert sorted(got) == [0, 7, 10, 20, 33, 59]
     assert 11 in got[10]
     for locus, hits in got.items():
