@@ -701,6 +701,9 @@ def test_significant_pairs_file_and_page_hold_exactly_the_fdr_list(tmp_path,
     assert "2 of the 28 pairs tested passed at FDR 5 %" in page
     assert "none of the 28 pairs tested passed at FDR 5 %" in page
     assert ">2 / 0</td>" in page and ">0 / 1</td>" in page
+    (shown,) = [row[3] for row in summary_tables(results)["significant"].rows if row[2] == 2]
+    assert shown.count("; linked ") == 2 and "; linked 2 / 0)" in shown
+    assert "; linked 0 / 1)" in shown
     assert "r<sup>2</sup> &ge; 0.8" in page
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["traits"]["trait 0"]["significant_pairs"]["first"][1]["linked_j"] == "snp7"

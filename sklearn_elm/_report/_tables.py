@@ -162,18 +162,24 @@ def _significant(analysis, traits):
     rows = []
     for k, table in significant_rows(analysis):
         tested = n_tests(analysis, k)
-        shown = "-" if table is None else ", ".join(
-            f"{names[a]} x {names[b]} (q {format_p(q)})"
-            for a, b, q in zip(table["i"][:3], table["j"][:3], table["q_value"][:3],
-                               strict=True)) or "none"
+        shown = "-"
+        if table is not None:
+            linked = (zip(table["n_linked_i"], table["n_linked_j"], strict=True)
+                      if "n_linked_i" in table else None)
+            shown = ", ".join(
+                f"{names[a]} x {names[b]} (q {format_p(q)}"
+                + ("" if linked is None else "; linked {} / {}".format(*next(linked))) + ")"
+                for a, b, q in zip(table["i"][:3], table["j"][:3], table["q_value"][:3],
+                                   strict=True)) or "none"
         rows.append([traits[k], tested, n_significant(analysis, k) if tested else "-", shown])
     return Table(
         f"Pairs significant at {fdr_label(analysis)} (Benjamini-Hochberg)",
         ["trait", "tested", "significant", "smallest p-values (q-value)"],
         rows,
         "Each pair tested for what it adds to the trait's least-squares fit on every locus "
-        "and the pairs confirmed so far (ELMDecomposer.significant_pairs); the list is in "
-        "significant_pairs.csv.",
+        "and the pairs confirmed so far (ELMDecomposer.significant_pairs); linked a / b: the "
+        "loci in linkage (r^2 >= 0.8) with each of its loci, whose pairs the data cannot tell "
+        "from it (named in significant_pairs.csv, which holds the whole list).",
     )
 
 
