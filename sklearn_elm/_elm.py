@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._gates import gate_of, implied_gate
-from ._network import eval_output, linear_skip_of
+from ._network import add_pair_path, eval_output, linear_skip_of, pair_path_of
 
 __all__ = ["equivalent_linear_map"]
 
@@ -323,6 +323,8 @@ def elm_batches(module, X, *, batch_size=None, method="closed_form", check_forwa
                 J = jacobian(steps, gates, x.shape[0])
         if skip is not None:  # forward(x) = layers(x) + skip(x): J(x) gains skip's weight
             f, J = f + F.linear(x, skip.weight.detach()), J + skip.weight.detach()
+        if pair_path_of(module) is not None:  # and pairs(x_i x_j): half on each locus
+            f, J = add_pair_path(module, x, f, J)
         if check_forward and start == 0 and type(module) is not nn.Sequential:
             _check_forward_is_layers(module, x[:64], f[:64])
         yield x, f.detach(), J.detach()

@@ -17,7 +17,7 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 
-from ._network import GatedMLP, linear_skip_of
+from ._network import GatedMLP, linear_skip_of, pair_path_of
 
 __all__ = ["average_networks", "fit_members", "member_seeds", "member_spread"]
 
@@ -131,7 +131,7 @@ def average_networks(members):
     if not all(type(m) is GatedMLP for m in modules):
         raise ValueError("average_networks averages GatedMLP networks (NeuralGPRegressor's).")
     shapes = {(tuple(tuple(layer.weight.shape) for layer in _linears(m)),
-               linear_skip_of(m) is None) for m in modules}
+               linear_skip_of(m) is None, _slots(m)) for m in modules}
     scalings = {(np.asarray(n.intercept_).tobytes(), np.asarray(n.target_scale_).tobytes())
                 for n in nets}
     if len(shapes) != 1 or len(scalings) != 1:
@@ -146,7 +146,8 @@ def average_networks(members):
     # the caller's torch random stream is left as it was
     with torch.random.fork_rng(devices=[]):
         net.set_params(module__hidden_sizes=tuple(k * layer[0].weight.shape[0]
-                                                  for layer in layers[:-1]))
+                                                  for layer in layers[:-1]),
+                       module__pair_path=k * _slots(modules[0]))
     with torch.no_grad():
         for target, parts in zip(_linears(net.module_), layers, strict=True):
             weights = [part.weight.detach().to(target.weight.device) for part in parts]
@@ -163,8 +164,19 @@ def average_networks(members):
         if skips[0] is not None:  # the linear paths add up: their average is the average's
             linear_skip_of(net.module_).weight.copy_(torch.stack(
                 [skip.weight.detach().to(target.weight.device) for skip in skips]).mean(dim=0))
+        if _slots(modules[0]):  # the pair paths' slots side by side, their weights over k
+            for name in ("pair_index", "pair_used"):
+                getattr(net.module_, name).copy_(torch.cat([getattr(m, name) for m in modules]))
+            pair_path_of(net.module_).weight.copy_(torch.cat(
+                [pair_path_of(m).weight.detach() for m in modules], dim=1) / k)
     net.module_.eval()
     return average
+
+
+def _slots(module):
+    """The pair path's slots (0 without one)."""
+    pairs = pair_path_of(module)
+    return 0 if pairs is None else pairs.in_features
 
 
 def _decompose_member(decomposer, member, X, y):

@@ -57,6 +57,15 @@ class GatedMLP(nn.Module):
         polygenic trait, which :class:`~sklearn_elm.NeuralGPRegressor`
         penalises by ridge rather than by the path norm.  The map stays exact,
         ``J(x) = J_layers(x) + skip.weight``.
+    pair_path : int, default=0
+        Slots of a bias-free path of pair products beside the stack,
+        ``forward(x) = layers(x) + skip(x) + pairs(x_i x_j)`` over the pairs
+        ``pair_index``: the few interacting pairs of a sparse trait, which
+        :class:`~sklearn_elm.nn.PairSeeding` fills from a scan of the targets
+        and :class:`~sklearn_elm.NeuralGPRegressor` penalises by the lasso.
+        The map stays exact: ``J(x)`` gains ``w x_j / 2`` on locus ``i`` and
+        ``w x_i / 2`` on locus ``j``.  A slot is used once filled
+        (``pair_used``); its weight starts at 0.
 
     Attributes
     ----------
@@ -64,6 +73,11 @@ class GatedMLP(nn.Module):
         The stack of linear, activation and dropout modules.
     skip : torch.nn.Linear or None
         The linear path (``linear_skip=True``), initialised at 0; None otherwise.
+    pairs : torch.nn.Linear or None
+        The pair path's weights (``pair_path > 0``), initialised at 0; None
+        otherwise.  Its buffers ``pair_index`` (``(pair_path, 2)`` locus
+        indices) and ``pair_used`` (1 for a filled slot, 0 for an empty one)
+        travel with the module's state.
 
     See Also
     --------
@@ -80,6 +94,8 @@ class GatedMLP(nn.Module):
     False
     >>> GatedMLP(4, 2, hidden_sizes=(8,), linear_skip=True).skip.weight.shape
     torch.Size([2, 4])
+    >>> GatedMLP(4, 2, hidden_sizes=(8,), pair_path=3).pair_index.shape
+    torch.Size([3, 2])
     """
 
     def __init__(
@@ -91,6 +107,7 @@ class GatedMLP(nn.Module):
         negative_slope=0.01,
         dropout=0.0,
         linear_skip=False,
+        pair_path=0,
     ):
         super().__init__()
         if activation not in ACTIVATIONS:
@@ -100,6 +117,8 @@ class GatedMLP(nn.Module):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
         sizes = [int(n_features), *(int(h) for h in hidden_sizes)]
+        if int(pair_path) < 0:
+            raise ValueError(f"pair_path must be an integer >= 0, got {pair_path!r}.")
         if any(s < 1 for s in sizes) or int(n_outputs) < 1:
             raise ValueError(
                 "n_features, n_outputs and every hidden size must be positive, got "
@@ -121,12 +140,22 @@ class GatedMLP(nn.Module):
         if linear_skip:
             self.skip = nn.Linear(sizes[0], int(n_outputs), bias=False)
             nn.init.zeros_(self.skip.weight)
+        self.pairs = None
+        if int(pair_path) > 0:
+            self.pairs = nn.Linear(int(pair_path), int(n_outputs), bias=False)
+            nn.init.zeros_(self.pairs.weight)
+            self.register_buffer("pair_index", torch.zeros(int(pair_path), 2, dtype=torch.long))
+            self.register_buffer("pair_used", torch.zeros(int(pair_path)))
 
     def forward(self, X):
         """Map a batch of inputs of shape (n, n_features) to (n, n_outputs)."""
         out = self.layers(X)
         skip = getattr(self, "skip", None)  # a module pickled before the path has none
-        return out if skip is None else out + skip(X)
+        if skip is not None:
+            out = out + skip(X)
+        if pair_path_of(self) is not None:
+            out = out + self.pairs(pair_products(self, X))
+        return out
 
 
 def l1_path_norm(module):
@@ -203,6 +232,72 @@ def linear_skip_of(module):
     """
     skip = getattr(module, "skip", None)
     return skip if isinstance(skip, nn.Linear) else None
+
+
+def pair_path_of(module):
+    """The module's pair path (an ``nn.Linear`` named ``pairs`` with the buffers
+    ``pair_index`` and ``pair_used``), or None.
+
+    Examples
+    --------
+    >>> from sklearn_elm._network import GatedMLP, pair_path_of
+    >>> pair_path_of(GatedMLP(3, hidden_sizes=(4,))) is None
+    True
+    >>> pair_path_of(GatedMLP(3, hidden_sizes=(4,), pair_path=2))
+    Linear(in_features=2, out_features=1, bias=False)
+    """
+    pairs = getattr(module, "pairs", None)
+    if isinstance(pairs, nn.Linear) and hasattr(module, "pair_index"):
+        return pairs
+    return None
+
+
+def pair_products(module, X):
+    """The products ``x_i x_j`` of the pair path's slots, 0 in an empty slot.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_elm._network import GatedMLP, pair_products
+    >>> net = GatedMLP(3, hidden_sizes=(4,), pair_path=2)
+    >>> _ = net.pair_index.copy_(torch.tensor([[0, 2], [0, 0]]))
+    >>> _ = net.pair_used.copy_(torch.tensor([1.0, 0.0]))
+    >>> pair_products(net, torch.tensor([[2.0, 5.0, 3.0]]))
+    tensor([[6., 0.]])
+    """
+    index = module.pair_index
+    return X[:, index[:, 0]] * X[:, index[:, 1]] * module.pair_used.to(X.dtype)
+
+
+def add_pair_path(module, x, f, J):
+    """``(f, J)`` of the rest of the network with the pair path's part added.
+
+    The path adds ``w x_i x_j`` to the output; ``J(x)`` gains ``w x_j / 2`` on
+    locus ``i`` and ``w x_i / 2`` on locus ``j``, so that ``J(x) x`` gains the
+    same and the map stays exact.  ``J`` has shape ``(b, n_outputs,
+    n_features)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_elm._network import GatedMLP, add_pair_path
+    >>> net = GatedMLP(3, hidden_sizes=(4,), pair_path=1)
+    >>> _ = net.pair_index.copy_(torch.tensor([[0, 2]]))
+    >>> _ = net.pair_used.fill_(1.0)
+    >>> _ = torch.nn.init.constant_(net.pairs.weight, 2.0)
+    >>> x = torch.tensor([[1.0, 1.0, -1.0]])
+    >>> f, J = add_pair_path(net, x, torch.zeros(1, 1), torch.zeros(1, 1, 3))
+    >>> f, J
+    (tensor([[-2.]]), tensor([[[-1.,  0.,  1.]]]))
+    >>> bool(torch.allclose(f, (J @ x.unsqueeze(2))[..., 0]))
+    True
+    """
+    weight = module.pairs.weight.detach().to(x.dtype).unsqueeze(0) / 2  # (1, n_outputs, K)
+    index, used = module.pair_index, module.pair_used.to(x.dtype)
+    xi, xj = x[:, index[:, 0]] * used, x[:, index[:, 1]] * used
+    f = f + (xi * x[:, index[:, 1]]) @ (2 * weight[0]).T
+    J = J.index_add(2, index[:, 0], weight * xj.unsqueeze(1))
+    return f, J.index_add(2, index[:, 1], weight * xi.unsqueeze(1))
 
 
 def eval_output(module, x):

@@ -19,14 +19,18 @@ from . import _linear_path as linear
 from ._chunks import RowChunks, chunk_rows, read_rows, row_bounds
 from ._inputs import check_lazy, is_lazy
 from ._network import GatedMLP, batch_loader, l1_path_norm, linear_skip_of
+from ._pair_path import refit_pair_path
 from ._path import RegularizationPath
 from ._regressor_checks import (
     _TORCH_RANDOM,
+    _check_epoch,
     _check_linear_penalty,
     _check_output_width,
     _check_path_penalty,
     _cuda_devices,
     _divergence,
+    _pair_path_kwargs,
+    _pair_penalty,
     _standardise_targets,
     _start_path_penalty,
     _unavailable,
@@ -56,12 +60,13 @@ class NeuralGPRegressor(NeuralNetRegressor):
     the step: the path stops once weaker regularisation no longer improves
     the validation loss beyond its noise, and the best step's weights are
     restored.  So a noise-free trait is fitted closely and a noisy one is
-    not overfitted, with no setting to change.  Before the first epoch,
-    some hidden units are set to the pairs of loci whose products a scan of
-    the training targets ranks first (:class:`~sklearn_elm.nn.PairSeeding`):
-    a random start finds pairs without marginal effects slowly, if at all,
-    among the ``p (p - 1) / 2`` of a panel.  A linear path beside the hidden
-    units, penalised by ridge as GBLUP is, fits the small effects of a
+    not overfitted, with no setting to change.  Before the first epoch, the
+    pairs of loci whose products a scan of the training targets ranks first
+    (:class:`~sklearn_elm.nn.PairSeeding`) start some hidden units and fill
+    a path of pair products beside them, penalised by the lasso
+    (``pair_path``): a random start finds pairs without marginal effects
+    slowly, if at all, among the ``p (p - 1) / 2`` of a panel.  A linear
+    path, penalised by ridge as GBLUP is, fits the small effects of a
     polygenic trait where the training data show one (``linear_penalty``).
     ``X`` is used as given (integers are cast to float32); encode
     genotypes first with :class:`~sklearn_elm.GenotypeEncoder` when the
@@ -117,6 +122,17 @@ class NeuralGPRegressor(NeuralNetRegressor):
         out for validation too).  A float is used for every output; None
         builds the module without the path.  Only a GatedMLP module is built
         with one; another module keeps its own ``skip``, if any.
+    pair_path : int, default=32
+        Pair products per output in a path beside the hidden units
+        (``GatedMLP(pair_path=...)``), filled before the first epoch with
+        the pairs the scan ranks first; the loss gains ``2 path_penalty_``
+        times the l1 norm of their weights (a lasso going down the path with
+        the path norm; after training, refitted on every sample with the
+        rest held, which sets the weights of the pairs it drops to 0).  A
+        sparse trait's pairs are fitted there at a lasso's cost, where four
+        hidden units pay twice as much path norm
+        (``benchmarks/pair_path.py`` measures what it buys).  0 builds the
+        module without the path; only a GatedMLP module is built with one.
     optimizer__weight_decay : float, default=0.0
         Decoupled weight decay of AdamW (none by default); when set it goes
         down the path with the path penalty.
@@ -211,6 +227,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
         lr=4e-3,
         path_penalty="auto",
         linear_penalty="auto",
+        pair_path=32,
         optimizer__weight_decay=0.0,
         max_epochs=840,
         batch_size=1024,
@@ -241,6 +258,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
         )
         self.path_penalty = path_penalty
         self.linear_penalty = linear_penalty
+        self.pair_path = pair_path
         self.random_state = random_state
 
     @property
@@ -263,7 +281,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
                             "to initialize the net without data."
                         )
                     kwargs[name] = getattr(self, attr)
-        kwargs = linear.linear_skip_kwargs(self, kwargs)
+        kwargs = _pair_path_kwargs(self, linear.linear_skip_kwargs(self, kwargs))
         self.module_ = self.initialized_instance(self.module, kwargs)
         _check_linear_penalty(self.linear_penalty, linear_skip_of(self.module_))
         if not (isinstance(self.path_penalty, numbers.Real) and self.path_penalty == 0):
@@ -379,6 +397,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
                 NeuralNetRegressor.partial_fit(self, X, Y, **fit_params)
                 # the linear path's rows, on every sample (validation's too)
                 linear.refit_linear_path(self, X, Y)
+                refit_pair_path(self, X, Y)  # then the pair path's lasso, the rest held
                 # the last update can overflow the outputs without a loss to show it
                 if not torch.isfinite(self.forward(X, training=False)).all():
                     problem = "the network predicts non-finite values on the training data"
@@ -410,14 +429,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
         runs before the regularisation path scores or keeps the epoch's
         weights.
         """
-        epoch = self.history[-1]
-        for batch in epoch["batches"]:
-            for key, name in (("train_loss", "training"), ("valid_loss", "validation")):
-                if not np.isfinite(batch.get(key, 0.0)):
-                    problem = f"the {name} loss became {batch[key]}"
-                    raise _divergence(epoch["epoch"], problem, self.lr)
-        if not all(bool(torch.isfinite(p).all()) for p in self.module_.parameters()):
-            raise _divergence(epoch["epoch"], "the network's weights became non-finite", self.lr)
+        _check_epoch(self)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Criterion, plus the path-norm penalty per output while training.
@@ -429,9 +441,9 @@ class NeuralGPRegressor(NeuralNetRegressor):
         X : object, optional
             The input batch (unused).
         training : bool, default=False
-            Add ``path_penalty_ * l1_path_norm(module_) / n_outputs_`` and the
-            linear path's ridge term over ``n_outputs_``; the validation loss
-            is the criterion alone.
+            Add ``path_penalty_ (l1_path_norm(module_) + 2 |pairs.weight|_1)
+            / n_outputs_`` and the linear path's ridge term over ``n_outputs_``;
+            the validation loss is the criterion alone.
 
         Returns
         -------
@@ -441,7 +453,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
         loss = super().get_loss(y_pred, y_true, X=X, training=training)
         if training:  # the penalties are set in get_split_datasets
             penalty = getattr(self, "path_penalty_", 0.0)
-            norm = l1_path_norm(self.module_) if penalty else 0.0
+            norm = l1_path_norm(self.module_) + _pair_penalty(self.module_) if penalty else 0.0
             ridge = linear.ridge_term(self.module_, getattr(self, "linear_penalty_", None))
             loss = loss + (penalty * norm + ridge) / self.n_outputs_
         return loss

@@ -102,6 +102,28 @@ def _check_linear_penalty(linear_penalty, skip):
         )
 
 
+def _pair_path_kwargs(net, kwargs):
+    """``kwargs`` with a GatedMLP's ``pair_path`` set to ``net.pair_path`` slots per output,
+    unless the user set it; a ValueError unless ``pair_path`` is an integer >= 0."""
+    from ._network import GatedMLP
+
+    slots = net.pair_path
+    if not (isinstance(slots, numbers.Integral) and not isinstance(slots, bool) and slots >= 0):
+        raise ValueError(f"pair_path must be an integer >= 0, got {slots!r}.")
+    if isinstance(net.module, type) and issubclass(net.module, GatedMLP):
+        kwargs.setdefault("pair_path", int(slots) * int(kwargs["n_outputs"]))
+    return kwargs
+
+
+def _pair_penalty(module):
+    """The lasso term of the module's pair path, ``PAIR_WEIGHT sum |w|`` (0 without one)."""
+    from ._network import pair_path_of
+    from ._pair_path import PAIR_WEIGHT
+
+    pairs = pair_path_of(module)
+    return 0.0 if pairs is None else PAIR_WEIGHT * pairs.weight.abs().sum()
+
+
 def _check_output_width(net, X):
     """A clear error where the module's outputs do not match the targets' columns."""
     from ._network import eval_output
@@ -114,3 +136,16 @@ def _check_output_width(net, X):
             f"y has {net.n_outputs_} column(s): set module__n_outputs={net.n_outputs_} "
             "(or leave it unset to infer it)."
         )
+
+
+def _check_epoch(net):
+    """A ValueError where a loss of the epoch's batches or a weight at its end is not
+    finite."""
+    epoch = net.history[-1]
+    for batch in epoch["batches"]:
+        for key, name in (("train_loss", "training"), ("valid_loss", "validation")):
+            if not np.isfinite(batch.get(key, 0.0)):
+                problem = f"the {name} loss became {batch[key]}"
+                raise _divergence(epoch["epoch"], problem, net.lr)
+    if not all(bool(torch.isfinite(p).all()) for p in net.module_.parameters()):
+        raise _divergence(epoch["epoch"], "the network's weights became non-finite", net.lr)

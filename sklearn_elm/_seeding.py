@@ -10,6 +10,9 @@ of the pairs that correlate most, with the pair's penalised slope as a start.  F
 
     z_i z_j = (|z_i + z_j| - |z_i - z_j|) / 2,   |u| = relu(u) + relu(-u)
 
+Where the network has a pair path (``GatedMLP(pair_path=...)``), its slots get the pairs too,
+each with its lasso slope as a start.
+
 Training then keeps, moves or prunes these units like any other (the path-norm penalty
 removes the false ones), so the seeds are a starting point, not a constraint.
 """
@@ -24,6 +27,8 @@ from torch import nn
 from . import _chunks
 from ._chunks import chunked_base, read_rows
 from ._decomposition._scan import _genotypes, _scan_basis, _scan_pairs
+from ._network import pair_path_of
+from ._pair_path import PAIR_WEIGHT
 
 __all__ = ["PairSeeding"]
 
@@ -58,6 +63,25 @@ def _training_arrays(dataset):
     if rows is None:
         rows = np.arange(len(X))
     return X, y.reshape(len(y), -1), rows
+
+
+def _fill_pair_path(module, X, rows, y, pairs, k, first, penalty):
+    """Fill the pair path's slots from ``first`` on with ``pairs`` for target ``k``, each
+    weight at its lasso slope on its own: the least-squares slope (without intercept) of ``y``
+    on ``x = x_i x_j`` moved ``PAIR_WEIGHT penalty / (2 mean(x^2))`` towards 0 (and 0 where
+    it would cross).  The other targets' weights of those slots start at 0."""
+    weight = module.pairs.weight
+    for m, (i, j) in enumerate(pairs):
+        x = X[rows, i].astype(np.float64) * X[rows, j]
+        var = x @ x / len(x)
+        slope = (x @ y) / len(x) / var if var > 0 else 0.0
+        shrink = PAIR_WEIGHT * penalty / (2.0 * var) if var > 0 else np.inf
+        start = np.sign(slope) * max(abs(slope) - shrink, 0.0)
+        slot = first + m
+        module.pair_index[slot] = torch.tensor([int(i), int(j)])
+        module.pair_used[slot] = 1.0
+        weight[:, slot] = 0.0
+        weight[k, slot] = float(start) if np.isfinite(start) else 0.0
 
 
 def _seedable_layers(module):
@@ -108,7 +132,13 @@ class PairSeeding(Callback):
     (without intercept, as the network has none) moved ``2 path_penalty_ /
     mean(x^2)`` towards 0 (divided by ``1 - negative_slope`` for a leaky
     ReLU, whose units cost more path norm), so that noise pairs start near
-    0.  Only the training split is read.
+    0.  Only the training split is read.  Where the module has a pair
+    path (``GatedMLP(pair_path=...)``, as
+    :class:`~sklearn_elm.NeuralGPRegressor` builds it), its slots are
+    filled too, evenly per target, with the pairs ranked first: a slot's
+    weight starts at its lasso slope, the least-squares slope of the target
+    on ``x_i x_j`` moved ``PAIR_WEIGHT path_penalty_ / (2 mean(x^2))``
+    towards 0 (see :class:`~sklearn_elm.NeuralGPRegressor`'s ``pair_path``).
 
     A randomly initialised network finds pairs that have no marginal effect
     slowly, if at all, among the ``p (p - 1) / 2`` of a panel; seeded, it
@@ -121,20 +151,22 @@ class PairSeeding(Callback):
     Parameters
     ----------
     n_pairs : "auto" or int, default="auto"
-        Pairs seeded per target.  ``"auto"`` is ``min(32, units // (8 *
-        n_outputs))``, so that at most half of the hidden units are seeded.
-        0 turns seeding off.
+        Pairs seeded per target in hidden units.  ``"auto"`` is ``min(32,
+        units // (8 * n_outputs))``, so that at most half of the hidden units
+        are seeded.  0 seeds no unit (a pair path is still filled; build the
+        module with ``pair_path=0`` to have none).
 
     Attributes
     ----------
     pairs_ : list of ndarray of shape (n_seeded, 2)
-        Per target, the locus indices of the seeded pairs, best first (empty
-        where nothing was seeded).
+        Per target, the locus indices of the seeded pairs (in units or in the
+        pair path), best first (empty where nothing was seeded).
     seeded_ : bool
         Whether the last fit seeded its network.  It does not for a
-        warm-started fit, for ``n_pairs=0``, or for a module that is not a
+        warm-started fit, nor for ``n_pairs=0`` or a module that is not a
         one-hidden-layer bias-free ReLU (or leaky ReLU) network such as the
-        default :class:`~sklearn_elm.nn.GatedMLP`.
+        default :class:`~sklearn_elm.nn.GatedMLP`, unless the module has a
+        pair path to fill.
 
     See Also
     --------
@@ -176,19 +208,23 @@ class PairSeeding(Callback):
     def on_epoch_begin(self, net, dataset_train=None, **kwargs):
         """Seed the network at the first epoch of its history (a fit from fresh weights)."""
         fresh = getattr(net, "_fresh_init_", True)  # set by NeuralGPRegressor.fit
-        if len(net.history) != 1 or not fresh or self.n_pairs == 0 or dataset_train is None:
+        if len(net.history) != 1 or not fresh or dataset_train is None:
             return
-        found = _seedable_layers(net.module_)
+        found = _seedable_layers(net.module_) if self.n_pairs != 0 else None
+        path = pair_path_of(net.module_)
         arrays = _training_arrays(dataset_train)
-        if found is None or arrays is None:
+        if (found is None and path is None) or arrays is None:
             return
-        hidden, output, scale = found
         X, Y, rows = arrays
-        n_outputs = output.out_features
-        per_output = (min(32, hidden.out_features // (8 * n_outputs)) if self.n_pairs == "auto"
-                      else int(self.n_pairs))
-        per_output = min(per_output, hidden.out_features // (UNITS_PER_PAIR * n_outputs))
-        if per_output < 1 or X.shape[1] < 2 or len(rows) < 3:
+        n_outputs = Y.shape[1]
+        per_output = 0
+        if found is not None:
+            units = found[0].out_features
+            per_output = (min(32, units // (8 * n_outputs)) if self.n_pairs == "auto"
+                          else int(self.n_pairs))
+            per_output = min(per_output, units // (UNITS_PER_PAIR * n_outputs))
+        slots = 0 if path is None else path.in_features // n_outputs
+        if max(per_output, slots) < 1 or X.shape[1] < 2 or len(rows) < 3:
             return
         if len(rows) > SEED_SAMPLES:
             rows = rows[np.linspace(0, len(rows) - 1, SEED_SAMPLES).astype(np.intp)]
@@ -197,14 +233,20 @@ class PairSeeding(Callback):
         loci = _candidate_loci(X, rows, Y, size)
         G = _genotypes(X[np.ix_(rows, loci)], overwrite=True)
         basis = _scan_basis(G, np.arange(loci.size), self_terms=False)
+        penalty = float(getattr(net, "path_penalty_", 0.0))
         with torch.no_grad():
             for k in range(n_outputs):
                 pairs = np.array(_scan_pairs(basis, Y[:, k] - Y[:, k].mean(), set(),
-                                             per_output), dtype=np.intp).reshape(-1, 2)
-                first = k * per_output * UNITS_PER_PAIR
-                self._seed(hidden, output, scale, G, Y[:, k], pairs, loci, k, first,
-                           float(getattr(net, "path_penalty_", 0.0)))
-                self.pairs_.append(loci[pairs])
+                                             max(per_output, slots)),
+                                 dtype=np.intp).reshape(-1, 2)
+                if per_output:
+                    hidden, output, scale = found
+                    self._seed(hidden, output, scale, G, Y[:, k], pairs[:per_output], loci, k,
+                               k * per_output * UNITS_PER_PAIR, penalty)
+                if slots:
+                    _fill_pair_path(net.module_, X, rows, Y[:, k], loci[pairs[:slots]], k,
+                                    k * slots, penalty)
+                self.pairs_.append(loci[pairs[:max(per_output, slots)]])
         self.seeded_ = True
 
     @staticmethod

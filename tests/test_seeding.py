@@ -23,7 +23,8 @@ def _pair_data(n=600, p=20, ploidy=1, seed=0):
 
 def _seeded_module(X, Y, n_pairs, penalty=0.0, **module_kwargs):
     """A fresh GatedMLP seeded by the callback on (X, Y) at the first step's ``penalty``,
-    and the callback."""
+    and the callback; no pair path unless ``pair_path`` is given."""
+    module_kwargs.setdefault("pair_path", 0)
     net = NeuralGPRegressor(module__n_features=X.shape[1], module__n_outputs=Y.shape[1],
                             random_state=0, **{f"module__{k}": v
                                                for k, v in module_kwargs.items()})
@@ -107,7 +108,7 @@ def test_seeding_finds_a_pair_the_random_start_misses():
     scores = {}
     for n_pairs in (0, "auto"):
         net = NeuralGPRegressor(module__hidden_sizes=(64,), max_epochs=42, random_state=0,
-                                callbacks__pair_seeding__n_pairs=n_pairs).fit(X, y)
+                                pair_path=0, callbacks__pair_seeding__n_pairs=n_pairs).fit(X, y)
         Xt, yt = _pair_data(n=1000, p=60, seed=5)
         yt = yt - (-0.7 * Xt[:, 9] * Xt[:, 13])
         scores[n_pairs] = net.score(Xt, yt)
@@ -123,7 +124,7 @@ def test_no_seeding_on_warm_start_or_when_off():
     assert seeding.seeded_
     net.fit(X, y)  # a warm start trains on from the fitted weights
     assert not seeding.seeded_ and seeding.pairs_ == []
-    off = NeuralGPRegressor(module__hidden_sizes=(16,), random_state=0,
+    off = NeuralGPRegressor(module__hidden_sizes=(16,), random_state=0, pair_path=0,
                             callbacks__pair_seeding__n_pairs=0, **FAST).fit(X, y)
     assert not dict(off.callbacks_)["pair_seeding"].seeded_
 

@@ -1,0 +1,132 @@
+"""Tests of the pair path: exact in the ELM, filled by the scan, refitted by the lasso."""
+
+import numpy as np
+import pytest
+import torch
+from skorch.dataset import Dataset
+
+from sklearn_elm import ELMDecomposer, NeuralGPRegressor, equivalent_linear_map
+from sklearn_elm._pair_path import PAIR_WEIGHT
+from sklearn_elm.nn import GatedMLP, PairSeeding, l1_path_norm
+
+
+def _pair_data(n=800, p=20, seed=0):
+    """Codes -1/0/+1; y = z_2 z_5 - 0.7 z_9 z_13 + noise (no marginal effects)."""
+    rng = np.random.default_rng(seed)
+    X = rng.choice([-1.0, 0.0, 1.0], size=(n, p)).astype(np.float32)
+    y = X[:, 2] * X[:, 5] - 0.7 * X[:, 9] * X[:, 13] + 0.3 * rng.standard_normal(n)
+    return X, y
+
+
+@pytest.mark.parametrize("activation", ["relu", "silu"])
+def test_the_map_of_a_network_with_a_pair_path_is_exact(activation):
+    torch.manual_seed(0)
+    net = GatedMLP(7, 2, hidden_sizes=(6,), activation=activation, linear_skip=True,
+                   pair_path=4)
+    with torch.no_grad():
+        net.pair_index.copy_(torch.tensor([[0, 1], [2, 6], [3, 3], [4, 5]]))
+        net.pair_used.copy_(torch.tensor([1.0, 1.0, 1.0, 0.0]))
+        net.pairs.weight.normal_()
+        net.skip.weight.normal_()
+    X = torch.randn(9, 7)
+    J = torch.as_tensor(equivalent_linear_map(net, X))
+    with torch.no_grad():
+        out = net(X)
+    np.testing.assert_allclose((J @ X.unsqueeze(2))[..., 0], out, atol=1e-5)
+    # the empty slot (4, 5) adds nothing: neither to the output nor to the map
+    with torch.no_grad():
+        net.pairs.weight[:, 3] = 100.0
+    np.testing.assert_allclose(torch.as_tensor(equivalent_linear_map(net, X)), J, atol=1e-5)
+
+
+def test_seeding_fills_the_path_with_the_scanned_pairs_at_their_lasso_slopes():
+    X, y = _pair_data()
+    Y = ((y - y.mean()) / y.std())[:, None].astype(np.float32)
+    net = NeuralGPRegressor(module__n_features=20, module__n_outputs=1, pair_path=3,
+                            random_state=0)
+    net.initialize()
+    net.path_penalty_ = 0.05
+    net.history.new_epoch()
+    seeding = PairSeeding(n_pairs=0).initialize()
+    seeding.on_epoch_begin(net, dataset_train=Dataset(X, Y))
+    module = net.module_
+    assert seeding.seeded_
+    assert module.pair_used.tolist() == [1.0, 1.0, 1.0]
+    index = [tuple(sorted(pair)) for pair in module.pair_index.tolist()]
+    assert index[:2] == [(2, 5), (9, 13)]
+    # no hidden unit seeded (n_pairs=0): the output layer is as initialised, not zeroed
+    assert bool((module.layers[-1].weight != 0).all())
+    for slot, (i, j) in enumerate(index[:2]):
+        x = X[:, i].astype(np.float64) * X[:, j]
+        slope = x @ Y[:, 0] / (x @ x)
+        expected = np.sign(slope) * (abs(slope) - PAIR_WEIGHT * 0.05 / (2 * np.mean(x * x)))
+        assert module.pairs.weight[0, slot].item() == pytest.approx(expected, rel=1e-4)
+
+
+def test_the_refit_meets_the_lasso_conditions_on_every_sample():
+    X, y = _pair_data()
+    net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=30, random_state=0,
+                            pair_path=8).fit(X, y)
+    module = net.module_
+    Y = (y - net.intercept_[0]) / net.target_scale_[0]
+    x = torch.as_tensor(X)
+    with torch.no_grad():
+        P = (x[:, module.pair_index[:, 0]] * x[:, module.pair_index[:, 1]]).double().numpy()
+        w = module.pairs.weight[0].double().numpy()
+        rest = module(x)[:, 0].double().numpy() - P.astype(np.float32) @ w.astype(np.float32)
+    residual = Y - rest - P @ w
+    # the stationarity of mean squared error + l1 |w|_1 in each weight, the rest held
+    grad = -2 * P.T @ residual / len(Y)
+    l1 = PAIR_WEIGHT * net.path_penalty_
+    active = w != 0
+    assert active[:2].all()  # the two true pairs stay
+    np.testing.assert_allclose(grad[active], -l1 * np.sign(w[active]), atol=2e-3 * l1 + 1e-4)
+    assert np.all(np.abs(grad[~active]) <= l1 * (1 + 1e-3))
+
+
+def test_the_path_finds_pairs_the_hidden_units_miss():
+    # 60 loci, two pairs of no marginal effect, a short budget, no units seeded: the path
+    # alone holds them
+    X, y = _pair_data(n=1500, p=60)
+    Xt, yt = _pair_data(n=1000, p=60, seed=5)
+    scores = {}
+    for slots in (0, 8):
+        net = NeuralGPRegressor(module__hidden_sizes=(32,), max_epochs=42, random_state=0,
+                                pair_path=slots, callbacks__pair_seeding__n_pairs=0)
+        scores[slots] = net.fit(X, y).score(Xt, yt)
+    assert scores[8] > 0.8
+    assert scores[8] > scores[0] + 0.2
+
+
+def test_the_decomposition_reads_the_pairs_of_the_path():
+    X, y = _pair_data(n=1500)
+    net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=42, random_state=0,
+                            callbacks__pair_seeding__n_pairs=0).fit(X, y)
+    E = ELMDecomposer(net, prefit=True, epistasis="regression").fit(X).epistasis_matrix_
+    top = np.argsort(-np.abs(np.triu(E, 1)).ravel())[:2]
+    assert sorted(map(tuple, np.column_stack(np.unravel_index(top, E.shape)).tolist())) == [
+        (2, 5), (9, 13)]
+
+
+def test_the_training_loss_adds_the_pairs_l1_at_the_path_penalty():
+    X, y = _pair_data(n=300)
+    net = NeuralGPRegressor(module__hidden_sizes=(8,), max_epochs=3, random_state=0,
+                            path_penalty=0.2, callbacks__regularization_path__n_steps=1).fit(
+                                X, np.column_stack([y, -y]))
+    x = torch.as_tensor(X[:40])
+    with torch.no_grad():
+        pred = net.module_(x)
+        target = torch.zeros_like(pred)
+        added = (net.get_loss(pred, target, training=True)
+                 - net.get_loss(pred, target, training=False)).item()
+        l1 = net.module_.pairs.weight.abs().sum().item()
+        norm = l1_path_norm(net.module_).item()
+    assert l1 > 0
+    assert added == pytest.approx(0.2 * (norm + PAIR_WEIGHT * l1) / 2, rel=1e-5)
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, True, "auto"])
+def test_bad_pair_path(value):
+    X, y = _pair_data(n=50)
+    with pytest.raises(ValueError, match="pair_path must be an integer >= 0"):
+        NeuralGPRegressor(pair_path=value, max_epochs=1).fit(X, y)
