@@ -124,15 +124,11 @@ class NeuralGPRegressor(NeuralNetRegressor):
         with one; another module keeps its own ``skip``, if any.
     pair_path : int, default=32
         Pair products per output in a path beside the hidden units
-        (``GatedMLP(pair_path=...)``), filled before the first epoch with
-        the pairs the scan ranks first; the loss gains ``2 path_penalty_``
-        times the l1 norm of their weights (a lasso going down the path with
-        the path norm; after training, refitted on every sample with the
-        rest held, which sets the weights of the pairs it drops to 0).  A
-        sparse trait's pairs are fitted there at a lasso's cost, where four
-        hidden units pay twice as much path norm
-        (``benchmarks/pair_path.py`` measures what it buys).  0 builds the
-        module without the path; only a GatedMLP module is built with one.
+        (``GatedMLP(pair_path=...)``) that the scan fills; the loss gains
+        ``2 path_penalty_ |weights|_1``, a lasso going down the path, refitted
+        on every sample after training (``benchmarks/pair_path.py``).  Four
+        hidden units pay twice that for a pair.  0 builds no path; only a
+        GatedMLP module is built with one.
     optimizer__weight_decay : float, default=0.0
         Decoupled weight decay of AdamW (none by default); when set it goes
         down the path with the path penalty.
@@ -421,13 +417,10 @@ class NeuralGPRegressor(NeuralNetRegressor):
         return hasattr(self, "intercept_")
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        """End ``fit`` with a ValueError once training has diverged.
+        """End ``fit`` with a ValueError once a loss of the epoch or a weight is not finite.
 
-        A non-finite training or validation loss in any mini-batch of the
-        epoch, or a non-finite weight at its end, would leave a network that
-        predicts NaN.  skorch notifies the net before its callbacks, so this
-        runs before the regularisation path scores or keeps the epoch's
-        weights.
+        skorch notifies the net before its callbacks, so this runs before the
+        regularisation path scores or keeps the epoch's weights.
         """
         _check_epoch(self)
 
