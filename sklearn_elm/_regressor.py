@@ -392,8 +392,8 @@ class NeuralGPRegressor(NeuralNetRegressor):
                 # class hides (it would train on unstandardised targets)
                 NeuralNetRegressor.partial_fit(self, X, Y, **fit_params)
                 # the linear path's rows, on every sample (validation's too)
+                refit_pair_path(self, X, Y)  # the pair path's lasso, the rest held
                 linear.refit_linear_path(self, X, Y)
-                refit_pair_path(self, X, Y)  # then the pair path's lasso, the rest held
                 # the last update can overflow the outputs without a loss to show it
                 if not torch.isfinite(self.forward(X, training=False)).all():
                     problem = "the network predicts non-finite values on the training data"

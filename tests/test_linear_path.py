@@ -11,7 +11,8 @@ from sklearn_elm._ensemble import average_networks, fit_members
 from sklearn_elm._linear_path import linear_path_start
 from sklearn_elm.nn import GatedMLP, l1_path_norm
 
-FAST = dict(module__hidden_sizes=(32,), max_epochs=60, batch_size=256)
+# no pair path: these tests read the hidden units as the rest of the network beside the path
+FAST = dict(module__hidden_sizes=(32,), max_epochs=60, batch_size=256, pair_path=0)
 
 
 def _trait(n, p, kind, seed=0):
