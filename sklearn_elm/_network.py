@@ -292,12 +292,12 @@ def add_pair_path(module, x, f, J):
     >>> bool(torch.allclose(f, (J @ x.unsqueeze(2))[..., 0]))
     True
     """
-    weight = module.pairs.weight.detach().to(x.dtype).unsqueeze(0) / 2  # (1, n_outputs, K)
+    weight = module.pairs.weight.detach().to(x.dtype)
+    half = weight.unsqueeze(0) / 2  # (1, n_outputs, K)
     index, used = module.pair_index, module.pair_used.to(x.dtype)
-    xi, xj = x[:, index[:, 0]] * used, x[:, index[:, 1]] * used
-    f = f + (xi * x[:, index[:, 1]]) @ (2 * weight[0]).T
-    J = J.index_add(2, index[:, 0], weight * xj.unsqueeze(1))
-    return f, J.index_add(2, index[:, 1], weight * xi.unsqueeze(1))
+    J = J.index_add(2, index[:, 0], half * (x[:, index[:, 1]] * used).unsqueeze(1))
+    J = J.index_add(2, index[:, 1], half * (x[:, index[:, 0]] * used).unsqueeze(1))
+    return f + pair_products(module, x) @ weight.T, J
 
 
 def eval_output(module, x):
