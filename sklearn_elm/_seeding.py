@@ -65,6 +65,17 @@ def _training_arrays(dataset):
     return X, y.reshape(len(y), -1), rows
 
 
+def _lasso_slope(x, y, l1):
+    """``(slope, shrunk)``: the least-squares slope of ``y`` on ``x`` without intercept, and
+    the minimiser of ``mean((y - b x)^2) + l1 |b|``, the slope moved ``l1 / (2 mean(x^2))``
+    towards 0 (0 where it would cross, and for a constant 0 ``x``)."""
+    var = x @ x / len(x)
+    if not var > 0:
+        return 0.0, 0.0
+    slope = (x @ y) / len(x) / var
+    return slope, np.sign(slope) * max(abs(slope) - l1 / (2.0 * var), 0.0)
+
+
 def _fill_pair_path(module, X, rows, y, pairs, k, first, penalty):
     """Fill the pair path's slots from ``first`` on with ``pairs`` for target ``k``, each
     weight at its lasso slope on its own: the least-squares slope (without intercept) of ``y``
@@ -73,10 +84,7 @@ def _fill_pair_path(module, X, rows, y, pairs, k, first, penalty):
     weight = module.pairs.weight
     for m, (i, j) in enumerate(pairs):
         x = X[rows, i].astype(np.float64) * X[rows, j]
-        var = x @ x / len(x)
-        slope = (x @ y) / len(x) / var if var > 0 else 0.0
-        shrink = PAIR_WEIGHT * penalty / (2.0 * var) if var > 0 else np.inf
-        start = np.sign(slope) * max(abs(slope) - shrink, 0.0)
+        start = _lasso_slope(x, y, PAIR_WEIGHT * penalty)[1]
         slot = first + m
         module.pair_index[slot] = torch.tensor([int(i), int(j)])
         module.pair_used[slot] = 1.0
@@ -267,12 +275,10 @@ class PairSeeding(Callback):
             # compute: (|z_i + z_j| - |z_i - z_j|) / 2, which is z_i z_j for codes -1/0/+1
             zi, zj = G.Z[:, i].astype(np.float64), G.Z[:, j].astype(np.float64)
             product = (np.abs(zi + zj) - np.abs(zi - zj)) / 2.0
-            var = product @ product / len(product)
-            slope = (product @ y) / len(product) / var if var > 0 else 0.0
+            # four units cost 4 |b| / s of path norm
+            slope, shrunk = _lasso_slope(product, y, 4.0 * penalty / scale)
             if not np.isfinite(slope):  # inputs too large for float64 sums
                 continue
-            shrunk = (np.sign(slope) * max(abs(slope) - 2.0 * penalty / (scale * var), 0.0)
-                      if var > 0 else 0.0)
             # balance the two layers (|w2| = |w1|_2), as the penalty is indifferent to it
             c = float(np.sqrt(max(abs(slope), 1e-3) / (2.0 * np.sqrt(2.0))))
             units = slice(first + UNITS_PER_PAIR * m, first + UNITS_PER_PAIR * (m + 1))
