@@ -12,7 +12,8 @@ variance prices its few large effects below the path norm, so the path takes the
 hidden units and spreads noise over every locus.  So the data choose, per output, by
 :data:`FOLDS`-fold cross-validation on the training rows: the path is used where GBLUP predicts
 the held-out rows better than the best lasso of a path of penalties (the sparse linear model
-closest to the network's prior), and held at 0 otherwise.
+closest to the network's prior), and penalised by the lasso otherwise (:data:`LASSO_WEIGHT`
+times the path penalty, going down the regularisation path with it).
 
 The training objective is the mean squared error on the standardised targets, so the ridge
 weight of a used path is ``(V_E / V_A) c / n`` (REML's ratio, averaged over the folds), where
@@ -32,8 +33,8 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import Bunch
 
-__all__ = ["REML_SAMPLES", "hold_gradients", "linear_path_start", "linear_skip_kwargs",
-           "refit_linear_path", "ridge_term", "start_linear_path"]
+__all__ = ["LASSO_WEIGHT", "REML_SAMPLES", "hold_gradients", "lasso_term", "linear_path_start",
+           "linear_skip_kwargs", "refit_linear_path", "ridge_term", "start_linear_path"]
 
 #: Samples the choice reads at most (evenly spaced over the training split): REML on ``m``
 #: samples costs ``O(m^2 p)`` (``O(m p^2)`` below ``p = m``), and the penalty, a variance
@@ -57,6 +58,14 @@ LASSO_EPS = 2e-2
 #: Tolerance of the lasso's coordinate descent: a choice between models needs no more.
 LASSO_TOL = 1e-3
 
+#: The l1 weight of a row the choice leaves to the lasso, relative to the path penalty: a
+#: locus's effect ``b`` costs ``LASSO_WEIGHT path_penalty_ |b|`` there, half what the two ReLU
+#: units ``b relu(x) - b relu(-x)`` add to the path norm for it, so that the additive effects of
+#: a sparse trait sit in the path and the hidden units fit the rest.  The hidden units fit noise
+#: as the penalty goes down; the path reaches the lasso's accuracy at a penalty the units still
+#: tolerate (``benchmarks/linear_path.py``, the science page's "Training").
+LASSO_WEIGHT = 1.0
+
 
 def linear_path_start(X, Y, n_train):
     """Ridge weight and starting weights of the linear path, per output.
@@ -75,11 +84,11 @@ def linear_path_start(X, Y, n_train):
     -------
     Bunch
         ``penalty`` (k,): ridge weight of each output's row of the path, in the loss's
-        units, ``inf`` where the path is held at 0; ``weight`` (k, p): the path's start,
-        the ridge regression of each target on ``X`` at that penalty (0 where held);
-        ``blup_r2`` and ``lasso_r2`` (k,): the cross-validated r2 of GBLUP and of the best
-        lasso, which decided (NaN for an output held because its target, or every marker,
-        is constant in a fold).
+        units, ``inf`` where the row is left to the lasso; ``weight`` (k, p): the path's
+        start, the ridge regression of each target on ``X`` at that penalty (0 on a lasso
+        row); ``blup_r2`` and ``lasso_r2`` (k,): the cross-validated r2 of GBLUP and of the
+        best lasso, which decided (NaN for an output left to the lasso because its target, or
+        every marker, is constant in a fold).
 
     Examples
     --------
@@ -240,8 +249,9 @@ def start_linear_path(net, dataset_train):
     -------
     penalty : ndarray of shape (n_outputs,) or None
         ``linear_penalty`` for every output where it is a number, ``linear_path_start``'s
-        where it is ``"auto"`` (``inf`` for a row held at 0, whose weights are set to 0); None
-        where the module has no linear path.
+        where it is ``"auto"`` (``inf`` for a row left to the lasso, which starts at 0 from
+        fresh weights); ``inf`` where it is None (the rows held at 0); None where the module
+        has no linear path.  ``net.linear_lasso_`` is set to the rows penalised by the lasso.
 
     Examples
     --------
@@ -263,6 +273,7 @@ def start_linear_path(net, dataset_train):
 
     skip = linear_skip_of(net.module_)
     _check_linear_penalty(net.linear_penalty, skip)  # every fit: a warm start builds nothing
+    net.linear_lasso_ = None if skip is None else np.zeros(net.n_outputs_, dtype=bool)
     if skip is None:
         return None
     net._linear_rows_ = len(dataset_train)  # the samples the penalty is set for
@@ -272,9 +283,9 @@ def start_linear_path(net, dataset_train):
     arrays = None if net.linear_penalty is None else _training_arrays(dataset_train)
     if net.linear_penalty is not None and arrays is None:
         warnings.warn(
-            "linear_penalty='auto' chooses the linear path on the training arrays, and this "
-            "dataset does not hold numpy arrays: the path is held at 0.  Give "
-            "linear_penalty a number to use it.", UserWarning, stacklevel=2)
+            "linear_penalty='auto' chooses between ridge and the lasso on the training arrays, "
+            "and this dataset does not hold numpy arrays: the path is penalised by the lasso.  "
+            "Give linear_penalty a number for ridge.", UserWarning, stacklevel=2)
     if arrays is not None:
         X, Y, rows = arrays
         most = min(REML_SAMPLES, max(MIN_ROWS, int(MAX_BYTES // (8 * FOLDS * X.shape[1]))))
@@ -287,8 +298,12 @@ def start_linear_path(net, dataset_train):
             if getattr(net, "_fresh_init_", True):
                 with torch.no_grad():
                     skip.weight.copy_(torch.as_tensor(start.weight, dtype=skip.weight.dtype))
+    if net.linear_penalty is not None:
+        net.linear_lasso_[:] = ~np.isfinite(penalty)
+    # held rows stay at 0; lasso rows start there, unless warm-started
+    zero = ~np.isfinite(penalty) & (~net.linear_lasso_ | getattr(net, "_fresh_init_", True))
     with torch.no_grad():
-        skip.weight[torch.as_tensor(~np.isfinite(penalty), device=skip.weight.device)] = 0.0
+        skip.weight[torch.as_tensor(zero, device=skip.weight.device)] = 0.0
     return penalty
 
 
@@ -320,9 +335,35 @@ def ridge_term(module, penalty):
     return (weights * skip.weight.pow(2).sum(dim=1)).sum()
 
 
-def hold_gradients(module, penalty):
-    """Zero the gradient of the linear path's rows of infinite ``penalty``: held at 0, with
-    no gradient Adam leaves them there (its moments stay 0)."""
+def lasso_term(module, lasso):
+    """``LASSO_WEIGHT sum_k |skip.weight[k]|_1`` over the ``lasso`` rows (a boolean mask per
+    output), 0 without a linear path or such a row.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sklearn_elm.nn import GatedMLP
+    >>> from sklearn_elm._linear_path import lasso_term
+    >>> net = GatedMLP(2, 2, hidden_sizes=(3,), linear_skip=True)
+    >>> with torch.no_grad():
+    ...     _ = net.skip.weight.copy_(torch.tensor([[1.0, -2.0], [5.0, 5.0]]))
+    >>> lasso_term(net, np.array([True, False])).item()
+    3.0
+    """
+    import torch
+
+    from ._network import linear_skip_of
+
+    skip = linear_skip_of(module)
+    if skip is None or lasso is None or not np.any(lasso):
+        return 0.0
+    rows = torch.as_tensor(np.asarray(lasso, dtype=bool), device=skip.weight.device)
+    return LASSO_WEIGHT * skip.weight[rows].abs().sum()
+
+
+def hold_gradients(module, penalty, lasso=None):
+    """Zero the gradient of the linear path's rows of infinite ``penalty`` that are not
+    ``lasso`` rows: held at 0, with no gradient Adam leaves them there (its moments stay 0)."""
     import torch
 
     from ._network import linear_skip_of
@@ -330,7 +371,7 @@ def hold_gradients(module, penalty):
     skip = linear_skip_of(module)
     if penalty is None or skip is None or skip.weight.grad is None:
         return
-    held = ~np.isfinite(penalty)
+    held = ~np.isfinite(penalty) & ~(np.zeros(len(penalty), bool) if lasso is None else lasso)
     if held.any():
         skip.weight.grad[torch.as_tensor(held, device=skip.weight.device)] = 0.0
 

@@ -30,7 +30,7 @@ from ._regressor_checks import (
     _cuda_devices,
     _divergence,
     _pair_path_kwargs,
-    _pair_penalty,
+    _penalties,
     _standardise_targets,
     _start_path_penalty,
     _unavailable,
@@ -111,17 +111,17 @@ class NeuralGPRegressor(NeuralNetRegressor):
         module).
     linear_penalty : "auto", float or None, default="auto"
         Ridge weight, per output, of the linear path beside the hidden units
-        (``GatedMLP(linear_skip=True)``): the loss gains ``sum_k
-        linear_penalty_[k] |skip.weight[k]|^2 / n_outputs``.  The path fits
-        the many small effects of a polygenic trait, which the path norm fits
-        poorly.  ``"auto"``: an output uses the path where 3-fold
-        cross-validation on the training split finds GBLUP predicting better
-        than the best lasso, at GBLUP's penalty and from its marker effects
-        (the science page, "Training", says why); elsewhere it is held at 0;
-        after training, a used row is refitted on every sample (the ones held
-        out for validation too).  A float is used for every output; None
-        builds the module without the path.  Only a GatedMLP module is built
-        with one; another module keeps its own ``skip``, if any.
+        (``GatedMLP(linear_skip=True)``): the loss gains ``sum_k linear_penalty_[k]
+        |skip.weight[k]|^2 / n_outputs``.  The path fits the many small effects of a
+        polygenic trait, which the path norm fits poorly.  ``"auto"``: an output uses the
+        path where 3-fold cross-validation on the training split finds GBLUP predicting
+        better than the best lasso, at GBLUP's penalty and from its marker effects (the
+        science page, "Training", says why), and after training a used row is refitted on
+        every sample (validation's too); elsewhere the loss gains ``path_penalty_
+        |skip.weight[k]|_1 / n_outputs``, a lasso that holds a sparse trait's additive
+        effects (``linear_lasso_``).  A float is used for every output; None builds the
+        module without the path.  Only a GatedMLP module is built with one; another module
+        keeps its own ``skip``, if any.
     pair_path : int, default=32
         Pair products per output in a path beside the hidden units
         (``GatedMLP(pair_path=...)``) that the scan fills; the loss gains
@@ -181,8 +181,10 @@ class NeuralGPRegressor(NeuralNetRegressor):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when ``X`` has string column names.
     linear_penalty_ : ndarray of shape (`n_outputs_`,) or None
-        Ridge weight of each output's linear path, ``inf`` where ``"auto"``
-        holds it at 0; None without a linear path.
+        Ridge weight of each output's linear path, ``inf`` where there is
+        none (a lasso row, or held at 0); None without a linear path.
+    linear_lasso_ : ndarray of bool of shape (`n_outputs_`,) or None
+        The rows of the linear path penalised by the lasso.
     path_penalty_ : float
         The path penalty of the step whose weights the network keeps.  During
         ``fit`` it is that of the step being trained; it starts at
@@ -311,7 +313,8 @@ class NeuralGPRegressor(NeuralNetRegressor):
     def train_step_single(self, batch, **fit_params):
         """skorch's training step; the rows of the linear path held at 0 get no update."""
         step = super().train_step_single(batch, **fit_params)
-        linear.hold_gradients(self.module_, getattr(self, "linear_penalty_", None))
+        linear.hold_gradients(self.module_, getattr(self, "linear_penalty_", None),
+                              getattr(self, "linear_lasso_", None))
         return step
 
     def _validate_X(self, X, reset):
@@ -434,9 +437,10 @@ class NeuralGPRegressor(NeuralNetRegressor):
         X : object, optional
             The input batch (unused).
         training : bool, default=False
-            Add ``path_penalty_ (l1_path_norm(module_) + 2 |pairs.weight|_1)
-            / n_outputs_`` and the linear path's ridge term over ``n_outputs_``;
-            the validation loss is the criterion alone.
+            Add ``path_penalty_ (l1_path_norm(module_) + 2 |pairs.weight|_1
+            + |skip.weight[linear_lasso_]|_1) / n_outputs_`` and the linear
+            path's ridge term over ``n_outputs_``; the validation loss is the
+            criterion alone.
 
         Returns
         -------
@@ -445,10 +449,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
         """
         loss = super().get_loss(y_pred, y_true, X=X, training=training)
         if training:  # the penalties are set in get_split_datasets
-            penalty = getattr(self, "path_penalty_", 0.0)
-            norm = l1_path_norm(self.module_) + _pair_penalty(self.module_) if penalty else 0.0
-            ridge = linear.ridge_term(self.module_, getattr(self, "linear_penalty_", None))
-            loss = loss + (penalty * norm + ridge) / self.n_outputs_
+            loss = loss + _penalties(self)
         return loss
 
     def predict(self, X):

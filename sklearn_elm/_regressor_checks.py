@@ -115,13 +115,21 @@ def _pair_path_kwargs(net, kwargs):
     return kwargs
 
 
-def _pair_penalty(module):
-    """The lasso term of the module's pair path, ``PAIR_WEIGHT sum |w|`` (0 without one)."""
-    from ._network import pair_path_of
+def _penalties(net):
+    """What training adds to the criterion: ``(path_penalty_ (l1_path_norm + PAIR_WEIGHT
+    |pairs|_1 + LASSO_WEIGHT |lasso rows of skip|_1) + ridge term) / n_outputs_``."""
+    from ._linear_path import lasso_term, ridge_term
+    from ._network import l1_path_norm, pair_path_of
     from ._pair_path import PAIR_WEIGHT
 
-    pairs = pair_path_of(module)
-    return 0.0 if pairs is None else PAIR_WEIGHT * pairs.weight.abs().sum()
+    module, penalty = net.module_, getattr(net, "path_penalty_", 0.0)
+    norm = 0.0
+    if penalty:
+        pairs = pair_path_of(module)
+        norm = (l1_path_norm(module) + lasso_term(module, getattr(net, "linear_lasso_", None))
+                + (0.0 if pairs is None else PAIR_WEIGHT * pairs.weight.abs().sum()))
+    ridge = ridge_term(module, getattr(net, "linear_penalty_", None))
+    return (penalty * norm + ridge) / net.n_outputs_
 
 
 def _check_output_width(net, X):

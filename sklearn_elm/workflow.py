@@ -94,7 +94,8 @@ class Analysis:
     network : dict
         The trained network: ``hidden_sizes``, ``max_epochs``,
         ``epochs_trained``, ``path_penalty``, and ``linear_path``, per trait
-        whether its linear path is used (``NeuralGPRegressor.linear_penalty_``).
+        whether its linear path is penalised by ridge, as GBLUP is
+        (``NeuralGPRegressor.linear_penalty_``; else by the lasso).
     timings : dict of str to float
         Seconds per step.
     recovery : dict or None

@@ -91,11 +91,29 @@ def test_the_path_brings_a_polygenic_trait_to_gblup():
     assert r2[0] > r2[1] + 0.05 and r2[0] > r2[2] - 0.02, r2
 
 
-def test_a_sparse_trait_holds_the_path_at_zero():
+def test_a_sparse_trait_leaves_the_path_to_the_lasso_which_takes_its_loci():
     X, y = _trait(1000, 100, "sparse")
     net = NeuralGPRegressor(random_state=0, **FAST).fit(X, y)
-    assert np.isinf(net.linear_penalty_).all()
-    assert torch.count_nonzero(net.module_.skip.weight) == 0
+    assert np.isinf(net.linear_penalty_).all() and net.linear_lasso_.all()
+    w = net.module_.skip.weight.detach().numpy()[0]
+    # y = X_3 - X_7 + noise: the path's two largest weights, of the right signs
+    assert set(np.argsort(-np.abs(w))[:2]) == {3, 7} and w[3] > 0 > w[7]
+    assert np.sort(np.abs(w))[-3] < 0.5 * min(w[3], -w[7])
+    # the training loss adds the path penalty times the row's l1 norm
+    x, target = torch.as_tensor(X[:50]), torch.as_tensor(y[:50, None], dtype=torch.float32)
+    with torch.no_grad():
+        pred = net.module_(x)
+        gap = (net.get_loss(pred, target, training=True) - net.get_loss(pred, target)).item()
+        norm = l1_path_norm(net.module_).item()
+    assert gap == pytest.approx(net.path_penalty_ * (norm + np.abs(w).sum()), rel=1e-5)
+
+
+def test_none_or_a_number_leaves_no_row_to_the_lasso():
+    X, y = _trait(300, 20, "sparse")
+    for penalty in (None, 0.01):
+        net = NeuralGPRegressor(random_state=0, linear_penalty=penalty,
+                                module__linear_skip=True, **FAST).fit(X, y)
+        assert not net.linear_lasso_.any()
 
 
 def test_a_given_penalty_and_its_errors():
@@ -131,12 +149,12 @@ def test_a_network_with_a_path_decomposes_exactly_and_averages():
     assert np.all(dec.elm_residual_ < 1e-4)
 
 
-def test_a_constant_target_or_markers_hold_the_path_and_the_network_still_fits():
+def test_a_constant_target_or_markers_leave_the_path_to_the_lasso_and_the_network_fits():
     X, y = _trait(300, 5, "polygenic")
     Y = np.column_stack([np.zeros(300), y])
     net = NeuralGPRegressor(random_state=0, **FAST).fit(X, Y)
     assert np.isinf(net.linear_penalty_[0]) and np.isfinite(net.linear_penalty_[1])
-    assert torch.count_nonzero(net.module_.skip.weight[0]) == 0
+    assert net.linear_lasso_.tolist() == [True, False]
     flat = NeuralGPRegressor(random_state=0, **FAST).fit(np.ones_like(X), y)
     assert np.isinf(flat.linear_penalty_).all()
     start = linear_path_start(X[:50], y[:50, None], 50)  # too few rows to choose
