@@ -12,9 +12,8 @@ variance prices its few large effects below the path norm, so the path takes the
 hidden units and spreads noise over every locus.  So the data choose, per output, by
 :data:`FOLDS`-fold cross-validation on the training rows: the path is used where GBLUP predicts
 the held-out rows better than the best lasso of a path of penalties (the sparse linear model
-closest to the network's prior), and penalised by an elastic net otherwise: the lasso at
-:data:`LASSO_WEIGHT` times the path penalty, going down the regularisation path with it, and
-:data:`LASSO_RIDGE` times GBLUP's ridge penalty, which does not.
+closest to the network's prior), and penalised by the lasso otherwise (:data:`LASSO_WEIGHT`
+times the path penalty, going down the regularisation path with it).
 
 The training objective is the mean squared error on the standardised targets, so the ridge
 weight of a used path is ``(V_E / V_A) c / n`` (REML's ratio, averaged over the folds), where
@@ -34,9 +33,8 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import Bunch
 
-__all__ = ["LASSO_RIDGE", "LASSO_WEIGHT", "REML_SAMPLES", "hold_gradients", "lasso_term",
-           "linear_path_start", "linear_skip_kwargs", "refit_linear_path", "ridge_rows",
-           "ridge_term", "start_linear_path"]
+__all__ = ["LASSO_WEIGHT", "REML_SAMPLES", "hold_gradients", "lasso_term", "linear_path_start",
+           "linear_skip_kwargs", "refit_linear_path", "ridge_term", "start_linear_path"]
 
 #: Samples the choice reads at most (evenly spaced over the training split): REML on ``m``
 #: samples costs ``O(m^2 p)`` (``O(m p^2)`` below ``p = m``), and the penalty, a variance
@@ -65,15 +63,8 @@ LASSO_TOL = 1e-3
 #: units ``b relu(x) - b relu(-x)`` add to the path norm for it, so that the additive effects of
 #: a sparse trait sit in the path and the hidden units fit the rest.  The hidden units fit noise
 #: as the penalty goes down; the path reaches the lasso's accuracy at a penalty the units still
-#: tolerate (``benchmarks/pair_path.py``, the science page's "Training").
+#: tolerate (``benchmarks/linear_path.py``, the science page's "Training").
 LASSO_WEIGHT = 1.0
-
-#: The ridge part of a lasso row, as a share of GBLUP's penalty (REML's, as for a ridge row):
-#: it does not go down the regularisation path, and it spreads an effect over loci in linkage
-#: (the elastic net's grouping) where the lasso alone, at the low penalties that panels with
-#: linkage take, gives it to one of them or splits it by chance (the science page's
-#: "Training").
-LASSO_RIDGE = 0.1
 
 
 def linear_path_start(X, Y, n_train):
@@ -92,13 +83,12 @@ def linear_path_start(X, Y, n_train):
     Returns
     -------
     Bunch
-        ``lasso`` (k,): the outputs left to the lasso; ``penalty`` (k,): ridge weight of
-        each output's row of the path, in the loss's units: GBLUP's, or :data:`LASSO_RIDGE`
-        times it on a lasso row (``inf`` where there is no REML fit); ``weight`` (k, p): the
-        path's start, the ridge regression of each target on ``X`` at GBLUP's penalty (0 on
-        a lasso row); ``blup_r2`` and ``lasso_r2`` (k,): the cross-validated r2 of GBLUP and
-        of the best lasso, which decided (NaN for an output left to the lasso because its
-        target, or every marker, is constant in a fold).
+        ``penalty`` (k,): ridge weight of each output's row of the path, in the loss's
+        units, ``inf`` where the row is left to the lasso; ``weight`` (k, p): the path's
+        start, the ridge regression of each target on ``X`` at that penalty (0 on a lasso
+        row); ``blup_r2`` and ``lasso_r2`` (k,): the cross-validated r2 of GBLUP and of the
+        best lasso, which decided (NaN for an output left to the lasso because its target, or
+        every marker, is constant in a fold).
 
     Examples
     --------
@@ -113,22 +103,22 @@ def linear_path_start(X, Y, n_train):
     >>> sparse = X[:, 3] - X[:, 7]
     >>> Y = np.column_stack([dense, sparse]) + rng.normal(scale=0.9, size=(800, 2))
     >>> start = linear_path_start(X, (Y - Y.mean(0)) / Y.std(0), n_train=800)
-    >>> start.lasso.tolist(), start.weight.shape
-    ([False, True], (2, 200))
+    >>> np.isfinite(start.penalty).tolist(), start.weight.shape
+    ([True, False], (2, 200))
     """
     X = np.asarray(X, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64).reshape(len(X), -1)
     k = Y.shape[1]
     if len(X) < MIN_ROWS:
         nothing = np.full(k, np.nan)
-        return Bunch(lasso=np.ones(k, dtype=bool), penalty=np.full(k, np.inf),
-                     weight=np.zeros((k, X.shape[1])), blup_r2=nothing, lasso_r2=nothing.copy())
+        return Bunch(penalty=np.full(k, np.inf), weight=np.zeros((k, X.shape[1])),
+                     blup_r2=nothing, lasso_r2=nothing.copy())
     if len(X) > REML_SAMPLES:
         rows = np.linspace(0, len(X) - 1, REML_SAMPLES).astype(np.intp)
         X, Y = X[rows], Y[rows]
     fold = np.arange(len(X)) % FOLDS
     # GBLUP needs a varying marker and a varying target in every fold's fitting rows; an
-    # output without them is left to the lasso
+    # output without them keeps the path at 0
     tried = np.ones(k, dtype=bool)
     for f in range(FOLDS):
         fit = fold != f
@@ -138,8 +128,7 @@ def linear_path_start(X, Y, n_train):
     blup_r2, lasso_r2 = np.full(k, np.nan), np.full(k, np.nan)
     penalty, weight = np.full(k, np.inf), np.zeros((k, X.shape[1]))
     if not tried.any():
-        return Bunch(lasso=np.ones(k, dtype=bool), penalty=penalty, weight=weight,
-                     blup_r2=blup_r2, lasso_r2=lasso_r2)
+        return Bunch(penalty=penalty, weight=weight, blup_r2=blup_r2, lasso_r2=lasso_r2)
     Yt = Y[:, tried]
     blup_error, lasso_error = np.zeros(Yt.shape[1]), np.zeros((N_LASSO, Yt.shape[1]))
     ratio = np.zeros(Yt.shape[1])
@@ -155,14 +144,13 @@ def linear_path_start(X, Y, n_train):
     total = ((Yt - Yt.mean(axis=0)) ** 2).sum(axis=0)
     blup_r2[tried] = 1.0 - blup_error / total
     lasso_r2[tried] = 1.0 - lasso_error.min(axis=0) / total
-    used, lam = np.zeros(k, dtype=bool), np.full(k, np.inf)
+    used = np.zeros(k, dtype=bool)
     used[tried] = (blup_r2[tried] > lasso_r2[tried]) & np.isfinite(ratio)
-    lam[tried] = np.where(np.isfinite(ratio), ratio, np.inf) * _kernel_scale(X)
-    penalty = np.where(used, 1.0, LASSO_RIDGE) * lam / n_train
+    lam = ratio[used[tried]] * _kernel_scale(X)
+    penalty[used] = lam / n_train
     if used.any():  # what the loss minimises: no intercept, the inputs as the network reads them
-        weight[used] = _ridge(X, Y[:, used], lam[used])
-    return Bunch(lasso=~used, penalty=penalty, weight=weight, blup_r2=blup_r2,
-                 lasso_r2=lasso_r2)
+        weight[used] = _ridge(X, Y[:, used], lam)
+    return Bunch(penalty=penalty, weight=weight, blup_r2=blup_r2, lasso_r2=lasso_r2)
 
 
 def _ridge(X, R, lams, block=4096):
@@ -293,8 +281,6 @@ def start_linear_path(net, dataset_train):
     if net.linear_penalty is not None and not isinstance(net.linear_penalty, str):
         return np.full(net.n_outputs_, float(net.linear_penalty))
     arrays = None if net.linear_penalty is None else _training_arrays(dataset_train)
-    if net.linear_penalty is not None:  # unless the choice gives an output GBLUP's ridge
-        net.linear_lasso_[:] = True
     if net.linear_penalty is not None and arrays is None:
         warnings.warn(
             "linear_penalty='auto' chooses between ridge and the lasso on the training arrays, "
@@ -308,13 +294,14 @@ def start_linear_path(net, dataset_train):
         X = X[rows]
         if np.isfinite(X).all():  # else no path; training names the samples in its error
             start = linear_path_start(X, Y[rows], len(dataset_train))
-            penalty, net.linear_lasso_[:] = start.penalty, start.lasso
+            penalty = start.penalty
             if getattr(net, "_fresh_init_", True):
                 with torch.no_grad():
                     skip.weight.copy_(torch.as_tensor(start.weight, dtype=skip.weight.dtype))
+    if net.linear_penalty is not None:
+        net.linear_lasso_[:] = ~np.isfinite(penalty)
     # held rows stay at 0; lasso rows start there, unless warm-started
-    lasso = net.linear_lasso_
-    zero = (~np.isfinite(penalty) & ~lasso) | (lasso & getattr(net, "_fresh_init_", True))
+    zero = ~np.isfinite(penalty) & (~net.linear_lasso_ | getattr(net, "_fresh_init_", True))
     with torch.no_grad():
         skip.weight[torch.as_tensor(zero, device=skip.weight.device)] = 0.0
     return penalty
@@ -346,16 +333,6 @@ def ridge_term(module, penalty):
     weights = torch.as_tensor(np.where(finite, penalty, 0.0), dtype=skip.weight.dtype,
                               device=skip.weight.device)
     return (weights * skip.weight.pow(2).sum(dim=1)).sum()
-
-
-def ridge_rows(net):
-    """The rows of ``net``'s linear path penalised by ridge alone, as GBLUP is (a boolean mask
-    per output; None without a linear path)."""
-    ridge = getattr(net, "linear_penalty_", None)
-    if ridge is None:
-        return None
-    lasso = getattr(net, "linear_lasso_", None)
-    return np.isfinite(ridge) & ~(np.zeros(len(ridge), bool) if lasso is None else lasso)
 
 
 def lasso_term(module, lasso):
@@ -406,8 +383,7 @@ REFIT_FLOPS = 5e11
 
 
 def refit_linear_path(net, X, Y):
-    """Refit the rows of ``net``'s linear path penalised by ridge alone (:func:`ridge_rows`)
-    on every training sample.
+    """Refit the used rows of ``net``'s linear path on every training sample.
 
     The network trains on the training split only (a tenth is held out to choose the
     regularisation step).  Once the step is chosen, the hidden units' output ``h(x)`` is
@@ -455,16 +431,14 @@ def refit_linear_path(net, X, Y):
 
     skip, ridge = linear_skip_of(net.module_), getattr(net, "linear_penalty_", None)
     rows = getattr(net, "_linear_rows_", None)
-    if skip is None or ridge is None or rows is None:
-        return False
-    used = np.flatnonzero(ridge_rows(net))
-    if not used.size:
+    if skip is None or ridge is None or rows is None or not np.isfinite(ridge).any():
         return False
     lazy = isinstance(X, RowChunks)
     n, p = X.X.shape if lazy else X.shape
     if (n * p**2 + p**3 if lazy else min(n, p) ** 2 * max(n, p)) > REFIT_FLOPS:
         return False
     weight = skip.weight
+    used = np.flatnonzero(np.isfinite(ridge))
     lams = np.asarray(ridge, dtype=np.float64)[used] * rows
 
     def residuals(x, y, batch=4096):  # y less the hidden units' part (output less the path's)

@@ -117,11 +117,11 @@ class NeuralGPRegressor(NeuralNetRegressor):
         path where 3-fold cross-validation on the training split finds GBLUP predicting
         better than the best lasso, at GBLUP's penalty and from its marker effects (the
         science page, "Training", says why), and after training a used row is refitted on
-        every sample (validation's too); elsewhere the row's ridge weight is a tenth of
-        GBLUP's and the loss gains ``path_penalty_ |skip.weight[k]|_1 / n_outputs``, an
-        elastic net that holds a sparse trait's additive effects (``linear_lasso_``).  A
-        float is used for every output; None builds the module without the path.  Only a
-        GatedMLP module is built with one; another module keeps its own ``skip``, if any.
+        every sample (validation's too); elsewhere the loss gains ``path_penalty_
+        |skip.weight[k]|_1 / n_outputs``, a lasso that holds a sparse trait's additive
+        effects (``linear_lasso_``).  A float is used for every output; None builds the
+        module without the path.  Only a GatedMLP module is built with one; another module
+        keeps its own ``skip``, if any.
     pair_path : int, default=32
         Pair products per output in a path beside the hidden units
         (``GatedMLP(pair_path=...)``) that the scan fills; the loss gains
@@ -182,9 +182,9 @@ class NeuralGPRegressor(NeuralNetRegressor):
         Feature names, when ``X`` has string column names.
     linear_penalty_ : ndarray of shape (`n_outputs_`,) or None
         Ridge weight of each output's linear path, ``inf`` where there is
-        none; None without a linear path.
+        none (a lasso row, or held at 0); None without a linear path.
     linear_lasso_ : ndarray of bool of shape (`n_outputs_`,) or None
-        The rows of the linear path also penalised by the lasso.
+        The rows of the linear path penalised by the lasso.
     path_penalty_ : float
         The path penalty of the step whose weights the network keeps.  During
         ``fit`` it is that of the step being trained; it starts at

@@ -332,13 +332,11 @@ def _hidden_sizes(reg):
 
 def _summary(reg):
     """The trained network, as the report's run line shows it."""
-    from ._linear_path import ridge_rows
-
-    ridge = ridge_rows(reg)
+    ridge = getattr(reg, "linear_penalty_", None)
     return {"hidden_sizes": " x ".join(map(str, _hidden_sizes(reg))),
             "max_epochs": reg.max_epochs, "epochs_trained": len(reg.history_),
             "path_penalty": float(reg.path_penalty_),
-            "linear_path": [] if ridge is None else ridge.tolist()}
+            "linear_path": [] if ridge is None else [bool(np.isfinite(r)) for r in ridge]}
 
 
 def _recovery(data, Z_train, Y_train, additive, epistasis):

@@ -72,9 +72,7 @@ def test_the_data_choose_the_path_per_output():
     _, sparse = _trait(1000, 200, "sparse", seed=1)
     Y = np.column_stack([dense, sparse])
     start = linear_path_start(X, (Y - Y.mean(0)) / Y.std(0), n_train=1000)
-    assert start.lasso.tolist() == [False, True]
-    # the lasso row keeps a tenth of GBLUP's ridge: REML's own ratio, from its own folds
-    assert np.isfinite(start.penalty).all() and start.penalty[1] > 0
+    assert np.isfinite(start.penalty).tolist() == [True, False]
     assert start.blup_r2[0] > start.lasso_r2[0] and start.blup_r2[1] < start.lasso_r2[1]
     assert np.all(start.weight[1] == 0) and np.any(start.weight[0] != 0)
 
@@ -96,19 +94,18 @@ def test_the_path_brings_a_polygenic_trait_to_gblup():
 def test_a_sparse_trait_leaves_the_path_to_the_lasso_which_takes_its_loci():
     X, y = _trait(1000, 100, "sparse")
     net = NeuralGPRegressor(random_state=0, **FAST).fit(X, y)
-    assert net.linear_lasso_.all() and np.isfinite(net.linear_penalty_).all()
+    assert np.isinf(net.linear_penalty_).all() and net.linear_lasso_.all()
     w = net.module_.skip.weight.detach().numpy()[0]
     # y = X_3 - X_7 + noise: the path's two largest weights, of the right signs
     assert set(np.argsort(-np.abs(w))[:2]) == {3, 7} and w[3] > 0 > w[7]
     assert np.sort(np.abs(w))[-3] < 0.5 * min(w[3], -w[7])
-    # the training loss adds the path penalty times the row's l1 norm, and its ridge term
+    # the training loss adds the path penalty times the row's l1 norm
     x, target = torch.as_tensor(X[:50]), torch.as_tensor(y[:50, None], dtype=torch.float32)
     with torch.no_grad():
         pred = net.module_(x)
         gap = (net.get_loss(pred, target, training=True) - net.get_loss(pred, target)).item()
         norm = l1_path_norm(net.module_).item()
-    ridge = net.linear_penalty_[0] * np.sum(w.astype(np.float64) ** 2)
-    assert gap == pytest.approx(net.path_penalty_ * (norm + np.abs(w).sum()) + ridge, rel=1e-5)
+    assert gap == pytest.approx(net.path_penalty_ * (norm + np.abs(w).sum()), rel=1e-5)
 
 
 def test_none_or_a_number_leaves_no_row_to_the_lasso():
@@ -156,7 +153,6 @@ def test_a_constant_target_or_markers_leave_the_path_to_the_lasso_and_the_networ
     X, y = _trait(300, 5, "polygenic")
     Y = np.column_stack([np.zeros(300), y])
     net = NeuralGPRegressor(random_state=0, **FAST).fit(X, Y)
-    # no REML fit of a constant target: its row is the lasso's alone
     assert np.isinf(net.linear_penalty_[0]) and np.isfinite(net.linear_penalty_[1])
     assert net.linear_lasso_.tolist() == [True, False]
     flat = NeuralGPRegressor(random_state=0, **FAST).fit(np.ones_like(X), y)

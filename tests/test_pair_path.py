@@ -121,13 +121,10 @@ def test_the_training_loss_adds_the_pairs_l1_at_the_path_penalty():
                  - net.get_loss(pred, target, training=False)).item()
         l1 = net.module_.pairs.weight.abs().sum().item()
         norm = l1_path_norm(net.module_).item()
-        # the linear path's rows, left to the elastic net (both here: sparse traits)
-        skip = net.module_.skip.weight.double().numpy()
-    lasso = np.abs(skip).sum()
-    ridge = np.sum(net.linear_penalty_ * (skip**2).sum(axis=1))
+        # the linear path's rows left to the lasso (both here: sparse traits)
+        lasso = net.module_.skip.weight[torch.as_tensor(net.linear_lasso_)].abs().sum().item()
     assert l1 > 0 and net.linear_lasso_.all()
-    assert added == pytest.approx((0.2 * (norm + PAIR_WEIGHT * l1 + lasso) + ridge) / 2,
-                                  rel=1e-5)
+    assert added == pytest.approx(0.2 * (norm + PAIR_WEIGHT * l1 + lasso) / 2, rel=1e-5)
 
 
 @pytest.mark.parametrize("value", [-1, 1.5, True, "auto"])
