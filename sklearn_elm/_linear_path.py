@@ -63,7 +63,7 @@ LASSO_TOL = 1e-3
 #: units ``b relu(x) - b relu(-x)`` add to the path norm for it, so that the additive effects of
 #: a sparse trait sit in the path and the hidden units fit the rest.  The hidden units fit noise
 #: as the penalty goes down; the path reaches the lasso's accuracy at a penalty the units still
-#: tolerate (``benchmarks/linear_path.py``, the science page's "Training").
+#: tolerate (``benchmarks/pair_path.py``, the science page's "Training").
 LASSO_WEIGHT = 1.0
 
 
