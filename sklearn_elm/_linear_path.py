@@ -61,9 +61,11 @@ LASSO_TOL = 1e-3
 #: The l1 weight of a row the choice leaves to the lasso, relative to the path penalty: a
 #: locus's effect ``b`` costs ``LASSO_WEIGHT path_penalty_ |b|`` there, half what the two ReLU
 #: units ``b relu(x) - b relu(-x)`` add to the path norm for it, so that the additive effects of
-#: a sparse trait sit in the path and the hidden units fit the rest.  The hidden units fit noise
-#: as the penalty goes down; the path reaches the lasso's accuracy at a penalty the units still
-#: tolerate (``benchmarks/pair_path.py``, the science page's "Training").
+#: a sparse trait sit in the path and the hidden units fit the rest (on inputs of both signs, as
+#: ``GenotypeEncoder`` codes them; one unit fits a 0/1/2 dosage's effect at ``|b|``).  The
+#: hidden units fit noise as the penalty goes down; the path shrinks the effects as a lasso
+#: does at a penalty the units still tolerate (``benchmarks/pair_path.py``, the science page's
+#: "Training").
 LASSO_WEIGHT = 1.0
 
 
@@ -251,7 +253,8 @@ def start_linear_path(net, dataset_train):
         ``linear_penalty`` for every output where it is a number, ``linear_path_start``'s
         where it is ``"auto"`` (``inf`` for a row left to the lasso, which starts at 0 from
         fresh weights); ``inf`` where it is None (the rows held at 0); None where the module
-        has no linear path.  ``net.linear_lasso_`` is set to the rows penalised by the lasso.
+        has no linear path.  ``net.linear_lasso_`` is set to the rows penalised by the lasso
+        (none where ``net.path_penalty_`` is 0: such rows are held at 0 as well).
 
     Examples
     --------
@@ -292,14 +295,14 @@ def start_linear_path(net, dataset_train):
         if len(rows) > most:  # before indexing: no copy of the whole split
             rows = rows[np.linspace(0, len(rows) - 1, most).astype(np.intp)]
         X = X[rows]
-        if np.isfinite(X).all():  # else no path; training names the samples in its error
+        if np.isfinite(X).all():  # else lasso rows; training names the samples in its error
             start = linear_path_start(X, Y[rows], len(dataset_train))
             penalty = start.penalty
             if getattr(net, "_fresh_init_", True):
                 with torch.no_grad():
                     skip.weight.copy_(torch.as_tensor(start.weight, dtype=skip.weight.dtype))
-    if net.linear_penalty is not None:
-        net.linear_lasso_[:] = ~np.isfinite(penalty)
+    if net.linear_penalty is not None:  # no path penalty, no lasso: such rows are held
+        net.linear_lasso_[:] = ~np.isfinite(penalty) & (getattr(net, "path_penalty_", 0.0) > 0)
     # held rows stay at 0; lasso rows start there, unless warm-started
     zero = ~np.isfinite(penalty) & (~net.linear_lasso_ | getattr(net, "_fresh_init_", True))
     with torch.no_grad():
@@ -361,16 +364,18 @@ def lasso_term(module, lasso):
     return LASSO_WEIGHT * skip.weight[rows].abs().sum()
 
 
-def hold_gradients(module, penalty, lasso=None):
-    """Zero the gradient of the linear path's rows of infinite ``penalty`` that are not
-    ``lasso`` rows: held at 0, with no gradient Adam leaves them there (its moments stay 0)."""
+def hold_gradients(net):
+    """Zero the gradient of the rows of ``net``'s linear path that have neither a ridge weight
+    (``linear_penalty_``) nor the lasso (``linear_lasso_``): held at 0, with no gradient Adam
+    leaves them there (its moments stay 0)."""
     import torch
 
     from ._network import linear_skip_of
 
-    skip = linear_skip_of(module)
+    skip, penalty = linear_skip_of(net.module_), getattr(net, "linear_penalty_", None)
     if penalty is None or skip is None or skip.weight.grad is None:
         return
+    lasso = getattr(net, "linear_lasso_", None)
     held = ~np.isfinite(penalty) & ~(np.zeros(len(penalty), bool) if lasso is None else lasso)
     if held.any():
         skip.weight.grad[torch.as_tensor(held, device=skip.weight.device)] = 0.0

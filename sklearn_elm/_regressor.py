@@ -65,12 +65,13 @@ class NeuralGPRegressor(NeuralNetRegressor):
     (:class:`~sklearn_elm.nn.PairSeeding`) start some hidden units and fill
     a path of pair products beside them, penalised by the lasso
     (``pair_path``): a random start finds pairs without marginal effects
-    slowly, if at all, among the ``p (p - 1) / 2`` of a panel.  A linear
-    path, penalised by ridge as GBLUP is, fits the small effects of a
-    polygenic trait where the training data show one (``linear_penalty``).
-    ``X`` is used as given (integers are cast to float32); encode
-    genotypes first with :class:`~sklearn_elm.GenotypeEncoder` when the
-    network's coefficients are to be read as allele effects.
+    slowly, if at all, among the ``p (p - 1) / 2`` of a panel.  A linear path,
+    penalised by ridge as GBLUP is, fits the small effects of a polygenic trait
+    where the training data show one, and by the lasso the few effects of a
+    sparse trait (``linear_penalty``).  ``X`` is used as given (integers are
+    cast to float32); encode genotypes first with
+    :class:`~sklearn_elm.GenotypeEncoder` when the network's coefficients are
+    to be read as allele effects.
 
     Parameters
     ----------
@@ -184,7 +185,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
         Ridge weight of each output's linear path, ``inf`` where there is
         none (a lasso row, or held at 0); None without a linear path.
     linear_lasso_ : ndarray of bool of shape (`n_outputs_`,) or None
-        The rows of the linear path penalised by the lasso.
+        The rows of the linear path penalised by the lasso (none at ``path_penalty=0``).
     path_penalty_ : float
         The path penalty of the step whose weights the network keeps.  During
         ``fit`` it is that of the step being trained; it starts at
@@ -289,12 +290,12 @@ class NeuralGPRegressor(NeuralNetRegressor):
     def get_split_datasets(self, X, y=None, **fit_params):
         """Split off the validation data and set the first step's path penalty.
 
-        ``train_split="auto"`` holds out 10 %, drawn with ``random_state``.
-        ``fit`` calls this once, before the first epoch: besides splitting,
-        it sets ``path_penalty_`` to ``path_penalty`` resolved for the size
-        of the training split, where the regularisation path starts, and
-        (in ``fit`` only) ``linear_penalty_`` and the linear path's start.
-        Returns ``(dataset_train, dataset_valid)``, as skorch's method does.
+        ``train_split="auto"`` holds out 10 %, drawn with ``random_state``.  ``fit``
+        calls this once, before the first epoch: besides splitting, it sets
+        ``path_penalty_`` to ``path_penalty`` resolved for the size of the training
+        split, where the regularisation path starts, and (in ``fit`` only)
+        ``linear_penalty_``, ``linear_lasso_`` and the linear path's start.  Returns
+        ``(dataset_train, dataset_valid)``, as skorch's method does.
         """
         if isinstance(self.train_split, str) and self.train_split == "auto":
             dataset = self.get_dataset(X, y)
@@ -313,8 +314,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
     def train_step_single(self, batch, **fit_params):
         """skorch's training step; the rows of the linear path held at 0 get no update."""
         step = super().train_step_single(batch, **fit_params)
-        linear.hold_gradients(self.module_, getattr(self, "linear_penalty_", None),
-                              getattr(self, "linear_lasso_", None))
+        linear.hold_gradients(self)
         return step
 
     def _validate_X(self, X, reset):

@@ -94,8 +94,9 @@ class Analysis:
     network : dict
         The trained network: ``hidden_sizes``, ``max_epochs``,
         ``epochs_trained``, ``path_penalty``, and ``linear_path``, per trait
-        whether its linear path is penalised by ridge, as GBLUP is
-        (``NeuralGPRegressor.linear_penalty_``; else by the lasso).
+        how its linear path is penalised: ``"ridge"`` (as GBLUP is,
+        ``NeuralGPRegressor.linear_penalty_``), ``"lasso"``
+        (``linear_lasso_``) or ``"none"`` (held at 0).
     timings : dict of str to float
         Seconds per step.
     recovery : dict or None
@@ -333,10 +334,16 @@ def _hidden_sizes(reg):
 def _summary(reg):
     """The trained network, as the report's run line shows it."""
     ridge = getattr(reg, "linear_penalty_", None)
+    lasso = getattr(reg, "linear_lasso_", None)
+    if ridge is None:
+        kinds = []
+    else:
+        lasso = np.zeros(len(ridge), bool) if lasso is None else lasso
+        kinds = ["ridge" if np.isfinite(r) else "lasso" if l1 else "none"
+                 for r, l1 in zip(ridge, lasso, strict=True)]
     return {"hidden_sizes": " x ".join(map(str, _hidden_sizes(reg))),
             "max_epochs": reg.max_epochs, "epochs_trained": len(reg.history_),
-            "path_penalty": float(reg.path_penalty_),
-            "linear_path": [] if ridge is None else [bool(np.isfinite(r)) for r in ridge]}
+            "path_penalty": float(reg.path_penalty_), "linear_path": kinds}
 
 
 def _recovery(data, Z_train, Y_train, additive, epistasis):

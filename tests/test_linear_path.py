@@ -108,12 +108,25 @@ def test_a_sparse_trait_leaves_the_path_to_the_lasso_which_takes_its_loci():
     assert gap == pytest.approx(net.path_penalty_ * (norm + np.abs(w).sum()), rel=1e-5)
 
 
-def test_none_or_a_number_leaves_no_row_to_the_lasso():
+def test_none_a_number_or_no_path_penalty_leaves_no_row_to_the_lasso():
     X, y = _trait(300, 20, "sparse")
-    for penalty in (None, 0.01):
-        net = NeuralGPRegressor(random_state=0, linear_penalty=penalty,
-                                module__linear_skip=True, **FAST).fit(X, y)
+    for settings in ({"linear_penalty": None}, {"linear_penalty": 0.01}, {"path_penalty": 0}):
+        net = NeuralGPRegressor(random_state=0, module__linear_skip=True, **settings,
+                                **FAST).fit(X, y)
         assert not net.linear_lasso_.any()
+    # without the path penalty the sparse trait's row is held at 0, not fitted unpenalised
+    assert torch.count_nonzero(net.module_.skip.weight) == 0
+
+
+def test_a_warm_start_keeps_the_lasso_rows():
+    X, y = _trait(600, 20, "sparse")
+    net = NeuralGPRegressor(random_state=0, warm_start=True, **FAST).fit(X, y)
+    before = net.module_.skip.weight.detach().clone()
+    assert net.linear_lasso_.all() and torch.count_nonzero(before) > 0
+    net._fresh_init_, net._linear_pending_ = False, True  # as the next fit sets them
+    net.get_split_datasets(X, ((y - y.mean()) / y.std())[:, None].astype(np.float32))
+    assert net.linear_lasso_.all()
+    assert torch.equal(net.module_.skip.weight, before)  # not zeroed by the restart
 
 
 def test_a_given_penalty_and_its_errors():
@@ -155,6 +168,16 @@ def test_a_constant_target_or_markers_leave_the_path_to_the_lasso_and_the_networ
     net = NeuralGPRegressor(random_state=0, **FAST).fit(X, Y)
     assert np.isinf(net.linear_penalty_[0]) and np.isfinite(net.linear_penalty_[1])
     assert net.linear_lasso_.tolist() == [True, False]
+    # the lasso's l1 on the first row only, the ridge on the second only
+    x, target = torch.as_tensor(X[:50]), torch.zeros(50, 2)
+    w = net.module_.skip.weight.detach().double().numpy()
+    with torch.no_grad():
+        pred = net.module_(x)
+        gap = (net.get_loss(pred, target, training=True) - net.get_loss(pred, target)).item()
+        norm = l1_path_norm(net.module_).item()
+    expected = (net.path_penalty_ * (norm + np.abs(w[0]).sum())
+                + net.linear_penalty_[1] * np.sum(w[1] ** 2)) / 2
+    assert np.abs(w[0]).sum() > 0 and gap == pytest.approx(expected, rel=1e-5)
     flat = NeuralGPRegressor(random_state=0, **FAST).fit(np.ones_like(X), y)
     assert np.isinf(flat.linear_penalty_).all()
     start = linear_path_start(X[:50], y[:50, None], 50)  # too few rows to choose

@@ -123,7 +123,7 @@ def test_the_training_loss_adds_the_pairs_l1_at_the_path_penalty():
         norm = l1_path_norm(net.module_).item()
         # the linear path's rows left to the lasso (both here: sparse traits)
         lasso = net.module_.skip.weight[torch.as_tensor(net.linear_lasso_)].abs().sum().item()
-    assert l1 > 0 and net.linear_lasso_.all()
+    assert l1 > 0 and lasso > 0 and net.linear_lasso_.all()
     assert added == pytest.approx(0.2 * (norm + PAIR_WEIGHT * l1 + lasso) / 2, rel=1e-5)
 
 

@@ -78,7 +78,11 @@ def test_figures_are_those_of_the_estimators_refitted(result, data):
                                                     data.epistasis))
     assert result.elm_components == elm.components_
     assert result.network["epochs_trained"] == len(net[-1].history_)
-    assert result.network["linear_path"] == np.isfinite(net[-1].linear_penalty_).tolist()
+    reg = net[-1]
+    kinds = np.where(np.isfinite(reg.linear_penalty_), "ridge",
+                     np.where(reg.linear_lasso_, "lasso", "none"))
+    assert result.network["linear_path"] == kinds.tolist()
+    assert set(kinds) <= {"ridge", "lasso"}  # "auto" holds no row at a path penalty > 0
     _assert_same_tests(result, elm, {"GBLUP-A": gblup_a, "GBLUP-A+AA": gblup_aa})
 
 
