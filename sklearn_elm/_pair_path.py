@@ -1,13 +1,17 @@
-"""The pair path's refit: after training, a lasso of the targets less the rest of the network.
+"""The lasso paths' refit: after training, a lasso of the targets less the rest of the network.
 
-:class:`~sklearn_elm.NeuralGPRegressor` trains the pair path
-(``GatedMLP(pair_path=...)``) with AdamW, whose l1 term leaves the weights of pairs the data
-do not hold small but not 0.  After training, each output's weights are refitted on every
-sample (the ones held out for validation too) by coordinate descent: the lasso of the
-standardised target less the rest of the network (its hidden units and linear path) on the
-used slots' products, at the l1 weight of the step the network keeps.  That is the training
-loss's own minimum over these weights with the rest held, so a pair the data do not hold gets
-exactly 0 and drops out of the equivalent linear map.
+:class:`~sklearn_elm.NeuralGPRegressor` trains two paths by the lasso: the pair path
+(``GatedMLP(pair_path=...)``, at ``PAIR_WEIGHT`` times the path penalty) and, on a sparse trait,
+its output's row of the linear path (``linear_lasso_``, at ``LASSO_WEIGHT`` times it).  AdamW's
+l1 term leaves the weights of pairs and loci the data do not hold small but not 0.  After
+training, each output's weights of both are refitted on every sample (the ones held out for
+validation too) by coordinate descent: the lasso of the standardised target less the rest of the
+network (its hidden units, and its linear path where that is ridge's) on the used slots'
+products and the loci, at the l1 weights of the step the network keeps.  That is the training
+loss's own minimum over these weights with the rest held, so a pair or a locus the data do not
+hold gets exactly 0 and drops out of the equivalent linear map.  The loci's row is refitted where
+the inputs are in memory and the float64 design fits in ``MAX_BYTES``; elsewhere it keeps the
+weights training left and the pairs alone are refitted.
 """
 
 import numpy as np
@@ -15,9 +19,10 @@ import torch
 from sklearn.linear_model import Lasso
 
 from ._chunks import RowChunks
-from ._network import eval_output, pair_path_of, pair_products
+from ._linear_path import LASSO_WEIGHT, MAX_BYTES
+from ._network import eval_output, linear_skip_of, pair_path_of, pair_products
 
-__all__ = ["PAIR_WEIGHT", "refit_pair_path"]
+__all__ = ["PAIR_WEIGHT", "refit_lasso_paths"]
 
 #: The pair path's l1 weight relative to the path norm's: a pair costs ``PAIR_WEIGHT
 #: path_penalty_ |w|``.  The largest chance correlation among the ``p^2 / 2`` pairs a scan
@@ -41,15 +46,16 @@ def _blocks(X, Y, batch):
             yield X[start:start + batch], Y[start:start + batch]
 
 
-def refit_pair_path(net, X, Y, batch=4096):
-    """Refit each output's pair-path weights by the lasso on every sample, the rest held.
+def refit_lasso_paths(net, X, Y, batch=4096):
+    """Refit each output's pair-path weights, and its linear path's row where that is the
+    lasso's, by the lasso on every sample, the rest of the network held.
 
     Parameters
     ----------
     net : NeuralGPRegressor
-        Trained (``module_`` with a pair path, ``path_penalty_`` set).
+        Trained (``module_``, ``path_penalty_`` and ``linear_lasso_`` set).
     X : ndarray of shape (n_samples, n_features) or RowChunks
-        The training inputs (float32), or a lazy input's chunks.
+        The training inputs (float32), or a lazy input's chunks (whose loci are not refitted).
     Y : ndarray of shape (n_samples, n_outputs) or None
         The standardised targets (None for :class:`~sklearn_elm._chunks.RowChunks`,
         which hold them).
@@ -59,47 +65,77 @@ def refit_pair_path(net, X, Y, batch=4096):
     Returns
     -------
     refitted : bool
-        Whether the path was refitted: False without a pair path or a used slot.
+        Whether anything was refitted: False without a used pair slot or a lasso row that
+        fits in memory, or with a path penalty of 0.
 
     Examples
     --------
     >>> import numpy as np
     >>> from sklearn_elm import NeuralGPRegressor
-    >>> from sklearn_elm._pair_path import refit_pair_path
+    >>> from sklearn_elm._pair_path import refit_lasso_paths
     >>> X = np.random.default_rng(0).choice([-1.0, 1.0], size=(300, 6)).astype(np.float32)
     >>> y = X[:, 0] * X[:, 1] + 0.1 * X[:, 2]
     >>> net = NeuralGPRegressor(module__hidden_sizes=(8,), max_epochs=3, random_state=0,
     ...                         pair_path=4).fit(X, y)
-    >>> refit_pair_path(net, X, ((y - y.mean()) / y.std())[:, None].astype(np.float32))
+    >>> refit_lasso_paths(net, X, ((y - y.mean()) / y.std())[:, None].astype(np.float32))
     True
     """
-    module = net.module_
-    pairs = pair_path_of(module)
-    if pairs is None or not bool(module.pair_used.any()):
+    module, penalty = net.module_, float(getattr(net, "path_penalty_", 0.0))
+    pairs, skip = pair_path_of(module), linear_skip_of(module)
+    used = (torch.nonzero(module.pair_used).ravel().cpu().numpy() if pairs is not None
+            else np.zeros(0, dtype=np.intp))
+    lasso = np.zeros(net.n_outputs_, dtype=bool)
+    if skip is not None and getattr(net, "linear_lasso_", None) is not None:
+        lasso[:] = net.linear_lasso_
+    n, p = X.X.shape if isinstance(X, RowChunks) else X.shape
+    if isinstance(X, RowChunks) or 8 * n * (p + used.size) > MAX_BYTES:
+        lasso[:] = False  # the loci's design would not fit: their rows keep their weights
+    if penalty <= 0 or not (used.size or lasso.any()):
         return False
-    weight = pairs.weight
-    used = torch.nonzero(module.pair_used).ravel()
-    products, rest = [], []
+    weight = next(module.parameters())
+    # the design, once, in the column order coordinate descent reads: the loci over their l1
+    # weight where a row is refitted, then the used pairs' products over theirs
+    loci = p if lasso.any() else 0
+    design, rest = np.empty((n, loci + used.size), order="F"), []
     with torch.no_grad():
+        start = 0
         for x, y in _blocks(X, Y, batch):
             b = torch.as_tensor(np.asarray(x), dtype=weight.dtype, device=weight.device)
-            P = pair_products(module, b)
-            # the target less what the rest of the network predicts (output less the path's)
-            rest.append(np.asarray(y, dtype=np.float64)
-                        - (eval_output(module, b) - P @ weight.T).cpu().numpy())
-            products.append(P[:, used].cpu().numpy())
-    P, R = np.concatenate(products).astype(np.float64), np.concatenate(rest)
-    if not (np.isfinite(P).all() and np.isfinite(R).all()):  # diverged: fit reports it
+            stop = start + len(b)
+            out = eval_output(module, b)
+            if used.size:
+                P = pair_products(module, b)
+                out = out - P @ pairs.weight.T
+                design[start:stop, loci:] = P[:, used].cpu().numpy() / PAIR_WEIGHT
+            if loci:
+                rows = torch.as_tensor(lasso, device=b.device)
+                out[:, rows] = out[:, rows] - b @ skip.weight[rows].T
+                design[start:stop, :loci] = b.cpu().numpy() / LASSO_WEIGHT
+            # the target less what the rest of the network predicts
+            rest.append(np.asarray(y, dtype=np.float64) - out.cpu().numpy())
+            start = stop
+    R = np.concatenate(rest)
+    if not (np.isfinite(design).all() and np.isfinite(R).all()):  # diverged: fit reports it
         return False
-    penalty = float(getattr(net, "path_penalty_", 0.0))
-    coef = np.zeros((R.shape[1], used.numel()))
     for k in range(R.shape[1]):
-        if penalty > 0:  # mean squared error + l1 |w|_1 is sklearn's alpha = l1 / 2
-            lasso = Lasso(alpha=PAIR_WEIGHT * penalty / 2, fit_intercept=False, max_iter=5000,
-                          tol=1e-6)
-            coef[k] = lasso.fit(P, R[:, k]).coef_
-        else:
-            coef[k] = np.linalg.lstsq(P, R[:, k], rcond=None)[0]
-    with torch.no_grad():
-        weight[:, used] = torch.as_tensor(coef, dtype=weight.dtype, device=weight.device)
+        # mean squared error + l1 (PAIR_WEIGHT |w_pairs| + LASSO_WEIGHT |w_loci|) is sklearn's
+        # lasso at alpha = path_penalty / 2 on the columns divided by their weights
+        cols = slice(0 if lasso[k] else loci, None)
+        if design[:, cols].shape[1] == 0:
+            continue
+        fit = Lasso(alpha=penalty / 2, fit_intercept=False, max_iter=5000, tol=1e-6,
+                    warm_start=True)
+        parts = ([skip.weight[k].detach().cpu().double().numpy() * LASSO_WEIGHT]
+                 if lasso[k] else [])
+        if used.size:
+            parts.append(pairs.weight[k, used].detach().cpu().double().numpy() * PAIR_WEIGHT)
+        fit.coef_ = np.concatenate(parts)  # training's weights: the descent starts there
+        c = fit.fit(design[:, cols], R[:, k]).coef_
+        with torch.no_grad():
+            if lasso[k]:
+                skip.weight[k] = torch.as_tensor(c[:p] / LASSO_WEIGHT, dtype=weight.dtype,
+                                                 device=weight.device)
+            if used.size:
+                pairs.weight[k, used] = torch.as_tensor(c[-used.size:] / PAIR_WEIGHT,
+                                                        dtype=weight.dtype, device=weight.device)
     return True

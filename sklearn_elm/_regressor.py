@@ -19,7 +19,7 @@ from . import _linear_path as linear
 from ._chunks import RowChunks, chunk_rows, read_rows, row_bounds
 from ._inputs import check_lazy, is_lazy
 from ._network import GatedMLP, batch_loader, l1_path_norm, linear_skip_of
-from ._pair_path import refit_pair_path
+from ._pair_path import refit_lasso_paths
 from ._path import RegularizationPath
 from ._regressor_checks import (
     _TORCH_RANDOM,
@@ -395,7 +395,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
                 # class hides (it would train on unstandardised targets)
                 NeuralNetRegressor.partial_fit(self, X, Y, **fit_params)
                 # the linear path's rows, on every sample (validation's too)
-                refit_pair_path(self, X, Y)  # the pair path's lasso, the rest held
+                refit_lasso_paths(self, X, Y)  # the lasso paths, the rest held
                 linear.refit_linear_path(self, X, Y)
                 # the last update can overflow the outputs without a loss to show it
                 if not torch.isfinite(self.forward(X, training=False)).all():

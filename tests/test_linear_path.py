@@ -168,8 +168,12 @@ def test_a_constant_target_or_markers_leave_the_path_to_the_lasso_and_the_networ
     net = NeuralGPRegressor(random_state=0, **FAST).fit(X, Y)
     assert np.isinf(net.linear_penalty_[0]) and np.isfinite(net.linear_penalty_[1])
     assert net.linear_lasso_.tolist() == [True, False]
-    # the lasso's l1 on the first row only, the ridge on the second only
+    # the constant target's row is refitted to exactly 0
+    assert torch.count_nonzero(net.module_.skip.weight[0]) == 0
+    # the lasso's l1 on the first row only, the ridge on the second only (weights set here)
     x, target = torch.as_tensor(X[:50]), torch.zeros(50, 2)
+    with torch.no_grad():
+        net.module_.skip.weight.copy_(torch.tensor([[0.3, -0.2, 0.0, 0.1, 0.5]]).expand(2, -1))
     w = net.module_.skip.weight.detach().double().numpy()
     with torch.no_grad():
         pred = net.module_(x)

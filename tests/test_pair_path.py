@@ -6,7 +6,8 @@ import torch
 from skorch.dataset import Dataset
 
 from sklearn_elm import ELMDecomposer, NeuralGPRegressor, equivalent_linear_map
-from sklearn_elm._pair_path import PAIR_WEIGHT
+from sklearn_elm._linear_path import LASSO_WEIGHT
+from sklearn_elm._pair_path import PAIR_WEIGHT, refit_lasso_paths
 from sklearn_elm.nn import GatedMLP, PairSeeding, l1_path_norm
 
 
@@ -65,23 +66,46 @@ def test_seeding_fills_the_path_with_the_scanned_pairs_at_their_lasso_slopes():
 
 def test_the_refit_meets_the_lasso_conditions_on_every_sample():
     X, y = _pair_data()
+    y = y + 0.5 * X[:, 0] - 0.4 * X[:, 7]  # two loci of additive effect beside the pairs
     net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=30, random_state=0,
                             pair_path=8).fit(X, y)
     module = net.module_
+    assert net.linear_lasso_[0]  # a sparse trait: its row of the linear path is the lasso's
     Y = (y - net.intercept_[0]) / net.target_scale_[0]
     x = torch.as_tensor(X)
     with torch.no_grad():
         P = (x[:, module.pair_index[:, 0]] * x[:, module.pair_index[:, 1]]).double().numpy()
         w = module.pairs.weight[0].double().numpy()
-        rest = module(x)[:, 0].double().numpy() - P.astype(np.float32) @ w.astype(np.float32)
-    residual = Y - rest - P @ w
+        b = module.skip.weight[0].double().numpy()
+        units = module.layers(x)[:, 0].double().numpy()
+    residual = Y - units - P @ w - X.astype(np.float64) @ b
     # the stationarity of mean squared error + l1 |w|_1 in each weight, the rest held
-    grad = -2 * P.T @ residual / len(Y)
-    l1 = PAIR_WEIGHT * net.path_penalty_
-    active = w != 0
-    assert active[:2].all()  # the two true pairs stay
-    np.testing.assert_allclose(grad[active], -l1 * np.sign(w[active]), atol=2e-3 * l1 + 1e-4)
-    assert np.all(np.abs(grad[~active]) <= l1 * (1 + 1e-3))
+    for weights, F, l1 in ((w, P, PAIR_WEIGHT * net.path_penalty_),
+                           (b, X.astype(np.float64), LASSO_WEIGHT * net.path_penalty_)):
+        grad = -2 * F.T @ residual / len(Y)
+        active = weights != 0
+        np.testing.assert_allclose(grad[active], -l1 * np.sign(weights[active]),
+                                   atol=2e-3 * l1 + 1e-4)
+        assert np.all(np.abs(grad[~active]) <= l1 * (1 + 1e-3))
+    assert (w[:2] != 0).all() and b[0] > 0 > b[7]  # the two true pairs and loci stay
+
+
+@pytest.mark.parametrize("budget", ["small", "default"])
+def test_the_loci_are_refitted_within_the_memory_budget(budget, monkeypatch):
+    X, y = _pair_data()
+    y = y + 0.5 * X[:, 0]
+    Y = ((y - y.mean()) / y.std())[:, None].astype(np.float32)
+    if budget == "small":  # room for the pairs' design, not for the loci's
+        monkeypatch.setattr("sklearn_elm._pair_path.MAX_BYTES", 8 * len(X) * 10)
+    net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=12, random_state=0,
+                            pair_path=8).fit(X, y)
+    trained = net.module_.skip.weight.detach().clone()
+    monkeypatch.undo()
+    assert net.linear_lasso_[0] and refit_lasso_paths(net, X, Y)
+    moved = (net.module_.skip.weight - trained).abs().max().item()
+    # the refit is the lasso's own minimum: a second one changes nothing; training alone
+    # (AdamW) leaves the row away from it
+    assert moved > 1e-3 if budget == "small" else moved < 1e-4
 
 
 def test_the_path_finds_pairs_the_hidden_units_miss():
@@ -115,6 +139,8 @@ def test_the_training_loss_adds_the_pairs_l1_at_the_path_penalty():
                                 X, np.column_stack([y, -y]))
     x = torch.as_tensor(X[:40])
     with torch.no_grad():
+        # the refit leaves no locus of this pure-pairs trait: weights of the loss's own choosing
+        net.module_.skip.weight.copy_(torch.linspace(-0.3, 0.2, X.shape[1]).expand(2, -1))
         pred = net.module_(x)
         target = torch.zeros_like(pred)
         added = (net.get_loss(pred, target, training=True)
