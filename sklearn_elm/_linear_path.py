@@ -13,7 +13,8 @@ hidden units and spreads noise over every locus.  So the data choose, per output
 :data:`FOLDS`-fold cross-validation on the training rows: the path is used where GBLUP predicts
 the held-out rows better than the best lasso of a path of penalties (the sparse linear model
 closest to the network's prior), and penalised by the lasso otherwise (:data:`LASSO_WEIGHT`
-times the path penalty, going down the regularisation path with it).
+times the path penalty, going down the regularisation path with it; refitted after training
+with the pair path, :func:`~sklearn_elm._pair_path.refit_lasso_paths`).
 
 The training objective is the mean squared error on the standardised targets, so the ridge
 weight of a used path is ``(V_E / V_A) c / n`` (REML's ratio, averaged over the folds), where

@@ -120,16 +120,16 @@ class NeuralGPRegressor(NeuralNetRegressor):
         science page, "Training", says why), and after training a used row is refitted on
         every sample (validation's too); elsewhere the loss gains ``path_penalty_
         |skip.weight[k]|_1 / n_outputs``, a lasso that holds a sparse trait's additive
-        effects (``linear_lasso_``).  A float is used for every output; None builds the
-        module without the path.  Only a GatedMLP module is built with one; another module
-        keeps its own ``skip``, if any.
+        effects (``linear_lasso_``), refitted with the pair path.  A float is used for every
+        output; None builds the module without the path.  Only a GatedMLP module is built
+        with one; another module keeps its own ``skip``, if any.
     pair_path : int, default=32
         Pair products per output in a path beside the hidden units
-        (``GatedMLP(pair_path=...)``) that the scan fills; the loss gains
-        ``2 path_penalty_ |weights|_1``, a lasso going down the path, refitted
-        on every sample after training (``benchmarks/pair_path.py``).  Four
-        hidden units pay twice that for a pair.  0 builds no path; only a
-        GatedMLP module is built with one.
+        (``GatedMLP(pair_path=...)``) that the scan fills; the loss gains ``2 path_penalty_
+        |weights|_1``, a lasso going down the path, refitted with the linear path's lasso
+        rows on every sample after training (``benchmarks/pair_path.py``).  Four hidden
+        units pay twice that for a pair.  0 builds no path; only a GatedMLP module is built
+        with one.
     optimizer__weight_decay : float, default=0.0
         Decoupled weight decay of AdamW (none by default); when set it goes
         down the path with the path penalty.
