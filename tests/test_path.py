@@ -75,9 +75,10 @@ def test_regularization_path_stops_on_noise_and_restores():
     path stops `patience` steps after the first, whose weights come back."""
     rng = np.random.default_rng(0)
     X, y = rng.choice([-1.0, 1.0], size=(400, 12)), rng.standard_normal(400)
-    # the path alone: pairs seeded from noise would start the steps elsewhere
+    # the path alone: pairs seeded from noise would start the steps elsewhere, and the refit
+    # of a pair path or of a lasso row of the linear path would move the restored weights
     reg = NeuralGPRegressor(random_state=0, module__hidden_sizes=(64,), max_epochs=70,
-                            batch_size=64, path_penalty=0.02, pair_path=0,
+                            batch_size=64, path_penalty=0.02, pair_path=0, linear_penalty=None,
                             callbacks__pair_seeding__n_pairs=0).fit(X, y)
     path = dict(reg.callbacks_)["regularization_path"]
     assert path.best_step_ == 0 and path.restored_ and reg.path_penalty_ == 0.02
@@ -121,7 +122,8 @@ def test_regularization_path_interrupted_mid_step_keeps_best_step():
     y = X[:, 0] - 0.5 * X[:, 1] + X[:, 2] * X[:, 3]
     reg = NeuralGPRegressor(random_state=0, module__hidden_sizes=(32,), max_epochs=70,
                             batch_size=64, callbacks=[("stop", _InterruptAt(14 + 7 + 3))],
-                            pair_path=0, **PATH_9_STEPS).fit(X, y)  # no refit after the path
+                            pair_path=0, linear_penalty=None,  # no refit after the path
+                            **PATH_9_STEPS).fit(X, y)
     path = dict(reg.callbacks_)["regularization_path"]
     assert len(reg.history) == 24 and len(path.steps_) == 2
     assert path.restored_ and path.best_step_ == 1
@@ -146,7 +148,8 @@ def test_regularization_path_interrupted_mid_epoch_restores():
     y = X[:, 0] - 0.5 * X[:, 1] + X[:, 2] * X[:, 3]
     reg = NeuralGPRegressor(random_state=0, module__hidden_sizes=(32,), max_epochs=70,
                             batch_size=64, callbacks=[("stop", _InterruptInBatch(14 + 7 + 1))],
-                            pair_path=0, **PATH_9_STEPS)  # no refit after the path
+                            pair_path=0, linear_penalty=None,  # no refit after the path
+                            **PATH_9_STEPS)
     reg.fit(X, y)
     path = dict(reg.callbacks_)["regularization_path"]
     assert len(path.steps_) == 2 and path.best_step_ == 1 and path.restored_
