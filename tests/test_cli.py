@@ -613,6 +613,7 @@ def test_run_line_shows_no_python_none(e2e):
     page = (e2e[1] / "index.html").read_text()
     run = page[page.index("Settings:"):page.index("Versions:")]
     assert "None" not in run and "hidden_sizes = 16" in run and "ploidy = 1" in run
+    assert "[" not in run  # the linear path's kind per trait reads as words, not a list
     assert "ploidy" in e2e[0].stdout  # the summary names the ploidy used
 
 

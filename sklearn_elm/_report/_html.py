@@ -61,10 +61,16 @@ def _table(table):
     return f"{_html_table(table.header, table.rows)}<p class='note'>{html.escape(table.note)}</p>"
 
 
+def _setting(value):
+    """A setting as the note reads it: a list (one entry per trait) as its entries."""
+    return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+
+
 def _run_note(analysis):
     """Settings, timings and versions; settings that were not given are left out."""
     esc = html.escape
-    settings = ", ".join(f"{k} = {v}" for k, v in analysis.settings.items() if v is not None)
+    settings = ", ".join(f"{k} = {_setting(v)}" for k, v in analysis.settings.items()
+                         if v is not None)
     timings = ", ".join(f"{k} {v:.1f} s" for k, v in analysis.timings.items())
     versions = ", ".join(f"{k} {v}" for k, v in analysis.versions.items())
     return (f"<p class='note'>Settings: {esc(settings or '-')}.<br>Time: {esc(timings)}.<br>"
