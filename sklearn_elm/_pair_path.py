@@ -1,28 +1,35 @@
-"""The lasso paths' refit: after training, a lasso of the targets less the rest of the network.
+"""The lasso paths' refit: after training, a relaxed lasso of the targets less the rest of the
+network, its penalty chosen by cross-validation.
 
 :class:`~sklearn_elm.NeuralGPRegressor` trains two paths by the lasso: the pair path
 (``GatedMLP(pair_path=...)``, at ``PAIR_WEIGHT`` times the path penalty) and, on a sparse trait,
 its output's row of the linear path (``linear_lasso_``, at ``LASSO_WEIGHT`` times it).  AdamW's
-l1 term leaves the weights of pairs and loci the data do not hold small but not 0.  After
-training, each output's weights of both are refitted on every sample (the ones held out for
-validation too) by coordinate descent: the lasso of the standardised target less the rest of the
-network (its hidden units, and its linear path where that is ridge's) on the used slots'
-products and the loci, at the l1 weights of the step the network keeps.  That is the training
-loss's own minimum over these weights with the rest held, so a pair or a locus the data do not
-hold gets exactly 0 and drops out of the equivalent linear map.  The loci's row is refitted where
-the inputs are in memory and the float64 design fits in ``MAX_BYTES``; elsewhere it keeps the
-weights training left and the pairs alone are refitted.
+l1 term leaves the weights of pairs and loci the data do not hold small but not 0, and the step
+the network keeps is chosen on the tenth of the samples held out for validation.  After
+training, each output's weights of both are refitted on every sample (the held-out tenth too)
+by coordinate descent, the rest of the network (its hidden units, and its linear path where
+that is ridge's) held: the lasso of the standardised target less the rest on the used slots'
+products and the loci, at the l1 weights above, so that a pair or a locus the data do not hold
+gets exactly 0 and drops out of the equivalent linear map.  Its penalty, ``REFIT_FACTORS`` times
+the path penalty, and its relaxation (Meinshausen's relaxed lasso: the lasso again on the terms
+kept, at ``REFIT_RELAX`` times that penalty, which shrinks them less) are chosen by
+``REFIT_FOLDS``-fold cross-validation of the squared error.  A lasso at the penalty that
+predicts best keeps many terms of noise, each shrunk; the relaxed fit keeps the support of a
+larger penalty and shrinks it less (``benchmarks/pair_path.py``).  The loci's row is refitted
+where the inputs are in memory and the float64 design, with one fold's copy, fits in
+``MAX_BYTES``; elsewhere it keeps the weights training left and the pairs alone are refitted.
 """
 
 import numpy as np
 import torch
-from sklearn.linear_model import Lasso
+from sklearn.linear_model import Lasso, lasso_path
+from sklearn.model_selection import KFold
 
 from ._chunks import RowChunks
 from ._linear_path import LASSO_WEIGHT, MAX_BYTES
 from ._network import eval_output, linear_skip_of, pair_path_of, pair_products
 
-__all__ = ["PAIR_WEIGHT", "refit_lasso_paths"]
+__all__ = ["PAIR_WEIGHT", "REFIT_FACTORS", "REFIT_FOLDS", "REFIT_RELAX", "refit_lasso_paths"]
 
 #: The pair path's l1 weight relative to the path norm's: a pair costs ``PAIR_WEIGHT
 #: path_penalty_ |w|``.  The largest chance correlation among the ``p^2 / 2`` pairs a scan
@@ -31,6 +38,18 @@ __all__ = ["PAIR_WEIGHT", "refit_lasso_paths"]
 #: predicted as well as once it on sparse traits with 200 and 1,000 loci, with fewer noise
 #: pairs kept (``benchmarks/pair_path.py``).
 PAIR_WEIGHT = 2.0
+
+#: The refit's penalties, in multiples of the path penalty, and its relaxations, in multiples
+#: of the penalty: the grid its cross-validation chooses from.  The path's step is chosen on a
+#: tenth of the samples, and at 1,000 loci its lasso keeps 150-450 loci for 40 QTL; the
+#: relaxed fit of a penalty 1.4-4 times it predicted better on every sparse panel of
+#: ``benchmarks/pair_path.py`` (``docs/benchmarks.rst``).
+REFIT_FACTORS = (1.0, 2**0.5, 2.0, 2 * 2**0.5, 4.0)
+REFIT_RELAX = (1.0, 0.5, 0.25, 0.125)
+#: Folds of the refit's cross-validation, and the fewest samples a fold may hold (with fewer,
+#: the refit stays at the path penalty, unrelaxed).
+REFIT_FOLDS = 3
+MIN_FOLD = 20
 
 
 def _blocks(X, Y, batch):
@@ -46,9 +65,57 @@ def _blocks(X, Y, batch):
             yield X[start:start + batch], Y[start:start + batch]
 
 
+def _path(D, r, alphas, start, tol):
+    """Lasso coefficients of ``r`` on ``D`` at each of ``alphas`` (descending), from ``start``."""
+    gram = D.shape[1] <= D.shape[0]  # coordinate descent on the Gram matrix where it is small
+    return lasso_path(D, r, alphas=alphas, coef_init=start, precompute=gram, tol=tol,
+                      max_iter=5000, copy_X=False)[1]
+
+
+def _relax(D, r, alpha, coef, tol):
+    """The lasso at ``alpha`` on the columns where ``coef`` is non-zero (0 elsewhere)."""
+    kept = np.flatnonzero(coef)
+    out = np.zeros_like(coef)
+    if kept.size:
+        fit = Lasso(alpha=alpha, fit_intercept=False, max_iter=5000, tol=tol, warm_start=True,
+                    precompute=kept.size <= D.shape[0])
+        fit.coef_ = coef[kept].copy()
+        out[kept] = fit.fit(D[:, kept], r).coef_
+    return out
+
+
+def _refit(D, r, alpha, start, seed):
+    """The relaxed lasso of ``r`` on ``D`` whose penalty and relaxation cross-validate best.
+
+    Returns the coefficients, the chosen penalty (in units of ``alpha``) and relaxation.
+    """
+    alphas = alpha * np.asarray(REFIT_FACTORS)[::-1]  # descending: each fit starts the next
+    full = _path(D, r, alphas, start, 1e-6)[:, ::-1]  # ascending again, as REFIT_FACTORS
+    if len(r) < REFIT_FOLDS * MIN_FOLD:
+        return full[:, 0], 1.0, 1.0
+    error = np.zeros((len(REFIT_FACTORS), len(REFIT_RELAX)))
+    for train, test in KFold(REFIT_FOLDS, shuffle=True, random_state=seed).split(D):
+        Dt = np.empty((len(train), D.shape[1]), order="F")  # one copy, in the solver's order
+        np.take(D, train, axis=0, out=Dt, mode="clip")
+        fold = _path(Dt, r[train], alphas, full[:, -1].copy(), 1e-4)[:, ::-1]
+        for a, factor in enumerate(REFIT_FACTORS):
+            for b, relax in enumerate(REFIT_RELAX):
+                coef = (fold[:, a] if relax == 1 else
+                        _relax(Dt, r[train], alpha * factor * relax, fold[:, a], 1e-4))
+                error[a, b] += np.sum((r[test] - D[test] @ coef) ** 2)
+    a, b = np.unravel_index(np.argmin(error), error.shape)
+    factor, relax = REFIT_FACTORS[a], REFIT_RELAX[b]
+    coef = full[:, a] if relax == 1 else _relax(D, r, alpha * factor * relax, full[:, a], 1e-6)
+    return coef, factor, relax
+
+
 def refit_lasso_paths(net, X, Y, batch=4096):
     """Refit each output's pair-path weights, and its linear path's row where that is the
-    lasso's, by the lasso on every sample, the rest of the network held.
+    lasso's, by the relaxed lasso on every sample, the rest of the network held.
+
+    Sets ``net.lasso_refit_``, of shape (n_outputs, 2): per output, the penalty of the refit
+    in multiples of ``path_penalty_`` and its relaxation (1: the lasso itself; NaN: not
+    refitted).
 
     Parameters
     ----------
@@ -79,8 +146,11 @@ def refit_lasso_paths(net, X, Y, batch=4096):
     ...                         pair_path=4).fit(X, y)
     >>> refit_lasso_paths(net, X, ((y - y.mean()) / y.std())[:, None].astype(np.float32))
     True
+    >>> net.lasso_refit_.shape
+    (1, 2)
     """
     module, penalty = net.module_, float(getattr(net, "path_penalty_", 0.0))
+    net.lasso_refit_ = np.full((net.n_outputs_, 2), np.nan)
     pairs, skip = pair_path_of(module), linear_skip_of(module)
     used = (torch.nonzero(module.pair_used).ravel().cpu().numpy() if pairs is not None
             else np.zeros(0, dtype=np.intp))
@@ -88,7 +158,8 @@ def refit_lasso_paths(net, X, Y, batch=4096):
     if skip is not None and getattr(net, "linear_lasso_", None) is not None:
         lasso[:] = net.linear_lasso_
     n, p = X.X.shape if isinstance(X, RowChunks) else X.shape
-    if isinstance(X, RowChunks) or 8 * n * (p + used.size) > MAX_BYTES:
+    # the design and one fold's copy of it, in float64
+    if isinstance(X, RowChunks) or 8 * n * (p + used.size) * (2 - 1 / REFIT_FOLDS) > MAX_BYTES:
         lasso[:] = False  # the loci's design would not fit: their rows keep their weights
     if penalty <= 0 or not (used.size or lasso.any()):
         return False
@@ -117,20 +188,21 @@ def refit_lasso_paths(net, X, Y, batch=4096):
     R = np.concatenate(rest)
     if not (np.isfinite(design).all() and np.isfinite(R).all()):  # diverged: fit reports it
         return False
+    seed = getattr(net, "_seed_", 0)
     for k in range(R.shape[1]):
         # mean squared error + l1 (PAIR_WEIGHT |w_pairs| + LASSO_WEIGHT |w_loci|) is sklearn's
         # lasso at alpha = path_penalty / 2 on the columns divided by their weights
         cols = slice(0 if lasso[k] else loci, None)
         if design[:, cols].shape[1] == 0:
             continue
-        fit = Lasso(alpha=penalty / 2, fit_intercept=False, max_iter=5000, tol=1e-6,
-                    warm_start=True)
         parts = ([skip.weight[k].detach().cpu().double().numpy() * LASSO_WEIGHT]
                  if lasso[k] else [])
         if used.size:
             parts.append(pairs.weight[k, used].detach().cpu().double().numpy() * PAIR_WEIGHT)
-        fit.coef_ = np.concatenate(parts)  # training's weights: the descent starts there
-        c = fit.fit(design[:, cols], R[:, k]).coef_
+        # training's weights: the descent starts there
+        c, factor, relax = _refit(design[:, cols], R[:, k], penalty / 2,
+                                  np.concatenate(parts), seed)
+        net.lasso_refit_[k] = factor, relax
         with torch.no_grad():
             if lasso[k]:
                 skip.weight[k] = torch.as_tensor(c[:p] / LASSO_WEIGHT, dtype=weight.dtype,

@@ -105,11 +105,9 @@ class NeuralGPRegressor(NeuralNetRegressor):
         is the longest; later steps multiply the penalty by ``factor``
         (default 1/sqrt(2), 17 steps down to 1/256 of the start), and
         validation stops the path early where weaker regularisation no
-        longer helps, as on a noisy trait.
-        With ``train_split=None`` there is nothing to choose the step with:
-        set ``callbacks__regularization_path__n_steps=1`` to train at this
-        value throughout.  0 trains without the penalty (and works with any
-        module).
+        longer helps, as on a noisy trait.  With ``train_split=None`` there is
+        nothing to choose the step with: set ``callbacks__regularization_path__n_steps=1``
+        to train at this value throughout.  0 trains without it (and works with any module).
     linear_penalty : "auto", float or None, default="auto"
         Ridge weight, per output, of the linear path beside the hidden units
         (``GatedMLP(linear_skip=True)``): the loss gains ``sum_k linear_penalty_[k]
@@ -117,19 +115,18 @@ class NeuralGPRegressor(NeuralNetRegressor):
         polygenic trait, which the path norm fits poorly.  ``"auto"``: an output uses the
         path where 3-fold cross-validation on the training split finds GBLUP predicting
         better than the best lasso, at GBLUP's penalty and from its marker effects (the
-        science page, "Training", says why), and after training a used row is refitted on
-        every sample (validation's too); elsewhere the loss gains ``path_penalty_
-        |skip.weight[k]|_1 / n_outputs``, a lasso that holds a sparse trait's additive
-        effects (``linear_lasso_``), refitted with the pair path.  A float is used for every
-        output; None builds the module without the path.  Only a GatedMLP module is built
-        with one; another module keeps its own ``skip``, if any.
+        science page, "Training", says why), refitted on every sample after training;
+        elsewhere the loss gains ``path_penalty_ |skip.weight[k]|_1 / n_outputs``, a lasso
+        that holds a sparse trait's additive effects (``linear_lasso_``), refitted with the
+        pair path.  A float is used for every output; None builds the module without the
+        path.  Only a GatedMLP module is built with one; another keeps its ``skip``, if any.
     pair_path : int, default=32
         Pair products per output in a path beside the hidden units
         (``GatedMLP(pair_path=...)``) that the scan fills; the loss gains ``2 path_penalty_
-        |weights|_1``, a lasso going down the path, refitted with the linear path's lasso
-        rows on every sample after training (``benchmarks/pair_path.py``).  Four hidden
-        units pay twice that for a pair.  0 builds no path; only a GatedMLP module is built
-        with one.
+        |weights|_1``, a lasso going down the path.  Four hidden units pay twice that for a
+        pair.  After training it is refitted with the linear path's lasso rows on every
+        sample, a relaxed lasso chosen by cross-validation (``lasso_refit_``).  0 builds no
+        path; only a GatedMLP module is built with one.
     optimizer__weight_decay : float, default=0.0
         Decoupled weight decay of AdamW (none by default); when set it goes
         down the path with the path penalty.
@@ -186,11 +183,13 @@ class NeuralGPRegressor(NeuralNetRegressor):
         none (a lasso row, or held at 0); None without a linear path.
     linear_lasso_ : ndarray of bool of shape (`n_outputs_`,) or None
         The rows of the linear path penalised by the lasso (none at ``path_penalty=0``).
+    lasso_refit_ : ndarray of shape (`n_outputs_`, 2)
+        Per output, the penalty its pair path and lasso row are refitted at, in multiples of
+        ``path_penalty_``, and the relaxation (1: the lasso; NaN: nothing refitted).
     path_penalty_ : float
-        The path penalty of the step whose weights the network keeps.  During
-        ``fit`` it is that of the step being trained; it starts at
-        ``path_penalty`` resolved for the training split, which
-        :meth:`get_split_datasets` sets and the regularisation path reads.
+        The path penalty of the step whose weights the network keeps.  During ``fit`` it is
+        that of the step being trained; it starts at ``path_penalty`` resolved for the
+        training split, which :meth:`get_split_datasets` sets and the regularisation path reads.
     history_ : skorch.History
         Per-epoch training record; ``train_loss`` includes the penalty,
         ``valid_loss`` is the plain criterion.

@@ -7,7 +7,7 @@ from skorch.dataset import Dataset
 
 from sklearn_elm import ELMDecomposer, NeuralGPRegressor, equivalent_linear_map
 from sklearn_elm._linear_path import LASSO_WEIGHT
-from sklearn_elm._pair_path import PAIR_WEIGHT, refit_lasso_paths
+from sklearn_elm._pair_path import PAIR_WEIGHT, REFIT_FACTORS, REFIT_RELAX, refit_lasso_paths
 from sklearn_elm.nn import GatedMLP, PairSeeding, l1_path_norm
 
 
@@ -71,6 +71,8 @@ def test_the_refit_meets_the_lasso_conditions_on_every_sample():
                             pair_path=8).fit(X, y)
     module = net.module_
     assert net.linear_lasso_[0]  # a sparse trait: its row of the linear path is the lasso's
+    factor, relax = net.lasso_refit_[0]
+    assert factor in REFIT_FACTORS and relax in REFIT_RELAX
     Y = (y - net.intercept_[0]) / net.target_scale_[0]
     x = torch.as_tensor(X)
     with torch.no_grad():
@@ -79,15 +81,39 @@ def test_the_refit_meets_the_lasso_conditions_on_every_sample():
         b = module.skip.weight[0].double().numpy()
         units = module.layers(x)[:, 0].double().numpy()
     residual = Y - units - P @ w - X.astype(np.float64) @ b
-    # the stationarity of mean squared error + l1 |w|_1 in each weight, the rest held
-    for weights, F, l1 in ((w, P, PAIR_WEIGHT * net.path_penalty_),
-                           (b, X.astype(np.float64), LASSO_WEIGHT * net.path_penalty_)):
+    # the stationarity of mean squared error + l1 |w|_1 in each weight, the rest held, at the
+    # refit's penalty; its support is that of the lasso at factor * path_penalty_
+    penalty = factor * relax * net.path_penalty_
+    for weights, F, l1 in ((w, P, PAIR_WEIGHT * penalty),
+                           (b, X.astype(np.float64), LASSO_WEIGHT * penalty)):
         grad = -2 * F.T @ residual / len(Y)
         active = weights != 0
         np.testing.assert_allclose(grad[active], -l1 * np.sign(weights[active]),
                                    atol=2e-3 * l1 + 1e-4)
-        assert np.all(np.abs(grad[~active]) <= l1 * (1 + 1e-3))
+        assert np.all(np.abs(grad[~active]) <= l1 / relax * (1 + 1e-3))
     assert (w[:2] != 0).all() and b[0] > 0 > b[7]  # the two true pairs and loci stay
+
+
+def test_the_relaxed_refit_predicts_better_than_the_path_penalty():
+    # 3 loci of large effect among 150, few samples: the lasso at the penalty that predicts
+    # best keeps loci of noise and shrinks the three; cross-validation chooses less of both
+    rng = np.random.default_rng(3)
+    X = rng.choice([-1.0, 0.0, 1.0], size=(900, 150)).astype(np.float32)
+    y = X[:, 0] - 0.8 * X[:, 1] + 0.6 * X[:, 2] + rng.standard_normal(900)
+    train, test = slice(0, 400), slice(400, None)
+    net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=30, random_state=0,
+                            pair_path=4).fit(X[train], y[train])
+    relaxed = net.score(X[test], y[test])
+    assert tuple(net.lasso_refit_[0]) != (1.0, 1.0)
+    assert np.flatnonzero(net.module_.skip.weight[0].detach().numpy()).tolist() == [0, 1, 2]
+    Y = ((y[train] - net.intercept_) / net.target_scale_).astype(np.float32)
+    with pytest.MonkeyPatch.context() as patch:  # the refit at the path penalty alone
+        patch.setattr("sklearn_elm._pair_path.REFIT_FACTORS", (1.0,))
+        patch.setattr("sklearn_elm._pair_path.REFIT_RELAX", (1.0,))
+        refit_lasso_paths(net, X[train], Y)
+    assert tuple(net.lasso_refit_[0]) == (1.0, 1.0)
+    assert np.count_nonzero(net.module_.skip.weight[0].detach().numpy()) > 10
+    assert relaxed > net.score(X[test], y[test]) + 0.005
 
 
 @pytest.mark.parametrize("budget", ["small", "default"])
