@@ -16,7 +16,7 @@ kept, at ``REFIT_RELAX`` times that penalty, which shrinks them less) are chosen
 ``REFIT_FOLDS``-fold cross-validation of the squared error.  A lasso at the penalty that
 predicts best keeps many terms of noise, each shrunk; the relaxed fit keeps the support of a
 larger penalty and shrinks it less (``benchmarks/pair_path.py``).  The loci's row is refitted
-where the inputs are in memory and the float64 design, with one fold's copy, fits in
+where the inputs are in memory and the float64 design and a copy of it for the folds fit in
 ``MAX_BYTES``; elsewhere it keeps the weights training left and the pairs alone are refitted.
 """
 
@@ -95,14 +95,17 @@ def _refit(D, r, alpha, start, seed):
         return full[:, 0], 1.0, 1.0
     error = np.zeros((len(REFIT_FACTORS), len(REFIT_RELAX)))
     for train, test in KFold(REFIT_FOLDS, shuffle=True, random_state=seed).split(D):
-        Dt = np.empty((len(train), D.shape[1]), order="F")  # one copy, in the solver's order
+        # the fold's rows, in the solver's order, and the rows it predicts: one copy of D
+        Dt = np.empty((len(train), D.shape[1]), order="F")
         np.take(D, train, axis=0, out=Dt, mode="clip")
+        Dv = D[test]
         fold = _path(Dt, r[train], alphas, full[:, -1].copy(), 1e-4)[:, ::-1]
         for a, factor in enumerate(REFIT_FACTORS):
             for b, relax in enumerate(REFIT_RELAX):
                 coef = (fold[:, a] if relax == 1 else
                         _relax(Dt, r[train], alpha * factor * relax, fold[:, a], 1e-4))
-                error[a, b] += np.sum((r[test] - D[test] @ coef) ** 2)
+                error[a, b] += np.sum((r[test] - Dv @ coef) ** 2)
+        del Dt, Dv
     a, b = np.unravel_index(np.argmin(error), error.shape)
     factor, relax = REFIT_FACTORS[a], REFIT_RELAX[b]
     coef = full[:, a] if relax == 1 else _relax(D, r, alpha * factor * relax, full[:, a], 1e-6)
@@ -158,8 +161,8 @@ def refit_lasso_paths(net, X, Y, batch=4096):
     if skip is not None and getattr(net, "linear_lasso_", None) is not None:
         lasso[:] = net.linear_lasso_
     n, p = X.X.shape if isinstance(X, RowChunks) else X.shape
-    # the design and one fold's copy of it, in float64
-    if isinstance(X, RowChunks) or 8 * n * (p + used.size) * (2 - 1 / REFIT_FOLDS) > MAX_BYTES:
+    # the design and a fold's copy of it, in float64
+    if isinstance(X, RowChunks) or 2 * 8 * n * (p + used.size) > MAX_BYTES:
         lasso[:] = False  # the loci's design would not fit: their rows keep their weights
     if penalty <= 0 or not (used.size or lasso.any()):
         return False
