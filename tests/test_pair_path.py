@@ -1,8 +1,11 @@
 """Tests of the pair path: exact in the ELM, filled by the scan, refitted by the lasso."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from skorch.dataset import Dataset
 
 from sklearn_elm import ELMDecomposer, NeuralGPRegressor, equivalent_linear_map
@@ -184,3 +187,16 @@ def test_bad_pair_path(value):
     X, y = _pair_data(n=50)
     with pytest.raises(ValueError, match="pair_path must be an integer >= 0"):
         NeuralGPRegressor(pair_path=value, max_epochs=1).fit(X, y)
+
+
+def test_a_refit_stopped_before_its_tolerance_is_a_warning(monkeypatch):
+    X, y = _pair_data(n=400)
+    y = y + 0.5 * X[:, 0]
+    net = NeuralGPRegressor(module__hidden_sizes=(8,), max_epochs=6, random_state=0,
+                            pair_path=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # the folds' fits say nothing
+        net.fit(X, y)
+    monkeypatch.setattr("sklearn_elm._pair_path.SWEEPS", 1)
+    with pytest.warns(ConvergenceWarning, match="output 0's lasso paths stopped after 1 sweeps"):
+        net.fit(X, y)
