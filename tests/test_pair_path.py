@@ -93,7 +93,8 @@ def test_the_refit_meets_the_lasso_conditions_on_every_sample():
         active = weights != 0
         np.testing.assert_allclose(grad[active], -l1 * np.sign(weights[active]),
                                    atol=2e-3 * l1 + 1e-4)
-        assert np.all(np.abs(grad[~active]) <= l1 / relax * (1 + 1e-3))
+        if relax == 1:  # the lasso itself: no weight held at 0 would lower the loss
+            assert np.all(np.abs(grad[~active]) <= l1 * (1 + 1e-3))
     assert (w[:2] != 0).all() and b[0] > 0 > b[7]  # the two true pairs and loci stay
 
 
