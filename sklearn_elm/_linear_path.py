@@ -89,9 +89,13 @@ def linear_path_start(X, Y, n_train):
         ``penalty`` (k,): ridge weight of each output's row of the path, in the loss's
         units, ``inf`` where the row is left to the lasso; ``weight`` (k, p): the path's
         start, the ridge regression of each target on ``X`` at that penalty (0 on a lasso
-        row); ``blup_r2`` and ``lasso_r2`` (k,): the cross-validated r2 of GBLUP and of the
-        best lasso, which decided (NaN for an output left to the lasso because its target, or
-        every marker, is constant in a fold).
+        row); ``additive`` (k, p): GBLUP's marker effects, the ridge regression of the
+        centred targets on the centred ``X`` at that penalty, for every output, lasso rows
+        too (0 where GBLUP could not be fitted), whose residual
+        :class:`~sklearn_elm.nn.PairSeeding` scans; ``blup_r2`` and
+        ``lasso_r2`` (k,): the cross-validated r2 of GBLUP and of the best lasso, which
+        decided (NaN for an output left to the lasso because its target, or every marker, is
+        constant in a fold).
 
     Examples
     --------
@@ -115,7 +119,8 @@ def linear_path_start(X, Y, n_train):
     if len(X) < MIN_ROWS:
         nothing = np.full(k, np.nan)
         return Bunch(penalty=np.full(k, np.inf), weight=np.zeros((k, X.shape[1])),
-                     blup_r2=nothing, lasso_r2=nothing.copy())
+                     additive=np.zeros((k, X.shape[1])), blup_r2=nothing,
+                     lasso_r2=nothing.copy())
     if len(X) > REML_SAMPLES:
         rows = np.linspace(0, len(X) - 1, REML_SAMPLES).astype(np.intp)
         X, Y = X[rows], Y[rows]
@@ -131,7 +136,8 @@ def linear_path_start(X, Y, n_train):
     blup_r2, lasso_r2 = np.full(k, np.nan), np.full(k, np.nan)
     penalty, weight = np.full(k, np.inf), np.zeros((k, X.shape[1]))
     if not tried.any():
-        return Bunch(penalty=penalty, weight=weight, blup_r2=blup_r2, lasso_r2=lasso_r2)
+        return Bunch(penalty=penalty, weight=weight, additive=weight.copy(), blup_r2=blup_r2,
+                     lasso_r2=lasso_r2)
     Yt = Y[:, tried]
     blup_error, lasso_error = np.zeros(Yt.shape[1]), np.zeros((N_LASSO, Yt.shape[1]))
     ratio = np.zeros(Yt.shape[1])
@@ -147,13 +153,20 @@ def linear_path_start(X, Y, n_train):
     total = ((Yt - Yt.mean(axis=0)) ** 2).sum(axis=0)
     blup_r2[tried] = 1.0 - blup_error / total
     lasso_r2[tried] = 1.0 - lasso_error.min(axis=0) / total
-    used = np.zeros(k, dtype=bool)
-    used[tried] = (blup_r2[tried] > lasso_r2[tried]) & np.isfinite(ratio)
-    lam = ratio[used[tried]] * _kernel_scale(X)
-    penalty[used] = lam / n_train
+    fitted = np.zeros(k, dtype=bool)
+    fitted[tried] = np.isfinite(ratio)
+    used = fitted & (blup_r2 > lasso_r2)
+    lam = np.full(k, np.inf)
+    lam[tried] = ratio * _kernel_scale(X)
+    penalty[used] = lam[used] / n_train
     if used.any():  # what the loss minimises: no intercept, the inputs as the network reads them
-        weight[used] = _ridge(X, Y[:, used], lam)
-    return Bunch(penalty=penalty, weight=weight, blup_r2=blup_r2, lasso_r2=lasso_r2)
+        weight[used] = _ridge(X, Y[:, used], lam[used])
+    additive = np.zeros_like(weight)
+    if fitted.any():  # GBLUP's marker effects: centred, as with an intercept
+        centred = Y[:, fitted] - Y[:, fitted].mean(axis=0)
+        additive[fitted] = _ridge(X - X.mean(axis=0), centred, lam[fitted])
+    return Bunch(penalty=penalty, weight=weight, additive=additive, blup_r2=blup_r2,
+                 lasso_r2=lasso_r2)
 
 
 def _ridge(X, R, lams, block=4096):
@@ -255,7 +268,9 @@ def start_linear_path(net, dataset_train):
         where it is ``"auto"`` (``inf`` for a row left to the lasso, which starts at 0 from
         fresh weights); ``inf`` where it is None (the rows held at 0); None where the module
         has no linear path.  ``net.linear_lasso_`` is set to the rows penalised by the lasso
-        (none where ``net.path_penalty_`` is 0: such rows are held at 0 as well).
+        (none where ``net.path_penalty_`` is 0: such rows are held at 0 as well), and
+        ``net._additive_fit_`` to ``linear_path_start``'s ``additive`` where it ran (None
+        elsewhere).
 
     Examples
     --------
@@ -278,6 +293,7 @@ def start_linear_path(net, dataset_train):
     skip = linear_skip_of(net.module_)
     _check_linear_penalty(net.linear_penalty, skip)  # every fit: a warm start builds nothing
     net.linear_lasso_ = None if skip is None else np.zeros(net.n_outputs_, dtype=bool)
+    net._additive_fit_ = None  # GBLUP's marker effects, whose residual the pair scan reads
     if skip is None:
         return None
     net._linear_rows_ = len(dataset_train)  # the samples the penalty is set for
@@ -298,7 +314,7 @@ def start_linear_path(net, dataset_train):
         X = X[rows]
         if np.isfinite(X).all():  # else lasso rows; training names the samples in its error
             start = linear_path_start(X, Y[rows], len(dataset_train))
-            penalty = start.penalty
+            penalty, net._additive_fit_ = start.penalty, start.additive
             if getattr(net, "_fresh_init_", True):
                 with torch.no_grad():
                     skip.weight.copy_(torch.as_tensor(start.weight, dtype=skip.weight.dtype))

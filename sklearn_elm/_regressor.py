@@ -61,9 +61,9 @@ class NeuralGPRegressor(NeuralNetRegressor):
     the validation loss beyond its noise, and the best step's weights are
     restored.  So a noise-free trait is fitted closely and a noisy one is
     not overfitted, with no setting to change.  Before the first epoch, the
-    pairs of loci whose products a scan of the training targets ranks first
-    (:class:`~sklearn_elm.nn.PairSeeding`) start some hidden units and fill
-    a path of pair products beside them, penalised by the lasso
+    pairs of loci whose products a scan of the training targets less GBLUP's
+    prediction ranks first (:class:`~sklearn_elm.nn.PairSeeding`) start some
+    hidden units and fill a path of pair products beside them, penalised by the lasso
     (``pair_path``): a random start finds pairs without marginal effects
     slowly, if at all, among the ``p (p - 1) / 2`` of a panel.  A linear path,
     penalised by ridge as GBLUP is, fits the small effects of a polygenic trait

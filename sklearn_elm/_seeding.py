@@ -4,8 +4,13 @@ A pair ``z_i z_j`` with no marginal effect gives the gradient of a randomly init
 network almost nothing to follow: among the ``p (p - 1) / 2`` pairs of a panel the network
 finds the additive loci and few of the pairs.  Before the first epoch this callback scans
 every pair's centred product against each standardised training target (the scan PLINK's
-``--epistasis`` runs), and sets four hidden units of a one-hidden-layer ReLU network to each
-of the pairs that correlate most, with the pair's penalised slope as a start.  For codes
+``--epistasis`` runs), less its GBLUP prediction where
+:class:`~sklearn_elm.NeuralGPRegressor` has fitted GBLUP to choose its linear path, and sets
+four hidden units of a one-hidden-layer ReLU network to each of the pairs that correlate
+most, with the pair's penalised slope as a start.  Under linkage the product of two loci
+in LD is close to a linear function of either (for a 0/1 code, exactly so where they are
+copies), so that a scan of the target itself ranks first phantom pairs of the loci near a
+large additive QTL; the residual of the additive fit does not hold them.  For codes
 -1/0/+1 the four units represent the product exactly::
 
     z_i z_j = (|z_i + z_j| - |z_i - z_j|) / 2,   |u| = relu(u) + relu(-u)
@@ -92,6 +97,18 @@ def _fill_pair_path(module, X, rows, y, pairs, k, first, penalty):
         weight[k, slot] = float(start) if np.isfinite(start) else 0.0
 
 
+def _less_additive(X, rows, Y, additive, block=4096):
+    """``Y`` (the targets of ``rows``) less the centred additive fit ``X[rows] @ additive.T``
+    (``X`` read in blocks of rows); ``Y`` itself where ``additive`` is None."""
+    if additive is None:
+        return Y
+    fit = np.empty_like(Y)
+    for start in range(0, len(rows), block):
+        part = rows[start:start + block]
+        fit[start:start + block] = np.asarray(X[part], dtype=np.float64) @ additive.T
+    return Y - (fit - fit.mean(axis=0))
+
+
 def _seedable_layers(module):
     """The two linear layers and the ``|u|`` scale of a one-hidden-layer ReLU or leaky-ReLU
     network (``relu(u) + relu(-u) = s |u|``), or None for any other module; of a module
@@ -131,12 +148,16 @@ class PairSeeding(Callback):
 
     At the first epoch of a fit from fresh weights (not a warm start), the
     centred product of every pair of loci is scanned against each
-    standardised training target, and for each target the ``n_pairs`` pairs
+    standardised training target, less its GBLUP prediction (centred) where
+    the regressor's ``linear_penalty="auto"`` has fitted GBLUP on the
+    training split (so that loci in linkage with an additive QTL do not
+    rank first as a phantom pair), and for each target the ``n_pairs`` pairs
     of largest correlation get four hidden units each, which together
     compute ``b z_i z_j`` (exactly for codes -1/0/+1); their other weights
     are 0.  The rest of the units keep their random initialisation.  ``b``
     is the pair's slope shrunk as the first step of the path would shrink
-    it on its own: the least-squares slope of the target on ``x = z_i z_j``
+    it on its own: the least-squares slope of the target (less GBLUP's
+    prediction, as scanned) on ``x = z_i z_j``
     (without intercept, as the network has none) moved ``2 path_penalty_ /
     mean(x^2)`` towards 0 (divided by ``1 - negative_slope`` for a leaky
     ReLU, whose units cost more path norm), so that noise pairs start near
@@ -239,20 +260,21 @@ class PairSeeding(Callback):
         Y = Y[rows].astype(np.float64)
         size = int(min(X.shape[1], max(2, np.sqrt(SEED_FLOPS / len(rows)))))
         loci = _candidate_loci(X, rows, Y, size)
+        R = _less_additive(X, rows, Y, getattr(net, "_additive_fit_", None))
         G = _genotypes(X[np.ix_(rows, loci)], overwrite=True)
         basis = _scan_basis(G, np.arange(loci.size), self_terms=False)
         penalty = float(getattr(net, "path_penalty_", 0.0))
         with torch.no_grad():
             for k in range(n_outputs):
-                pairs = np.array(_scan_pairs(basis, Y[:, k] - Y[:, k].mean(), set(),
+                pairs = np.array(_scan_pairs(basis, R[:, k] - R[:, k].mean(), set(),
                                              max(per_output, slots)),
                                  dtype=np.intp).reshape(-1, 2)
                 if per_output:
                     hidden, output, scale = found
-                    self._seed(hidden, output, scale, G, Y[:, k], pairs[:per_output], loci, k,
+                    self._seed(hidden, output, scale, G, R[:, k], pairs[:per_output], loci, k,
                                k * per_output * UNITS_PER_PAIR, penalty)
                 if slots:
-                    _fill_pair_path(net.module_, X, rows, Y[:, k], loci[pairs[:slots]], k,
+                    _fill_pair_path(net.module_, X, rows, R[:, k], loci[pairs[:slots]], k,
                                     k * slots, penalty)
                 self.pairs_.append(loci[pairs[:max(per_output, slots)]])
         self.seeded_ = True

@@ -229,6 +229,22 @@ def test_the_start_is_the_ridge_fit_of_the_inputs_as_the_network_reads_them():
     w = start.weight[0]
     gradient = G.T @ (Y[:, 0] - G @ w) - lam * w
     assert np.abs(gradient).max() < 1e-6 * np.abs(G.T @ Y[:, 0]).max()
+    # the additive fit the pair scan reads the residual of is GBLUP's: the same ridge of the
+    # centred target on the centred markers (with an intercept), which the start is not
+    Gc, yc = G - G.mean(axis=0), Y[:, 0] - Y[:, 0].mean()
+    b = start.additive[0]
+    gradient = Gc.T @ (yc - Gc @ b) - lam * b
+    assert np.abs(gradient).max() < 1e-6 * np.abs(Gc.T @ yc).max()
+    assert np.abs(G.T @ (Y[:, 0] - G @ b) - lam * b).max() > 1e-3 * np.abs(G.T @ Y[:, 0]).max()
+
+
+def test_the_additive_fit_is_there_for_a_lasso_row_too():
+    X, sparse = _trait(1000, 200, "sparse", seed=1)
+    start = linear_path_start(X, ((sparse - sparse.mean()) / sparse.std())[:, None], 1000)
+    assert not np.isfinite(start.penalty[0]) and np.all(start.weight[0] == 0)
+    # GBLUP's largest marker effects are the trait's two loci, of opposite signs
+    assert sorted(np.argsort(-np.abs(start.additive[0]))[:2].tolist()) == [3, 7]
+    assert start.additive[0, 3] > 0 > start.additive[0, 7]
 
 
 @pytest.mark.parametrize("n", [600, 30])  # more samples than loci, and fewer

@@ -177,6 +177,27 @@ def test_large_scans_range_over_the_loci_most_correlated_with_the_targets(monkey
     assert seeding.pairs_[0].tolist() == [[4, 30]]
 
 
+def test_pairs_are_scanned_against_the_target_less_its_additive_fit():
+    # loci 0 and 1 in strong linkage, the rarer allele at 15 %: the centred product of the
+    # two is close to a linear function of locus 0, so a scan of y ranks the phantom pair
+    # (0, 1) of an additive QTL first.  Against y less GBLUP's prediction (which the
+    # regressor's linear-path choice fits) the true pair (5, 6) comes first.
+    rng = np.random.default_rng(0)
+    n = 1500
+    X = rng.choice([-1.0, 1.0], size=(n, 30)).astype(np.float32)
+    X[:, 0] = np.where(rng.random(n) < 0.15, 1.0, -1.0)
+    X[:, 1] = np.where(rng.random(n) < 0.05, -X[:, 0], X[:, 0])
+    y = 1.5 * X[:, 0] + 0.5 * X[:, 5] * X[:, 6] + 0.5 * rng.standard_normal(n)
+    first = {}
+    for linear_penalty in ("auto", None):  # None: no linear path, no additive fit
+        net = NeuralGPRegressor(max_epochs=1, random_state=0,
+                                linear_penalty=linear_penalty).fit(X, y)
+        assert (net._additive_fit_ is None) == (linear_penalty is None)
+        first[linear_penalty] = dict(net.callbacks_)["pair_seeding"].pairs_[0][0].tolist()
+    assert first["auto"] == [5, 6]
+    assert first[None] == [0, 1]
+
+
 @pytest.mark.parametrize("value", [-1, 1.5, "all", True])
 def test_bad_n_pairs(value):
     with pytest.raises(ValueError, match="n_pairs must be"):
