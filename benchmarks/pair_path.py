@@ -7,8 +7,12 @@ path beside the hidden units) against the same network built without the path
 Columns: the test r2 of each, the ceiling (the true genetic value's test r2), the share of the
 ceiling, the pairs the path keeps (non-zero weights) and how many of them are true, and the
 training time.  Beside them, what the data allow: ``ref``, the reference lasso of
-``panels.py`` (``LassoCV`` on every locus and the scan's first 20 pairs, no truth read), and
-``oracle``, least squares on the true support (the QTL and the true pairs, no selection cost).
+``panels.py`` (``LassoCV`` on every locus and the scan's first 20 pairs, no truth read),
+``oracle``, least squares on the true support (the QTL and the true pairs, no selection cost),
+and ``found``, least squares on the QTL and the true pairs that can be found: those whose
+z-statistic in the oracle's fit passes Bonferroni's threshold at 5 % over the ``p (p - 1) / 2``
+pairs, above which no scan can tell a pair from the largest of the null ones (their number in
+brackets).
 
 Usage::
 
@@ -24,6 +28,7 @@ import time
 import numpy as np
 from _common import add_threads_option, set_threads
 from panels import marginal_scan, reference_r2, simulate
+from scipy import stats
 from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import make_pipeline
 
@@ -46,7 +51,8 @@ def run_row(panel, n, p, args):
     Z = G.astype(np.float64) - 1.0
     Zc, Zt = Z[train] - Z[train].mean(axis=0), Z[~train] - Z[train].mean(axis=0)
     reference = reference_r2(Zc, y[train], Zt, marginal_scan(Zc, y[train]), r2)
-    oracle = r2(oracle_fit(Zc, y[train], Zt, data))
+    oracle = r2(oracle_fit(Zc, y[train], Zt, data)[0])
+    found, n_found = oracle_fit(Zc, y[train], Zt, data, findable=True)
     cells = []
     for slots in (0, 32):
         start = time.perf_counter()
@@ -61,20 +67,32 @@ def run_row(panel, n, p, args):
             kept, true = len(index), int(truth[index[:, 0], index[:, 1]].sum())
         score = r2(net.predict(G[~train]))
         cells.append(f"{score:.3f} ({score / ceiling:.2f}) {kept:2d}/{true:2d} {seconds:3.0f}s")
-    print(f"| {panel} {n} {p} | {ceiling:.3f} | {reference:.3f} {oracle:.3f} | "
+    print(f"| {panel} {n} {p} | {ceiling:.3f} | {reference:.3f} {oracle:.3f} "
+          f"{r2(found):.3f} ({n_found}) | "
           + " | ".join(cells) + " |", flush=True)
 
 
-def oracle_fit(Zc, y, Zt, data):
-    """Test predictions of least squares on the true support (QTL and true pair products)."""
+def oracle_fit(Zc, y, Zt, data, findable=False):
+    """Test predictions of least squares on the true support (QTL and true pair products);
+    with ``findable``, on the QTL and the true pairs whose z-statistic in that fit passes
+    Bonferroni's threshold at 5 % over every pair, and how many those are."""
     loci = np.flatnonzero(data.additive_effects[0])
     i, j = np.nonzero(np.triu(data.epistasis[0], 1))
     shift = (Zc[:, i] * Zc[:, j]).mean(axis=0)
 
-    def design(M):
-        return np.hstack([M[:, loci], M[:, i] * M[:, j] - shift])
+    def design(M, pairs):
+        return np.hstack([M[:, loci], M[:, i[pairs]] * M[:, j[pairs]] - shift[pairs]])
 
-    return LinearRegression().fit(design(Zc), y).predict(design(Zt))
+    pairs = np.ones(i.size, dtype=bool)
+    if findable:
+        D = np.column_stack([np.ones(len(y)), design(Zc, pairs)])
+        coef, *_ = np.linalg.lstsq(D, y, rcond=None)
+        sigma2 = np.sum((y - D @ coef) ** 2) / (len(y) - D.shape[1])
+        se = np.sqrt(sigma2 * np.diag(np.linalg.pinv(D.T @ D)))
+        p = Zc.shape[1]
+        pairs = np.abs(coef / se)[1 + loci.size:] > stats.norm.isf(0.025 / (p * (p - 1) / 2))
+    fit = LinearRegression().fit(design(Zc, pairs), y)
+    return fit.predict(design(Zt, pairs)), int(pairs.sum())
 
 
 def main():
@@ -90,7 +108,7 @@ def main():
     set_threads(args.threads)
     rows = [(a, int(b), int(c)) for a, b, c in (r.split(",") for r in args.row)] if args.row \
         else ROWS
-    print("| panel n p | ceiling | ref oracle | no path: r2 (share) kept/true time | "
+    print("| panel n p | ceiling | ref oracle found | no path: r2 (share) kept/true time | "
           "pair path: r2 (share) kept/true time |")
     for row in rows:
         run_row(*row, args)

@@ -31,7 +31,7 @@ from torch import nn
 
 from . import _chunks
 from ._chunks import chunked_base, read_rows
-from ._decomposition._scan import _genotypes, _scan_basis, _scan_pairs
+from ._decomposition._scan import BLOCK_BYTES, _genotypes, _scan_basis, _scan_pairs
 from ._network import pair_path_of
 from ._pair_path import PAIR_WEIGHT
 
@@ -97,12 +97,14 @@ def _fill_pair_path(module, X, rows, y, pairs, k, first, penalty):
         weight[k, slot] = float(start) if np.isfinite(start) else 0.0
 
 
-def _less_additive(X, rows, Y, additive, block=4096):
+def _less_additive(X, rows, Y, additive):
     """``Y`` (the targets of ``rows``) less the centred additive fit ``X[rows] @ additive.T``
-    (``X`` read in blocks of rows); ``Y`` itself where ``additive`` is None."""
+    (``X`` read in blocks of rows of at most :data:`BLOCK_BYTES` in float64); ``Y`` itself
+    where ``additive`` is None."""
     if additive is None:
         return Y
     fit = np.empty_like(Y)
+    block = max(1, BLOCK_BYTES // (8 * X.shape[1]))
     for start in range(0, len(rows), block):
         part = rows[start:start + block]
         fit[start:start + block] = np.asarray(X[part], dtype=np.float64) @ additive.T
