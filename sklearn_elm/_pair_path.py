@@ -9,11 +9,14 @@ the network keeps is chosen on the tenth of the samples held out for validation.
 training, each output's weights of both are refitted on every sample (the held-out tenth too)
 by coordinate descent, the rest of the network (its hidden units, and its linear path where
 that is ridge's) held: the lasso of the standardised target less the rest on the used slots'
-products and the loci, at the l1 weights above, so that a pair or a locus the data do not hold
-gets exactly 0 and drops out of the equivalent linear map.  Its penalty, ``REFIT_FACTORS`` times
-the path penalty, and its relaxation (Meinshausen's relaxed lasso: the lasso again on the terms
-kept, at ``REFIT_RELAX`` times that penalty, which shrinks them less) are chosen by
-``REFIT_FOLDS``-fold cross-validation of the squared error.  A lasso at the penalty that
+products and the loci (the pairs at ``REFIT_PAIR_WEIGHT`` times the loci's l1 weight), so that
+a pair or a locus the data do not hold gets exactly 0 and drops out of the equivalent linear
+map.  Its penalty, ``REFIT_FACTORS`` times the path penalty, and its relaxation (Meinshausen's
+relaxed lasso: the lasso again on the terms kept, at ``REFIT_RELAX`` times that penalty, which
+shrinks them less) are chosen by ``REFIT_FOLDS``-fold cross-validation of the squared error,
+each fold with the pairs a scan of its own training samples ranks first in the slots' places
+(where the pair path was filled by :class:`~sklearn_elm.nn.PairSeeding`'s scan of in-memory
+inputs): the penalty is chosen for the scan and the lasso together.  A lasso at the penalty that
 predicts best keeps many terms of noise, each shrunk; the relaxed fit keeps the support of a
 larger penalty and shrinks it less (``benchmarks/pair_path.py``).  The loci's row is refitted
 where the inputs are in memory and the float64 design and a copy of it for the folds fit in
@@ -32,7 +35,8 @@ from ._chunks import RowChunks
 from ._linear_path import LASSO_WEIGHT, MAX_BYTES
 from ._network import eval_output, linear_skip_of, pair_path_of, pair_products
 
-__all__ = ["PAIR_WEIGHT", "REFIT_FACTORS", "REFIT_FOLDS", "REFIT_RELAX", "refit_lasso_paths"]
+__all__ = ["PAIR_WEIGHT", "REFIT_FACTORS", "REFIT_FOLDS", "REFIT_PAIR_WEIGHT", "REFIT_RELAX",
+           "refit_lasso_paths"]
 
 #: The pair path's l1 weight relative to the path norm's: a pair costs ``PAIR_WEIGHT
 #: path_penalty_ |w|``.  The largest chance correlation among the ``p^2 / 2`` pairs a scan
@@ -41,6 +45,17 @@ __all__ = ["PAIR_WEIGHT", "REFIT_FACTORS", "REFIT_FOLDS", "REFIT_RELAX", "refit_
 #: predicted as well as once it on sparse traits with 200 and 1,000 loci, with fewer noise
 #: pairs kept (``benchmarks/pair_path.py``).
 PAIR_WEIGHT = 2.0
+
+#: The pairs' l1 weight in the refit, relative to the loci's: ``sqrt(2)``, the ratio of the
+#: largest chance correlation among the ``p^2 / 2`` pairs of a scan to that among the ``p``
+#: loci (``sqrt(2 log(p^2)) / sqrt(2 log p)``).  In training the path's pairs are the scan's
+#: first, chosen on the very samples the penalty is chosen on, and ``PAIR_WEIGHT`` holds their
+#: chance correlation back; the refit's folds scan their own samples (``scan``), so that the
+#: chance correlation no longer carries over and the weight the argument gives suffices.  On
+#: the sparse panels of ``benchmarks/pair_path.py`` (data seeds 0-3) the refit at
+#: ``PAIR_WEIGHT`` kept 65-76 loci for 40 QTL at 1,000 loci, trading noise loci for the weaker
+#: true pairs, and predicted 0.912-0.938 of the ceiling against 0.935-0.965 at this weight.
+REFIT_PAIR_WEIGHT = 2**0.5
 
 #: The refit's penalties, in multiples of the path penalty, and its relaxations, in multiples
 #: of the penalty: the grid its cross-validation chooses from.  The path's step is chosen on a
@@ -105,8 +120,17 @@ def _relax(D, r, alpha, coef, tol):
     return out, fit.n_iter_ < SWEEPS
 
 
-def _refit(D, r, alpha, start, seed):
-    """The relaxed lasso of ``r`` on ``D`` whose penalty and relaxation cross-validate best.
+def _folds(n, seed):
+    """The refit's cross-validation folds of ``n`` samples (none with too few)."""
+    if n < REFIT_FOLDS * MIN_FOLD:
+        return []
+    return list(KFold(REFIT_FOLDS, shuffle=True, random_state=seed).split(np.empty((n, 1))))
+
+
+def _refit(D, r, alpha, start, folds, fold_pairs=None):
+    """The relaxed lasso of ``r`` on ``D`` whose penalty and relaxation cross-validate best
+    over ``folds``; ``fold_pairs(f)``, where given, is the design's last columns (the pairs'
+    products) as fold ``f``'s own scan chose them.
 
     Returns the coefficients, the chosen penalty (in units of ``alpha``) and relaxation, and
     whether the fit of those coefficients converged.
@@ -114,14 +138,17 @@ def _refit(D, r, alpha, start, seed):
     alphas = alpha * np.asarray(REFIT_FACTORS)[::-1]  # descending: each fit starts the next
     full, converged = _path(D, r, alphas, start, 1e-6)
     full, converged = full[:, ::-1], converged[::-1]  # ascending again, as REFIT_FACTORS
-    if len(r) < REFIT_FOLDS * MIN_FOLD:
+    if not folds:
         return full[:, 0], 1.0, 1.0, converged[0]
     error = np.zeros((len(REFIT_FACTORS), len(REFIT_RELAX)))
-    for train, test in KFold(REFIT_FOLDS, shuffle=True, random_state=seed).split(D):
+    for f, (train, test) in enumerate(folds):
         # the fold's rows, in the solver's order, and the rows it predicts: one copy of D
         Dt = np.empty((len(train), D.shape[1]), order="F")
         np.take(D, train, axis=0, out=Dt, mode="clip")
         Dv = D[test]
+        if fold_pairs is not None:
+            P = fold_pairs(f)
+            Dt[:, D.shape[1] - P.shape[1]:], Dv[:, D.shape[1] - P.shape[1]:] = P[train], P[test]
         # a fold's fits only choose: they stop at a looser tolerance
         fold = _path(Dt, r[train], alphas, full[:, -1].copy(), 1e-4)[0][:, ::-1]
         for a, factor in enumerate(REFIT_FACTORS):
@@ -137,7 +164,20 @@ def _refit(D, r, alpha, start, seed):
     return coef, factor, relax, done
 
 
-def refit_lasso_paths(net, X, Y, batch=4096):
+def _fold_products(X, used, per_output, pairs):
+    """The products of a fold's pairs in the used slots' places (``used``, of ``per_output``
+    slots per output; ``pairs`` per output, best first), over ``REFIT_PAIR_WEIGHT``, float64; 0
+    where the fold's scan found fewer pairs."""
+    P = np.zeros((len(X), used.size))
+    for c, slot in enumerate(used):
+        output, rank = divmod(int(slot), per_output)
+        if rank < len(pairs[output]):
+            i, j = pairs[output][rank]
+            np.multiply(X[:, i], X[:, j], out=P[:, c], dtype=np.float64)
+    return P / REFIT_PAIR_WEIGHT
+
+
+def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
     """Refit each output's pair-path weights, and its linear path's row where that is the
     lasso's, by the relaxed lasso on every sample, the rest of the network held.
 
@@ -156,6 +196,14 @@ def refit_lasso_paths(net, X, Y, batch=4096):
         which hold them).
     batch : int, default=4096
         Samples the network is evaluated on at a time.
+    scan : callable or None, default=None
+        The scan that filled the pair path, ``rows -> `` per output the pairs (locus
+        indices) it ranks first among the samples ``rows`` of ``X``
+        (:func:`~sklearn_elm._seeding.fold_scan`).  Where given, each fold of the
+        cross-validation scans its own training samples and holds the pairs it finds in the
+        slots' places, so that the penalty is chosen for the scan and the lasso together:
+        a noise pair the scan ranked first for its chance correlation with the targets does
+        not keep that correlation in the folds it was not chosen on.
 
     Returns
     -------
@@ -205,7 +253,7 @@ def refit_lasso_paths(net, X, Y, batch=4096):
             if used.size:
                 P = pair_products(module, b)
                 out = out - P @ pairs.weight.T
-                design[start:stop, loci:] = P[:, used].cpu().numpy() / PAIR_WEIGHT
+                design[start:stop, loci:] = P[:, used].cpu().numpy() / REFIT_PAIR_WEIGHT
             if loci:
                 rows = torch.as_tensor(lasso, device=b.device)
                 out[:, rows] = out[:, rows] - b @ skip.weight[rows].T
@@ -216,20 +264,29 @@ def refit_lasso_paths(net, X, Y, batch=4096):
     R = np.concatenate(rest)
     if not (np.isfinite(design).all() and np.isfinite(R).all()):  # diverged: fit reports it
         return False
-    seed = getattr(net, "_seed_", 0)
+    folds = _folds(n, getattr(net, "_seed_", 0))
+    found, fold_pairs = [], None
+    if scan is not None and used.size and folds:
+        found = [scan(train) for train, _ in folds]  # per fold, per output: its pairs
+        per_output = pairs.in_features // net.n_outputs_
+
+        def fold_pairs(f):
+            return _fold_products(X, used, per_output, found[f])
     for k in range(R.shape[1]):
-        # mean squared error + l1 (PAIR_WEIGHT |w_pairs| + LASSO_WEIGHT |w_loci|) is sklearn's
-        # lasso at alpha = path_penalty / 2 on the columns divided by their weights
+        # mean squared error + l1 (REFIT_PAIR_WEIGHT |w_pairs| + LASSO_WEIGHT |w_loci|) is
+        # sklearn's lasso at alpha = path_penalty / 2 on the columns divided by their weights
         cols = slice(0 if lasso[k] else loci, None)
         if design[:, cols].shape[1] == 0:
             continue
         parts = ([skip.weight[k].detach().cpu().double().numpy() * LASSO_WEIGHT]
                  if lasso[k] else [])
         if used.size:
-            parts.append(pairs.weight[k, used].detach().cpu().double().numpy() * PAIR_WEIGHT)
+            parts.append(pairs.weight[k, used].detach().cpu().double().numpy()
+                         * REFIT_PAIR_WEIGHT)
         # training's weights: the descent starts there
         c, factor, relax, done = _refit(design[:, cols], R[:, k], penalty / 2,
-                                        np.concatenate(parts), seed)
+                                        np.concatenate(parts), folds,
+                                        fold_pairs if used.size else None)
         net.lasso_refit_[k] = factor, relax
         if not done:
             warnings.warn(
@@ -242,6 +299,6 @@ def refit_lasso_paths(net, X, Y, batch=4096):
                 skip.weight[k] = torch.as_tensor(c[:p] / LASSO_WEIGHT, dtype=weight.dtype,
                                                  device=weight.device)
             if used.size:
-                pairs.weight[k, used] = torch.as_tensor(c[-used.size:] / PAIR_WEIGHT,
+                pairs.weight[k, used] = torch.as_tensor(c[-used.size:] / REFIT_PAIR_WEIGHT,
                                                         dtype=weight.dtype, device=weight.device)
     return True

@@ -35,7 +35,7 @@ from ._regressor_checks import (
     _start_path_penalty,
     _unavailable,
 )
-from ._seeding import PairSeeding
+from ._seeding import PairSeeding, fold_scan
 
 
 class NeuralGPRegressor(NeuralNetRegressor):
@@ -394,7 +394,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
                 # class hides (it would train on unstandardised targets)
                 NeuralNetRegressor.partial_fit(self, X, Y, **fit_params)
                 # the linear path's rows, on every sample (validation's too)
-                refit_lasso_paths(self, X, Y)  # the lasso paths, the rest held
+                refit_lasso_paths(self, X, Y, scan=fold_scan(self, X, Y))  # the rest held
                 linear.refit_linear_path(self, X, Y)
                 # the last update can overflow the outputs without a loss to show it
                 if not torch.isfinite(self.forward(X, training=False)).all():

@@ -26,6 +26,7 @@ import numbers
 
 import numpy as np
 import torch
+from sklearn.utils import Bunch
 from skorch.callbacks import Callback
 from torch import nn
 
@@ -35,7 +36,7 @@ from ._decomposition._scan import BLOCK_BYTES, _genotypes, _scan_basis, _scan_pa
 from ._network import pair_path_of
 from ._pair_path import PAIR_WEIGHT
 
-__all__ = ["PairSeeding"]
+__all__ = ["PairSeeding", "fold_scan", "scan_pairs"]
 
 #: Multiply-adds the scan may take, ``n L^2`` (a few seconds on two cores): past it the pairs
 #: are scanned among the ``L`` loci that correlate most with the targets.
@@ -143,6 +144,51 @@ def _candidate_loci(X, rows, Y, size, block=1024):
         cov = np.abs(Z.T @ Yc).max(axis=1)
         score[c0 : c0 + block] = np.where(norms > 0, cov / np.where(norms > 0, norms, 1), 0)
     return np.sort(np.argsort(-score, kind="stable")[:size])
+
+
+def scan_pairs(X, rows, Y, additive, take):
+    """The scan that :class:`PairSeeding` seeds from, on the samples ``rows`` of ``X``.
+
+    Reads at most :data:`SEED_SAMPLES` of ``rows`` (evenly spaced), and where the scan of
+    every pair would cost more than :data:`SEED_FLOPS` multiply-adds, the pairs of the loci
+    that correlate most with any target.  Each target is scanned less its centred additive
+    fit ``X @ additive.T`` (the target itself where ``additive`` is None).
+
+    Returns a Bunch: ``rows`` (those read), ``loci`` (those scanned), ``G`` (their
+    genotypes), ``R`` (the targets of ``rows`` less the additive fit, float64) and ``pairs``
+    (per target, the ``take`` pairs ranked first, as indices into ``loci``, shape (m, 2)).
+    """
+    if len(rows) > SEED_SAMPLES:
+        rows = rows[np.linspace(0, len(rows) - 1, SEED_SAMPLES).astype(np.intp)]
+    Y = Y[rows].astype(np.float64)
+    size = int(min(X.shape[1], max(2, np.sqrt(SEED_FLOPS / len(rows)))))
+    loci = _candidate_loci(X, rows, Y, size)
+    R = _less_additive(X, rows, Y, additive)
+    G = _genotypes(X[np.ix_(rows, loci)], overwrite=True)
+    basis = _scan_basis(G, np.arange(loci.size), self_terms=False)
+    pairs = [np.array(_scan_pairs(basis, R[:, k] - R[:, k].mean(), set(), take),
+                      dtype=np.intp).reshape(-1, 2) for k in range(Y.shape[1])]
+    return Bunch(rows=rows, loci=loci, G=G, R=R, pairs=pairs)
+
+
+def fold_scan(net, X, Y):
+    """The scan of :class:`PairSeeding` as a function of the samples it reads, for the
+    refit's folds (:func:`~sklearn_elm._pair_path.refit_lasso_paths`'s ``scan``): ``rows ->``
+    per target, the pairs (locus indices) ranked first among those of ``rows``.  None where
+    this fit's pair path was not filled by that scan of in-memory inputs."""
+    seeding = [cb for _, cb in getattr(net, "callbacks_", []) if isinstance(cb, PairSeeding)]
+    if (not seeding or not seeding[0].seeded_ or pair_path_of(net.module_) is None
+            or not isinstance(X, np.ndarray) or Y is None):
+        return None
+    Y = np.asarray(Y).reshape(len(X), -1)
+    additive, slots = getattr(net, "_additive_fit_", None), net.module_.pairs.in_features
+    slots //= Y.shape[1]
+
+    def scan(rows):
+        found = scan_pairs(X, rows, Y, additive, slots)
+        return [found.loci[pairs] for pairs in found.pairs]
+
+    return scan
 
 
 class PairSeeding(Callback):
@@ -257,28 +303,20 @@ class PairSeeding(Callback):
         slots = 0 if path is None else path.in_features // n_outputs
         if max(per_output, slots) < 1 or X.shape[1] < 2 or len(rows) < 3:
             return
-        if len(rows) > SEED_SAMPLES:
-            rows = rows[np.linspace(0, len(rows) - 1, SEED_SAMPLES).astype(np.intp)]
-        Y = Y[rows].astype(np.float64)
-        size = int(min(X.shape[1], max(2, np.sqrt(SEED_FLOPS / len(rows)))))
-        loci = _candidate_loci(X, rows, Y, size)
-        R = _less_additive(X, rows, Y, getattr(net, "_additive_fit_", None))
-        G = _genotypes(X[np.ix_(rows, loci)], overwrite=True)
-        basis = _scan_basis(G, np.arange(loci.size), self_terms=False)
+        scan = scan_pairs(X, rows, Y, getattr(net, "_additive_fit_", None),
+                          max(per_output, slots))
         penalty = float(getattr(net, "path_penalty_", 0.0))
         with torch.no_grad():
-            for k in range(n_outputs):
-                pairs = np.array(_scan_pairs(basis, R[:, k] - R[:, k].mean(), set(),
-                                             max(per_output, slots)),
-                                 dtype=np.intp).reshape(-1, 2)
+            for k, pairs in enumerate(scan.pairs):
                 if per_output:
                     hidden, output, scale = found
-                    self._seed(hidden, output, scale, G, R[:, k], pairs[:per_output], loci, k,
+                    self._seed(hidden, output, scale, scan.G, scan.R[:, k],
+                               pairs[:per_output], scan.loci, k,
                                k * per_output * UNITS_PER_PAIR, penalty)
                 if slots:
-                    _fill_pair_path(net.module_, X, rows, R[:, k], loci[pairs[:slots]], k,
-                                    k * slots, penalty)
-                self.pairs_.append(loci[pairs[:max(per_output, slots)]])
+                    _fill_pair_path(net.module_, X, scan.rows, scan.R[:, k],
+                                    scan.loci[pairs[:slots]], k, k * slots, penalty)
+                self.pairs_.append(scan.loci[pairs[:max(per_output, slots)]])
         self.seeded_ = True
 
     @staticmethod

@@ -10,7 +10,15 @@ from skorch.dataset import Dataset
 
 from sklearn_elm import ELMDecomposer, NeuralGPRegressor, equivalent_linear_map
 from sklearn_elm._linear_path import LASSO_WEIGHT
-from sklearn_elm._pair_path import PAIR_WEIGHT, REFIT_FACTORS, REFIT_RELAX, refit_lasso_paths
+from sklearn_elm._pair_path import (
+    PAIR_WEIGHT,
+    REFIT_FACTORS,
+    REFIT_FOLDS,
+    REFIT_PAIR_WEIGHT,
+    REFIT_RELAX,
+    refit_lasso_paths,
+)
+from sklearn_elm._seeding import fold_scan
 from sklearn_elm.nn import GatedMLP, PairSeeding, l1_path_norm
 
 
@@ -87,7 +95,7 @@ def test_the_refit_meets_the_lasso_conditions_on_every_sample():
     # the stationarity of mean squared error + l1 |w|_1 in each weight, the rest held, at the
     # refit's penalty; its support is that of the lasso at factor * path_penalty_
     penalty = factor * relax * net.path_penalty_
-    for weights, F, l1 in ((w, P, PAIR_WEIGHT * penalty),
+    for weights, F, l1 in ((w, P, REFIT_PAIR_WEIGHT * penalty),
                            (b, X.astype(np.float64), LASSO_WEIGHT * penalty)):
         grad = -2 * F.T @ residual / len(Y)
         active = weights != 0
@@ -120,6 +128,48 @@ def test_the_relaxed_refit_predicts_better_than_the_path_penalty():
     assert relaxed > net.score(X[test], y[test]) + 0.005
 
 
+def _kept_pairs(net):
+    weight = net.module_.pairs.weight[0].detach().numpy()
+    index = np.sort(net.module_.pair_index.numpy(), axis=1)[weight != 0]
+    return {tuple(pair) for pair in index.tolist()}
+
+
+def test_the_refit_drops_the_noise_pairs_the_scan_chose_for_their_chance_correlation():
+    # two pairs and a locus among 60 loci (1,770 pairs), 16 slots: the scan fills 14 with
+    # noise pairs, chosen for their correlation with y on these very samples
+    rng = np.random.default_rng(0)
+    X = rng.choice([-1.0, 0.0, 1.0], size=(600, 60)).astype(np.float32)
+    y = (0.5 * X[:, 2] * X[:, 5] - 0.4 * X[:, 9] * X[:, 13] + 0.3 * X[:, 0]
+         + rng.standard_normal(600))
+    net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=20, random_state=0,
+                            pair_path=16).fit(X, y)
+    # each fold scanned its own samples: the noise pairs' correlation did not carry over
+    assert _kept_pairs(net) == {(2, 5), (9, 13)}
+    Y = ((y - net.intercept_) / net.target_scale_)[:, None].astype(np.float32)
+    refit_lasso_paths(net, X, Y)  # folds that hold the pairs all samples chose
+    assert len(_kept_pairs(net)) > 6
+
+
+def test_each_fold_of_the_refit_scans_its_own_training_samples(monkeypatch):
+    calls = []
+
+    def spy(net, X, Y):
+        scan = fold_scan(net, X, Y)
+
+        def recorded(rows):
+            calls.append(np.asarray(rows))
+            return scan(rows)
+        return recorded
+
+    monkeypatch.setattr("sklearn_elm._regressor.fold_scan", spy)
+    X, y = _pair_data(n=400)
+    NeuralGPRegressor(module__hidden_sizes=(8,), max_epochs=4, random_state=0,
+                      pair_path=4).fit(X, y)
+    assert len(calls) == REFIT_FOLDS
+    held = np.concatenate([np.setdiff1d(np.arange(400), rows) for rows in calls])
+    np.testing.assert_array_equal(np.sort(held), np.arange(400))  # each held out once
+
+
 @pytest.mark.parametrize("budget", ["small", "default"])
 def test_the_loci_are_refitted_within_the_memory_budget(budget, monkeypatch):
     X, y = _pair_data()
@@ -131,7 +181,7 @@ def test_the_loci_are_refitted_within_the_memory_budget(budget, monkeypatch):
                             pair_path=8).fit(X, y)
     trained = net.module_.skip.weight.detach().clone()
     monkeypatch.undo()
-    assert net.linear_lasso_[0] and refit_lasso_paths(net, X, Y)
+    assert net.linear_lasso_[0] and refit_lasso_paths(net, X, Y, scan=fold_scan(net, X, Y))
     moved = (net.module_.skip.weight - trained).abs().max().item()
     # the refit is a lasso's (relaxed) minimum: a second one changes nothing; training alone
     # (AdamW) leaves the row away from it
