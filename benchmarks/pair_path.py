@@ -9,10 +9,12 @@ ceiling, the pairs the path keeps (non-zero weights) and how many of them are tr
 training time.  Beside them, what the data allow: ``ref``, the reference lasso of
 ``panels.py`` (``LassoCV`` on every locus and the scan's first 20 pairs, no truth read),
 ``oracle``, least squares on the true support (the QTL and the true pairs, no selection cost),
-and ``found``, least squares on the QTL and the true pairs that can be found: those whose
+``found``, least squares on the QTL and the true pairs that can be found: those whose
 z-statistic in the oracle's fit passes Bonferroni's threshold at 5 % over the ``p (p - 1) / 2``
 pairs, above which no scan can tell a pair from the largest of the null ones (their number in
-brackets).
+brackets), and ``sel``, least squares on the findable pairs and on the QTL whose z-statistic
+passes Bonferroni's threshold over the ``p`` loci: a hard selection at the data's resolution
+(the numbers of QTL and pairs in brackets).
 
 Usage::
 
@@ -52,7 +54,8 @@ def run_row(panel, n, p, args):
     Zc, Zt = Z[train] - Z[train].mean(axis=0), Z[~train] - Z[train].mean(axis=0)
     reference = reference_r2(Zc, y[train], Zt, marginal_scan(Zc, y[train]), r2)
     oracle = r2(oracle_fit(Zc, y[train], Zt, data)[0])
-    found, n_found = oracle_fit(Zc, y[train], Zt, data, findable=True)
+    found, n_found = oracle_fit(Zc, y[train], Zt, data, findable="pairs")
+    selected, n_loci = oracle_fit(Zc, y[train], Zt, data, findable="both")
     cells = []
     for slots in (0, 32):
         start = time.perf_counter()
@@ -68,31 +71,34 @@ def run_row(panel, n, p, args):
         score = r2(net.predict(G[~train]))
         cells.append(f"{score:.3f} ({score / ceiling:.2f}) {kept:2d}/{true:2d} {seconds:3.0f}s")
     print(f"| {panel} {n} {p} | {ceiling:.3f} | {reference:.3f} {oracle:.3f} "
-          f"{r2(found):.3f} ({n_found}) | "
+          f"{r2(found):.3f} ({n_found[1]}) {r2(selected):.3f} ({n_loci[0]}, {n_loci[1]}) | "
           + " | ".join(cells) + " |", flush=True)
 
 
-def oracle_fit(Zc, y, Zt, data, findable=False):
-    """Test predictions of least squares on the true support (QTL and true pair products);
-    with ``findable``, on the QTL and the true pairs whose z-statistic in that fit passes
-    Bonferroni's threshold at 5 % over every pair, and how many those are."""
+def oracle_fit(Zc, y, Zt, data, findable=None):
+    """Test predictions of least squares on the true support (QTL and true pair products), and
+    the numbers of QTL and pairs it holds; with ``findable="pairs"``, on the QTL and the true
+    pairs whose z-statistic in that fit passes Bonferroni's threshold at 5 % over every pair;
+    with ``"both"``, on those pairs and the QTL whose z-statistic passes it over every locus."""
     loci = np.flatnonzero(data.additive_effects[0])
     i, j = np.nonzero(np.triu(data.epistasis[0], 1))
     shift = (Zc[:, i] * Zc[:, j]).mean(axis=0)
 
-    def design(M, pairs):
-        return np.hstack([M[:, loci], M[:, i[pairs]] * M[:, j[pairs]] - shift[pairs]])
+    def design(M, qtl, pairs):
+        return np.hstack([M[:, loci[qtl]], M[:, i[pairs]] * M[:, j[pairs]] - shift[pairs]])
 
-    pairs = np.ones(i.size, dtype=bool)
+    qtl, pairs = np.ones(loci.size, dtype=bool), np.ones(i.size, dtype=bool)
     if findable:
-        D = np.column_stack([np.ones(len(y)), design(Zc, pairs)])
+        D = np.column_stack([np.ones(len(y)), design(Zc, qtl, pairs)])
         coef, *_ = np.linalg.lstsq(D, y, rcond=None)
         sigma2 = np.sum((y - D @ coef) ** 2) / (len(y) - D.shape[1])
-        se = np.sqrt(sigma2 * np.diag(np.linalg.pinv(D.T @ D)))
+        z = np.abs(coef / np.sqrt(sigma2 * np.diag(np.linalg.pinv(D.T @ D))))[1:]
         p = Zc.shape[1]
-        pairs = np.abs(coef / se)[1 + loci.size:] > stats.norm.isf(0.025 / (p * (p - 1) / 2))
-    fit = LinearRegression().fit(design(Zc, pairs), y)
-    return fit.predict(design(Zt, pairs)), int(pairs.sum())
+        pairs = z[loci.size:] > stats.norm.isf(0.025 / (p * (p - 1) / 2))
+        if findable == "both":
+            qtl = z[:loci.size] > stats.norm.isf(0.025 / p)
+    fit = LinearRegression().fit(design(Zc, qtl, pairs), y)
+    return fit.predict(design(Zt, qtl, pairs)), (int(qtl.sum()), int(pairs.sum()))
 
 
 def main():
@@ -108,7 +114,7 @@ def main():
     set_threads(args.threads)
     rows = [(a, int(b), int(c)) for a, b, c in (r.split(",") for r in args.row)] if args.row \
         else ROWS
-    print("| panel n p | ceiling | ref oracle found | no path: r2 (share) kept/true time | "
+    print("| panel n p | ceiling | ref oracle found sel | no path: r2 (share) kept/true time | "
           "pair path: r2 (share) kept/true time |")
     for row in rows:
         run_row(*row, args)
