@@ -15,8 +15,11 @@ test.  Per row:
 * ``dV_A dV_AA dV_G``: errors of the default ``ELMDecomposer`` (prefit, with y: 'auto', or
   ``--components``)
   against the realised truth on the training samples, for the decomposer, for REML A+AA
-  (its ``variance_components_``) and for the oracle, least squares of y on the true support
-  (the true QTL and pair products, noise-corrected);
+  (its ``variance_components_``), for the oracle, least squares of y on the true support
+  (the true QTL and pair products, noise-corrected), and for ``found``, the oracle on the QTL
+  and the true pairs that can be found (their z-statistic in the oracle's fit past
+  Bonferroni's threshold over every pair): what the data allow an estimate that must find
+  its pairs;
 * ``prec``: top-k pair precision (k = the true pairs) of the decomposer's epistasis matrix
   (the network's pair effects), of its pair tests (``pair_tests_``, by p-value: what its FDR
   list ranks by), of the exhaustive marginal scan of y on every centred product (what ``plink
@@ -45,6 +48,7 @@ import numpy as np
 from _common import add_threads_option, fit_lasso, set_threads
 from scipy import linalg, stats
 from sklearn.pipeline import make_pipeline
+from sklearn.utils import Bunch
 
 from sklearn_elm import ELMDecomposer, GBLUPRegressor, GenotypeEncoder, NeuralGPRegressor
 from sklearn_elm.datasets import make_epistatic_phenotypes, simulate_genotypes, simulate_phenotypes
@@ -131,6 +135,24 @@ def oracle_components(Zc, y, data):
     fitted = X @ coef
     out["genetic"] = fitted @ fitted / n - sigma2 * df / n
     return out
+
+
+def findable(Zc, y, data):
+    """``data`` with only the true pairs that can be found: those whose z-statistic in least
+    squares on the true support passes Bonferroni's threshold at 5 % over the ``p (p - 1) / 2``
+    pairs, above which no scan tells a pair from the largest of the null ones."""
+    loci = np.flatnonzero(data.additive_effects[0])
+    i, j = np.nonzero(np.triu(data.epistasis[0], 1))
+    P = Zc[:, i] * Zc[:, j]
+    X = np.column_stack([np.ones(len(y)), Zc[:, loci], P - P.mean(0)])
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    sigma2 = np.sum((y - X @ coef) ** 2) / (len(y) - X.shape[1])
+    z = np.abs(coef / np.sqrt(sigma2 * np.diag(linalg.pinvh(X.T @ X))))[1 + loci.size:]
+    p = Zc.shape[1]
+    lost = z <= stats.norm.isf(0.025 / (p * (p - 1) / 2))
+    E = data.epistasis.copy()
+    E[0][i[lost], j[lost]] = E[0][j[lost], i[lost]] = 0.0
+    return Bunch(additive_effects=data.additive_effects, epistasis=E)
 
 
 def oracle_precision(Zc, y, g, data, rng):
@@ -234,12 +256,14 @@ def run_row(row, args, seed):
     truth = true_variance_components(Z[train], data.additive_effects, data.epistasis, Y[train])
     Zc = Z[train] - Z[train].mean(axis=0)
     oracle = oracle_components(Zc, y, data) if arch == "sparse" else None
+    found = oracle_components(Zc, y, findable(Zc, y, data)) if arch == "sparse" else None
     reml = gblup_aa.variance_components_
     vc = dec.variance_components_
     errors = {
         "ELM": [vc[key] - truth[key][0] for key in KEYS],
         "REML": [reml[key] - truth[key][0] for key in KEYS],
         "oracle": [oracle[key] - truth[key][0] for key in KEYS] if oracle else [np.nan] * 3,
+        "found": [found[key] - truth[key][0] for key in KEYS] if found else [np.nan] * 3,
     }
     scan = step(costs, "scan", lambda: marginal_scan(Zc, y)) if arch == "sparse" else None
     reference = (reference_r2(Zc, y, Z[~train] - Z[train].mean(axis=0), scan, r2)
@@ -268,7 +292,7 @@ def run_row(row, args, seed):
 def print_row(result):
     r2 = " ".join(f"{v:5.3f}" for v in result["r2"])
     err = " | ".join(" ".join(f"{v:+.3f}" for v in result["errors"][m])
-                     for m in ("ELM", "REML", "oracle"))
+                     for m in ("ELM", "REML", "oracle", "found"))
     prec = " ".join(f"{v:4.2f}" for v in result["precision"])
     costs = " ".join(f"{name} {t:.0f}s/{mem:.1f}GB" for name, (t, mem) in result["costs"].items())
     add_r = " ".join(f"{v:5.3f}" for v in result["add_r"])
@@ -297,7 +321,7 @@ def main():
         panel, n, p, arch, h2 = text.split(",")
         rows.append((panel, int(n), int(p), arch, float(h2)))
     print("| panel n p arch h2 | estimators | net r2, ceil, ref, A r2, AA r2 | "
-          "dV_A dV_AA dV_G: ELM | REML A+AA | oracle | prec: ELM tests scan oracle | "
+          "dV_A dV_AA dV_G: ELM | REML A+AA | oracle | found | prec: ELM tests scan oracle | "
           "add r: ELM LS A | "
           "time / peak memory |")
     for row in rows:
