@@ -157,6 +157,15 @@ def scan_pairs(X, rows, Y, additive, take):
     Returns a Bunch: ``rows`` (those read), ``loci`` (those scanned), ``G`` (their
     genotypes), ``R`` (the targets of ``rows`` less the additive fit, float64) and ``pairs``
     (per target, the ``take`` pairs ranked first, as indices into ``loci``, shape (m, 2)).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._seeding import scan_pairs
+    >>> X = np.random.default_rng(0).choice([-1.0, 1.0], size=(500, 10)).astype(np.float32)
+    >>> found = scan_pairs(X, np.arange(500), (X[:, 2] * X[:, 7])[:, None], None, 1)
+    >>> found.loci[found.pairs[0]].tolist()
+    [[2, 7]]
     """
     if len(rows) > SEED_SAMPLES:
         rows = rows[np.linspace(0, len(rows) - 1, SEED_SAMPLES).astype(np.intp)]
@@ -175,7 +184,21 @@ def fold_scan(net, X, Y):
     """The scan of :class:`PairSeeding` as a function of the samples it reads, for the
     refit's folds (:func:`~sklearn_elm._pair_path.refit_lasso_paths`'s ``scan``): ``rows ->``
     per target, the pairs (locus indices) ranked first among those of ``rows``.  None where
-    this fit's pair path was not filled by that scan of in-memory inputs."""
+    this fit's pair path was not filled by that scan of in-memory inputs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm import NeuralGPRegressor
+    >>> from sklearn_elm._seeding import fold_scan
+    >>> X = np.random.default_rng(0).choice([-1.0, 1.0], size=(400, 8)).astype(np.float32)
+    >>> y = X[:, 1] * X[:, 4]
+    >>> net = NeuralGPRegressor(module__hidden_sizes=(8,), max_epochs=2, pair_path=2,
+    ...                         random_state=0).fit(X, y)
+    >>> scan = fold_scan(net, X, ((y - y.mean()) / y.std())[:, None])
+    >>> scan(np.arange(200))[0][0].tolist()  # the first pair among the first 200 samples
+    [1, 4]
+    """
     seeding = [cb for _, cb in getattr(net, "callbacks_", []) if isinstance(cb, PairSeeding)]
     if (not seeding or not seeding[0].seeded_ or pair_path_of(net.module_) is None
             or not isinstance(X, np.ndarray) or Y is None):
