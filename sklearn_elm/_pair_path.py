@@ -52,8 +52,8 @@ PAIR_WEIGHT = 2.0
 #: first, chosen on the very samples the penalty is chosen on, and ``PAIR_WEIGHT`` holds their
 #: chance correlation back; the refit's folds scan their own samples (``scan``), so that the
 #: chance correlation no longer carries over and the weight the argument gives suffices.  On
-#: the sparse panels of ``benchmarks/pair_path.py`` (data seeds 0-3) the refit at
-#: ``PAIR_WEIGHT`` kept 65-76 loci for 40 QTL at 1,000 loci, trading noise loci for the weaker
+#: the sparse panel of 1,000 independent loci of ``benchmarks/pair_path.py`` (data seeds 0-3)
+#: the refit at ``PAIR_WEIGHT`` kept 65-76 loci for 40 QTL, trading noise loci for the weaker
 #: true pairs, and predicted 0.912-0.938 of the ceiling against 0.935-0.965 at this weight.
 REFIT_PAIR_WEIGHT = 2**0.5
 
