@@ -265,7 +265,7 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
     if not (np.isfinite(design).all() and np.isfinite(R).all()):  # diverged: fit reports it
         return False
     folds = _folds(n, getattr(net, "_seed_", 0))
-    found, fold_pairs = [], None
+    fold_pairs = None
     if scan is not None and used.size and folds:
         found = [scan(train) for train, _ in folds]  # per fold, per output: its pairs
         per_output = pairs.in_features // net.n_outputs_
@@ -285,8 +285,7 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
                          * REFIT_PAIR_WEIGHT)
         # training's weights: the descent starts there
         c, factor, relax, done = _refit(design[:, cols], R[:, k], penalty / 2,
-                                        np.concatenate(parts), folds,
-                                        fold_pairs if used.size else None)
+                                        np.concatenate(parts), folds, fold_pairs)
         net.lasso_refit_[k] = factor, relax
         if not done:
             warnings.warn(
