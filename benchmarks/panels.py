@@ -27,8 +27,11 @@ test.  Per row:
   error, ranked among as many null pairs as the panel has);
 * ``add r``: correlation with the true average effects of the decomposer's additive effects,
   of least squares of y on every locus (where there are fewer loci than samples: what the data
-  allow without the support; exact copies in linkage share an effect) and of GBLUP A's
-  marker effects;
+  allow without the support; exact copies in linkage share an effect), of GBLUP A's
+  marker effects, and, for sparse traits, of the oracle's (least squares on the true support,
+  whose loci's coefficients are average effects, the products being centred) and of
+  ``found``'s (the oracle's, 0 for a QTL whose z does not pass Bonferroni's threshold over
+  the ``p`` loci): what the data allow an estimate that knows, or must find, its loci;
 * time (s) and peak resident memory (GB) per step: train, decompose, GBLUP A, GBLUP A+AA.
 
 Usage::
@@ -114,7 +117,10 @@ def simulate(panel, n, p, arch, h2, args, seed):
 
 
 def oracle_components(Zc, y, data):
-    """Least squares of y on the true support, each variance less its sampling noise."""
+    """Least squares of y on the true support, each variance less its sampling noise, and
+    its additive effects (in ``"effects"``: the loci's coefficients, 0 off the support, and
+    0 for a QTL whose z does not pass Bonferroni's threshold at 5 % over the ``p`` loci in
+    ``"found_effects"``)."""
     a, E = data.additive_effects[0], data.epistasis[0]
     loci = np.flatnonzero(a)
     i, j = np.nonzero(np.triu(E, 1))
@@ -134,6 +140,11 @@ def oracle_components(Zc, y, data):
         out[key] = value @ value / n - sigma2 * np.sum(G[cols, cols] * G_inv[cols, cols]) / n
     fitted = X @ coef
     out["genetic"] = fitted @ fitted / n - sigma2 * df / n
+    out["effects"] = np.zeros(Zc.shape[1])
+    out["effects"][loci] = coef[:s]
+    z = np.abs(coef[:s]) / np.sqrt(np.maximum(sigma2 * np.diag(G_inv)[:s], 1e-300))
+    out["found_effects"] = np.where(np.isin(np.arange(Zc.shape[1]), loci[z <= stats.norm.isf(
+        0.025 / Zc.shape[1])]), 0.0, out["effects"])
     return out
 
 
@@ -283,7 +294,9 @@ def run_row(row, args, seed):
                       oracle_prec],
         "add_r": [float(np.corrcoef(dec.additive_effects_, alpha)[0, 1]),
                   least_squares_r(Zc, y, alpha),
-                  float(np.corrcoef(np.ravel(gblup_a.coef_), alpha)[0, 1])],
+                  float(np.corrcoef(np.ravel(gblup_a.coef_), alpha)[0, 1])]
+                 + [float(np.corrcoef(oracle[key], alpha)[0, 1]) if oracle else np.nan
+                    for key in ("effects", "found_effects")],
         "estimators": f"{dec.epistasis_}/{dec.components_}",
         "costs": costs,
     }
@@ -322,7 +335,7 @@ def main():
         rows.append((panel, int(n), int(p), arch, float(h2)))
     print("| panel n p arch h2 | estimators | net r2, ceil, ref, A r2, AA r2 | "
           "dV_A dV_AA dV_G: ELM | REML A+AA | oracle | found | prec: ELM tests scan oracle | "
-          "add r: ELM LS A | "
+          "add r: ELM LS A oracle found | "
           "time / peak memory |")
     for row in rows:
         print_row(run_row(row, args, args.seed))
