@@ -42,13 +42,12 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     estimator : estimator or None, default=None
-        A :class:`~sklearn_elm.NeuralGPRegressor` (or any skorch ``NeuralNet``
-        whose ``module_`` is a bias-free stack of ``nn.Linear`` layers and
-        ReLU / LeakyReLU / SiLU / GELU activations), or a
-        :class:`~sklearn.pipeline.Pipeline` whose last step is one; the
-        network's input ``z`` is then the output of the preceding steps.  None
-        means ``make_pipeline(GenotypeEncoder(), NeuralGPRegressor())``: ELM
-        coefficients are allele effects on the coded genotype scale.
+        A :class:`~sklearn_elm.NeuralGPRegressor` (or any skorch ``NeuralNet`` whose
+        ``module_`` is a bias-free stack of ``nn.Linear`` layers and ReLU / LeakyReLU /
+        SiLU / GELU activations), or a :class:`~sklearn.pipeline.Pipeline` whose last step
+        is one; the network's input ``z`` is then the output of the preceding steps.  None
+        means ``make_pipeline(GenotypeEncoder(), NeuralGPRegressor())``: ELM coefficients
+        are allele effects on the coded genotype scale.
     prefit : bool, default=False
         Use ``estimator`` as already fitted (a deep copy of it is stored)
         instead of fitting a clone; ``y`` is then optional (without it there
@@ -63,10 +62,9 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     n_jobs : int or None, default=None
         Members trained and decomposed in parallel (joblib; None is 1).
     pairs_dtype : {"float64", "float32"}, default="float64"
-        dtype of ``epistasis_matrix_`` and ``epistasis_variance_``, the ``p x p`` outputs
-        (0.8 GB each per output in float64 at ``p = 10,000``).  ``"float32"`` halves what
-        the fitted decomposer holds (the fit itself works in float64, and its peak memory
-        is the same); the values are those of float64 rounded.
+        dtype of the ``p x p`` ``epistasis_matrix_`` and ``epistasis_variance_`` (0.8 GB
+        each per output in float64 at ``p = 10,000``): ``"float32"`` halves what the fitted
+        decomposer holds, the values float64's rounded (the fit works in float64).
     epistasis : {"auto", "projection", "screened", "regression", "contrast"}, default="auto"
         How additive and pairwise effects are read off the network.
         ``"auto"`` is ``"projection"`` when its least-squares problem is well
@@ -175,8 +173,9 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     pair_tests_ : Bunch, list of Bunch (per output) or None
         Tests of pairs: ``pairs`` (shape (t, 2), ``i <= j``, ``i == j`` a self term),
         ``estimate`` (``y``'s effect of the pair added to the final model), ``std_error``,
-        ``p_value`` (smallest first) and ``n_tests``, the pairs tested, of which the ``t``
-        of smallest p-value are kept; None with ``components="network"``.
+        ``p_value`` (smallest first), ``p_joint`` (beside the pairs competing with it,
+        for a q-value up to 0.5; else NaN) and ``n_tests``, the pairs tested, of which the
+        ``t`` of smallest p-value are kept; None with ``components="network"``.
     intercept_ : float or ndarray of shape (n_outputs,)
         The network's intercept: ``predict(X) = intercept_ + transform(X)``
         summed over the inputs.
@@ -346,11 +345,12 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     def significant_pairs(self, fdr=0.05, *, as_frame=True):
         """The pairs whose interaction is significant at a false discovery rate.
 
-        Benjamini-Hochberg over every pair tested (``pair_tests_.n_tests``), on the
-        p-values of ``pair_tests_``: each pair tested for what it adds to ``y``'s fit
-        on every locus and the confirmed pairs, so that a pair in linkage with a fitted
-        locus or pair is not counted for it (phantom epistasis).  That fit also holds the
-        pairs of the 5 % list (``docs/science.rst``, "Uncertainty"), whatever ``fdr``.
+        Benjamini-Hochberg over every pair tested (``pair_tests_.n_tests``) on the
+        p-values of ``pair_tests_``, each pair's test of what it adds to ``y``'s fit on
+        every locus and the confirmed pairs (and the pairs of the 5 % list), so that a
+        pair in linkage with a fitted term is not counted for it; less the pairs whose
+        test beside the pairs competing with them (``p_joint``) fails the step at ``fdr``
+        among those listed: a proxy of pairs missing from the fit (``docs/science.rst``).
 
         Parameters
         ----------
@@ -365,7 +365,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         table : DataFrame or dict
             Columns ``output``, ``i``, ``j`` (input indices, ``i <= j``; ``i == j`` a
             self term), ``locus_i``, ``locus_j`` (input names), ``estimate``,
-            ``std_error``, ``p_value`` and ``q_value``; by output, then by p-value.
+            ``std_error``, ``p_value``, ``q_value``, ``p_joint``; by output, then p-value.
 
         Examples
         --------

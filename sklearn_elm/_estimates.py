@@ -119,6 +119,8 @@ def _pair_tests(elm, k):
                   estimate=np.asarray(t.estimate, dtype=np.float64),
                   std_error=np.asarray(t.std_error, dtype=np.float64),
                   p_value=np.asarray(t.p_value, dtype=np.float64),
+                  p_joint=np.asarray(t.get("p_joint", np.full(np.shape(t.p_value), np.nan)),
+                                     dtype=np.float64),
                   n_tests=int(t.n_tests)) for t in tests[:k]]
 
 

@@ -166,7 +166,7 @@ def test_decomposer_reports_errors_tests_and_the_pair_table(epistatic_fit):
     table = dec.significant_pairs(0.05)
     assert isinstance(table, pd.DataFrame)
     assert list(table.columns) == ["output", "i", "j", "locus_i", "locus_j", "estimate",
-                                   "std_error", "p_value", "q_value"]
+                                   "std_error", "p_value", "q_value", "p_joint"]
     assert table[["i", "j"]].values.tolist()[0] == [1, 2]
     assert table["locus_i"].iloc[0] == "x1"  # the inputs' names
     assert abs(table["estimate"].iloc[0] - 0.5) < 4 * table["std_error"].iloc[0]

@@ -687,7 +687,7 @@ def test_significant_pairs_file_and_page_hold_exactly_the_fdr_list(tmp_path,
     out = write_report(results, tmp_path / "report")
     rows = _rows(out / "significant_pairs.csv")
     assert list(rows[0]) == ["trait", "i", "j", "locus_i", "locus_j", "estimate", "std_error",
-                             "p_value", "q_value", "linked_i", "linked_j"]
+                             "p_value", "q_value", "p_joint", "linked_i", "linked_j"]
     assert [(r["linked_i"], r["linked_j"]) for r in rows] == [("snp5 snp6", ""), ("", "snp7")]
     assert len(rows) == len(table["i"]) == 2
     for n, r in enumerate(rows):

@@ -406,7 +406,10 @@ def component_se_bunch(se, phenotypic):
 
 
 def significant_pairs_table(tests, fdr, names, as_frame=True):
-    """The pairs of ``tests`` (one Bunch per output) whose BH q-value is at most ``fdr``.
+    """The pairs of ``tests`` (one Bunch per output) whose BH q-value is at most ``fdr`` and
+    whose test beside their competitors (``p_joint``, :mod:`._joint`) passes
+    Benjamini-Hochberg's step at ``fdr`` among them (where ``tests`` have it: a pair it did
+    not reach, NaN, is kept).
 
     Parameters
     ----------
@@ -423,7 +426,7 @@ def significant_pairs_table(tests, fdr, names, as_frame=True):
     -------
     table : DataFrame or dict
         Columns ``output``, ``i``, ``j``, ``locus_i``, ``locus_j``, ``estimate``,
-        ``std_error``, ``p_value``, ``q_value``; by output, then by p-value.
+        ``std_error``, ``p_value``, ``q_value``, ``p_joint``; by output, then by p-value.
 
     Examples
     --------
@@ -441,19 +444,28 @@ def significant_pairs_table(tests, fdr, names, as_frame=True):
     if not (isinstance(fdr, numbers.Real) and 0 < fdr < 1):
         raise ValueError(f"fdr must be a number in (0, 1), got {fdr!r}.")
     columns = {key: [] for key in ("output", "i", "j", "estimate", "std_error", "p_value",
-                                   "q_value")}
+                                   "q_value", "p_joint")}
     for o, test in enumerate(tests):
         q = bh_qvalues(test.p_value, test.n_tests) if test.p_value.size else np.empty(0)
         found = np.flatnonzero(q <= fdr)
+        joint = np.asarray(test.get("p_joint", np.full(q.shape, np.nan)))[found]
+        tested = np.isfinite(joint)
+        if tested.any():  # the listed pairs' joint tests, stepped up at fdr among them
+            passed = bh_qvalues(joint[tested], found.size) <= fdr
+            keep = ~tested
+            keep[np.flatnonzero(tested)[passed]] = True
+            found, joint = found[keep], joint[keep]
         values = (np.full(found.size, o), test.pairs[found, 0], test.pairs[found, 1],
-                  test.estimate[found], test.std_error[found], test.p_value[found], q[found])
+                  test.estimate[found], test.std_error[found], test.p_value[found], q[found],
+                  joint)
         for key, value in zip(columns, values, strict=True):
             columns[key].append(value)
     table = {key: np.concatenate(value) for key, value in columns.items()}
     names = np.asarray(names, dtype=object)
     table = {**{key: table[key] for key in ("output", "i", "j")},
              "locus_i": names[table["i"]], "locus_j": names[table["j"]],
-             **{key: table[key] for key in ("estimate", "std_error", "p_value", "q_value")}}
+             **{key: table[key] for key in ("estimate", "std_error", "p_value", "q_value",
+                                            "p_joint")}}
     if not as_frame:
         return table
     try:

@@ -80,6 +80,7 @@ from ._jackknife import (
     jackknife_groups,
     jackknife_se,
 )
+from ._joint import joint_pvalues
 from ._lstsq import least_squares, locus_basis, residual_on, residual_with
 from ._scan import (
     MAX_TERMS,
@@ -185,6 +186,8 @@ def _inference(G, scan, design, s, final, Yc, model, values=False):
     loci, confirmed, n_candidates = model
     tests, X, fit, residual = _pair_tests(G, scan, design, s, final, Yc, confirmed,
                                           n_candidates)
+    tests.p_joint = joint_pvalues(G, X, fit, residual, tests,
+                                  bh_qvalues(tests.p_value, tests.n_tests))
     parts = _parts(X, s, fit)
     parts["genetic"] = _genetic(X, fit)
     variance = fit.sigma2 * np.diag(fit.G_inv)

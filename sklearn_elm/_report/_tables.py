@@ -340,8 +340,8 @@ def write_components(analysis, path):
 
 #: Columns of ``significant_pairs.csv`` after the trait, as ``significant_pairs`` names them.
 SIGNIFICANT_COLUMNS = ("i", "j", "locus_i", "locus_j", "estimate", "std_error", "p_value",
-                       "q_value", "linked_i", "linked_j")
-_NUMBERS = SIGNIFICANT_COLUMNS[4:8]
+                       "q_value", "p_joint", "linked_i", "linked_j")
+_NUMBERS = SIGNIFICANT_COLUMNS[4:9]
 
 
 def write_significant(analysis, path):
@@ -357,8 +357,8 @@ def write_significant(analysis, path):
             for r in range(len(table["i"])):
                 yield [str(analysis.target_names[k]), int(table["i"][r]), int(table["j"][r]),
                        str(table["locus_i"][r]), str(table["locus_j"][r]),
-                       *(_number(table[c][r]) for c in _NUMBERS),
-                       *(str(table[c][r]) if c in table else "" for c in SIGNIFICANT_COLUMNS[8:])]
+                       *(_number(table[c][r]) if c in table else "" for c in _NUMBERS),
+                       *(str(table[c][r]) if c in table else "" for c in SIGNIFICANT_COLUMNS[9:])]
 
     _write_csv(path, ["trait", *SIGNIFICANT_COLUMNS], rows())
 
