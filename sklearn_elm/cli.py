@@ -238,7 +238,8 @@ def _add_run_arguments(cmd):
                      "(default: 5000)")
     cmd.add_argument("--fdr", type=_argtypes.rate, default=0.05, metavar="FLOAT",
                      help="false discovery rate of the pairs listed in significant_pairs.csv "
-                     "(Benjamini-Hochberg over every pair tested), in (0, 1) (default: 0.05)")
+                     "(Benjamini-Hochberg over every pair tested, less those that add nothing "
+                     "beside their competitors), in (0, 1) (default: 0.05)")
     cmd.add_argument("--full-matrix", action="store_true",
                      help="also write every pair's estimate to epistasis_matrix.npz (8 k p^2 "
                      "bytes per method; disk space is checked before training)")

@@ -129,7 +129,10 @@ def _significant_sections(analysis, figures):
              "every locus and the pairs confirmed so far, so that a pair in linkage with a "
              "fitted locus or pair is not counted for it; Benjamini-Hochberg over every "
              "pair tested, at a false discovery rate of "
-             f"{analysis.fdr:g} (<code>--fdr</code>).{_linked_note(analysis)}  The list is "
+             f"{analysis.fdr:g} (<code>--fdr</code>), less the pairs that add nothing beside "
+             "the pairs competing with them (<code>p_joint</code>: a product in linkage with "
+             f"several pairs missing from the fit takes their signal).{_linked_note(analysis)}"
+             "  The list is "
              "in <a href='significant_pairs.csv'>significant_pairs.csv</a>.</p>"]
     names = analysis.feature_names
     for k, table in significant_rows(analysis):
