@@ -181,10 +181,13 @@ def test_streamed_screened_fit_holds_no_design_of_every_sample(monkeypatch):
         tracemalloc.start()
         try:
             start = tracemalloc.get_traced_memory()[0]
-            screened_fit(Z, F, R, vp, overwrite_z=True)
+            fit = screened_fit(Z, F, R, vp, overwrite_z=True)
             peak = tracemalloc.get_traced_memory()[1] - start
         finally:
             tracemalloc.stop()
-    # the scans' float32 columns, four m x m matrices, one copy of the corrections by row
-    held = 4 * n * p + 4 * 8 * m**2 + Z.rows.nbytes + Z.cols.nbytes + Z.delta.nbytes
+    # the scans' float32 columns, four m x m matrices, one copy of the corrections by row,
+    # and the joint tests' products of the c pairs kept with the model's terms and one another
+    c = fit.pair_tests[0].p_value.size
+    held = (4 * n * p + 4 * 8 * m**2 + Z.rows.nbytes + Z.cols.nbytes + Z.delta.nbytes
+            + 8 * (m + c) * c)
     assert peak - held < 8 * n * m / 4

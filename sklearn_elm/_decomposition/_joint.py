@@ -47,6 +47,9 @@ N_JOINT = 200
 #: product is in the model (or spanned by it) and competes with nothing.
 SPANNED = 1e-6
 
+#: Columns of the pairs' Gram matrix residualised at a time.
+BLOCK = 256
+
 
 def joint_pvalues(G, X, fit, residual, tests, q_values):
     """P-values of the pairs of ``tests`` with ``q_values <= JOINT_Q``, each beside the
@@ -100,40 +103,46 @@ def joint_pvalues(G, X, fit, residual, tests, q_values):
     targets = np.flatnonzero(q_values <= JOINT_Q)[:N_JOINT]
     if not targets.size or len(fit.y) != X.shape[1]:
         return p_joint
+    # the pairs' products with X, y's residual and one another, in one pass; their Gram
+    # matrix once X is fitted, in place, a block of columns at a time: O(c (m + c)) memory
     c = X.cross(Terms(G, [], tests.pairs), residual)
-    H = fit.G_inv @ c.XC  # row l: e_l^T c / |e_l|^2, e_l the residual of X's column l
-    R = c.CC - c.XC.T @ H  # the products' Gram matrix once X is fitted
-    scale = np.maximum(np.diag(c.CC), np.finfo(np.float64).tiny)
+    XC, R = c.XC, c.CC
+    scale = np.maximum(np.diag(R).copy(), np.finfo(np.float64).tiny)
+    for b0 in range(0, R.shape[1], BLOCK):
+        R[:, b0:b0 + BLOCK] -= XC.T @ (fit.G_inv @ XC[:, b0:b0 + BLOCK])
+    fitted = np.diag(R).copy()
     in_model = {(int(i), int(j)): X.s + k for k, (i, j) in enumerate(X.pairs.reshape(-1, 2))}
     n, rr = len(residual), float(residual @ residual)
-    for t in targets:
-        k = int(t)
-        col = in_model.get(tuple(int(v) for v in tests.pairs[t]))
-        gram, score, ss, df = R, c.CV, rr, fit.df
+    for k in targets:
+        col = in_model.get(tuple(int(v) for v in tests.pairs[k]))
+        d, column, score, ss, df, e = fitted, R[:, k], c.CV, rr, fit.df, None
         if col is not None:  # the pair's own column leaves X: X less it is the model
+            # e^T x for each pair's product x, e the pair's residual on X less it
             g, b = fit.G_inv[col, col], fit.y[col]
-            e = H[col] / g  # e^T c for each candidate, e the pair's residual on X less it
-            gram = R + g * np.outer(e, e)
-            gram[k, :] = gram[:, k] = e
-            gram[k, k] = 1.0 / g
+            e = (fit.G_inv[col] @ XC) / g
+            d, column = fitted + g * e**2, e.copy()
+            d[k] = column[k] = 1.0 / g
             score = c.CV + e * b
             score[k] = b / g
             ss, df = rr + b * b / g, fit.df - 1
-        d = np.diag(gram)
         free = d > SPANNED * scale
         if not free[k]:
             continue
-        r = gram[:, k] / np.sqrt(np.where(free, d, 1.0) * d[k])
+        r = column / np.sqrt(np.where(free, d, 1.0) * d[k])
         competing = free & (np.abs(r) >= COMPETING_R) & (np.abs(r) < COPY_R)
         competing[k] = False
         chosen = np.flatnonzero(competing)
         chosen = chosen[np.argsort(-score[chosen] ** 2 / d[chosen], kind="stable")]
         terms = np.append(chosen[:N_COMPETING], k)
-        inv = np.linalg.pinv(gram[np.ix_(terms, terms)], hermitian=True)
+        gram = R[np.ix_(terms, terms)]
+        if e is not None:
+            gram += g * np.outer(e[terms], e[terms])
+            gram[-1, :] = gram[:, -1] = column[terms]
+        inv = np.linalg.pinv(gram, hermitian=True)
         coef = inv @ score[terms]
         left = n - 1 - df - terms.size
         if left < 1:
             continue
         sigma2 = max(ss - score[terms] @ coef, 0.0) / left
-        p_joint[t] = two_sided(coef[-1] / np.sqrt(max(sigma2 * inv[-1, -1], 1e-300)), left)
+        p_joint[k] = two_sided(coef[-1] / np.sqrt(max(sigma2 * inv[-1, -1], 1e-300)), left)
     return p_joint
