@@ -16,7 +16,8 @@ true pair keeps most of its signal there, a proxy loses it to the pairs it stand
 :meth:`~sklearn_elm.ELMDecomposer.significant_pairs` keeps a listed pair where that p-value
 passes Benjamini-Hochberg's step among the listed pairs.  Everything is read from the final
 model's Gram algebra and one pass over the samples for the products of the ``c`` pairs
-tested: ``O(n (m + c) c)`` for ``m`` model terms.
+kept: ``O(n (m + c) c + m^2 c)`` time and ``O((m + c) c)`` memory for ``m`` model terms (``c``
+at most :data:`~._inference.N_PAIR_TESTS` beside the model's pairs: 16 MB at ``m = c = 1,000``).
 """
 
 import numpy as np
@@ -76,8 +77,8 @@ def joint_pvalues(G, X, fit, residual, tests, q_values):
 
     Examples
     --------
-    Two pairs in partial linkage with a third, whose product correlates with both (a proxy):
-    alone beside the loci it is significant, beside them it is not.
+    Two pairs, (0, 3) and (1, 2), and a third in partial linkage with both, (2, 3), in the
+    model (a proxy): beside them its coefficient is not significant.
 
     >>> import numpy as np
     >>> from sklearn.utils import Bunch
