@@ -184,9 +184,9 @@ def oracle_precision(Zc, y, data, rng, draws=1000):
     nulls = p * (p - 1) // 2 - k
     gamma = np.cumsum(rng.standard_exponential((draws, k)), axis=1)  # the k largest |N(0, 1)|
     z_null = stats.norm.isf(gamma / (2 * nulls))
-    # a true pair is in the top k where fewer than k - (true pairs above it) nulls pass it
+    # a true pair is in the top k where the nulls and the true pairs above it are fewer than k
     above = np.sum(z_true[None, :, None] < z_null[:, None, :], axis=2)  # nulls above each
-    rank = above + np.sum(z_true[None, :] < z_true[:, None], axis=1)[None, :]
+    rank = above + np.sum(z_true[None, :] > z_true[:, None], axis=1)[None, :]
     return float(np.mean(np.sum(rank < k, axis=1) / k))
 
 

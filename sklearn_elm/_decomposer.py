@@ -173,9 +173,9 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     pair_tests_ : Bunch, list of Bunch (per output) or None
         Tests of pairs: ``pairs`` (shape (t, 2), ``i <= j``, ``i == j`` a self term),
         ``estimate`` (``y``'s effect of the pair added to the final model), ``std_error``,
-        ``p_value`` (smallest first), ``p_joint`` (beside the pairs competing with it,
-        for a q-value up to 0.5; else NaN) and ``n_tests``, the pairs tested, of which the
-        ``t`` of smallest p-value are kept; None with ``components="network"``.
+        ``p_value`` (smallest first), ``p_joint`` (beside the pairs competing with it, for
+        the first 200 of q up to 0.5; else NaN, kept by the list) and ``n_tests``, the pairs
+        tested, of which the ``t`` of smallest p-value are kept; None for "network" components.
     intercept_ : float or ndarray of shape (n_outputs,)
         The network's intercept: ``predict(X) = intercept_ + transform(X)``
         summed over the inputs.

@@ -81,8 +81,8 @@ class Analysis:
         One locus at a time (``marginal_pvalues_``): what the Manhattan plot shows.
     pair_tests : list of Bunch or None
         Its tests of pairs (``pair_tests_``), one Bunch per trait: ``pairs``
-        (t, 2), ``estimate``, ``std_error``, ``p_value`` (smallest first) and
-        ``n_tests``; None where it tested none.
+        (t, 2), ``estimate``, ``std_error``, ``p_value`` (smallest first),
+        ``p_joint`` and ``n_tests``; None where it tested none.
     significant_pairs : dict of str to ndarray or None
         ``ELMDecomposer.significant_pairs(fdr, as_frame=False)``, the loci
         named as in ``feature_names``, with ``linked_i`` and ``linked_j``: the

@@ -793,3 +793,20 @@ def test_manhattan_and_qq_plots_draw_every_locus_and_pair_at_once(tmp_path, n_lo
     np.testing.assert_allclose(drawn[:, 1], -np.log10(tests.p_value))
     assert len(significant.get_offsets()) == found == 2
     assert other.get_rasterized() and significant.get_rasterized()
+
+
+def test_qq_plot_marks_the_listed_pairs_wherever_they_rank():
+    """A pair that the list drops (it adds nothing beside its competitors) is drawn as not
+    significant although its p-value is smaller than a listed pair's."""
+    from sklearn_elm._report import _figures
+
+    results = fake_results(n_traits=1, n_loci=8)
+    tests = results.pair_tests[0]
+    table = {key: np.asarray(value)[1:2] for key, value in results.significant_pairs.items()
+             if np.ndim(value) == 1}
+    results = dataclasses.replace(results, significant_pairs=table)
+    ax = _figures.pair_qq(results).axes[0]
+    other, significant = ax.collections
+    assert len(significant.get_offsets()) == 1
+    np.testing.assert_allclose(significant.get_offsets()[0, 1], -np.log10(tests.p_value[1]))
+    assert -np.log10(tests.p_value[0]) in other.get_offsets()[:, 1]

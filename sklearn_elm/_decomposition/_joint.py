@@ -53,8 +53,8 @@ BLOCK = 256
 
 
 def joint_pvalues(G, X, fit, residual, tests, q_values):
-    """P-values of the pairs of ``tests`` with ``q_values <= JOINT_Q``, each beside the
-    pairs that compete with it; NaN for the others.
+    """P-values of the first :data:`N_JOINT` pairs of ``tests`` with ``q_values <= JOINT_Q``,
+    each beside the pairs that compete with it; NaN for the others.
 
     Parameters
     ----------

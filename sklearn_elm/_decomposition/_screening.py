@@ -144,7 +144,7 @@ def _screen(G, scan, Fc, Yc, n_loci, n_pairs):
     return loci, pairs, X, gram, np.arange(len(pairs)) >= n_f
 
 
-def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs, halves=None, values=False):
+def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs, halves=None, values=False, joint=True):
     """The screened fit of one output (see :func:`screened_fit`)."""
     L = scan.loci.size
     n_candidates = L * (L - 1) // 2 + int(scan.self_terms.has.sum())
@@ -170,7 +170,7 @@ def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs, halves=None, values=False):
     pair_coef = np.where(by_y, np.where(every, y_coef[s:], 0.0), f_coef[s:])
     pair_variance = final.sigma2 * scale
     inference = _inference(G, scan, (X, Xy), s, final, Yc, (loci, pairs[every], n_candidates),
-                           values)
+                           values, joint)
     if halves is not None:  # the loci were chosen: the components are cross-fitted
         inference.parts, inference.component_se = crossfit_components(
             G, halves, scan.loci, Yc, inference.pair_tests.pairs)
@@ -178,7 +178,7 @@ def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs, halves=None, values=False):
                  pair_variance=pair_variance, inference=inference, **inference.parts)
 
 
-def _inference(G, scan, design, s, final, Yc, model, values=False):
+def _inference(G, scan, design, s, final, Yc, model, values=False, joint=True):
     """Tests of every locus and of the pairs of largest score, from ``y``'s fit ``final`` on
     ``design`` (its :class:`~._terms.Terms` and their products with ``y``) and on the pairs
     of the FDR list that :func:`_pair_tests` adds to it; the components and their errors
@@ -186,8 +186,9 @@ def _inference(G, scan, design, s, final, Yc, model, values=False):
     loci, confirmed, n_candidates = model
     tests, X, fit, residual = _pair_tests(G, scan, design, s, final, Yc, confirmed,
                                           n_candidates)
-    tests.p_joint = joint_pvalues(G, X, fit, residual, tests,
-                                  bh_qvalues(tests.p_value, tests.n_tests))
+    if joint:
+        tests.p_joint = joint_pvalues(G, X, fit, residual, tests,
+                                      bh_qvalues(tests.p_value, tests.n_tests))
     parts = _parts(X, s, fit)
     parts["genetic"] = _genetic(X, fit)
     variance = fit.sigma2 * np.diag(fit.G_inv)
@@ -247,7 +248,8 @@ def _pair_tests(G, scan, design, s, fit, Yc, pairs, n_candidates):
 
 
 def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=None,
-                 overwrite_z=False, crossfit=False, component_se="model", stacklevel=2):
+                 overwrite_z=False, crossfit=False, component_se="model", joint=True,
+                 stacklevel=2):
     """Effects and variance components from the terms the network uses, at any ``p``.
 
     The loci and two thirds of the pairs are screened from the network's
@@ -296,6 +298,10 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
         where every locus is fitted, the samples are at least ``JACKKNIFE_MIN_SAMPLES``
         and the refits take at most ``JACKKNIFE_FLOPS`` multiply-adds, else (or where a
         refit fails, with a warning) the model's.
+    joint : bool, default=True
+        Test the pairs a list may name beside the pairs competing with them (``p_joint``
+        of the pair tests, :mod:`._joint`); the jackknife's refits, which read only the
+        components, leave it out.
     stacklevel : int, default=2
         Stack level of the warnings (2 names the caller).
 
@@ -389,7 +395,7 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
     for o in range(k):
         out = _fit_output(G, scan, F[:, o] - F[:, o].mean(),
                           R[:, o] - R[:, o].mean(), n_loci, n_pairs, halves,
-                          values=jackknife)
+                          values=jackknife, joint=joint)
         additive[o, out.loci] = out.additive_coef
         for key in parts:
             parts[key][o] = out[key]
@@ -458,4 +464,4 @@ def _refit_rows(Z, F, R, budget, keep):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return screened_fit(take_rows(Z, keep), F[keep], R[keep], overwrite_z=True,
-                            component_se="model", **budget).components
+                            component_se="model", joint=False, **budget).components

@@ -8,7 +8,7 @@ mathtext, so figures are saved under ``text.parse_math = False``.
 import numpy as np
 
 from .._components import COMPONENTS
-from ._inference import component_errors, fdr_label, minus_log10, n_significant, qq_points
+from ._inference import component_errors, fdr_label, minus_log10, qq_points, significant_rows
 from ._ranking import rank_pairs
 
 __all__ = ["additive_effects", "epistasis_heatmap", "manhattan", "observed_vs_predicted",
@@ -276,11 +276,18 @@ def pair_qq(analysis):
                     transform=ax.transAxes)
             continue
         expected, observed = qq_points(tests)
-        found = n_significant(analysis, k)  # the first, smallest p-values
-        ax.scatter(expected[found:], observed[found:], s=8, color="C0", linewidths=0,
+        # the listed pairs, which need not be the first (a pair that adds nothing beside
+        # its competitors is dropped from the list)
+        table = significant_rows(analysis, k)[0][1]
+        listed = set() if table is None else set(zip(np.asarray(table["i"]).tolist(),
+                                                     np.asarray(table["j"]).tolist(),
+                                                     strict=True))
+        pairs = np.asarray(tests.pairs).reshape(-1, 2)[np.argsort(tests.p_value, kind="stable")]
+        found = np.array([(int(i), int(j)) in listed for i, j in pairs], dtype=bool)
+        ax.scatter(expected[~found], observed[~found], s=8, color="C0", linewidths=0,
                    rasterized=True, label="not significant")
-        ax.scatter(expected[:found], observed[:found], s=10, color="C3", linewidths=0,
-                   rasterized=True, label=f"{fdr_label(analysis)}: {found}")
+        ax.scatter(expected[found], observed[found], s=10, color="C3", linewidths=0,
+                   rasterized=True, label=f"{fdr_label(analysis)}: {int(found.sum())}")
         ax.axline((0, 0), slope=1, color="0.6", lw=1, ls="--", zorder=0)
         _underflow_note(ax, tests.p_value)
         ax.set_xlim(left=0)

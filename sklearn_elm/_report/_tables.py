@@ -177,7 +177,8 @@ def _significant(analysis, traits):
         ["trait", "tested", "significant", "smallest p-values (q-value)"],
         rows,
         "Each pair tested for what it adds to the trait's least-squares fit on every locus "
-        "and the pairs confirmed so far (ELMDecomposer.significant_pairs); linked a / b: the "
+        "and the pairs confirmed so far, less the pairs that add nothing beside those "
+        "competing with them (ELMDecomposer.significant_pairs); linked a / b: the "
         "loci in linkage (r^2 >= 0.8) with each of its loci, whose pairs the data cannot tell "
         "from it (named in significant_pairs.csv, which holds the whole list).",
     )
