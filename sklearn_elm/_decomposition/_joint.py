@@ -17,7 +17,9 @@ true pair keeps most of its signal there, a proxy loses it to the pairs it stand
 passes Benjamini-Hochberg's step among the listed pairs.  Everything is read from the final
 model's Gram algebra and one pass over the samples for the products of the ``c`` pairs
 kept: ``O(n (m + c) c + m^2 c)`` time and ``O((m + c) c)`` memory for ``m`` model terms (``c``
-at most :data:`~._inference.N_PAIR_TESTS` beside the model's pairs: 16 MB at ``m = c = 1,000``).
+at most :data:`~._inference.N_PAIR_TESTS` beside the model's pairs: 16 MB at ``m = c = 1,000``),
+beside the products' own columns, which :class:`~._terms.Terms` keeps while they take at most
+:data:`~._terms.CACHE_BYTES` (as for the pair tests' blocks of candidates).
 """
 
 import numpy as np
