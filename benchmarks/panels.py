@@ -27,6 +27,7 @@ test.  Per row:
   true support, the true effects plus this sample's sampling error, ranked among as many null
   pairs as the panel has: the mean over 1,000 draws of the nulls' largest);
 * ``add r``: correlation with the true average effects of the decomposer's additive effects,
+  of ``ref``'s lasso (its loci's coefficients: what a sparse fit reaches without the truth),
   of least squares of y on every locus (where there are fewer loci than samples: what the data
   allow without the support; exact copies in linkage share an effect), of GBLUP A's
   marker effects, and, for sparse traits, of the oracle's (least squares on the true support,
@@ -225,14 +226,20 @@ def marginal_scan(Zc, y, block=1024):
     return np.triu(S, 1)
 
 
-def reference_r2(Zc, y, Zc_test, scan, r2):
+def reference_fit(Zc, y, Zc_test, scan, r2):
     """Test r2 of a lasso on every locus and the top :data:`REF_PAIRS` pairs of ``scan``
-    (``Zc_test`` centred by the training means)."""
+    (``Zc_test`` centred by the training means), and the lasso's coefficients of the loci."""
     i, j = np.unravel_index(np.argsort(-scan.ravel())[:REF_PAIRS], scan.shape)
     products = Zc[:, i] * Zc[:, j]
     shift = products.mean(axis=0)
     lasso = fit_lasso(np.hstack([Zc, products - shift]), y)
-    return r2(lasso.predict(np.hstack([Zc_test, Zc_test[:, i] * Zc_test[:, j] - shift])))
+    return (r2(lasso.predict(np.hstack([Zc_test, Zc_test[:, i] * Zc_test[:, j] - shift]))),
+            lasso.coef_[: Zc.shape[1]])
+
+
+def reference_r2(Zc, y, Zc_test, scan, r2):
+    """The test r2 of :func:`reference_fit`."""
+    return reference_fit(Zc, y, Zc_test, scan, r2)[0]
 
 
 def least_squares_r(Zc, y, alpha):
@@ -282,8 +289,9 @@ def run_row(row, args, seed):
         "found": [found[key] - truth[key][0] for key in KEYS] if found else [np.nan] * 3,
     }
     scan = step(costs, "scan", lambda: marginal_scan(Zc, y)) if arch == "sparse" else None
-    reference = (reference_r2(Zc, y, Z[~train] - Z[train].mean(axis=0), scan, r2)
-                 if scan is not None else np.nan)
+    reference, reference_effects = (
+        reference_fit(Zc, y, Z[~train] - Z[train].mean(axis=0), scan, r2)
+        if scan is not None else (np.nan, None))
     alpha = true_average_effects(Z[train], data.additive_effects, data.epistasis)[0]
     oracle_prec = oracle_precision(Zc, y, data, rng) if arch == "sparse" else np.nan
     return {
@@ -297,6 +305,8 @@ def run_row(row, args, seed):
                       precision(scan, data) if scan is not None else np.nan,
                       oracle_prec],
         "add_r": [float(np.corrcoef(dec.additive_effects_, alpha)[0, 1]),
+                  float(np.corrcoef(reference_effects, alpha)[0, 1])
+                  if reference_effects is not None else np.nan,
                   least_squares_r(Zc, y, alpha),
                   float(np.corrcoef(np.ravel(gblup_a.coef_), alpha)[0, 1])]
                  + [float(np.corrcoef(oracle[key], alpha)[0, 1]) if oracle else np.nan
@@ -339,7 +349,7 @@ def main():
         rows.append((panel, int(n), int(p), arch, float(h2)))
     print("| panel n p arch h2 | estimators | net r2, ceil, ref, A r2, AA r2 | "
           "dV_A dV_AA dV_G: ELM | REML A+AA | oracle | found | prec: ELM tests scan oracle | "
-          "add r: ELM LS A oracle found | "
+          "add r: ELM ref LS A oracle found | "
           "time / peak memory |")
     for row in rows:
         print_row(run_row(row, args, args.seed))
