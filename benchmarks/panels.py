@@ -33,7 +33,11 @@ test.  Per row:
   marker effects, and, for sparse traits, of the oracle's (least squares on the true support,
   whose loci's coefficients are average effects, the products being centred) and of
   ``found``'s (the oracle's, 0 for a QTL whose z does not pass Bonferroni's threshold over
-  the ``p`` loci): what the data allow an estimate that knows, or must find, its loci;
+  the ``p`` loci): what the data allow an estimate that knows, or must find, its loci; and
+  ``blind``'s, least squares on the true pairs and the QTL with every locus in complete
+  linkage with one (``r^2 >= 0.999`` in the training samples; the minimum-norm solution,
+  which shares an effect evenly between exact copies): an estimate that knows the support
+  only up to the copies that no data set tells apart;
 * time (s) and peak resident memory (GB) per step: train, decompose, GBLUP A, GBLUP A+AA.
 
 Usage::
@@ -41,6 +45,7 @@ Usage::
     python benchmarks/panels.py                       # the rows of ROWS
     python benchmarks/panels.py --rows 0 3 --threads 2
     python benchmarks/panels.py --row msprime,5000,1000,sparse,0.6
+    python benchmarks/panels.py --row msprime,5000,1000,sparse,0.6 --seeds 4   # and the mean
 
 The truth is read only to score.
 """
@@ -71,6 +76,10 @@ KEYS = ("additive", "epistatic", "genetic")
 
 #: Pairs of the exhaustive scan the reference lasso adds to the loci.
 REF_PAIRS = 20
+
+#: Loci correlated at ``r^2`` at least this in the training samples are copies that no data set
+#: tells apart (``copy_blind_effects``).
+COPY_R2 = 0.999
 
 
 class PeakMemory:
@@ -147,6 +156,23 @@ def oracle_components(Zc, y, data):
     z = np.abs(coef[:s]) / np.sqrt(np.maximum(sigma2 * np.diag(G_inv)[:s], 1e-300))
     out["found_effects"] = np.where(np.isin(np.arange(Zc.shape[1]), loci[z <= stats.norm.isf(
         0.025 / Zc.shape[1])]), 0.0, out["effects"])
+    return out
+
+
+def copy_blind_effects(Zc, y, data, r2=COPY_R2):
+    """The additive effects of least squares of y on the true pairs' products and on the QTL
+    and every locus in complete linkage with one (``r^2 >= r2`` in these samples), the
+    minimum-norm solution, which shares an effect evenly between exact copies: the oracle that
+    knows the support up to the copies no data set can tell apart."""
+    a, E = data.additive_effects[0], data.epistasis[0]
+    R2 = np.nan_to_num(np.corrcoef(Zc.T) ** 2)
+    loci = np.flatnonzero(np.any(R2[np.flatnonzero(a)] >= r2, axis=0) | (a != 0))
+    i, j = np.nonzero(np.triu(E, 1))
+    P = Zc[:, i] * Zc[:, j]
+    X = np.hstack([Zc[:, loci], P - P.mean(0)])
+    coef = linalg.pinvh(X.T @ X) @ (X.T @ (y - y.mean()))
+    out = np.zeros(Zc.shape[1])
+    out[loci] = coef[: loci.size]
     return out
 
 
@@ -310,10 +336,25 @@ def run_row(row, args, seed):
                   least_squares_r(Zc, y, alpha),
                   float(np.corrcoef(np.ravel(gblup_a.coef_), alpha)[0, 1])]
                  + [float(np.corrcoef(oracle[key], alpha)[0, 1]) if oracle else np.nan
-                    for key in ("effects", "found_effects")],
+                    for key in ("effects", "found_effects")]
+                 + [float(np.corrcoef(copy_blind_effects(Zc, y, data), alpha)[0, 1])
+                    if oracle else np.nan],
         "estimators": f"{dec.epistasis_}/{dec.components_}",
         "costs": costs,
     }
+
+
+def mean_row(results):
+    """The mean of the figures of ``results``, a row of data sets of one panel; of the
+    components' errors, the mean of their absolute values."""
+    first = results[0]
+    mean = lambda key: list(np.mean([r[key] for r in results], axis=0))  # noqa: E731
+    return {**first, "row": f"{first['row']} (mean of {len(results)}; |dV|)", "r2": mean("r2"),
+            "errors": {m: list(np.mean([np.abs(r["errors"][m]) for r in results], axis=0))
+                       for m in first["errors"]},
+            "precision": mean("precision"), "add_r": mean("add_r"),
+            "costs": {name: tuple(np.mean([r["costs"][name] for r in results], axis=0))
+                      for name in first["costs"]}}
 
 
 def print_row(result):
@@ -338,6 +379,9 @@ def main():
                         help="V_AA / V_A of sparse msprime traits (1.0 on independent loci; "
                         "rare alleles put most of a pair's variance in V_A)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="data sets per row (seeds --seed, --seed + 1, ...): a row each, "
+                        "then their mean (of the components' absolute errors)")
     parser.add_argument("--components", default="auto",
                         help="ELMDecomposer's components (e.g. crossfit)")
     add_threads_option(parser)
@@ -349,10 +393,15 @@ def main():
         rows.append((panel, int(n), int(p), arch, float(h2)))
     print("| panel n p arch h2 | estimators | net r2, ceil, ref, A r2, AA r2 | "
           "dV_A dV_AA dV_G: ELM | REML A+AA | oracle | found | prec: ELM tests scan oracle | "
-          "add r: ELM ref LS A oracle found | "
+          "add r: ELM ref LS A oracle found blind | "
           "time / peak memory |")
     for row in rows:
-        print_row(run_row(row, args, args.seed))
+        results = []
+        for seed in range(args.seed, args.seed + args.seeds):
+            results.append(run_row(row, args, seed))
+            print_row(results[-1])
+        if len(results) > 1:
+            print_row(mean_row(results))
 
 
 if __name__ == "__main__":
