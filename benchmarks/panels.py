@@ -165,8 +165,11 @@ def copy_blind_effects(Zc, y, data, r2=COPY_R2):
     minimum-norm solution, which shares an effect evenly between exact copies: the oracle that
     knows the support up to the copies no data set can tell apart."""
     a, E = data.additive_effects[0], data.epistasis[0]
-    R2 = np.nan_to_num(np.corrcoef(Zc.T) ** 2)
-    loci = np.flatnonzero(np.any(R2[np.flatnonzero(a)] >= r2, axis=0) | (a != 0))
+    qtl = np.flatnonzero(a)
+    norms = np.sqrt(np.einsum("ij,ij->j", Zc, Zc))
+    norms[norms == 0] = np.inf  # a monomorphic locus copies nothing
+    R = (Zc[:, qtl].T @ Zc) / norms[qtl, None] / norms  # the QTL's rows of the correlations
+    loci = np.flatnonzero(np.any(R**2 >= r2, axis=0) | (a != 0))
     i, j = np.nonzero(np.triu(E, 1))
     P = Zc[:, i] * Zc[:, j]
     X = np.hstack([Zc[:, loci], P - P.mean(0)])
