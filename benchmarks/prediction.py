@@ -55,7 +55,8 @@ def run(h2, seed, raw, params=None):
     model, elapsed = timed(lambda: model.fit(X[train], Y[train]))
     r2 = test_r2(Y[~train], model.predict(X[~train]))
     net = model if raw else model[-1]
-    return r2, elapsed, len(net.history)
+    kept = getattr(net, "hidden_kept_", np.ones(len(r2), dtype=bool))
+    return r2, elapsed, len(net.history), kept
 
 
 def run_gblup(h2, seed):
@@ -128,13 +129,15 @@ def main():
         inputs = [False, True] if args.raw else [False]
         for raw in inputs:
             for seed in args.seeds:
-                r2, elapsed, epochs = run(h2, seed, raw, params)
+                r2, elapsed, epochs, kept = run(h2, seed, raw, params)
                 beats = all(r > p for r, p in zip(r2, PUBLISHED[h2], strict=True))
+                units = " ".join(f"T{k + 1}" for k in np.flatnonzero(kept)) or "none"
                 print_row(
                     label, "0/1" if raw else "-1/+1", seed, r2, epochs, f"{elapsed:6.1f}",
                     f"beats published: {'yes' if beats else 'NO'}; "
                     f"target >= {TARGET[h2]}: {'yes' if min(r2) >= TARGET[h2] else 'NO'}; "
-                    f"fit <= {FIT_SECONDS} s: {'yes' if elapsed <= FIT_SECONDS else 'NO'}",
+                    f"fit <= {FIT_SECONDS} s: {'yes' if elapsed <= FIT_SECONDS else 'NO'}; "
+                    f"hidden units kept: {units}",
                 )
         for seed in args.seeds:
             r2, elapsed = run_gblup(h2, seed)

@@ -96,7 +96,8 @@ def average_networks(members):
     members : list of estimator
         Fitted :class:`~sklearn_elm.NeuralGPRegressor` (or pipelines ending in one) of the
         same architecture and preprocessing, trained on the same targets (so that their
-        intercepts and target scales agree).
+        target scales agree; their intercepts, which hold their lasso rows' constants,
+        are averaged).
 
     Returns
     -------
@@ -132,8 +133,7 @@ def average_networks(members):
         raise ValueError("average_networks averages GatedMLP networks (NeuralGPRegressor's).")
     shapes = {(tuple(tuple(layer.weight.shape) for layer in _linears(m)),
                linear_skip_of(m) is None, _slots(m)) for m in modules}
-    scalings = {(np.asarray(n.intercept_).tobytes(), np.asarray(n.target_scale_).tobytes())
-                for n in nets}
+    scalings = {np.asarray(n.target_scale_).tobytes() for n in nets}
     if len(shapes) != 1 or len(scalings) != 1:
         raise ValueError(
             "average_networks needs members of one architecture trained on the same targets; "
@@ -169,6 +169,9 @@ def average_networks(members):
                 getattr(net.module_, name).copy_(torch.cat([getattr(m, name) for m in modules]))
             pair_path_of(net.module_).weight.copy_(torch.cat(
                 [pair_path_of(m).weight.detach() for m in modules], dim=1) / k)
+    net.intercept_ = np.mean([n.intercept_ for n in nets], axis=0)
+    if all(hasattr(n, "hidden_kept_") for n in nets):
+        net.hidden_kept_ = np.any([n.hidden_kept_ for n in nets], axis=0)
     net.module_.eval()
     return average
 

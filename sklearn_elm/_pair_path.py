@@ -127,20 +127,23 @@ def _folds(n, seed):
     return list(KFold(REFIT_FOLDS, shuffle=True, random_state=seed).split(np.empty((n, 1))))
 
 
-def _refit(D, r, alpha, start, folds, fold_pairs=None):
+def _refit(D, r, alpha, start, folds, fold_pairs=None, centre=False):
     """The relaxed lasso of ``r`` on ``D`` whose penalty and relaxation cross-validate best
     over ``folds``; ``fold_pairs(f)``, where given, is the design's last columns (the pairs'
-    products) as fold ``f``'s own scan chose them.
+    products) as fold ``f``'s own scan chose them.  With ``centre``, the fit has a constant:
+    ``D``'s columns and ``r`` come centred, and each fold centres its training rows (and the
+    rows it predicts by their means).
 
-    Returns the coefficients, the chosen penalty (in units of ``alpha``) and relaxation, and
-    whether the fit of those coefficients converged.
+    Returns the coefficients, the chosen penalty (in units of ``alpha``) and relaxation,
+    whether the fit of those coefficients converged, and the cross-validated mean squared error
+    of the choice with its standard error over the samples (None without folds).
     """
     alphas = alpha * np.asarray(REFIT_FACTORS)[::-1]  # descending: each fit starts the next
     full, converged = _path(D, r, alphas, start, 1e-6)
     full, converged = full[:, ::-1], converged[::-1]  # ascending again, as REFIT_FACTORS
     if not folds:
-        return full[:, 0], 1.0, 1.0, converged[0]
-    error = np.zeros((len(REFIT_FACTORS), len(REFIT_RELAX)))
+        return full[:, 0], 1.0, 1.0, converged[0], None
+    squares = np.zeros((len(REFIT_FACTORS), len(REFIT_RELAX), len(r)))
     for f, (train, test) in enumerate(folds):
         # the fold's rows, in the solver's order, and the rows it predicts: one copy of D
         Dt = np.empty((len(train), D.shape[1]), order="F")
@@ -149,19 +152,48 @@ def _refit(D, r, alpha, start, folds, fold_pairs=None):
         if fold_pairs is not None:
             P = fold_pairs(f)
             Dt[:, D.shape[1] - P.shape[1]:], Dv[:, D.shape[1] - P.shape[1]:] = P[train], P[test]
+        rt, rv = r[train], r[test]
+        if centre:
+            mean, level = Dt.mean(axis=0), rt.mean()
+            Dt -= mean
+            Dv -= mean
+            rt, rv = rt - level, rv - level
         # a fold's fits only choose: they stop at a looser tolerance
-        fold = _path(Dt, r[train], alphas, full[:, -1].copy(), 1e-4)[0][:, ::-1]
+        fold = _path(Dt, rt, alphas, full[:, -1].copy(), 1e-4)[0][:, ::-1]
         for a, factor in enumerate(REFIT_FACTORS):
             for b, relax in enumerate(REFIT_RELAX):
                 coef = (fold[:, a] if relax == 1 else
-                        _relax(Dt, r[train], alpha * factor * relax, fold[:, a], 1e-4)[0])
-                error[a, b] += np.sum((r[test] - Dv @ coef) ** 2)
+                        _relax(Dt, rt, alpha * factor * relax, fold[:, a], 1e-4)[0])
+                squares[a, b, test] = (rv - Dv @ coef) ** 2
         del Dt, Dv
-    a, b = np.unravel_index(np.argmin(error), error.shape)
+    a, b = np.unravel_index(np.argmin(squares.sum(axis=2)), squares.shape[:2])
     factor, relax = REFIT_FACTORS[a], REFIT_RELAX[b]
     coef, done = ((full[:, a], converged[a]) if relax == 1 else
                   _relax(D, r, alpha * factor * relax, full[:, a], 1e-6))
-    return coef, factor, relax, done
+    chosen = squares[a, b]
+    return coef, factor, relax, done, (chosen.mean(), chosen.std() / np.sqrt(chosen.size))
+
+
+def _has_units(module):
+    """Whether ``module`` has hidden units: its ``layers`` hold more than one linear map."""
+    layers = getattr(module, "layers", None)
+    return layers is not None and sum(isinstance(m, torch.nn.Linear) for m in layers) > 1
+
+
+def _keeps_units(kept, dropped):
+    """Whether the hidden units earn their place in an output whose paths are the lasso's:
+    the refit's cross-validated error with their output held, ``kept``, is below that without
+    it, ``dropped``, by more than the standard error of ``kept`` (each a ``(mean squared
+    error, standard error)``).
+
+    The one-standard-error rule (Hastie, Tibshirani and Friedman, *The Elements of
+    Statistical Learning*, 7.10), with the simpler model the one without hidden units.  The
+    units were trained on the samples the folds hold out, so their gain there is optimistic;
+    on sparse traits in linkage they add nothing to the test r2 and noise to the additive
+    effects (``benchmarks/hidden_units.py``), and where the paths predict as well without
+    them the network reads more simply as loci and pairs alone.
+    """
+    return bool(dropped[0] > kept[0] + kept[1])
 
 
 def _fold_products(X, used, per_output, pairs):
@@ -181,9 +213,19 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
     """Refit each output's pair-path weights, and its linear path's row where that is the
     lasso's, by the relaxed lasso on every sample, the rest of the network held.
 
+    Where the row is the lasso's, the refit has a constant, which goes into ``net.intercept_``:
+    the network has no bias, and the loci's codes are not centred, so without one the row
+    carries the targets' mean in its weights and the hidden units learn to cancel it (on
+    msprime panels the row's training mean was up to 1.6 standard deviations, the units'
+    -1.8), which the equivalent linear map reads as additive effects.  The refit is then
+    cross-validated again with the hidden units' output dropped, and the units are dropped
+    (their output weights set to 0) unless they earn their place by the one-standard-error
+    rule (:func:`_keeps_units`).
+
     Sets ``net.lasso_refit_``, of shape (n_outputs, 2): per output, the penalty of the refit
     in multiples of ``path_penalty_`` and its relaxation (1: the lasso itself; NaN: not
-    refitted).
+    refitted); and ``net.hidden_kept_``, of shape (n_outputs,): False where the hidden units'
+    output was dropped.
 
     Parameters
     ----------
@@ -222,11 +264,12 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
     ...                         pair_path=4).fit(X, y)
     >>> refit_lasso_paths(net, X, ((y - y.mean()) / y.std())[:, None].astype(np.float32))
     True
-    >>> net.lasso_refit_.shape
-    (1, 2)
+    >>> net.lasso_refit_.shape, net.hidden_kept_.shape
+    ((1, 2), (1,))
     """
     module, penalty = net.module_, float(getattr(net, "path_penalty_", 0.0))
     net.lasso_refit_ = np.full((net.n_outputs_, 2), np.nan)
+    net.hidden_kept_ = np.ones(net.n_outputs_, dtype=bool)
     pairs, skip = pair_path_of(module), linear_skip_of(module)
     used = (torch.nonzero(module.pair_used).ravel().cpu().numpy() if pairs is not None
             else np.zeros(0, dtype=np.intp))
@@ -244,12 +287,15 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
     # weight where a row is refitted, then the used pairs' products over theirs
     loci = p if lasso.any() else 0
     design, rest = np.empty((n, loci + used.size), order="F"), []
+    units = [] if loci and _has_units(module) else None  # the hidden units' output
     with torch.no_grad():
         start = 0
         for x, y in _blocks(X, Y, batch):
             b = torch.as_tensor(np.asarray(x), dtype=weight.dtype, device=weight.device)
             stop = start + len(b)
             out = eval_output(module, b)
+            if units is not None:
+                units.append(eval_output(module.layers, b).cpu().numpy().astype(np.float64))
             if used.size:
                 P = pair_products(module, b)
                 out = out - P @ pairs.weight.T
@@ -264,6 +310,7 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
     R = np.concatenate(rest)
     if not (np.isfinite(design).all() and np.isfinite(R).all()):  # diverged: fit reports it
         return False
+    units = None if units is None else np.concatenate(units)
     folds = _folds(n, getattr(net, "_seed_", 0))
     fold_pairs = None
     if scan is not None and used.size and folds:
@@ -272,7 +319,9 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
 
         def fold_pairs(f):
             return _fold_products(X, used, per_output, found[f])
-    for k in range(R.shape[1]):
+    means = None
+    # the outputs whose pairs alone are refitted first: they read the design uncentred
+    for k in sorted(range(R.shape[1]), key=lambda k: bool(lasso[k])):
         # mean squared error + l1 (REFIT_PAIR_WEIGHT |w_pairs| + LASSO_WEIGHT |w_loci|) is
         # sklearn's lasso at alpha = path_penalty / 2 on the columns divided by their weights
         cols = slice(0 if lasso[k] else loci, None)
@@ -283,10 +332,30 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
         if used.size:
             parts.append(pairs.weight[k, used].detach().cpu().double().numpy()
                          * REFIT_PAIR_WEIGHT)
-        # training's weights: the descent starts there
-        c, factor, relax, done = _refit(design[:, cols], R[:, k], penalty / 2,
-                                        np.concatenate(parts), folds, fold_pairs)
+        start = np.concatenate(parts)  # training's weights: the descent starts there
+        if not lasso[k]:
+            c, factor, relax, done, _ = _refit(design[:, cols], R[:, k], penalty / 2, start,
+                                               folds, fold_pairs)
+            constant = 0.0
+        else:
+            if means is None:  # centred in place: the constant is the lasso's intercept
+                means = design.mean(axis=0)
+                design -= means
+            targets = [R[:, k]]
+            if units is not None and folds:  # the hidden units' output dropped from the rest
+                targets.append(R[:, k] + units[:, k])
+            fits = [_refit(design, r - r.mean(), penalty / 2, start, folds, fold_pairs, True)
+                    for r in targets]
+            drop = len(fits) > 1 and not _keeps_units(fits[0][4], fits[1][4])
+            c, factor, relax, done, _ = fits[drop]
+            constant = targets[drop].mean() - means @ c
+            if drop:
+                net.hidden_kept_[k] = False
+                with torch.no_grad():
+                    module.layers[-1].weight[k] = 0.0
         net.lasso_refit_[k] = factor, relax
+        net.intercept_ = np.asarray(net.intercept_, dtype=np.float64).copy()
+        net.intercept_[k] += net.target_scale_[k] * constant
         if not done:
             warnings.warn(
                 f"The refit of output {k}'s lasso paths stopped after {SWEEPS} sweeps of "

@@ -125,8 +125,8 @@ class NeuralGPRegressor(NeuralNetRegressor):
         (``GatedMLP(pair_path=...)``) that the scan fills; the loss gains ``2 path_penalty_
         |weights|_1``, a lasso going down the path.  Four hidden units pay twice that for a
         pair.  After training it is refitted with the linear path's lasso rows on every
-        sample, a relaxed lasso chosen by cross-validation (``lasso_refit_``).  0 builds no
-        path; only a GatedMLP module is built with one.
+        sample, a relaxed lasso chosen by cross-validation (``lasso_refit_``, ``hidden_kept_``).
+        0 builds no path; only a GatedMLP module is built with one.
     optimizer__weight_decay : float, default=0.0
         Decoupled weight decay of AdamW (none by default); when set it goes
         down the path with the path penalty.
@@ -168,7 +168,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
     module_ : torch.nn.Module
         The trained network, in evaluation mode.
     intercept_ : ndarray of shape (`n_outputs_`,)
-        Mean of the training targets.
+        Mean of the training targets, plus, for a lasso row, its refit's constant.
     target_scale_ : ndarray of shape (`n_outputs_`,)
         Standard deviation of the training targets (1 where it is 0); ``fit``
         raises a ValueError where it overflows.
@@ -186,6 +186,9 @@ class NeuralGPRegressor(NeuralNetRegressor):
     lasso_refit_ : ndarray of shape (`n_outputs_`, 2)
         Per output, the penalty its pair path and lasso row are refitted at, in multiples of
         ``path_penalty_``, and the relaxation (1: the lasso; NaN: nothing refitted).
+    hidden_kept_ : ndarray of bool of shape (`n_outputs_`,)
+        False where the refit of a lasso row dropped the hidden units' output: the paths
+        predicted as well without it, by one standard error of cross-validation.
     path_penalty_ : float
         The path penalty of the step whose weights the network keeps.  During ``fit`` it is
         that of the step being trained; it starts at ``path_penalty`` resolved for the
@@ -411,18 +414,17 @@ class NeuralGPRegressor(NeuralNetRegressor):
     def __sklearn_is_fitted__(self):
         """Whether the last ``fit`` succeeded: only then is ``intercept_`` set.
 
-        skorch counts an initialised module as fitted; here a module without
-        the target's intercept and scale cannot predict (and after a diverged
-        ``fit`` its weights may be NaN), so
-        :func:`sklearn.utils.validation.check_is_fitted` reads this instead.
+        skorch counts an initialised module as fitted; here a module without the target's
+        intercept and scale cannot predict (and after a diverged ``fit`` its weights may be
+        NaN), so :func:`sklearn.utils.validation.check_is_fitted` reads this instead.
         """
         return hasattr(self, "intercept_")
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         """End ``fit`` with a ValueError once a loss of the epoch or a weight is not finite.
 
-        skorch notifies the net before its callbacks, so this runs before the
-        regularisation path scores or keeps the epoch's weights.
+        skorch notifies the net before its callbacks, so this runs before the regularisation
+        path scores or keeps the epoch's weights.
         """
         _check_epoch(self)
 
@@ -436,10 +438,9 @@ class NeuralGPRegressor(NeuralNetRegressor):
         X : object, optional
             The input batch (unused).
         training : bool, default=False
-            Add ``path_penalty_ (l1_path_norm(module_) + 2 |pairs.weight|_1
-            + |skip.weight[linear_lasso_]|_1) / n_outputs_`` and the linear
-            path's ridge term over ``n_outputs_``; the validation loss is the
-            criterion alone.
+            Add ``path_penalty_ (l1_path_norm(module_) + 2 |pairs.weight|_1 +
+            |skip.weight[linear_lasso_]|_1) / n_outputs_`` and the linear path's ridge term
+            over ``n_outputs_``; the validation loss is the criterion alone.
 
         Returns
         -------

@@ -10,6 +10,7 @@ from skorch.dataset import Dataset
 
 from sklearn_elm import ELMDecomposer, NeuralGPRegressor, equivalent_linear_map
 from sklearn_elm._linear_path import LASSO_WEIGHT
+from sklearn_elm._network import pair_products
 from sklearn_elm._pair_path import (
     PAIR_WEIGHT,
     REFIT_FACTORS,
@@ -148,6 +149,58 @@ def test_the_refit_drops_the_noise_pairs_the_scan_chose_for_their_chance_correla
     Y = ((y - net.intercept_) / net.target_scale_)[:, None].astype(np.float32)
     refit_lasso_paths(net, X, Y)  # folds that hold the pairs all samples chose
     assert len(_kept_pairs(net)) > 6
+
+
+def _paths_output(module, X):
+    """The linear path's and the pair path's output, first output, float64."""
+    x = torch.as_tensor(X)
+    with torch.no_grad():
+        return (module.skip(x) + module.pairs(pair_products(module, x)))[:, 0].double().numpy()
+
+
+def test_the_refit_of_uncentred_codes_puts_its_constant_in_the_intercept():
+    # codes of a common allele, mean 0.6: without a constant the lasso row would carry the
+    # targets' mean on its loci, and the hidden units would learn to cancel it
+    rng = np.random.default_rng(2)
+    X = rng.choice([-1.0, 0.0, 1.0], p=[0.04, 0.32, 0.64], size=(1500, 30)).astype(np.float32)
+    y = 0.5 * X[:, 0] - 0.4 * X[:, 7] + 0.5 * rng.standard_normal(1500)
+    net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=30, random_state=0,
+                            pair_path=4).fit(X, y)
+    assert net.linear_lasso_[0]
+    weights = net.module_.skip.weight[0].detach().numpy() * net.target_scale_[0]
+    np.testing.assert_allclose(weights[[0, 7]], [0.5, -0.4], atol=0.05)
+    # the intercept's own condition: the refitted residual has mean 0 on the training samples
+    x = torch.as_tensor(X)
+    with torch.no_grad():
+        units = net.module_.layers(x)[:, 0].double().numpy()
+    residual = (y - net.intercept_[0]) / net.target_scale_[0] - units - _paths_output(
+        net.module_, X)
+    assert abs(residual.mean()) < 1e-3 < abs(net.intercept_[0] - y.mean())
+
+
+def test_the_refit_drops_hidden_units_that_add_nothing_to_the_lasso_paths():
+    # loci and pairs alone: the paths hold the whole trait, and the units' output goes
+    X, y = _pair_data()
+    y = y + 0.5 * X[:, 0] - 0.4 * X[:, 7]
+    net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=30, random_state=0,
+                            pair_path=8).fit(X, y)
+    assert net.hidden_kept_.tolist() == [False]
+    assert not net.module_.layers[-1].weight[0].any()
+    np.testing.assert_allclose(  # the prediction is the paths' alone
+        net.predict(X), net.intercept_[0] + net.target_scale_[0] * _paths_output(net.module_, X),
+        rtol=1e-5, atol=1e-5)
+
+
+def test_the_refit_keeps_hidden_units_that_hold_what_the_paths_cannot():
+    # three pairs and one slot: the path holds one pair, the units the other two
+    rng = np.random.default_rng(1)
+    X = rng.choice([-1.0, 0.0, 1.0], size=(1500, 12)).astype(np.float32)
+    y = (0.5 * X[:, 0] + X[:, 1] * X[:, 2] - 0.8 * X[:, 3] * X[:, 4] + 0.7 * X[:, 5] * X[:, 6]
+         + 0.3 * rng.standard_normal(1500))
+    net = NeuralGPRegressor(module__hidden_sizes=(32,), max_epochs=60, random_state=0,
+                            pair_path=1).fit(X, y)
+    assert net.hidden_kept_.tolist() == [True]
+    assert net.module_.layers[-1].weight[0].any()
 
 
 def test_each_fold_of_the_refit_scans_its_own_training_samples(monkeypatch):
