@@ -5,9 +5,11 @@ The default ``NeuralGPRegressor`` is trained once per data set (the sparse rows 
 the hidden units' output is scaled by ``gamma`` (1: as trained; 0: dropped) and the lasso
 paths are refitted as after training (each fold scanning its own samples), the rest held.
 Per ``gamma``: the test r2, and the correlation of the prefit decomposer's additive effects with
-the true average effects (``add r``).  Beside them, what the data allow: ``ceil`` (the true
-genetic value's test r2) and ``blind``, the additive effects of least squares on the true pairs
-and on the QTL with their exact copies (``panels.copy_blind_effects``).
+the true average effects (``add r``).  ``kept``: whether training's own refit kept the hidden
+units (``hidden_kept_``; where it dropped them, every ``gamma`` gives the same row).  Beside
+them, what the data allow: ``ceil`` (the true genetic value's test r2) and ``blind``, the
+additive effects of least squares on the true pairs and on the QTL with their exact copies
+(``panels.copy_blind_effects``).
 
 Usage::
 
@@ -71,7 +73,8 @@ def run(panel, n, p, seed, args):
         fitted = scaled(net, gamma, G[train], y[train])
         effects = ELMDecomposer(fitted, prefit=True).fit(G[train], y[train]).additive_effects_
         cells.append((r2(fitted.predict(G[~train])), np.corrcoef(effects, alpha)[0, 1]))
-    return r2(g_test - g_test.mean() + y_test.mean()), blind, cells
+    kept = bool(net[-1].hidden_kept_[0])
+    return r2(g_test - g_test.mean() + y_test.mean()), blind, cells, kept
 
 
 def main():
@@ -87,22 +90,23 @@ def main():
     add_threads_option(parser)
     args = parser.parse_args()
     set_threads(args.threads)
-    print("| panel n p (seed) | ceil | blind add r | "
+    print("| panel n p (seed) | kept | ceil | blind add r | "
           + " | ".join(f"gamma {g}: r2 (share), add r" for g in GAMMAS) + " |")
     for text in args.row or ["msprime,5000,1000"]:
         panel, n, p = text.split(",")
         results = []
         for seed in range(args.seed, args.seed + args.seeds):
             results.append(run(panel, int(n), int(p), seed, args))
-            ceiling, blind, cells = results[-1]
-            print(f"| {panel} {n} {p} ({seed}) | {ceiling:.3f} | {blind:.3f} | "
+            ceiling, blind, cells, kept = results[-1]
+            print(f"| {panel} {n} {p} ({seed}) | {kept} | {ceiling:.3f} | {blind:.3f} | "
                   + " | ".join(f"{s:.4f} ({s / ceiling:.3f}), {r:.3f}" for s, r in cells)
                   + " |", flush=True)
         if len(results) > 1:
-            ceiling = np.mean([c for c, _, _ in results])
-            cells = np.mean([cells for _, _, cells in results], axis=0)
-            print(f"| {panel} {n} {p} (mean) | {ceiling:.3f} | "
-                  f"{np.mean([b for _, b, _ in results]):.3f} | "
+            ceiling = np.mean([r[0] for r in results])
+            cells = np.mean([r[2] for r in results], axis=0)
+            kept = sum(r[3] for r in results)
+            print(f"| {panel} {n} {p} (mean) | {kept} of {len(results)} | {ceiling:.3f} | "
+                  f"{np.mean([r[1] for r in results]):.3f} | "
                   + " | ".join(f"{s:.4f} ({s / ceiling:.3f}), {r:.3f}" for s, r in cells)
                   + " |", flush=True)
 
