@@ -7,7 +7,10 @@ loci (``make_epistatic_phenotypes``), and a trait on it: ``sparse`` (``--qtl`` a
 test.  Per row:
 
 * ``net r2`` / ``ceil``: the default network's test r2, and the ceiling (the true genetic
-  value's test r2);
+  value's test r2); for sparse traits, ``LS`` / ``found``: the test r2 of least squares of y
+  on the true support (the QTL and the true pairs' products, fitted on the training samples)
+  and on the QTL and the true pairs that can be found (as ``found`` below): what the data allow
+  an estimate that knows its terms, or must find its pairs;
 * ``ref r2``: what a user could reach without the truth, for sparse traits: a lasso
   (``LassoCV``) on every locus and the top ``REF_PAIRS`` pair products of the exhaustive scan of
   y, all fitted on the training samples;
@@ -179,6 +182,19 @@ def copy_blind_effects(Zc, y, data, r2=COPY_R2):
     return out
 
 
+def support_prediction(Zc, y, Zc_test, data):
+    """Predictions of least squares of y on the true support of ``data`` (its QTL and its
+    pairs' products, centred by their training means; the minimum-norm solution, as QTL may be
+    in complete linkage) for the samples ``Zc_test``, centred by the training means."""
+    loci = np.flatnonzero(data.additive_effects[0])
+    i, j = np.nonzero(np.triu(data.epistasis[0], 1))
+    P = Zc[:, i] * Zc[:, j]
+    mean = P.mean(axis=0)
+    X = np.hstack([Zc[:, loci], P - mean])
+    coef = linalg.pinvh(X.T @ X) @ (X.T @ (y - y.mean()))
+    return y.mean() + np.hstack([Zc_test[:, loci], Zc_test[:, i] * Zc_test[:, j] - mean]) @ coef
+
+
 def findable(Zc, y, data):
     """``data`` with only the true pairs that can be found: those whose z-statistic in least
     squares on the true support passes Bonferroni's threshold at 5 % over the ``p (p - 1) / 2``
@@ -307,8 +323,12 @@ def run_row(row, args, seed):
     ceiling = 1 - np.mean((y_test - y_test.mean() - (g_test - g_test.mean())) ** 2) / np.var(y_test)
     truth = true_variance_components(Z[train], data.additive_effects, data.epistasis, Y[train])
     Zc = Z[train] - Z[train].mean(axis=0)
+    reachable = findable(Zc, y, data) if arch == "sparse" else None
     oracle = oracle_components(Zc, y, data) if arch == "sparse" else None
-    found = oracle_components(Zc, y, findable(Zc, y, data)) if arch == "sparse" else None
+    found = oracle_components(Zc, y, reachable) if arch == "sparse" else None
+    Zc_test = Z[~train] - Z[train].mean(axis=0)
+    support_r2 = ([r2(support_prediction(Zc, y, Zc_test, d)) for d in (data, reachable)]
+                  if arch == "sparse" else [np.nan, np.nan])
     reml = gblup_aa.variance_components_
     vc = dec.variance_components_
     errors = {
@@ -319,15 +339,15 @@ def run_row(row, args, seed):
     }
     scan = step(costs, "scan", lambda: marginal_scan(Zc, y)) if arch == "sparse" else None
     reference, reference_effects = (
-        reference_fit(Zc, y, Z[~train] - Z[train].mean(axis=0), scan, r2)
+        reference_fit(Zc, y, Zc_test, scan, r2)
         if scan is not None else (np.nan, None))
     alpha = true_average_effects(Z[train], data.additive_effects, data.epistasis)[0]
     oracle_prec = oracle_precision(Zc, y, data, rng) if arch == "sparse" else np.nan
     return {
         "row": f"{panel} {n} {p} {arch} {h2}",
         "ratio": data.ratio,
-        "r2": [r2(net.predict(G[~train])), ceiling, reference, r2(gblup_a.predict(Z[~train])),
-               r2(gblup_aa.predict(Z[~train]))],
+        "r2": [r2(net.predict(G[~train])), ceiling, *support_r2, reference,
+               r2(gblup_a.predict(Z[~train])), r2(gblup_aa.predict(Z[~train]))],
         "errors": errors,
         "precision": [precision(dec.epistasis_matrix_, data), tests_precision(
                           dec.pair_tests_, data) if arch == "sparse" else np.nan,
@@ -394,7 +414,7 @@ def main():
     for text in args.row or []:
         panel, n, p, arch, h2 = text.split(",")
         rows.append((panel, int(n), int(p), arch, float(h2)))
-    print("| panel n p arch h2 | estimators | net r2, ceil, ref, A r2, AA r2 | "
+    print("| panel n p arch h2 | estimators | net r2, ceil, LS, found, ref, A r2, AA r2 | "
           "dV_A dV_AA dV_G: ELM | REML A+AA | oracle | found | prec: ELM tests scan oracle | "
           "add r: ELM ref LS A oracle found blind | "
           "time / peak memory |")
