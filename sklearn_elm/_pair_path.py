@@ -11,7 +11,9 @@ by coordinate descent, the rest of the network (its hidden units, and its linear
 that is ridge's) held: the lasso of the standardised target less the rest on the used slots'
 products and the loci (the pairs at ``REFIT_PAIR_WEIGHT`` times the loci's l1 weight), so that
 a pair or a locus the data do not hold gets exactly 0 and drops out of the equivalent linear
-map.  Its penalty, ``REFIT_FACTORS`` times the path penalty, and its relaxation (Meinshausen's
+map.  A lasso row's refit has a constant, which goes into ``intercept_`` (the network has no
+bias), and drops the hidden units' output unless it earns its place (:func:`_keeps_units`).
+Its penalty, ``REFIT_FACTORS`` times the path penalty, and its relaxation (Meinshausen's
 relaxed lasso: the lasso again on the terms kept, at ``REFIT_RELAX`` times that penalty, which
 shrinks them less) are chosen by ``REFIT_FOLDS``-fold cross-validation of the squared error,
 each fold with the pairs a scan of its own training samples ranks first in the slots' places
