@@ -322,6 +322,7 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
         def fold_pairs(f):
             return _fold_products(X, used, per_output, found[f])
     means = None
+    net.intercept_ = np.array(net.intercept_, dtype=np.float64)  # the constants go here
     # the outputs whose pairs alone are refitted first: they read the design uncentred
     for k in sorted(range(R.shape[1]), key=lambda k: bool(lasso[k])):
         # mean squared error + l1 (REFIT_PAIR_WEIGHT |w_pairs| + LASSO_WEIGHT |w_loci|) is
@@ -356,7 +357,6 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
                 with torch.no_grad():
                     module.layers[-1].weight[k] = 0.0
         net.lasso_refit_[k] = factor, relax
-        net.intercept_ = np.asarray(net.intercept_, dtype=np.float64).copy()
         net.intercept_[k] += net.target_scale_[k] * constant
         if not done:
             warnings.warn(
