@@ -333,7 +333,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         )
         stream = stream_samples(self, X, target_outputs(self, y), preprocessing, net)
         check_exact(stream.residual, stream.peak)
-        state = fit_state(self, stream, X, preprocessing)
+        state = fit_state(self, stream, X, preprocessing, net)
         stream.kept = None  # the state holds the samples alone, so that it can free them
         effects = EFFECT_ESTIMATORS[self.epistasis_](state)
         components = COMPONENT_ESTIMATORS[self.components_](state, *effects)

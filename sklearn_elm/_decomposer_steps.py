@@ -19,6 +19,7 @@ from ._elm import elm_steps, io_sizes
 from ._ensemble import average_networks, fit_members
 from ._inputs import is_dask, is_lazy
 from ._lazy import check_kept_memory, check_pairwise_memory, check_worker_memory, dask_stream
+from ._network import held_pairs
 from ._resources import release_freed_memory
 from ._streaming import iter_inputs, stream
 
@@ -133,9 +134,10 @@ def _kept_input_bytes(X, preprocessing, rows=256, blocks=8):
     return compact_inputs(sample).nbytes / sample.size
 
 
-def fit_state(decomposer, stream, X, preprocessing):
+def fit_state(decomposer, stream, X, preprocessing, net):
     """What the estimators share: the sums, their design (computed here, once), the
-    kept samples and a way to encode the inputs again where they were not kept."""
+    kept samples, a way to encode the inputs again where they were not kept, and the pairs
+    ``net``'s pair path holds."""
     # the batches' buffers, freed, back to the system before the p x p work
     release_freed_memory()
     design = None
@@ -150,7 +152,8 @@ def fit_state(decomposer, stream, X, preprocessing):
     screened = decomposer.components_ in ("screened", "crossfit")
     return FitState(stream.moments, design, stream.kept, inputs, stream.phenotypic,
                     crossfit=decomposer.components_ == "crossfit",
-                    component_se=decomposer.component_se if screened else "model")
+                    component_se=decomposer.component_se if screened else "model",
+                    held_pairs=held_pairs(net.module_))
 
 
 def set_fitted(decomposer, state, stream, effects, components):

@@ -269,6 +269,38 @@ def pair_products(module, X):
     return X[:, index[:, 0]] * X[:, index[:, 1]] * module.pair_used.to(X.dtype)
 
 
+def held_pairs(module):
+    """The pairs ``(i, j)``, ``i < j``, that the pair path holds with a non-zero weight, per
+    output, largest ``|weight|`` first: a list of int arrays of shape (m, 2), or None where
+    the module has no pair path.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_elm._network import GatedMLP, held_pairs
+    >>> net = GatedMLP(4, 2, hidden_sizes=(4,), pair_path=2)
+    >>> _ = net.pair_index.copy_(torch.tensor([[2, 0], [1, 3]]))
+    >>> _ = net.pair_used.copy_(torch.tensor([1.0, 1.0]))
+    >>> with torch.no_grad():
+    ...     _ = net.pairs.weight.copy_(torch.tensor([[0.5, 0.0], [0.5, -1.0]]))
+    >>> [pairs.tolist() for pairs in held_pairs(net)]
+    [[[0, 2]], [[1, 3], [0, 2]]]
+    """
+    if pair_path_of(module) is None:
+        return None
+    index = np.sort(module.pair_index.detach().cpu().numpy().astype(np.intp), axis=1)
+    used = module.pair_used.detach().cpu().numpy() > 0
+    weight = module.pairs.weight.detach().cpu().numpy()
+    held = []
+    for row in weight:
+        slots = np.flatnonzero(used & (row != 0) & (index[:, 0] != index[:, 1]))
+        slots = slots[np.argsort(-np.abs(row[slots]), kind="stable")]
+        # a pair in two slots once, at its first (largest) place
+        pairs = [tuple(pair) for pair in index[slots].tolist()]
+        held.append(np.array(list(dict.fromkeys(pairs)), dtype=np.intp).reshape(-1, 2))
+    return held
+
+
 def add_pair_path(module, x, f, J):
     """``(f, J)`` of the rest of the network with the pair path's part added.
 

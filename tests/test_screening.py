@@ -293,3 +293,66 @@ def test_decomposer_cross_fits_the_components_on_request():
     assert dec.components_ == "crossfit" and dec.epistasis_ == "screened"
     assert np.isfinite(dec.variance_components_se_["additive"])
     assert dec.significant_pairs(0.05, as_frame=False)["i"].ndim == 1
+
+
+def test_pairs_the_network_holds_are_fitted_though_the_scan_misses_them(monkeypatch):
+    """With the scan cut to 40 of 300 loci, the pair (260, 280), whose loci have no marginal
+    effect, is outside it, and locus 100, an 85 % copy of its product, takes the pair's effect;
+    held (as a network's pair path holds it), the pair is fitted and the additive effects are
+    f's average effects exactly; the pair's test counts one candidate more."""
+    from sklearn_elm._decomposition import _scan
+
+    monkeypatch.setattr(_scan, "SCAN_FLOPS", 3000 * 40**2)
+    rng = np.random.default_rng(6)
+    n = 3000
+    Z = rng.choice([-1.0, 1.0], size=(n, 300))
+    product = Z[:, 260] * Z[:, 280]
+    Z[:, 100] = np.where(rng.random(n) < 0.85, product, -product)
+    a = np.zeros(300)
+    a[:10] = np.linspace(1.0, 0.2, 10)
+    f = Z @ a + 0.5 * product
+    y = f + rng.normal(size=n)
+    F = (f - f.mean())[:, None]
+    alpha = a.copy()
+    alpha[260], alpha[280] = 0.5 * Z[:, 280].mean(), 0.5 * Z[:, 260].mean()
+    fits = {}
+    for held in (None, [np.array([[280, 260]])]):
+        with pytest.warns(UserWarning, match="scanned among the 40 loci"):
+            fits[held is None] = screened_fit(Z, F, (y - y.mean())[:, None] - F, n_pairs=5,
+                                              pairs=held)
+    missed, fit = fits[True], fits[False]
+    assert [260, 280] not in missed.pairs[0].tolist()
+    assert abs(missed.additive[0, 100]) > 0.2
+    assert fit.pairs[0][0].tolist() == [260, 280]
+    assert fit.pair_effects[0][0] == pytest.approx(0.5)
+    np.testing.assert_allclose(fit.additive[0], alpha, atol=1e-8)
+    assert fit.pair_tests[0].n_tests == missed.pair_tests[0].n_tests + 1
+
+
+def test_the_decomposer_fits_the_pairs_the_network_holds_first(monkeypatch):
+    """The decomposer hands the screened fit the pairs of the network's pair path, and the
+    largest of them, as many as the share of pairs from f allows, have their effects."""
+    from sklearn_elm._decomposition import _screening
+    from sklearn_elm._network import held_pairs
+
+    data = make_epistatic_phenotypes(600, 30, n_qtl=4, n_pairs=2, h2=0.8, ploidy=2,
+                                     random_state=0)
+    Z = data.genotypes.astype(float) - 1.0
+    net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=20, random_state=0)
+    net.fit(Z, data.phenotypes[:, 0])
+    held = held_pairs(net.module_)[0]
+    assert len(held)
+    given = {}
+    screened = _screening.screened_fit
+
+    def spy(*args, **kwargs):
+        given["pairs"] = kwargs.get("pairs")
+        return screened(*args, **kwargs)
+
+    monkeypatch.setattr("sklearn_elm._decomposition._estimators.screened_fit", spy)
+    dec = ELMDecomposer(net, prefit=True, epistasis="screened", components="screened")
+    dec.fit(Z, data.phenotypes[:, 0])
+    assert np.array_equal(given["pairs"][0], held)
+    n_pairs = term_budget(*Z.shape)[1]
+    first = held[: n_pairs - n_pairs // 3]  # the share of the pairs screened from f
+    assert np.all(dec.epistasis_matrix_[first[:, 0], first[:, 1]] != 0)

@@ -69,6 +69,9 @@ class FitState:
         (``components="crossfit"``).
     component_se : str
         The screened fit's ``component_se`` (``"model"``, ``"jackknife"`` or ``"auto"``).
+    held_pairs : list of ndarray or None
+        The pairs the network's pair path holds per output
+        (:func:`~sklearn_elm._network.held_pairs`), which the screened fit takes first.
     n_iter : int
         Conjugate-gradient passes made so far.
     inference : Bunch or None
@@ -102,6 +105,7 @@ class FitState:
     inference: Bunch = None
     crossfit: bool = False
     component_se: str = "model"
+    held_pairs: list = None
 
 
 def _project_network(state):
@@ -139,7 +143,8 @@ def _screened_fit(state):
         usage = (m.ss / seen - (m.s / seen) ** 2).sum(axis=0)
         # the warnings name the caller of ELMDecomposer.fit
         state.screened = screened_fit(Z, F, R, state.phenotypic, usage=usage,
-                                      overwrite_z=compact, crossfit=state.crossfit,
+                                      pairs=state.held_pairs, overwrite_z=compact,
+                                      crossfit=state.crossfit,
                                       component_se=state.component_se, stacklevel=6)
     return state.screened
 

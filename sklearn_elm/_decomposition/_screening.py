@@ -13,7 +13,10 @@ well-determined bound) of which ``t`` pairs:
 1. *Loci*: every locus when the additive terms fit beside the pairs;
    otherwise forward screening of ``f`` in rounds (the loci most correlated
    with what the loci chosen so far leave of ``f``).
-2. *Pairs from f*: two thirds of the ``t``, by forward screening of what the
+2. *Pairs from f*: two thirds of the ``t``: the pairs the network's pair path
+   holds (their products are terms of ``f``; screened, a pair in linkage may be
+   represented by copies of it, and what they leave of its product goes to the
+   loci's effects), then forward screening of what the
    chosen terms leave of ``f``, in rounds, over every product
    ``(z_i - zbar_i)(z_j - zbar_j)`` and, for inputs with three values, the
    self terms: a scan of all ``p (p + 1) / 2`` products as blocks of a
@@ -106,11 +109,11 @@ from ._terms import Terms
 __all__ = ["pair_scan_size", "screened_fit", "term_budget"]
 
 
-def _screen(G, scan, Fc, Yc, n_loci, n_pairs):
-    """Loci and two thirds of the pairs screened on ``Fc``, the other pairs on what they
-    leave of ``Yc``; the loci of the pairs join the loci.  Returns the loci (those screened,
-    then those the pairs add), the pairs, the design of their terms (loci first,
-    :class:`~._terms.Terms`), its Gram matrix and which pairs ``y`` proposed."""
+def _screen(G, scan, Fc, Yc, n_loci, n_pairs, held=()):
+    """Loci and two thirds of the pairs screened on ``Fc`` (the pairs ``held`` first), the
+    other pairs on what they leave of ``Yc``; the loci of the pairs join the loci.  Returns
+    the loci (those screened, then those the pairs add), the pairs, the design of their terms
+    (loci first, :class:`~._terms.Terms`), its Gram matrix and which pairs ``y`` proposed."""
     loci, loci_gram = screen_loci(G, Fc, n_loci)
     s = loci.size
     L = Terms(G, loci)
@@ -120,8 +123,8 @@ def _screen(G, scan, Fc, Yc, n_loci, n_pairs):
     basis = locus_basis(L, loci_gram)
     left = residual_on(basis, np.column_stack([Fc, Yc]))
     left_f, left_y = left[:, 0].copy(), left[:, 1].copy()
-    pairs = []
     from_f = n_pairs - n_pairs // 3
+    pairs = list(held)
     for r in range(1, ROUNDS + 1):
         take = from_f * r // ROUNDS - len(pairs)
         residual = residual_with(basis, left_f, Terms(G, [], pairs))
@@ -144,12 +147,28 @@ def _screen(G, scan, Fc, Yc, n_loci, n_pairs):
     return loci, pairs, X, gram, np.arange(len(pairs)) >= n_f
 
 
-def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs, halves=None, values=False, joint=True):
+def _held(held, norms, most):
+    """The pairs ``held`` of distinct varying loci, as a list of tuples ``(i, j)``, ``i < j``,
+    at most ``most``."""
+    if held is None:
+        return []
+    held = [(int(i), int(j)) for i, j in np.sort(np.asarray(held, dtype=np.intp).reshape(-1, 2))]
+    return [(i, j) for i, j in dict.fromkeys(held) if i < j and norms[i] > 0
+            and norms[j] > 0][:most]
+
+
+def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs, halves=None, values=False, joint=True,
+                held=None):
     """The screened fit of one output (see :func:`screened_fit`)."""
     L = scan.loci.size
-    n_candidates = L * (L - 1) // 2 + int(scan.self_terms.has.sum())
+    held = _held(held, G.norms, n_pairs - n_pairs // 3)
+    scanned = np.zeros(len(G.norms), dtype=bool)
+    scanned[scan.loci] = True
+    # the tests range over the pairs scanned and those held beside them
+    n_candidates = (L * (L - 1) // 2 + int(scan.self_terms.has.sum())
+                    + sum(not (scanned[i] and scanned[j]) for i, j in held))
     Yc = Fc + Rc
-    loci, pairs, X, gram, by_y = _screen(G, scan, Fc, Yc, n_loci, n_pairs)
+    loci, pairs, X, gram, by_y = _screen(G, scan, Fc, Yc, n_loci, n_pairs, held)
     s = loci.size
     # the Gram matrix and the products with the targets are read once: the fits below
     # need no other pass over the samples (:mod:`._lstsq`)
@@ -248,7 +267,7 @@ def _pair_tests(G, scan, design, s, fit, Yc, pairs, n_candidates):
 
 
 def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=None,
-                 overwrite_z=False, crossfit=False, component_se="model", joint=True,
+                 pairs=None, overwrite_z=False, crossfit=False, component_se="model", joint=True,
                  stacklevel=2):
     """Effects and variance components from the terms the network uses, at any ``p``.
 
@@ -280,6 +299,12 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
         take more than ``SCAN_FLOPS`` multiply-adds (:func:`pair_scan_size`),
         the pairs are scanned among the loci of largest usage and of largest
         correlation with ``f`` (half each); None takes the correlation alone.
+    pairs : list of ndarray of shape (m, 2), default=None
+        Per output, pairs that ``f`` is known to hold (a network's pair path,
+        :func:`~sklearn_elm._network.held_pairs`): the first of the pairs from ``f``, ahead
+        of the scan (at most two thirds of ``n_pairs``).  Screened instead, a pair in
+        linkage may be represented by copies of it, and what they leave of its product goes
+        to the loci's effects.
     overwrite_z : bool, default=False
         Use an int8 or float32 ``Z`` as it is rather than a float32 copy (``n
         p`` float32 less memory; ``Z`` is not changed either way).  ``Z`` may
@@ -378,6 +403,9 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
         )
     F = np.asarray(F, dtype=np.float64)
     R = np.asarray(R, dtype=np.float64)
+    held = pairs
+    if held is not None and len(held) != F.shape[1]:
+        raise ValueError(f"pairs holds {len(held)} lists of pairs for {F.shape[1]} outputs.")
     scan = _scan_basis(G, _scanned_loci(G, F, usage, stacklevel))
     halves = split_halves(G) if crossfit else None
     k = F.shape[1]
@@ -395,7 +423,8 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
     for o in range(k):
         out = _fit_output(G, scan, F[:, o] - F[:, o].mean(),
                           R[:, o] - R[:, o].mean(), n_loci, n_pairs, halves,
-                          values=jackknife, joint=joint)
+                          values=jackknife, joint=joint,
+                          held=None if held is None else held[o])
         additive[o, out.loci] = out.additive_coef
         for key in parts:
             parts[key][o] = out[key]
@@ -411,7 +440,7 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
             values[key][:, o] = out.inference.part_values[key]
     if jackknife:
         refit = partial(_refit_rows, G.Z, F, R, {"n_loci": n_loci, "n_pairs": n_pairs,
-                                                 "usage": usage})
+                                                 "usage": usage, "pairs": held})
         component_se, errors = _jackknife_errors(refit, values, errors, n, asked == "auto",
                                                  stacklevel + 1)
     phenotypic = np.full(k, np.nan) if phenotypic is None else phenotypic
