@@ -1,6 +1,6 @@
 """What the network's pair path buys: test r2 with and without it, on sparse panels.
 
-The default ``NeuralGPRegressor`` (``pair_path=32``: the scan's first pairs in a lasso-penalised
+The default ``NeuralGPRegressor`` (``pair_path=64``: the scan's first pairs in a lasso-penalised
 path beside the hidden units) against the same network built without the path
 (``pair_path=0``, the pairs seeded in hidden units only), on the sparse rows of
 ``benchmarks/panels.py`` (40 QTL, 20 pairs among them, h2 0.6, 80 % of the samples train).

@@ -120,13 +120,13 @@ class NeuralGPRegressor(NeuralNetRegressor):
         that holds a sparse trait's additive effects (``linear_lasso_``), refitted with the
         pair path.  A float is used for every output; None builds the module without the
         path.  Only a GatedMLP module is built with one; another keeps its ``skip``, if any.
-    pair_path : int, default=32
-        Pair products per output in a path beside the hidden units
-        (``GatedMLP(pair_path=...)``) that the scan fills; the loss gains ``2 path_penalty_
-        |weights|_1``, a lasso going down the path.  Four hidden units pay twice that for a
-        pair.  After training it is refitted with the linear path's lasso rows on every
-        sample, a relaxed lasso chosen by cross-validation (``lasso_refit_``, ``hidden_kept_``).
-        0 builds no path; only a GatedMLP module is built with one.
+    pair_path : int, default=64
+        Pair products per output in a path beside the hidden units (``GatedMLP(pair_path=...)``)
+        that the scan fills, none a copy in linkage of another (the science page, "Training",
+        says why 64); the loss gains ``2 path_penalty_ |weights|_1``, a lasso going down the
+        path (four hidden units pay twice that).  After training it is refitted with the linear
+        path's lasso rows on every sample, a relaxed lasso chosen by cross-validation
+        (``lasso_refit_``, ``hidden_kept_``).  0 builds no path; only a GatedMLP module has one.
     optimizer__weight_decay : float, default=0.0
         Decoupled weight decay of AdamW (none by default); when set it goes
         down the path with the path penalty.
@@ -228,7 +228,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
         lr=4e-3,
         path_penalty="auto",
         linear_penalty="auto",
-        pair_path=32,
+        pair_path=64,
         optimizer__weight_decay=0.0,
         max_epochs=840,
         batch_size=1024,

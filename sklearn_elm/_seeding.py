@@ -32,6 +32,7 @@ from torch import nn
 
 from . import _chunks
 from ._chunks import chunked_base, read_rows
+from ._decomposition._joint import COPY_R
 from ._decomposition._scan import BLOCK_BYTES, _genotypes, _scan_basis, _scan_pairs
 from ._network import pair_path_of
 from ._pair_path import PAIR_WEIGHT
@@ -47,6 +48,10 @@ SEED_SAMPLES = 20_000
 
 #: Hidden units per seeded pair.
 UNITS_PER_PAIR = 4
+
+#: Pairs the scan ranks per pair it keeps, from which the copies are left out
+#: (:func:`_distinct`).
+CANDIDATES_PER_PAIR = 8
 
 
 def _training_arrays(dataset):
@@ -146,17 +151,47 @@ def _candidate_loci(X, rows, Y, size, block=1024):
     return np.sort(np.argsort(-score, kind="stable")[:size])
 
 
+def _distinct(Zc, pairs, take):
+    """The first ``take`` of ``pairs`` (columns of the centred ``Zc``, best first) whose centred
+    products correlate below ``COPY_R`` with those of every pair kept before them, shape
+    (m, 2).
+
+    Under linkage the pairs a scan ranks first are mostly copies of a few strong pairs (their
+    loci's neighbours, whose products correlate 0.97-1.0 with the pair's own): on 1,000 msprime
+    loci the first 32 pairs of a scan were copies of 4-5 pairs.  A copy is what the library
+    reports as the same pair (:data:`~sklearn_elm._decomposition._joint.COPY_R`).
+    """
+    kept, columns = [], np.empty((len(Zc), take))
+    for a, b in pairs:
+        if len(kept) == take:
+            break
+        x = Zc[:, a].astype(np.float64) * Zc[:, b]
+        x -= x.mean()
+        norm = np.sqrt(x @ x)
+        if not norm > 0:
+            continue
+        x /= norm
+        if kept and np.max(np.abs(columns[:, :len(kept)].T @ x)) >= COPY_R:
+            continue
+        columns[:, len(kept)] = x
+        kept.append((a, b))
+    return np.array(kept, dtype=np.intp).reshape(-1, 2)
+
+
 def scan_pairs(X, rows, Y, additive, take):
     """The scan that :class:`PairSeeding` seeds from, on the samples ``rows`` of ``X``.
 
     Reads at most :data:`SEED_SAMPLES` of ``rows`` (evenly spaced), and where the scan of
     every pair would cost more than :data:`SEED_FLOPS` multiply-adds, the pairs of the loci
     that correlate most with any target.  Each target is scanned less its centred additive
-    fit ``X @ additive.T`` (the target itself where ``additive`` is None).
+    fit ``X @ additive.T`` (the target itself where ``additive`` is None), and of the
+    ``CANDIDATES_PER_PAIR * take`` pairs ranked first a copy in linkage of a pair ranked
+    before it is left out (:func:`_distinct`).
 
     Returns a Bunch: ``rows`` (those read), ``loci`` (those scanned), ``G`` (their
     genotypes), ``R`` (the targets of ``rows`` less the additive fit, float64) and ``pairs``
-    (per target, the ``take`` pairs ranked first, as indices into ``loci``, shape (m, 2)).
+    (per target, the at most ``take`` pairs ranked first, none a copy of another, as indices
+    into ``loci``, shape (m, 2)).
 
     Examples
     --------
@@ -175,8 +210,9 @@ def scan_pairs(X, rows, Y, additive, take):
     R = _less_additive(X, rows, Y, additive)
     G = _genotypes(X[np.ix_(rows, loci)], overwrite=True)
     basis = _scan_basis(G, np.arange(loci.size), self_terms=False)
-    pairs = [np.array(_scan_pairs(basis, R[:, k] - R[:, k].mean(), set(), take),
-                      dtype=np.intp).reshape(-1, 2) for k in range(Y.shape[1])]
+    pairs = [_distinct(basis.Zc, _scan_pairs(basis, R[:, k] - R[:, k].mean(), set(),
+                                             CANDIDATES_PER_PAIR * take), take)
+             for k in range(Y.shape[1])]
     return Bunch(rows=rows, loci=loci, G=G, R=R, pairs=pairs)
 
 
@@ -223,7 +259,8 @@ class PairSeeding(Callback):
     the regressor's ``linear_penalty="auto"`` has fitted GBLUP on the
     training split (so that loci in linkage with an additive QTL do not
     rank first as a phantom pair), and for each target the ``n_pairs`` pairs
-    of largest correlation get four hidden units each, which together
+    of largest correlation, none a copy in linkage of a pair ranked before it
+    (centred products correlated at ``|r| >= 0.9``), get four hidden units each, which together
     compute ``b z_i z_j`` (exactly for codes -1/0/+1); their other weights
     are 0.  The rest of the units keep their random initialisation.  ``b``
     is the pair's slope shrunk as the first step of the path would shrink

@@ -198,6 +198,25 @@ def test_pairs_are_scanned_against_the_target_less_its_additive_fit():
     assert first[None] == [0, 1]
 
 
+def test_the_scan_leaves_out_the_copies_in_linkage_of_a_pair_ranked_before():
+    # loci 0-3 near copies of one another (each differs from locus 0 in 2 % of samples): the
+    # products of (0..3, 10) are copies of the strong pair's, and without leaving them out
+    # they would fill the first four places before the weaker pair (20, 21)
+    rng = np.random.default_rng(0)
+    n = 2000
+    X = rng.choice([-1.0, 1.0], size=(n, 30)).astype(np.float32)
+    for c in (1, 2, 3):
+        X[:, c] = np.where(rng.random(n) < 0.02, -X[:, 0], X[:, 0])
+    y = X[:, 0] * X[:, 10] + 0.4 * X[:, 20] * X[:, 21] + 0.5 * rng.standard_normal(n)
+    found = _seeding.scan_pairs(X, np.arange(n), y[:, None], None, 2)
+    first, second = (sorted(pair) for pair in found.loci[found.pairs[0]].tolist())
+    assert first[0] in (0, 1, 2, 3) and first[1] == 10 and second == [20, 21]
+    with pytest.MonkeyPatch.context() as patch:  # every pair ranked: the copies come first
+        patch.setattr(_seeding, "COPY_R", 1.01)
+        found = _seeding.scan_pairs(X, np.arange(n), y[:, None], None, 2)
+    assert all(pair[1] == 10 for pair in np.sort(found.loci[found.pairs[0]], axis=1).tolist())
+
+
 @pytest.mark.parametrize("value", [-1, 1.5, "all", True])
 def test_bad_n_pairs(value):
     with pytest.raises(ValueError, match="n_pairs must be"):
