@@ -160,11 +160,11 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         Standard errors of ``variance_components_`` (same keys) given the genotypes,
         ``h2`` and ``H2`` over the observed ``V_P``; NaN for ``phenotypic``, for
         ``higher`` with ``"debiased"``, and with ``components="network"``.
-    additive_se_, additive_pvalues_ : ndarray of the shape of ``additive_effects_``
-        Standard error and two-sided p-value of ``y``'s additive effect of each input,
-        in ``y``'s least-squares fit on every locus and the confirmed pairs (the
-        screened fit's final model; a score test for a locus left out of it).  These
-        test the trait, not the network: ``additive_effects_`` are the network's.  NaN
+    additive_estimates_, additive_se_, additive_pvalues_ : ndarray, shaped as ``additive_effects_``
+        ``y``'s additive effect of each input, its standard error and two-sided p-value, in
+        ``y``'s least-squares fit on every locus and the confirmed pairs (the screened fit's
+        final model; for a locus left out of it, the slope of the model's residual and its
+        score test): the trait's, unshrunk; ``additive_effects_`` are the network's.  NaN
         with ``components="network"``.  Joint: a locus with a near copy has little to test.
     marginal_pvalues_ : ndarray of the shape of ``additive_effects_``
         One locus at a time, as a genome-wide scan (a Manhattan plot) reports it: the

@@ -20,7 +20,7 @@ __all__ = ["TESTS", "as_components", "baselines", "by_method", "check_fdr", "com
            "decompose", "gblup_pairs"]
 
 #: The decomposer's tests that :func:`decompose` reads, by their name in the Analysis.
-TESTS = ("additive_se", "additive_pvalues", "marginal_pvalues", "pair_tests",
+TESTS = ("additive_estimates", "additive_se", "additive_pvalues", "marginal_pvalues", "pair_tests",
          "significant_pairs")
 
 
@@ -174,8 +174,8 @@ def decompose(network, X, Y, feature_names, *, fdr=0.05):
     elm : Bunch
         ``additive`` (k, p), ``epistasis`` (k, p, p), ``components`` and
         ``components_se`` (dicts of (k,) arrays), ``kind`` (``components_``), ``se_kind``
-        (``component_se_``),
-        ``additive_se``, ``additive_pvalues`` and ``marginal_pvalues`` (k, p), ``pair_tests``
+        (``component_se_``), ``additive_estimates``, ``additive_se``, ``additive_pvalues``
+        and ``marginal_pvalues`` (k, p), ``pair_tests``
         (list of one Bunch per trait, or None) and ``significant_pairs``
         (:meth:`~sklearn_elm.ELMDecomposer.significant_pairs` as a dict of
         arrays, or None).
@@ -206,11 +206,9 @@ def decompose(network, X, Y, feature_names, *, fdr=0.05):
         components_se=component_errors(elm, k, components),
         kind=elm.components_,
         se_kind=elm.component_se_,
-        additive_se=np.reshape(np.asarray(elm.additive_se_, dtype=np.float64), (k, p)),
-        additive_pvalues=np.reshape(np.asarray(elm.additive_pvalues_, dtype=np.float64),
-                                    (k, p)),
-        marginal_pvalues=np.reshape(np.asarray(elm.marginal_pvalues_, dtype=np.float64),
-                                    (k, p)),
+        **{name: np.reshape(np.asarray(getattr(elm, f"{name}_"), dtype=np.float64), (k, p))
+           for name in ("additive_estimates", "additive_se", "additive_pvalues",
+                        "marginal_pvalues")},
         pair_tests=_pair_tests(elm, k),
         significant_pairs=_significant(elm, fdr, feature_names,
                                        EncodedRows(X, network[:-1], p)),

@@ -73,10 +73,10 @@ class Analysis:
         What the ELM's components are (``ELMDecomposer.components_``).
     elm_component_se : str or None
         What their standard errors are (``ELMDecomposer.component_se_``).
-    additive_se, additive_pvalues : ndarray of shape (k, p) or None
-        The ELM decomposer's test of each locus's additive effect on the
-        trait (``additive_se_``, ``additive_pvalues_``: ``y``'s least-squares
-        fit on every locus and the confirmed pairs); NaN where not tested.
+    additive_estimates, additive_se, additive_pvalues : ndarray of shape (k, p) or None
+        The ELM decomposer's test of each locus's additive effect on the trait
+        (``additive_estimates_``, ``additive_se_``, ``additive_pvalues_``: ``y``'s
+        least-squares fit on every locus and the confirmed pairs); NaN where not tested.
     marginal_pvalues : ndarray of shape (k, p) or None
         One locus at a time (``marginal_pvalues_``): what the Manhattan plot shows.
     pair_tests : list of Bunch or None
@@ -143,6 +143,7 @@ class Analysis:
     timings: dict
     recovery: dict | None = None
     variance_components_se: dict = field(default_factory=dict)
+    additive_estimates: np.ndarray | None = None
     additive_se: np.ndarray | None = None
     additive_pvalues: np.ndarray | None = None
     marginal_pvalues: np.ndarray | None = None

@@ -6,6 +6,8 @@ The network is stood in for by ``y``'s least-squares fit on the loci, which, lik
 trained on ``y``, fits some of its noise.
 """
 
+from copy import deepcopy
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -172,6 +174,29 @@ def test_decomposer_reports_errors_tests_and_the_pair_table(epistatic_fit):
     assert abs(table["estimate"].iloc[0] - 0.5) < 4 * table["std_error"].iloc[0]
 
 
+def test_additive_estimates_are_ys_least_squares_whatever_the_network(epistatic_fit):
+    """additive_estimates_ are y's coefficients on every locus and the confirmed pair (an
+    independent least squares; average effects, so the pair's product is of centred loci),
+    with the errors and p-values that test them; the same network shrunk to a third (as a
+    network fitted to a noisier trait shrinks its effects) has the same."""
+    dec, Z, y = epistatic_fit
+    Zc = Z - Z.mean(0)
+    product = Zc[:, 1] * Zc[:, 2]
+    X = np.column_stack([Zc, product - product.mean()])
+    coef = np.linalg.lstsq(X, y - y.mean(), rcond=None)[0]
+    close = dict(atol=0.05 * dec.additive_se_.min())
+    np.testing.assert_allclose(dec.additive_estimates_, coef[:6], **close)
+    df = len(y) - X.shape[1] - 1
+    t = dec.additive_estimates_ / dec.additive_se_
+    np.testing.assert_allclose(dec.additive_pvalues_, 2 * stats.t.sf(np.abs(t), df), rtol=1e-3)
+    shrunk = deepcopy(dec.estimator_)
+    shrunk.target_scale_ = shrunk.target_scale_ / 3  # predict = intercept + scale * module
+    third = ELMDecomposer(shrunk, prefit=True).fit(Z, y)
+    np.testing.assert_allclose(third.additive_effects_, dec.additive_effects_ / 3, atol=1e-6)
+    np.testing.assert_allclose(third.additive_estimates_, dec.additive_estimates_, **close)
+    assert abs(third.additive_estimates_[0] - 1.0) < 4 * third.additive_se_[0]
+
+
 def test_significant_pairs_refuses_bad_fdr_and_fits_without_tests(epistatic_fit):
     """A false discovery rate outside (0, 1) and a decomposition of the network's own
     components (no tests of the trait) get errors that name the problem."""
@@ -180,6 +205,7 @@ def test_significant_pairs_refuses_bad_fdr_and_fits_without_tests(epistatic_fit)
         dec.significant_pairs(1.5)
     network = ELMDecomposer(dec.estimator_, prefit=True, components="network").fit(Z, y)
     assert network.pair_tests_ is None and np.isnan(network.additive_se_).all()
+    assert np.isnan(network.additive_estimates_).all()
     with pytest.raises(ValueError, match="components_='network'"):
         network.significant_pairs()
 

@@ -45,7 +45,8 @@ def fake_inference(names, vc, rng, fdr=0.05):
                            p_value=p_value, n_tests=i.size))
     errors = {m: {c: rng.uniform(0.01, 0.1, size=k) for c in vc[m]} for m in ("ELM", "GBLUP-A")}
     errors["ELM"]["phenotypic"] = np.full(k, np.nan)  # not estimated
-    return dict(variance_components_se=errors, additive_se=rng.uniform(0.01, 0.1, size=(k, p)),
+    return dict(variance_components_se=errors, additive_estimates=rng.normal(size=(k, p)),
+                additive_se=rng.uniform(0.01, 0.1, size=(k, p)),
                 additive_pvalues=rng.uniform(size=(k, p)),
                 marginal_pvalues=rng.uniform(size=(k, p)), pair_tests=tests, fdr=fdr,
                 significant_pairs=significant_pairs_table(tests, fdr, names, as_frame=False))
@@ -637,21 +638,23 @@ def _cell(text):
 
 
 def test_effects_and_pairs_carry_the_decomposers_tests(tmp_path, placeholder_figures):
-    """effects.csv has std_error and p_value after the ELM's column, equal to the analysis's
-    additive_se and additive_pvalues; epistasis_pairs.csv has those of the pair tests where
-    the pair is among them (in either order) and empty cells where it is not."""
+    """effects.csv has test_estimate, std_error and p_value after the ELM's column, equal to
+    the analysis's additive_estimates, additive_se and additive_pvalues; epistasis_pairs.csv
+    has those of the pair tests where the pair is among them (in either order) and empty
+    cells where it is not."""
     results = fake_results(n_traits=2, n_loci=8)
     out = write_report(results, tmp_path / "report")
     rows = _rows(out / "effects.csv")
-    assert list(rows[0]) == ["trait", "locus", "additive_elm", "std_error", "p_value",
-                             "additive_gblup_a", "additive_truth"]
-    for column, expected in (("std_error", results.additive_se),
+    assert list(rows[0]) == ["trait", "locus", "additive_elm", "test_estimate", "std_error",
+                             "p_value", "additive_gblup_a", "additive_truth"]
+    for column, expected in (("test_estimate", results.additive_estimates),
+                             ("std_error", results.additive_se),
                              ("p_value", results.additive_pvalues)):
         got = np.array([float(r[column]) for r in rows]).reshape(2, 8)
         np.testing.assert_allclose(got, expected, rtol=1e-7)
     rows = _rows(out / "epistasis_pairs.csv")
-    assert list(rows[0])[:7] == ["trait", "rank", "locus_i", "locus_j", "estimate",
-                                 "std_error", "p_value"]
+    assert list(rows[0])[:8] == ["trait", "rank", "locus_i", "locus_j", "estimate",
+                                 "test_estimate", "std_error", "p_value"]
     position = {str(name): n for n, name in enumerate(results.feature_names)}
     tested = 0
     for r in rows:
@@ -661,10 +664,11 @@ def test_effects_and_pairs_carry_the_decomposers_tests(tmp_path, placeholder_fig
         where = [n for n, (a, b) in enumerate(tests.pairs) if {a, b} == pair]
         if where:
             tested += 1
+            assert float(r["test_estimate"]) == pytest.approx(tests.estimate[where[0]])
             assert float(r["std_error"]) == pytest.approx(tests.std_error[where[0]])
             assert float(r["p_value"]) == pytest.approx(tests.p_value[where[0]])
         else:
-            assert r["std_error"] == r["p_value"] == ""
+            assert r["test_estimate"] == r["std_error"] == r["p_value"] == ""
     assert tested == 16 and len(rows) == 2 * 28
 
 
@@ -743,6 +747,7 @@ def test_a_report_without_tests_says_so(tmp_path, placeholder_figures):
     results = fake_results(n_traits=1, tests=False, truth=False)
     out = write_report(results, tmp_path / "report")
     assert {r["p_value"] for r in _rows(out / "effects.csv")} == {""}
+    assert {r["test_estimate"] for r in _rows(out / "effects.csv")} == {""}
     assert {r["p_value"] for r in _rows(out / "epistasis_pairs.csv")} == {""}
     assert {r["h2_se"] for r in _rows(out / "variance_components.csv")} == {""}
     assert (out / "significant_pairs.csv").read_text().strip().startswith("trait,i,j")

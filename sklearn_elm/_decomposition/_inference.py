@@ -99,8 +99,10 @@ def locus_tests(G, loci, coef, variance, residual, sigma2, df):
 
     Returns
     -------
-    std_error, p_value : ndarray of shape (p,)
-        NaN for loci that do not vary.
+    estimate, std_error, p_value : ndarray of shape (p,)
+        ``y``'s coefficient in the final model, or for a locus outside it the slope of the
+        model's residual on the locus, which its score test tests; NaN for loci that do
+        not vary.
 
     Examples
     --------
@@ -114,13 +116,16 @@ def locus_tests(G, loci, coef, variance, residual, sigma2, df):
     >>> coef = np.linalg.lstsq(X, y - y.mean(), rcond=None)[0]
     >>> r = y - y.mean() - X @ coef
     >>> s2 = r @ r / 397
-    >>> se, p = locus_tests(_genotypes(Z, False), np.array([0, 1]), coef,
-    ...                     s2 * np.diag(np.linalg.inv(X.T @ X)), r, s2, 397)
+    >>> est, se, p = locus_tests(_genotypes(Z, False), np.array([0, 1]), coef,
+    ...                          s2 * np.diag(np.linalg.inv(X.T @ X)), r, s2, 397)
     >>> bool(p[0] < 1e-20), bool(p[1] > 0.01), bool(p[2] > 0.01)
     (True, True, True)
+    >>> bool(abs(est[0] - 1.0) < 0.2), bool(abs(est[2]) < 0.2)
+    (True, True)
     """
     p = G.Z.shape[1]
-    std_error, p_value = np.full(p, np.nan), np.full(p, np.nan)
+    estimate, std_error, p_value = (np.full(p, np.nan) for _ in range(3))
+    estimate[loci] = coef
     std_error[loci] = np.sqrt(np.maximum(variance, 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         p_value[loci] = two_sided(coef / std_error[loci], df)
@@ -129,9 +134,10 @@ def locus_tests(G, loci, coef, variance, residual, sigma2, df):
         norms = G.norms[outside]
         # Zc^T r = Z^T r, as r sums to 0
         covariance = _transposed_product(G, residual)[outside]  # no n x p copy
+        estimate[outside] = covariance / norms**2
         std_error[outside] = np.sqrt(sigma2) / norms
         p_value[outside] = two_sided(covariance / norms * (1.0 / np.sqrt(sigma2)), df)
-    return std_error, p_value
+    return estimate, std_error, p_value
 
 
 def marginal_tests(G, Yc):

@@ -211,9 +211,9 @@ def _inference(G, scan, design, s, final, Yc, model, values=False, joint=True):
     parts = _parts(X, s, fit)
     parts["genetic"] = _genetic(X, fit)
     variance = fit.sigma2 * np.diag(fit.G_inv)
-    locus_se, locus_p = locus_tests(G, loci, fit.y[:s], variance[:s], residual, fit.sigma2,
-                                    len(X) - 1 - fit.df)
-    inference = Bunch(locus_se=locus_se, locus_p=locus_p, pair_tests=tests,
+    locus_coef, locus_se, locus_p = locus_tests(G, loci, fit.y[:s], variance[:s], residual,
+                                                fit.sigma2, len(X) - 1 - fit.df)
+    inference = Bunch(locus_coef=locus_coef, locus_se=locus_se, locus_p=locus_p, pair_tests=tests,
                       component_se=screened_component_se(X, s, fit), parts=parts,
                       marginal_p=marginal_tests(G, Yc))
     if values:  # the fit's additive and pairwise parts per sample (one more pass over X)
@@ -343,11 +343,10 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
         * ``pair_variances``: list of ndarray of shape (t,), the sampling
           variance of ``y``'s coefficient on each pair
           (:func:`dense_pairs` and :func:`sparse_pairs` make matrices of them);
-        * ``components``, Bunch of arrays of shape (k,): ``V_A``, ``V_AA``
-          and ``V_G`` of ``y``'s fit on the loci, the confirmed pairs and
-          those of the FDR list,
-          noise-corrected, and the rest of
-          :func:`~sklearn_elm._components.components_bunch`;
+        * ``components``, Bunch of arrays of shape (k,): ``V_A``, ``V_AA`` and ``V_G`` of
+          ``y``'s fit on the loci, the confirmed pairs and those of the FDR list,
+          noise-corrected, and the rest of :func:`~sklearn_elm._components.components_bunch`;
+        * ``additive_coef``, ``additive_se``, ``additive_p`` (k, p): ``locus_tests``';
         * ``n_scanned``: the number of loci the scans of pairs ranged over;
         * ``component_se``: ``"model"`` or ``"jackknife"``, the errors given.
 
@@ -418,7 +417,7 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
     parts = {"additive": np.zeros(k), "epistatic": np.zeros(k), "genetic": np.zeros(k)}
     errors = {key: np.zeros(k) for key in (*parts, "higher")}
     pairs, effects, variances, tests = [], [], [], []
-    locus_se, locus_p, marginal_p = np.empty((k, p)), np.empty((k, p)), np.empty((k, p))
+    locus_coef, locus_se, locus_p, marginal_p = (np.empty((k, p)) for _ in range(4))
     values = {key: np.empty((n, k)) for key in ("additive", "epistatic")} if jackknife else {}
     for o in range(k):
         out = _fit_output(G, scan, F[:, o] - F[:, o].mean(),
@@ -434,7 +433,8 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
         effects.append(out.pair_coef)
         variances.append(out.pair_variance)
         tests.append(out.inference.pair_tests)
-        locus_se[o], locus_p[o] = out.inference.locus_se, out.inference.locus_p
+        tested = out.inference
+        locus_coef[o], locus_se[o], locus_p[o] = tested.locus_coef, tested.locus_se, tested.locus_p
         marginal_p[o] = out.inference.marginal_p
         for key in values:
             values[key][:, o] = out.inference.part_values[key]
@@ -448,7 +448,8 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
                                   phenotypic)
     return Bunch(additive=additive, pairs=pairs, pair_effects=effects,
                  pair_variances=variances, components=components, n_scanned=scan.loci.size,
-                 additive_se=locus_se, additive_p=locus_p, marginal_p=marginal_p,
+                 additive_coef=locus_coef, additive_se=locus_se, additive_p=locus_p,
+                 marginal_p=marginal_p,
                  pair_tests=tests, component_se=component_se,
                  components_se=component_se_bunch(errors, phenotypic))
 

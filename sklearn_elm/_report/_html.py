@@ -101,11 +101,12 @@ def _manhattan_section(analysis, figures):
             "<p>Each locus's association with the trait, one locus at a time, as a "
             "genome-wide scan reports it (ELMDecomposer's <code>marginal_pvalues_</code>; "
             "in linkage a QTL's neighbours share its signal).  The dashed line is "
-            f"Bonferroni's 5 % over the {p} loci.  <code>std_error</code> and "
-            "<code>p_value</code> in <a href='effects.csv'>effects.csv</a> are the joint "
-            "test of each locus in the trait's least-squares fit on every locus and the "
-            "confirmed pairs (<code>additive_pvalues_</code>), what a locus adds to all the "
-            "others; both test the trait, the estimates above are the network's.</p>",
+            f"Bonferroni's 5 % over the {p} loci.  <code>test_estimate</code>, "
+            "<code>std_error</code> and <code>p_value</code> in "
+            "<a href='effects.csv'>effects.csv</a> are the joint test of each locus in the "
+            "trait's least-squares fit on every locus and the confirmed pairs "
+            "(<code>additive_pvalues_</code>), what a locus adds to all the others; both "
+            "test the trait, the estimates above are the network's.</p>",
             *(_img(figures[f"manhattan_{k}"], f"Manhattan plot of {t}")
               for k, t in enumerate(analysis.target_names))]
 

@@ -97,15 +97,15 @@ def pair_p_labels(analysis, k, i, j):
     """
     if analysis.pair_tests is None or n_tests(analysis, k) == 0:
         return [""] * len(i)
-    _, p_value = pair_test_columns(analysis, k, i, j)
+    p_value = pair_test_columns(analysis, k, i, j)[2]
     kept = np.asarray(analysis.pair_tests[k].p_value)
     above = f"p > {format_p(kept.max())}" if kept.size else "p -"
     return [f"p {format_p(v)}" if np.isfinite(v) else above for v in p_value]
 
 
 def pair_test_columns(analysis, k, i, j):
-    """``std_error`` and ``p_value`` of the pairs ``(i, j)`` of trait ``k`` in the
-    decomposer's pair tests, NaN for a pair it did not keep among them.
+    """``estimate``, ``std_error`` and ``p_value`` of the pairs ``(i, j)`` of trait ``k`` in
+    the decomposer's pair tests, NaN for a pair it did not keep among them.
 
     Parameters
     ----------
@@ -117,7 +117,7 @@ def pair_test_columns(analysis, k, i, j):
 
     Returns
     -------
-    std_error, p_value : ndarray of float, shaped as ``i``
+    estimate, std_error, p_value : ndarray of float, shaped as ``i``
 
     Examples
     --------
@@ -126,17 +126,17 @@ def pair_test_columns(analysis, k, i, j):
     >>> from sklearn.utils import Bunch
     >>> from sklearn_elm._report._inference import pair_test_columns
     >>> tests = Bunch(pairs=np.array([[0, 2], [1, 2]]), std_error=np.array([0.1, 0.2]),
-    ...               p_value=np.array([1e-9, 0.5]), estimate=np.zeros(2), n_tests=3)
+    ...               p_value=np.array([1e-9, 0.5]), estimate=np.array([0.7, 0.1]), n_tests=3)
     >>> analysis = SimpleNamespace(pair_tests=[tests], feature_names=np.arange(3))
-    >>> se, p = pair_test_columns(analysis, 0, np.array([2, 0]), np.array([1, 1]))
-    >>> se.tolist(), p.tolist()
-    ([0.2, nan], [0.5, nan])
+    >>> est, se, p = pair_test_columns(analysis, 0, np.array([2, 0]), np.array([1, 1]))
+    >>> est.tolist(), se.tolist(), p.tolist()
+    ([0.1, nan], [0.2, nan], [0.5, nan])
     """
     i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
-    std_error, p_value = np.full(i.shape, np.nan), np.full(i.shape, np.nan)
+    estimate, std_error, p_value = (np.full(i.shape, np.nan) for _ in range(3))
     tests = None if analysis.pair_tests is None else analysis.pair_tests[k]
     if tests is None or i.size == 0 or len(tests.p_value) == 0:
-        return std_error, p_value
+        return estimate, std_error, p_value
     p = len(analysis.feature_names)
     # a pair as one key, min * p + max, looked up by binary search: no Python loop
     stored = np.asarray(tests.pairs, dtype=np.int64).reshape(-1, 2)
@@ -145,9 +145,10 @@ def pair_test_columns(analysis, k, i, j):
     wanted = np.minimum(i, j) * p + np.maximum(i, j)
     at = order[np.minimum(np.searchsorted(keys[order], wanted), keys.size - 1)]
     hit = keys[at] == wanted
+    estimate[hit] = np.asarray(tests.estimate)[at[hit]]
     std_error[hit] = np.asarray(tests.std_error)[at[hit]]
     p_value[hit] = np.asarray(tests.p_value)[at[hit]]
-    return std_error, p_value
+    return estimate, std_error, p_value
 
 
 def minus_log10(p_values):

@@ -284,15 +284,15 @@ def _write_csv(path, header, rows):
 def write_effects(analysis, path):
     """``effects.csv``: the additive effect of every locus, per trait and method, with the
     locus's chromosome and position where the input gives them, and after the first
-    method's column the ``std_error`` and ``p_value`` of the decomposer's test of the locus
-    (empty where it tested none)."""
+    method's column the decomposer's test of the locus (empty where it tested none): the
+    trait's estimate it tests (``test_estimate``), ``std_error`` and ``p_value``."""
     methods = list(analysis.additive)
     mapped = analysis.positions is not None
     shape = (len(analysis.target_names), len(analysis.feature_names))
-    tests = [np.full(shape, np.nan) if a is None else a
-             for a in (analysis.additive_se, analysis.additive_pvalues)]
+    tests = [np.full(shape, np.nan) if a is None else a for a in (
+        analysis.additive_estimates, analysis.additive_se, analysis.additive_pvalues)]
     header = ["trait", "locus", *(["chromosome", "position"] if mapped else []),
-              f"additive_{slug(methods[0])}", "std_error", "p_value",
+              f"additive_{slug(methods[0])}", "test_estimate", "std_error", "p_value",
               *(f"additive_{slug(m)}" for m in methods[1:])]
     rows = ([str(t), str(locus),
              *([str(analysis.chromosomes[i]), int(analysis.positions[i])] if mapped else []),
@@ -306,13 +306,14 @@ def write_effects(analysis, path):
 def write_pairs(analysis, path, top=None):
     """``epistasis_pairs.csv``: the ``top`` pairs (all when None), ranked by the main
     estimate, per trait, with the other methods' estimates of them; only the pairs the main
-    estimate scores, not those it leaves at exactly 0 (:func:`rank_pairs`); ``std_error``
-    and ``p_value`` of the decomposer's test of the pair where it kept one (empty
-    otherwise)."""
+    estimate scores, not those it leaves at exactly 0 (:func:`rank_pairs`); the decomposer's
+    test of the pair where it kept one (empty otherwise): the trait's estimate it tests
+    (``test_estimate``), ``std_error`` and ``p_value``."""
     methods = list(analysis.epistasis)
     main, others = methods[0], methods[1:]
     names = analysis.feature_names
-    header = ["trait", "rank", "locus_i", "locus_j", "estimate", "std_error", "p_value",
+    header = ["trait", "rank", "locus_i", "locus_j", "estimate", "test_estimate", "std_error",
+              "p_value",
               *(slug(m) for m in others)]
 
     def rows():
