@@ -163,8 +163,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     additive_estimates_, additive_se_, additive_pvalues_ : ndarray, shaped as ``additive_effects_``
         ``y``'s additive effect of each input, its standard error and two-sided p-value, in
         ``y``'s least-squares fit on every locus and the confirmed pairs (the screened fit's
-        final model; for a locus left out of it, the slope of the model's residual and its
-        score test): the trait's, unshrunk; ``additive_effects_`` are the network's.  NaN
+        final model; a locus left out of it: the slope of the model's residual on it, and its
+        score test): the trait's, not shrunk as the network's ``additive_effects_`` are.  NaN
         with ``components="network"``.  Joint: a locus with a near copy has little to test.
     marginal_pvalues_ : ndarray of the shape of ``additive_effects_``
         One locus at a time, as a genome-wide scan (a Manhattan plot) reports it: the

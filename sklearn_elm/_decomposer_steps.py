@@ -177,9 +177,9 @@ def set_fitted(decomposer, state, stream, effects, components):
     decomposer.component_se_ = None if tests is None else state.screened.component_se
     if tests is None:  # the network's own components: nothing fitted to y
         nan = np.full(np.shape(additive), np.nan)
-        tests = Bunch(additive_coef=nan, additive_se=nan, additive_p=nan, marginal_p=nan,
+        tests = Bunch(additive_estimate=nan, additive_se=nan, additive_p=nan, marginal_p=nan,
                       pair_tests=None, components_se={name: nan[:, 0] for name in components})
-    decomposer.additive_estimates_ = drop(tests.additive_coef)
+    decomposer.additive_estimates_ = drop(tests.additive_estimate)
     decomposer.additive_se_ = drop(tests.additive_se)
     decomposer.additive_pvalues_ = drop(tests.additive_p)
     decomposer.marginal_pvalues_ = drop(tests.marginal_p)

@@ -90,6 +90,8 @@ def test_screened_fit_of_codes_equals_that_of_floats(rate):
     for key in ("additive", "epistatic", "genetic"):
         np.testing.assert_allclose(small.components[key], wide.components[key], rtol=1e-9)
     np.testing.assert_allclose(small.additive_p, wide.additive_p, rtol=1e-4)
+    np.testing.assert_allclose(small.additive_estimate, wide.additive_estimate, rtol=1e-4,
+                               atol=1e-6)
 
 
 def test_a_short_batch_with_missing_calls_does_not_make_every_batch_float32():

@@ -197,6 +197,26 @@ def test_additive_estimates_are_ys_least_squares_whatever_the_network(epistatic_
     assert abs(third.additive_estimates_[0] - 1.0) < 4 * third.additive_se_[0]
 
 
+def test_a_locus_left_out_of_the_fit_gets_its_slope_and_score_test():
+    """Past the fit's loci, a QTL the network missed (left out of the fit, which takes the
+    loci that explain most of f) gets the slope of the fit's residual on it, near its true
+    effect, and every locus's p-value is that of estimate / std_error."""
+    rng = np.random.default_rng(1)
+    n, p = 2000, 40
+    Z = rng.choice([-1.0, 1.0], size=(n, p))
+    y = Z[:, 0] + 0.5 * Z[:, 1] + rng.normal(size=n)
+    F = (Z[:, :1] - Z[:, :1].mean(0)) * 1.0  # a network that missed locus 1
+    R = (y - y.mean())[:, None] - F
+    with pytest.warns(UserWarning, match="at most half as many terms"):
+        fit = screened_fit(Z, F, R, np.array([y.var()]), n_loci=10, n_pairs=5)
+    assert fit.additive[0, 1] == 0 and fit.additive[0, 0] != 0  # locus 1 left out
+    estimate, se, p_value = fit.additive_estimate[0], fit.additive_se[0], fit.additive_p[0]
+    assert abs(estimate[1] - 0.5) < 4 * se[1] and p_value[1] < 1e-20
+    moderate = p_value > 1e-8  # Student's t on about n - 16 df is all but normal there
+    np.testing.assert_allclose(stats.norm.isf(p_value[moderate] / 2),
+                               np.abs(estimate / se)[moderate], rtol=5e-3)
+
+
 def test_significant_pairs_refuses_bad_fdr_and_fits_without_tests(epistatic_fit):
     """A false discovery rate outside (0, 1) and a decomposition of the network's own
     components (no tests of the trait) get errors that name the problem."""

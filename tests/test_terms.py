@@ -117,7 +117,8 @@ def _ld_fit(n=3000, p=300, seed=0):
 
 def _flat(fit):
     out = {"additive": fit.additive, "marginal_p": fit.marginal_p,
-           "additive_se": fit.additive_se, "additive_p": fit.additive_p}
+           "additive_se": fit.additive_se, "additive_p": fit.additive_p,
+           "additive_estimate": fit.additive_estimate}
     for key, value in fit.components.items():
         out[f"components.{key}"] = value
     for key, value in fit.components_se.items():

@@ -89,6 +89,7 @@ def test_figures_are_those_of_the_estimators_refitted(result, data):
 def _assert_same_tests(result, elm, gblups):
     """The analysis's standard errors, p-values, pair tests and FDR list are the fitted
     decomposer's and GBLUPs' (NaN where a GBLUP has no standard error of a component)."""
+    np.testing.assert_allclose(result.additive_estimates, elm.additive_estimates_)
     np.testing.assert_allclose(result.additive_se, elm.additive_se_)
     np.testing.assert_allclose(result.additive_pvalues, elm.additive_pvalues_)
     for key, se in elm.variance_components_se_.items():

@@ -76,7 +76,7 @@ class FitState:
         Conjugate-gradient passes made so far.
     inference : Bunch or None
         The trait's tests and standard errors, set by the component estimators that fit
-        ``y`` (``"debiased"``, ``"screened"``): ``additive_coef``, ``additive_se``,
+        ``y`` (``"debiased"``, ``"screened"``): ``additive_estimate``, ``additive_se``,
         ``additive_p`` (shape (k, p)), ``pair_tests`` (a list of Bunch per output) and
         ``components_se``.
 
@@ -166,7 +166,7 @@ def _screened_effects(state):
 
 def _tests(screened, components_se):
     """The trait's tests of a screened fit, with the components' standard errors."""
-    return Bunch(additive_coef=screened.additive_coef, additive_se=screened.additive_se,
+    return Bunch(additive_estimate=screened.additive_estimate, additive_se=screened.additive_se,
                  additive_p=screened.additive_p,
                  marginal_p=screened.marginal_p, pair_tests=screened.pair_tests,
                  components_se=components_se)

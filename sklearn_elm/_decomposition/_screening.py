@@ -346,7 +346,7 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
         * ``components``, Bunch of arrays of shape (k,): ``V_A``, ``V_AA`` and ``V_G`` of
           ``y``'s fit on the loci, the confirmed pairs and those of the FDR list,
           noise-corrected, and the rest of :func:`~sklearn_elm._components.components_bunch`;
-        * ``additive_coef``, ``additive_se``, ``additive_p`` (k, p): ``locus_tests``';
+        * ``additive_estimate``, ``additive_se``, ``additive_p`` (k, p): ``locus_tests``';
         * ``n_scanned``: the number of loci the scans of pairs ranged over;
         * ``component_se``: ``"model"`` or ``"jackknife"``, the errors given.
 
@@ -448,7 +448,7 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
                                   phenotypic)
     return Bunch(additive=additive, pairs=pairs, pair_effects=effects,
                  pair_variances=variances, components=components, n_scanned=scan.loci.size,
-                 additive_coef=locus_coef, additive_se=locus_se, additive_p=locus_p,
+                 additive_estimate=locus_coef, additive_se=locus_se, additive_p=locus_p,
                  marginal_p=marginal_p,
                  pair_tests=tests, component_se=component_se,
                  components_se=component_se_bunch(errors, phenotypic))

@@ -105,8 +105,8 @@ def _manhattan_section(analysis, figures):
             "<code>std_error</code> and <code>p_value</code> in "
             "<a href='effects.csv'>effects.csv</a> are the joint test of each locus in the "
             "trait's least-squares fit on every locus and the confirmed pairs "
-            "(<code>additive_pvalues_</code>), what a locus adds to all the others; both "
-            "test the trait, the estimates above are the network's.</p>",
+            "(<code>additive_pvalues_</code>), what a locus adds to all the others.  These "
+            "and the plot test the trait; the estimates above are the network's.</p>",
             *(_img(figures[f"manhattan_{k}"], f"Manhattan plot of {t}")
               for k, t in enumerate(analysis.target_names))]
 

@@ -1,10 +1,10 @@
 """The report's uncertainty: standard errors, p-values and the pairs significant at an FDR.
 
 Read from an :class:`~sklearn_elm.workflow.Analysis` (``variance_components_se``,
-``additive_se``, ``additive_pvalues``, ``pair_tests``, ``significant_pairs``,
-``fdr``), by the tables, the figures and the page alike; an analysis without them
-(None) reads as not tested, with NaN standard errors and p-values.  Nothing is
-recomputed: the numbers are those the estimators computed in ``fit``.
+``additive_estimates``, ``additive_se``, ``additive_pvalues``, ``pair_tests``,
+``significant_pairs``, ``fdr``), by the tables, the figures and the page alike; an
+analysis without them (None) reads as not tested, with NaN standard errors and p-values.
+Nothing is recomputed: the numbers are those the estimators computed in ``fit``.
 """
 
 import numpy as np
