@@ -175,8 +175,8 @@ def decompose(network, X, Y, feature_names, *, fdr=0.05):
         ``additive`` (k, p), ``epistasis`` (k, p, p), ``components`` and
         ``components_se`` (dicts of (k,) arrays), ``kind`` (``components_``), ``se_kind``
         (``component_se_``), ``additive_estimates``, ``additive_se``, ``additive_pvalues``
-        and ``marginal_pvalues`` (k, p), ``pair_tests``
-        (list of one Bunch per trait, or None) and ``significant_pairs``
+        and ``marginal_pvalues`` (k, p), ``pair_tests`` (list of one Bunch per trait, or
+        None) and ``significant_pairs``
         (:meth:`~sklearn_elm.ELMDecomposer.significant_pairs` as a dict of
         arrays, or None).
 

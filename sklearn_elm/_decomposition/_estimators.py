@@ -167,9 +167,8 @@ def _screened_effects(state):
 def _tests(screened, components_se):
     """The trait's tests of a screened fit, with the components' standard errors."""
     return Bunch(additive_estimate=screened.additive_estimate, additive_se=screened.additive_se,
-                 additive_p=screened.additive_p,
-                 marginal_p=screened.marginal_p, pair_tests=screened.pair_tests,
-                 components_se=components_se)
+                 additive_p=screened.additive_p, marginal_p=screened.marginal_p,
+                 pair_tests=screened.pair_tests, components_se=components_se)
 
 
 def _screened_components(state, additive, E, E_var):

@@ -449,8 +449,7 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
     return Bunch(additive=additive, pairs=pairs, pair_effects=effects,
                  pair_variances=variances, components=components, n_scanned=scan.loci.size,
                  additive_estimate=locus_coef, additive_se=locus_se, additive_p=locus_p,
-                 marginal_p=marginal_p,
-                 pair_tests=tests, component_se=component_se,
+                 marginal_p=marginal_p, pair_tests=tests, component_se=component_se,
                  components_se=component_se_bunch(errors, phenotypic))
 
 
