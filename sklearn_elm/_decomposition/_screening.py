@@ -424,20 +424,20 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
                           R[:, o] - R[:, o].mean(), n_loci, n_pairs, halves,
                           values=jackknife, joint=joint,
                           held=None if held is None else held[o])
+        tested = out.inference
         additive[o, out.loci] = out.additive_coef
         for key in parts:
             parts[key][o] = out[key]
         for key in errors:
-            errors[key][o] = out.inference.component_se[key]
+            errors[key][o] = tested.component_se[key]
         pairs.append(out.pairs)
         effects.append(out.pair_coef)
         variances.append(out.pair_variance)
-        tests.append(out.inference.pair_tests)
-        tested = out.inference
+        tests.append(tested.pair_tests)
         locus_coef[o], locus_se[o], locus_p[o] = tested.locus_coef, tested.locus_se, tested.locus_p
-        marginal_p[o] = out.inference.marginal_p
+        marginal_p[o] = tested.marginal_p
         for key in values:
-            values[key][:, o] = out.inference.part_values[key]
+            values[key][:, o] = tested.part_values[key]
     if jackknife:
         refit = partial(_refit_rows, G.Z, F, R, {"n_loci": n_loci, "n_pairs": n_pairs,
                                                  "usage": usage, "pairs": held})
