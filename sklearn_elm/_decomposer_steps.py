@@ -2,6 +2,7 @@
 the decomposer: which network is decomposed, the one pass over the samples, the state the
 estimators share, and the fitted attributes."""
 
+import warnings
 from copy import deepcopy
 from functools import partial
 
@@ -153,7 +154,8 @@ def fit_state(decomposer, stream, X, preprocessing, net):
     return FitState(stream.moments, design, stream.kept, inputs, stream.phenotypic,
                     crossfit=decomposer.components_ == "crossfit",
                     component_se=decomposer.component_se if screened else "model",
-                    held_pairs=held_pairs(net.module_))
+                    held_pairs=held_pairs(net.module_),
+                    auto_components=decomposer.components == "auto")
 
 
 def set_fitted(decomposer, state, stream, effects, components):
@@ -162,6 +164,8 @@ def set_fitted(decomposer, state, stream, effects, components):
     additive, E, E_var = effects
     decomposer.n_features_z_ = state.moments.z.shape[0]
     decomposer.n_iter_ = state.n_iter
+    if state.components_used:  # "auto" resolved again once the fit measured the design
+        decomposer.components_ = state.components_used
     decomposer.additive_effects_ = drop(additive)
     if decomposer.pairs_dtype == "float32":  # the fit is float64 throughout
         E, E_var = E.astype(np.float32), E_var.astype(np.float32)
@@ -186,8 +190,48 @@ def set_fitted(decomposer, state, stream, effects, components):
     decomposer.variance_components_se_ = Bunch(
         **{name: drop(value) for name, value in tests.components_se.items()}
     )
+    if state.inference is not None:  # the network's own parts warn of themselves
+        warn_out_of_range(components, tests.components_se, state.moments.n)
     pairs = tests.pair_tests
     decomposer.pair_tests_ = pairs[0] if pairs is not None and decomposer._single_output else pairs
+
+
+def warn_out_of_range(components, se, n):
+    """Warn where the trait's heritabilities cannot both hold of a trait: ``h2 > H2``, or
+    either outside [0, 1].
+
+    The components are moment estimates, unbiased and not clipped (clipping would bias
+    them), so that where a component is near 0 or the samples are few they can come out of
+    range; the warning names the values and their standard errors (``se``, arrays of shape
+    (k,)) so that they are not read one by one.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from sklearn_elm._decomposer_steps import warn_out_of_range
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_out_of_range({"h2": np.array([0.03]), "H2": np.array([0.02])},
+    ...                       {"h2": np.array([0.05]), "H2": np.array([0.06])}, 100)
+    >>> "cannot both hold" in str(caught[0].message)
+    True
+    """
+    h2, H2 = np.asarray(components["h2"]), np.asarray(components["H2"])
+    tol = 1e-9
+    bad = np.flatnonzero((h2 > H2 + tol * np.abs(H2)) | (np.minimum(h2, H2) < -tol)
+                         | (np.maximum(h2, H2) > 1 + tol))
+    if bad.size:
+        k = int(bad[0])
+        errors = [np.ravel(se.get(key, [np.nan] * (k + 1)))[k] for key in ("h2", "H2")]
+        warnings.warn(
+            f"On output {k} the trait's h2 {h2[k]:.3f} (standard error {errors[0]:.3f}) and H2 "
+            f"{H2[k]:.3f} ({errors[1]:.3f}) cannot both hold of a trait: the components are "
+            "unbiased moment estimates, not clipped, and at "
+            f"{n} samples their sampling error is larger than that; they rest on too little "
+            "information to be read one by one. More samples, or GBLUPRegressor (REML keeps "
+            "its estimates in range), give usable numbers.",
+            UserWarning, stacklevel=5)  # the caller of ELMDecomposer.fit
 
 
 def squeeze(decomposer, value):

@@ -221,6 +221,33 @@ def test_debiased_components_undo_a_shrunk_network(epistasis):
     assert vc.residual == pytest.approx(1.5**2, abs=0.15)
 
 
+def test_auto_components_leave_the_projection_under_strong_linkage():
+    """Rare alleles in a chain of linkage make the loci's centred products nearly linear in
+    them: the projection's split into additive and pairwise parts takes in hundreds of times
+    the noise of orthogonal terms.  On an additive trait ``"auto"`` then says so and takes
+    the screened fit's components (no pairwise variance, where the debiased estimate's noise
+    would invent some); ``components="debiased"``, asked for, warns."""
+    pipe = planted_pipeline(c=0.0, a2=-0.5, scale=1.5)  # the network: -0.75 z_2
+    rng = np.random.default_rng(0)
+    n = 3000
+    rare = lambda: np.where(rng.random(n) < 0.15, 1, 0)  # noqa: E731
+    G = np.empty((n, 5), dtype=int)
+    G[:, 0] = rare()
+    for i in range(1, 5):
+        G[:, i] = np.where(rng.random(n) < 0.9, G[:, i - 1], rare())
+    z2 = 2.0 * G[:, 2] - 1
+    y = -1.5 * z2 + rng.normal(size=n)  # the network predicts half of it
+    with pytest.warns(UserWarning, match="strong linkage.*components='screened'"):
+        dec = ELMDecomposer(pipe, prefit=True).fit(G, y)
+    vc = dec.variance_components_
+    assert dec.components_ == "screened" and dec.epistasis_ == "projection"
+    assert vc.epistatic == 0.0 and vc.additive == pytest.approx(2.25 * z2.var(), rel=0.1)
+    assert vc.h2 <= vc.H2 + 1e-12
+    with pytest.warns(UserWarning, match="strong linkage.*too little information"):
+        asked = ELMDecomposer(pipe, prefit=True, components="debiased").fit(G, y)
+    assert asked.components_ == "debiased"
+
+
 def test_debiased_components_need_y():
     with pytest.raises(ValueError, match="components='debiased'.*needs y"):
         ELMDecomposer(planted_pipeline(), prefit=True, components="debiased").fit(

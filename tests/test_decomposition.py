@@ -15,6 +15,7 @@ from sklearn_elm._decomposition import (
     COMPONENT_ESTIMATORS,
     EFFECT_ESTIMATORS,
     FitState,
+    _projection,
     average_effects,
     build_design,
     conditional_slopes,
@@ -305,16 +306,24 @@ def test_projection_matches_direct_least_squares(frequency):
         assert np.abs(a - raw[:p].T).max() > 0.05
 
 
-def test_projection_on_linked_loci_and_its_convergence_warning():
-    """A chain of loci in linkage disequilibrium (each copies its neighbour 90 % of the
-    time): the design is far from orthogonal, yet the streamed solve reaches the dense
-    least-squares answer; cut short, it says so instead of returning a silent guess."""
-    rng = np.random.default_rng(3)
-    n, p = 3000, 8
+def _linked_chain(rng, n, p):
+    """Loci in a chain of linkage disequilibrium: each copies its neighbour 90 % of the time."""
     Z = np.empty((n, p))
     Z[:, 0] = rng.choice([-1.0, 1.0], size=n)
     for i in range(1, p):
         Z[:, i] = np.where(rng.random(n) < 0.9, Z[:, i - 1], rng.choice([-1.0, 1.0], size=n))
+    return Z
+
+
+def test_projection_on_linked_loci_and_its_convergence_warning(monkeypatch):
+    """A chain of loci in linkage disequilibrium: the design is far from orthogonal, yet
+    both solves reach the dense least-squares answer: the direct one (a design this small),
+    and conjugate gradients, where the Gram matrix is taken as too costly; cut short, and
+    with no room for the direct solve, it says so instead of returning a silent guess;
+    with room, the direct solve takes over."""
+    rng = np.random.default_rng(3)
+    n, p = 3000, 8
+    Z = _linked_chain(rng, n, p)
     assert np.corrcoef(Z[:, 0], Z[:, 1])[0, 1] > 0.8
     iu = np.triu_indices(p, 1)
     Zc = Z - Z.mean(axis=0)
@@ -325,14 +334,58 @@ def test_projection_on_linked_loci_and_its_convergence_warning():
     def batches():
         return [(Z[i : i + 1000], F[i : i + 1000]) for i in range(0, n, 1000)]
 
-    fit = projection_fit(m, build_design(m), batches, tol=1e-10)
     coef = np.linalg.lstsq(D - D.mean(axis=0), F - F.mean(axis=0), rcond=None)[0]
-    np.testing.assert_allclose(fit.additive[0], coef[:p, 0], atol=1e-6)
-    np.testing.assert_allclose(fit.epistasis[0, iu[0], iu[1]], coef[p:, 0], atol=1e-6)
-    assert fit.n_iter > 5  # harder than independent loci
+    direct = projection_fit(m, build_design(m), batches, tol=1e-10)
+    monkeypatch.setattr(_projection, "DIRECT_FLOPS", 0)
+    iterative = projection_fit(m, build_design(m), batches, tol=1e-10)
+    for fit in (direct, iterative):
+        np.testing.assert_allclose(fit.additive[0], coef[:p, 0], atol=1e-6)
+        np.testing.assert_allclose(fit.epistasis[0, iu[0], iu[1]], coef[p:, 0], atol=1e-6)
+    assert direct.n_iter == 1 and iterative.n_iter > 5  # harder than independent loci
+    # the direct solve measures the noise inflation of each part: its effective terms,
+    # tr(G_BB G^-1_BB), more than the block's terms where they are correlated
+    G_inv = np.linalg.inv(D.T @ D - len(D) * np.outer(D.mean(0), D.mean(0)))
+    G = np.linalg.inv(G_inv)
+    expected = [np.sum(G[b, b] * G_inv[b, b]) for b in (slice(0, p), slice(p, None))]
+    np.testing.assert_allclose(direct.effective_terms, expected, rtol=1e-6)
+    assert direct.effective_terms[0] > p and iterative.effective_terms is None
+    monkeypatch.setattr(_projection, "DIRECT_BYTES", 0)
     with pytest.warns(ConvergenceWarning, match="did not converge in 2 iterations"):
         short = projection_fit(m, build_design(m), batches, tol=1e-10, max_iter=2)
     assert np.abs(short.epistasis[0, iu[0], iu[1]] - coef[p:, 0]).max() > 1e-3
+    monkeypatch.setattr(_projection, "DIRECT_BYTES", 2**20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rescued = projection_fit(m, build_design(m), batches, tol=1e-10, max_iter=2)
+    np.testing.assert_allclose(rescued.epistasis[0, iu[0], iu[1]], coef[p:, 0], atol=1e-6)
+
+
+def test_projection_of_copies_is_the_minimum_norm_fit():
+    """Two loci that are copies in the sample (and their product, linear in either once
+    centred): the direct solve takes the pseudo-inverse, whose fitted values are least
+    squares' and which shares the copies' effect evenly; the design's rank, not its terms,
+    counts against the residual's degrees of freedom."""
+    rng = np.random.default_rng(4)
+    n, p = 2000, 4
+    Z = rng.choice([-1.0, 1.0], size=(n, p))
+    Z[:, 1] = Z[:, 0]
+    F = (Z[:, 0] + 0.5 * Z[:, 2] * Z[:, 3] + 0.1 * rng.normal(size=n))[:, None]
+    m = update_moments(init_moments(p, 1), Z, F, np.zeros((n, 1, p)))
+    fit = projection_fit(m, build_design(m), lambda: [(Z, F)])
+    iu = np.triu_indices(p, 1)
+    Zc = Z - Z.mean(axis=0)
+    P = (Zc[:, :, None] * Zc[:, None, :])[:, iu[0], iu[1]]
+    D = np.column_stack([Zc, P - P.mean(axis=0)])
+    coef = np.linalg.lstsq(D, F - F.mean(axis=0), rcond=None)[0]
+    ours = np.concatenate([fit.additive[0], fit.epistasis[0, iu[0], iu[1]]])
+    np.testing.assert_allclose(D @ ours, D @ coef[:, 0], atol=1e-8)
+    np.testing.assert_allclose(fit.additive[0, 2:], coef[2:p, 0], atol=1e-8)
+    assert fit.additive[0, 0] == pytest.approx(fit.additive[0, 1])
+    rank = np.linalg.matrix_rank(D)
+    assert fit.n_terms == rank < D.shape[1]
+    assert fit.effective_terms[0] >= 2  # the copies' effect, shared, takes in more noise
+    left = F[:, 0] - F.mean() - D @ coef[:, 0]
+    np.testing.assert_allclose(fit.noise_variance[0], left @ left / (n - 1 - rank))
 
 
 def test_projection_matches_direct_least_squares_on_dosages():

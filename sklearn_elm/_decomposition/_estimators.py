@@ -107,6 +107,8 @@ class FitState:
     crossfit: bool = False
     component_se: str = "model"
     held_pairs: list = None
+    auto_components: bool = False
+    components_used: str = None
 
 
 def _project_network(state):
@@ -209,9 +211,42 @@ def _debiased_components(state, additive, E, E_var):
         state.moments, state.design, lambda: kept, network_fit, residual_fit, state.phenotypic,
         return_se=True,
     )
+    inflation = _noise_inflation(state.design, residual_fit)
+    if inflation > MAX_INFLATION:
+        linked = (f"The loci are in strong linkage: the projection's split of the trait's "
+                  f"variance into additive and pairwise parts takes in {inflation:.0f} times "
+                  "the noise of orthogonal terms.")
+        if not state.auto_components:
+            warnings.warn(f"{linked} The debiased components rest on too little information; "
+                          "components='screened' fits y on every locus and the pairs it "
+                          "confirms.", UserWarning, stacklevel=4)
+        else:
+            warnings.warn(f"{linked} The components are those of y's least squares on every "
+                          "locus and the pairs it confirms (components='screened').",
+                          UserWarning, stacklevel=4)
+            state.components_used = "screened"
+            return _screened_components(state, additive, E, E_var)
     # the tests are the screened fit's (y on every locus and the pairs it confirms)
     state.inference = _tests(_screened_fit(state), errors)
     return components
+
+
+#: Largest noise inflation of the debiased components (:func:`_noise_inflation`) at which
+#: ``components="auto"`` keeps them; past it, it takes the screened fit's.  On independent
+#: loci the inflation is about 1.
+MAX_INFLATION = 2.0
+
+
+def _noise_inflation(design, fit):
+    """The factor by which correlated terms inflate the noise in the additive or the
+    pairwise part of a projection ``fit``, the larger of the two (``tr(G_BB G^+_BB)`` over
+    the block's terms, :func:`~sklearn_elm._decomposition.projection_fit`); 1 where the fit
+    did not measure it."""
+    effective = fit.get("effective_terms")
+    if effective is None:
+        return 1.0
+    counts = (np.count_nonzero(design.var > 0), int(design.product_mask.sum()))
+    return max(e / c for e, c in zip(effective, counts, strict=True) if c)
 
 
 #: How far the network's parts may exceed its genetic variance before a warning.

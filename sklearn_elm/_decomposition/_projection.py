@@ -4,12 +4,17 @@ Solved by conjugate gradients, one streamed pass over the inputs per
 iteration, so the memory stays ``O(n_outputs p^2)`` beside the samples
 themselves.  The design matrix ``D`` is never formed: :func:`_design_apply`
 computes ``D c`` and :func:`_design_adjoint` ``D^T r`` batch by batch from the
-:class:`~sklearn_elm._decomposition.Design` of the fit.
+:class:`~sklearn_elm._decomposition.Design` of the fit.  Where the terms are
+few enough that their Gram matrix is cheap (:data:`DIRECT_FLOPS`), or where
+conjugate gradients do not converge (loci in strong linkage make the normal
+equations ill-conditioned) and the Gram matrix fits in :data:`DIRECT_BYTES`,
+the normal equations are solved directly instead (:func:`_direct_solve`).
 """
 
 import warnings
 
 import numpy as np
+from scipy import linalg
 from scipy.sparse import linalg as sparse_linalg
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import Bunch
@@ -52,6 +57,82 @@ def _design_adjoint(design, Z, R):
     diag = np.arange(p)
     G[:, diag, diag] -= grad_a * design.gamma
     return grad_a, np.where(design.product_mask, G, 0.0)
+
+
+#: Multiply-adds of the Gram matrix ``n m^2`` (``m`` terms) below which the normal equations
+#: are solved directly: about a second of BLAS on two cores.
+DIRECT_FLOPS = 2e10
+
+#: Largest Gram matrix (bytes, float64) of a direct solve, where conjugate gradients did not
+#: converge.
+DIRECT_BYTES = 512 * 2**20
+
+#: Eigenvalues of the design's correlation matrix below this (times the largest) are dropped
+#: by the direct solve: their directions are copies in the sample.
+COPY_TOLERANCE = 1e-10
+
+#: Bytes of the design's rows made at a time by the direct solve.
+DIRECT_BLOCK_BYTES = 32 * 2**20
+
+
+def _design_columns(design, Z, cells):
+    """The centred design's columns for the samples ``Z``: the ``p`` additive terms, then the
+    pairwise terms ``cells`` (flat indices into ``p x p``, upper triangle: ``zc_i zc_j - C_ij``
+    for ``i < j``, ``zc_i^2 - gamma_i zc_i - C_ii`` for a self term), as :func:`_design_apply`
+    reads them."""
+    p = Z.shape[1]
+    Zc = Z - design.zbar
+    i, j = np.divmod(cells, p)
+    D = np.empty((len(Z), p + cells.size))
+    D[:, :p] = Zc
+    np.multiply(Zc[:, i], Zc[:, j], out=D[:, p:])
+    D[:, p:] -= design.C[i, j]
+    self_terms = i == j
+    if self_terms.any():
+        D[:, p:][:, self_terms] -= Zc[:, i[self_terms]] * design.gamma[i[self_terms]]
+    return D
+
+
+def _direct_solve(system):
+    """The normal equations of every output solved directly: ``x`` packed as
+    :meth:`_NormalEquations.pack` packs it, the effective numbers of additive and of
+    pairwise terms, ``tr(G_BB G^+_BB)`` over each block ``B`` of the Gram matrix ``G`` and its
+    pseudo-inverse (the noise that the block's part of the fit takes in, in units of
+    ``sigma^2``: the number of the block's terms where the design's columns are orthogonal,
+    more where they are correlated), and the design's rank.
+
+    The Gram matrix ``D^T D`` (``m x m``, shared by the outputs) and ``D^T (F - fbar)`` are
+    summed over the batches, ``D`` made a block of rows at a time; they are solved by
+    Cholesky, or where the design is singular to working precision (loci that are copies in
+    these samples), by the pseudo-inverse: the minimum-norm solution, whose fitted values are
+    the projection's."""
+    design, p, cells = system.design, system.p, system.cells
+    m = p + cells.size
+    gram, rhs = np.zeros((m, m)), np.zeros((m, system.k))
+    step = max(1, DIRECT_BLOCK_BYTES // (8 * m))
+    for Z, F in system.batches():
+        Z = np.asarray(Z, dtype=np.float64)
+        F = np.asarray(F, dtype=np.float64) - system.fbar
+        for start in range(0, len(Z), step):
+            D = _design_columns(design, Z[start : start + step], cells)
+            gram += D.T @ D
+            rhs += D.T @ F[start : start + step]
+    system.n_passes += 1
+    scale = np.sqrt(np.maximum(np.diag(gram), 0.0))
+    scale[scale == 0] = 1.0
+    gram /= scale[:, None] * scale[None, :]  # unit diagonal: the tolerances read as correlations
+    rhs /= scale[:, None]
+    values, vectors = linalg.eigh(gram, driver="evd")
+    # a direction the other columns explain to 1 - 1e-10 is a copy in these samples (a pair
+    # of copies' centred product is linear in either, to round-off amplified by the scaling)
+    keep = values > COPY_TOLERANCE * max(values[-1], 1.0)
+    vectors = vectors[:, keep]
+    inverse = (vectors / values[keep]) @ vectors.T
+    coef = inverse @ rhs
+    coef /= scale[:, None]
+    blocks = (slice(0, p), slice(p, m))
+    effective = tuple(float(np.sum(gram[b, b] * inverse[b, b])) for b in blocks)
+    return coef.T.ravel(), effective, int(keep.sum())
 
 
 class _NormalEquations:
@@ -167,7 +248,12 @@ def projection_fit(moments, design, batches, *, tol=1e-8, max_iter=500):
         * ``noise_variance``, ndarray of shape (k,): ``sigma^2``, the
           residual variance (divisor ``n - 1 - n_terms``);
         * ``n_terms``: the number of terms fitted (inputs that vary and
-          pairwise products that enter, :attr:`Design.n_terms`);
+          pairwise products that enter, :attr:`Design.n_terms`; the design's
+          rank where that is less and the equations were solved directly);
+        * ``effective_terms``: where the equations were solved directly, the
+          effective numbers of additive and of pairwise terms
+          (``tr(G_BB G^+_BB)`` per block ``B`` of the Gram matrix ``G``: the
+          factor by which the noise inflates each part's variance), else None;
         * ``n_iter``: the passes over the batches made by the solver.
 
         The variances are the diagonal of ``sigma^2 (D^T D)^{-1}`` for a
@@ -211,17 +297,26 @@ def projection_fit(moments, design, batches, *, tol=1e-8, max_iter=500):
         )
     fbar = moments.f / n
     system = _NormalEquations(design, batches, fbar)
-    operator, precond = system.operator(), system.preconditioner()
     ba, bU = system.rhs()
-    x, info = sparse_linalg.cg(operator, system.pack(ba, bU), rtol=tol, maxiter=max_iter,
-                               M=precond)
-    if info != 0:
-        warnings.warn(
-            f"The projection did not converge in {max_iter} iterations (relative "
-            f"tolerance {tol}); the effects may be inaccurate.",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
+    m = system.p + system.cells.size
+    direct = n * m * m <= DIRECT_FLOPS
+    if not direct:
+        operator, precond = system.operator(), system.preconditioner()
+        x, info = sparse_linalg.cg(operator, system.pack(ba, bU), rtol=tol, maxiter=max_iter,
+                                   M=precond)
+        direct = info != 0 and 8 * m * m <= DIRECT_BYTES
+        if info != 0 and not direct:
+            warnings.warn(
+                f"The projection did not converge in {max_iter} iterations (relative "
+                f"tolerance {tol}), and its {m} x {m} normal equations are too large to solve "
+                "directly; the effects may be inaccurate.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+    effective = None
+    if direct:
+        x, effective, rank = _direct_solve(system)
+        n_terms = min(n_terms, rank)
     a, U = system.unpack(x)
     # residual sum of squares at the solution: |y|^2 - x^T A^T y
     var_f = moments.ff / n - fbar**2
@@ -239,5 +334,6 @@ def projection_fit(moments, design, batches, *, tol=1e-8, max_iter=500):
         epistasis_variance=sigma2[:, None, None] * _symmetric(design.inv_pair_var)[None] / n,
         noise_variance=sigma2,
         n_terms=n_terms,
+        effective_terms=effective,
         n_iter=system.n_passes,
     )

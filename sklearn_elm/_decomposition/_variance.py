@@ -302,21 +302,26 @@ def debiased_components(moments, design, batches, network_fit, residual_fit, phe
     m = residual_fit.n_terms
     sigma2_design = var["left"] * n / (n - 1 - m)
     genetic = var["genetic"] - residual_fit.noise_variance * m / n
+    n_loci = int(np.count_nonzero(design.var > 0))
+    n_pairs = int(design.product_mask.sum())
+    # the noise each part's variance takes in: its terms' number where they are orthogonal,
+    # their effective number (variance inflation included) where the fit measured it
+    effective = residual_fit.get("effective_terms") or (n_loci, n_pairs)
+    inflation = [e / t if t else 1.0 for e, t in zip(effective, (n_loci, n_pairs), strict=True)]
     components = variance_components(
         moments,
         design,
         a,
         E,
-        sigma2_design[:, None, None] * _symmetric(design.inv_pair_var)[None] / n,
+        inflation[1] * sigma2_design[:, None, None] * _symmetric(design.inv_pair_var)[None] / n,
         phenotypic,
         var["pairwise"],
-        additive_variance=sigma2_design[:, None] * design.inv_var[None] / n,
+        additive_variance=inflation[0] * sigma2_design[:, None] * design.inv_var[None] / n,
         genetic=genetic,
     )
     if not return_se:
         return components
-    n_loci = int(np.count_nonzero(design.var > 0))
-    terms = {"additive": n_loci, "epistatic": m - n_loci, "genetic": m, "all": m}
+    terms = {"additive": effective[0], "epistatic": effective[1], "genetic": m, "all": m}
     errors = {key: np.empty(len(phenotypic)) for key in ("additive", "epistatic", "genetic")}
     for o in range(len(phenotypic)):
         noise = {"additive": sigma2_design[o], "epistatic": sigma2_design[o],
