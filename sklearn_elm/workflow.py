@@ -1,15 +1,14 @@
 """The comparison behind ``sklearn-elm run``, as a function: train, decompose, compare.
 
-:func:`analyse` trains the network on a data set's training samples,
-decomposes it with :class:`~sklearn_elm.ELMDecomposer`, fits the REML GBLUP
-baselines on the same samples, scores every method on the test samples and,
-where the data carry their true effects (simulations, the bundled data),
-scores the estimates against them.  It returns an :class:`Analysis`, the
-typed record that the report and the command line read by name.
+:func:`analyse` trains the network on a data set's training samples, decomposes it with
+:class:`~sklearn_elm.ELMDecomposer`, fits the REML GBLUP baselines on the same samples, scores
+every method on the test samples and, where the data carry their true effects (simulations, the
+bundled data), scores the estimates against them.  It returns an :class:`Analysis`, the typed
+record that the report and the command line read by name.
 
-Everything here is in memory and has no side effects beyond the optional
-``log`` messages: loading files is :func:`sklearn_elm.datasets.load_data`'s
-job, writing the report the command line's.
+Everything here is in memory and has no side effects beyond the optional ``log`` messages:
+loading files is :func:`sklearn_elm.datasets.load_data`'s job, writing the report the command
+line's.
 """
 
 import contextlib
@@ -31,10 +30,9 @@ __all__ = ["Analysis", "analyse", "available_memory", "check_data", "memory_need
 class Analysis:
     """What :func:`analyse` found: every figure of the report, by name.
 
-    ``k`` traits, ``p`` loci.  The dictionaries map a method name
-    (``"network"`` or ``"ELM"``, ``"GBLUP-A"``, ``"GBLUP-A+AA"``, and
-    ``"truth"`` where the true effects are known) to its figures; the first
-    entry is the main estimate (by which pairs are ranked).
+    ``k`` traits, ``p`` loci.  The dictionaries map a method name (``"network"`` or ``"ELM"``,
+    ``"GBLUP-A"``, ``"GBLUP-A+AA"``, and ``"truth"`` where the true effects are known) to its
+    figures; the first entry is the main estimate (by which pairs are ranked).
 
     Attributes
     ----------
@@ -66,9 +64,9 @@ class Analysis:
         (``additive``, ``epistatic``, ``higher``, ``genetic``, ``residual``,
         ``phenotypic``, ``h2``, ``H2``).
     variance_components_se : dict of str to dict of str to ndarray of shape (k,)
-        Their standard errors, by method and component: the ELM's and the
-        GBLUPs' ``variance_components_se_``; NaN where none is known (the
-        truth, a component not estimated).
+        Their standard errors, by method and component: the ELM's and the GBLUPs'
+        ``variance_components_se_``; NaN where none is known (the truth, a component not
+        estimated).
     elm_components : str
         What the ELM's components are (``ELMDecomposer.components_``).
     elm_component_se : str or None
@@ -80,9 +78,9 @@ class Analysis:
     marginal_pvalues : ndarray of shape (k, p) or None
         One locus at a time (``marginal_pvalues_``): what the Manhattan plot shows.
     pair_tests : list of Bunch or None
-        Its tests of pairs (``pair_tests_``), one Bunch per trait: ``pairs``
-        (t, 2), ``estimate``, ``std_error``, ``p_value`` (smallest first),
-        ``p_joint`` and ``n_tests``; None where it tested none.
+        Its tests of pairs (``pair_tests_``), one Bunch per trait: ``pairs`` (t, 2),
+        ``estimate``, ``std_error``, ``p_value`` (smallest first), ``p_joint`` and ``n_tests``;
+        None where it tested none.
     significant_pairs : dict of str to ndarray or None
         ``ELMDecomposer.significant_pairs(fdr, as_frame=False)``, the loci
         named as in ``feature_names``, with ``linked_i`` and ``linked_j``: the
@@ -92,10 +90,9 @@ class Analysis:
     fdr : float
         The false discovery rate of ``significant_pairs``.
     network : dict
-        The trained network: ``hidden_sizes``, ``max_epochs``,
-        ``epochs_trained``, ``path_penalty``, and ``linear_path``, per trait
-        how its linear path is penalised: ``"ridge"`` (as GBLUP is,
-        ``NeuralGPRegressor.linear_penalty_``), ``"lasso"``
+        The trained network: ``hidden_sizes``, ``max_epochs``, ``epochs_trained``,
+        ``path_penalty``, and ``linear_path``, per trait how its linear path is penalised:
+        ``"ridge"`` (as GBLUP is, ``NeuralGPRegressor.linear_penalty_``), ``"lasso"``
         (``linear_lasso_``) or ``"none"`` (held at 0).
     timings : dict of str to float
         Seconds per step.
@@ -203,11 +200,10 @@ def check_data(data, *, ploidy=None):
     Raises
     ------
     ValueError
-        Too few training (10) or test (2) samples, fewer than 3 loci that
-        vary among the training samples, more loci than memory allows
-        (:func:`memory_needed` against :func:`available_memory`),
-        genotypes that are not of the ploidy, or a trait that is constant
-        in the training samples.
+        Genotypes, phenotypes and ``train`` of different lengths, too few training (10) or
+        test (2) samples, fewer than 3 loci that vary among the training samples, more loci
+        than memory allows (:func:`memory_needed` against :func:`available_memory`), genotypes
+        that are not of the ploidy, or a trait that is constant in the training samples.
 
     Examples
     --------
@@ -229,6 +225,12 @@ def check_data(data, *, ploidy=None):
     from ._components import constant_columns
     from ._encoding import check_genotype_alphabet
 
+    counts = len(data.genotypes), len(data.phenotypes), len(data.train)
+    if len(set(counts)) > 1:
+        raise ValueError(
+            "genotypes, phenotypes and train mask need one row per sample, got {}, {} and {}: "
+            "give the phenotypes of the genotyped samples, in their order (load_data matches "
+            "them by sample ID).".format(*counts))
     n_train, n_test = int(data.train.sum()), int((~data.train).sum())
     p = data.genotypes.shape[1]
     if n_train < 10 or n_test < 2:
@@ -375,14 +377,13 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
             callbacks=None, log=None, device="cpu", fdr=0.05):
     """Train, decompose and compare on a data set: everything the report shows.
 
-    The network (:class:`~sklearn_elm.GenotypeEncoder` then
-    :class:`~sklearn_elm.NeuralGPRegressor`) and the GBLUP baselines (additive,
-    and additive plus additive-by-additive, by REML, on the same encoded
-    genotypes so that their marker effects are on the ELM's scale) are fitted
-    on the training samples; the network is decomposed on them by
-    :class:`~sklearn_elm.ELMDecomposer` (``prefit=True``, with ``y``), and
-    every method predicts the test samples.  The truth, where ``data`` has
-    ``additive_effects`` and ``epistasis``, is used only to score.
+    The network (:class:`~sklearn_elm.GenotypeEncoder` then :class:`~sklearn_elm.NeuralGPRegressor`)
+    and the GBLUP baselines (additive, and additive plus additive-by-additive, by REML, on the
+    same encoded genotypes so that their marker effects are on the ELM's scale) are fitted on
+    the training samples; the network is decomposed on them by
+    :class:`~sklearn_elm.ELMDecomposer` (``prefit=True``, with ``y``), and every method predicts
+    the test samples.  The truth, where ``data`` has ``additive_effects`` and ``epistasis``, is
+    used only to score.
 
     Parameters
     ----------

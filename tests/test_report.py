@@ -579,6 +579,18 @@ def test_positions_reach_the_effects_table_and_order_the_effects_figure(tmp_path
 
 
 
+def test_unknown_positions_draw_the_loci_in_file_order(tmp_path, placeholder_figures):
+    """PLINK's position 0 means unknown (and bed-reader writes it where none is given): the
+    table keeps what the input gave, but the figures draw the loci in file order, not all at
+    one x."""
+    results = fake_results(n_traits=1, n_loci=6, truth=False,
+                           chromosomes=np.array(["0"] * 6), positions=np.zeros(6, dtype=int))
+    ax = _report._figures.additive_effects(results).axes[0]
+    np.testing.assert_array_equal(ax.lines[0].get_data()[0], np.arange(6))
+    manhattan = _report._figures.manhattan(results, 0).axes[0]
+    assert manhattan.get_xlabel() == "locus (file order)"
+
+
 def test_top_pairs_carry_the_traits_p_value(tmp_path, placeholder_figures):
     """The summary's and the page's top pairs of the network carry the trait's test of each
     pair: its p-value where the tests kept it, "p > x" (x the largest p-value kept) where

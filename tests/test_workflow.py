@@ -187,6 +187,7 @@ def test_ploidy_of_the_whole_panel(data):
 
 
 @pytest.mark.parametrize("change, message", [
+    (lambda d: d.update(phenotypes=d.phenotypes[:-3]), r"one row per sample, got \d+, \d+ and"),
     (lambda d: d.update(train=np.arange(len(d.train)) < 5), "too few samples"),
     (lambda d: d.update(genotypes=d.genotypes[:, :2]), "at least 3 are needed"),
     (lambda d: d.update(genotypes=np.zeros_like(d.genotypes)), "only 0 of the 8 loci vary"),

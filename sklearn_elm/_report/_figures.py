@@ -103,7 +103,7 @@ def additive_effects(analysis):
     truth = analysis.additive.get(TRUTH)
     estimates = {m: a for m, a in analysis.additive.items() if m != TRUTH}
     x, ticks = np.arange(len(analysis.feature_names)), None
-    if analysis.positions is not None:
+    if _mapped(analysis):
         x, ticks = genome_coordinates(analysis.chromosomes, analysis.positions)
     fig, axes = _grid(len(analysis.target_names))
     for k, (ax, t) in enumerate(zip(axes, analysis.target_names, strict=True)):
@@ -200,11 +200,18 @@ def variance_components(analysis):
     return fig
 
 
+def _mapped(analysis):
+    """Whether the loci's positions are known: given, and every one above 0 (PLINK writes 0
+    for an unknown position, and so do writers that are given none)."""
+    positions = analysis.positions
+    return positions is not None and bool(np.all(np.asarray(positions, dtype=np.float64) > 0))
+
+
 def _locus_axis(analysis):
     """Each locus's x (along the genome where positions are known, else its index), the
     chromosome ticks (or None) and a 0/1 band per chromosome for alternating colours."""
     p = len(analysis.feature_names)
-    if analysis.positions is None:
+    if not _mapped(analysis):
         return np.arange(p), None, np.zeros(p, dtype=int)
     x, ticks = genome_coordinates(analysis.chromosomes, analysis.positions)
     _, first, inverse = np.unique(np.asarray(analysis.chromosomes).astype(str),
@@ -255,7 +262,7 @@ def manhattan(analysis, k):
                           fontsize=6 if len(ticks) > 10 else None)
         # head room for the legend above the highest locus
         ax.set_ylim(bottom=0, top=max(float(np.nanmax(y)), line) * 1.2)
-    ax.set(xlabel="chromosome" if analysis.positions is not None else "locus (file order)",
+    ax.set(xlabel="chromosome" if _mapped(analysis) else "locus (file order)",
            ylabel="-log10 p", title=f"{trait}: tests of the loci's additive effects")
     return fig
 
