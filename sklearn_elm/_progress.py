@@ -18,7 +18,8 @@ def _say(message):
 
 
 class EpochProgress(Callback):
-    """Print one line per training epoch to the standard error: losses, validation r2, time.
+    """Print one line per training epoch to the standard error: losses, validation r2, time;
+    and at the end of the epochs, that the refit of the network's paths follows.
 
     The network trains on standardised targets with the mean squared error,
     so ``1 - valid_loss`` is the validation r2 averaged over the traits.  The
@@ -47,6 +48,11 @@ class EpochProgress(Callback):
         valid_text = f"{valid:10.4f}  {1 - valid:8.4f}" if valid is not None else " " * 20
         _say(f"{row['epoch']:>4}/{self.max_epochs_:<4}  {row['train_loss']:10.4f}  "
              f"{valid_text}  {row['dur']:5.2f}s  {time.perf_counter() - self.start_:5.0f}s{best}")
+
+
+    def on_train_end(self, net, **kwargs):
+        _say(f"  epochs done in {time.perf_counter() - self.start_:.0f} s; refitting the linear "
+             "and pair paths on every sample (cross-validated)...")
 
 
 class StopOnInterrupt(Callback):

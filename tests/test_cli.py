@@ -119,6 +119,7 @@ def test_end_to_end_exit_code_and_display(e2e, simulated):
     # live progress on stderr: a header, then one line per epoch
     assert re.search(r"epoch\s+train loss\s+valid loss\s+valid r2", proc.stderr)
     assert len(re.findall(r"^\s*\d+/5\s+\d", proc.stderr, flags=re.M)) == 5
+    assert re.search(r"epochs done in \d+ s; refitting the linear and pair paths", proc.stderr)
     assert f"Report written to {out / 'index.html'}" in proc.stderr
     # the summary on stdout, one block per kind of result, every trait named
     for title in ("Prediction accuracy", "Variance components", "Recovery of the known",

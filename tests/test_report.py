@@ -221,6 +221,25 @@ def test_report_without_truth(tmp_path):
     assert "Recovery" not in summary and "Top epistatic pairs" in summary
 
 
+def test_heatmap_names_its_loci_and_scales_each_method_on_its_own():
+    """Past 32 loci the heatmap still names the loci it shows (those of the top pairs), and
+    each method has its own colour scale: GBLUP's pair effects, orders of magnitude below
+    the network's, are not drawn blank."""
+    results = fake_results(n_traits=1, n_loci=100, truth=False)
+    methods = list(results.epistasis)
+    results.epistasis[methods[1]] = results.epistasis[methods[1]] * 1e-4
+    fig = _report._figures.epistasis_heatmap(results, 0)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert len(panels) == len(methods)
+    for ax, method in zip(panels, methods, strict=True):
+        assert ax.get_title().endswith(method)
+        names = [label.get_text() for label in ax.get_xticklabels()]
+        assert len(names) > 32 and set(names) <= set(map(str, results.feature_names))
+        low, high = ax.images[0].get_clim()
+        shown = ax.images[0].get_array()
+        assert high == pytest.approx(np.abs(shown).max()) and low == -high
+
+
 def test_summary_lists_every_table():
     summary = format_summary(fake_results())
     for title in ("Prediction accuracy", "Variance components", "Recovery of the known",

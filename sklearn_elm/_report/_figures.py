@@ -144,26 +144,26 @@ def _heatmap_loci(matrices, p):
 
 
 def epistasis_heatmap(analysis, k):
-    """Trait ``k``'s pair effects, one heatmap per method, on the loci of the top pairs."""
+    """Trait ``k``'s pair effects, one heatmap per method, on the loci of the top pairs (named
+    on the axes), each on its own colour scale: GBLUP's ridge spreads its pair variance over
+    every pair, so that its effects are orders of magnitude below the network's."""
     from matplotlib.figure import Figure
 
     panels = {m: E[k] for m, E in analysis.epistasis.items()}
     p = len(analysis.feature_names)
     loci = _heatmap_loci(list(panels.values()), p)
-    fig = Figure(figsize=(PANEL * 1.4 * len(panels) + 0.8, PANEL * 1.4), layout="constrained")
+    fig = Figure(figsize=(PANEL * 1.6 * len(panels) + 0.8, PANEL * 1.5), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False).ravel()
-    vmax = max(float(np.abs(E[np.ix_(loci, loci)]).max()) for E in panels.values()) or 1.0
+    labels = [str(analysis.feature_names[i]) for i in loci]
+    size = 6 if len(loci) <= 32 else 3.5
     for ax, (method, E) in zip(axes, panels.items(), strict=True):
-        image = ax.imshow(E[np.ix_(loci, loci)], cmap="RdBu_r", vmin=-vmax, vmax=vmax,
-                          interpolation="nearest")
+        shown = E[np.ix_(loci, loci)]
+        vmax = float(np.abs(shown).max()) or 1.0
+        image = ax.imshow(shown, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
         ax.set_title(f"{analysis.target_names[k]}: {method}")
-        if len(loci) <= 32:
-            labels = [str(analysis.feature_names[i]) for i in loci]
-            ax.set_xticks(range(len(loci)), labels, rotation=90, fontsize=6)
-            ax.set_yticks(range(len(loci)), labels, fontsize=6)
-        else:
-            ax.set(xlabel="locus", ylabel="locus")
-    fig.colorbar(image, ax=list(axes), shrink=0.8, label="pairwise effect e_ij")
+        ax.set_xticks(range(len(loci)), labels, rotation=90, fontsize=size)
+        ax.set_yticks(range(len(loci)), labels, fontsize=size)
+        fig.colorbar(image, ax=ax, shrink=0.7, label="pairwise effect e_ij")
     if len(loci) < p:
         fig.supxlabel(f"{len(loci)} of {p} loci shown: those of the strongest pairs")
     return fig
