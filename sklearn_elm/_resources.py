@@ -10,7 +10,7 @@ import platform
 
 import numpy as np
 
-__all__ = ["available_memory", "gib", "memory_needed", "package_versions",
+__all__ = ["available_memory", "check_memory", "gib", "memory_needed", "package_versions",
            "release_freed_memory"]
 
 
@@ -103,6 +103,31 @@ def available_memory():
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
     except (AttributeError, ValueError, OSError):
         return None
+
+
+def check_memory(n_samples, n_loci, n_traits, *, truth=False):
+    """Raise a ValueError naming the size needed where the analysis of a panel would not fit.
+
+    :func:`memory_needed` against :func:`available_memory` (nothing is checked where the
+    memory available is unknown).
+
+    Examples
+    --------
+    >>> from sklearn_elm._resources import check_memory
+    >>> check_memory(1000, 200, 1)  # small: returns quietly
+    >>> check_memory(1000, 10**7, 1)  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ...
+    ValueError: 10000000 loci: the analysis keeps dense p x p matrices and needs about ...
+    """
+    needed = memory_needed(n_samples, n_loci, n_traits, truth=truth)
+    available = available_memory()
+    if available is not None and needed > available:
+        raise ValueError(
+            f"{n_loci} loci: the analysis keeps dense p x p matrices and needs about "
+            f"{gib(needed)} of memory, but {gib(available)} is available; prune the "
+            "markers (e.g. plink --indep-pairwise) or analyse fewer traits at once."
+        )
 
 
 def gib(size):

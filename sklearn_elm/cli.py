@@ -127,12 +127,27 @@ def _thread_limit(n_threads):
         torch.set_num_threads(previous)
 
 
+def _check_panel_memory(path):
+    """For a PLINK panel, the analysis's memory checked from the ``.fam`` and ``.bim`` (one
+    trait), before its genotypes are read."""
+    from ._resources import check_memory
+    from .datasets._plink import _bed_paths
+
+    if path is None:
+        return
+    _, fam, bim = _bed_paths(path)
+    if fam.is_file() and bim.is_file():
+        with open(fam, "rb") as f, open(bim, "rb") as g:
+            check_memory(sum(1 for _ in f), sum(1 for _ in g), 1)
+
+
 def _load(args):
     """The data the arguments name, checked for the analysis; input errors exit 2."""
     from .datasets import load_data, select_traits
     from .workflow import check_data
 
     with _input_errors():
+        _check_panel_memory(args.data)
         data = load_data(args.data, phenotypes=args.phenotypes, h2=args.h2,
                          random_state=args.random_state, ploidy=args.ploidy)
         data = select_traits(data, args.traits)

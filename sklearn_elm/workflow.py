@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._resources import available_memory, gib, memory_needed, package_versions
+from . import _resources
+from ._resources import available_memory, memory_needed, package_versions
 
 __all__ = ["Analysis", "analyse", "available_memory", "check_data", "memory_needed",
            "package_versions"]
@@ -238,15 +239,8 @@ def check_data(data, *, ploidy=None):
             f"too few samples with phenotypes: {n_train} to train and {n_test} to test "
             "(at least 10 and 2 are needed)."
         )
-    needed = memory_needed(len(data.train), p, data.phenotypes.shape[1],
-                           truth="additive_effects" in data and "epistasis" in data)
-    available = available_memory()
-    if available is not None and needed > available:
-        raise ValueError(
-            f"{p} loci: the analysis keeps dense p x p matrices and needs about "
-            f"{gib(needed)} of memory, but {gib(available)} is available; prune the "
-            "markers (e.g. plink --indep-pairwise) or analyse fewer traits at once."
-        )
+    _resources.check_memory(len(data.train), p, data.phenotypes.shape[1],
+                            truth="additive_effects" in data and "epistasis" in data)
     if p < 3:
         raise ValueError(f"{p} loci: at least 3 are needed to rank pairs of loci.")
     G = np.asarray(data.genotypes[data.train], dtype=np.float64)

@@ -568,6 +568,30 @@ def test_plink_input(tmp_path, simulated):
         zip(chromosomes, positions, strict=True))
 
 
+def test_a_plink_panel_too_large_for_memory_is_refused_before_it_is_read(
+        tmp_path, simulated, capsys, monkeypatch):
+    """The analysis's memory is checked from the .fam and .bim, before the genotypes are
+    read: exit 2 with the size it would need."""
+    bed_reader = pytest.importorskip(
+        "bed_reader", reason="bed-reader is not installed (pip install 'sklearn-elm[plink]')"
+    )
+    ids = [f"ind{n}" for n in range(len(simulated.genotypes))]
+    bed_reader.to_bed(tmp_path / "cohort.bed", simulated.genotypes, properties={"iid": ids})
+    with open(tmp_path / "traits.phen", "w") as f:
+        f.write("FID IID y\n" + "".join(f"{i} {i} {y}\n" for i, y in
+                                       zip(ids, simulated.phenotypes[:, 0], strict=True)))
+    monkeypatch.setattr("sklearn_elm._resources.available_memory", lambda: 2**20)
+
+    def read_plink(*args, **kwargs):
+        raise AssertionError("the genotypes were read")
+    monkeypatch.setattr("sklearn_elm.datasets._loading.read_plink", read_plink)
+    argv = ["run", "--data", str(tmp_path / "cohort.bed"), "--phenotypes",
+            str(tmp_path / "traits.phen"), "--out", str(tmp_path / "report"), *FAST]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"12 loci: the analysis .* needs about [\d.]+ GiB", err)
+
+
 def test_dollar_signs_in_names_are_text_in_figures(tmp_path, simulated, capsys):
     """Matplotlib reads $...$ as mathtext; a trait called 'income_$_$_x' must not crash the
     report after training."""

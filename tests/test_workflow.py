@@ -12,7 +12,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils import Bunch
 from skorch.callbacks import Callback
 
-from sklearn_elm import ELMDecomposer, GBLUPRegressor, GenotypeEncoder, NeuralGPRegressor, workflow
+from sklearn_elm import (
+    ELMDecomposer,
+    GBLUPRegressor,
+    GenotypeEncoder,
+    NeuralGPRegressor,
+    _resources,
+    workflow,
+)
 from sklearn_elm._estimates import gblup_pairs
 from sklearn_elm.datasets import make_epistatic_phenotypes
 from sklearn_elm.metrics import effect_recovery, pair_recovery, true_average_effects
@@ -206,10 +213,10 @@ def test_a_panel_too_large_for_memory_is_refused_before_training(data, monkeypat
     """More loci than memory allows: a clear error naming the size needed, before training
     (the need of data with their true effects, which the analysis scores)."""
     needed = workflow.memory_needed(300, 8, 2, truth=True)
-    monkeypatch.setattr(workflow, "available_memory", lambda: needed - 1)
+    monkeypatch.setattr(_resources, "available_memory", lambda: needed - 1)
     with pytest.raises(ValueError, match=r"8 loci: .* needs about 0.5 GiB .* is available; prune"):
         analyse(data, callbacks=[("fail", FailIfTrained())], **FAST)
-    monkeypatch.setattr(workflow, "available_memory", lambda: needed)
+    monkeypatch.setattr(_resources, "available_memory", lambda: needed)
     check_data(data)  # just enough
 
 
