@@ -154,6 +154,7 @@ def _load(args):
         data.ploidy = check_data(data)
     left_out = [f"{count} {what}" for count, what in (
         (data.get("n_unphenotyped", 0), "genotyped samples without a phenotype row left out"),
+        (data.get("n_ungenotyped", 0), "phenotyped samples without genotypes left out"),
         (data.get("n_dropped", 0), "without all phenotypes dropped")) if count]
     kind = "haploid" if data.ploidy == 1 else "diploid"
     _say(f"Data: {data.name}, {len(data.phenotypes)} samples, {data.genotypes.shape[1]} "

@@ -387,8 +387,9 @@ def _bad_inputs(tmp_path, trio, simulated):
     lines = geno.read_text().splitlines()
     bad_geno = tmp_path / "bad.csv"
     bad_geno.write_text("\n".join([lines[0], lines[1].replace(",0", ",AG", 1), *lines[2:]]))
-    extra_pheno = tmp_path / "extra.tsv"  # a phenotyped sample that was not genotyped
-    extra_pheno.write_text(pheno.read_text() + "stranger\t" + "\t".join(["1.0"] * 2) + "\n")
+    foreign_pheno = tmp_path / "foreign.tsv"  # no phenotyped sample is genotyped
+    foreign_pheno.write_text(pheno.read_text().splitlines()[0] + "\n" + "".join(
+        f"stranger{n}\t1.0\t2.0\n" for n in range(5)))
     flat_pheno = tmp_path / "flat.tsv"
     flat_pheno.write_text("sample\tflat\n" + "".join(f"ind{n}\t1.0\n" for n in range(300)))
     flat_geno = tmp_path / "flat.csv"  # every locus the same in every sample
@@ -409,7 +410,7 @@ def _bad_inputs(tmp_path, trio, simulated):
         "missing phenotypes": (["--data", str(geno), "--phenotypes", str(tmp_path / "p.csv")],
                                "p.csv"),
         "non-numeric": (["--data", str(bad_geno), "--phenotypes", str(pheno)], "'AG'"),
-        "mismatch": (["--data", str(geno), "--phenotypes", str(extra_pheno)], "'stranger'"),
+        "mismatch": (["--data", str(geno), "--phenotypes", str(foreign_pheno)], "'stranger0'"),
         "phenotypes a directory": (["--data", str(geno), "--phenotypes", str(tmp_path)],
                                    "is a directory"),
         "h2 not bundled": (["--data", str(trio), "--h2", "0.5"], "--h2"),

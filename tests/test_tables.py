@@ -147,15 +147,17 @@ def test_unphenotyped_samples_are_left_out_and_counted(tmp_path):
     np.testing.assert_allclose(data.allele_frequencies, expected.mean(axis=0))
 
 
-def test_phenotyped_samples_must_be_genotyped(tmp_path):
-    """A phenotyped sample without genotypes is the sign of a wrong file: an error naming
-    it; so is a phenotype file whose samples are all unknown (an empty overlap)."""
+def test_phenotyped_samples_without_genotypes_are_left_out(tmp_path):
+    """As PLINK and GCTA do, a phenotyped sample without genotypes is left out and counted;
+    a phenotype file whose samples are all unknown (an empty overlap, the sign of a wrong
+    file) is an error naming them."""
     geno = _write(tmp_path / "g.csv", [["id", "x"], ["a", 0], ["b", 1], ["c", 1]])
-    pheno = _write(tmp_path / "p.csv", [["id", "y"], ["a", 1], ["b", 2], ["c", 3], ["zz", 4]])
-    with pytest.raises(ValueError, match=r"1 sample\(s\) of .*p.csv are not in .*g.csv: 'zz'"):
-        read_tables(geno, pheno)
+    pheno = _write(tmp_path / "p.csv", [["id", "y"], ["zz", 4], ["c", 3], ["a", 1], ["b", 2]])
+    data = read_tables(geno, pheno)
+    assert data.sample_ids.tolist() == ["a", "b", "c"] and data.n_ungenotyped == 1
+    assert data.phenotypes.ravel().tolist() == [1, 2, 3] and data.n_unphenotyped == 0
     pheno = _write(tmp_path / "p.csv", [["id", "y"], ["x", 1], ["y", 2]])
-    with pytest.raises(ValueError, match=r"2 sample\(s\) of .*p.csv are not in .*g.csv"):
+    with pytest.raises(ValueError, match=r"none of the 2 sample\(s\) of .*p.csv is in .*g.csv"):
         read_tables(geno, pheno)
 
 

@@ -60,6 +60,9 @@ def load_data(source="qhaplo", *, phenotypes=None, h2=None, random_state=None, p
         n_unphenotyped : int
             Genotyped samples left out because the phenotype file has no row
             for them (0 for the bundled data and qhaplo trios).
+        n_ungenotyped : int
+            Phenotyped samples left out because the genotype file does not hold
+            them (0 for the bundled data and qhaplo trios).
 
     Raises
     ------
@@ -113,6 +116,7 @@ def load_data(source="qhaplo", *, phenotypes=None, h2=None, random_state=None, p
         files = " and ".join(str(f) for f in (source, phenotypes) if f is not None)
         raise ValueError(f"could not read {files}: {exc or type(exc).__name__}") from exc
     data.setdefault("n_unphenotyped", 0)
+    data.setdefault("n_ungenotyped", 0)
     data.name = path.stem if path.is_file() else path.name
     extra = f" with phenotypes from {phenotypes}" if phenotypes else ""
     truth = "; true effects known" if "additive_effects" in data else ""
@@ -126,7 +130,7 @@ def _load_bundled(h2, random_state, ploidy):
     data = load_qhaplo(h2=h2, random_state=random_state)
     data.ploidy = resolve_ploidy(data.genotypes, ploidy, sample_ids=data.sample_ids,
                                  feature_names=data.feature_names, source=_BUNDLED_NAME)
-    data.n_unphenotyped = 0
+    data.n_unphenotyped = data.n_ungenotyped = 0
     data.name = _BUNDLED_NAME
     noise = "" if h2 is None else f"; noisy variant with H2 = {h2}"
     data.description = (

@@ -315,21 +315,21 @@ def _describe(ids, limit=5):
 def match_samples(genotypes, phenotypes, genotype_source, phenotype_source, ploidy="auto"):
     """Join genotypes and phenotypes on the sample IDs, in genotype-file order.
 
-    Genotyped samples without a phenotype row are left out and counted in
-    ``n_unphenotyped``; phenotyped samples without genotypes are an error
-    (the sign of a wrong file).  The published split (the first 85 % of the
-    samples kept train) and the ploidy are those of the samples kept.
+    The samples in both files are kept, as PLINK and GCTA keep them: genotyped samples
+    without a phenotype row are left out and counted in ``n_unphenotyped``, phenotyped
+    samples without genotypes in ``n_ungenotyped``; no sample in both is an error (the sign
+    of a wrong file).  The published split (the first 85 % of the samples kept train) and the
+    ploidy are those of the samples kept.
     """
     position = {sample: n for n, sample in enumerate(phenotypes.sample_ids)}
     genotyped = set(genotypes.sample_ids)
     missing_geno = [s for s in phenotypes.sample_ids if s not in genotyped]
-    if missing_geno:
+    if len(missing_geno) == len(phenotypes.sample_ids):
         raise ValueError(
-            f"{len(missing_geno)} sample(s) of {phenotype_source} are not in "
-            f"{genotype_source}: {_describe(missing_geno)}."
+            f"none of the {len(missing_geno)} sample(s) of {phenotype_source} is in "
+            f"{genotype_source} ({_describe(missing_geno)}): is it the phenotype file of "
+            "these genotypes?"
         )
-    # every phenotyped sample is genotyped, and the phenotype reader refuses an empty
-    # file, so the overlap is never empty
     phenotyped = np.array([s in position for s in genotypes.sample_ids], dtype=bool)
     G, ids = genotypes.genotypes, genotypes.sample_ids
     if not phenotyped.all():
@@ -347,6 +347,7 @@ def match_samples(genotypes, phenotypes, genotype_source, phenotype_source, ploi
         allele_frequencies=np.nanmean(G, axis=0) / ploidy,
         ploidy=ploidy,
         n_unphenotyped=int((~phenotyped).sum()),
+        n_ungenotyped=len(missing_geno),
     )
 
 
@@ -378,6 +379,9 @@ def read_tables(genotype_path, phenotype_path, *, ploidy="auto"):
         n_unphenotyped : int
             Genotyped samples left out because the phenotype file has no row
             for them.
+        n_ungenotyped : int
+            Phenotyped samples left out because the genotype file does not hold
+            them.
 
     Raises
     ------
