@@ -91,10 +91,10 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
           four-genotype-class contrast of the ELM coefficients in place of
           the slopes (-1/+1 codings only).
     components : {"auto", "debiased", "screened", "crossfit", "network"}, default="auto"
-        What ``variance_components_`` estimates.  ``"auto"`` is
-        ``"debiased"`` when ``y`` is given and the projection is well
-        determined (as for ``epistasis``), ``"crossfit"`` when ``y`` is given
-        and it is not, and ``"network"`` without ``y``:
+        What ``variance_components_`` estimates.  ``"auto"`` is ``"debiased"`` when ``y`` is
+        given and the projection is well determined (as for ``epistasis``; ``"screened"``,
+        with a warning, where linkage inflates its noise past twice), ``"crossfit"`` when
+        ``y`` is given and it is not, and ``"network"`` without ``y``:
 
         * ``"debiased"``: the trait's components.  The network's genetic value ``f`` is
           corrected by the least-squares projection of its training residuals ``y - f`` on

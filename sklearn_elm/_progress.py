@@ -49,7 +49,6 @@ class EpochProgress(Callback):
         _say(f"{row['epoch']:>4}/{self.max_epochs_:<4}  {row['train_loss']:10.4f}  "
              f"{valid_text}  {row['dur']:5.2f}s  {time.perf_counter() - self.start_:5.0f}s{best}")
 
-
     def on_train_end(self, net, **kwargs):
         _say(f"  epochs done in {time.perf_counter() - self.start_:.0f} s; refitting the linear "
              "and pair paths on every sample (cross-validated)...")

@@ -102,10 +102,10 @@ def _direct_solve(system):
     more where they are correlated), and the design's rank.
 
     The Gram matrix ``D^T D`` (``m x m``, shared by the outputs) and ``D^T (F - fbar)`` are
-    summed over the batches, ``D`` made a block of rows at a time; they are solved by
-    Cholesky, or where the design is singular to working precision (loci that are copies in
-    these samples), by the pseudo-inverse: the minimum-norm solution, whose fitted values are
-    the projection's."""
+    summed over the batches, ``D`` made a block of rows at a time, and solved by the
+    pseudo-inverse of the columns' correlation matrix (its eigendecomposition): where the
+    design is singular to working precision (loci that are copies in these samples), the
+    solution of least norm in those units, whose fitted values are the projection's."""
     design, p, cells = system.design, system.p, system.cells
     m = p + cells.size
     gram, rhs = np.zeros((m, m)), np.zeros((m, system.k))
