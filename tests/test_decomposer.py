@@ -248,6 +248,21 @@ def test_auto_components_leave_the_projection_under_strong_linkage():
     assert asked.components_ == "debiased"
 
 
+@pytest.mark.parametrize("component_se", ["model", "jackknife"])
+def test_no_pair_confirmed_leaves_v_aa_without_an_error(component_se):
+    """An additive trait: the screened fit confirms no pair, so V_AA is 0 by the choice of
+    terms and has no standard error to claim (NaN, not a certain 0); V_A keeps its own."""
+    pipe = planted_pipeline(c=0.0, a2=-0.5)
+    rng = np.random.default_rng(1)
+    G = rng.integers(0, 2, size=(2000, 5))
+    y = -1.5 * (2.0 * G[:, 2] - 1) + rng.normal(size=len(G))
+    dec = ELMDecomposer(pipe, prefit=True, components="screened",
+                        component_se=component_se).fit(G, y)
+    assert dec.variance_components_.epistatic == 0.0
+    assert np.isnan(dec.variance_components_se_.epistatic)
+    assert np.isfinite(dec.variance_components_se_.additive)
+
+
 def test_debiased_components_need_y():
     with pytest.raises(ValueError, match="components='debiased'.*needs y"):
         ELMDecomposer(planted_pipeline(), prefit=True, components="debiased").fit(

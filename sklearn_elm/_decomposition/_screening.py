@@ -443,6 +443,8 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
                                                  "usage": usage, "pairs": held})
         component_se, errors = _jackknife_errors(refit, values, errors, n, asked == "auto",
                                                  stacklevel + 1)
+    # V_AA exactly 0: no pair confirmed, 0 by the choice of terms, not estimated
+    errors["epistatic"][parts["epistatic"] == 0] = np.nan
     phenotypic = np.full(k, np.nan) if phenotypic is None else phenotypic
     components = components_bunch(parts["additive"], parts["epistatic"], parts["genetic"],
                                   phenotypic)
