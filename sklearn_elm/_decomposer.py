@@ -93,7 +93,7 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     components : {"auto", "debiased", "screened", "crossfit", "network"}, default="auto"
         What ``variance_components_`` estimates.  ``"auto"`` is ``"debiased"`` when ``y`` is
         given and the projection is well determined (as for ``epistasis``; ``"screened"``,
-        with a warning, where linkage inflates its noise past twice), ``"crossfit"`` when
+        with a warning, where linkage inflates its noise past twice chance), ``"crossfit"`` when
         ``y`` is given and it is not, and ``"network"`` without ``y``:
 
         * ``"debiased"``: the trait's components.  The network's genetic value ``f`` is

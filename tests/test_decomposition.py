@@ -360,6 +360,33 @@ def test_projection_on_linked_loci_and_its_convergence_warning(monkeypatch):
     np.testing.assert_allclose(rescued.epistasis[0, iu[0], iu[1]], coef[p:, 0], atol=1e-6)
 
 
+def test_noise_inflation_beyond_chance():
+    """At the projection's bound (``m`` about ``n / 2``) on independent diploid loci, the
+    loci's part takes in about twice the noise of orthogonal terms by chance correlation with
+    the products alone; beyond chance, the inflation that ``"auto"`` reads is about 1.  A
+    chain of rare alleles in linkage inflates it far past chance."""
+    from sklearn_elm._decomposition._estimators import MAX_INFLATION, _noise_inflation
+
+    rng = np.random.default_rng(0)
+    n, p = 2000, 43
+    Z = rng.binomial(2, rng.uniform(0.05, 0.5, p), size=(n, p)) - 1.0
+    F = Z[:, :1].copy()
+    m = update_moments(init_moments(p, 1), Z, F, np.zeros((n, 1, p)))
+    design = build_design(m)
+    fit = projection_fit(m, design, lambda: [(Z, F)])
+    assert design.n_terms > 0.45 * n and fit.effective_terms[0] > 1.8 * p
+    assert _noise_inflation(design, fit) < 1.2
+    G = np.empty((n, 5))
+    G[:, 0] = rng.random(n) < 0.15
+    for i in range(1, 5):
+        G[:, i] = np.where(rng.random(n) < 0.9, G[:, i - 1], rng.random(n) < 0.15)
+    Z = 2.0 * G - 1
+    m = update_moments(init_moments(5, 1), Z, Z[:, :1], np.zeros((n, 1, 5)))
+    design = build_design(m)
+    assert _noise_inflation(design, projection_fit(m, design, lambda: [(Z, Z[:, :1])])) > (
+        10 * MAX_INFLATION)
+
+
 def test_projection_of_copies_is_the_minimum_norm_fit():
     """Two loci that are copies in the sample (and their product, linear in either once
     centred): the direct solve takes the pseudo-inverse, whose fitted values are least

@@ -215,7 +215,7 @@ def _debiased_components(state, additive, E, E_var):
     if inflation > MAX_INFLATION:
         linked = (f"The loci are in strong linkage: the projection's split of the trait's "
                   f"variance into additive and pairwise parts takes in {inflation:.0f} times "
-                  "the noise of orthogonal terms.")
+                  "the noise that chance correlation among its terms would.")
         if not state.auto_components:
             warnings.warn(f"{linked} The debiased components rest on too little information; "
                           "components='screened' fits y on every locus and the pairs it "
@@ -231,22 +231,26 @@ def _debiased_components(state, additive, E, E_var):
     return components
 
 
-#: Largest noise inflation of the debiased components (:func:`_noise_inflation`) at which
-#: ``components="auto"`` keeps them; past it, it takes the screened fit's.  On independent
-#: loci the inflation is about 1.
+#: Largest noise inflation of the debiased components beyond chance (:func:`_noise_inflation`)
+#: at which ``components="auto"`` keeps them; past it, it takes the screened fit's.
 MAX_INFLATION = 2.0
 
 
 def _noise_inflation(design, fit):
     """The factor by which correlated terms inflate the noise in the additive or the
-    pairwise part of a projection ``fit``, the larger of the two (``tr(G_BB G^+_BB)`` over
-    the block's terms, :func:`~sklearn_elm._decomposition.projection_fit`); 1 where the fit
-    did not measure it."""
+    pairwise part of a projection ``fit`` beyond what chance correlation does, the larger of
+    the two: ``tr(G_BB G^+_BB)`` (:func:`~sklearn_elm._decomposition.projection_fit`) over
+    the block's ``m_B`` terms times ``(n - 1) / (n - 1 - m_O)``, its value for random terms
+    beside the other block's ``m_O`` (which the block's terms correlate with by chance:
+    about 2 for the loci of a projection at its bound, ``m = n / 2``, on independent loci);
+    1 where the fit did not measure it."""
     effective = fit.get("effective_terms")
     if effective is None:
         return 1.0
     counts = (np.count_nonzero(design.var > 0), int(design.product_mask.sum()))
-    return max(e / c for e, c in zip(effective, counts, strict=True) if c)
+    df = design.n - 1
+    return max(e / c * (df - other) / df
+               for e, c, other in zip(effective, counts, counts[::-1], strict=True) if c)
 
 
 #: How far the network's parts may exceed its genetic variance before a warning.
