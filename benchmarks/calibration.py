@@ -27,7 +27,8 @@ pipeline, with ``y``) on each, and prints one row:
 * ``cover h2 V_A V_AA``: share of data sets whose 95 % interval (estimate +- 1.96 SE) covers
   the truth, the sample's own components (``true_variance_components``; h2 over the observed
   ``V_P``), with the decomposer's default errors (``component_se_``, the last word of
-  ``path``: the jackknife of the whole fit where it is cheap);
+  ``path``: the jackknife of the whole fit where it is cheap; a V_AA of 0 where no pair was
+  confirmed has no SE, and its interval, the point 0, covers a truth of 0 only);
 * ``bias h2``: the mean error of h2 across data sets; ``SE/sd h2``: the mean reported SE of
   h2 over the standard deviation of its error across data sets (1 when calibrated),
   ``med SE/sd h2`` the same with the median SE (where the errors differ from one data set to
@@ -373,6 +374,9 @@ def summarise(key, results):
         row[name] = float(np.nanmean(get(column))) if not null else np.nan
     for name in KEYS:
         err, se = get(f"err_{name}"), get(f"se_{name}")
+        # a component 0 by the choice of terms (no pair confirmed) has no standard error: its
+        # interval is the point 0, which covers a truth of 0 only
+        se = np.where(np.isnan(se) & (get(f"est_{name}") == 0), 0.0, se)
         row[f"cover {name}"] = float(np.mean(np.abs(err) <= 1.96 * se))
     err, se = get("err_h2"), get("se_h2")
     row["bias h2"] = float(np.mean(err))
