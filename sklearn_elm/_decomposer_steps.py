@@ -198,15 +198,13 @@ def set_fitted(decomposer, state, stream, effects, components):
 
 def warn_out_of_range(components, se, n):
     """Warn where the trait's heritabilities cannot both hold of a trait (``h2 > H2``, or
-    either outside [0, 1]) beyond what their sampling error explains, or where they are out
-    of range with standard errors as large as themselves.
+    either outside [0, 1]) by more than their sampling error explains.
 
     The components are moment estimates, unbiased and not clipped (clipping would bias
     them), so that where a component is near 0 or the samples are few they can come out of
-    range: by less than twice the smaller standard error (``se``, arrays of shape (k,)) of a
-    well-estimated pair, that is sampling noise (a V_AA of -0.003 where it is 0); by more, or
-    where the errors are as large as the values, the warning names both so that they are not
-    read one by one.
+    range: by less than twice the smaller of the two standard errors (``se``, arrays of shape
+    (k,)), that is sampling noise, which the errors shown beside them say (``h2`` a little
+    above ``H2`` where V_AA is 0); by more, the warning names both.
 
     Examples
     --------
@@ -215,8 +213,8 @@ def warn_out_of_range(components, se, n):
     >>> from sklearn_elm._decomposer_steps import warn_out_of_range
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
-    ...     warn_out_of_range({"h2": np.array([0.03, 0.70]), "H2": np.array([0.02, 0.697])},
-    ...                       {"h2": np.array([0.05, 0.05]), "H2": np.array([0.06, 0.05])}, 100)
+    ...     warn_out_of_range({"h2": np.array([1.04, 0.70]), "H2": np.array([0.94, 0.697])},
+    ...                       {"h2": np.array([0.05, 0.05]), "H2": np.array([0.04, 0.05])}, 500)
     >>> len(caught), "On output 0" in str(caught[0].message)
     (1, True)
     """
@@ -224,17 +222,17 @@ def warn_out_of_range(components, se, n):
     se_h2, se_H2 = (np.asarray(se[key], dtype=np.float64) for key in ("h2", "H2"))
     excess = np.max([h2 - H2, -np.minimum(h2, H2), np.maximum(h2, H2) - 1], axis=0)
     noise = np.nan_to_num(np.fmin(se_h2, se_H2))
-    vague = (se_h2 >= np.abs(h2)) | (se_H2 >= np.abs(H2))
     # 1e-6: round-off (a noise-free trait fitted in float32 has H2 = 1 + 1e-7)
-    bad = np.flatnonzero((excess > 1e-6) & ((excess > 2 * noise) | vague))
+    bad = np.flatnonzero((excess > 1e-6) & (excess > 2 * noise))
     if bad.size:
         k = int(bad[0])
         warnings.warn(
             f"On output {k} the trait's h2 {h2[k]:.3f} (standard error {se_h2[k]:.3f}) and H2 "
-            f"{H2[k]:.3f} ({se_H2[k]:.3f}) cannot both hold of a trait: the components are "
-            f"unbiased moment estimates, not clipped, and at {n} samples they rest on too "
-            "little information to be read one by one. More samples, or GBLUPRegressor (REML "
-            "keeps its estimates in range), give usable numbers.",
+            f"{H2[k]:.3f} ({se_H2[k]:.3f}) cannot both hold of a trait, by more than twice "
+            "their errors: the components are unbiased moment estimates, not clipped, and at "
+            f"{n} samples they rest on too little information to be read one by one. More "
+            "samples, or GBLUPRegressor (REML keeps its estimates in range), give usable "
+            "numbers.",
             UserWarning, stacklevel=5)  # the caller of ELMDecomposer.fit
 
 

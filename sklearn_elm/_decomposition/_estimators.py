@@ -213,9 +213,11 @@ def _debiased_components(state, additive, E, E_var):
     )
     inflation = _noise_inflation(state.design, residual_fit)
     if inflation > MAX_INFLATION:
-        linked = (f"The loci are in strong linkage: the projection's split of the trait's "
-                  f"variance into additive and pairwise parts takes in {inflation:.0f} times "
-                  "the noise that chance correlation among its terms would.")
+        linked = ("The loci's centred products are nearly linear in the loci (loci in strong "
+                  "linkage, or alleles so rare that few samples carry two together): the "
+                  "projection's split of the trait's variance into additive and pairwise parts "
+                  f"takes in {inflation:.0f} times the noise that chance correlation among its "
+                  "terms would.")
         if not state.auto_components:
             warnings.warn(f"{linked} The debiased components rest on too little information; "
                           "components='screened' fits y on every locus and the pairs it "
@@ -239,7 +241,7 @@ MAX_INFLATION = 2.0
 def _noise_inflation(design, fit):
     """The factor by which correlated terms inflate the noise in the additive or the
     pairwise part of a projection ``fit`` beyond what chance correlation does, the larger of
-    the two: ``tr(G_BB G^+_BB)`` (:func:`~sklearn_elm._decomposition.projection_fit`) over
+    the two: ``tr(G_BB G^-_BB)`` (:func:`~sklearn_elm._decomposition.projection_fit`) over
     the block's ``m_B`` terms times ``(n - 1) / (n - 1 - m_O)``, its value for random terms
     beside the other block's ``m_O`` (which the block's terms correlate with by chance:
     about 2 for the loci of a projection at its bound, ``m = n / 2``, on independent loci);

@@ -93,19 +93,35 @@ def _design_columns(design, Z, cells):
     return D
 
 
+def _pinv(gram):
+    """The pseudo-inverse of a symmetric positive semi-definite matrix of unit diagonal (a
+    correlation matrix) and its rank: directions the other columns explain to ``1 -
+    COPY_TOLERANCE`` are dropped, as copies in these samples."""
+    if gram.size == 0:
+        return np.zeros_like(gram), 0
+    values, vectors = linalg.eigh(gram, driver="evd")
+    keep = values > COPY_TOLERANCE * max(values[-1], 1.0)
+    vectors = vectors[:, keep]
+    return (vectors / values[keep]) @ vectors.T, int(keep.sum())
+
+
 def _direct_solve(system):
     """The normal equations of every output solved directly: ``x`` packed as
     :meth:`_NormalEquations.pack` packs it, the effective numbers of additive and of
-    pairwise terms, ``tr(G_BB G^+_BB)`` over each block ``B`` of the Gram matrix ``G`` and its
-    pseudo-inverse (the noise that the block's part of the fit takes in, in units of
-    ``sigma^2``: the number of the block's terms where the design's columns are orthogonal,
-    more where they are correlated), and the design's rank.
+    pairwise terms, ``tr(G_BB Cov_BB) / sigma^2`` over each block ``B`` of the Gram matrix
+    ``G`` and of the coefficients' covariance (the noise that the block's part of the fit
+    takes in, in units of ``sigma^2``: the number of the block's terms where the design's
+    columns are orthogonal, more where they are correlated), and the design's rank.
 
     The Gram matrix ``D^T D`` (``m x m``, shared by the outputs) and ``D^T (F - fbar)`` are
-    summed over the batches, ``D`` made a block of rows at a time, and solved by the
-    pseudo-inverse of the columns' correlation matrix (its eigendecomposition): where the
-    design is singular to working precision (loci that are copies in these samples), the
-    solution of least norm in those units, whose fitted values are the projection's."""
+    summed over the batches, ``D`` made a block of rows at a time, scaled to unit diagonal,
+    and solved by blocks, the loci first: the pairs' coefficients are those of the pairs'
+    columns less their regression on the loci (the Schur complement ``S = G_PP - G_PA G_AA^+
+    G_AP``), and the loci's those of what the pairs leave.  Where the design is full rank
+    that is the least-squares solution; where it is not (loci that are copies in these
+    samples, or rare loci seen together in no sample, whose centred product is then affine
+    in them), a pair's column that the loci explain gets no coefficient, so that the loci's
+    average effects keep what they explain, and the fitted values are the projection's."""
     design, p, cells = system.design, system.p, system.cells
     m = p + cells.size
     gram, rhs = np.zeros((m, m)), np.zeros((m, system.k))
@@ -122,17 +138,19 @@ def _direct_solve(system):
     scale[scale == 0] = 1.0
     gram /= scale[:, None] * scale[None, :]  # unit diagonal: the tolerances read as correlations
     rhs /= scale[:, None]
-    values, vectors = linalg.eigh(gram, driver="evd")
-    # a direction the other columns explain to 1 - 1e-10 is a copy in these samples (a pair
-    # of copies' centred product is linear in either, to round-off amplified by the scaling)
-    keep = values > COPY_TOLERANCE * max(values[-1], 1.0)
-    vectors = vectors[:, keep]
-    inverse = (vectors / values[keep]) @ vectors.T
-    coef = inverse @ rhs
+    A, P = slice(0, p), slice(p, m)
+    inv_AA, rank_A = _pinv(gram[A, A])
+    W = inv_AA @ gram[A, P]  # the pairs' columns regressed on the loci
+    schur = gram[P, P] - gram[P, A] @ W
+    inv_S, rank_S = _pinv((schur + schur.T) / 2)
+    coef = np.empty_like(rhs)
+    coef[P] = inv_S @ (rhs[P] - W.T @ rhs[A])
+    coef[A] = inv_AA @ (rhs[A] - gram[A, P] @ coef[P])
     coef /= scale[:, None]
-    blocks = (slice(0, p), slice(p, m))
-    effective = tuple(float(np.sum(gram[b, b] * inverse[b, b])) for b in blocks)
-    return coef.T.ravel(), effective, int(keep.sum())
+    # Cov(c) / sigma^2 by blocks: inv_AA + W inv_S W^T for the loci, inv_S for the pairs
+    effective = (float(np.sum(gram[A, A] * inv_AA) + np.sum((gram[A, A] @ W) * (W @ inv_S))),
+                 float(np.sum(gram[P, P] * inv_S)))
+    return coef.T.ravel(), effective, rank_A + rank_S
 
 
 class _NormalEquations:
@@ -252,8 +270,10 @@ def projection_fit(moments, design, batches, *, tol=1e-8, max_iter=500):
           rank where that is less and the equations were solved directly);
         * ``effective_terms``: where the equations were solved directly, the
           effective numbers of additive and of pairwise terms
-          (``tr(G_BB G^+_BB)`` per block ``B`` of the Gram matrix ``G``: the
-          factor by which the noise inflates each part's variance), else None;
+          (``tr(G_BB G^-_BB)`` per block ``B`` of the Gram matrix ``G`` and
+          the generalized inverse the solve uses, ``G^{-1}`` where the design
+          is full rank: the noise each part's variance takes in, in units of
+          ``sigma^2``), else None;
         * ``n_iter``: the passes over the batches made by the solver.
 
         The variances are the diagonal of ``sigma^2 (D^T D)^{-1}`` for a
