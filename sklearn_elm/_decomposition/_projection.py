@@ -64,8 +64,8 @@ def _design_adjoint(design, Z, R):
 DIRECT_FLOPS = 2e10
 
 #: Largest Gram matrix (bytes, float64) of a direct solve, where conjugate gradients did not
-#: converge.
-DIRECT_BYTES = 512 * 2**20
+#: converge: ``m <= 4096`` terms; the solve holds about five such matrices at its peak.
+DIRECT_BYTES = 128 * 2**20
 
 #: Eigenvalues of the design's correlation matrix below this (times the largest) are dropped
 #: by the direct solve: their directions are copies in the sample.
