@@ -14,6 +14,7 @@ __version__ = "0.1.0.dev0"
 
 _PUBLIC = {
     "ELMDecomposer": "._decomposer",
+    "FactoredPairMatrix": "._pairs",
     "GBLUPRegressor": "._gblup",
     "GenotypeEncoder": "._encoding",
     "NeuralGPRegressor": "._regressor",

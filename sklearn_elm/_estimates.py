@@ -15,6 +15,7 @@ from sklearn.utils import Bunch
 
 from ._chunks import EncodedRows
 from ._linkage import linked_loci
+from ._pairs import FactoredPairMatrix
 
 __all__ = ["TESTS", "as_components", "baselines", "by_method", "check_fdr", "component_errors",
            "decompose", "gblup_pairs"]
@@ -104,9 +105,16 @@ def component_errors(model, k, keys):
     return {c: known.get(c, np.full(k, np.nan)) for c in keys}
 
 
-def _dense(matrix):
-    """The screened fit's pair matrix, sparse past 4 GiB, dense as the report reads it."""
-    return matrix.todense() if sparse.issparse(matrix) else np.asarray(matrix)
+def _by_trait(matrix, k, p):
+    """The decomposer's pair matrices as the report reads them, ``E[k]`` one trait's: a
+    dense ``(k, p, p)`` array, or past 4 GiB (the screened fit's sparse COO) a list of
+    ``k`` CSR arrays, which index pairs (``E[k][i, j]``) and blocks without densifying."""
+    if not sparse.issparse(matrix):
+        return np.reshape(np.asarray(matrix), (k, p, p))
+    coo = sparse.coo_array(matrix).reshape((k, p, p))
+    trait, i, j = coo.coords
+    return [sparse.csr_array((coo.data[trait == t], (i[trait == t], j[trait == t])),
+                             shape=(p, p)) for t in range(k)]
 
 
 def _pair_tests(elm, k):
@@ -172,7 +180,8 @@ def decompose(network, X, Y, feature_names, *, fdr=0.05):
     Returns
     -------
     elm : Bunch
-        ``additive`` (k, p), ``epistasis`` (k, p, p), ``components`` and
+        ``additive`` (k, p), ``epistasis`` (k, p, p) (past 4 GiB, a list of ``k``
+        sparse CSR arrays of shape (p, p): :func:`_by_trait`), ``components`` and
         ``components_se`` (dicts of (k,) arrays), ``kind`` (``components_``), ``se_kind``
         (``component_se_``), ``additive_estimates``, ``additive_se``, ``additive_pvalues``
         and ``marginal_pvalues`` (k, p), ``pair_tests`` (list of one Bunch per trait, or
@@ -201,7 +210,7 @@ def decompose(network, X, Y, feature_names, *, fdr=0.05):
     components = as_components(elm.variance_components_, k)
     return Bunch(
         additive=np.reshape(elm.additive_effects_, (k, p)),
-        epistasis=np.reshape(_dense(elm.epistasis_matrix_), (k, p, p)),
+        epistasis=_by_trait(elm.epistasis_matrix_, k, p),
         components=components,
         components_se=component_errors(elm, k, components),
         kind=elm.components_,
@@ -246,6 +255,9 @@ def gblup_pairs(gblup_aa, k, p):
     Its pairwise value is ``z^T E z`` (centred ``z``), so the effect of
     ``z_i z_j`` is ``2 E_ij``; the diagonal (``z_i^2``, no pair) is set to 0.
     One copy of the matrices, scaled in place: no other ``p x p`` temporary.
+    A :class:`~sklearn_elm.FactoredPairMatrix` (past ``p > n``) stays factored,
+    its weights doubled: every reader of pairs reads ``i < j`` only, and the
+    heatmap blanks the diagonal it shows.
 
     Examples
     --------
@@ -255,7 +267,10 @@ def gblup_pairs(gblup_aa, k, p):
     >>> gblup_pairs(Bunch(epistasis_matrix_=np.ones((2, 2))), 1, 2).tolist()
     [[[0.0, 2.0], [2.0, 0.0]]]
     """
-    pairs = np.array(gblup_aa.epistasis_matrix_, dtype=np.float64).reshape(k, p, p)
+    E = gblup_aa.epistasis_matrix_
+    if isinstance(E, FactoredPairMatrix):
+        return FactoredPairMatrix(E.factor, 2.0 * np.reshape(E.weights, (k, -1)))
+    pairs = np.array(E, dtype=np.float64).reshape(k, p, p)
     pairs *= 2.0
     np.einsum("kii->ki", pairs)[...] = 0.0  # a writeable view of the diagonals
     return pairs

@@ -40,6 +40,7 @@ from ._components import components_bunch, constant_columns
 from ._inputs import check_lazy, is_dask, is_lazy
 from ._kernels import additive_features
 from ._lazy import lazy_predict
+from ._pairs import FactoredPairMatrix
 from ._reml import fit_output, spectral_form
 from ._reml_se import component_standard_errors
 
@@ -122,13 +123,20 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         BLUP marker effects of the additive part, in units of ``X`` (the
         rrBLUP effects): the additive genetic value of ``x`` is
         ``(x - X_mean_) @ coef_``.
-    epistasis_matrix_ : ndarray of shape (`n_features_in_`, `n_features_in_`) or \
-            (n_outputs, `n_features_in_`, `n_features_in_`)
+    epistasis_matrix_ : ndarray or :class:`~sklearn_elm.FactoredPairMatrix` of shape \
+            (`n_features_in_`, `n_features_in_`) or (n_outputs, `n_features_in_`, \
+            `n_features_in_`)
         Symmetric pairwise effects of the epistatic part, in units of the
         centred markers ``z = x - X_mean_``: the epistatic genetic value is
         ``z @ epistasis_matrix_ @ z`` minus its training mean, i.e.
         ``2 * epistasis_matrix_[i, j]`` is the effect of ``z_i z_j`` and the
         diagonal that of ``z_i^2``.  Only with ``kernel="additive+epistatic"``.
+        Past more markers than samples (an in-memory ``X``), a
+        :class:`~sklearn_elm.FactoredPairMatrix`: the BLUP is
+        ``Z^T diag(w) Z`` for the centred training markers ``Z``, kept as
+        ``Z`` and ``w`` (``n p`` numbers, not ``p^2``; a 50,000-marker panel
+        would need 20 GB dense); index it as an array, or form it with
+        ``np.asarray``.
     intercept_ : float or ndarray of shape (n_outputs,)
         Constant of the prediction ``intercept_ + X @ coef_ (+ z @ E @ z)``;
         the REML estimate of ``mu`` is the mean of ``y``.
@@ -321,7 +329,9 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
 
         n_out = Y.shape[1]
         coef = np.empty((n_out, p))
-        epi = np.zeros((n_out, p, p)) if epistatic else None
+        epi = None
+        if epistatic:  # the pair matrices, or past p > n the weights of their factored form
+            epi = np.zeros((n_out, n) if spec.factored else (n_out, p, p))
         intercept = np.empty(n_out)
         comps = np.zeros((n_out, 3))  # V_A, V_AA, V_E
         cov = np.empty((n_out, 3, 3))
@@ -350,7 +360,8 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         self.coef_ = coef[0] if y.ndim == 1 else coef
         self.intercept_ = squeeze(intercept)
         if epistatic:
-            self.epistasis_matrix_ = epi[0] if y.ndim == 1 else epi
+            epi = epi[0] if y.ndim == 1 else epi
+            self.epistasis_matrix_ = FactoredPairMatrix(spec.Z, epi) if spec.factored else epi
         self.log_likelihood_ = squeeze(loglik)
         self.X_mean_ = x_mean
         self.kernel_scale_ = c_a
@@ -380,6 +391,9 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         pred = X @ np.atleast_2d(self.coef_).T + self.intercept_
         if hasattr(self, "epistasis_matrix_"):
             Z = X - self.X_mean_
+            if isinstance(self.epistasis_matrix_, FactoredPairMatrix):
+                pred += self.epistasis_matrix_.quadratic(Z).reshape(len(Z), -1)
+                return pred[:, 0] if np.ndim(self.coef_) == 1 else pred
             E = self.epistasis_matrix_.reshape(-1, *self.epistasis_matrix_.shape[-2:])
             for k, E_k in enumerate(E):
                 pred[:, k] += np.sum((Z @ E_k) * Z, axis=1)

@@ -226,6 +226,8 @@ def spectral_form(W_a, c_a, Yc, *, epistatic, use_features):
         epistatic=epistatic,
         use_features=use_features,
         dense=epistatic and not use_features and p > n / 3,
+        # past p > n the pair matrix is kept as its factors (FactoredPairMatrix)
+        factored=epistatic and not use_features and p > n and isinstance(W_a, np.ndarray),
         V=None,
         U=None,
         cross=None,
@@ -325,7 +327,8 @@ def _blup_effects(spec, theta, v, s_a, y):
     form the dual coefficients ``alpha = V^{-1} y`` give
     ``coef = theta_A Z^T alpha / c_A`` and the pairwise matrix
     ``E = theta_AA Z^T diag(alpha) Z / c_AA`` (``alpha`` sums to zero, so the
-    centring of the pairwise features drops out).
+    centring of the pairwise features drops out), or only its weights
+    ``theta_AA alpha / c_AA`` where ``spec.factored``.
     """
     Z, c_a, c_aa, p = spec.Z, spec.c_a, spec.c_aa, spec.Z.shape[1]
     coef = theta[1] * s_a / np.sqrt(c_a) if s_a is not None else None
@@ -348,6 +351,8 @@ def _blup_effects(spec, theta, v, s_a, y):
         return theta[0] * computed(Z.T @ alpha)[0] / c_a, None
     if coef is None:
         coef = theta[1] * computed(Z.T @ alpha)[0] / c_a
+    if spec.factored:  # E's weights: E = Z^T diag(w) Z
+        return coef, theta[0] / c_aa * alpha
     return coef, _weighted_gram(Z, theta[0] / c_aa * alpha)
 
 
@@ -418,8 +423,9 @@ def fit_output(spec, k, y, epistatic):
         The profiled restricted log-likelihood of the ``n - 1`` error contrasts.
     coef : ndarray of shape (p,)
         Marker effects.
-    E : ndarray of shape (p, p) or None
-        Pairwise effects (epistatic kernel only).
+    E : ndarray of shape (p, p) or (n,), or None
+        Pairwise effects (epistatic kernel only); where ``spec.factored``, the
+        weights ``w`` of ``E = Z^T diag(w) Z``.
     offset : float
         The mean pairwise value ``z^T E z`` of the training samples (0.0
         without the epistatic kernel).

@@ -17,43 +17,47 @@ __all__ = ["available_memory", "check_memory", "gib", "memory_needed", "package_
 #: Bytes of the interpreter, torch and the other libraries, before any data.
 BASE_BYTES = 2**29
 
+#: The screened decomposer's pair matrices and their variances are dense up to this size
+#: together (``sklearn_elm._decomposition._estimators.DENSE_PAIRS_BYTES``).
+DENSE_PAIRS_BYTES = 4 * 2**30
 
-def memory_needed(n_samples, n_loci, n_traits, *, truth=False):
+
+def memory_needed(n_samples, n_loci, n_traits, *, truth=False, full_matrix=False):
     """Bytes that :func:`~sklearn_elm.workflow.analyse` needs at its peak: an upper bound.
 
     Counted from its largest arrays, ``n`` samples, ``p`` loci and ``k``
     traits.  The float64 ``p x p`` matrices alive at the peak:
 
-    * ``3 k`` past the projection's bound (``p (p + 3) / 2 > n / 2``, the
-      screened fit): while GBLUP A+AA builds its pair matrices (``k``), the
-      decomposer's (``k``), and one or two more being built; then GBLUP's,
-      copied as the report's (``k``).  The decomposer's variances of the
-      pairs (``k``) are freed before GBLUP starts.  With the true effects
-      (``truth``), ``3 k + max(k, 5)``: the ``k`` true matrices are held
-      throughout (``4 k`` while fitting), and scoring the pairs against them
-      takes about 5 more, a trait at a time, beside the report's ``2 k``.
-    * ``12 + 8 k`` where the decomposer projects on every term (the sums and
-      their design, and per trait the slopes, the pair effects and their
-      variances), ``+ k`` with the truth; there ``p^2 <= n``, a small term.
+    * ``12 + 8 k`` where the decomposer projects on every term
+      (``p (p + 3) / 2 <= n / 2``: the sums and their design, and per trait
+      the slopes, the pair effects and their variances), ``+ k`` with the
+      truth; there ``p^2 <= n``, a small term.
+    * Past that (the screened fit), none where they would be large: the
+      decomposer's pair effects and their variances are dense only while both
+      take at most 4 GiB (``2 k``, the effects kept), sparse past that; GBLUP
+      A+AA's are dense (``k``, and ``k`` for the report's copy) only where
+      ``p <= n``, else kept as their factors (one more ``n x p``,
+      :class:`~sklearn_elm.FactoredPairMatrix`).  With the true effects
+      (``truth``), ``k`` true matrices and about 5 more to score each trait's
+      pairs against them.
+    * With ``full_matrix``, ``k`` more: a method's matrices formed to be written.
 
-    Beside them: a block of GBLUP's pairwise product (``p x min(p, 1024)``),
-    8 float64 copies of the ``n x p`` genotypes (the data, its training and
-    test samples, encoded, and the decomposer's and GBLUP's working copies),
-    GBLUP's ``n x n`` kernels and eigenvectors (``4 n^2``), and 0.5 GiB for
-    the interpreter and libraries.
+    Beside them: a block of GBLUP's dense pairwise product (``p x min(p, 1024)``),
+    9 float64 copies of the ``n x p`` genotypes (the data, its training and
+    test samples, encoded, the decomposer's and GBLUP's working copies, and
+    GBLUP's factors), GBLUP's ``n x n`` kernels and eigenvectors (``4 n^2``),
+    and 0.5 GiB for the interpreter and libraries.
 
-    Peaks measured (``/usr/bin/time``, simulated diploid panels without the
-    truth, one trait, a network of 3 epochs, 80 % of the samples to train):
-    ``n = 1,000`` and ``p = 4,000``, ``6,000``, ``8,000``: 1.07, 1.47, 2.01
-    GiB against bounds of 1.16, 1.74, 2.50 GiB; the decomposer's pair
-    effects, exact zeros where no pair was chosen, are mostly never written
-    and stay out of memory, which the bound does not count on.
+    Peaks measured (``/usr/bin/time``) are in ``docs/scaling.rst``.
 
     Parameters
     ----------
     n_samples, n_loci, n_traits : int
     truth : bool, default=False
         Whether the data carry their true effects (scored by the analysis).
+    full_matrix : bool, default=False
+        Whether every method's full pair matrices are written
+        (``sklearn-elm run --full-matrix``).
 
     Returns
     -------
@@ -62,8 +66,10 @@ def memory_needed(n_samples, n_loci, n_traits, *, truth=False):
     Examples
     --------
     >>> from sklearn_elm.workflow import memory_needed
-    >>> round(memory_needed(2_000, 12_000, 1) / 2**30, 1)  # GiB: screened, 3 p x p
-    5.4
+    >>> round(memory_needed(2_000, 12_000, 1) / 2**30, 1)  # GiB: screened, the ELM's dense
+    4.4
+    >>> round(memory_needed(2_000, 50_000, 1) / 2**30, 1)  # GiB: nothing p x p
+    7.3
     >>> round(memory_needed(8_500, 64, 5) / 2**30, 1)  # GiB: the projection, mostly GBLUP's
     2.7
     """
@@ -71,8 +77,12 @@ def memory_needed(n_samples, n_loci, n_traits, *, truth=False):
     if p * (p + 3) / 2 <= n / 2:
         square = 12 + 8 * k + (k if truth else 0)
     else:
-        square = 3 * k + (max(k, 5) if truth else 0)
-    return BASE_BYTES + 8 * (square * p * p + p * min(p, 1024) + 8 * n * p + 4 * n * n)
+        elm = 2 * k if 16 * k * p * p <= DENSE_PAIRS_BYTES else 0  # while it fits
+        gblup = 2 * k if p <= n else 0
+        square = max(elm, elm // 2 + gblup) + (k + 5 if truth else 0)
+    square += k if full_matrix else 0
+    block = p * min(p, 1024) if p <= n or full_matrix else 0  # GBLUP's dense pair product
+    return BASE_BYTES + 8 * (square * p * p + block + 9 * n * p + 4 * n * n)
 
 
 def available_memory():
@@ -105,7 +115,7 @@ def available_memory():
         return None
 
 
-def check_memory(n_samples, n_loci, n_traits, *, truth=False):
+def check_memory(n_samples, n_loci, n_traits, *, truth=False, full_matrix=False):
     """Raise a ValueError naming the size needed where the analysis of a panel would not fit.
 
     :func:`memory_needed` against :func:`available_memory` (nothing is checked where the
@@ -118,15 +128,18 @@ def check_memory(n_samples, n_loci, n_traits, *, truth=False):
     >>> check_memory(1000, 10**7, 1)  # doctest: +IGNORE_EXCEPTION_DETAIL
     Traceback (most recent call last):
     ...
-    ValueError: 10000000 loci: the analysis keeps dense p x p matrices and needs about ...
+    ValueError: 10000000 loci: the analysis needs about ...
     """
-    needed = memory_needed(n_samples, n_loci, n_traits, truth=truth)
+    needed = memory_needed(n_samples, n_loci, n_traits, truth=truth, full_matrix=full_matrix)
     available = available_memory()
     if available is not None and needed > available:
         raise ValueError(
-            f"{n_loci} loci: the analysis keeps dense p x p matrices and needs about "
-            f"{gib(needed)} of memory, but {gib(available)} is available; prune the "
-            "markers (e.g. plink --indep-pairwise) or analyse fewer traits at once."
+            f"{n_loci} loci: the analysis needs about {gib(needed)} of memory"
+            + (" with the full pair matrices (--full-matrix)" if full_matrix else "")
+            + f", but {gib(available)} is available; "
+            + ("leave out --full-matrix (epistasis_pairs.csv holds the largest pairs), " if
+               full_matrix else "")
+            + "prune the markers (e.g. plink --indep-pairwise) or analyse fewer traits at once."
         )
 
 

@@ -187,6 +187,7 @@ def _settings(args, analysis):
 def run(args):
     """The ``run`` subcommand; returns the exit code."""
     from . import _report
+    from ._resources import check_memory
 
     start = time.perf_counter()
     out = Path(args.out)
@@ -200,8 +201,11 @@ def run(args):
             _report.check_output_directory(out, force=args.force)
         stack.enter_context(_thread_limit(args.threads))
         data = _load(args)
-        if args.full_matrix:  # the matrices' disk space, before training
+        if args.full_matrix:  # the matrices' memory and disk space, before training
             with _input_errors("--full-matrix"):
+                check_memory(*data.genotypes.shape, data.phenotypes.shape[1],
+                             truth="additive_effects" in data and "epistasis" in data,
+                             full_matrix=True)
                 _report.check_disk_space(out, _report.full_matrix_bytes(
                     data.genotypes.shape[1], data.phenotypes.shape[1]))
         load_time = time.perf_counter() - start

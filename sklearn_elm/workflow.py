@@ -58,8 +58,13 @@ class Analysis:
         true average effects under the training samples' frequencies
         (:func:`~sklearn_elm.metrics.true_average_effects`), which is what
         the estimates estimate.
-    epistasis : dict of str to ndarray of shape (k, p, p)
-        Symmetric pair effects ``e_ij`` of ``z_i z_j``.
+    epistasis : dict of str to pair matrices of shape (k, p, p)
+        Symmetric pair effects ``e_ij`` of ``z_i z_j``, ``epistasis[method][t]``
+        trait ``t``'s: ndarrays where they fit, else without the dense matrices
+        (the ELM's, past 4 GiB, a list of sparse CSR arrays; GBLUP A+AA's, past
+        more loci than training samples, a :class:`~sklearn_elm.FactoredPairMatrix`,
+        its diagonal not zeroed); each indexes pairs as ``[t][i, j]`` and
+        ``sklearn_elm._pairs.dense_pairs`` makes it an ndarray.
     variance_components : dict of str to dict of str to ndarray of shape (k,)
         Components by method, keyed as the estimators' ``variance_components_``
         (``additive``, ``epistatic``, ``higher``, ``genetic``, ``residual``,
@@ -345,6 +350,7 @@ def _summary(reg):
 
 def _recovery(data, Z_train, Y_train, additive, epistasis):
     """Add the truth to ``additive`` and ``epistasis``; return its components and the recovery."""
+    from ._pairs import dense_pairs
     from .metrics import (
         effect_recovery,
         pair_recovery,
@@ -361,7 +367,8 @@ def _recovery(data, Z_train, Y_train, additive, epistasis):
     recovery = {
         "additive": {m: [dict(effect_recovery(additive[m][t], true_a[t])) for t in range(k)]
                      for m in ("ELM", "GBLUP-A")},
-        "pairwise": {m: [dict(pair_recovery(epistasis[m][t], true_e[t])) for t in range(k)]
+        "pairwise": {m: [dict(pair_recovery(dense_pairs(epistasis[m][t]), true_e[t]))
+                         for t in range(k)]
                      for m in ("ELM", "GBLUP-A+AA")},
     }
     return components, recovery

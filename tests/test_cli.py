@@ -590,7 +590,7 @@ def test_a_plink_panel_too_large_for_memory_is_refused_before_it_is_read(
             str(tmp_path / "traits.phen"), "--out", str(tmp_path / "report"), *FAST]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert re.search(r"12 loci: the analysis .* needs about [\d.]+ GiB", err)
+    assert re.search(r"12 loci: the analysis needs about [\d.]+ GiB", err)
 
 
 def test_dollar_signs_in_names_are_text_in_figures(tmp_path, simulated, capsys):
@@ -708,6 +708,26 @@ def test_full_matrix_without_the_disk_for_it_is_refused_before_training(
     assert main(["run", "--data", str(trio), "--out", str(out), "--full-matrix", *FAST]) == 2
     err = capsys.readouterr().err
     assert "--full-matrix: the report needs about" in err and "train loss" not in err
+    assert not out.exists()
+
+
+def test_full_matrix_without_the_memory_for_it_is_refused_before_training(
+        tmp_path, trio, simulated, capsys, monkeypatch):
+    """--full-matrix where memory holds the analysis but not the matrices formed to be
+    written: exit 2 naming the size and the way out, before training."""
+    from sklearn_elm._resources import memory_needed
+
+    n, p = simulated.genotypes.shape
+    k = simulated.phenotypes.shape[1]
+    plain = memory_needed(n, p, k, truth=True)
+    assert memory_needed(n, p, k, truth=True, full_matrix=True) > plain
+    monkeypatch.setattr("sklearn_elm._resources.available_memory", lambda: plain)
+    out = tmp_path / "report"
+    assert main(["run", "--data", str(trio), "--out", str(out), "--full-matrix", *FAST]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"--full-matrix: \d+ loci: the analysis needs about [\d.]+ GiB of memory "
+                     r"with the full pair matrices", err)
+    assert "leave out --full-matrix" in err and "train loss" not in err
     assert not out.exists()
 
 

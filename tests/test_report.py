@@ -846,3 +846,50 @@ def test_qq_plot_marks_the_listed_pairs_wherever_they_rank():
     assert len(significant.get_offsets()) == 1
     np.testing.assert_allclose(significant.get_offsets()[0, 1], -np.log10(tests.p_value[1]))
     assert -np.log10(tests.p_value[0]) in other.get_offsets()[:, 1]
+
+
+def test_the_report_reads_sparse_and_factored_pair_matrices_as_their_dense_forms(
+        tmp_path, monkeypatch):
+    """Past 4 GiB the decomposer's pair matrices come as sparse arrays (one per trait), and
+    past p > n GBLUP's as a FactoredPairMatrix (its diagonal not zeroed): the pair table, the
+    summary, metrics.json, the heatmap and the full matrices are those of the dense forms
+    (with GBLUP's diagonal zeroed, as the report shows it)."""
+    from scipy import sparse
+
+    from sklearn_elm import FactoredPairMatrix, _pairs
+
+    monkeypatch.setattr(_pairs, "TILE", 16)  # GBLUP's ranking over several tiles
+    k, p, n = 2, 40, 12
+    rng = np.random.default_rng(5)
+    elm = np.zeros((k, p, p))
+    for t in range(k):
+        i, j = rng.choice(p, size=(2, 30))
+        elm[t, i, j] = elm[t, j, i] = rng.normal(size=30) * (i != j)
+    factored = FactoredPairMatrix(rng.normal(size=(n, p)), rng.normal(size=(k, n)))
+    gblup = np.asarray(factored).copy()
+    gblup[:, np.arange(p), np.arange(p)] = 0.0
+    compact = fake_results(n_traits=k, n_loci=p, truth=False, seed=5, epistasis={
+        "ELM": [sparse.csr_array(elm[t]) for t in range(k)], "GBLUP-A+AA": factored})
+    dense = dataclasses.replace(compact, epistasis={"ELM": elm, "GBLUP-A+AA": gblup})
+
+    def report(results, name):
+        out = write_report(results, tmp_path / name, top_pairs=25, full_matrix=True)
+        with np.load(out / "epistasis_matrix.npz") as saved:
+            matrices = {key: saved[key] for key in ("elm", "gblup_a_aa")}
+        metrics = json.loads((out / "metrics.json").read_text())
+        figure = _report._figures.epistasis_heatmap(results, 1)
+        shown = [ax.images[0].get_array() for ax in figure.axes if ax.images]
+        return _rows(out / "epistasis_pairs.csv"), matrices, metrics, shown
+
+    (rows, matrices, metrics, shown), want = report(compact, "compact"), report(dense, "dense")
+    columns = ("trait", "rank", "locus_i", "locus_j", "estimate")
+    assert [[r[c] for c in columns] for r in rows] == [[r[c] for c in columns] for r in want[0]]
+    assert len(rows) > 2 * 20
+    np.testing.assert_allclose([float(r["gblup_a_aa"]) for r in rows],
+                               [float(r["gblup_a_aa"]) for r in want[0]], rtol=1e-9)
+    np.testing.assert_array_equal(matrices["elm"], want[1]["elm"])
+    np.testing.assert_allclose(matrices["gblup_a_aa"] * (1 - np.eye(p)), want[1]["gblup_a_aa"],
+                               rtol=1e-12, atol=1e-12)
+    assert metrics["traits"] == want[2]["traits"]
+    for got, expected in zip(shown, want[3], strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)

@@ -414,3 +414,36 @@ def test_memory_needed_bounds_what_analyse_allocates(n_traits):
         tracemalloc.stop()
     bound = workflow.memory_needed(60, 1500, n_traits) - BASE_BYTES
     assert 0.7 * bound < peak <= bound
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_past_more_loci_than_samples_gblups_pairs_stay_factored_and_score_as_dense():
+    """With more loci than training samples GBLUP A+AA's pair matrix reaches the analysis
+    factored; doubled and off its diagonal it is the refitted GBLUP's, and its recovery of
+    the true pairs is that of the dense matrix."""
+    from sklearn_elm import FactoredPairMatrix
+    from sklearn_elm._pairs import dense_pairs
+    from sklearn_elm.metrics import pair_recovery
+
+    data = make_epistatic_phenotypes(60, 120, ploidy=2, random_state=1)
+    result = analyse(data, hidden_sizes=[8], max_epochs=1)
+    E = result.epistasis["GBLUP-A+AA"]
+    assert isinstance(E, FactoredPairMatrix) and E.shape == (1, 120, 120)
+    train = data.train
+    encoder = GenotypeEncoder().fit(data.genotypes[train])
+    gblup_aa = GBLUPRegressor("additive+epistatic").fit(
+        encoder.transform(data.genotypes[train]), data.phenotypes[train])
+    off = 1 - np.eye(120)
+    expected = 2 * np.asarray(gblup_aa.epistasis_matrix_)[0] * off
+    np.testing.assert_allclose(dense_pairs(E)[0] * off, expected, rtol=1e-10, atol=1e-14)
+    recovery = pair_recovery(expected, data.epistasis[0])
+    assert result.recovery["pairwise"]["GBLUP-A+AA"][0] == pytest.approx(dict(recovery))
+
+
+def test_memory_needed_knows_where_the_decomposers_pair_matrices_turn_sparse():
+    """memory_needed counts the screened fit's pair matrices as dense up to the decomposer's
+    own threshold (kept apart so that the CLI's check imports no torch)."""
+    from sklearn_elm import _resources
+    from sklearn_elm._decomposition import _estimators
+
+    assert _resources.DENSE_PAIRS_BYTES == _estimators.DENSE_PAIRS_BYTES

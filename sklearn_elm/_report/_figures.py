@@ -8,6 +8,7 @@ mathtext, so figures are saved under ``text.parse_math = False``.
 import numpy as np
 
 from .._components import COMPONENTS
+from .._pairs import dense_pairs
 from ._inference import component_errors, fdr_label, minus_log10, qq_points, significant_rows
 from ._ranking import rank_pairs
 
@@ -157,7 +158,8 @@ def epistasis_heatmap(analysis, k):
     labels = [str(analysis.feature_names[i]) for i in loci]
     size = 6 if len(loci) <= 32 else 3.5
     for ax, (method, E) in zip(axes, panels.items(), strict=True):
-        shown = E[np.ix_(loci, loci)]
+        shown = dense_pairs(E[np.ix_(loci, loci)])  # a sparse block densified
+        np.fill_diagonal(shown, 0.0)  # z_i^2 is no pair (GBLUP's factored matrix has one)
         vmax = float(np.abs(shown).max()) or 1.0
         image = ax.imshow(shown, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
         ax.set_title(f"{analysis.target_names[k]}: {method}")

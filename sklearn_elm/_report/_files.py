@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._pairs import dense_pairs
 from . import _figures, _html, _tables
 
 try:  # POSIX; elsewhere runs are not locked against each other
@@ -51,8 +52,7 @@ def _figure(draw):
 def _matrices(analysis, path, trait, names, options):
     """Every method's full pair matrices, float64 arrays of shape (k, p, p), and the locus
     and trait names, in one uncompressed ``.npz`` (``numpy.load`` reads it back)."""
-    arrays = {_tables.slug(method): np.asarray(E, dtype=np.float64)
-              for method, E in analysis.epistasis.items()}
+    arrays = {_tables.slug(method): dense_pairs(E) for method, E in analysis.epistasis.items()}
     with open(path, "wb") as f:
         np.savez(f, loci=np.asarray(analysis.feature_names, dtype=str),
                  traits=np.asarray(analysis.target_names, dtype=str), **arrays)

@@ -7,6 +7,8 @@ in which order.
 
 import numpy as np
 
+from .._pairs import FactoredPairMatrix
+
 __all__ = ["RANK_BLOCK", "rank_pairs"]
 
 #: Cells of a pair matrix read at a time by :func:`rank_pairs` (8 MiB of float64).
@@ -25,13 +27,14 @@ def rank_pairs(epistasis, *, top=None):
     Pairs of equal ``|e_ij|`` keep their order in the matrix (row by row);
     NaN estimates come last.
 
-    The matrix is read a block of rows at a time and only the candidates for
-    the first ``top`` pairs are kept, so ranking the top pairs of a
-    ``12,000 x 12,000`` matrix needs tens of MiB beyond it, not gigabytes.
+    The matrix is read a block of rows at a time (a factored one computed a
+    tile at a time, ``O(n p^2)``) and only the candidates for the first
+    ``top`` pairs are kept, so ranking the top pairs of a ``12,000 x 12,000``
+    matrix needs tens of MiB beyond it, not gigabytes.
 
     Parameters
     ----------
-    epistasis : ndarray or scipy sparse array of shape (p, p)
+    epistasis : ndarray, scipy sparse array or FactoredPairMatrix of shape (p, p)
         Symmetric pair effects; only the upper triangle is read.
     top : int, default=None
         Keep the first ``top`` pairs; all scored pairs when None.
@@ -64,21 +67,37 @@ def rank_pairs(epistasis, *, top=None):
         i, j, values = _sparse_upper(epistasis)
         order = np.argsort(-_magnitude(values), kind="stable")[:top]
         return i[order], j[order], values[order]
-    E = np.asarray(epistasis)
-    p = E.shape[-1]
-    rows = max(1, RANK_BLOCK // max(p, 1))
-    kept = [(np.empty(0, dtype=np.int64), np.empty(0, dtype=E.dtype))]
-    for start in range(0, p, rows):
-        block = np.triu(E[start:start + rows], start + 1)  # the pairs i < j of these rows
-        flat = np.flatnonzero(block)  # a pair as one index, i p + j: half the memory of (i, j)
-        kept.append((flat + start * p, block.ravel()[flat]))
+    p = epistasis.shape[-1]
+    kept = [(np.empty(0, dtype=np.int64), np.empty(0))]
+    for flat, values in _upper_blocks(epistasis):
+        kept.append((flat, values))
         if top is not None:  # only candidates for the first top pairs go on
             kept = [_candidates(*(np.concatenate(a) for a in zip(*kept, strict=True)), top)]
     flat, values = (np.concatenate(a) for a in zip(*kept, strict=True))
     del kept
+    if isinstance(epistasis, FactoredPairMatrix):  # read by tiles: row by row for the ties
+        in_matrix = np.argsort(flat, kind="stable")
+        flat, values = flat[in_matrix], values[in_matrix]
     order = np.argsort(-_magnitude(values), kind="stable")[:top]
     i, j = np.divmod(flat[order], p)
     return i.astype(np.intp, copy=False), j.astype(np.intp, copy=False), values[order]
+
+
+def _upper_blocks(epistasis):
+    """The non-zero pairs ``i < j`` of a dense or factored matrix, a block at a time, each
+    pair as one index ``i p + j`` (half the memory of ``(i, j)``), with its value."""
+    p = epistasis.shape[-1]
+    if isinstance(epistasis, FactoredPairMatrix):  # computed a tile at a time
+        for i, j, values in epistasis.upper_tiles():
+            scored = values != 0
+            yield i[scored].astype(np.int64) * p + j[scored], values[scored]
+        return
+    E = np.asarray(epistasis)
+    rows = max(1, RANK_BLOCK // max(p, 1))
+    for start in range(0, p, rows):
+        block = np.triu(E[start:start + rows], start + 1)  # the pairs i < j of these rows
+        flat = np.flatnonzero(block)
+        yield flat + start * p, block.ravel()[flat]
 
 
 def _magnitude(values):
