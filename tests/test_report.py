@@ -551,25 +551,40 @@ def test_top_pairs_limits_the_pair_table(tmp_path, placeholder_figures):
         assert len(list(csv.DictReader(f))) == 2 * 8 * 7 // 2
 
 
-def test_pair_table_holds_only_scored_pairs(tmp_path, placeholder_figures):
-    """Where the main estimate leaves pairs at exactly 0 (not tested by a screened fit), the
-    pair table, the summary and metrics.json list only the scored pairs, for each trait,
-    with the other methods' estimates of those pairs beside them."""
+def test_pair_table_holds_the_scored_pairs_then_the_tested_ones(tmp_path, placeholder_figures):
+    """Where the main estimate leaves pairs at exactly 0 (not chosen by a screened fit), the
+    pair table lists the scored pairs first, ranked, then (up to --top-pairs) the pairs the
+    decomposer tested that are not among them, by increasing p-value with no estimate, for
+    each trait, with the other methods' estimates beside them; the summary and metrics.json
+    list only the scored pairs."""
     results = fake_results(n_traits=2, n_loci=8, truth=False)
     E = np.zeros((2, 8, 8))
     E[0, 1, 5] = E[0, 5, 1] = 0.4
     E[0, 2, 3] = E[0, 3, 2] = -0.9
     E[1, 0, 7] = E[1, 7, 0] = 0.2
     results.epistasis["ELM"] = E
-    out = write_report(results, tmp_path / "report", top_pairs=10)
-    with open(out / "epistasis_pairs.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    names, other = results.feature_names, results.epistasis["GBLUP-A+AA"]
-    assert [(r["trait"], r["locus_i"], r["locus_j"], float(r["estimate"])) for r in rows] == [
-        ("trait 0", names[2], names[3], -0.9), ("trait 0", names[1], names[5], 0.4),
-        ("trait 1", names[0], names[7], 0.2)]
-    assert [float(r["gblup_a_aa"]) for r in rows] == pytest.approx(
-        [other[0, 2, 3], other[0, 1, 5], other[1, 0, 7]])
+    scored = [[(2, 3, -0.9), (1, 5, 0.4)], [(0, 7, 0.2)]]
+    for top in (10, 4):
+        out = write_report(results, tmp_path / f"report{top}", top_pairs=top)
+        with open(out / "epistasis_pairs.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        names, other = results.feature_names, results.epistasis["GBLUP-A+AA"]
+        expected = []
+        for k in range(2):
+            tests = results.pair_tests[k]
+            tested = sorted((p, min(a, b), max(a, b)) for (a, b), p in zip(
+                tests.pairs.tolist(), tests.p_value, strict=True))
+            extra = [(i, j, np.nan) for _, i, j in tested
+                     if (i, j) not in {(a, b) for a, b, _ in scored[k]}]
+            expected += [(f"trait {k}", r + 1, i, j, e)
+                         for r, (i, j, e) in enumerate((scored[k] + extra)[:top])]
+        got = [(r["trait"], int(r["rank"]), r["locus_i"], r["locus_j"], r["estimate"])
+               for r in rows]
+        assert got == [(t, r, names[i], names[j], "" if np.isnan(e) else format(e, ".8g"))
+                       for t, r, i, j, e in expected]
+        assert [float(r["gblup_a_aa"]) for r in rows] == pytest.approx(
+            [other[int(t[-1]), i, j] for t, _, i, j, _ in expected])
+        assert all(r["p_value"] for r in rows if not r["estimate"])  # tested, so a p-value
     metrics = json.loads((out / "metrics.json").read_text())
     assert [len(metrics["traits"][f"trait {k}"]["top_pairs"]) for k in range(2)] == [2, 1]
     results.epistasis["ELM"][1] = 0.0

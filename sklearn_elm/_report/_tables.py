@@ -304,11 +304,15 @@ def write_effects(analysis, path):
 
 
 def write_pairs(analysis, path, top=None):
-    """``epistasis_pairs.csv``: the ``top`` pairs (all when None), ranked by the main
-    estimate, per trait, with the other methods' estimates of them; only the pairs the main
-    estimate scores, not those it leaves at exactly 0 (:func:`rank_pairs`); the decomposer's
-    test of the pair where it kept one (empty otherwise): the trait's estimate it tests
-    (``test_estimate``), ``std_error`` and ``p_value``."""
+    """``epistasis_pairs.csv``: the ``top`` pairs (all when None) per trait, with the other
+    methods' estimates of them: first those the main estimate scores, ranked by it (not those
+    it leaves at exactly 0, :func:`rank_pairs`), then, where fewer than ``top``, the pairs
+    the decomposer tested that it does not score, by increasing p-value (``estimate``
+    empty); with the decomposer's test of the pair where it kept one (empty otherwise): the
+    trait's estimate it tests (``test_estimate``), ``std_error`` and ``p_value``.
+
+    A screened fit past ``n / 2`` loci scores only the few pairs it chose (tens), and tests
+    the thousand or so pairs the scans rank first: those fill the table."""
     methods = list(analysis.epistasis)
     main, others = methods[0], methods[1:]
     names = analysis.feature_names
@@ -318,7 +322,8 @@ def write_pairs(analysis, path, top=None):
 
     def rows():
         for k, t in enumerate(analysis.target_names):
-            i, j, e = rank_pairs(analysis.epistasis[main][k], top=top)
+            i, j, e = _with_tested_pairs(analysis, k, *rank_pairs(analysis.epistasis[main][k],
+                                                                  top=top), top)
             tested = pair_test_columns(analysis, k, i, j)
             other = [analysis.epistasis[m][k][i, j] for m in others]
             for r in range(len(e)):
@@ -326,6 +331,24 @@ def write_pairs(analysis, path, top=None):
                        *(_number(c[r]) for c in tested), *(_number(o[r]) for o in other)]
 
     _write_csv(path, header, rows())
+
+
+def _with_tested_pairs(analysis, k, i, j, e, top):
+    """The ranked pairs ``(i, j, e)`` of trait ``k`` followed, up to ``top`` in all, by the
+    pairs the decomposer tested that are not among them, by increasing p-value (``e`` NaN)."""
+    tests = None if analysis.pair_tests is None else analysis.pair_tests[k]
+    room = np.inf if top is None else top - len(e)
+    if tests is None or room <= 0 or len(tests.p_value) == 0:
+        return i, j, e
+    p = len(analysis.feature_names)
+    pairs = np.sort(np.asarray(tests.pairs, dtype=np.int64).reshape(-1, 2), axis=1)
+    listed = np.minimum(i, j).astype(np.int64) * p + np.maximum(i, j)
+    new = ~np.isin(pairs[:, 0] * p + pairs[:, 1], listed) & (pairs[:, 0] != pairs[:, 1])
+    order = np.flatnonzero(new)[np.argsort(np.asarray(tests.p_value)[new], kind="stable")]
+    order = order[:int(min(room, order.size))]
+    return (np.concatenate([i, pairs[order, 0]]).astype(np.intp),
+            np.concatenate([j, pairs[order, 1]]).astype(np.intp),
+            np.concatenate([e, np.full(order.size, np.nan)]))
 
 
 def write_components(analysis, path):
