@@ -6,7 +6,8 @@ variance), an additive-by-additive part from 5 products of two loci (0.2) and no
 fits ``GBLUPRegressor(model)`` on all samples.  Columns:
 
 * ``fit s``: wall time of ``fit`` (kernels, eigendecomposition, REML and BLUP effects; with
-  ``additive+epistatic`` that includes the p x p matrix of pairwise effects);
+  ``additive+epistatic`` that includes the p x p matrix of pairwise effects where ``p <= n``;
+  past that they are kept as their factors, :class:`~sklearn_elm.FactoredPairMatrix`);
 * ``REML evals``: deviance evaluations, counted by wrapping the private likelihood functions
   of ``sklearn_elm._reml`` and ``sklearn_elm._kernel_reml``: ``chol + deriv`` on n x n kernels
   (Cholesky-only evaluations of the start grid and the final deviance, then evaluations with

@@ -290,8 +290,8 @@ def by_method(elm, gblup_a, gblup_aa):
     -------
     additive : dict of str to ndarray of shape (k, p)
         ``"ELM"`` and ``"GBLUP-A"``.
-    epistasis : dict of str to ndarray of shape (k, p, p)
-        ``"ELM"`` and ``"GBLUP-A+AA"`` (:func:`gblup_pairs`).
+    epistasis : dict of str to pair matrices of shape (k, p, p)
+        ``"ELM"`` (:func:`decompose`'s) and ``"GBLUP-A+AA"`` (:func:`gblup_pairs`).
     components, errors : dict of str to dict of str to ndarray of shape (k,)
         Every method's variance components and their standard errors (NaN
         where none is known).

@@ -90,7 +90,7 @@ class FactoredPairMatrix:
     def __getitem__(self, key):
         key = key if isinstance(key, tuple) else (key,)
         if self.ndim == 3:
-            if not isinstance(key[0], int | np.integer):
+            if not isinstance(key[0], int | np.integer) or isinstance(key[0], bool | np.bool_):
                 raise IndexError("index a stack of pair matrices by one trait first (E[k]), "
                                  "then by loci (E[k][i, j]).")
             one = FactoredPairMatrix(self.factor, self.weights[key[0]])
@@ -183,7 +183,9 @@ class FactoredPairMatrix:
         >>> FactoredPairMatrix(np.ones((1, 2)), np.array([2.0])).toarray().tolist()
         [[2.0, 2.0], [2.0, 2.0]]
         """
-        needed = 8 * int(np.prod(self.shape, dtype=np.int64))
+        n, p = self.factor.shape
+        # and w Z, and a block of columns of the product being made with its diagonal block
+        needed = 8 * (int(np.prod(self.shape, dtype=np.int64)) + n * p + 2 * p * min(p, 1024))
         available = available_memory()
         if available is not None and needed > available:
             raise MemoryError(
@@ -192,9 +194,10 @@ class FactoredPairMatrix:
                 "E[np.ix_(rows, cols)], or the largest through the report's epistasis_pairs.csv.")
         from ._reml import _weighted_gram
 
-        weights = np.atleast_2d(self.weights)
-        out = np.stack([_weighted_gram(self.factor, w) for w in weights])
-        return out[0] if self.ndim == 2 else out
+        out = np.empty(self.shape)
+        for matrix, w in zip(out.reshape(-1, p, p), np.atleast_2d(self.weights), strict=True):
+            _weighted_gram(self.factor, w, out=matrix)  # in place, trait by trait
+        return out
 
     def __array__(self, dtype=None, copy=None):
         if copy is False:
@@ -208,11 +211,20 @@ def _broadcast_loci(rows, cols, p):
     """Two locus indices as integer arrays that broadcast as numpy's indexing does: integer
     arrays broadcast together, a slice against a 1-D array or a slice makes an outer block."""
     sliced = [isinstance(index, slice) for index in (rows, cols)]
-    rows, cols = (np.arange(p)[index] if is_slice else np.arange(p)[np.asarray(index)]
+    rows, cols = (np.arange(p)[index] if is_slice else np.arange(p)[_integers(index)]
                   for index, is_slice in zip((rows, cols), sliced, strict=True))
+    if any(sliced) and max(rows.ndim, cols.ndim) > 1:
+        raise IndexError("a slice with a multi-dimensional index array: index a "
+                         "FactoredPairMatrix with integer arrays, np.ix_ or two slices.")
     if any(sliced) and rows.ndim == 1 and cols.ndim == 1:
         return rows[:, None], cols[None, :]
     return rows, cols
+
+
+def _integers(index):
+    """An index as an integer array (an empty list is no float array)."""
+    index = np.asarray(index)
+    return index.astype(np.intp) if index.size == 0 and index.dtype == float else index
 
 
 def dense_pairs(matrix):
@@ -230,8 +242,11 @@ def dense_pairs(matrix):
     """
     from scipy import sparse
 
-    if isinstance(matrix, list | tuple):
-        return np.stack([dense_pairs(m) for m in matrix])
+    if isinstance(matrix, list | tuple):  # filled a matrix at a time: no second copy
+        out = np.empty((len(matrix), *matrix[0].shape)) if len(matrix) else np.empty((0, 0, 0))
+        for n, one in enumerate(matrix):
+            out[n] = one.toarray() if sparse.issparse(one) else dense_pairs(one)
+        return out
     if sparse.issparse(matrix):
         return np.asarray(matrix.todense(), dtype=np.float64)
     if isinstance(matrix, FactoredPairMatrix):

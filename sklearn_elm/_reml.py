@@ -356,8 +356,9 @@ def _blup_effects(spec, theta, v, s_a, y):
     return coef, _weighted_gram(Z, theta[0] / c_aa * alpha)
 
 
-def _weighted_gram(Z, w, block=1024):
-    """``Z^T diag(w) Z``, symmetric, from its blocks on and above the diagonal.
+def _weighted_gram(Z, w, block=1024, out=None):
+    """``Z^T diag(w) Z``, symmetric, from its blocks on and above the diagonal (into
+    ``out``, a float64 ``p x p`` array, where given).
 
     One BLAS product per block of columns: about half the ``2 n p^2`` flops
     of the full product (``w`` has both signs, so no ``syrk``).  For a dask
@@ -368,7 +369,7 @@ def _weighted_gram(Z, w, block=1024):
         return mirror_lower(computed(Z.T @ (Z * w[:, None]))[0])
     p = Z.shape[1]
     B = w[:, None] * Z
-    out = np.empty((p, p))
+    out = np.empty((p, p)) if out is None else out
     for start in range(0, p, block):
         stop = min(start + block, p)
         out[:stop, start:stop] = Z[:, :stop].T @ B[:, start:stop]

@@ -40,6 +40,11 @@ def test_a_stack_indexes_by_trait_first():
         E[0][1]
     with pytest.raises(IndexError):
         E[0][9, 0]  # out of bounds, as numpy says
+    with pytest.raises(IndexError, match="by one trait first"):
+        E[True]
+    with pytest.raises(IndexError, match="slice with a multi-dimensional"):
+        E[0][0:2, np.array([[0, 1]])]  # numpy's outer semantics here are not followed
+    assert E[0][[], []].shape == (0,)
 
 
 @pytest.mark.parametrize("k", [None, 2])
@@ -120,3 +125,19 @@ def test_gblup_stays_dense_where_the_loci_are_fewer_than_the_samples():
     X, Y = _panel(60, 40)
     gblup = GBLUPRegressor(kernel="additive+epistatic").fit(X, Y[:, 0])
     assert isinstance(gblup.epistasis_matrix_, np.ndarray)
+
+
+def test_forming_the_matrices_takes_their_memory_and_no_copy():
+    """toarray fills the stack trait by trait: its traced peak is the k p x p result, one
+    n x p product and a block of columns of the product being made (p x min(p, 1024) and its
+    diagonal block), not twice the result as stacking separate matrices would take."""
+    import tracemalloc
+
+    E, _ = _factored(k=3, n=40, p=400)
+    tracemalloc.start()
+    try:
+        dense = E.toarray()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert dense.nbytes <= peak <= dense.nbytes + 8 * (40 * 400 + 2 * 400 * 400) + 2**16

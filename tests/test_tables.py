@@ -161,6 +161,30 @@ def test_phenotyped_samples_without_genotypes_are_left_out(tmp_path):
         read_tables(geno, pheno)
 
 
+def test_differing_fids_of_a_shared_iid_warn_and_match_on_the_iid(tmp_path):
+    """Samples are matched on the IID alone; where both files give FIDs and a shared IID's
+    differ, a warning names the samples and both FIDs; equal FIDs, or FIDs on one side
+    only, are quiet."""
+    geno = _write(tmp_path / "g.raw", [
+        ["FID", "IID", "PAT", "MAT", "SEX", "PHENOTYPE", "snp1"],
+        ["f1", "a", 0, 0, 1, -9, 0], ["f1", "b", 0, 0, 1, -9, 1], ["f2", "c", 0, 0, 1, -9, 1]],
+        " ")
+    pheno = _write(tmp_path / "p.txt", [["FID", "IID", "y"], ["f1", "a", 1], ["f9", "b", 2],
+                                        ["f2", "c", 3]], " ")
+    with pytest.warns(UserWarning, match=r"1 sample\(s\) have the same IID but different "
+                      r"FIDs in .*g.raw and .*p.txt: 'b' \('f1' and 'f9'\)\.  Samples are "
+                      r"matched on the IID alone"):
+        data = read_tables(geno, pheno)
+    assert data.phenotypes.ravel().tolist() == [1, 2, 3]
+    same = _write(tmp_path / "same.txt", [["FID", "IID", "y"], ["f1", "a", 1], ["f1", "b", 2]],
+                  " ")
+    plain = _write(tmp_path / "plain.csv", [["id", "y"], ["b", 2], ["a", 1]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_tables(geno, same).phenotypes.ravel().tolist() == [1, 2]
+        assert read_tables(geno, plain).phenotypes.ravel().tolist() == [1, 2]
+
+
 @needs_bed_reader
 def test_plink_round_trip(tmp_path, simulated):
     from bed_reader import to_bed
@@ -176,6 +200,12 @@ def test_plink_round_trip(tmp_path, simulated):
     pheno = _write(tmp_path / "p.csv", _phenotype_rows(simulated, ids)[:-1])
     data = read_plink(tmp_path / "cohort", pheno)
     assert data.n_unphenotyped == 1 and data.sample_ids.tolist() == ids[:-1]
+    fam_fids = [line.split()[0] for line in (tmp_path / "cohort.fam").read_text().splitlines()]
+    fids = [["FID", "IID", "y"], *([fam_fids[n], iid, 1.0] for n, iid in enumerate(ids))]
+    fids[3][0] = fam_fids[2] + "x"  # the third sample's FID differs from the .fam's
+    with pytest.warns(UserWarning, match=rf"1 sample\(s\) have the same IID but different FIDs "
+                      rf"in .*cohort.bed and .*f.txt: '{ids[2]}'"):
+        read_plink(tmp_path / "cohort", _write(tmp_path / "f.txt", fids, " "))
     pheno = _write(tmp_path / "p.csv", _phenotype_rows(simulated, ids))
     for path in (tmp_path / "cohort", tmp_path / "cohort.bed"):
         data = read_plink(path, pheno)

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._pairs import dense_pairs
+from .._pairs import FactoredPairMatrix, dense_pairs
 from . import _figures, _html, _tables
 
 try:  # POSIX; elsewhere runs are not locked against each other
@@ -51,11 +51,27 @@ def _figure(draw):
 
 def _matrices(analysis, path, trait, names, options):
     """Every method's full pair matrices, float64 arrays of shape (k, p, p), and the locus
-    and trait names, in one uncompressed ``.npz`` (``numpy.load`` reads it back)."""
-    arrays = {_tables.slug(method): dense_pairs(E) for method, E in analysis.epistasis.items()}
-    with open(path, "wb") as f:
-        np.savez(f, loci=np.asarray(analysis.feature_names, dtype=str),
-                 traits=np.asarray(analysis.target_names, dtype=str), **arrays)
+    and trait names, in one uncompressed ``.npz`` (``numpy.load`` reads it back).  A method's
+    matrices are formed (:func:`~sklearn_elm._pairs.dense_pairs`) and written one method at
+    a time; GBLUP's factored matrices with their diagonal zeroed, as where they are dense
+    (:func:`~sklearn_elm._estimates.gblup_pairs`)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for key, array in (("loci", lambda: np.asarray(analysis.feature_names, dtype=str)),
+                           ("traits", lambda: np.asarray(analysis.target_names, dtype=str)),
+                           *((_tables.slug(m), partial(_formed, E))
+                             for m, E in analysis.epistasis.items())):
+            with archive.open(f"{key}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, array(), allow_pickle=False)
+
+
+def _formed(matrix):
+    """A method's pair matrices as one dense array (GBLUP's factored ones off the diagonal)."""
+    dense = dense_pairs(matrix)
+    if isinstance(matrix, FactoredPairMatrix):
+        np.einsum("...ii->...i", dense)[...] = 0.0
+    return dense
 
 
 def full_matrix_bytes(n_loci, n_traits, n_methods=3):

@@ -25,8 +25,9 @@ _LAYOUT = {".fam": "FID IID father mother sex phenotype",
            ".bim": "chromosome ID cM position A1 A2"}
 
 
-def _read_ids(path):
-    """The second field of each non-blank line of a ``.fam`` (IIDs) or ``.bim`` (variant IDs)."""
+def _read_ids(path, *, families=None):
+    """The second field of each non-blank line of a ``.fam`` (IIDs) or ``.bim`` (variant IDs);
+    the first fields (a ``.fam``'s FIDs) appended to ``families`` where it is a list."""
     ids = []
     try:
         with open(path, encoding="utf-8") as f:
@@ -40,6 +41,8 @@ def _read_ids(path):
                         f"{_LAYOUT[path.suffix]}."
                     )
                 ids.append(fields[1])
+                if families is not None:
+                    families.append(fields[0])
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}).") from None
     if not ids:
@@ -164,13 +167,14 @@ def _bed_paths(path):
     return bed, bed.with_suffix(".fam"), bed.with_suffix(".bim")
 
 
-def _checked_panel(path):
+def _checked_panel(path, families=None):
     """The ``.bed``, ``.fam`` and ``.bim`` paths and the sample and variant IDs, each file
-    present, the IDs unique, and the ``.bed``'s size and padding agreeing with their counts."""
+    present, the IDs unique, and the ``.bed``'s size and padding agreeing with their counts;
+    the FIDs appended to ``families`` where it is a list."""
     bed, fam, bim = _bed_paths(path)
     for companion in (bed, bim, fam):
         check_file(companion)
-    ids, loci = _read_ids(fam), _read_ids(bim)
+    ids, loci = _read_ids(fam, families=families), _read_ids(bim)
     check_unique(ids, fam, "sample ID (IID)")
     check_unique(loci, bim, "variant ID")
     _check_bed(bed, fam, bim, len(ids), len(loci))
@@ -182,7 +186,8 @@ def read_plink(path, phenotype_path, *, ploidy="auto"):
 
     Needs the optional dependency ``bed-reader`` (``pip install
     sklearn-elm[plink]``).  Genotypes are counts of the A1 allele; samples
-    are matched on the IID of the ``.fam`` file.  The ``.fam`` and ``.bim``
+    are matched on the IID of the ``.fam`` file (where the phenotype file
+    has FIDs too, a warning names the IIDs whose FIDs differ).  The ``.fam`` and ``.bim``
     hold one sample or variant a line (blank lines are skipped); their
     counts are checked against the size of the ``.bed`` and its padding
     bits before it is read.
@@ -237,7 +242,8 @@ def read_plink(path, phenotype_path, *, ploidy="auto"):
     (array([25.5, 21. ]), 2)
     """
     open_bed = _require_bed_reader()
-    bed, fam, bim, ids, loci = _checked_panel(path)
+    families = []
+    bed, fam, bim, ids, loci = _checked_panel(path, families)
     phenotypes = read_phenotype_table(phenotype_path)
     # the counts are given, so that bed-reader reads neither the .fam nor the .bim again
     with open_bed(bed, iid_count=len(ids), sid_count=len(loci)) as reader:
@@ -245,7 +251,8 @@ def read_plink(path, phenotype_path, *, ploidy="auto"):
     missing = G == -127
     if missing.any():
         G = np.where(missing, np.nan, G.astype(np.float64))
-    genotypes = Bunch(genotypes=G, feature_names=loci, sample_ids=ids)
+    genotypes = Bunch(genotypes=G, feature_names=loci, sample_ids=ids,
+                      family_ids=np.array(families))
     data = match_samples(genotypes, phenotypes, str(bed), str(phenotype_path), ploidy)
     data.chromosomes, data.positions = _read_map(bim)
     return data

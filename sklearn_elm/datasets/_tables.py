@@ -11,6 +11,7 @@ that were never phenotyped).
 
 import csv
 import gzip
+import warnings
 import zlib
 from pathlib import Path
 
@@ -135,7 +136,8 @@ def to_float(fields, path, lineno, sample, columns, *, plink_missing=False):
 
 
 def _read_table(path, what):
-    """Header, sample IDs and numeric values of a samples-in-rows table."""
+    """Header, sample IDs, numeric values and family IDs (None without a ``FID`` column) of a
+    samples-in-rows table."""
     rows = _rows(path)
     try:
         _, header = next(rows)
@@ -159,7 +161,7 @@ def _read_table(path, what):
     if not columns:
         raise ValueError(f"{path}: the header names no {what} columns after the sample ID.")
     check_unique(columns, path, "column")
-    ids, values = [], []
+    ids, families, values = [], [], []
     for lineno, fields in rows:
         if len(fields) != len(header):
             spans = any("\n" in field for field in fields)
@@ -170,13 +172,15 @@ def _read_table(path, what):
             )
         sample = fields[id_column]
         ids.append(sample)
+        families.append(fields[0])
         values.append(
             to_float(fields[first:], path, lineno, sample, columns, plink_missing=plink_missing)
         )
     if not ids:
         raise ValueError(f"{path}: the {what} file has a header but no samples.")
     check_unique(ids, path, "sample ID")
-    return np.array(columns), np.array(ids), np.stack(values)
+    families = np.array(families) if id_column == 1 else None
+    return np.array(columns), np.array(ids), np.stack(values), families
 
 
 def check_unique(names, path, what):
@@ -255,8 +259,12 @@ def read_genotype_table(path):
     >>> data.feature_names.tolist(), data.sample_ids.tolist()
     (['snp1', 'snp2'], ['s1', 's2'])
     """
-    loci, ids, G = _read_table(path, "genotype")
-    return Bunch(genotypes=_check_genotypes(G, path, ids, loci), feature_names=loci, sample_ids=ids)
+    loci, ids, G, families = _read_table(path, "genotype")
+    data = Bunch(genotypes=_check_genotypes(G, path, ids, loci), feature_names=loci,
+                 sample_ids=ids)
+    if families is not None:
+        data.family_ids = families
+    return data
 
 
 def read_phenotype_table(path):
@@ -283,6 +291,8 @@ def read_phenotype_table(path):
             Trait names, in column order.
         sample_ids : ndarray of shape (n_samples,), str
             Sample identifiers, in row order.
+        family_ids : ndarray of shape (n_samples,), str
+            The FIDs of a PLINK-style ``FID IID`` file (absent otherwise).
 
     Raises
     ------
@@ -303,8 +313,28 @@ def read_phenotype_table(path):
     >>> data.phenotypes.ravel(), data.target_names.tolist(), data.sample_ids.tolist()
     (array([1.5, nan]), ['height'], ['s1', 's2'])
     """
-    traits, ids, Y = _read_table(path, "phenotype")
-    return Bunch(phenotypes=Y, target_names=traits, sample_ids=ids)
+    traits, ids, Y, families = _read_table(path, "phenotype")
+    data = Bunch(phenotypes=Y, target_names=traits, sample_ids=ids)
+    if families is not None:
+        data.family_ids = families
+    return data
+
+
+def _warn_family_mismatch(genotypes, phenotypes, position, genotype_source, phenotype_source):
+    """Warn where a sample's IID is in both files under different FIDs (matched anyway)."""
+    if "family_ids" not in genotypes or "family_ids" not in phenotypes:
+        return
+    differ = [(iid, fid, phenotypes.family_ids[position[iid]])
+              for iid, fid in zip(genotypes.sample_ids, genotypes.family_ids, strict=True)
+              if iid in position and phenotypes.family_ids[position[iid]] != fid]
+    if differ:
+        shown = ", ".join(f"{str(iid)!r} ({str(a)!r} and {str(b)!r})" for iid, a, b in differ[:3])
+        warnings.warn(
+            f"{len(differ)} sample(s) have the same IID but different FIDs in "
+            f"{genotype_source} and {phenotype_source}: {shown}"
+            f"{' and more' if len(differ) > 3 else ''}.  Samples are matched on the IID alone, "
+            "as PLINK --pheno does by default; check that the files describe the same samples.",
+            UserWarning, stacklevel=3)
 
 
 def _describe(ids, limit=5):
@@ -319,9 +349,11 @@ def match_samples(genotypes, phenotypes, genotype_source, phenotype_source, ploi
     without a phenotype row are left out and counted in ``n_unphenotyped``, phenotyped
     samples without genotypes in ``n_ungenotyped``; no sample in both is an error (the sign
     of a wrong file).  The published split (the first 85 % of the samples kept train) and the
-    ploidy are those of the samples kept.
+    ploidy are those of the samples kept.  Samples are matched on the IID alone; where both
+    sides give FIDs (``family_ids``) and a shared IID's differ, a warning names them.
     """
     position = {sample: n for n, sample in enumerate(phenotypes.sample_ids)}
+    _warn_family_mismatch(genotypes, phenotypes, position, genotype_source, phenotype_source)
     genotyped = set(genotypes.sample_ids)
     missing_geno = [s for s in phenotypes.sample_ids if s not in genotyped]
     if len(missing_geno) == len(phenotypes.sample_ids):
