@@ -908,3 +908,26 @@ def test_the_report_reads_sparse_and_factored_pair_matrices_as_their_dense_forms
     assert metrics["traits"] == want[2]["traits"]
     for got, expected in zip(shown, want[3], strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_heatmap_ranks_a_later_method_only_while_there_is_room():
+    """The heatmap shows the loci of the first method's top pairs first; a later method's
+    pairs (GBLUP's factored matrix is ranked tile by tile) are ranked only where the first
+    leaves room, and then fill it."""
+    from sklearn_elm._report._figures import MAX_HEATMAP_LOCI, _heatmap_loci
+
+    class Unread:
+        shape = (100, 100)
+
+        def __getattr__(self, name):
+            raise AssertionError("a later method was ranked with no room left")
+
+    p = 100
+    full = np.zeros((p, p))
+    full[np.arange(0, 80, 2), np.arange(1, 80, 2)] = np.linspace(1, 2, 40)
+    full += full.T
+    assert len(_heatmap_loci([full, Unread()], p)) == MAX_HEATMAP_LOCI
+    few = np.zeros((p, p))
+    few[3, 7] = few[7, 3] = 1.0
+    loci = _heatmap_loci([few, full], p)
+    assert {3, 7} <= set(loci.tolist()) and len(loci) == MAX_HEATMAP_LOCI

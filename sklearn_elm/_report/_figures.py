@@ -131,11 +131,16 @@ def additive_effects(analysis):
 
 
 def _heatmap_loci(matrices, p):
-    """Loci to show: all, or those of the strongest pairs when there are too many."""
+    """Loci to show: all, or those of the strongest pairs when there are too many, the first
+    method's first (a later method's pairs are ranked only while there is room: GBLUP's
+    factored matrix is ranked tile by tile, minutes at 50,000 loci)."""
     if p <= MAX_HEATMAP_LOCI:
         return np.arange(p)
     chosen = []
-    for i, j, _ in (rank_pairs(E, top=4 * MAX_HEATMAP_LOCI) for E in matrices):
+    for E in matrices:  # a method's pairs ranked only where the earlier ones leave room
+        if len(chosen) >= MAX_HEATMAP_LOCI:
+            break
+        i, j, _ = rank_pairs(E, top=4 * MAX_HEATMAP_LOCI)
         for locus in np.column_stack([i, j]).ravel():
             if locus not in chosen:
                 chosen.append(locus)
