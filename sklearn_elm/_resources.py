@@ -17,8 +17,8 @@ __all__ = ["available_memory", "check_memory", "gib", "memory_needed", "package_
 #: Bytes of the interpreter, torch and the other libraries, before any data.
 BASE_BYTES = 2**29
 
-#: The screened decomposer's pair matrices and their variances are dense up to this size
-#: together (``sklearn_elm._decomposition._estimators.DENSE_PAIRS_BYTES``).
+#: Largest dense epistasis matrix and variance (both together) of a screened fit; past it
+#: they are sparse arrays of the pairs chosen (read here by the memory check too).
 DENSE_PAIRS_BYTES = 4 * 2**30
 
 

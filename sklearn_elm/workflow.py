@@ -59,12 +59,11 @@ class Analysis:
         (:func:`~sklearn_elm.metrics.true_average_effects`), which is what
         the estimates estimate.
     epistasis : dict of str to pair matrices of shape (k, p, p)
-        Symmetric pair effects ``e_ij`` of ``z_i z_j``, ``epistasis[method][t]``
-        trait ``t``'s: ndarrays where they fit, else without the dense matrices
-        (the ELM's, past 4 GiB, a list of sparse CSR arrays; GBLUP A+AA's, past
-        more loci than training samples, a :class:`~sklearn_elm.FactoredPairMatrix`,
-        its diagonal not zeroed); each indexes pairs as ``[t][i, j]`` and
-        ``sklearn_elm._pairs.dense_pairs`` makes it an ndarray.
+        Symmetric pair effects ``e_ij`` of ``z_i z_j``, ``epistasis[method][t]`` trait
+        ``t``'s: ndarrays where they fit, else not dense (the ELM's, past 4 GiB, a list of
+        sparse CSR arrays; GBLUP A+AA's, past more loci than training samples, a
+        :class:`~sklearn_elm.FactoredPairMatrix`, its diagonal not zeroed); each indexes
+        pairs as ``[t][i, j]``, and ``sklearn_elm._pairs.dense_pairs`` forms it.
     variance_components : dict of str to dict of str to ndarray of shape (k,)
         Components by method, keyed as the estimators' ``variance_components_``
         (``additive``, ``epistatic``, ``higher``, ``genetic``, ``residual``,

@@ -439,11 +439,3 @@ def test_past_more_loci_than_samples_gblups_pairs_stay_factored_and_score_as_den
     recovery = pair_recovery(expected, data.epistasis[0])
     assert result.recovery["pairwise"]["GBLUP-A+AA"][0] == pytest.approx(dict(recovery))
 
-
-def test_memory_needed_knows_where_the_decomposers_pair_matrices_turn_sparse():
-    """memory_needed counts the screened fit's pair matrices as dense up to the decomposer's
-    own threshold (kept apart so that the CLI's check imports no torch)."""
-    from sklearn_elm import _resources
-    from sklearn_elm._decomposition import _estimators
-
-    assert _resources.DENSE_PAIRS_BYTES == _estimators.DENSE_PAIRS_BYTES

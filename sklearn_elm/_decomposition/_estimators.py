@@ -19,6 +19,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.utils import Bunch
 
+from .._resources import DENSE_PAIRS_BYTES
 from ._codes import Codes, join
 from ._design import Design
 from ._moments import with_target
@@ -150,11 +151,6 @@ def _screened_fit(state):
                                       crossfit=state.crossfit,
                                       component_se=state.component_se, stacklevel=6)
     return state.screened
-
-
-#: Largest dense epistasis matrix and variance (both together) of a screened fit; past it
-#: they are sparse arrays of the pairs chosen.
-DENSE_PAIRS_BYTES = 4 * 2**30
 
 
 def _screened_effects(state):

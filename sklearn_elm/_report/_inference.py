@@ -10,7 +10,8 @@ Nothing is recomputed: the numbers are those the estimators computed in ``fit``.
 import numpy as np
 
 __all__ = ["component_errors", "fdr_label", "format_p", "minus_log10", "n_significant",
-           "n_tests", "pair_p_labels", "pair_test_columns", "qq_points", "significant_rows"]
+           "n_tests", "pair_keys", "pair_p_labels", "pair_test_columns", "qq_points",
+           "significant_rows"]
 
 #: The largest -log10 p drawn: a p-value that underflowed to 0 is drawn at the smallest
 #: positive double, 2.2e-308, not at infinity.
@@ -103,6 +104,12 @@ def pair_p_labels(analysis, k, i, j):
     return [f"p {format_p(v)}" if np.isfinite(v) else above for v in p_value]
 
 
+def pair_keys(i, j, p):
+    """Each pair ``(i, j)``, in either order, as one integer key ``min p + max``."""
+    i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
+    return np.minimum(i, j) * p + np.maximum(i, j)
+
+
 def pair_test_columns(analysis, k, i, j):
     """``estimate``, ``std_error`` and ``p_value`` of the pairs ``(i, j)`` of trait ``k`` in
     the decomposer's pair tests, NaN for a pair it did not keep among them.
@@ -138,11 +145,10 @@ def pair_test_columns(analysis, k, i, j):
     if tests is None or i.size == 0 or len(tests.p_value) == 0:
         return estimate, std_error, p_value
     p = len(analysis.feature_names)
-    # a pair as one key, min * p + max, looked up by binary search: no Python loop
-    stored = np.asarray(tests.pairs, dtype=np.int64).reshape(-1, 2)
-    keys = stored.min(axis=1) * p + stored.max(axis=1)
+    # a pair as one key, looked up by binary search: no Python loop
+    keys = pair_keys(*np.asarray(tests.pairs, dtype=np.int64).reshape(-1, 2).T, p)
     order = np.argsort(keys)
-    wanted = np.minimum(i, j) * p + np.maximum(i, j)
+    wanted = pair_keys(i, j, p)
     at = order[np.minimum(np.searchsorted(keys[order], wanted), keys.size - 1)]
     hit = keys[at] == wanted
     estimate[hit] = np.asarray(tests.estimate)[at[hit]]

@@ -19,6 +19,7 @@ from ._inference import (
     format_p,
     n_significant,
     n_tests,
+    pair_keys,
     pair_p_labels,
     pair_test_columns,
     significant_rows,
@@ -342,8 +343,7 @@ def _with_tested_pairs(analysis, k, i, j, e, top):
         return i, j, e
     p = len(analysis.feature_names)
     pairs = np.sort(np.asarray(tests.pairs, dtype=np.int64).reshape(-1, 2), axis=1)
-    listed = np.minimum(i, j).astype(np.int64) * p + np.maximum(i, j)
-    new = ~np.isin(pairs[:, 0] * p + pairs[:, 1], listed) & (pairs[:, 0] != pairs[:, 1])
+    new = ~np.isin(pair_keys(*pairs.T, p), pair_keys(i, j, p)) & (pairs[:, 0] != pairs[:, 1])
     order = np.flatnonzero(new)[np.argsort(np.asarray(tests.p_value)[new], kind="stable")]
     order = order[:int(min(room, order.size))]
     return (np.concatenate([i, pairs[order, 0]]).astype(np.intp),
