@@ -8,6 +8,8 @@ fits ``GBLUPRegressor(model)`` on all samples.  Columns:
 * ``fit s``: wall time of ``fit`` (kernels, eigendecomposition, REML and BLUP effects; with
   ``additive+epistatic`` that includes the p x p matrix of pairwise effects where ``p <= n``;
   past that they are kept as their factors, :class:`~sklearn_elm.FactoredPairMatrix`);
+* ``peak GB``: the most memory the process held during ``fit`` above what it held before
+  (its resident size, sampled every 10 ms);
 * ``REML evals``: deviance evaluations, counted by wrapping the private likelihood functions
   of ``sklearn_elm._reml`` and ``sklearn_elm._kernel_reml``: ``chol + deriv`` on n x n kernels
   (Cholesky-only evaluations of the start grid and the final deviance, then evaluations with
@@ -19,11 +21,13 @@ Usage::
 
     python benchmarks/gblup_scale.py                          # n = 2000, p = 3000 and 12000
     python benchmarks/gblup_scale.py --sizes 200x5000 1000x3000 --models additive+epistatic
+    python benchmarks/gblup_scale.py --sizes 2000x20000 --dask 5000   # a dask X, 5000 loci a chunk
 
 The machine's load changes the times: on two shared cores, other processes can double them.
 """
 
 import argparse
+import threading
 import time
 
 import numpy as np
@@ -66,6 +70,40 @@ def simulate(n, p, rng, h2=(0.4, 0.2)):
     return X, y, (v_a / np.var(y), (v_a + v_aa) / np.var(y))
 
 
+def resident_bytes():
+    """The process's resident memory now (Linux), or 0 where that is unknown."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class PeakMemory:
+    """The most resident memory above that at the start, sampled every 10 ms while active."""
+
+    def __enter__(self):
+        self.start = self.peak = resident_bytes()
+        self.running = True
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self):
+        while self.running:
+            self.peak = max(self.peak, resident_bytes())
+            time.sleep(0.01)
+
+    def __exit__(self, *exc):
+        self.running = False
+        self.thread.join()
+        self.peak = max(self.peak, resident_bytes())
+
+    @property
+    def gigabytes(self):
+        return (self.peak - self.start) / 1e9
+
+
 class Counter:
     """Counts the calls of module-level functions while it is active (a context manager)."""
 
@@ -105,22 +143,30 @@ def main():
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS),
                         help="GBLUPRegressor kernels (default: both)")
     parser.add_argument("--seed", type=int, default=0, help="simulation seed (default: 0)")
+    parser.add_argument("--dask", type=int, metavar="LOCI", default=None,
+                        help="fit on a dask array of the genotypes, LOCI loci per chunk (and "
+                             "1,000 samples), on dask's local threads (default: in memory)")
     args = parser.parse_args()
+    if args.dask is not None:
+        import dask.array as da
 
-    header = (f"{'n':>6} {'p':>6}  {'model':<19} {'fit s':>7}  {'REML evals':>12}  "
+    header = (f"{'n':>6} {'p':>6}  {'model':<19} {'fit s':>7} {'peak GB':>7}  {'REML evals':>12}  "
               f"{'V_A':>6} {'V_AA':>6} {'V_E':>6}  {'h2':>5} {'H2':>5}  {'true h2 H2':>10}")
     print(header)
     print("-" * len(header))
     for n, p in args.sizes:
         X, y, truth = simulate(n, p, np.random.default_rng(args.seed))
+        if args.dask is not None:
+            X = da.from_array(X, chunks=(1000, args.dask))
         for model in args.models:
             targets = [(reml, "reml_objective"), (kernel_reml, "kernel_reml_objective"),
                        (kernel_reml, "_profiled_deviance")]
-            with Counter(targets) as counter:
+            with Counter(targets) as counter, PeakMemory() as memory:
                 start = time.perf_counter()
                 vc = GBLUPRegressor(model).fit(X, y).variance_components_
                 seconds = time.perf_counter() - start
-            print(f"{n:>6} {p:>6}  {model:<19} {seconds:>7.1f}  {evaluations(counter.counts):>12}  "
+            print(f"{n:>6} {p:>6}  {model:<19} {seconds:>7.1f} {memory.gigabytes:>7.2f}  "
+                  f"{evaluations(counter.counts):>12}  "
                   f"{vc.additive:6.3f} {vc.epistatic:6.3f} {vc.residual:6.3f}  "
                   f"{vc.h2:5.3f} {vc.H2:5.3f}  {truth[0]:5.3f} {truth[1]:4.3f}", flush=True)
     print("REML evals: 'a + b' = Cholesky-only + with exact derivatives (n x n kernels), "

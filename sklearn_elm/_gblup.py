@@ -21,7 +21,10 @@ with exact derivatives for Newton's method (``_kernel_reml.py``).
 Markers out of memory (a dask array, or a lazy PLINK array read through its
 dask array) are never read whole: the kernels and the back-solves are sums
 over chunks computed by dask, and predictions are made a block of samples at
-a time.
+a time.  What the additive-by-additive fit keeps is in memory: its ``p x p``
+pair matrices, or past more markers than samples their factors, the ``n x p``
+centred markers (smaller than the matrices; checked against the memory
+available before the fit).
 """
 
 import numpy as np
@@ -38,11 +41,12 @@ from threadpoolctl import threadpool_limits
 
 from ._components import components_bunch, constant_columns
 from ._inputs import check_lazy, is_dask, is_lazy
-from ._kernels import additive_features
+from ._kernels import additive_features, in_memory
 from ._lazy import lazy_predict
 from ._pairs import FactoredPairMatrix
 from ._reml import fit_output, spectral_form
 from ._reml_se import component_standard_errors
+from ._resources import available_memory, gib
 
 __all__ = ["GBLUPRegressor"]
 
@@ -54,6 +58,24 @@ _BLOCK_VALUES = 2**23
 def _block_rows(n_features):
     """Samples per block of :data:`_BLOCK_VALUES` genotypes (at least one)."""
     return max(1, _BLOCK_VALUES // n_features)
+
+
+def _check_pair_memory(n, p, n_out, *, factored, lazy):
+    """Raise a MemoryError naming the size where the pair effects an additive-by-additive fit
+    keeps would not fit: ``n_out`` dense ``p x p`` matrices, or (``factored``) the ``n x p``
+    centred markers of a lazy ``X``, which are then computed in memory (an in-memory ``X``'s
+    are there already)."""
+    if factored and not lazy:
+        return
+    needed = 8 * (n * p + n_out * n if factored else n_out * p * p)
+    available = available_memory()
+    if available is not None and needed > available:
+        held = (f"its pair effects as their factors, the {n} x {p} centred markers"
+                if factored else f"{n_out} dense {p} x {p} pair matrices")
+        raise MemoryError(
+            f"GBLUPRegressor('additive+epistatic') on {p} markers keeps {held} in memory: "
+            f"{gib(needed)}, but {gib(available)} is available.  Fit kernel='additive', or "
+            "fewer markers (pruned by linkage, e.g. plink --indep-pairwise).")
 
 
 def _validate_lazy(estimator, X, y):
@@ -131,7 +153,7 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         ``z @ epistasis_matrix_ @ z`` minus its training mean, i.e.
         ``2 * epistasis_matrix_[i, j]`` is the effect of ``z_i z_j`` and the
         diagonal that of ``z_i^2``.  Only with ``kernel="additive+epistatic"``.
-        Past more markers than samples (an in-memory ``X``), a
+        Past more markers than samples, a
         :class:`~sklearn_elm.FactoredPairMatrix`: the BLUP is
         ``Z^T diag(w) Z`` for the centred training markers ``Z``, kept as
         ``Z`` and ``w`` (``n p`` numbers, not ``p^2``; a 50,000-marker panel
@@ -325,6 +347,9 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         epistatic = self.kernel == "additive+epistatic"
         m = p * (p + 1) // 2 if epistatic else p
         use_features = self.solver == "features" or (self.solver == "auto" and m <= n)
+        if epistatic:
+            _check_pair_memory(n, p, Y.shape[1], factored=not use_features and p > n,
+                               lazy=is_dask(W_a))
         spec = spectral_form(W_a, c_a, Yc, epistatic=epistatic, use_features=use_features)
 
         n_out = Y.shape[1]
@@ -361,7 +386,8 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         self.intercept_ = squeeze(intercept)
         if epistatic:
             epi = epi[0] if y.ndim == 1 else epi
-            self.epistasis_matrix_ = FactoredPairMatrix(spec.Z, epi) if spec.factored else epi
+            self.epistasis_matrix_ = (FactoredPairMatrix(in_memory(spec.Z), epi)
+                                      if spec.factored else epi)
         self.log_likelihood_ = squeeze(loglik)
         self.X_mean_ = x_mean
         self.kernel_scale_ = c_a

@@ -136,6 +136,29 @@ def gram(W, *, over):
     return mirror_lower(K)
 
 
+def in_memory(W):
+    """``W`` as a float64 ndarray: a dask ``W`` computed a block of whole locus chunks at a
+    time (about :data:`BLOCK_BYTES` where the chunks are that narrow) into one array made
+    first, so that memory is that array and one block (``computed`` would hold every chunk
+    and their concatenation at once).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dask.array as da
+    >>> from sklearn_elm._kernels import in_memory
+    >>> W = np.arange(12.0).reshape(4, 3)
+    >>> np.array_equal(in_memory(da.from_array(W, chunks=(3, 2))), W)
+    True
+    """
+    if not is_dask(W):
+        return W
+    out = np.empty(W.shape)
+    for cols in _locus_blocks(W.chunks[1], BLOCK_BYTES // (8 * max(W.shape[0], 1))):
+        out[:, cols] = computed(W[:, cols])[0]
+    return out
+
+
 def _locus_blocks(chunks, width):
     """Slices of whole consecutive locus chunks, each ``width`` loci or fewer where a
     chunk allows it: a block never cuts a chunk, which dask would otherwise compute once

@@ -227,7 +227,7 @@ def spectral_form(W_a, c_a, Yc, *, epistatic, use_features):
         use_features=use_features,
         dense=epistatic and not use_features and p > n / 3,
         # past p > n the pair matrix is kept as its factors (FactoredPairMatrix)
-        factored=epistatic and not use_features and p > n and isinstance(W_a, np.ndarray),
+        factored=epistatic and not use_features and p > n,
         V=None,
         U=None,
         cross=None,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sklearn_elm import GBLUPRegressor
+from sklearn_elm import FactoredPairMatrix, GBLUPRegressor
 
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
@@ -94,6 +94,10 @@ def test_dask_on_a_cluster_equals_in_memory(client, n_loci, kernel):
         fitted = GBLUPRegressor(kernel).fit(X, y)
     assert_same_fit(fitted, expected)
     assert fitted.n_features_in_ == n_loci
+    if kernel == "additive+epistatic":  # past p > n kept as its factors, in memory
+        assert isinstance(fitted.epistasis_matrix_, FactoredPairMatrix) == (n_loci > N_SAMPLES)
+        if n_loci > N_SAMPLES:
+            assert type(fitted.epistasis_matrix_.factor) is np.ndarray
     assert {task["worker"] for task in tasks.data} == set(client.scheduler_info()["workers"])
     assert len(tasks.data) > 2 * X.npartitions  # tasks per chunk (and pair of chunks)
     prediction = fitted.predict(X)
@@ -189,6 +193,32 @@ def test_lazy_input_errors():
     fitted = GBLUPRegressor().fit(X, y)
     with pytest.raises(ValueError, match="X has 40 features, but GBLUPRegressor is expecting"):
         fitted.predict(da.concatenate([X, X], axis=1))
+
+
+@pytest.mark.parametrize(("n_loci", "kept", "needed"),
+                         [(500, "its pair effects as their factors, the 300 x 500 centred "
+                           "markers", 8 * 300 * 501), (50, "1 dense 50 x 50 pair matrices",
+                                                       8 * 50 * 50)])
+def test_pair_effects_that_would_not_fit_are_refused_before_the_fit(monkeypatch, n_loci, kept,
+                                                                    needed):
+    """On a dask X, what the additive-by-additive fit keeps in memory (the factors past p > n,
+    else the dense matrices) is checked first: a MemoryError naming it and its size, before
+    any kernel is computed (spectral_form is not reached)."""
+    G, y = make_panel(n_loci)
+    X = da.from_array(G, chunks=(100, 100))
+    monkeypatch.setattr("sklearn_elm._gblup.available_memory", lambda: needed - 1)
+    monkeypatch.setattr("sklearn_elm._gblup.spectral_form", None)  # reached: a TypeError
+    with pytest.raises(MemoryError, match=f"keeps {kept} in memory: .* is available.  Fit "
+                                          "kernel='additive'"):
+        GBLUPRegressor("additive+epistatic").fit(X, y)
+
+
+def test_in_memory_factors_are_not_checked_again(monkeypatch):
+    """An in-memory X's centred markers are the factors already: no memory is asked for."""
+    G, y = make_panel(500)
+    monkeypatch.setattr("sklearn_elm._gblup.available_memory", lambda: 1)
+    fitted = GBLUPRegressor("additive+epistatic").fit(G, y)
+    assert isinstance(fitted.epistasis_matrix_, FactoredPairMatrix)
 
 
 @pytest.mark.parametrize("block_bytes, widths", [(8 * 40 * 3, [5, 5, 5, 5, 3]),
