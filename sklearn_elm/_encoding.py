@@ -38,7 +38,13 @@ def check_genotype_alphabet(X, ploidy, feature_names=None):
     ...
     ValueError: column 1 ('x1') holds 2.0, which is not a haploid genotype (allowed: 0, 1 or NaN).
     """
-    bad = ~(np.isnan(X) | np.isin(X, np.arange(ploidy + 1)))
+    if X.dtype.kind in "iu":  # boolean masks only: no wider copy of a large integer panel
+        bad = (X < 0) | (X > ploidy)
+    else:
+        allowed = np.isnan(X)
+        for value in range(ploidy + 1):
+            allowed |= X == value
+        bad = ~allowed
     if bad.any():
         row, col = np.argwhere(bad)[0]
         name = feature_names[col] if feature_names is not None else f"x{col}"
@@ -48,6 +54,11 @@ def check_genotype_alphabet(X, ploidy, feature_names=None):
             f"column {col} ({name!r}) holds {float(X[row, col])!r}, which is not a {kind} "
             f"genotype (allowed: {allowed} or NaN)."
         )
+
+
+#: The dtypes the encoder reads as they are (integer panels, e.g. PLINK's int8, are not copied
+#: to float64 first); any other is converted to the first.
+_DOSAGE_DTYPES = [np.float64, np.float32, np.int8, np.uint8, np.int16, np.int32, np.int64]
 
 
 class GenotypeEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -136,7 +147,7 @@ class GenotypeEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             blocks = (np.asarray(block, dtype=np.float64) for block in
                       _row_blocks(X, chunk_rows(X.shape[1], 1)))
         else:
-            blocks = [validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")]
+            blocks = [validate_data(self, X, dtype=_DOSAGE_DTYPES, ensure_all_finite="allow-nan")]
         # one pass over the samples, a block at a time for a lazy X
         largest, total, count = 0.0, 0.0, 0
         for block in blocks:
@@ -192,11 +203,14 @@ class GenotypeEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 return X.map_blocks(encoder.transform, dtype=np.float64,
                                     meta=np.empty((0, 0), dtype=np.float64))
             return EncodedRows(X, encoder, self.n_features_in_)
-        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+        X = validate_data(self, X, dtype=_DOSAGE_DTYPES, ensure_all_finite="allow-nan",
+                          reset=False)
         self._check_alphabet(X, self.ploidy_)
-        Z = X * (2.0 / self.ploidy_) - self.offset_
-        missing = np.isnan(Z)
-        if missing.any():
+        # one float64 array beside X (an int8 panel: an eighth of it), no temporary
+        Z = np.multiply(X, 2.0 / self.ploidy_, dtype=np.float64)
+        Z -= self.offset_
+        missing = np.isnan(X) if X.dtype.kind == "f" else None  # integers have no NaN
+        if missing is not None and missing.any():
             # the mean dosage is 2p, so its encoded value is 2p - offset
             fill = 2 * self.allele_frequencies_ - self.offset_
             Z[missing] = np.broadcast_to(fill, Z.shape)[missing]

@@ -247,17 +247,16 @@ def check_data(data, *, ploidy=None):
                             truth="additive_effects" in data and "epistasis" in data)
     if p < 3:
         raise ValueError(f"{p} loci: at least 3 are needed to rank pairs of loci.")
-    G = np.asarray(data.genotypes[data.train], dtype=np.float64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing locus
-        polymorphic = int((np.nan_to_num(np.nanstd(G, axis=0)) > 0).sum())
+    G = np.asarray(data.genotypes)  # no float copy of an integer panel; NaN: no max, no min
+    train = G[np.asarray(data.train)]
+    polymorphic = int((np.fmax.reduce(train, axis=0) > np.fmin.reduce(train, axis=0)).sum())
     if polymorphic < 3:
         raise ValueError(
             f"only {polymorphic} of the {p} loci vary among the training samples: at least 3 "
             "are needed to rank pairs of loci."
         )
     ploidy = _resolve_ploidy(data, ploidy)
-    check_genotype_alphabet(np.asarray(data.genotypes, dtype=np.float64), ploidy,
+    check_genotype_alphabet(G if G.dtype.kind in "iuf" else G.astype(np.float64), ploidy,
                             data.get("feature_names"))
     constant = constant_columns(data.phenotypes[data.train])
     if constant.size:

@@ -150,3 +150,21 @@ def test_input_containers_dtypes_and_read_only_memory():
     Z = GenotypeEncoder().fit_transform(ints)
     assert Z.dtype == np.float64 and Z.flags.writeable
     np.testing.assert_array_equal(ints, np.nan_to_num(base, nan=1))
+
+
+def test_an_integer_panel_is_encoded_without_a_float_copy():
+    """An int8 panel (as PLINK's) encodes as its float64 copy does, and holds at its peak
+    the float64 result and little more: no float64 copy of the input, no temporary (three
+    arrays of the result's size before)."""
+    import tracemalloc
+
+    G = np.random.default_rng(0).integers(0, 3, size=(400, 500)).astype(np.int8)
+    encoder = GenotypeEncoder(center="mean").fit(G)
+    np.testing.assert_array_equal(encoder.transform(G), encoder.transform(G.astype(float)))
+    tracemalloc.start()
+    try:
+        encoder.transform(G)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * 8 * G.size
