@@ -21,8 +21,9 @@ each fold with the pairs a scan of its own training samples ranks first in the s
 inputs): the penalty is chosen for the scan and the lasso together.  A lasso at the penalty that
 predicts best keeps many terms of noise, each shrunk; the relaxed fit keeps the support of a
 larger penalty and shrinks it less (``benchmarks/pair_path.py``).  The loci's row is refitted
-where the inputs are in memory and the float64 design and a copy of it for the folds fit in
-``MAX_BYTES``; elsewhere it keeps the weights training left and the pairs alone are refitted.
+where the float64 design and a copy of it for the folds fit in ``MAX_BYTES`` (a lazy input's
+chunks are read into it); elsewhere it keeps the weights training left, with a warning, and the
+pairs alone are refitted.
 """
 
 import warnings
@@ -234,7 +235,7 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
     net : NeuralGPRegressor
         Trained (``module_``, ``path_penalty_`` and ``linear_lasso_`` set).
     X : ndarray of shape (n_samples, n_features) or RowChunks
-        The training inputs (float32), or a lazy input's chunks (whose loci are not refitted).
+        The training inputs (float32), or a lazy input's chunks (read into the design).
     Y : ndarray of shape (n_samples, n_outputs) or None
         The standardised targets (None for :class:`~sklearn_elm._chunks.RowChunks`,
         which hold them).
@@ -280,8 +281,15 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
         lasso[:] = net.linear_lasso_
     n, p = X.X.shape if isinstance(X, RowChunks) else X.shape
     # the design and a fold's copy of it, in float64
-    if isinstance(X, RowChunks) or 2 * 8 * n * (p + used.size) > MAX_BYTES:
-        lasso[:] = False  # the loci's design would not fit: their rows keep their weights
+    if lasso.any() and penalty > 0 and 2 * 8 * n * (p + used.size) > MAX_BYTES:
+        warnings.warn(
+            f"The linear path's lasso rows are not refitted: their float64 design of {n} "
+            f"samples x {p} inputs and a copy of it for the folds would take "
+            f"{2 * 8 * n * (p + used.size) / 2**30:.1f} GiB, past {MAX_BYTES / 2**30:.0f} GiB.  "
+            "They keep the weights training left, without a constant (the network predicts "
+            "less well); train on fewer loci (pruned by linkage) or a sample of the rows to "
+            "have them refitted.", UserWarning, stacklevel=3)
+        lasso[:] = False  # their rows keep their weights
     if penalty <= 0 or not (used.size or lasso.any()):
         return False
     weight = next(module.parameters())

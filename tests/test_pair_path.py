@@ -230,8 +230,14 @@ def test_the_loci_are_refitted_within_the_memory_budget(budget, monkeypatch):
     Y = ((y - y.mean()) / y.std())[:, None].astype(np.float32)
     if budget == "small":  # room for the pairs' design, not for the loci's
         monkeypatch.setattr("sklearn_elm._pair_path.MAX_BYTES", 8 * len(X) * 10)
-    net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=12, random_state=0,
-                            pair_path=8).fit(X, y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=12, random_state=0,
+                                pair_path=8).fit(X, y)
+    skipped = [w for w in caught if "lasso rows are not refitted" in str(w.message)]
+    assert len(skipped) == (budget == "small")  # said, with the size, where it happens
+    if skipped:
+        assert "800 samples x 20 inputs" in str(skipped[0].message)
     trained = net.module_.skip.weight.detach().clone()
     monkeypatch.undo()
     assert net.linear_lasso_[0] and refit_lasso_paths(net, X, Y, scan=fold_scan(net, X, Y))
