@@ -153,7 +153,8 @@ def test_end_to_end_effects(e2e, simulated):
     k, p = simulated.additive_effects.shape
     assert len(rows) == k * p
     assert list(rows[0]) == ["trait", "locus", "additive_elm", "test_estimate", "std_error",
-                             "p_value", "additive_gblup_a", "additive_truth"]
+                             "p_value", "marginal_p_value", "additive_gblup_a",
+                             "additive_truth"]
     assert [r["locus"] for r in rows[:p]] == list(simulated.feature_names)
     assert [r["trait"] for r in rows[::p]] == list(simulated.target_names)
     truth = np.array([float(r["additive_truth"]) for r in rows]).reshape(k, p)
@@ -294,8 +295,8 @@ def test_end_to_end_columns_are_those_of_the_estimators(e2e, simulated, refitted
 
 
 def test_end_to_end_tests_are_those_of_the_decomposer(e2e, simulated, refitted):
-    """effects.csv's test_estimate, std_error and p_value are the decomposer's
-    additive_estimates_, additive_se_ and additive_pvalues_; significant_pairs.csv holds
+    """effects.csv's test_estimate, std_error, p_value and marginal_p_value are the
+    decomposer's additive_estimates_, additive_se_, additive_pvalues_ and marginal_pvalues_; significant_pairs.csv holds
     exactly significant_pairs(0.05)'s rows; variance_components.csv's _se columns are each
     estimator's variance_components_se_."""
     out, elm = e2e[1], refitted.elm
@@ -303,7 +304,8 @@ def test_end_to_end_tests_are_those_of_the_decomposer(e2e, simulated, refitted):
     close = dict(rtol=1e-5, atol=1e-300)
     rows = _csv(out / "effects.csv")
     for column, expected in (("test_estimate", elm.additive_estimates_),
-                             ("std_error", elm.additive_se_), ("p_value", elm.additive_pvalues_)):
+                             ("std_error", elm.additive_se_), ("p_value", elm.additive_pvalues_),
+                             ("marginal_p_value", elm.marginal_pvalues_)):
         got = np.array([float(r[column]) for r in rows]).reshape(k, p)
         np.testing.assert_allclose(got, expected, **close)
     table = elm.significant_pairs(0.05, as_frame=False)

@@ -684,18 +684,21 @@ def _cell(text):
 
 
 def test_effects_and_pairs_carry_the_decomposers_tests(tmp_path, placeholder_figures):
-    """effects.csv has test_estimate, std_error and p_value after the ELM's column, equal to
-    the analysis's additive_estimates, additive_se and additive_pvalues; epistasis_pairs.csv
+    """effects.csv has test_estimate, std_error, p_value and marginal_p_value after the ELM's
+    column, equal to the analysis's additive_estimates, additive_se, additive_pvalues and
+    marginal_pvalues; epistasis_pairs.csv
     has those of the pair tests where the pair is among them (in either order) and empty
     cells where it is not."""
     results = fake_results(n_traits=2, n_loci=8)
     out = write_report(results, tmp_path / "report")
     rows = _rows(out / "effects.csv")
     assert list(rows[0]) == ["trait", "locus", "additive_elm", "test_estimate", "std_error",
-                             "p_value", "additive_gblup_a", "additive_truth"]
+                             "p_value", "marginal_p_value", "additive_gblup_a",
+                             "additive_truth"]
     for column, expected in (("test_estimate", results.additive_estimates),
                              ("std_error", results.additive_se),
-                             ("p_value", results.additive_pvalues)):
+                             ("p_value", results.additive_pvalues),
+                             ("marginal_p_value", results.marginal_pvalues)):
         got = np.array([float(r[column]) for r in rows]).reshape(2, 8)
         np.testing.assert_allclose(got, expected, rtol=1e-7)
     rows = _rows(out / "epistasis_pairs.csv")

@@ -106,7 +106,8 @@ def _manhattan_section(analysis, figures):
             "<a href='effects.csv'>effects.csv</a> are the joint test of each locus in the "
             "trait's least-squares fit on every locus and the confirmed pairs "
             "(<code>additive_pvalues_</code>), what a locus adds to all the others.  These "
-            "and the plot test the trait; the estimates above are the network's.</p>",
+            "and the plot test the trait; the estimates above are the network's.  The "
+            "plot's p-values are <code>marginal_p_value</code> there.</p>",
             *(_img(figures[f"manhattan_{k}"], f"Manhattan plot of {t}")
               for k, t in enumerate(analysis.target_names))]
 

@@ -286,14 +286,18 @@ def write_effects(analysis, path):
     """``effects.csv``: the additive effect of every locus, per trait and method, with the
     locus's chromosome and position where the input gives them, and after the first
     method's column the decomposer's test of the locus (empty where it tested none): the
-    trait's estimate it tests (``test_estimate``), ``std_error`` and ``p_value``."""
+    trait's estimate it tests (``test_estimate``), ``std_error`` and ``p_value`` (joint: what
+    the locus adds to every other), then ``marginal_p_value`` (the locus alone, as a
+    genome-wide scan and the Manhattan plot read it)."""
     methods = list(analysis.additive)
     mapped = analysis.positions is not None
     shape = (len(analysis.target_names), len(analysis.feature_names))
     tests = [np.full(shape, np.nan) if a is None else a for a in (
-        analysis.additive_estimates, analysis.additive_se, analysis.additive_pvalues)]
+        analysis.additive_estimates, analysis.additive_se, analysis.additive_pvalues,
+        analysis.marginal_pvalues)]
     header = ["trait", "locus", *(["chromosome", "position"] if mapped else []),
               f"additive_{slug(methods[0])}", "test_estimate", "std_error", "p_value",
+              "marginal_p_value",
               *(f"additive_{slug(m)}" for m in methods[1:])]
     rows = ([str(t), str(locus),
              *([str(analysis.chromosomes[i]), int(analysis.positions[i])] if mapped else []),
