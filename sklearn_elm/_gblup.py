@@ -41,7 +41,7 @@ from threadpoolctl import threadpool_limits
 
 from ._components import components_bunch, constant_columns
 from ._inputs import check_lazy, is_dask, is_lazy
-from ._kernels import additive_features, in_memory
+from ._kernels import additive_features, check_finite, in_memory
 from ._lazy import lazy_predict
 from ._pairs import FactoredPairMatrix
 from ._reml import fit_output, spectral_form
@@ -331,8 +331,9 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         else:
             X, y = validate_data(
                 self, X, y, multi_output=True, y_numeric=True, dtype=np.float64,
-                ensure_min_samples=2,
+                ensure_min_samples=2, ensure_all_finite=False,
             )
+            check_finite(X)  # naming the locus and the fix
         Y = y.reshape(len(y), -1).astype(np.float64)
         y_mean = Y.mean(axis=0)
         Yc = Y - y_mean
@@ -379,6 +380,8 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         squeeze = (lambda a: float(a[0])) if y.ndim == 1 else (lambda a: a)
         # the same keys as ELMDecomposer's; higher-order variance is 0 by construction
         parts = components_bunch(v_a, v_aa, v_g, v_p)
+        # exact, not the round-off of the differences they would otherwise be read from
+        parts.higher, parts.residual = np.zeros_like(v_a), v_e
         self.variance_components_ = Bunch(**{key: squeeze(val) for key, val in parts.items()})
         se = component_standard_errors(comps, cov, epistatic)
         self.variance_components_se_ = Bunch(**{key: squeeze(val) for key, val in se.items()})
@@ -413,7 +416,8 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         if is_lazy(X):
             X = check_lazy(self, X, reset=False)  # a dask X: whole samples per chunk
             return lazy_predict(self, X, _block_rows(X.shape[1]))
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=False)
+        check_finite(X)
         pred = X @ np.atleast_2d(self.coef_).T + self.intercept_
         if hasattr(self, "epistasis_matrix_"):
             Z = X - self.X_mean_

@@ -236,6 +236,31 @@ def additive_features(X, *, mean=None, scale=None):
     return Z / np.sqrt(scale), mean, scale
 
 
+def nonfinite_error(column):
+    """The ValueError of markers holding NaN or infinite values, first at ``column``."""
+    return ValueError(
+        f"X holds NaN or infinite values (first at locus {column}): a missing call must "
+        "be imputed before GBLUP, e.g. with GenotypeEncoder or SimpleImputer."
+    )
+
+
+def check_finite(X):
+    """Raise :func:`nonfinite_error` where the in-memory ``X`` holds NaN or infinite values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._kernels import check_finite
+    >>> check_finite(np.array([[0.0, np.nan]]))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: X holds NaN or infinite values (first at locus 1): a missing call must be ...
+    """
+    finite = np.isfinite(X)
+    if not finite.all():
+        raise nonfinite_error(int(np.flatnonzero(~finite.all(axis=0))[0]))
+
+
 def _lazy_additive_features(X, mean, scale):
     """:func:`additive_features` of a dask ``X``: the statistics computed, ``W`` lazy."""
     X = X.astype(np.float64)
@@ -247,11 +272,7 @@ def _lazy_additive_features(X, mean, scale):
     mean = np.asarray(mean, dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(mean))
     if bad.size or not np.isfinite(scale):
-        column = int(bad[0]) if bad.size else "?"
-        raise ValueError(
-            f"X holds NaN or infinite values (first at locus {column}): a missing call must "
-            "be imputed before GBLUP, e.g. with GenotypeEncoder or SimpleImputer."
-        )
+        raise nonfinite_error(int(bad[0]) if bad.size else "?")
     if not scale > 0:
         raise ValueError("every marker in X is constant: the relationship matrix is zero.")
     return (X - mean) / np.sqrt(scale), mean, scale

@@ -296,9 +296,9 @@ def test_end_to_end_columns_are_those_of_the_estimators(e2e, simulated, refitted
 
 def test_end_to_end_tests_are_those_of_the_decomposer(e2e, simulated, refitted):
     """effects.csv's test_estimate, std_error, p_value and marginal_p_value are the
-    decomposer's additive_estimates_, additive_se_, additive_pvalues_ and marginal_pvalues_; significant_pairs.csv holds
-    exactly significant_pairs(0.05)'s rows; variance_components.csv's _se columns are each
-    estimator's variance_components_se_."""
+    decomposer's additive_estimates_, additive_se_, additive_pvalues_ and marginal_pvalues_;
+    significant_pairs.csv holds exactly significant_pairs(0.05)'s rows;
+    variance_components.csv's _se columns are each estimator's variance_components_se_."""
     out, elm = e2e[1], refitted.elm
     k, p = simulated.additive_effects.shape
     close = dict(rtol=1e-5, atol=1e-300)

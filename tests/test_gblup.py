@@ -237,8 +237,9 @@ def test_feature_and_kernel_solvers_agree(kernel):
     Y = np.column_stack([simulate(rng, X, 1.0, 0.5, 1.0)[0] for _ in range(2)])
     a = GBLUPRegressor(kernel, solver="features").fit(X, Y)
     b = GBLUPRegressor(kernel, solver="kernel").fit(X, Y)
+    for fit in (a, b):  # no higher-order term: exactly 0, not a difference's round-off
+        assert not np.any(fit.variance_components_.higher)
     for key in a.variance_components_:
-        # atol: "higher" is a difference that is 0 up to round-off in both forms
         assert_allclose(
             a.variance_components_[key], b.variance_components_[key], rtol=1e-5, atol=1e-12
         )
@@ -386,8 +387,11 @@ def test_errors():
         GBLUPRegressor().fit(X[:1], y[:1])
     X_nan = X.copy()
     X_nan[3, 2] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
+    fix = "first at locus 2.*imputed before GBLUP, e.g. with GenotypeEncoder"
+    with pytest.raises(ValueError, match=fix):  # named, with the fix: a missing call
         GBLUPRegressor().fit(X_nan, y)
+    with pytest.raises(ValueError, match=fix):
+        GBLUPRegressor().fit(X, y).predict(X_nan)
     with pytest.raises(ValueError, match="NaN"):
         GBLUPRegressor().fit(X, np.where(np.arange(20) == 4, np.nan, y))
     with pytest.raises(ValueError, match="every marker in X is constant"):
