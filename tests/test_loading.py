@@ -159,7 +159,8 @@ def test_ploidy_reaches_the_reader(tmp_path):
 
 @needs_bed_reader
 def test_plink_directory(tmp_path):
-    """A directory holding one .bed set is read as PLINK, named after the .bed."""
+    """A directory holding one .bed set is read as PLINK, named after the .bed; so is the
+    set's .bim or .fam given in its place."""
     from bed_reader import to_bed
 
     G = np.random.default_rng(1).integers(0, 3, size=(12, 4)).astype(np.int8)
@@ -169,6 +170,9 @@ def test_plink_directory(tmp_path):
     data = load_data(tmp_path, phenotypes=pheno)
     assert data.name == "cohort" and data.ploidy == 2 and data.n_unphenotyped == 2
     np.testing.assert_array_equal(data.genotypes, G[:10])
+    for companion in ("cohort.bim", "cohort.fam"):  # any file of the set names it
+        other = load_data(tmp_path / companion, phenotypes=pheno)
+        np.testing.assert_array_equal(other.genotypes, G[:10])
 
 
 def _traits_bunch():
@@ -179,7 +183,8 @@ def _traits_bunch():
 
 
 def test_trait_selection_names_and_empty_traits():
-    """A name with a comma is taken whole where it exists; samples missing a chosen trait
+    """A name with a comma is taken whole where it exists, and a list's spaces after its
+    commas are not part of the names; samples missing a chosen trait
     are dropped and counted, keeping their side of the split; an unknown trait and a
     trait with no value are ValueErrors naming them (the second with the parameter and
     flag that leave it out)."""
@@ -189,6 +194,8 @@ def test_trait_selection_names_and_empty_traits():
     assert kept.train.tolist() == [True, True] and kept.genotypes.shape == (2, 2)
     other = select_traits(_traits_bunch(), ["h,part"])
     assert other.n_dropped == 1 and other.train.tolist() == [True, False]
+    spaced = select_traits(_traits_bunch(), ["h, part"])  # "a, b": the spaces are not names
+    assert spaced.target_names.tolist() == ["h", "part"]
     with pytest.raises(ValueError, match=r"trait 'empty' has no measured value; leave it out "
                        r"with traits= \(--traits\)\.$"):
         select_traits(_traits_bunch())

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._plink import read_plink
+from ._plink import PLINK_SUFFIXES, read_plink
 from ._ploidy import check_ploidy_option, resolve_ploidy
 from ._qhaplo import load_qhaplo, read_qhaplo
 from ._tables import check_file, read_tables
@@ -159,7 +159,7 @@ def _read_source(path, phenotypes, ploidy):
                 "files; give the genotype file itself."
             )
         path = beds[0]
-    plink = path.suffix == ".bed" or not path.exists()
+    plink = path.suffix in PLINK_SUFFIXES or not path.exists()
     if phenotypes is None:
         kind = "PLINK" if plink else "table"
         raise ValueError(
@@ -208,8 +208,10 @@ def select_traits(data, traits=None):
     """
     names = [str(t) for t in data.target_names]
     if traits:
-        # a name that exists is taken whole, even with a comma in it
-        split = (t for item in traits for t in ([item] if item in names else item.split(",")))
+        # a name that exists is taken whole, even with a comma in it; "a, b" is a and b
+        split = (t for item in traits for t in (
+            [item] if item in names else
+            [part if part in names else part.strip() for part in item.split(",")]))
         requested = list(dict.fromkeys(t for t in split if t))
         unknown = [t for t in requested if t not in names]
         if unknown:

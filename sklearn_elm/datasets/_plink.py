@@ -160,10 +160,16 @@ def _require_bed_reader():
     return open_bed
 
 
+#: The suffixes of a PLINK 1 binary file set: any of them names the set.
+PLINK_SUFFIXES = (".bed", ".bim", ".fam")
+
+
 def _bed_paths(path):
-    """The ``.bed``, ``.fam`` and ``.bim`` of a path given with or without ``.bed``."""
+    """The ``.bed``, ``.fam`` and ``.bim`` of a path given as any of the three or their
+    prefix."""
     path = Path(path)
-    bed = path if path.suffix == ".bed" else path.with_name(path.name + ".bed")
+    bed = (path.with_suffix(".bed") if path.suffix in PLINK_SUFFIXES
+           else path.with_name(path.name + ".bed"))
     return bed, bed.with_suffix(".fam"), bed.with_suffix(".bim")
 
 
@@ -195,8 +201,9 @@ def read_plink(path, phenotype_path, *, ploidy="auto"):
     Parameters
     ----------
     path : str or path-like
-        The ``.bed`` file, or its prefix (``data/cohort`` for
-        ``data/cohort.bed``); the ``.bim`` and ``.fam`` files sit beside it.
+        The ``.bed`` file (or its ``.bim`` or ``.fam``), or its prefix
+        (``data/cohort`` for ``data/cohort.bed``); the ``.bim`` and ``.fam``
+        files sit beside it.
     phenotype_path : str or path-like
         Samples x traits table keyed by IID (or ``FID IID``), see
         :func:`read_phenotype_table`.  Samples of the ``.fam`` without a row
@@ -207,7 +214,9 @@ def read_plink(path, phenotype_path, *, ploidy="auto"):
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
-        As :func:`read_tables` (with ``ploidy`` and ``n_unphenotyped``);
+        As :func:`read_tables` (with ``ploidy``, ``n_unphenotyped`` and
+        ``n_ungenotyped``: phenotyped samples not in the ``.fam`` are left out and
+        counted);
         ``genotypes`` is int8, or float64 with NaN where calls are missing;
         and, from the ``.bim``, ``chromosomes`` (str) and ``positions``
         (base pairs, int64) of shape (n_loci,).
@@ -224,8 +233,8 @@ def read_plink(path, phenotype_path, *, ploidy="auto"):
         the ``.bed`` (the message names the file, its count and the count the
         ``.bed`` implies) or a ``.bim`` line has no integer position, the
         ``.bed`` is empty or not a variant-major PLINK 1
-        file, a phenotyped sample is not in the ``.fam``, an ID is
-        duplicated, or ``ploidy=1`` meets a genotype 2.
+        file, no sample is in both files, an ID is duplicated, or
+        ``ploidy=1`` meets a genotype 2.
 
     Examples
     --------
