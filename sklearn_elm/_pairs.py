@@ -25,10 +25,11 @@ class FactoredPairMatrix:
     Reads like a float64 array of shape ``(p, p)`` (one matrix) or ``(k, p, p)``
     (one per trait) without ever forming it: ``E[i, j]`` with integer arrays
     (numpy's broadcasting) costs ``O(n)`` per entry, a block ``E[np.ix_(rows,
-    cols)]`` one matrix product, ``E[k]`` is trait ``k``'s matrix, and
-    :meth:`quadratic` gives ``z^T E z`` in ``O(n p)`` per sample.  ``np.asarray(E)``
-    (or :meth:`toarray`) forms the dense matrices, after checking that they fit
-    in memory.
+    cols)]`` or a row ``E[i]`` one matrix product, ``E[k]`` is trait ``k``'s
+    matrix (factored), ``E[:, i, j]`` a pair in every trait, ``E.T`` the matrix
+    itself, and :meth:`quadratic` gives ``z^T E z`` in ``O(n p)`` per sample.
+    ``np.asarray(E)`` (or :meth:`toarray`) forms the dense matrices; it and every
+    block are checked first against the memory available.
 
     :class:`~sklearn_elm.GBLUPRegressor` (``"additive+epistatic"``) keeps its
     ``epistasis_matrix_`` in this form past ``p > n``, where the factors are smaller
@@ -90,15 +91,25 @@ class FactoredPairMatrix:
     def __getitem__(self, key):
         key = key if isinstance(key, tuple) else (key,)
         if self.ndim == 3:
-            if not isinstance(key[0], int | np.integer) or isinstance(key[0], bool | np.bool_):
-                raise IndexError("index a stack of pair matrices by one trait first (E[k]), "
-                                 "then by loci (E[k][i, j]).")
-            one = FactoredPairMatrix(self.factor, self.weights[key[0]])
-            return one[key[1:]] if len(key) > 1 else one
-        if len(key) != 2:
-            raise IndexError(f"a pair matrix takes two indices (rows, columns), got {len(key)}.")
-        rows, cols = _broadcast_loci(*key, self.shape[-1])
+            first = key[0]
+            if isinstance(first, int | np.integer) and not isinstance(first, bool | np.bool_):
+                one = FactoredPairMatrix(self.factor, self.weights[first])
+                rest = key[1:]  # none, or an Ellipsis alone: the trait's matrix, factored
+                return one[rest] if rest and rest != (Ellipsis,) else one
+            key = _full_key(key, 3)
+            traits = np.arange(self.shape[0])[first]  # a slice or an array of traits
+            if traits.ndim != 1:
+                raise IndexError("index the traits of a stack of pair matrices with an integer, "
+                                 "a slice or a 1-D array.")
+            rest = _full_key(key[1:], 2)
+            # whole matrices: formed as toarray forms them, after its memory check
+            if all(isinstance(k, slice) and k == slice(None) for k in rest):
+                return FactoredPairMatrix(self.factor, self.weights[traits]).toarray()
+            return np.stack([FactoredPairMatrix(self.factor, self.weights[t])[rest]
+                             for t in traits])
+        rows, cols = _broadcast_loci(*_full_key(key, 2), self.shape[-1])
         if rows.ndim == 2 and rows.shape[1] == 1 and cols.ndim == 2 and cols.shape[0] == 1:
+            _check_fits((rows.shape[0], cols.shape[1]), self.factor.shape[0])
             Z = self.factor  # an outer block, np.ix_(rows, cols): one product
             return Z[:, rows[:, 0]].T @ (self.weights[:, None] * Z[:, cols[0]])
         i, j = np.broadcast_arrays(rows, cols)
@@ -110,6 +121,14 @@ class FactoredPairMatrix:
             out[start:stop] = self.weights @ (self.factor[:, i[start:stop]]
                                               * self.factor[:, j[start:stop]])
         return float(out[0]) if shape == () else out.reshape(shape)
+
+    @property
+    def T(self):  # noqa: N802 (numpy's name)
+        """The transpose: the matrix itself, which is symmetric (one matrix only)."""
+        if self.ndim != 2:
+            raise ValueError("transpose one trait's matrix (E[k].T): a stack's .T would put the "
+                             "traits last.")
+        return self
 
     def quadratic(self, Z):
         """``z^T E_k z`` for each row ``z`` of ``Z``, ``O(n p)`` per row.
@@ -185,13 +204,7 @@ class FactoredPairMatrix:
         """
         n, p = self.factor.shape
         # and w Z, and a block of columns of the product being made with its diagonal block
-        needed = 8 * (int(np.prod(self.shape, dtype=np.int64)) + n * p + 2 * p * min(p, 1024))
-        available = available_memory()
-        if available is not None and needed > available:
-            raise MemoryError(
-                f"the dense pair matrices {self.shape} need {gib(needed)} of memory, but "
-                f"{gib(available)} is available; read pairs with E[i, j], blocks with "
-                "E[np.ix_(rows, cols)], or the largest through the report's epistasis_pairs.csv.")
+        _check_fits(self.shape, 0, 8 * (n * p + 2 * p * min(p, 1024)))
         from ._reml import _weighted_gram
 
         out = np.empty(self.shape)
@@ -205,6 +218,29 @@ class FactoredPairMatrix:
                              "cannot be honoured.")
         out = self.toarray()
         return out if dtype is None else out.astype(dtype, copy=False)
+
+
+def _check_fits(shape, n, extra=0):
+    """Raise a MemoryError naming the size where a float64 array of ``shape`` (a block of
+    ``n`` samples' products too, and ``extra`` bytes) would not fit in the memory available."""
+    needed = 8 * (int(np.prod(shape, dtype=np.int64)) + n * shape[-1]) + extra
+    available = available_memory()
+    if available is not None and needed > available:
+        raise MemoryError(
+            f"the dense pair matrices {tuple(shape)} need {gib(needed)} of memory, but "
+            f"{gib(available)} is available; read pairs with E[i, j], blocks with "
+            "E[np.ix_(rows, cols)], or the largest through the report's epistasis_pairs.csv.")
+
+
+def _full_key(key, ndim):
+    """An index tuple with its Ellipsis expanded and missing trailing axes as full slices
+    (numpy's rule); too many indices are an IndexError."""
+    if any(k is Ellipsis for k in key):
+        at = next(n for n, k in enumerate(key) if k is Ellipsis)
+        key = key[:at] + (slice(None),) * max(ndim - len(key) + 1, 0) + key[at + 1:]
+    if len(key) > ndim:
+        raise IndexError(f"too many indices: a {ndim}-D pair matrix, {len(key)} indices.")
+    return key + (slice(None),) * (ndim - len(key))
 
 
 def _broadcast_loci(rows, cols, p):

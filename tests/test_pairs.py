@@ -34,17 +34,49 @@ def test_a_stack_indexes_by_trait_first():
     np.testing.assert_allclose(np.asarray(E[1]), dense[1], rtol=1e-12)
     np.testing.assert_allclose(E[2, [0, 1], [4, 5]], dense[2, [0, 1], [4, 5]], rtol=1e-12)
     np.testing.assert_allclose(np.asarray(E), dense, rtol=1e-12, atol=1e-12)
-    with pytest.raises(IndexError, match="by one trait first"):
-        E[[0, 1]]
-    with pytest.raises(IndexError, match="two indices"):
-        E[0][1]
+    assert isinstance(E[1], FactoredPairMatrix)  # one trait's matrix stays factored
     with pytest.raises(IndexError):
         E[0][9, 0]  # out of bounds, as numpy says
-    with pytest.raises(IndexError, match="by one trait first"):
+    with pytest.raises(IndexError, match="an integer, a slice or a 1-D array"):
         E[True]
+    with pytest.raises(IndexError, match="too many indices"):
+        E[0, 1, 2, 3]
     with pytest.raises(IndexError, match="slice with a multi-dimensional"):
         E[0][0:2, np.array([[0, 1]])]  # numpy's outer semantics here are not followed
     assert E[0][[], []].shape == (0,)
+
+
+@pytest.mark.parametrize("key", [
+    (0, 1), (1, [2, 3]), (slice(None), 1, 2), (Ellipsis, 1, 2), ([0, 2], 4, slice(1, 3)),
+    (slice(None),), ([0, 1],), (2, Ellipsis), (slice(0, 2), [0, 1], [3, 4]),
+])
+def test_a_stack_indexes_as_numpy(key):
+    """Rows, traits by slice or array, Ellipsis: numpy's results (a user found E[0, 1]
+    refused)."""
+    E, dense = _factored(k=3)
+    got = E[key]
+    np.testing.assert_allclose(got, dense[key], rtol=1e-12, atol=1e-12)
+    assert np.shape(got) == np.shape(dense[key])
+
+
+def test_transpose_and_rows_of_one_matrix():
+    E, dense = _factored()
+    assert E.T is E
+    np.testing.assert_allclose(E[3], dense[3], rtol=1e-12)
+    np.testing.assert_allclose(E[[1, 2]], dense[[1, 2]], rtol=1e-12)
+    with pytest.raises(ValueError, match=r"E\[k\]\.T"):
+        _ = _factored(k=2)[0].T
+
+
+def test_a_block_that_would_not_fit_is_refused(monkeypatch):
+    E, _ = _factored(k=2)
+    monkeypatch.setattr(_pairs, "available_memory", lambda: 100)
+    for key in [(0, slice(None), slice(None)), (slice(None),), (0, [0, 1])]:
+        with pytest.raises(MemoryError, match="need .* of memory, but 0.0 GiB is available"):
+            E[key]
+    with pytest.raises(MemoryError, match="need .* of memory"):
+        E[0][np.ix_([0, 1], [2, 3])]
+    assert E[0, 1, 2] == pytest.approx(_factored(k=2)[1][0, 1, 2])  # single pairs: no check
 
 
 @pytest.mark.parametrize("k", [None, 2])
