@@ -38,11 +38,15 @@ class EpochProgress(Callback):
     def on_train_begin(self, net, **kwargs):
         self.start_ = time.perf_counter()
         self.max_epochs_ = net.max_epochs
+        self.printed_ = len(net.history)  # epochs shown (a warm start's are not)
         _say(f"{'epoch':>9}  {'train loss':>10}  {'valid loss':>10}  {'valid r2':>8}  "
              f"{'time':>6}  {'total':>6}")
 
     def on_epoch_end(self, net, **kwargs):
-        row = net.history[-1]
+        self._show(net.history[-1])
+        self.printed_ = len(net.history)
+
+    def _show(self, row):
         valid = row.get("valid_loss")
         best = "  *" if row.get("valid_loss_best") else ""
         valid_text = f"{valid:10.4f}  {1 - valid:8.4f}" if valid is not None else " " * 20
@@ -50,6 +54,11 @@ class EpochProgress(Callback):
              f"{valid_text}  {row['dur']:5.2f}s  {time.perf_counter() - self.start_:5.0f}s{best}")
 
     def on_train_end(self, net, **kwargs):
+        # an epoch whose end a callback before this one cut short (the path's stopping
+        # rule ends training there) is shown here
+        for row in net.history[getattr(self, "printed_", len(net.history)):]:
+            if "train_loss" in row:
+                self._show(row)
         _say(f"  epochs done in {time.perf_counter() - self.start_:.0f} s; refitting the linear "
              "and pair paths on every sample (cross-validated)...")
 

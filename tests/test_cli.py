@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from importlib.metadata import entry_points
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -780,3 +781,24 @@ def test_a_device_this_machine_lacks_is_refused_before_anything_runs(capsys):
     assert f"{missing} is not available on this machine" in capsys.readouterr().err
     assert main(["run", "--device", "tpu9"]) == 2
     assert "must be a torch device" in capsys.readouterr().err
+
+
+def test_progress_shows_the_epoch_a_stopping_rule_ends(capsys):
+    """The path's stopping rule ends training in its on_epoch_end, before the progress
+    callback's: that last epoch is shown when training ends (a user saw 10 epoch lines for
+    11 epochs trained)."""
+    from skorch.history import History
+
+    net = SimpleNamespace(history=History(), max_epochs=30)
+    progress = _progress.EpochProgress()
+    progress.on_train_begin(net)
+    for epoch in (1, 2):
+        net.history.new_epoch()
+        net.history.record("epoch", epoch)
+        for key, value in (("train_loss", 1.0), ("valid_loss", 0.5), ("dur", 0.1)):
+            net.history.record(key, value)
+        if epoch == 1:  # the second epoch's end is cut short
+            progress.on_epoch_end(net)
+    progress.on_train_end(net)
+    err = capsys.readouterr().err
+    assert [int(m) for m in re.findall(r"^\s*(\d+)/30", err, flags=re.M)] == [1, 2]
