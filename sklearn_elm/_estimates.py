@@ -224,6 +224,30 @@ def decompose(network, X, Y, feature_names, *, fdr=0.05):
     )
 
 
+def train_network(network, X, Y):
+    """Fit the pipeline ``network`` (encoder, then regressor) on ``X`` and ``Y`` as its
+    ``fit`` does, the encoded genotypes handed to the regressor in float32, the precision it
+    trains in: no float64 copy of them is held while it trains (a Pipeline's ``fit`` keeps
+    the encoder's output alive beside the regressor's float32 copy).
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn_elm import GenotypeEncoder, NeuralGPRegressor
+    >>> from sklearn_elm.datasets import make_epistatic_phenotypes
+    >>> from sklearn_elm._estimates import train_network
+    >>> data = make_epistatic_phenotypes(200, 5, random_state=0)
+    >>> net = make_pipeline(GenotypeEncoder(), NeuralGPRegressor(
+    ...     module__hidden_sizes=(8,), max_epochs=2, random_state=0))
+    >>> train_network(net, data.genotypes, data.phenotypes).predict(data.genotypes).shape
+    (200, 1)
+    """
+    encoder, regressor = network[0], network[-1]
+    Z = encoder.fit_transform(X).astype(np.float32)  # the float64 encoding goes here
+    regressor.fit(Z, Y)
+    return network
+
+
 def baselines(encoder, X, Y, train):
     """REML GBLUP A and A+AA on the encoded training genotypes (so that their marker
     effects are on the ELM's scale), and the encoded test genotypes.

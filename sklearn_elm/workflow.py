@@ -438,7 +438,7 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
     """
     from sklearn.metrics import r2_score
 
-    from ._estimates import TESTS, baselines, by_method, check_fdr, decompose
+    from ._estimates import TESTS, baselines, by_method, check_fdr, decompose, train_network
 
     log = log or (lambda message: None)
     fdr = check_fdr(fdr)
@@ -453,7 +453,7 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
             f"{' x '.join(map(str, _hidden_sizes(reg)))}, at most {reg.max_epochs} epochs "
             "down a path of decreasing path-norm penalty, the step chosen on 10% of them "
             "held out.")
-        _timed(timings, "train", lambda: network.fit(X[train], Y[train]), log)
+        _timed(timings, "train", lambda: train_network(network, X[train], Y[train]), log)
         log("Decomposing the network (equivalent linear mapping) on the training samples...")
         elm = _timed(timings, "decompose", lambda: decompose(
             network, X[train], Y[train], data.feature_names, fdr=fdr), log)
