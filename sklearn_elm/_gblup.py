@@ -155,10 +155,10 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         diagonal that of ``z_i^2``.  Only with ``kernel="additive+epistatic"``.
         Past more markers than samples, a
         :class:`~sklearn_elm.FactoredPairMatrix`: the BLUP is
-        ``Z^T diag(w) Z`` for the centred training markers ``Z``, kept as
-        ``Z`` and ``w`` (``n p`` numbers, not ``p^2``; a 50,000-marker panel
-        would need 20 GB dense); index it as an array, or form it with
-        ``np.asarray``.
+        ``W^T diag(w) W`` for the centred training markers scaled by the
+        kernel's normaliser, ``W = Z / sqrt(kernel_scale_)``, kept as ``W`` and
+        ``w`` (``n p`` numbers, not ``p^2``; a 50,000-marker panel would need
+        20 GB dense); index it as an array, or form it with ``np.asarray``.
     intercept_ : float or ndarray of shape (n_outputs,)
         Constant of the prediction ``intercept_ + X @ coef_ (+ z @ E @ z)``;
         the REML estimate of ``mu`` is the mean of ``y``.
@@ -389,7 +389,7 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         self.intercept_ = squeeze(intercept)
         if epistatic:
             epi = epi[0] if y.ndim == 1 else epi
-            self.epistasis_matrix_ = (FactoredPairMatrix(in_memory(spec.Z), epi)
+            self.epistasis_matrix_ = (FactoredPairMatrix(in_memory(spec.W_a), epi)
                                       if spec.factored else epi)
         self.log_likelihood_ = squeeze(loglik)
         self.X_mean_ = x_mean

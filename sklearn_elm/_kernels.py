@@ -233,7 +233,8 @@ def additive_features(X, *, mean=None, scale=None):
         scale = float(np.einsum("ij,ij->", Z, Z) / X.shape[0])
     if not scale > 0:
         raise ValueError("every marker in X is constant: the relationship matrix is zero.")
-    return Z / np.sqrt(scale), mean, scale
+    Z /= np.sqrt(scale)  # in place: Z is this function's own array
+    return Z, mean, scale
 
 
 def nonfinite_error(column):

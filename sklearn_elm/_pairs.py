@@ -1,7 +1,8 @@
 """Pair matrices kept as their factors, ``E_k = Z^T diag(w_k) Z``, never formed.
 
-GBLUP A+AA's pair effects are such a matrix (``Z`` the centred training genotypes, ``w_k``
-REML's dual coefficients scaled by the pair variance).  Past ``p > n`` the factors take
+GBLUP A+AA's pair effects are such a matrix (``Z`` the centred training genotypes over the
+square root of the additive kernel's normaliser, ``w_k`` REML's dual coefficients scaled by
+the pair variance).  Past ``p > n`` the factors take
 ``n p`` numbers against ``p^2`` for the matrix (a 50,000-locus panel: 20 GB dense, 0.8 GB
 factored for 2,000 samples), and a product with ``Z`` is cheaper than with ``E``.
 """

@@ -219,14 +219,13 @@ def spectral_form(W_a, c_a, Yc, *, epistatic, use_features):
     n, p = W_a.shape
     spec = Bunch(
         n=n,
-        Z=W_a * np.sqrt(c_a),
         W_a=W_a,
         c_a=c_a,
         c_aa=None,
         epistatic=epistatic,
         use_features=use_features,
         dense=epistatic and not use_features and p > n / 3,
-        # past p > n the pair matrix is kept as its factors (FactoredPairMatrix)
+        # past p > n the pair matrix is kept as its factors W_a (FactoredPairMatrix)
         factored=epistatic and not use_features and p > n,
         V=None,
         U=None,
@@ -265,7 +264,7 @@ def _feature_basis(spec, Yc):
     """The eigenbasis of the m x m Gram matrix of the explicit features (``O(n m^2 + m^3)``)."""
     n, W_a = spec.n, spec.W_a
     if spec.epistatic:
-        F = pairwise_features(spec.Z)
+        F = pairwise_features(W_a * np.sqrt(spec.c_a))  # Z: few loci here (m <= n)
         F -= computed(F.mean(axis=0))[0]  # in place in memory; a dask F is then centred lazily
         spec.c_aa = float(computed(np.einsum("ij,ij->", F, F))[0] / n)
         _check_epistatic_scale(spec.c_aa)
@@ -290,8 +289,9 @@ def _kernel_basis(spec, Yc):
     """
     n = spec.n
     if spec.epistatic:
-        linear = gram(spec.Z, over="loci")
-        K, spec.c_aa = epistatic_kernel(spec.Z, gram=linear)
+        linear = gram(spec.W_a, over="loci")
+        linear *= spec.c_a  # Z Z^T, with no n x p copy Z = W_a sqrt(c_a)
+        K, spec.c_aa = epistatic_kernel(spec.W_a, gram=linear)
         _check_epistatic_scale(spec.c_aa)
     else:
         K = gram(spec.W_a, over="loci")
@@ -327,10 +327,11 @@ def _blup_effects(spec, theta, v, s_a, y):
     form the dual coefficients ``alpha = V^{-1} y`` give
     ``coef = theta_A Z^T alpha / c_A`` and the pairwise matrix
     ``E = theta_AA Z^T diag(alpha) Z / c_AA`` (``alpha`` sums to zero, so the
-    centring of the pairwise features drops out), or only its weights
-    ``theta_AA alpha / c_AA`` where ``spec.factored``.
+    centring of the pairwise features drops out), both read from
+    ``W_a = Z / sqrt(c_A)``, or only the weights ``theta_AA c_A alpha / c_AA`` of
+    ``E = W_a^T diag(w) W_a`` where ``spec.factored``.
     """
-    Z, c_a, c_aa, p = spec.Z, spec.c_a, spec.c_aa, spec.Z.shape[1]
+    W, c_a, c_aa, p = spec.W_a, spec.c_a, spec.c_aa, spec.W_a.shape[1]
     coef = theta[1] * s_a / np.sqrt(c_a) if s_a is not None else None
     if spec.use_features:
         w = theta[0] * (spec.V @ (np.sqrt(spec.eigvals) * v))
@@ -348,12 +349,12 @@ def _blup_effects(spec, theta, v, s_a, y):
         r = y - theta[1] * computed(spec.W_a @ s_a)[0] if spec.epistatic else y
         alpha = r - U @ (theta[0] * lam / (1.0 + theta[0] * lam) * (U.T @ r))
     if not spec.epistatic:
-        return theta[0] * computed(Z.T @ alpha)[0] / c_a, None
+        return theta[0] * computed(W.T @ alpha)[0] / np.sqrt(c_a), None
     if coef is None:
-        coef = theta[1] * computed(Z.T @ alpha)[0] / c_a
-    if spec.factored:  # E's weights: E = Z^T diag(w) Z
-        return coef, theta[0] / c_aa * alpha
-    return coef, _weighted_gram(Z, theta[0] / c_aa * alpha)
+        coef = theta[1] * computed(W.T @ alpha)[0] / np.sqrt(c_a)
+    if spec.factored:  # E's weights: E = W_a^T diag(w) W_a
+        return coef, theta[0] * c_a / c_aa * alpha
+    return coef, _weighted_gram(W, theta[0] * c_a / c_aa * alpha)
 
 
 def _weighted_gram(Z, w, block=1024, out=None):
@@ -426,7 +427,7 @@ def fit_output(spec, k, y, epistatic):
         Marker effects.
     E : ndarray of shape (p, p) or (n,), or None
         Pairwise effects (epistatic kernel only); where ``spec.factored``, the
-        weights ``w`` of ``E = Z^T diag(w) Z``.
+        weights ``w`` of ``E = W_a^T diag(w) W_a``.
     offset : float
         The mean pairwise value ``z^T E z`` of the training samples (0.0
         without the epistatic kernel).
