@@ -337,6 +337,13 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         Y = y.reshape(len(y), -1).astype(np.float64)
         y_mean = Y.mean(axis=0)
         Yc = Y - y_mean
+        with np.errstate(over="ignore"):
+            overflow = np.flatnonzero(~np.isfinite(y_mean + np.einsum("ij,ij->j", Yc, Yc)))
+        if overflow.size:
+            raise ValueError(
+                f"y is too large for REML: the mean or variance of output(s) {overflow.tolist()} "
+                f"overflows float64 (largest |y| = {np.abs(Y).max():.3g}).  Rescale y, e.g. "
+                "divide it by a power of 10.")
         constant = constant_columns(Y)
         if constant.size:
             raise ValueError(

@@ -99,8 +99,8 @@ def pair_recovery(estimated, true, *, k=None):
 
     Parameters
     ----------
-    estimated : array-like of shape (p, p)
-        Estimated epistasis matrix.
+    estimated : array-like, scipy sparse array or FactoredPairMatrix of shape (p, p)
+        Estimated epistasis matrix (``epistasis_matrix_`` in any of its forms).
     true : array-like of shape (p, p)
         True epistasis matrix.
     k : int, default=None
@@ -135,7 +135,10 @@ def pair_recovery(estimated, true, *, k=None):
     >>> round(rec.slope, 3), rec.precision, rec.k
     (0.75, 1.0, 1)
     """
-    estimated, true = _paired(estimated, true)
+    from ._pairs import dense_pairs
+
+    # a decomposer's sparse or GBLUP's factored matrix, as the dense one it stands for
+    estimated, true = _paired(dense_pairs(estimated), dense_pairs(true))
     if estimated.ndim != 2 or estimated.shape[0] != estimated.shape[1]:
         raise ValueError(f"epistasis matrices must be square, got shape {estimated.shape}.")
     iu = np.triu_indices(estimated.shape[0], k=1)

@@ -394,6 +394,8 @@ def test_errors():
         GBLUPRegressor().fit(X, y).predict(X_nan)
     with pytest.raises(ValueError, match="NaN"):
         GBLUPRegressor().fit(X, np.where(np.arange(20) == 4, np.nan, y))
+    with pytest.raises(ValueError, match=r"y is too large for REML: .* output\(s\) \[0\].*Rescale"):
+        GBLUPRegressor().fit(X, y * 1e160)  # its variance overflows: no silent NaN
     with pytest.raises(ValueError, match="every marker in X is constant"):
         GBLUPRegressor().fit(np.ones((20, 5)), y)
     with pytest.raises(NotFittedError):

@@ -154,3 +154,23 @@ def test_true_average_effects_are_the_slopes_of_the_genetic_value():
     slopes = [np.cov(Z[:, i], g)[0, 1] / Z[:, i].var(ddof=1) for i in range(3)]
     np.testing.assert_allclose(alpha, slopes, atol=0.02)
     assert true_average_effects(Z, np.stack([a, a]), np.stack([E, E])).shape == (2, 3)
+
+
+def test_pair_recovery_reads_sparse_and_factored_matrices():
+    """The decomposer's sparse epistasis_matrix_ (past 4 GiB) and GBLUP's factored one are
+    scored as their dense forms (a user's coo_array raised)."""
+    from scipy import sparse
+
+    from sklearn_elm import FactoredPairMatrix
+
+    rng = np.random.default_rng(0)
+    Z, w = rng.normal(size=(6, 5)), rng.normal(size=6)
+    dense = Z.T @ (w[:, None] * Z)
+    true = np.zeros((5, 5))
+    true[0, 1] = true[1, 0] = 1.0
+    expected = pair_recovery(dense, true)
+    for form in (sparse.coo_array(dense), sparse.csr_array(dense), FactoredPairMatrix(Z, w)):
+        got = pair_recovery(form, true)
+        assert got.keys() == expected.keys()
+        for key in expected:
+            assert got[key] == pytest.approx(expected[key], rel=1e-10)
