@@ -179,6 +179,12 @@ def set_fitted(decomposer, state, stream, effects, components):
     tests = state.inference
     # the screened fit resolves "auto" (the debiased components ask it for "model")
     decomposer.component_se_ = None if tests is None else state.screened.component_se
+    if decomposer.component_se == "jackknife" and decomposer.component_se_ != "jackknife":
+        warnings.warn(
+            f"component_se='jackknife' applies to the screened and crossfit components; "
+            f"those of components='{decomposer.components_}' have "
+            + ("no standard errors (nothing is fitted to y)." if tests is None else
+               f"the {decomposer.component_se_} standard errors."), UserWarning, stacklevel=4)
     if tests is None:  # the network's own components: nothing fitted to y
         nan = np.full(np.shape(additive), np.nan)
         tests = Bunch(additive_estimate=nan, additive_se=nan, additive_p=nan, marginal_p=nan,

@@ -26,7 +26,7 @@ from ._regressor_checks import (
     _check_epoch,
     _check_linear_penalty,
     _check_output_width,
-    _check_path_penalty,
+    _check_settings,
     _cuda_devices,
     _divergence,
     _pair_path_kwargs,
@@ -373,7 +373,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
                 "train_split='auto' holds out validation data to choose the regularisation "
                 f"step and needs at least 2 samples, got n_samples = {X.shape[0]}."
             )
-        _check_path_penalty(self.path_penalty)  # resolved once the split is known
+        _check_settings(self)  # the path penalty is resolved once the split is known
         self._y_1d_ = y.ndim == 1
         self.intercept_, self.target_scale_, Y = _standardise_targets(y)
         self.n_outputs_ = Y.shape[1]

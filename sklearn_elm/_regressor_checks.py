@@ -35,6 +35,16 @@ def _check_path_penalty(path_penalty):
         )
 
 
+def _check_settings(net):
+    """Raise a ValueError naming the setting where ``path_penalty`` is not ``"auto"`` or a
+    finite number >= 0, or ``max_epochs`` is not a positive integer (skorch would train
+    no epoch and return the initial weights)."""
+    _check_path_penalty(net.path_penalty)
+    epochs = net.max_epochs
+    if not (isinstance(epochs, numbers.Integral) and not isinstance(epochs, bool) and epochs > 0):
+        raise ValueError(f"max_epochs must be a positive integer, got {epochs!r}.")
+
+
 def _start_path_penalty(path_penalty, n_train, n_features):
     """The penalty at the first step of the path, for ``n_train`` training samples."""
     _check_path_penalty(path_penalty)
@@ -136,7 +146,9 @@ def _check_output_width(net, X):
     """A clear error where the module's outputs do not match the targets' columns."""
     from ._network import eval_output
 
-    out = eval_output(net.module_, torch.as_tensor(X, dtype=torch.float32, device=net.device))
+    # a copy of the row: torch warns of a read-only array (a pandas 3 frame's values)
+    out = eval_output(net.module_, torch.as_tensor(np.array(X, dtype=np.float32),
+                                                   device=net.device))
     width = out.shape[-1] if out.ndim == 2 else None
     if width != net.n_outputs_:
         raise ValueError(

@@ -146,7 +146,9 @@ def test_decomposer_reports_which_errors_it_gives():
     G6 = G[:, :6]
     net6 = make_pipeline(GenotypeEncoder(ploidy=2), NeuralGPRegressor(
         module__hidden_sizes=(8,), max_epochs=3, random_state=0)).fit(G6, y)
-    debiased = ELMDecomposer(net6, prefit=True, epistasis="projection",
-                             components="debiased", component_se="jackknife").fit(G6, y)
-    assert debiased.component_se_ == "model"
+    with pytest.warns(UserWarning, match="component_se='jackknife' applies to the screened "
+                      "and crossfit.*components='debiased' have the model standard errors"):
+        debiased = ELMDecomposer(net6, prefit=True, epistasis="projection",
+                                 components="debiased", component_se="jackknife").fit(G6, y)
+    assert debiased.component_se_ == "model"  # an explicit request is not ignored in silence
     assert ELMDecomposer(net, prefit=True, components="network").fit(G).component_se_ is None

@@ -201,6 +201,9 @@ def test_trait_selection_names_and_empty_traits():
         select_traits(_traits_bunch())
     with pytest.raises(ValueError, match=r"unknown trait 'height'; the phenotypes name: yie"):
         select_traits(_traits_bunch(), ["height"])
+    with pytest.raises(ValueError, match=r"chosen by name, got 0; the phenotypes name: yie"):
+        select_traits(_traits_bunch(), [0, 2])  # indices: named, not an AttributeError
+    assert select_traits(_traits_bunch(), "h").target_names.tolist() == ["h"]
 
 
 def test_trait_selection_restricts_the_truth():

@@ -227,6 +227,16 @@ def test_bad_path_penalty(value):
     assert not reg.initialized_
 
 
+@pytest.mark.parametrize("value", [0, -1, 2.5, True, None])
+def test_bad_max_epochs(value):
+    """max_epochs of 0 or below trained no epoch and returned the initial weights in silence."""
+    X = np.random.default_rng(0).choice([-1.0, 1.0], size=(40, 3))
+    reg = NeuralGPRegressor(max_epochs=value)
+    with pytest.raises(ValueError, match=f"max_epochs must be a positive integer, got {value}"):
+        reg.fit(X, X[:, 0])
+    assert not reg.initialized_
+
+
 def test_path_penalty_keeps_the_network_on_the_relevant_loci():
     """Two of 16 loci carry a noisy signal: the chosen network reads little else (the hidden
     units alone, which the path norm penalises: no pair path beside them)."""
@@ -379,3 +389,16 @@ def test_fits_in_threads_draw_the_stream_their_seed_gives():
     np.testing.assert_array_equal(together[0], alone[0])
     np.testing.assert_array_equal(together[1], alone[1])
     np.testing.assert_array_equal(together[2], fitted)
+
+
+def test_a_read_only_input_trains_without_torch_warnings():
+    """A read-only array (a pandas 3 frame's values, a Pipeline's set_output) trains without
+    torch's warning of undefined behaviour on non-writable arrays."""
+    import warnings
+
+    X = np.random.default_rng(0).choice([-1.0, 1.0], size=(200, 4))
+    X.setflags(write=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        NeuralGPRegressor(module__hidden_sizes=(4,), max_epochs=2, random_state=0).fit(X, X[:, 0])
+    assert not [w for w in caught if "not writable" in str(w.message)]

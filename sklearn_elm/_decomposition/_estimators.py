@@ -449,7 +449,8 @@ def check_terms(design, epistasis, components):
     if methods and design.n - 1 <= design.n_terms:
         raise ValueError(
             f"{methods[0]} fits {design.n_terms} additive and pairwise terms by least "
-            f"squares, more than {design.n} samples allow; use epistasis='regression' "
-            "and components='network' (or 'auto', which chooses them when the samples "
-            "are too few)."
+            f"squares, more than {design.n} samples allow; with y, use epistasis='screened' "
+            "and components='crossfit' (what 'auto' chooses then: the terms the network "
+            "uses, screened), or epistasis='regression' and components='network' for what "
+            "the network itself learnt."
         )

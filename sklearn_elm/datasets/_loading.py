@@ -208,6 +208,12 @@ def select_traits(data, traits=None):
     """
     names = [str(t) for t in data.target_names]
     if traits:
+        if isinstance(traits, str):
+            traits = [traits]
+        bad = [t for t in traits if not isinstance(t, str)]
+        if bad:
+            raise ValueError(f"traits are chosen by name, got {bad[0]!r}; the phenotypes "
+                             f"name: {', '.join(names)}.")
         # a name that exists is taken whole, even with a comma in it; "a, b" is a and b
         split = (t for item in traits for t in (
             [item] if item in names else
