@@ -356,3 +356,17 @@ def test_the_decomposer_fits_the_pairs_the_network_holds_first(monkeypatch):
     n_pairs = term_budget(*Z.shape)[1]
     first = held[: n_pairs - n_pairs // 3]  # the share of the pairs screened from f
     assert np.all(dec.epistasis_matrix_[first[:, 0], first[:, 1]] != 0)
+
+
+def test_network_components_of_a_screened_fit_are_finite():
+    """components='network' beside the screened pair effects: the self terms the screened
+    fit has none of (NaN variances on a haploid diagonal) add no noise correction, so
+    V_AA is a number and the parts add up (a user found NaN V_AA and V_higher)."""
+    d = make_epistatic_phenotypes(600, 8, n_qtl=4, h2=0.8, random_state=3)
+    Z, y = 2.0 * d.genotypes - 1, d.phenotypes[:, 0]
+    vc = ELMDecomposer(NeuralGPRegressor(module__hidden_sizes=(8,), max_epochs=10,
+                                         random_state=0),
+                       epistasis="screened", components="network").fit(Z, y).variance_components_
+    assert all(np.isfinite(value) for value in vc.values())
+    assert vc.additive + vc.epistatic + vc.higher == pytest.approx(vc.genetic, rel=1e-12)
+    assert vc.epistatic > 0.1  # the trait's pairs, which the network holds
