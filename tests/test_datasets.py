@@ -2,6 +2,7 @@
 
 import shutil
 import sys
+import warnings
 from importlib import resources
 
 import numpy as np
@@ -487,6 +488,30 @@ def test_simulate_phenotypes_out_of_reach_names_the_largest_ratio():
     data = simulate_phenotypes(G, n_pairs=3, epistatic_ratio=0.9 * reachable, random_state=0)
     truth = true_variance_components(G - 1.0, data.additive_effects[0], data.epistasis[0])
     assert truth.epistatic / truth.additive == pytest.approx(0.9 * reachable)
+
+
+def test_the_default_ratio_takes_what_the_pairs_allow():
+    """epistatic_ratio's default is 1.0 where the pairs drawn allow it, else 90 % of the
+    largest ratio they allow, with a warning naming both (two users met the error with the
+    defaults of simulate_genotypes and simulate_phenotypes together); the draws are those
+    of an explicit ratio."""
+    G = np.random.default_rng(1).binomial(2, 0.05, size=(2000, 6))
+    with pytest.raises(ValueError, match="out of reach") as info:
+        simulate_phenotypes(G, n_pairs=3, epistatic_ratio=1.0, random_state=0)
+    reachable = float(str(info.value).split("at most ")[1].split(" ")[0])
+    with pytest.warns(UserWarning, match=rf"past 90 % .* \({reachable:.3g}\); the default"):
+        data = simulate_phenotypes(G, n_pairs=3, random_state=0)
+    truth = true_variance_components(G - 1.0, data.additive_effects[0], data.epistasis[0])
+    assert truth.epistatic / truth.additive == pytest.approx(0.9 * reachable, rel=1e-3)
+    explicit = simulate_phenotypes(G, n_pairs=3, epistatic_ratio=0.9 * reachable,
+                                   random_state=0)
+    np.testing.assert_array_equal(data.epistatic_pairs, explicit.epistatic_pairs)
+    common = np.random.default_rng(2).binomial(2, 0.5, size=(2000, 6))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 1.0 within reach: no warning, the ratio is 1.0
+        data = simulate_phenotypes(common, n_pairs=3, random_state=0)
+    truth = true_variance_components(common - 1.0, data.additive_effects[0], data.epistasis[0])
+    assert truth.epistatic / truth.additive == pytest.approx(1.0)
 
 
 def test_make_epistatic_phenotypes_lists_its_pairs():

@@ -1,6 +1,7 @@
 """Simulators of additive-plus-pairwise-epistatic phenotypes with known truth: on
 independent loci that they draw, or on a given genotype panel."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -158,7 +159,7 @@ def make_epistatic_phenotypes(
         "n_qtl": [Interval(Integral, 1, None, closed="left"), None],
         "n_pairs": [Interval(Integral, 0, None, closed="left"), None],
         "h2": [Interval(Real, 0, 1, closed="right")],
-        "epistatic_ratio": [Interval(Real, 0, None, closed="left")],
+        "epistatic_ratio": [Interval(Real, 0, None, closed="left"), None],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
@@ -171,7 +172,7 @@ def simulate_phenotypes(
     n_qtl=None,
     n_pairs=None,
     h2=0.5,
-    epistatic_ratio=1.0,
+    epistatic_ratio=None,
     random_state=None,
 ):
     """Simulate phenotypes with known additive and pairwise effects on given genotypes.
@@ -207,8 +208,13 @@ def simulate_phenotypes(
         0``.
     h2 : float in (0, 1], default=0.5
         Broad-sense heritability ``V_G / V_P``.
-    epistatic_ratio : float >= 0, default=1.0
-        ``V_AA / V_A``; 0 gives a purely additive trait.
+    epistatic_ratio : float >= 0 or None, default=None
+        ``V_AA / V_A``; 0 gives a purely additive trait.  None: 1.0 where the
+        pairs drawn allow it, else 90 % of the largest ratio they allow, with a
+        warning (at low minor-allele frequencies a pair adds to ``V_A``
+        through its partners' means, see :func:`make_epistatic_phenotypes`;
+        on msprime panels 1.0 is often out of reach).  A ratio given that the
+        pairs do not allow is a ValueError.
     random_state : int, RandomState instance or None, default=None
         Seed of every random draw.
 
@@ -252,8 +258,10 @@ def simulate_phenotypes(
     n_samples, n_loci = G.shape
     rng = check_random_state(random_state)
     n_qtl = n_loci if n_qtl is None else n_qtl
-    n_pairs = _check_counts(n_loci, n_qtl, n_pairs, epistatic_ratio)
-    truth = _simulate_traits(G, ploidy, n_traits, n_qtl, n_pairs, h2, epistatic_ratio, rng)
+    capped = epistatic_ratio is None  # the default: 1.0 where the pairs drawn allow it
+    ratio = 1.0 if capped else epistatic_ratio
+    n_pairs = _check_counts(n_loci, n_qtl, n_pairs, ratio)
+    truth = _simulate_traits(G, ploidy, n_traits, n_qtl, n_pairs, h2, ratio, rng, capped)
     return Bunch(
         genotypes=G,
         **truth,
@@ -375,9 +383,11 @@ def _no_variance(values):
     return np.ptp(values) <= 1e-9 * max(1.0, float(np.abs(values).max()))
 
 
-def _simulate_trait(genotypes, ploidy, n_qtl, n_pairs, epistatic_ratio, rng):
+def _simulate_trait(genotypes, ploidy, n_qtl, n_pairs, epistatic_ratio, rng, capped=False):
     """Additive effects, pairs, pair effects and genetic values of one trait, scaled so
-    that ``V_AA / V_A = epistatic_ratio`` and ``V_G = 1`` on the sample of ``genotypes``.
+    that ``V_AA / V_A = epistatic_ratio`` and ``V_G = 1`` on the sample of ``genotypes``
+    (with ``capped``, at most 90 % of the largest ratio the pairs drawn allow, with a
+    warning where that is less).
 
     The truth is sparse (``n_qtl`` effects, ``n_pairs`` pairs): the genetic
     values are computed from it, a block of encoded columns at a time.
@@ -400,9 +410,19 @@ def _simulate_trait(genotypes, ploidy, n_qtl, n_pairs, epistatic_ratio, rng):
             "a simulated genetic component has no variance in this sample; "
             "use more samples or loci, or less extreme allele frequencies."
         )
+    var_u, cov_uv, var_v = u.var(), np.mean(u * v), v.var()
+    if capped and epistatic_ratio > 0:  # the default ratio: at most 90 % of what is reachable
+        floor = var_v - cov_uv**2 / var_u  # V_A >= c_aa^2 floor whatever c_a
+        reachable = w.var() / floor if floor > 0 else np.inf
+        if epistatic_ratio > 0.9 * reachable:
+            warnings.warn(
+                f"epistatic_ratio={epistatic_ratio:g} is past 90 % of the largest ratio the "
+                f"pairs drawn allow at these allele frequencies ({reachable:.3g}); the default "
+                f"takes {0.9 * reachable:.3g}, 90 % of it.  Give epistatic_ratio to choose it.",
+                UserWarning, stacklevel=4)
+            epistatic_ratio = 0.9 * reachable
     # V_AA = c_aa^2 Var(w) = epistatic_ratio, and V_A = Var(c_a u + c_aa v) = 1
     c_aa = np.sqrt(epistatic_ratio / w.var()) if epistatic_ratio > 0 else 0.0
-    var_u, cov_uv, var_v = u.var(), np.mean(u * v), v.var()
     disc = (c_aa * cov_uv) ** 2 - var_u * (c_aa**2 * var_v - 1)
     # the positive root where there is one (the sign of random effects is arbitrary)
     root = np.sqrt(max(disc, 0.0))
@@ -425,7 +445,8 @@ def _simulate_trait(genotypes, ploidy, n_qtl, n_pairs, epistatic_ratio, rng):
     return scale * c_a * a, pairs, scale * c_aa * effects, scale * G
 
 
-def _simulate_traits(genotypes, ploidy, n_traits, n_qtl, n_pairs, h2, epistatic_ratio, rng):
+def _simulate_traits(genotypes, ploidy, n_traits, n_qtl, n_pairs, h2, epistatic_ratio, rng,
+                     capped=False):
     """The truth and phenotypes of ``n_traits`` traits on ``genotypes``, a Bunch of the
     fields that :func:`make_epistatic_phenotypes` and :func:`simulate_phenotypes` share.
 
@@ -441,7 +462,7 @@ def _simulate_traits(genotypes, ploidy, n_traits, n_qtl, n_pairs, h2, epistatic_
     values = np.zeros((n_samples, n_traits))
     for t in range(n_traits):
         additive[t], pair, effect, values[:, t] = _simulate_trait(
-            genotypes, ploidy, n_qtl, n_pairs, epistatic_ratio, rng
+            genotypes, ploidy, n_qtl, n_pairs, epistatic_ratio, rng, capped
         )
         epistasis[t, pair[:, 0], pair[:, 1]] = epistasis[t, pair[:, 1], pair[:, 0]] = effect
         pair = np.sort(pair, axis=1)
