@@ -70,8 +70,9 @@ def _check_pair_memory(n, p, n_out, *, factored, lazy):
     needed = 8 * (n * p + n_out * n if factored else n_out * p * p)
     available = available_memory()
     if available is not None and needed > available:
+        matrices = "matrix" if n_out == 1 else "matrices"
         held = (f"its pair effects as their factors, the {n} x {p} centred markers"
-                if factored else f"{n_out} dense {p} x {p} pair matrices")
+                if factored else f"{n_out} dense {p} x {p} pair {matrices}")
         raise MemoryError(
             f"GBLUPRegressor('additive+epistatic') on {p} markers keeps {held} in memory: "
             f"{gib(needed)}, but {gib(available)} is available.  Fit kernel='additive', or "

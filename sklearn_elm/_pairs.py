@@ -92,22 +92,34 @@ class FactoredPairMatrix:
     def __getitem__(self, key):
         key = key if isinstance(key, tuple) else (key,)
         if self.ndim == 3:
-            first = key[0]
+            # E[k] or E[k, ...]: the trait's matrix, kept factored
+            whole = len(key) == 1 or (len(key) == 2 and key[1] is Ellipsis)
+            key = _full_key(key, 3)
+            first, rest = key[0], key[1:]
             if isinstance(first, int | np.integer) and not isinstance(first, bool | np.bool_):
                 one = FactoredPairMatrix(self.factor, self.weights[first])
-                rest = key[1:]  # none, or an Ellipsis alone: the trait's matrix, factored
-                return one[rest] if rest and rest != (Ellipsis,) else one
-            key = _full_key(key, 3)
+                return one if whole else one[rest]
             traits = np.arange(self.shape[0])[first]  # a slice or an array of traits
             if traits.ndim != 1:
                 raise IndexError("index the traits of a stack of pair matrices with an integer, "
                                  "a slice or a 1-D array.")
-            rest = _full_key(key[1:], 2)
+            if not isinstance(first, slice) and any(
+                    not isinstance(k, slice) and np.ndim(k) > 0 for k in rest):
+                return self._entries(traits, rest)  # arrays of traits and loci: broadcast
             # whole matrices: formed as toarray forms them, after its memory check
             if all(isinstance(k, slice) and k == slice(None) for k in rest):
                 return FactoredPairMatrix(self.factor, self.weights[traits]).toarray()
-            return np.stack([FactoredPairMatrix(self.factor, self.weights[t])[rest]
-                             for t in traits])
+            blocks = (FactoredPairMatrix(self.factor, self.weights[t])[rest] for t in traits)
+            block = next(blocks, None)
+            if block is None:  # no trait
+                return np.empty((0, *np.shape(FactoredPairMatrix(self.factor,
+                                                                 self.weights[0])[rest])))
+            _check_fits((traits.size, *np.shape(block)), 0)  # the stack, checked as a whole
+            out = np.empty((traits.size, *np.shape(block)))
+            out[0] = block
+            for t, other in enumerate(blocks, start=1):
+                out[t] = other
+            return out
         rows, cols = _broadcast_loci(*_full_key(key, 2), self.shape[-1])
         if rows.ndim == 2 and rows.shape[1] == 1 and cols.ndim == 2 and cols.shape[0] == 1:
             _check_fits((rows.shape[0], cols.shape[1]), self.factor.shape[0])
@@ -122,6 +134,24 @@ class FactoredPairMatrix:
             out[start:stop] = self.weights @ (self.factor[:, i[start:stop]]
                                               * self.factor[:, j[start:stop]])
         return float(out[0]) if shape == () else out.reshape(shape)
+
+    def _entries(self, traits, loci):
+        """``E[t, i, j]`` for the integer arrays ``traits`` and ``loci`` broadcast together,
+        as numpy's advanced indexing reads them (no slice among them)."""
+        if any(isinstance(k, slice) for k in loci):
+            raise IndexError("a stack indexed by arrays of traits and of loci with a slice "
+                             "among them: index one trait at a time (E[k][...]), or without "
+                             "slices (numpy's broadcasting).")
+        p = self.shape[-1]
+        t, i, j = np.broadcast_arrays(traits, *(np.arange(p)[_integers(k)] for k in loci))
+        shape, t, i, j = t.shape, t.ravel(), i.ravel(), j.ravel()
+        out = np.empty(t.size)
+        step = max(1, CHUNK // max(self.factor.shape[0], 1))
+        for start in range(0, t.size, step):
+            cut = slice(start, start + step)
+            out[cut] = np.einsum("ms,sm,sm->m", self.weights[t[cut]], self.factor[:, i[cut]],
+                                 self.factor[:, j[cut]])
+        return out.reshape(shape)
 
     @property
     def T(self):  # noqa: N802 (numpy's name)

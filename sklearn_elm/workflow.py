@@ -273,7 +273,7 @@ def _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks, device):
     options = {"random_state": random_state, "device": device}
     if hidden_sizes:
         options["module__hidden_sizes"] = tuple(hidden_sizes)
-    if max_epochs:
+    if max_epochs is not None:  # 0 is refused by the network, not taken as its default
         options["max_epochs"] = max_epochs
     if callbacks:
         options["callbacks"] = list(callbacks)

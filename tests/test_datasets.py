@@ -503,6 +503,8 @@ def test_the_default_ratio_takes_what_the_pairs_allow():
         data = simulate_phenotypes(G, n_pairs=3, random_state=0)
     truth = true_variance_components(G - 1.0, data.additive_effects[0], data.epistasis[0])
     assert truth.epistatic / truth.additive == pytest.approx(0.9 * reachable, rel=1e-3)
+    assert truth.epistatic / truth.additive == pytest.approx(data.epistatic_ratios[0])
+    assert f"V_AA/V_A={data.epistatic_ratios[0]:.3g}." in data.DESCR
     explicit = simulate_phenotypes(G, n_pairs=3, epistatic_ratio=0.9 * reachable,
                                    random_state=0)
     np.testing.assert_array_equal(data.epistatic_pairs, explicit.epistatic_pairs)

@@ -197,7 +197,7 @@ def test_lazy_input_errors():
 
 @pytest.mark.parametrize(("n_loci", "kept", "needed"),
                          [(500, "its pair effects as their factors, the 300 x 500 centred "
-                           "markers", 8 * 300 * 501), (50, "1 dense 50 x 50 pair matrices",
+                           "markers", 8 * 300 * 501), (50, "1 dense 50 x 50 pair matrix",
                                                        8 * 50 * 50)])
 def test_pair_effects_that_would_not_fit_are_refused_before_the_fit(monkeypatch, n_loci, kept,
                                                                     needed):

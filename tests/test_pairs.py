@@ -49,6 +49,8 @@ def test_a_stack_indexes_by_trait_first():
 @pytest.mark.parametrize("key", [
     (0, 1), (1, [2, 3]), (slice(None), 1, 2), (Ellipsis, 1, 2), ([0, 2], 4, slice(1, 3)),
     (slice(None),), ([0, 1],), (2, Ellipsis), (slice(0, 2), [0, 1], [3, 4]),
+    (Ellipsis, 0, 1, 2), (0, np.array([1, 2])), (np.array([1, 2]), np.array([0, 3]), 4),
+    (slice(0, 0), 1, 2),
 ])
 def test_a_stack_indexes_as_numpy(key):
     """Rows, traits by slice or array, Ellipsis: numpy's results (a user found E[0, 1]
@@ -76,6 +78,12 @@ def test_a_block_that_would_not_fit_is_refused(monkeypatch):
             E[key]
     with pytest.raises(MemoryError, match="need .* of memory"):
         E[0][np.ix_([0, 1], [2, 3])]
+    # a stack of blocks, each small enough alone (with its samples' products): checked whole
+    monkeypatch.setattr(_pairs, "available_memory", lambda: 8 * (9 * 9 + 7 * 9) + 10)
+    assert E[0, 0:9].shape == (9, 9)
+    for key in [(slice(None), slice(0, 9)), (slice(None), Ellipsis, slice(0, 9))]:
+        with pytest.raises(MemoryError, match=r"matrices \(2, 9, 9\) need"):
+            E[key]
     assert E[0, 1, 2] == pytest.approx(_factored(k=2)[1][0, 1, 2])  # single pairs: no check
 
 

@@ -129,6 +129,11 @@ def test_an_fdr_outside_0_1_is_refused_before_training(data, fdr, monkeypatch):
         analyse(data, fdr=fdr, **FAST)
 
 
+def test_max_epochs_of_0_is_refused_not_taken_as_the_default(data):
+    with pytest.raises(ValueError, match="max_epochs must be a positive integer, got 0"):
+        analyse(data, hidden_sizes=[8], max_epochs=0)
+
+
 def test_the_fdr_sets_the_list_of_significant_pairs(data):
     """A smaller FDR lists a subset of the pairs a larger one lists, each pair's q-value at
     most the FDR, and the analysis records the FDR it used."""

@@ -265,8 +265,6 @@ def _network_components(state, additive, E, E_var):
         )
     inputs = (Z for Z, _, _ in state.kept) if state.kept else state.inputs()
     pairwise = pairwise_part_variance(inputs, E, state.design)
-    # NaN marks a term the screened fit has none of (a haploid locus with itself): no noise
-    E_var = np.where(np.isnan(E_var), 0.0, E_var)
     components = variance_components(
         state.moments, state.design, additive, E, E_var, state.phenotypic, pairwise
     )

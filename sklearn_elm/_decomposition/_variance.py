@@ -117,13 +117,14 @@ def variance_components(
 
 def _upper_sum(A, design, square=False):
     """``sum_{i <= j} A[k, i, j] pair_var[i, j]`` (``A**2`` with ``square``), a block of
-    rows at a time: no ``p x p`` temporary."""
+    rows at a time: no ``p x p`` temporary.  A NaN of ``A`` (the variance of a term a
+    screened fit has none of, such as a haploid locus with itself) adds nothing."""
     p = design.zbar.size
     total = np.zeros(A.shape[0])
     for rows in row_slices(p):
         block = np.where(np.arange(p)[None, :] >= np.arange(rows.start, rows.stop)[:, None],
                          design.pair_var_rows(rows), 0.0)
-        part = A[:, rows] ** 2 if square else A[:, rows]
+        part = A[:, rows] ** 2 if square else np.nan_to_num(A[:, rows], nan=0.0)
         total += np.einsum("kij,ij->k", part, block)
     return total
 

@@ -227,7 +227,7 @@ def select_traits(data, traits=None):
         index = [names.index(t) for t in requested]
         data.phenotypes = data.phenotypes[:, index]
         data.target_names = np.asarray(data.target_names)[index]
-        for key in ("additive_effects", "epistasis"):
+        for key in ("additive_effects", "epistasis", "epistatic_pairs", "epistatic_ratios"):
             if key in data:
                 data[key] = data[key][index]
     empty = np.isnan(data.phenotypes).all(axis=0)

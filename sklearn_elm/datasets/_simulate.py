@@ -103,6 +103,8 @@ def make_epistatic_phenotypes(
             The pairs ``(i, j)``, ``i < j``, where ``epistasis`` is non-zero,
             in order (no pairs when ``epistatic_ratio=0``): the same truth
             without a scan of the ``p x p`` matrix.
+        epistatic_ratios : ndarray of shape (n_traits,)
+            ``V_AA / V_A`` of each trait as simulated (``epistatic_ratio``).
         genetic_values : ndarray of shape (n_samples, n_traits)
             The noise-free part of the phenotypes.
         allele_frequencies : ndarray of shape (n_loci,)
@@ -209,11 +211,12 @@ def simulate_phenotypes(
     h2 : float in (0, 1], default=0.5
         Broad-sense heritability ``V_G / V_P``.
     epistatic_ratio : float >= 0 or None, default=None
-        ``V_AA / V_A``; 0 gives a purely additive trait.  None: 1.0 where the
-        pairs drawn allow it, else 90 % of the largest ratio they allow, with a
-        warning (at low minor-allele frequencies a pair adds to ``V_A``
-        through its partners' means, see :func:`make_epistatic_phenotypes`;
-        on msprime panels 1.0 is often out of reach).  A ratio given that the
+        ``V_AA / V_A``; 0 gives a purely additive trait.  None: 1.0 where it is
+        at most 90 % of the largest ratio the pairs drawn allow, else that 90 %,
+        with a warning; ``epistatic_ratios`` holds each trait's.  At low
+        minor-allele frequencies a pair adds to ``V_A`` through its partners'
+        means (see :func:`make_epistatic_phenotypes`): on msprime panels 1.0
+        is often out of reach.  A ratio given that the
         pairs do not allow is a ValueError.
     random_state : int, RandomState instance or None, default=None
         Seed of every random draw.
@@ -224,6 +227,7 @@ def simulate_phenotypes(
         The fields of :func:`make_epistatic_phenotypes`: ``genotypes`` (the
         panel, int8), ``phenotypes``, ``genetic_values``,
         ``additive_effects``, ``epistasis``, ``epistatic_pairs``,
+        ``epistatic_ratios`` (the ratio each trait has, see ``epistatic_ratio``),
         ``allele_frequencies`` (of allele 1 in this sample),
         ``feature_names``, ``target_names``, ``train``, ``ploidy`` and
         ``DESCR``.
@@ -273,7 +277,8 @@ def simulate_phenotypes(
         DESCR=(
             f"Simulated by simulate_phenotypes on a given panel: {n_samples} samples, "
             f"{n_loci} loci, ploidy {ploidy}, {n_traits} trait(s), {n_qtl} QTL and {n_pairs} "
-            f"pairs per trait, h2={h2}, V_AA/V_A={epistatic_ratio}."
+            f"pairs per trait, h2={h2}, V_AA/V_A="
+            f"{', '.join(f'{r:.3g}' for r in truth.epistatic_ratios)}."
         ),
     )
 
@@ -442,7 +447,7 @@ def _simulate_trait(genotypes, ploidy, n_qtl, n_pairs, epistatic_ratio, rng, cap
         )
     G = c_a * additive + c_aa * pairwise
     scale = 1 / G.std()  # V_G = 1 exactly, V_AA / V_A unchanged
-    return scale * c_a * a, pairs, scale * c_aa * effects, scale * G
+    return scale * c_a * a, pairs, scale * c_aa * effects, scale * G, epistatic_ratio
 
 
 def _simulate_traits(genotypes, ploidy, n_traits, n_qtl, n_pairs, h2, epistatic_ratio, rng,
@@ -459,9 +464,9 @@ def _simulate_traits(genotypes, ploidy, n_traits, n_qtl, n_pairs, h2, epistatic_
     additive = np.zeros((n_traits, n_loci))
     epistasis = np.zeros((n_traits, n_loci, n_loci))
     pairs = np.zeros((n_traits, n_pairs if epistatic_ratio > 0 else 0, 2), dtype=np.intp)
-    values = np.zeros((n_samples, n_traits))
+    values, ratios = np.zeros((n_samples, n_traits)), np.zeros(n_traits)
     for t in range(n_traits):
-        additive[t], pair, effect, values[:, t] = _simulate_trait(
+        additive[t], pair, effect, values[:, t], ratios[t] = _simulate_trait(
             genotypes, ploidy, n_qtl, n_pairs, epistatic_ratio, rng, capped
         )
         epistasis[t, pair[:, 0], pair[:, 1]] = epistasis[t, pair[:, 1], pair[:, 0]] = effect
@@ -474,4 +479,5 @@ def _simulate_traits(genotypes, ploidy, n_traits, n_qtl, n_pairs, h2, epistatic_
         additive_effects=additive,
         epistasis=epistasis,
         epistatic_pairs=pairs,
+        epistatic_ratios=ratios,
     )
