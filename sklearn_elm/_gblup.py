@@ -352,8 +352,14 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
                 "genetic and a residual variance of zero."
             )
         n, p = X.shape
-        W_a, x_mean, c_a = additive_features(X)
         epistatic = self.kernel == "additive+epistatic"
+        variances = 3 if epistatic else 2  # V_A (and V_AA) and V_E
+        if n - 1 < variances:  # REML's n - 1 error contrasts cannot separate them
+            raise ValueError(
+                f"{n} samples: REML estimates {variances} variances from the n - 1 = {n - 1} "
+                f"error contrasts of the samples, and needs at least {variances + 1} samples "
+                f"for kernel={self.kernel!r}.")
+        W_a, x_mean, c_a = additive_features(X)
         m = p * (p + 1) // 2 if epistatic else p
         use_features = self.solver == "features" or (self.solver == "auto" and m <= n)
         if epistatic:

@@ -385,6 +385,11 @@ def test_errors():
         GBLUPRegressor().fit(X, np.column_stack([y, np.ones(20)]))
     with pytest.raises(ValueError, match="1 sample.*minimum of 2"):
         GBLUPRegressor().fit(X[:1], y[:1])
+    # too few error contrasts for the variances: a number from 2 samples was noise
+    with pytest.raises(ValueError, match="2 samples: REML estimates 2 variances .* at least 3"):
+        GBLUPRegressor().fit(X[:2], y[:2])
+    with pytest.raises(ValueError, match="3 samples: REML estimates 3 variances .* at least 4"):
+        GBLUPRegressor("additive+epistatic").fit(X[:3], y[:3])
     X_nan = X.copy()
     X_nan[3, 2] = np.nan
     fix = "first at locus 2.*imputed before GBLUP, e.g. with GenotypeEncoder"
