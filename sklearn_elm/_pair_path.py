@@ -21,9 +21,9 @@ each fold with the pairs a scan of its own training samples ranks first in the s
 inputs): the penalty is chosen for the scan and the lasso together.  A lasso at the penalty that
 predicts best keeps many terms of noise, each shrunk; the relaxed fit keeps the support of a
 larger penalty and shrinks it less (``benchmarks/pair_path.py``).  The loci's row is refitted
-where the float64 design and a copy of it for the folds fit in ``MAX_BYTES`` (a lazy input's
-chunks are read into it); elsewhere it keeps the weights training left, with a warning, and the
-pairs alone are refitted.
+on every locus where the float64 design and a copy of it for the folds fit in ``MAX_BYTES`` (a
+lazy input's chunks are read into it); past that, on the loci of the largest training weights
+that fit, the others dropping out of the row, with a warning (:func:`_refitted_loci`).
 """
 
 import warnings
@@ -177,6 +177,33 @@ def _refit(D, r, alpha, start, folds, fold_pairs=None, centre=False):
     return coef, factor, relax, done, (chosen.mean(), chosen.std() / np.sqrt(chosen.size))
 
 
+#: The fewest loci a refit of the lasso rows takes (fewer: the rows keep training's weights).
+MIN_REFIT_LOCI = 64
+
+
+def _refitted_loci(rows, n, n_pairs):
+    """The loci the lasso rows' refit takes: every one where the float64 design of ``n``
+    samples and a copy of it for the folds fit in ``MAX_BYTES``, else those of the largest
+    training weights (over the rows ``rows``) that fit, with a warning; the others drop out
+    of the rows (their weights set to 0)."""
+    p = rows.shape[1]
+    fit = int(MAX_BYTES // (2 * 8 * max(n, 1))) - n_pairs  # columns the budget holds
+    if fit >= p:
+        return np.arange(p)
+    largest = rows.detach().abs().amax(dim=0).cpu().numpy()
+    kept = np.sort(np.argsort(-largest, kind="stable")[:max(fit, 0)])
+    warnings.warn(
+        f"The linear path's lasso rows are refitted on the {kept.size} of {p} loci with the "
+        f"largest training weights: the float64 design of {n} samples x {p} loci and a copy "
+        f"of it for the folds would take {2 * 8 * n * (p + n_pairs) / 2**30:.1f} GiB, past "
+        f"{MAX_BYTES / 2**30:.0f} GiB; the other loci drop out of the rows"
+        + ("" if kept.size >= MIN_REFIT_LOCI else
+           " (too few to refit: the rows keep the weights training left, without a constant)")
+        + ".  Train on fewer loci (pruned by linkage) to refit them all.",
+        UserWarning, stacklevel=4)
+    return kept
+
+
 def _has_units(module):
     """Whether ``module`` has hidden units: its ``layers`` hold more than one linear map."""
     layers = getattr(module, "layers", None)
@@ -280,22 +307,18 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
     if skip is not None and getattr(net, "linear_lasso_", None) is not None:
         lasso[:] = net.linear_lasso_
     n, p = X.X.shape if isinstance(X, RowChunks) else X.shape
-    # the design and a fold's copy of it, in float64
-    if lasso.any() and penalty > 0 and 2 * 8 * n * (p + used.size) > MAX_BYTES:
-        warnings.warn(
-            f"The linear path's lasso rows are not refitted: their float64 design of {n} "
-            f"samples x {p} inputs and a copy of it for the folds would take "
-            f"{2 * 8 * n * (p + used.size) / 2**30:.1f} GiB, past {MAX_BYTES / 2**30:.0f} GiB.  "
-            "They keep the weights training left, without a constant (the network predicts "
-            "less well); train on fewer loci (pruned by linkage) or a sample of the rows to "
-            "have them refitted.", UserWarning, stacklevel=3)
-        lasso[:] = False  # their rows keep their weights
+    kept = np.arange(p)  # the loci refitted
+    if lasso.any() and penalty > 0:
+        kept = _refitted_loci(skip.weight[torch.as_tensor(lasso)], n, used.size)
+    if kept.size < min(p, MIN_REFIT_LOCI):  # too few loci fit: the rows keep their weights
+        lasso[:] = False
     if penalty <= 0 or not (used.size or lasso.any()):
         return False
     weight = next(module.parameters())
     # the design, once, in the column order coordinate descent reads: the loci over their l1
     # weight where a row is refitted, then the used pairs' products over theirs
-    loci = p if lasso.any() else 0
+    loci = kept.size if lasso.any() else 0
+    columns = torch.as_tensor(kept, device=weight.device)
     design, rest = np.empty((n, loci + used.size), order="F"), []
     units = [] if loci and _has_units(module) else None  # the hidden units' output
     with torch.no_grad():
@@ -313,7 +336,8 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
             if loci:
                 rows = torch.as_tensor(lasso, device=b.device)
                 out[:, rows] = out[:, rows] - b @ skip.weight[rows].T
-                design[start:stop, :loci] = b.cpu().numpy() / LASSO_WEIGHT
+                design[start:stop, :loci] = (b if loci == p else b[:, columns]).cpu().numpy() \
+                    / LASSO_WEIGHT
             # the target less what the rest of the network predicts
             rest.append(np.asarray(y, dtype=np.float64) - out.cpu().numpy())
             start = stop
@@ -338,7 +362,7 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
         cols = slice(0 if lasso[k] else loci, None)
         if design[:, cols].shape[1] == 0:
             continue
-        parts = ([skip.weight[k].detach().cpu().double().numpy() * LASSO_WEIGHT]
+        parts = ([skip.weight[k, columns].detach().cpu().double().numpy() * LASSO_WEIGHT]
                  if lasso[k] else [])
         if used.size:
             parts.append(pairs.weight[k, used].detach().cpu().double().numpy()
@@ -373,9 +397,11 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
                 "its weights are those of the last sweep.",
                 ConvergenceWarning, stacklevel=2)
         with torch.no_grad():
-            if lasso[k]:
-                skip.weight[k] = torch.as_tensor(c[:p] / LASSO_WEIGHT, dtype=weight.dtype,
-                                                 device=weight.device)
+            if lasso[k]:  # the loci not refitted (past the memory budget) drop out
+                skip.weight[k] = 0.0
+                skip.weight[k, columns] = torch.as_tensor(c[:loci] / LASSO_WEIGHT,
+                                                          dtype=weight.dtype,
+                                                          device=weight.device)
             if used.size:
                 pairs.weight[k, used] = torch.as_tensor(c[-used.size:] / REFIT_PAIR_WEIGHT,
                                                         dtype=weight.dtype, device=weight.device)

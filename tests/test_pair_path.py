@@ -234,10 +234,11 @@ def test_the_loci_are_refitted_within_the_memory_budget(budget, monkeypatch):
         warnings.simplefilter("always")
         net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=12, random_state=0,
                                 pair_path=8).fit(X, y)
-    skipped = [w for w in caught if "lasso rows are not refitted" in str(w.message)]
+    skipped = [w for w in caught if "lasso rows are refitted on the" in str(w.message)]
     assert len(skipped) == (budget == "small")  # said, with the size, where it happens
     if skipped:
-        assert "800 samples x 20 inputs" in str(skipped[0].message)
+        assert "800 samples x 20 loci" in str(skipped[0].message)
+        assert "too few to refit" in str(skipped[0].message)
     trained = net.module_.skip.weight.detach().clone()
     monkeypatch.undo()
     assert net.linear_lasso_[0] and refit_lasso_paths(net, X, Y, scan=fold_scan(net, X, Y))
@@ -310,3 +311,26 @@ def test_a_refit_stopped_before_its_tolerance_is_a_warning(monkeypatch):
     monkeypatch.setattr("sklearn_elm._pair_path.SWEEPS", 1)
     with pytest.warns(ConvergenceWarning, match="output 0's lasso paths stopped after 1 sweeps"):
         net.fit(X, y)
+
+
+def test_past_the_budget_the_loci_of_largest_training_weight_are_refitted(monkeypatch):
+    """Where the design of every locus would not fit, the refit takes the loci of the
+    largest training weights that do (the others drop out of the row: weight 0), with a
+    warning naming both counts; without it the row kept training's weights and no constant
+    (a dask fit predicted -0.62 where the refit gave 0.49)."""
+    X, y = _pair_data(n=800, p=120)
+    y = y + 0.5 * X[:, :6].sum(axis=1)
+    settings = dict(module__hidden_sizes=(8,), max_epochs=6, random_state=0, pair_path=8)
+    monkeypatch.setattr("sklearn_elm._pair_path.MAX_BYTES", 0)  # training's weights alone
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trained = NeuralGPRegressor(**settings).fit(X, y).module_.skip.weight.detach()[0]
+    monkeypatch.setattr("sklearn_elm._pair_path.MAX_BYTES", 2 * 8 * 800 * (70 + 8))
+    with pytest.warns(UserWarning, match=r"refitted on the (\d+) of 120 loci with the largest"):
+        net = NeuralGPRegressor(**settings).fit(X, y)
+    used = int(net.module_.pair_used.sum())
+    fit = 70 + 8 - used
+    largest = set(np.argsort(-trained.abs().numpy(), kind="stable")[:fit].tolist())
+    refitted = net.module_.skip.weight.detach()[0].numpy()
+    assert set(np.flatnonzero(refitted).tolist()) <= largest  # the others dropped out
+    assert np.isfinite(net.lasso_refit_).all() and set(range(6)) <= largest
