@@ -309,7 +309,8 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
     n, p = X.X.shape if isinstance(X, RowChunks) else X.shape
     kept = np.arange(p)  # the loci refitted
     if lasso.any() and penalty > 0:
-        kept = _refitted_loci(skip.weight[torch.as_tensor(lasso)], n, used.size)
+        kept = _refitted_loci(skip.weight[torch.as_tensor(lasso, device=skip.weight.device)],
+                              n, used.size)
     if kept.size < min(p, MIN_REFIT_LOCI):  # too few loci fit: the rows keep their weights
         lasso[:] = False
     if penalty <= 0 or not (used.size or lasso.any()):
