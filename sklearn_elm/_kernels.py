@@ -130,8 +130,7 @@ def gram(W, *, over):
         return mirror_lower(computed(W.T @ W)[0])
     n = W.shape[0]
     K = np.zeros((n, n))
-    for cols in _locus_blocks(W.chunks[1], BLOCK_BYTES // (8 * max(n, 1))):
-        block = np.asarray(computed(W[:, cols])[0], dtype=np.float64)
+    for _, block in _computed_blocks(W):
         add_product(K, block.T, block.T)  # K += block block^T
     return mirror_lower(K)
 
@@ -154,9 +153,16 @@ def in_memory(W):
     if not is_dask(W):
         return W
     out = np.empty(W.shape)
-    for cols in _locus_blocks(W.chunks[1], BLOCK_BYTES // (8 * max(W.shape[0], 1))):
-        out[:, cols] = computed(W[:, cols])[0]
+    for cols, block in _computed_blocks(W):
+        out[:, cols] = block
     return out
+
+
+def _computed_blocks(W):
+    """``(cols, W[:, cols])`` of a dask ``W``, each block of whole locus chunks (about
+    :data:`BLOCK_BYTES`, :func:`_locus_blocks`) computed by the scheduler, in float64."""
+    for cols in _locus_blocks(W.chunks[1], BLOCK_BYTES // (8 * max(W.shape[0], 1))):
+        yield cols, np.asarray(computed(W[:, cols])[0], dtype=np.float64)
 
 
 def _locus_blocks(chunks, width):
