@@ -22,11 +22,13 @@ inputs): the penalty is chosen for the scan and the lasso together.  A lasso at 
 predicts best keeps many terms of noise, each shrunk; the relaxed fit keeps the support of a
 larger penalty and shrinks it less (``benchmarks/pair_path.py``).  The loci's row is refitted
 on every locus where the float64 design and a copy of it for the folds fit in ``MAX_BYTES`` (a
-lazy input's chunks are read into it); past that, on the loci of the largest training weights
-that fit, the others dropping out of the row, with a warning (:func:`_refitted_loci`).
+lazy input's chunks are read into it); past that, on as many as fit, taken in turn from the
+loci of largest training weight and those that correlate most with the target, the others
+dropping out of the row, with a warning (:func:`_refitted_loci`).
 """
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -99,11 +101,8 @@ def _path(D, r, alphas, start, tol):
     """Lasso coefficients of ``r`` on ``D`` at each of ``alphas`` (descending), from ``start``,
     and whether each converged."""
     gram = D.shape[1] <= D.shape[0]  # coordinate descent on the Gram matrix where it is small
-    with warnings.catch_warnings():  # the one fit kept is checked by the caller
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        _, coefs, _, sweeps = lasso_path(D, r, alphas=alphas, coef_init=start, precompute=gram,
-                                         tol=tol, max_iter=SWEEPS, copy_X=False,
-                                         return_n_iter=True)
+    _, coefs, _, sweeps = lasso_path(D, r, alphas=alphas, coef_init=start, precompute=gram,
+                                     tol=tol, max_iter=SWEEPS, copy_X=False, return_n_iter=True)
     return coefs, np.asarray(sweeps) < SWEEPS
 
 
@@ -117,9 +116,7 @@ def _relax(D, r, alpha, coef, tol):
     fit = Lasso(alpha=alpha, fit_intercept=False, max_iter=SWEEPS, tol=tol, warm_start=True,
                 precompute=kept.size <= D.shape[0])
     fit.coef_ = coef[kept].copy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        out[kept] = fit.fit(D[:, kept], r).coef_
+    out[kept] = fit.fit(D[:, kept], r).coef_
     return out, fit.n_iter_ < SWEEPS
 
 
@@ -130,78 +127,168 @@ def _folds(n, seed):
     return list(KFold(REFIT_FOLDS, shuffle=True, random_state=seed).split(np.empty((n, 1))))
 
 
-def _refit(D, r, alpha, start, folds, fold_pairs=None, centre=False):
-    """The relaxed lasso of ``r`` on ``D`` whose penalty and relaxation cross-validate best
-    over ``folds``; ``fold_pairs(f)``, where given, is the design's last columns (the pairs'
-    products) as fold ``f``'s own scan chose them.  With ``centre``, the fit has a constant:
-    ``D``'s columns and ``r`` come centred, and each fold centres its training rows (and the
-    rows it predicts by their means).
+def _workers(n, columns, n_jobs):
+    """Fits the refit runs at once: as many as torch's threads (the thread budget
+    :class:`~sklearn_elm.NeuralGPRegressor` trains with, ``--threads`` in the CLI) and the
+    ``n_jobs``, and as the folds' float64 copies of the design (``8 n columns`` bytes each, the
+    rows a fold fits and the rows it predicts) fit in ``MAX_BYTES`` beside the design itself;
+    at least 1.
 
-    Returns the coefficients, the chosen penalty (in units of ``alpha``) and relaxation,
-    whether the fit of those coefficients converged, and the cross-validated mean squared error
-    of the choice with its standard error over the samples (None without folds).
+    Coordinate descent runs on one core, outside the GIL, and each fit is on its own: on two
+    cores two at once halve the time, with the same result."""
+    copy = 8 * max(n, 1) * max(columns, 1)
+    return int(max(1, min(n_jobs, torch.get_num_threads(), MAX_BYTES // copy - 1)))
+
+
+def _fold_squares(D, r, alpha, alphas, start, fold, pairs, centre):
+    """The squared errors on fold ``fold``'s held-out rows of every penalty and relaxation of
+    the grid, fitted on its training rows, shape (factors, relaxations, held-out rows);
+    ``pairs``, where given, the design's last columns as the fold's own scan chose them."""
+    train, test = fold
+    # the fold's rows, in the solver's order, and the rows it predicts: one copy of D
+    Dt = np.empty((len(train), D.shape[1]), order="F")
+    np.take(D, train, axis=0, out=Dt, mode="clip")
+    Dv = D[test]
+    if pairs is not None:
+        Dt[:, D.shape[1] - pairs.shape[1]:], Dv[:, D.shape[1] - pairs.shape[1]:] = (
+            pairs[train], pairs[test])
+    rt, rv = r[train], r[test]
+    if centre:
+        mean, level = Dt.mean(axis=0), rt.mean()
+        Dt -= mean
+        Dv -= mean
+        rt, rv = rt - level, rv - level
+    # a fold's fits only choose: they stop at a looser tolerance
+    path = _path(Dt, rt, alphas, start.copy(), 1e-4)[0][:, ::-1]
+    squares = np.empty((len(REFIT_FACTORS), len(REFIT_RELAX), len(test)))
+    for a, factor in enumerate(REFIT_FACTORS):
+        for b, relax in enumerate(REFIT_RELAX):
+            coef = (path[:, a] if relax == 1 else
+                    _relax(Dt, rt, alpha * factor * relax, path[:, a], 1e-4)[0])
+            squares[a, b] = (rv - Dv @ coef) ** 2
+    return squares
+
+
+def _refit(D, targets, alpha, start, folds, fold_pairs=None, centre=False):
+    """The relaxed lasso of each of ``targets`` on ``D`` whose penalty and relaxation
+    cross-validate best over ``folds``, each fit from ``start``; ``fold_pairs(f)``, where
+    given, is the design's last columns (the pairs' products) as fold ``f``'s own scan chose
+    them.  With ``centre``, the fits have a constant: ``D``'s columns and the targets come
+    centred, and each fold centres its training rows (and the rows it predicts by their
+    means).  The fits, and the folds of every target, run in :func:`_workers` threads.
+
+    Returns per target the coefficients, the chosen penalty (in units of ``alpha``) and
+    relaxation, whether the fit of those coefficients converged, and the cross-validated mean
+    squared error of the choice with its standard error over the samples (None without
+    folds).
     """
     alphas = alpha * np.asarray(REFIT_FACTORS)[::-1]  # descending: each fit starts the next
-    full, converged = _path(D, r, alphas, start, 1e-6)
-    full, converged = full[:, ::-1], converged[::-1]  # ascending again, as REFIT_FACTORS
+    workers = _workers(len(D), D.shape[1], max(len(folds), len(targets)))
+    # the fits say nothing of their convergence: the fit kept is checked by the caller.  The
+    # filter is set here, in the calling thread, for the threads' fits too (catch_warnings is
+    # not thread-safe: the threads must not enter it themselves)
+    with warnings.catch_warnings(), ThreadPoolExecutor(workers) as pool:
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return _cross_validated(D, targets, alpha, alphas, start, folds, fold_pairs, centre,
+                                pool.map if workers > 1 else map)
+
+
+def _cross_validated(D, targets, alpha, alphas, start, folds, fold_pairs, centre, run):
+    """:func:`_refit`'s fits, each call of ``run`` (``map``, or a thread pool's) over the
+    targets, then over every fold of every target."""
+    fulls = [(coefs[:, ::-1], converged[::-1])  # ascending again, as REFIT_FACTORS
+             for coefs, converged in run(lambda r: _path(D, r, alphas, start.copy(), 1e-6),
+                                         targets)]
     if not folds:
-        return full[:, 0], 1.0, 1.0, converged[0], None
-    squares = np.zeros((len(REFIT_FACTORS), len(REFIT_RELAX), len(r)))
-    for f, (train, test) in enumerate(folds):
-        # the fold's rows, in the solver's order, and the rows it predicts: one copy of D
-        Dt = np.empty((len(train), D.shape[1]), order="F")
-        np.take(D, train, axis=0, out=Dt, mode="clip")
-        Dv = D[test]
-        if fold_pairs is not None:
-            P = fold_pairs(f)
-            Dt[:, D.shape[1] - P.shape[1]:], Dv[:, D.shape[1] - P.shape[1]:] = P[train], P[test]
-        rt, rv = r[train], r[test]
-        if centre:
-            mean, level = Dt.mean(axis=0), rt.mean()
-            Dt -= mean
-            Dv -= mean
-            rt, rv = rt - level, rv - level
-        # a fold's fits only choose: they stop at a looser tolerance
-        fold = _path(Dt, rt, alphas, full[:, -1].copy(), 1e-4)[0][:, ::-1]
-        for a, factor in enumerate(REFIT_FACTORS):
-            for b, relax in enumerate(REFIT_RELAX):
-                coef = (fold[:, a] if relax == 1 else
-                        _relax(Dt, rt, alpha * factor * relax, fold[:, a], 1e-4)[0])
-                squares[a, b, test] = (rv - Dv @ coef) ** 2
-        del Dt, Dv
-    a, b = np.unravel_index(np.argmin(squares.sum(axis=2)), squares.shape[:2])
-    factor, relax = REFIT_FACTORS[a], REFIT_RELAX[b]
-    coef, done = ((full[:, a], converged[a]) if relax == 1 else
-                  _relax(D, r, alpha * factor * relax, full[:, a], 1e-6))
-    chosen = squares[a, b]
-    return coef, factor, relax, done, (chosen.mean(), chosen.std() / np.sqrt(chosen.size))
+        return [(full[:, 0], 1.0, 1.0, converged[0], None) for full, converged in fulls]
+    jobs = [(t, f) for t in range(len(targets)) for f in range(len(folds))]
+    parts = list(run(lambda job: _fold_squares(
+        D, targets[job[0]], alpha, alphas, fulls[job[0]][0][:, -1], folds[job[1]],
+        None if fold_pairs is None else fold_pairs(job[1]), centre), jobs))
+
+    def choose(t):
+        squares = np.zeros((len(REFIT_FACTORS), len(REFIT_RELAX), len(targets[t])))
+        for f, (_, test) in enumerate(folds):
+            squares[:, :, test] = parts[t * len(folds) + f]
+        a, b = np.unravel_index(np.argmin(squares.sum(axis=2)), squares.shape[:2])
+        factor, relax = REFIT_FACTORS[a], REFIT_RELAX[b]
+        full, converged = fulls[t]
+        coef, done = ((full[:, a], converged[a]) if relax == 1 else
+                      _relax(D, targets[t], alpha * factor * relax, full[:, a], 1e-6))
+        chosen = squares[a, b]
+        return coef, factor, relax, done, (chosen.mean(), chosen.std() / np.sqrt(chosen.size))
+
+    return list(run(choose, range(len(targets))))
 
 
 #: The fewest loci a refit of the lasso rows takes (fewer: the rows keep training's weights).
 MIN_REFIT_LOCI = 64
 
 
-def _refitted_loci(rows, n, n_pairs):
-    """The loci the lasso rows' refit takes: every one where the float64 design of ``n``
-    samples and a copy of it for the folds fit in ``MAX_BYTES``, else those of the largest
-    training weights (over the rows ``rows``) that fit, with a warning; the others drop out
-    of the rows (their weights set to 0)."""
-    p = rows.shape[1]
+def _refitted_loci(X, Y, rows, outputs, n_pairs, batch):
+    """The loci the lasso rows' refit takes: every one where the float64 design of the ``n``
+    samples of ``X`` and a copy of it for the folds fit in ``MAX_BYTES``, else as many as fit,
+    taken in turn from two rankings, the loci of largest training weight (over the rows
+    ``rows``, those of ``outputs``) and those of largest absolute correlation with any of those
+    outputs' standardised targets (:func:`_target_correlations`), with a warning; the others
+    drop out of the rows (their weights set to 0).
+
+    Training's weights hold what the network found, which is much where it trained on fewer
+    loci than samples and noise far past that; the correlation with the target is Fan and Lv's
+    sure independence screening ("Sure independence screening for ultrahigh dimensional
+    feature space", *JRSS B* 70, 2008), which under linkage fills a small budget with the
+    neighbours of the largest QTL.  Taken in turn, the two lost at most 0.024 of the full
+    refit's test r2 on three msprime panels of 1,500 to 50,000 loci where either alone lost up
+    to 0.12 (``docs/benchmarks.rst``)."""
+    n, p = X.X.shape if isinstance(X, RowChunks) else X.shape
     fit = int(MAX_BYTES // (2 * 8 * max(n, 1))) - n_pairs  # columns the budget holds
     if fit >= p:
         return np.arange(p)
-    largest = rows.detach().abs().amax(dim=0).cpu().numpy()
-    kept = np.sort(np.argsort(-largest, kind="stable")[:max(fit, 0)])
+    weights = rows.detach().abs().amax(dim=0).cpu().numpy()
+    rankings = np.empty(2 * p, dtype=np.intp)
+    rankings[0::2] = np.argsort(-weights, kind="stable")
+    rankings[1::2] = np.argsort(-_target_correlations(X, Y, outputs, batch), kind="stable")
+    _, first = np.unique(rankings, return_index=True)  # each locus where it first comes
+    kept = np.sort(rankings[np.sort(first)][:max(fit, 0)])
     warnings.warn(
-        f"The linear path's lasso rows are refitted on the {kept.size} of {p} loci with the "
-        f"largest training weights: the float64 design of {n} samples x {p} loci and a copy "
-        f"of it for the folds would take {2 * 8 * n * (p + n_pairs) / 2**30:.1f} GiB, past "
-        f"{MAX_BYTES / 2**30:.0f} GiB; the other loci drop out of the rows"
+        f"The linear path's lasso rows are refitted on the {kept.size} of {p} loci of largest "
+        f"training weight or correlation with the target: the float64 design of {n} samples x "
+        f"{p} loci and a copy of it for the folds would take "
+        f"{2 * 8 * n * (p + n_pairs) / 2**30:.1f} GiB, past {MAX_BYTES / 2**30:.0f} GiB; the "
+        "other loci drop out of the rows"
         + ("" if kept.size >= MIN_REFIT_LOCI else
            " (too few to refit: the rows keep the weights training left, without a constant)")
         + ".  Train on fewer loci (pruned by linkage) to refit them all.",
         UserWarning, stacklevel=4)
     return kept
+
+
+def _target_correlations(X, Y, outputs, batch):
+    """Per locus, the largest absolute correlation of its codes with the targets of
+    ``outputs`` (a boolean mask) over the samples of ``X``, 0 for a constant locus: one pass
+    over the samples in blocks of at most ``batch`` rows and 128 MiB in float64 (a lazy
+    input's chunks too), summing each block's products in float64."""
+    p = X.X.shape[1] if isinstance(X, RowChunks) else X.shape[1]
+    batch = max(1, min(batch, 2**27 // (8 * max(p, 1))))
+    k = int(np.count_nonzero(outputs))
+    count, sx, sxx = 0, np.zeros(p), np.zeros(p)
+    sy, syy, sxy = np.zeros(k), np.zeros(k), np.zeros((p, k))
+    for x, y in _blocks(X, Y, batch):
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)[:, outputs]
+        count += len(x)
+        sx += x.sum(axis=0)
+        sxx += np.einsum("ij,ij->j", x, x)
+        sy += y.sum(axis=0)
+        syy += np.einsum("ij,ij->j", y, y)
+        sxy += x.T @ y
+    var_x = np.maximum(sxx - sx**2 / count, 0.0)
+    var_y = np.maximum(syy - sy**2 / count, 0.0)
+    cov = sxy - np.outer(sx, sy) / count
+    scale = np.sqrt(np.outer(var_x, var_y))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(scale > 0, np.abs(cov) / scale, 0.0)
+    return r.max(axis=1) if k else np.zeros(p)
 
 
 def _has_units(module):
@@ -309,8 +396,8 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
     n, p = X.X.shape if isinstance(X, RowChunks) else X.shape
     kept = np.arange(p)  # the loci refitted
     if lasso.any() and penalty > 0:
-        kept = _refitted_loci(skip.weight[torch.as_tensor(lasso, device=skip.weight.device)],
-                              n, used.size)
+        kept = _refitted_loci(X, Y, skip.weight[torch.as_tensor(lasso, device=skip.weight.device)],
+                              lasso, used.size, batch)
     if kept.size < min(p, MIN_REFIT_LOCI):  # too few loci fit: the rows keep their weights
         lasso[:] = False
     if penalty <= 0 or not (used.size or lasso.any()):
@@ -370,8 +457,8 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
                          * REFIT_PAIR_WEIGHT)
         start = np.concatenate(parts)  # training's weights: the descent starts there
         if not lasso[k]:
-            c, factor, relax, done, _ = _refit(design[:, cols], R[:, k], penalty / 2, start,
-                                               folds, fold_pairs)
+            c, factor, relax, done, _ = _refit(design[:, cols], [R[:, k]], penalty / 2, start,
+                                               folds, fold_pairs)[0]
             constant = 0.0
         else:
             if means is None:  # centred in place: the constant is the lasso's intercept
@@ -380,8 +467,8 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
             targets = [R[:, k]]
             if units is not None and folds:  # the hidden units' output dropped from the rest
                 targets.append(R[:, k] + units[:, k])
-            fits = [_refit(design, r - r.mean(), penalty / 2, start, folds, fold_pairs, True)
-                    for r in targets]
+            fits = _refit(design, [r - r.mean() for r in targets], penalty / 2, start, folds,
+                          fold_pairs, True)
             drop = len(fits) > 1 and not _keeps_units(fits[0][4], fits[1][4])
             c, factor, relax, done, _ = fits[drop]
             constant = targets[drop].mean() - means @ c

@@ -9,6 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from skorch.dataset import Dataset
 
 from sklearn_elm import ELMDecomposer, NeuralGPRegressor, equivalent_linear_map
+from sklearn_elm._chunks import RowChunks
 from sklearn_elm._linear_path import LASSO_WEIGHT
 from sklearn_elm._network import pair_products
 from sklearn_elm._pair_path import (
@@ -17,6 +18,8 @@ from sklearn_elm._pair_path import (
     REFIT_FOLDS,
     REFIT_PAIR_WEIGHT,
     REFIT_RELAX,
+    _target_correlations,
+    _workers,
     refit_lasso_paths,
 )
 from sklearn_elm._seeding import fold_scan
@@ -313,11 +316,12 @@ def test_a_refit_stopped_before_its_tolerance_is_a_warning(monkeypatch):
         net.fit(X, y)
 
 
-def test_past_the_budget_the_loci_of_largest_training_weight_are_refitted(monkeypatch):
-    """Where the design of every locus would not fit, the refit takes the loci of the
-    largest training weights that do (the others drop out of the row: weight 0), with a
-    warning naming both counts; without it the row kept training's weights and no constant
-    (a dask fit predicted -0.62 where the refit gave 0.49)."""
+def test_past_the_budget_the_loci_of_largest_weight_or_correlation_are_refitted(monkeypatch):
+    """Where the design of every locus would not fit, the refit takes as many loci as fit, in
+    turn from the largest training weights and the largest correlations with the target (the
+    others drop out of the row: weight 0), with a warning naming both counts; without it the
+    row kept training's weights and no constant (a dask fit predicted -0.62 where the refit
+    gave 0.49)."""
     X, y = _pair_data(n=800, p=120)
     y = y + 0.5 * X[:, :6].sum(axis=1)
     settings = dict(module__hidden_sizes=(8,), max_epochs=6, random_state=0, pair_path=8)
@@ -326,11 +330,73 @@ def test_past_the_budget_the_loci_of_largest_training_weight_are_refitted(monkey
         warnings.simplefilter("ignore")
         trained = NeuralGPRegressor(**settings).fit(X, y).module_.skip.weight.detach()[0]
     monkeypatch.setattr("sklearn_elm._pair_path.MAX_BYTES", 2 * 8 * 800 * (70 + 8))
-    with pytest.warns(UserWarning, match=r"refitted on the (\d+) of 120 loci with the largest"):
+    with pytest.warns(UserWarning, match=r"refitted on the (\d+) of 120 loci of largest"):
         net = NeuralGPRegressor(**settings).fit(X, y)
-    used = int(net.module_.pair_used.sum())
-    fit = 70 + 8 - used
-    largest = set(np.argsort(-trained.abs().numpy(), kind="stable")[:fit].tolist())
+    fit = 70 + 8 - int(net.module_.pair_used.sum())
+    Xc, yc = X - X.mean(axis=0), y - y.mean()
+    r = np.abs(Xc.T @ yc) / np.sqrt((Xc**2).sum(axis=0) * (yc @ yc))
+    by_weight = np.argsort(-trained.abs().numpy(), kind="stable").tolist()
+    by_r = np.argsort(-r, kind="stable").tolist()
+    screened = []
+    for pair in zip(by_weight, by_r, strict=True):
+        for i in pair:
+            if i not in screened:
+                screened.append(i)
+    screened = set(screened[:fit])
+    assert not set(by_weight[:fit]) <= screened  # neither ranking alone
+    assert not set(by_r[:fit]) <= screened
     refitted = net.module_.skip.weight.detach()[0].numpy()
-    assert set(np.flatnonzero(refitted).tolist()) <= largest  # the others dropped out
-    assert np.isfinite(net.lasso_refit_).all() and set(range(6)) <= largest
+    assert set(np.flatnonzero(refitted).tolist()) <= screened  # the others dropped out
+    assert np.isfinite(net.lasso_refit_).all() and set(range(6)) <= screened
+
+
+def test_the_screen_reads_a_lazy_input_as_in_memory():
+    X, y = _pair_data(n=300, p=40)
+    Y = np.column_stack([y, -2 * y + X[:, 3]]).astype(np.float32)
+    Xc, Yc = X - X.mean(axis=0), Y - Y.mean(axis=0)
+    expected = (np.abs(Xc.T @ Yc[:, 1])
+                / np.sqrt((Xc**2).sum(axis=0) * (Yc[:, 1] @ Yc[:, 1])))
+    outputs = np.array([False, True])
+    chunks = RowChunks(X, Y, 70)
+    for data, targets in ((X, Y), (chunks, None)):
+        np.testing.assert_allclose(_target_correlations(data, targets, outputs, 64), expected,
+                                   rtol=1e-5)
+    constant = X.copy()
+    constant[:, 5] = 1.0
+    assert _target_correlations(constant, Y, outputs, 64)[5] == 0.0
+
+
+def test_the_refit_is_the_same_in_one_thread_or_two(monkeypatch):
+    """The refit's fits (each target's path, then every fold of every target) run in as many
+    threads as torch uses, each on its own data and start: the weights, the constant and the
+    choices are those of one thread, to the bit."""
+    X, y = _pair_data(n=600, p=30)
+    y = y + 0.5 * X[:, 0] - 0.4 * X[:, 7]
+    net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=8, random_state=0,
+                            pair_path=8).fit(X, y)
+    assert net.linear_lasso_[0]  # the loci's row is refitted, with and without the units
+    Y = ((y - y.mean()) / y.std())[:, None].astype(np.float32)
+    state = {k: v.clone() for k, v in net.module_.state_dict().items()}
+    intercept, results = net.intercept_.copy(), []
+    for threads in (1, 2):
+        monkeypatch.setattr(torch, "get_num_threads", lambda threads=threads: threads)
+        assert _workers(len(X), X.shape[1] + 8, REFIT_FOLDS) == threads
+        net.module_.load_state_dict(state)
+        net.intercept_ = intercept.copy()
+        assert refit_lasso_paths(net, X, Y, scan=fold_scan(net, X, Y))
+        results.append(({k: v.clone() for k, v in net.module_.state_dict().items()},
+                         net.intercept_.copy(), net.lasso_refit_.copy()))
+    (one, c1, choice1), (two, c2, choice2) = results
+    assert all(torch.equal(one[k], two[k]) for k in one)
+    np.testing.assert_array_equal(c1, c2)
+    np.testing.assert_array_equal(choice1, choice2)
+    assert not torch.equal(one["skip.weight"], state["skip.weight"])  # the refit did move it
+
+
+def test_the_refit_runs_one_fit_at_a_time_where_copies_would_not_fit(monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
+    assert _workers(1000, 500, REFIT_FOLDS) == REFIT_FOLDS
+    monkeypatch.setattr("sklearn_elm._pair_path.MAX_BYTES", 3 * 8 * 1000 * 500)
+    assert _workers(1000, 500, REFIT_FOLDS) == 2  # the design and two folds' copies
+    monkeypatch.setattr("sklearn_elm._pair_path.MAX_BYTES", 8 * 1000 * 500)
+    assert _workers(1000, 500, REFIT_FOLDS) == 1
