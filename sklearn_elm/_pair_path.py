@@ -282,8 +282,11 @@ def _target_correlations(X, Y, outputs, batch):
         sy += y.sum(axis=0)
         syy += np.einsum("ij,ij->j", y, y)
         sxy += x.T @ y
-    var_x = np.maximum(sxx - sx**2 / count, 0.0)
-    var_y = np.maximum(syy - sy**2 / count, 0.0)
+    # sums of squares less n mean^2: a constant column leaves round-off, set to 0
+    var_x = sxx - sx**2 / count
+    var_x[var_x <= 1e-9 * sxx] = 0.0
+    var_y = syy - sy**2 / count
+    var_y[var_y <= 1e-9 * syy] = 0.0
     cov = sxy - np.outer(sx, sy) / count
     scale = np.sqrt(np.outer(var_x, var_y))
     with np.errstate(divide="ignore", invalid="ignore"):
