@@ -28,17 +28,16 @@ dropping out of the row, with a warning (:func:`_refitted_loci`).
 """
 
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import Lasso, lasso_path
-from sklearn.model_selection import KFold
 
+from . import _relaxed_lasso
 from ._chunks import RowChunks
 from ._linear_path import LASSO_WEIGHT, MAX_BYTES
 from ._network import eval_output, linear_skip_of, pair_path_of, pair_products
+from ._relaxed_lasso import REFIT_FACTORS, REFIT_FOLDS, REFIT_RELAX
 
 __all__ = ["PAIR_WEIGHT", "REFIT_FACTORS", "REFIT_FOLDS", "REFIT_PAIR_WEIGHT", "REFIT_RELAX",
            "refit_lasso_paths"]
@@ -62,20 +61,6 @@ PAIR_WEIGHT = 2.0
 #: true pairs, and predicted 0.912-0.938 of the ceiling against 0.935-0.965 at this weight.
 REFIT_PAIR_WEIGHT = 2**0.5
 
-#: The refit's penalties, in multiples of the path penalty, and its relaxations, in multiples
-#: of the penalty: the grid its cross-validation chooses from.  The path's step is chosen on a
-#: tenth of the samples, and at 1,000 loci its lasso keeps 150-450 loci for 40 QTL; the
-#: relaxed fit of a penalty 1.4-4 times it predicted better on every sparse panel of
-#: ``benchmarks/pair_path.py`` (``docs/benchmarks.rst``).
-REFIT_FACTORS = (1.0, 2**0.5, 2.0, 2 * 2**0.5, 4.0)
-REFIT_RELAX = (1.0, 0.5, 0.25, 0.125)
-#: Folds of the refit's cross-validation, and the fewest samples a fold may hold (with fewer,
-#: the refit stays at the path penalty, unrelaxed).  Five folds chose better than three on
-#: every sparse panel of ``benchmarks/pair_path.py`` at data seeds 0 and 1 (the refit of one
-#: trained network, ``docs/benchmarks.rst``), at a few seconds more.
-REFIT_FOLDS = 5
-MIN_FOLD = 20
-
 
 def _blocks(X, Y, batch):
     """``(x, y)`` blocks of consecutive samples of an array or of the chunks of a lazy input."""
@@ -88,137 +73,6 @@ def _blocks(X, Y, batch):
         Y = np.asarray(Y).reshape(len(X), -1)
         for start in range(0, len(X), batch):
             yield X[start:start + batch], Y[start:start + batch]
-
-
-#: Coordinate descent's sweeps per fit.  The loci's codes are not centred (the network has no
-#: bias), so on loci in linkage, whose common allele most samples share, the columns are close
-#: to collinear and the lasso converges slowly: on 1,000 msprime loci 5,000 sweeps leave its
-#: objective within 0.05 % of the minimum that 45,000 reach.
-SWEEPS = 5000
-
-
-def _path(D, r, alphas, start, tol):
-    """Lasso coefficients of ``r`` on ``D`` at each of ``alphas`` (descending), from ``start``,
-    and whether each converged."""
-    gram = D.shape[1] <= D.shape[0]  # coordinate descent on the Gram matrix where it is small
-    _, coefs, _, sweeps = lasso_path(D, r, alphas=alphas, coef_init=start, precompute=gram,
-                                     tol=tol, max_iter=SWEEPS, copy_X=False, return_n_iter=True)
-    return coefs, np.asarray(sweeps) < SWEEPS
-
-
-def _relax(D, r, alpha, coef, tol):
-    """The lasso at ``alpha`` on the columns where ``coef`` is non-zero (0 elsewhere), and
-    whether it converged."""
-    kept = np.flatnonzero(coef)
-    out = np.zeros_like(coef)
-    if not kept.size:
-        return out, True
-    fit = Lasso(alpha=alpha, fit_intercept=False, max_iter=SWEEPS, tol=tol, warm_start=True,
-                precompute=kept.size <= D.shape[0])
-    fit.coef_ = coef[kept].copy()
-    out[kept] = fit.fit(D[:, kept], r).coef_
-    return out, fit.n_iter_ < SWEEPS
-
-
-def _folds(n, seed):
-    """The refit's cross-validation folds of ``n`` samples (none with too few)."""
-    if n < REFIT_FOLDS * MIN_FOLD:
-        return []
-    return list(KFold(REFIT_FOLDS, shuffle=True, random_state=seed).split(np.empty((n, 1))))
-
-
-def _workers(n, columns, n_jobs):
-    """Fits the refit runs at once: as many as torch's threads (the thread budget
-    :class:`~sklearn_elm.NeuralGPRegressor` trains with, ``--threads`` in the CLI) and the
-    ``n_jobs``, and as the folds' float64 copies of the design (``8 n columns`` bytes each, the
-    rows a fold fits and the rows it predicts) fit in ``MAX_BYTES`` beside the design itself;
-    at least 1.
-
-    Coordinate descent runs on one core, outside the GIL, and each fit is on its own: on two
-    cores two at once halve the time, with the same result."""
-    copy = 8 * max(n, 1) * max(columns, 1)
-    return int(max(1, min(n_jobs, torch.get_num_threads(), MAX_BYTES // copy - 1)))
-
-
-def _fold_squares(D, r, alpha, alphas, start, fold, pairs, centre):
-    """The squared errors on fold ``fold``'s held-out rows of every penalty and relaxation of
-    the grid, fitted on its training rows, shape (factors, relaxations, held-out rows);
-    ``pairs``, where given, the design's last columns as the fold's own scan chose them."""
-    train, test = fold
-    # the fold's rows, in the solver's order, and the rows it predicts: one copy of D
-    Dt = np.empty((len(train), D.shape[1]), order="F")
-    np.take(D, train, axis=0, out=Dt, mode="clip")
-    Dv = D[test]
-    if pairs is not None:
-        Dt[:, D.shape[1] - pairs.shape[1]:], Dv[:, D.shape[1] - pairs.shape[1]:] = (
-            pairs[train], pairs[test])
-    rt, rv = r[train], r[test]
-    if centre:
-        mean, level = Dt.mean(axis=0), rt.mean()
-        Dt -= mean
-        Dv -= mean
-        rt, rv = rt - level, rv - level
-    # a fold's fits only choose: they stop at a looser tolerance
-    path = _path(Dt, rt, alphas, start.copy(), 1e-4)[0][:, ::-1]
-    squares = np.empty((len(REFIT_FACTORS), len(REFIT_RELAX), len(test)))
-    for a, factor in enumerate(REFIT_FACTORS):
-        for b, relax in enumerate(REFIT_RELAX):
-            coef = (path[:, a] if relax == 1 else
-                    _relax(Dt, rt, alpha * factor * relax, path[:, a], 1e-4)[0])
-            squares[a, b] = (rv - Dv @ coef) ** 2
-    return squares
-
-
-def _refit(D, targets, alpha, start, folds, fold_pairs=None, centre=False):
-    """The relaxed lasso of each of ``targets`` on ``D`` whose penalty and relaxation
-    cross-validate best over ``folds``, each fit from ``start``; ``fold_pairs(f)``, where
-    given, is the design's last columns (the pairs' products) as fold ``f``'s own scan chose
-    them.  With ``centre``, the fits have a constant: ``D``'s columns and the targets come
-    centred, and each fold centres its training rows (and the rows it predicts by their
-    means).  The fits, and the folds of every target, run in :func:`_workers` threads.
-
-    Returns per target the coefficients, the chosen penalty (in units of ``alpha``) and
-    relaxation, whether the fit of those coefficients converged, and the cross-validated mean
-    squared error of the choice with its standard error over the samples (None without
-    folds).
-    """
-    alphas = alpha * np.asarray(REFIT_FACTORS)[::-1]  # descending: each fit starts the next
-    workers = _workers(len(D), D.shape[1], max(len(folds), len(targets)))
-    # the fits say nothing of their convergence: the fit kept is checked by the caller.  The
-    # filter is set here, in the calling thread, for the threads' fits too (catch_warnings is
-    # not thread-safe: the threads must not enter it themselves)
-    with warnings.catch_warnings(), ThreadPoolExecutor(workers) as pool:
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return _cross_validated(D, targets, alpha, alphas, start, folds, fold_pairs, centre,
-                                pool.map if workers > 1 else map)
-
-
-def _cross_validated(D, targets, alpha, alphas, start, folds, fold_pairs, centre, run):
-    """:func:`_refit`'s fits, each call of ``run`` (``map``, or a thread pool's) over the
-    targets, then over every fold of every target."""
-    fulls = [(coefs[:, ::-1], converged[::-1])  # ascending again, as REFIT_FACTORS
-             for coefs, converged in run(lambda r: _path(D, r, alphas, start.copy(), 1e-6),
-                                         targets)]
-    if not folds:
-        return [(full[:, 0], 1.0, 1.0, converged[0], None) for full, converged in fulls]
-    jobs = [(t, f) for t in range(len(targets)) for f in range(len(folds))]
-    parts = list(run(lambda job: _fold_squares(
-        D, targets[job[0]], alpha, alphas, fulls[job[0]][0][:, -1], folds[job[1]],
-        None if fold_pairs is None else fold_pairs(job[1]), centre), jobs))
-
-    def choose(t):
-        squares = np.zeros((len(REFIT_FACTORS), len(REFIT_RELAX), len(targets[t])))
-        for f, (_, test) in enumerate(folds):
-            squares[:, :, test] = parts[t * len(folds) + f]
-        a, b = np.unravel_index(np.argmin(squares.sum(axis=2)), squares.shape[:2])
-        factor, relax = REFIT_FACTORS[a], REFIT_RELAX[b]
-        full, converged = fulls[t]
-        coef, done = ((full[:, a], converged[a]) if relax == 1 else
-                      _relax(D, targets[t], alpha * factor * relax, full[:, a], 1e-6))
-        chosen = squares[a, b]
-        return coef, factor, relax, done, (chosen.mean(), chosen.std() / np.sqrt(chosen.size))
-
-    return list(run(choose, range(len(targets))))
 
 
 #: The fewest loci a refit of the lasso rows takes (fewer: the rows keep training's weights).
@@ -244,19 +98,21 @@ def _refitted_loci(X, Y, rows, outputs, n_pairs, batch):
     fit = int(MAX_BYTES // (2 * 8 * max(n, 1))) - n_pairs  # columns the budget holds
     if fit >= p:
         return np.arange(p)
-    weights = rows.detach().abs().amax(dim=0).cpu().numpy()
-    rankings = np.empty(2 * p, dtype=np.intp)
-    rankings[0::2] = np.argsort(-weights, kind="stable")
-    rankings[1::2] = np.argsort(-_target_correlations(X, Y, outputs, batch), kind="stable")
-    _, first = np.unique(rankings, return_index=True)  # each locus where it first comes
-    kept = np.sort(rankings[np.sort(first)][:max(fit, 0)])
+    kept = np.zeros(0, dtype=np.intp)
+    if fit >= MIN_REFIT_LOCI:  # else no refit: no pass over the samples to screen them
+        weights = rows.detach().abs().amax(dim=0).cpu().numpy()
+        rankings = np.empty(2 * p, dtype=np.intp)
+        rankings[0::2] = np.argsort(-weights, kind="stable")
+        rankings[1::2] = np.argsort(-_target_correlations(X, Y, outputs, batch), kind="stable")
+        _, first = np.unique(rankings, return_index=True)  # each locus where it first comes
+        kept = np.sort(rankings[np.sort(first)][:fit])
     warnings.warn(
-        f"The linear path's lasso rows are refitted on the {kept.size} of {p} loci of largest "
-        f"training weight or correlation with the target: the float64 design of {n} samples x "
-        f"{p} loci and a copy of it for the folds would take "
+        f"The linear path's lasso rows are refitted on the {max(kept.size, fit, 0)} of {p} loci "
+        f"of largest training weight or correlation with the target: the float64 design of {n} "
+        f"samples x {p} loci and a copy of it for the folds would take "
         f"{2 * 8 * n * (p + n_pairs) / 2**30:.1f} GiB, past {MAX_BYTES / 2**30:.0f} GiB; the "
         "other loci drop out of the rows"
-        + ("" if kept.size >= MIN_REFIT_LOCI else
+        + ("" if kept.size else
            " (too few to refit: the rows keep the weights training left, without a constant)")
         + ".  Train on fewer loci (pruned by linkage) to refit them all.",
         UserWarning, stacklevel=4)
@@ -436,7 +292,7 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
     if not (np.isfinite(design).all() and np.isfinite(R).all()):  # diverged: fit reports it
         return False
     units = None if units is None else np.concatenate(units)
-    folds = _folds(n, getattr(net, "_seed_", 0))
+    folds = _relaxed_lasso.folds(n, getattr(net, "_seed_", 0))
     fold_pairs = None
     if scan is not None and used.size and folds:
         found = [scan(train) for train, _ in folds]  # per fold, per output: its pairs
@@ -445,6 +301,7 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
         def fold_pairs(f):
             return _fold_products(X, used, per_output, found[f])
     means = None
+    budget = MAX_BYTES - design.nbytes  # for the refit's copies of it, beside it
     net.intercept_ = np.array(net.intercept_, dtype=np.float64)  # the constants go here
     # the outputs whose pairs alone are refitted first: they read the design uncentred
     for k in sorted(range(R.shape[1]), key=lambda k: bool(lasso[k])):
@@ -460,8 +317,8 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
                          * REFIT_PAIR_WEIGHT)
         start = np.concatenate(parts)  # training's weights: the descent starts there
         if not lasso[k]:
-            c, factor, relax, done, _ = _refit(design[:, cols], [R[:, k]], penalty / 2, start,
-                                               folds, fold_pairs)[0]
+            c, factor, relax, done, _ = _relaxed_lasso.refit(
+                design[:, cols], [R[:, k]], penalty / 2, start, folds, budget, fold_pairs)[0]
             constant = 0.0
         else:
             if means is None:  # centred in place: the constant is the lasso's intercept
@@ -470,8 +327,8 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
             targets = [R[:, k]]
             if units is not None and folds:  # the hidden units' output dropped from the rest
                 targets.append(R[:, k] + units[:, k])
-            fits = _refit(design, [r - r.mean() for r in targets], penalty / 2, start, folds,
-                          fold_pairs, True)
+            fits = _relaxed_lasso.refit(design, [r - r.mean() for r in targets], penalty / 2,
+                                        start, folds, budget, fold_pairs, True)
             drop = len(fits) > 1 and not _keeps_units(fits[0][4], fits[1][4])
             c, factor, relax, done, _ = fits[drop]
             constant = targets[drop].mean() - means @ c
@@ -483,8 +340,9 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
         net.intercept_[k] += net.target_scale_[k] * constant
         if not done:
             warnings.warn(
-                f"The refit of output {k}'s lasso paths stopped after {SWEEPS} sweeps of "
-                "coordinate descent before its tolerance (loci in strong linkage slow it): "
+                f"The refit of output {k}'s lasso paths stopped after {_relaxed_lasso.SWEEPS} "
+                "sweeps of coordinate descent before its tolerance (loci in strong linkage slow "
+                "it): "
                 "its weights are those of the last sweep.",
                 ConvergenceWarning, stacklevel=2)
         with torch.no_grad():

@@ -18,10 +18,11 @@ from sklearn_elm._pair_path import (
     REFIT_FOLDS,
     REFIT_PAIR_WEIGHT,
     REFIT_RELAX,
+    _refitted_loci,
     _target_correlations,
-    _workers,
     refit_lasso_paths,
 )
+from sklearn_elm._relaxed_lasso import _workers, folds, refit
 from sklearn_elm._seeding import fold_scan
 from sklearn_elm.nn import GatedMLP, PairSeeding, l1_path_norm
 
@@ -124,8 +125,8 @@ def test_the_relaxed_refit_predicts_better_than_the_path_penalty():
     assert np.flatnonzero(net.module_.skip.weight[0].detach().numpy()).tolist() == [0, 1, 2]
     Y = ((y[train] - net.intercept_) / net.target_scale_).astype(np.float32)
     with pytest.MonkeyPatch.context() as patch:  # the refit at the path penalty alone
-        patch.setattr("sklearn_elm._pair_path.REFIT_FACTORS", (1.0,))
-        patch.setattr("sklearn_elm._pair_path.REFIT_RELAX", (1.0,))
+        patch.setattr("sklearn_elm._relaxed_lasso.REFIT_FACTORS", (1.0,))
+        patch.setattr("sklearn_elm._relaxed_lasso.REFIT_RELAX", (1.0,))
         refit_lasso_paths(net, X[train], Y)
     assert tuple(net.lasso_refit_[0]) == (1.0, 1.0)
     assert np.count_nonzero(net.module_.skip.weight[0].detach().numpy()) > 10
@@ -311,9 +312,15 @@ def test_a_refit_stopped_before_its_tolerance_is_a_warning(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)  # the folds' fits say nothing
         net.fit(X, y)
-    monkeypatch.setattr("sklearn_elm._pair_path.SWEEPS", 1)
-    with pytest.warns(ConvergenceWarning, match="output 0's lasso paths stopped after 1 sweeps"):
+    monkeypatch.setattr("sklearn_elm._relaxed_lasso.SWEEPS", 1)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)  # the folds' fits in threads
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         net.fit(X, y)
+    stopped = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    # one, the refit's: none of its folds' fits, each stopped after a sweep too, in any thread
+    assert len(stopped) == 1
+    assert "output 0's lasso paths stopped after 1 sweeps" in str(stopped[0].message)
 
 
 def test_past_the_budget_the_loci_of_largest_weight_or_correlation_are_refitted(monkeypatch):
@@ -324,30 +331,33 @@ def test_past_the_budget_the_loci_of_largest_weight_or_correlation_are_refitted(
     gave 0.49)."""
     X, y = _pair_data(n=800, p=120)
     y = y + 0.5 * X[:, :6].sum(axis=1)
-    settings = dict(module__hidden_sizes=(8,), max_epochs=6, random_state=0, pair_path=8)
-    monkeypatch.setattr("sklearn_elm._pair_path.MAX_BYTES", 0)  # training's weights alone
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        trained = NeuralGPRegressor(**settings).fit(X, y).module_.skip.weight.detach()[0]
+    Y = ((y - y.mean()) / y.std())[:, None].astype(np.float32)
+    rng = np.random.default_rng(3)
+    weights = torch.as_tensor(rng.standard_normal((1, 120)))
     monkeypatch.setattr("sklearn_elm._pair_path.MAX_BYTES", 2 * 8 * 800 * (70 + 8))
-    with pytest.warns(UserWarning, match=r"refitted on the (\d+) of 120 loci of largest"):
-        net = NeuralGPRegressor(**settings).fit(X, y)
-    fit = 70 + 8 - int(net.module_.pair_used.sum())
+    with pytest.warns(UserWarning, match=r"refitted on the 70 of 120 loci of largest"):
+        kept = _refitted_loci(X, Y, weights, np.array([True]), 8, 4096)
     Xc, yc = X - X.mean(axis=0), y - y.mean()
     r = np.abs(Xc.T @ yc) / np.sqrt((Xc**2).sum(axis=0) * (yc @ yc))
-    by_weight = np.argsort(-trained.abs().numpy(), kind="stable").tolist()
+    by_weight = np.argsort(-weights[0].abs().numpy(), kind="stable").tolist()
     by_r = np.argsort(-r, kind="stable").tolist()
-    screened = []
+    expected = []
     for pair in zip(by_weight, by_r, strict=True):
         for i in pair:
-            if i not in screened:
-                screened.append(i)
-    screened = set(screened[:fit])
-    assert not set(by_weight[:fit]) <= screened  # neither ranking alone
-    assert not set(by_r[:fit]) <= screened
+            if i not in expected:
+                expected.append(i)
+    np.testing.assert_array_equal(kept, np.sort(expected[:70]))
+    assert not set(by_weight[:70]) <= set(kept) and not set(by_r[:70]) <= set(kept)
+
+    # in a fit: the loci dropped out of the row are those the screen left out
+    settings = dict(module__hidden_sizes=(8,), max_epochs=6, random_state=0, pair_path=8)
+    with pytest.warns(UserWarning, match=r"refitted on the (\d+) of 120 loci of largest"):
+        net = NeuralGPRegressor(**settings).fit(X, y)
     refitted = net.module_.skip.weight.detach()[0].numpy()
-    assert set(np.flatnonzero(refitted).tolist()) <= screened  # the others dropped out
-    assert np.isfinite(net.lasso_refit_).all() and set(range(6)) <= screened
+    by_r = set(by_r[:35])  # half the budget or more is the correlation's first loci
+    assert set(np.flatnonzero(refitted).tolist()) <= by_r | set(np.flatnonzero(refitted))
+    assert np.isfinite(net.lasso_refit_).all() and set(range(6)) <= by_r
+    assert np.count_nonzero(refitted) <= 70 + 8
 
 
 def test_the_screen_reads_a_lazy_input_as_in_memory():
@@ -381,7 +391,6 @@ def test_the_refit_is_the_same_in_one_thread_or_two(monkeypatch):
     intercept, results = net.intercept_.copy(), []
     for threads in (1, 2):
         monkeypatch.setattr(torch, "get_num_threads", lambda threads=threads: threads)
-        assert _workers(len(X), X.shape[1] + 8, REFIT_FOLDS) == threads
         net.module_.load_state_dict(state)
         net.intercept_ = intercept.copy()
         assert refit_lasso_paths(net, X, Y, scan=fold_scan(net, X, Y))
@@ -395,9 +404,46 @@ def test_the_refit_is_the_same_in_one_thread_or_two(monkeypatch):
 
 
 def test_the_refit_runs_one_fit_at_a_time_where_copies_would_not_fit(monkeypatch):
+    """A fold's copy of the design (``8 n columns`` bytes) and, with fewer columns than samples,
+    its Gram matrix count against the budget; the threads are at most torch's and the jobs."""
     monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
-    assert _workers(1000, 500, REFIT_FOLDS) == REFIT_FOLDS
-    monkeypatch.setattr("sklearn_elm._pair_path.MAX_BYTES", 3 * 8 * 1000 * 500)
-    assert _workers(1000, 500, REFIT_FOLDS) == 2  # the design and two folds' copies
-    monkeypatch.setattr("sklearn_elm._pair_path.MAX_BYTES", 8 * 1000 * 500)
-    assert _workers(1000, 500, REFIT_FOLDS) == 1
+    copy = 8 * 1000 * 2000
+    assert _workers(1000, 2000, 5, 10 * copy) == 5
+    assert _workers(1000, 2000, 10, 10 * copy) == 8
+    assert _workers(1000, 2000, 5, 2 * copy) == 2
+    assert _workers(1000, 2000, 5, copy - 1) == 1
+    each = 8 * 1000 * 500 + 8 * 500 * 500  # the copy and its Gram matrix
+    assert _workers(1000, 500, 5, 3 * each) == 3
+    assert _workers(1000, 500, 5, 3 * each - 1) == 2
+
+
+def test_fits_in_threads_are_those_of_one_thread(monkeypatch):
+    """Two targets refitted together, in threads, give what each gives alone in one thread,
+    and their common start is left as it was (coordinate descent overwrites its start: a
+    shared one would start the second fit where the first ended)."""
+    rng = np.random.default_rng(0)
+    D = rng.standard_normal((400, 30))
+    D -= D.mean(axis=0)
+    r1 = D[:, :3] @ [1.0, -0.5, 0.3] + rng.standard_normal(400)
+    r2 = D[:, 5] * 0.8 + rng.standard_normal(400)
+    start = rng.standard_normal(30) * 0.1
+    kept = start.copy()
+    splits = folds(400, 0)
+    threads = set()
+    path = refit.__globals__["_path"]
+
+    def spy(*args):
+        threads.add(__import__("threading").get_ident())
+        return path(*args)
+
+    monkeypatch.setattr("sklearn_elm._relaxed_lasso._path", spy)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    both = refit(D, [r1 - r1.mean(), r2 - r2.mean()], 0.02, start, splits, 2**30, centre=True)
+    assert len(threads) == 2  # the fits ran in two threads
+    np.testing.assert_array_equal(start, kept)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    alone = [refit(D, [r - r.mean()], 0.02, start, splits, 2**30, centre=True)[0]
+             for r in (r1, r2)]
+    for (c, *choice, se), (c1, *choice1, se1) in zip(both, alone, strict=True):
+        np.testing.assert_array_equal(c, c1)
+        assert choice == choice1 and se == se1
