@@ -17,7 +17,7 @@ from torch.utils.data import Dataset, Sampler, Subset
 from ._streaming import is_dask
 
 __all__ = ["CHUNK_BYTES", "ChunkBatches", "EncodedRows", "RowChunks", "chunk_rows",
-           "read_rows", "row_bounds"]
+           "read_rows", "row_blocks", "row_bounds", "target_correlations"]
 
 #: Bytes of one chunk of samples as float32.
 CHUNK_BYTES = 128 * 2**20
@@ -72,6 +72,67 @@ def read_rows(X, rows):
     if is_dask(block):
         block = block.compute()
     return np.asarray(block, dtype=np.float32)
+
+
+def row_blocks(X, Y, batch, rows=None):
+    """``(x, y)`` blocks of at most ``batch`` samples, in order: of the chunks of a lazy input
+    (a :class:`RowChunks`, whose own targets replace ``Y``), else of the rows ``rows`` of the
+    array ``X`` (all where None), ``Y`` holding one row per sample taken."""
+    if isinstance(X, RowChunks):
+        for c in range(len(X.bounds) - 1):
+            chunk, part = X.chunk(c), slice(X.bounds[c], X.bounds[c + 1])
+            for start in range(0, len(chunk), batch):
+                yield chunk[start:start + batch], X.Y[part][start:start + batch]
+        return
+    n = len(X) if rows is None else len(rows)
+    Y = np.asarray(Y).reshape(n, -1)
+    for start in range(0, n, batch):
+        take = slice(start, start + batch)
+        yield (X[take] if rows is None else X[rows[take]]), Y[take]
+
+
+def target_correlations(X, Y, batch, outputs=None, rows=None):
+    """Per locus, the largest absolute correlation of its codes with a target, 0 for a
+    constant locus or target.
+
+    One pass over the samples (:func:`row_blocks`: the rows ``rows`` of an array ``X``, or a
+    lazy input's chunks) in blocks of at most ``batch`` rows and 128 MiB in float64, summing
+    each block's products in float64: ``O(n p k)`` time for ``k`` targets (those of
+    ``outputs``, a boolean mask, where given) and ``O(p k)`` memory beside a block.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._chunks import target_correlations
+    >>> X = np.array([[0.0, 1.0, 2.0], [1.0, 1.0, 0.0], [2.0, 1.0, 1.0]])
+    >>> target_correlations(X, X[:, :1], batch=2).round(3).tolist()
+    [1.0, 0.0, 0.5]
+    """
+    p = X.X.shape[1] if isinstance(X, RowChunks) else X.shape[1]
+    batch = max(1, min(int(batch), 2**27 // (8 * max(p, 1))))
+    count, sx, sxx, sy, syy, sxy = 0, np.zeros(p), np.zeros(p), 0.0, 0.0, 0.0
+    for x, y in row_blocks(X, Y, batch, rows):
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        if outputs is not None:
+            y = y[:, outputs]
+        count += len(x)
+        sx = sx + x.sum(axis=0)
+        sxx = sxx + np.einsum("ij,ij->j", x, x)
+        sy = sy + y.sum(axis=0)
+        syy = syy + np.einsum("ij,ij->j", y, y)
+        sxy = sxy + x.T @ y
+    if not count or not np.size(sy):
+        return np.zeros(p)
+    # sums of squares less n mean^2: a constant column leaves round-off, set to 0
+    var_x = sxx - sx**2 / count
+    var_x[var_x <= 1e-9 * sxx] = 0.0
+    var_y = syy - sy**2 / count
+    var_y[var_y <= 1e-9 * syy] = 0.0
+    scale = np.sqrt(np.outer(var_x, var_y))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(scale > 0, np.abs(sxy - np.outer(sx, sy) / count) / scale, 0.0)
+    return r.max(axis=1)
 
 
 class EncodedRows:

@@ -34,7 +34,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _relaxed_lasso
-from ._chunks import RowChunks
+from ._chunks import RowChunks, row_blocks, target_correlations
 from ._linear_path import LASSO_WEIGHT, MAX_BYTES
 from ._network import eval_output, linear_skip_of, pair_path_of, pair_products
 from ._relaxed_lasso import REFIT_FACTORS, REFIT_FOLDS, REFIT_RELAX
@@ -62,19 +62,6 @@ PAIR_WEIGHT = 2.0
 REFIT_PAIR_WEIGHT = 2**0.5
 
 
-def _blocks(X, Y, batch):
-    """``(x, y)`` blocks of consecutive samples of an array or of the chunks of a lazy input."""
-    if isinstance(X, RowChunks):
-        for c in range(len(X.bounds) - 1):
-            chunk, rows = X.chunk(c), slice(X.bounds[c], X.bounds[c + 1])
-            for start in range(0, len(chunk), batch):
-                yield chunk[start:start + batch], X.Y[rows][start:start + batch]
-    else:
-        Y = np.asarray(Y).reshape(len(X), -1)
-        for start in range(0, len(X), batch):
-            yield X[start:start + batch], Y[start:start + batch]
-
-
 #: The fewest loci a refit of the lasso rows takes (fewer: the rows keep training's weights).
 MIN_REFIT_LOCI = 64
 
@@ -84,8 +71,8 @@ def _refitted_loci(X, Y, rows, outputs, n_pairs, batch):
     samples of ``X`` and a copy of it for the folds fit in ``MAX_BYTES``, else as many as fit,
     taken in turn from two rankings, the loci of largest training weight (over the rows
     ``rows``, those of ``outputs``) and those of largest absolute correlation with any of those
-    outputs' standardised targets (:func:`_target_correlations`), with a warning; the others
-    drop out of the rows (their weights set to 0).
+    outputs' standardised targets (:func:`~sklearn_elm._chunks.target_correlations`), with a
+    warning; the others drop out of the rows (their weights set to 0).
 
     Training's weights hold what the network found, which is much where it trained on fewer
     loci than samples and noise far past that; the correlation with the target is Fan and Lv's
@@ -103,7 +90,7 @@ def _refitted_loci(X, Y, rows, outputs, n_pairs, batch):
         weights = rows.detach().abs().amax(dim=0).cpu().numpy()
         rankings = np.empty(2 * p, dtype=np.intp)
         rankings[0::2] = np.argsort(-weights, kind="stable")
-        rankings[1::2] = np.argsort(-_target_correlations(X, Y, outputs, batch), kind="stable")
+        rankings[1::2] = np.argsort(-target_correlations(X, Y, batch, outputs), kind="stable")
         _, first = np.unique(rankings, return_index=True)  # each locus where it first comes
         kept = np.sort(rankings[np.sort(first)][:fit])
     warnings.warn(
@@ -117,37 +104,6 @@ def _refitted_loci(X, Y, rows, outputs, n_pairs, batch):
         + ".  Train on fewer loci (pruned by linkage) to refit them all.",
         UserWarning, stacklevel=4)
     return kept
-
-
-def _target_correlations(X, Y, outputs, batch):
-    """Per locus, the largest absolute correlation of its codes with the targets of
-    ``outputs`` (a boolean mask) over the samples of ``X``, 0 for a constant locus: one pass
-    over the samples in blocks of at most ``batch`` rows and 128 MiB in float64 (a lazy
-    input's chunks too), summing each block's products in float64."""
-    p = X.X.shape[1] if isinstance(X, RowChunks) else X.shape[1]
-    batch = max(1, min(batch, 2**27 // (8 * max(p, 1))))
-    k = int(np.count_nonzero(outputs))
-    count, sx, sxx = 0, np.zeros(p), np.zeros(p)
-    sy, syy, sxy = np.zeros(k), np.zeros(k), np.zeros((p, k))
-    for x, y in _blocks(X, Y, batch):
-        x = np.asarray(x, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)[:, outputs]
-        count += len(x)
-        sx += x.sum(axis=0)
-        sxx += np.einsum("ij,ij->j", x, x)
-        sy += y.sum(axis=0)
-        syy += np.einsum("ij,ij->j", y, y)
-        sxy += x.T @ y
-    # sums of squares less n mean^2: a constant column leaves round-off, set to 0
-    var_x = sxx - sx**2 / count
-    var_x[var_x <= 1e-9 * sxx] = 0.0
-    var_y = syy - sy**2 / count
-    var_y[var_y <= 1e-9 * syy] = 0.0
-    cov = sxy - np.outer(sx, sy) / count
-    scale = np.sqrt(np.outer(var_x, var_y))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.where(scale > 0, np.abs(cov) / scale, 0.0)
-    return r.max(axis=1) if k else np.zeros(p)
 
 
 def _has_units(module):
@@ -270,7 +226,7 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
     units = [] if loci and _has_units(module) else None  # the hidden units' output
     with torch.no_grad():
         start = 0
-        for x, y in _blocks(X, Y, batch):
+        for x, y in row_blocks(X, Y, batch):
             b = torch.as_tensor(np.asarray(x), dtype=weight.dtype, device=weight.device)
             stop = start + len(b)
             out = eval_output(module, b)

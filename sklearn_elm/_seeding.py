@@ -31,7 +31,7 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from . import _chunks
-from ._chunks import chunked_base, read_rows
+from ._chunks import chunked_base, read_rows, target_correlations
 from ._decomposition._joint import COPY_R
 from ._decomposition._scan import BLOCK_BYTES, _genotypes, _scan_basis, _scan_pairs
 from ._network import pair_path_of
@@ -134,20 +134,13 @@ def _seedable_layers(module):
     return None
 
 
-def _candidate_loci(X, rows, Y, size, block=1024):
-    """The ``size`` loci of largest absolute correlation with any target column (all loci
-    when ``size`` covers them)."""
+def _candidate_loci(X, rows, Y, size):
+    """The ``size`` loci of largest absolute correlation with any target column over the
+    samples ``rows`` of ``X`` (``Y`` holds theirs), all loci where ``size`` covers them."""
     p = X.shape[1]
     if size >= p:
         return np.arange(p)
-    score = np.empty(p)
-    Yc = (Y - Y.mean(axis=0)).astype(np.float64)
-    for c0 in range(0, p, block):
-        Z = X[rows, c0 : c0 + block].astype(np.float64)
-        Z -= Z.mean(axis=0)
-        norms = np.sqrt(np.einsum("ij,ij->j", Z, Z))
-        cov = np.abs(Z.T @ Yc).max(axis=1)
-        score[c0 : c0 + block] = np.where(norms > 0, cov / np.where(norms > 0, norms, 1), 0)
+    score = target_correlations(X, Y, len(rows), rows=rows)
     return np.sort(np.argsort(-score, kind="stable")[:size])
 
 

@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from skorch.dataset import Dataset
 
 from sklearn_elm import ELMDecomposer, NeuralGPRegressor, equivalent_linear_map
-from sklearn_elm._chunks import RowChunks
+from sklearn_elm._chunks import RowChunks, target_correlations
 from sklearn_elm._linear_path import LASSO_WEIGHT
 from sklearn_elm._network import pair_products
 from sklearn_elm._pair_path import (
@@ -19,7 +19,6 @@ from sklearn_elm._pair_path import (
     REFIT_PAIR_WEIGHT,
     REFIT_RELAX,
     _refitted_loci,
-    _target_correlations,
     refit_lasso_paths,
 )
 from sklearn_elm._relaxed_lasso import _workers, folds, refit
@@ -369,12 +368,24 @@ def test_the_screen_reads_a_lazy_input_as_in_memory():
     outputs = np.array([False, True])
     chunks = RowChunks(X, Y, 70)
     for data, targets in ((X, Y), (chunks, None)):
-        np.testing.assert_allclose(_target_correlations(data, targets, outputs, 64), expected,
+        np.testing.assert_allclose(target_correlations(data, targets, 64, outputs), expected,
                                    rtol=1e-5)
     X, y = _pair_data(n=1700, p=16)
     X[:, 5], X[:, 6] = 1.0, 1.0 / 3.0  # 1/3: its sum of squares less n mean^2 leaves round-off
     Y = np.column_stack([y, y]).astype(np.float32)
-    assert not _target_correlations(X, Y, outputs, 4096)[5:7].any()
+    assert not target_correlations(X, Y, 4096, outputs)[5:7].any()
+
+
+def test_the_screen_of_a_row_sample_is_that_of_those_rows():
+    X, y = _pair_data(n=300, p=40)
+    rng = np.random.default_rng(1)
+    Y = np.column_stack([y, 1e-3 * (X[:, 7] + rng.standard_normal(300))])
+    rows = np.sort(rng.choice(300, 120, replace=False))
+    expected = np.array([[abs(np.corrcoef(X[rows, j], Y[rows, k])[0, 1]) for k in range(2)]
+                         for j in range(40)]).max(axis=1)
+    # in blocks of 50 rows, the second target (a thousandth of the first's scale) counts
+    np.testing.assert_allclose(target_correlations(X, Y[rows], 50, rows=rows), expected,
+                               rtol=1e-6)
 
 
 def test_the_refit_is_the_same_in_one_thread_or_two(monkeypatch):

@@ -177,6 +177,14 @@ def test_large_scans_range_over_the_loci_most_correlated_with_the_targets(monkey
     assert seeding.pairs_[0].tolist() == [[4, 30]]
 
 
+def test_the_loci_scanned_are_ranked_by_correlation_whatever_the_targets_scale():
+    rng = np.random.default_rng(0)
+    X = rng.choice([-1.0, 1.0], size=(800, 30)).astype(np.float32)
+    Y = np.column_stack([100 * (X[:, 3] + 3 * rng.standard_normal(800)),  # r about 0.3
+                         X[:, 11] + 0.3 * rng.standard_normal(800)])      # r about 0.96
+    assert _candidate_loci(X, np.arange(800), Y, 1).tolist() == [11]
+
+
 def test_pairs_are_scanned_against_the_target_less_its_additive_fit():
     # loci 0 and 1 in strong linkage, the rarer allele at 15 %: the centred product of the
     # two is close to a linear function of locus 0, so a scan of y ranks the phantom pair
