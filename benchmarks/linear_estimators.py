@@ -127,7 +127,7 @@ def spike_slab(F, y, pis=(0.003, 0.01, 0.03, 0.1)):
     their evidence lower bounds."""
     mean, sd = F.mean(axis=0), F.std(axis=0)
     sd[sd == 0] = 1.0
-    X, yc = (F - mean) / sd, y - y.mean()
+    X, yc = np.asfortranarray((F - mean) / sd), y - y.mean()  # read a column at a time
     d, xy = np.einsum("ij,ij->j", X, X), X.T @ yc
     fits = [_varbvs(X, yc, pi, d, xy) for pi in pis]
     bounds = np.array([bound for _, bound in fits])

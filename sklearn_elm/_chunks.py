@@ -77,15 +77,31 @@ def read_rows(X, rows):
 def row_blocks(X, Y, batch, rows=None):
     """``(x, y)`` blocks of at most ``batch`` samples, in order: of the chunks of a lazy input
     (a :class:`RowChunks`, whose own targets replace ``Y``), else of the rows ``rows`` of the
-    array ``X`` (all where None), ``Y`` holding one row per sample taken."""
+    array ``X`` (all where None), ``Y`` holding one row per sample taken.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._chunks import row_blocks
+    >>> X = np.arange(10.0).reshape(5, 2)
+    >>> [(x[:, 0].tolist(), y.tolist()) for x, y in row_blocks(X, [7, 8, 9], 2, rows=[4, 0, 2])]
+    [([8.0, 0.0], [[7], [8]]), ([4.0], [[9]])]
+    """
     if isinstance(X, RowChunks):
+        if rows is not None:
+            raise ValueError("row_blocks reads every sample of a RowChunks: rows must be None.")
         for c in range(len(X.bounds) - 1):
             chunk, part = X.chunk(c), slice(X.bounds[c], X.bounds[c + 1])
             for start in range(0, len(chunk), batch):
                 yield chunk[start:start + batch], X.Y[part][start:start + batch]
         return
+    rows = None if rows is None else np.asarray(rows)
     n = len(X) if rows is None else len(rows)
-    Y = np.asarray(Y).reshape(n, -1)
+    Y = np.asarray(Y)
+    Y = Y.reshape(len(Y), -1)
+    if len(Y) != n:
+        raise ValueError(f"Y has {len(Y)} rows for {n} samples: give the targets of the "
+                         "samples taken (Y[rows] where rows are given).")
     for start in range(0, n, batch):
         take = slice(start, start + batch)
         yield (X[take] if rows is None else X[rows[take]]), Y[take]
@@ -95,10 +111,29 @@ def target_correlations(X, Y, batch, outputs=None, rows=None):
     """Per locus, the largest absolute correlation of its codes with a target, 0 for a
     constant locus or target.
 
-    One pass over the samples (:func:`row_blocks`: the rows ``rows`` of an array ``X``, or a
-    lazy input's chunks) in blocks of at most ``batch`` rows and 128 MiB in float64, summing
-    each block's products in float64: ``O(n p k)`` time for ``k`` targets (those of
-    ``outputs``, a boolean mask, where given) and ``O(p k)`` memory beside a block.
+    One pass over the samples (:func:`row_blocks`) in blocks of at most ``batch`` rows and
+    128 MiB in float64, summing each block's products in float64 about the first sample's
+    values (so that a large mean costs no precision and a constant sums exactly to 0):
+    ``O(n p k)`` time for ``k`` targets and ``O(p k)`` memory beside a block.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features) or RowChunks
+        The codes, or a lazy input's chunks (which hold their targets).
+    Y : array-like of shape (n_taken, n_targets) or (n_taken,), or None
+        The targets of the samples taken: of ``rows`` where given (``Y[rows]``), else of
+        every sample; None for a :class:`RowChunks`.
+    batch : int
+        Samples per block at most.
+    outputs : ndarray of bool of shape (n_targets,), default=None
+        The targets scored (all where None).
+    rows : array-like of int, default=None
+        The samples of an array ``X`` read (all where None).
+
+    Returns
+    -------
+    ndarray of shape (n_features,)
+        Per locus, the largest absolute correlation with a target.
 
     Examples
     --------
@@ -110,21 +145,26 @@ def target_correlations(X, Y, batch, outputs=None, rows=None):
     """
     p = X.X.shape[1] if isinstance(X, RowChunks) else X.shape[1]
     batch = max(1, min(int(batch), 2**27 // (8 * max(p, 1))))
-    count, sx, sxx, sy, syy, sxy = 0, np.zeros(p), np.zeros(p), 0.0, 0.0, 0.0
+    count, origin = 0, None
     for x, y in row_blocks(X, Y, batch, rows):
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         if outputs is not None:
             y = y[:, outputs]
+        if origin is None:  # the sums are about the first sample's values
+            origin = x[0].copy(), y[0].copy()
+            sx, sxx, sxy = np.zeros(p), np.zeros(p), np.zeros((p, y.shape[1]))
+            sy, syy = np.zeros(y.shape[1]), np.zeros(y.shape[1])
+        x, y = x - origin[0], y - origin[1]
         count += len(x)
-        sx = sx + x.sum(axis=0)
-        sxx = sxx + np.einsum("ij,ij->j", x, x)
-        sy = sy + y.sum(axis=0)
-        syy = syy + np.einsum("ij,ij->j", y, y)
-        sxy = sxy + x.T @ y
-    if not count or not np.size(sy):
+        sx += x.sum(axis=0)
+        sxx += np.einsum("ij,ij->j", x, x)
+        sy += y.sum(axis=0)
+        syy += np.einsum("ij,ij->j", y, y)
+        sxy += x.T @ y
+    if not count or not sy.size:
         return np.zeros(p)
-    # sums of squares less n mean^2: a constant column leaves round-off, set to 0
+    # sums of squares less n mean^2: a column near constant leaves round-off, set to 0
     var_x = sxx - sx**2 / count
     var_x[var_x <= 1e-9 * sxx] = 0.0
     var_y = syy - sy**2 / count

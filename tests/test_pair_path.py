@@ -388,6 +388,23 @@ def test_the_screen_of_a_row_sample_is_that_of_those_rows():
                                rtol=1e-6)
 
 
+def test_the_screen_keeps_its_precision_under_a_large_mean():
+    X, y = _pair_data(n=300, p=40)
+    Y = np.column_stack([y, X[:, 7] + np.random.default_rng(2).standard_normal(300)])
+    expected = target_correlations(X, Y, 64)
+    assert expected[7] > 0.4
+    # a mean 10^6 times the spread: sums about 0 would leave nothing of the variance
+    np.testing.assert_allclose(target_correlations(X + 1e5, Y + 1e6, 64), expected, rtol=1e-6)
+
+
+def test_the_screen_refuses_targets_of_other_samples():
+    X, y = _pair_data(n=300, p=20)
+    with pytest.raises(ValueError, match="Y has 300 rows for 150 samples"):
+        target_correlations(X, y, 64, rows=np.arange(150))  # y, not y[rows]
+    with pytest.raises(ValueError, match="rows must be None"):
+        target_correlations(RowChunks(X, y[:, None], 70), None, 64, rows=np.arange(10))
+
+
 def test_the_refit_is_the_same_in_one_thread_or_two(monkeypatch):
     """The refit's fits (each target's path, then every fold of every target) run in as many
     threads as torch uses, each on its own data and start: the weights, the constant and the

@@ -185,6 +185,14 @@ def test_the_loci_scanned_are_ranked_by_correlation_whatever_the_targets_scale()
     assert _candidate_loci(X, np.arange(800), Y, 1).tolist() == [11]
 
 
+def test_the_loci_scanned_are_ranked_on_the_samples_read():
+    rng = np.random.default_rng(0)
+    X = rng.choice([-1.0, 1.0], size=(800, 30)).astype(np.float32)
+    y = np.where(np.arange(800) < 400, X[:, 9], X[:, 5]) + 0.3 * rng.standard_normal(800)
+    rows = np.arange(400, 800)  # locus 5 there, locus 9 in the first 400 samples
+    assert _candidate_loci(X, rows, y[rows, None], 1).tolist() == [5]
+
+
 def test_pairs_are_scanned_against_the_target_less_its_additive_fit():
     # loci 0 and 1 in strong linkage, the rarer allele at 15 %: the centred product of the
     # two is close to a linear function of locus 0, so a scan of y ranks the phantom pair
