@@ -173,7 +173,8 @@ def _analyse(args, data):
             callbacks.insert(0, ("progress", EpochProgress()))
         return analyse(data, hidden_sizes=args.hidden_sizes, max_epochs=args.max_epochs,
                        random_state=args.random_state, ploidy=data.ploidy,
-                       callbacks=callbacks, log=_say, device=args.device, fdr=args.fdr)
+                       callbacks=callbacks, log=_say, device=args.device, fdr=args.fdr,
+                       n_estimators=args.n_estimators)
 
 
 def _settings(args, analysis):
@@ -268,6 +269,10 @@ def _add_run_arguments(cmd):
     cmd.add_argument("--max-epochs", type=_argtypes.positive_int, metavar="N",
                      help="epochs of the learning-rate schedule; training stops earlier when "
                      "the validation loss stalls (default: NeuralGPRegressor's)")
+    cmd.add_argument("--n-estimators", type=_argtypes.positive_int, default=1, metavar="N",
+                     help="networks trained with seeds derived from --random-state and "
+                     "averaged into the one network decomposed, at N times the training "
+                     "time (default: 1)")
     cmd.add_argument("--device", type=_argtypes.device, default="cpu", metavar="DEVICE",
                      help="torch device of training and the ELM, e.g. cuda or cuda:1 "
                      "(default: cpu)")

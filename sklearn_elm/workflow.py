@@ -12,7 +12,6 @@ line's.
 """
 
 import contextlib
-import inspect
 import sys
 import time
 import warnings
@@ -98,7 +97,8 @@ class Analysis:
         The trained network: ``hidden_sizes``, ``max_epochs``, ``epochs_trained``,
         ``path_penalty``, and ``linear_path``, per trait how its linear path is penalised:
         ``"ridge"`` (as GBLUP is, ``NeuralGPRegressor.linear_penalty_``), ``"lasso"``
-        (``linear_lasso_``) or ``"none"`` (held at 0).
+        (``linear_lasso_``) or ``"none"`` (held at 0); where several networks were averaged
+        (``n_estimators``), ``networks``, their number, and each one's epochs and penalty.
     timings : dict of str to float
         Seconds per step.
     recovery : dict or None
@@ -326,26 +326,6 @@ def _timed(timings, key, step, log):
     return result
 
 
-def _hidden_sizes(reg):
-    sizes = reg.get_params().get("module__hidden_sizes")
-    return sizes or inspect.signature(reg.module).parameters["hidden_sizes"].default
-
-
-def _summary(reg):
-    """The trained network, as the report's run line shows it."""
-    ridge = getattr(reg, "linear_penalty_", None)
-    lasso = getattr(reg, "linear_lasso_", None)
-    if ridge is None:
-        kinds = []
-    else:
-        lasso = np.zeros(len(ridge), bool) if lasso is None else lasso
-        kinds = ["ridge" if np.isfinite(r) else "lasso" if l1 else "none"
-                 for r, l1 in zip(ridge, lasso, strict=True)]
-    return {"hidden_sizes": " x ".join(map(str, _hidden_sizes(reg))),
-            "max_epochs": reg.max_epochs, "epochs_trained": len(reg.history_),
-            "path_penalty": float(reg.path_penalty_), "linear_path": kinds}
-
-
 def _recovery(data, Z_train, Y_train, additive, epistasis):
     """Add the truth to ``additive`` and ``epistasis``; return its components and the recovery."""
     from ._pairs import dense_pairs
@@ -373,7 +353,7 @@ def _recovery(data, Z_train, Y_train, additive, epistasis):
 
 
 def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=None,
-            callbacks=None, log=None, device="cpu", fdr=0.05):
+            callbacks=None, log=None, device="cpu", fdr=0.05, n_estimators=1):
     """Train, decompose and compare on a data set: everything the report shows.
 
     The network (:class:`~sklearn_elm.GenotypeEncoder` then :class:`~sklearn_elm.NeuralGPRegressor`)
@@ -410,6 +390,10 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
         Called with a message before each step (e.g. ``print``).
     fdr : float, default=0.05
         False discovery rate of the list of significant pairs, in (0, 1).
+    n_estimators : int, default=1
+        Networks trained, with seeds derived from ``random_state`` as
+        ``ELMDecomposer(n_estimators=...)`` derives them, and averaged into the one network
+        that is decomposed and predicts, at ``n_estimators`` times the training time.
 
     Returns
     -------
@@ -420,8 +404,8 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
     Raises
     ------
     ValueError
-        Where the data cannot be analysed (:func:`check_data`), or ``fdr`` is
-        not in (0, 1); before anything is trained.
+        Where the data cannot be analysed (:func:`check_data`), ``fdr`` is not in
+        (0, 1) or ``n_estimators`` not a positive integer; before anything is trained.
 
     Examples
     --------
@@ -438,10 +422,10 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
     """
     from sklearn.metrics import r2_score
 
-    from ._estimates import TESTS, baselines, by_method, check_fdr, decompose, train_network
+    from . import _estimates as est
 
     log = log or (lambda message: None)
-    fdr = check_fdr(fdr)
+    fdr, n_estimators = est.check_fdr(fdr), est.check_n_estimators(n_estimators)
     ploidy = check_data(data, ploidy=ploidy)
     timings, train = {}, np.asarray(data.train)
     X, Y = data.genotypes, np.asarray(data.phenotypes, dtype=np.float64)
@@ -449,22 +433,24 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
     network = _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks, device)
     reg, notes = network[-1], []
     with _noted(notes):
-        log(f"Training the network on {int(train.sum())} samples: hidden layers "
-            f"{' x '.join(map(str, _hidden_sizes(reg)))}, at most {reg.max_epochs} epochs "
+        log(f"Training {'the network' if n_estimators == 1 else f'{n_estimators} networks'}"
+            f" on {int(train.sum())} samples: hidden layers "
+            f"{' x '.join(map(str, est.hidden_sizes_of(reg)))}, at most {reg.max_epochs} epochs "
             "down a path of decreasing path-norm penalty, the step chosen on 10% of them "
-            "held out.")
-        _timed(timings, "train", lambda: train_network(network, X[train], Y[train]), log)
+            "held out" + ("." if n_estimators == 1 else "; then averaged into one network."))
+        network, members = _timed(timings, "train", lambda: est.train_network(
+            network, X[train], Y[train], n_estimators, log), log)
         log("Decomposing the network (equivalent linear mapping) on the training samples...")
-        elm = _timed(timings, "decompose", lambda: decompose(
+        elm = _timed(timings, "decompose", lambda: est.decompose(
             network, X[train], Y[train], data.feature_names, fdr=fdr), log)
         log("Fitting the GBLUP baselines (REML)...")
         gblup_a, gblup_aa, Z_test = _timed(timings, "gblup",
-                                           lambda: baselines(network[0], X, Y, train), log)
+                                           lambda: est.baselines(network[0], X, Y, train), log)
 
     predictions = {"network": network.predict(X[~train]).reshape(-1, k),
                    "GBLUP-A": gblup_a.predict(Z_test).reshape(-1, k),
                    "GBLUP-A+AA": gblup_aa.predict(Z_test).reshape(-1, k)}
-    additive, epistasis, components, errors = by_method(elm, gblup_a, gblup_aa)
+    additive, epistasis, components, errors = est.by_method(elm, gblup_a, gblup_aa)
     del gblup_aa  # its (k, p, p) matrices, copied above, go before the scoring's temporaries
     recovery = None
     if "additive_effects" in data and "epistasis" in data:
@@ -489,9 +475,9 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
         variance_components_se=errors,
         elm_components=elm.kind,
         elm_component_se=elm.se_kind,
-        **{name: elm[name] for name in TESTS},
+        **{name: elm[name] for name in est.TESTS},
         fdr=fdr,
-        network=_summary(reg),
+        network=est.network_summary(members),
         timings=timings,
         recovery=recovery,
         chromosomes=data.get("chromosomes"), positions=data.get("positions"),

@@ -348,7 +348,7 @@ def test_help_documents_exit_codes(capsys):
     assert main(["run", "--help"]) == 0
     text = capsys.readouterr().out
     for flag in ("--data", "--h2", "--traits", "--out", "--hidden-sizes", "--max-epochs",
-                 "--random-state", "--force", "--phenotypes", "--fdr"):
+                 "--random-state", "--force", "--phenotypes", "--fdr", "--n-estimators"):
         assert flag in text
     assert "130" in text and "exit codes" in text
 
@@ -358,6 +358,8 @@ def test_help_documents_exit_codes(capsys):
     [(["run", "--bogus"], "unrecognized arguments: --bogus"),
      (["run", "--h2", "2"], r"argument --h2: must lie in \(0, 1\], got 2"),
      (["run", "--max-epochs", "0"], "argument --max-epochs: must be a positive integer, got 0"),
+     (["run", "--n-estimators", "0"],
+      "argument --n-estimators: must be a positive integer, got 0"),
      (["frobnicate"], "invalid choice: 'frobnicate'"),
      (["run", "--random-state", "-1"], r"argument --random-state: must be an integer .* got -1"),
      (["run", "--fdr", "1"], r"argument --fdr: must lie strictly between 0 and 1 .* got 1"),

@@ -129,6 +129,37 @@ def test_an_fdr_outside_0_1_is_refused_before_training(data, fdr, monkeypatch):
         analyse(data, fdr=fdr, **FAST)
 
 
+def test_several_networks_are_the_decomposers_average(data):
+    """With n_estimators the network that predicts and is decomposed is the average that
+    ``ELMDecomposer(n_estimators=...)`` trains from the same seed: the same members, so the
+    same predictions and effects; the summary gives each member's epochs."""
+    train, X, Y = data.train, data.genotypes, data.phenotypes
+    messages = []
+    result = analyse(data, random_state=3, n_estimators=2, log=messages.append, **FAST)
+    pipe = make_pipeline(GenotypeEncoder(), NeuralGPRegressor(
+        module__hidden_sizes=(16,), max_epochs=5, random_state=3))
+    elm = ELMDecomposer(pipe, n_estimators=2).fit(X[train], Y[train])
+    one = analyse(data, random_state=3, **FAST)
+    np.testing.assert_allclose(result.predictions["network"], elm.predict(X[~train]),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result.additive["ELM"], elm.additive_effects_,
+                               rtol=1e-4, atol=1e-6)
+    assert not np.allclose(result.predictions["network"], one.predictions["network"])
+    assert result.network["networks"] == 2 and result.network["hidden_sizes"] == "16"
+    assert result.network["epochs_trained"] == [len(m[-1].history_) for m in elm.estimators_]
+    assert len(result.network["path_penalty"]) == 2 and "networks" not in one.network
+    assert [m.split(" of ")[0] for m in messages if m.startswith("Network ")] == [
+        "Network 1", "Network 2"]
+
+
+@pytest.mark.parametrize("n_estimators", [0, -1, 1.5, True, "2"])
+def test_n_estimators_not_a_positive_integer_is_refused_before_training(
+        data, n_estimators, monkeypatch):
+    monkeypatch.setattr(workflow, "_network", lambda *args: pytest.fail("trained"))
+    with pytest.raises(ValueError, match="n_estimators must be an integer of at least 1"):
+        analyse(data, n_estimators=n_estimators, **FAST)
+
+
 def test_max_epochs_of_0_is_refused_not_taken_as_the_default(data):
     with pytest.raises(ValueError, match="max_epochs must be a positive integer, got 0"):
         analyse(data, hidden_sizes=[8], max_epochs=0)
