@@ -22,7 +22,8 @@ BASE_BYTES = 2**29
 DENSE_PAIRS_BYTES = 4 * 2**30
 
 
-def memory_needed(n_samples, n_loci, n_traits, *, truth=False, full_matrix=False):
+def memory_needed(n_samples, n_loci, n_traits, *, truth=False, full_matrix=False, networks=1,
+                  hidden=512):
     """Bytes that :func:`~sklearn_elm.workflow.analyse` needs at its peak: an upper bound.
 
     Counted from its largest arrays, ``n`` samples, ``p`` loci and ``k``
@@ -47,7 +48,8 @@ def memory_needed(n_samples, n_loci, n_traits, *, truth=False, full_matrix=False
     9 float64 copies of the ``n x p`` genotypes (the data, its training and
     test samples, encoded, the decomposer's and GBLUP's working copies, and
     GBLUP's factors), GBLUP's ``n x n`` kernels and eigenvectors (``4 n^2``),
-    and 0.5 GiB for the interpreter and libraries.
+    and 0.5 GiB for the interpreter and libraries.  Where ``networks > 1`` are averaged, the
+    members' first layers and their average's (``2 networks hidden p`` float32).
 
     Peaks measured (``/usr/bin/time``, simulated diploid panels without the
     truth, one trait, a network of 3 epochs, 85 % of the samples to train):
@@ -64,6 +66,9 @@ def memory_needed(n_samples, n_loci, n_traits, *, truth=False, full_matrix=False
     full_matrix : bool, default=False
         Whether every method's full pair matrices are written
         (``sklearn-elm run --full-matrix``).
+    networks, hidden : int, default=1 and 512
+        Networks averaged (``sklearn-elm run --n-estimators``) and the width of their first
+        hidden layer.
 
     Returns
     -------
@@ -89,7 +94,8 @@ def memory_needed(n_samples, n_loci, n_traits, *, truth=False, full_matrix=False
     square += k if full_matrix else 0
     block = p * min(p, 1024) if p <= n or full_matrix else 0  # GBLUP's dense pair product
     copies = 9 + (1 if full_matrix else 0)  # and w Z, to form GBLUP's factored matrices
-    return BASE_BYTES + 8 * (square * p * p + block + copies * n * p + 4 * n * n)
+    members = 2 * int(networks) * int(hidden) * p if networks > 1 else 0  # float32 weights
+    return BASE_BYTES + 8 * (square * p * p + block + copies * n * p + 4 * n * n) + 4 * members
 
 
 def available_memory():
@@ -122,7 +128,8 @@ def available_memory():
         return None
 
 
-def check_memory(n_samples, n_loci, n_traits, *, truth=False, full_matrix=False):
+def check_memory(n_samples, n_loci, n_traits, *, truth=False, full_matrix=False, networks=1,
+                 hidden=512):
     """Raise a ValueError naming the size needed where the analysis of a panel would not fit.
 
     :func:`memory_needed` against :func:`available_memory` (nothing is checked where the
@@ -137,7 +144,8 @@ def check_memory(n_samples, n_loci, n_traits, *, truth=False, full_matrix=False)
     ...
     ValueError: 10000000 loci: the analysis needs about ...
     """
-    needed = memory_needed(n_samples, n_loci, n_traits, truth=truth, full_matrix=full_matrix)
+    needed = memory_needed(n_samples, n_loci, n_traits, truth=truth, full_matrix=full_matrix,
+                           networks=networks, hidden=hidden)
     available = available_memory()
     if available is not None and needed > available:
         raise ValueError(
@@ -146,6 +154,7 @@ def check_memory(n_samples, n_loci, n_traits, *, truth=False, full_matrix=False)
             + f", but {gib(available)} is available; "
             + ("leave out --full-matrix (epistasis_pairs.csv holds the largest pairs), " if
                full_matrix else "")
+            + (f"average fewer than {networks} networks, " if networks > 1 else "")
             + "prune the markers (e.g. plink --indep-pairwise) or analyse fewer traits at once."
         )
 

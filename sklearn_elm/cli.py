@@ -127,7 +127,7 @@ def _thread_limit(n_threads):
         torch.set_num_threads(previous)
 
 
-def _check_panel_memory(path):
+def _check_panel_memory(path, args):
     """For a PLINK panel, the analysis's memory checked from the ``.fam`` and ``.bim`` (one
     trait), before its genotypes are read."""
     from ._resources import check_memory
@@ -138,7 +138,12 @@ def _check_panel_memory(path):
     _, fam, bim = _bed_paths(path)
     if fam.is_file() and bim.is_file():
         with open(fam, "rb") as f, open(bim, "rb") as g:
-            check_memory(sum(1 for _ in f), sum(1 for _ in g), 1)
+            check_memory(sum(1 for _ in f), sum(1 for _ in g), 1, **_networks(args))
+
+
+def _networks(args):
+    """The networks averaged and their first hidden layer's width, for the memory checks."""
+    return {"networks": args.n_estimators, "hidden": (args.hidden_sizes or [512])[0]}
 
 
 def _load(args):
@@ -147,11 +152,11 @@ def _load(args):
     from .workflow import check_data
 
     with _input_errors():
-        _check_panel_memory(args.data)
+        _check_panel_memory(args.data, args)
         data = load_data(args.data, phenotypes=args.phenotypes, h2=args.h2,
                          random_state=args.random_state, ploidy=args.ploidy)
         data = select_traits(data, args.traits)
-        data.ploidy = check_data(data)
+        data.ploidy = check_data(data, **_networks(args))
     left_out = [f"{count} {what}" for count, what in (
         (data.get("n_unphenotyped", 0), "genotyped samples without a phenotype row left out"),
         (data.get("n_ungenotyped", 0), "phenotyped samples without genotypes left out"),

@@ -184,7 +184,7 @@ def _resolve_ploidy(data, ploidy):
     return int(ploidy)
 
 
-def check_data(data, *, ploidy=None):
+def check_data(data, *, ploidy=None, networks=1, hidden=512):
     """Check that a data set can be analysed, with a clear error where it cannot.
 
     Parameters
@@ -196,6 +196,9 @@ def check_data(data, *, ploidy=None):
     ploidy : {1, 2} or None, default=None
         The genotypes' ploidy; ``data.ploidy`` or inferred from the panel
         when None.
+    networks, hidden : int, default=1 and 512
+        Networks to average and their first hidden layer's width, for the memory check
+        (:func:`memory_needed`).
 
     Returns
     -------
@@ -244,7 +247,8 @@ def check_data(data, *, ploidy=None):
             "(at least 10 and 2 are needed)."
         )
     _resources.check_memory(len(data.train), p, data.phenotypes.shape[1],
-                            truth="additive_effects" in data and "epistasis" in data)
+                            truth="additive_effects" in data and "epistasis" in data,
+                            networks=networks, hidden=hidden)
     if p < 3:
         raise ValueError(f"{p} loci: at least 3 are needed to rank pairs of loci.")
     G = np.asarray(data.genotypes)  # no float copy of an integer panel; NaN: no max, no min
@@ -426,12 +430,14 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
 
     log = log or (lambda message: None)
     fdr, n_estimators = est.check_fdr(fdr), est.check_n_estimators(n_estimators)
-    ploidy = check_data(data, ploidy=ploidy)
+    network = _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks, device)
+    reg, notes = network[-1], []
+    ploidy = check_data(data, ploidy=ploidy, networks=n_estimators,
+                        hidden=est.hidden_sizes_of(reg)[0])
+    network[0].set_params(ploidy=ploidy)
     timings, train = {}, np.asarray(data.train)
     X, Y = data.genotypes, np.asarray(data.phenotypes, dtype=np.float64)
     k = Y.shape[1]
-    network = _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks, device)
-    reg, notes = network[-1], []
     with _noted(notes):
         log(f"Training {'the network' if n_estimators == 1 else f'{n_estimators} networks'}"
             f" on {int(train.sum())} samples: hidden layers "

@@ -256,6 +256,17 @@ def test_a_panel_too_large_for_memory_is_refused_before_training(data, monkeypat
     check_data(data)  # just enough
 
 
+def test_the_networks_averaged_count_in_the_memory_needed(data, monkeypatch):
+    """Each member's first layer is kept until they are averaged, and the average holds
+    them side by side: many wide networks are refused before training, with the fix."""
+    needed = workflow.memory_needed(300, 8, 2, truth=True)
+    monkeypatch.setattr(_resources, "available_memory", lambda: needed + 2**20)
+    check_data(data, networks=1, hidden=10**6)  # one network's weights are not the bound's
+    with pytest.raises(ValueError, match="needs about .* average fewer than 2 networks, prune"):
+        analyse(data, n_estimators=2, hidden_sizes=[10**6], max_epochs=1,
+                callbacks=[("fail", FailIfTrained())])
+
+
 class FailIfTrained(Callback):
     def on_train_begin(self, net, **kwargs):
         raise AssertionError("trained although the data were refused")
