@@ -59,6 +59,7 @@ The truth is read only to score.
 """
 
 import argparse
+import sys
 import threading
 import time
 
@@ -302,6 +303,8 @@ def least_squares_r(Zc, y, alpha):
     try:
         coef = linalg.lstsq(Zc, y - y.mean(), lapack_driver="gelsd")[0]
     except linalg.LinAlgError:  # divide and conquer failed to converge (rare): plain SVD
+        print("note: gelsd did not converge; least squares by gelss (the same minimum-norm "
+              "solution)", file=sys.stderr, flush=True)
         coef = linalg.lstsq(Zc, y - y.mean(), lapack_driver="gelss")[0]
     return float(np.corrcoef(coef, alpha)[0, 1])
 
@@ -376,7 +379,8 @@ def run_row(row, args, seed):
                     for key in ("effects", "found_effects")]
                  + [float(np.corrcoef(copy_blind_effects(Zc, y, data), alpha)[0, 1])
                     if oracle else np.nan],
-        "estimators": f"{dec.epistasis_}/{dec.components_}",
+        "estimators": f"{dec.epistasis_}/{dec.components_}"
+                      + (f", x{args.n_estimators}" if args.n_estimators > 1 else ""),
         "costs": costs,
     }
 

@@ -231,6 +231,20 @@ def decompose(network, X, Y, feature_names, *, fdr=0.05):
 def check_n_estimators(n_estimators):
     """``n_estimators`` as an int of at least 1, with a clear error otherwise.
 
+    Parameters
+    ----------
+    n_estimators : int
+        Networks to train and average.
+
+    Returns
+    -------
+    n_estimators : int
+
+    Raises
+    ------
+    ValueError
+        Where ``n_estimators`` is not an integer (a bool is not) of at least 1.
+
     Examples
     --------
     >>> from sklearn_elm._estimates import check_n_estimators
@@ -249,7 +263,16 @@ def check_n_estimators(n_estimators):
 
 
 def hidden_sizes_of(regressor):
-    """The hidden layer widths of a ``NeuralGPRegressor``, its module's default where unset.
+    """The hidden layer widths of a ``NeuralGPRegressor``: ``module__hidden_sizes`` where
+    set (``()`` for a linear network), else its module's default.
+
+    Parameters
+    ----------
+    regressor : NeuralGPRegressor
+
+    Returns
+    -------
+    sizes : tuple of int
 
     Examples
     --------
@@ -257,17 +280,31 @@ def hidden_sizes_of(regressor):
     >>> from sklearn_elm._estimates import hidden_sizes_of
     >>> hidden_sizes_of(NeuralGPRegressor(module__hidden_sizes=(8, 4)))
     (8, 4)
+    >>> hidden_sizes_of(NeuralGPRegressor(module__hidden_sizes=()))
+    ()
     """
     sizes = regressor.get_params().get("module__hidden_sizes")
-    return sizes or inspect.signature(regressor.module).parameters["hidden_sizes"].default
+    if sizes is None:
+        sizes = inspect.signature(regressor.module).parameters["hidden_sizes"].default
+    return tuple(sizes)
 
 
 def network_summary(members):
-    """The trained network as the report's run line shows it: ``hidden_sizes``,
-    ``max_epochs``, ``epochs_trained``, ``path_penalty`` and ``linear_path`` (per trait,
-    ``"ridge"``, ``"lasso"`` or ``"none"``); of several members averaged, their number
-    (``networks``), each one's epochs and penalty, and per trait the linear paths' kinds
-    that occur among them (``"ridge/lasso"``).
+    """The trained network as the report's run line shows it.
+
+    Parameters
+    ----------
+    members : list of NeuralGPRegressor
+        The fitted network, or the networks averaged into it.
+
+    Returns
+    -------
+    summary : dict
+        ``hidden_sizes``, ``max_epochs``, ``epochs_trained``, ``path_penalty`` and
+        ``linear_path`` (per trait, ``"ridge"``, ``"lasso"`` or ``"none"``).  Of several
+        members: ``networks``, their number, ``epochs_trained_per_network`` and
+        ``path_penalty_per_network`` in place of the two, and per trait the linear paths'
+        kinds that occur among them (``"ridge/lasso"``).
 
     Examples
     --------
@@ -275,10 +312,14 @@ def network_summary(members):
     >>> from sklearn_elm import NeuralGPRegressor
     >>> from sklearn_elm._estimates import network_summary
     >>> X = np.random.default_rng(0).choice([-1.0, 1.0], size=(100, 3))
-    >>> net = NeuralGPRegressor(module__hidden_sizes=(8,), max_epochs=2, random_state=0)
-    >>> summary = network_summary([net.fit(X, X[:, 0])])
+    >>> nets = [NeuralGPRegressor(module__hidden_sizes=(8,), max_epochs=epochs,
+    ...                           random_state=0).fit(X, X[:, 0]) for epochs in (2, 3)]
+    >>> summary = network_summary(nets[:1])
     >>> summary["hidden_sizes"], summary["epochs_trained"]
     ('8', 2)
+    >>> summary = network_summary(nets)
+    >>> summary["networks"], summary["epochs_trained_per_network"], "epochs_trained" in summary
+    (2, [2, 3], False)
     """
     each = []
     for reg in members:
@@ -295,8 +336,11 @@ def network_summary(members):
                      "path_penalty": float(reg.path_penalty_), "linear_path": kinds})
     if len(each) == 1:
         return each[0]
-    return {**each[0], "networks": len(each),
-            **{key: [s[key] for s in each] for key in ("epochs_trained", "path_penalty")},
+    summary = {key: value for key, value in each[0].items()
+               if key not in ("epochs_trained", "path_penalty")}
+    return {**summary, "networks": len(each),
+            **{f"{key}_per_network": [s[key] for s in each]
+               for key in ("epochs_trained", "path_penalty")},
             "linear_path": ["/".join(dict.fromkeys(kinds))
                             for kinds in zip(*(s["linear_path"] for s in each), strict=True)]}
 
@@ -308,11 +352,26 @@ def train_network(network, X, Y, n_estimators=1, log=None):
     the encoder's output alive beside the regressor's float32 copy).
 
     With ``n_estimators > 1`` the regressor is trained that many times on the same encoded
-    genotypes, with the seeds ``ELMDecomposer(n_estimators=...)`` derives from its
-    ``random_state``, one after another (each run's callbacks, such as a progress display or
-    an interrupt, are the regressor's own), and the pipeline's last step becomes the members'
-    average as one network (:func:`~sklearn_elm._ensemble.average_networks`).  The members'
-    optimizer states are dropped as each finishes.
+    genotypes, one after another, with the seeds ``ELMDecomposer(n_estimators=...)``
+    derives from its ``random_state`` (so the same members; each run's callbacks, such as a
+    progress display or an interrupt, are the regressor's own), and the pipeline's last
+    step becomes the members' average as one network
+    (:func:`~sklearn_elm._ensemble.average_networks`).  Each member but the last is a copy,
+    without its optimizer's state; the average's attributes other than its network (its
+    linear paths' penalties, its history) are the first member's.
+
+    Parameters
+    ----------
+    network : Pipeline
+        An encoder, then a :class:`~sklearn_elm.NeuralGPRegressor`.
+    X : array-like of shape (n_samples, n_loci)
+        Genotypes.
+    Y : array-like of shape (n_samples,) or (n_samples, n_traits)
+        Phenotypes.
+    n_estimators : int, default=1
+        Networks to train and average.
+    log : callable, default=None
+        Called with a message before each member's training (``n_estimators > 1``).
 
     Returns
     -------
@@ -344,12 +403,13 @@ def train_network(network, X, Y, n_estimators=1, log=None):
         regressor.fit(Z, Y)
         return network, [regressor]
     members = []
-    for i, seed in enumerate(member_seeds(regressor.random_state, n_estimators)):
+    seeds = member_seeds(regressor.random_state, n_estimators)
+    for i, seed in enumerate(seeds):
         if log is not None:
             log(f"Network {i + 1} of {n_estimators} (random_state={seed}):")
         regressor.set_params(random_state=seed).fit(Z, Y)
         regressor.optimizer_.state.clear()  # Adam's moments: twice the weights, not needed
-        members.append(deepcopy(regressor))
+        members.append(regressor if i == len(seeds) - 1 else deepcopy(regressor))
     network.steps[-1] = (network.steps[-1][0], average_networks(members))
     return network, members
 

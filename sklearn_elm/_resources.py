@@ -49,7 +49,9 @@ def memory_needed(n_samples, n_loci, n_traits, *, truth=False, full_matrix=False
     test samples, encoded, the decomposer's and GBLUP's working copies, and
     GBLUP's factors), GBLUP's ``n x n`` kernels and eigenvectors (``4 n^2``),
     and 0.5 GiB for the interpreter and libraries.  Where ``networks > 1`` are averaged, the
-    members' first layers and their average's (``2 networks hidden p`` float32).
+    first layers of the members, of their average and of its temporary while they are
+    averaged (``3 networks hidden p`` float32; counted, not measured; one network's weights
+    are within the bound's margin).
 
     Peaks measured (``/usr/bin/time``, simulated diploid panels without the
     truth, one trait, a network of 3 epochs, 85 % of the samples to train):
@@ -94,7 +96,7 @@ def memory_needed(n_samples, n_loci, n_traits, *, truth=False, full_matrix=False
     square += k if full_matrix else 0
     block = p * min(p, 1024) if p <= n or full_matrix else 0  # GBLUP's dense pair product
     copies = 9 + (1 if full_matrix else 0)  # and w Z, to form GBLUP's factored matrices
-    members = 2 * int(networks) * int(hidden) * p if networks > 1 else 0  # float32 weights
+    members = 3 * int(networks) * int(hidden) * p if networks > 1 else 0  # float32 weights
     return BASE_BYTES + 8 * (square * p * p + block + copies * n * p + 4 * n * n) + 4 * members
 
 

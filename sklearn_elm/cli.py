@@ -143,7 +143,11 @@ def _check_panel_memory(path, args):
 
 def _networks(args):
     """The networks averaged and their first hidden layer's width, for the memory checks."""
-    return {"networks": args.n_estimators, "hidden": (args.hidden_sizes or [512])[0]}
+    from ._estimates import hidden_sizes_of
+    from ._regressor import NeuralGPRegressor
+
+    sizes = args.hidden_sizes or hidden_sizes_of(NeuralGPRegressor())
+    return {"networks": args.n_estimators, "hidden": sizes[0] if sizes else 0}
 
 
 def _load(args):
@@ -211,7 +215,7 @@ def run(args):
             with _input_errors("--full-matrix"):
                 check_memory(*data.genotypes.shape, data.phenotypes.shape[1],
                              truth="additive_effects" in data and "epistasis" in data,
-                             full_matrix=True)
+                             full_matrix=True, **_networks(args))
                 _report.check_disk_space(out, _report.full_matrix_bytes(
                     data.genotypes.shape[1], data.phenotypes.shape[1]))
         load_time = time.perf_counter() - start

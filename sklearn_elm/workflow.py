@@ -98,7 +98,8 @@ class Analysis:
         ``path_penalty``, and ``linear_path``, per trait how its linear path is penalised:
         ``"ridge"`` (as GBLUP is, ``NeuralGPRegressor.linear_penalty_``), ``"lasso"``
         (``linear_lasso_``) or ``"none"`` (held at 0); where several networks were averaged
-        (``n_estimators``), ``networks``, their number, and each one's epochs and penalty.
+        (``n_estimators``), ``networks``, their number, and ``epochs_trained_per_network``
+        and ``path_penalty_per_network`` in place of the two.
     timings : dict of str to float
         Seconds per step.
     recovery : dict or None
@@ -430,22 +431,24 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
 
     log = log or (lambda message: None)
     fdr, n_estimators = est.check_fdr(fdr), est.check_n_estimators(n_estimators)
-    network = _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks, device)
-    reg, notes = network[-1], []
-    ploidy = check_data(data, ploidy=ploidy, networks=n_estimators,
-                        hidden=est.hidden_sizes_of(reg)[0])
+    network, notes = _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks,
+                              device), []
+    sizes = est.hidden_sizes_of(network[-1])
+    ploidy = check_data(data, ploidy=ploidy, networks=n_estimators, hidden=sizes[0] if sizes else 0)
     network[0].set_params(ploidy=ploidy)
     timings, train = {}, np.asarray(data.train)
     X, Y = data.genotypes, np.asarray(data.phenotypes, dtype=np.float64)
     k = Y.shape[1]
     with _noted(notes):
         log(f"Training {'the network' if n_estimators == 1 else f'{n_estimators} networks'}"
-            f" on {int(train.sum())} samples: hidden layers "
-            f"{' x '.join(map(str, est.hidden_sizes_of(reg)))}, at most {reg.max_epochs} epochs "
-            "down a path of decreasing path-norm penalty, the step chosen on 10% of them "
-            "held out" + ("." if n_estimators == 1 else "; then averaged into one network."))
+            f" on {int(train.sum())} samples: hidden layers {' x '.join(map(str, sizes))}, at "
+            f"most {network[-1].max_epochs} epochs down a path of decreasing path-norm penalty,"
+            " the step chosen on 10% of them held out"
+            + ("." if n_estimators == 1 else "; then averaged into one network."))
         network, members = _timed(timings, "train", lambda: est.train_network(
             network, X[train], Y[train], n_estimators, log), log)
+        summary = est.network_summary(members)
+        del members  # the average holds their weights; the copies go before decomposing
         log("Decomposing the network (equivalent linear mapping) on the training samples...")
         elm = _timed(timings, "decompose", lambda: est.decompose(
             network, X[train], Y[train], data.feature_names, fdr=fdr), log)
@@ -483,7 +486,7 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
         elm_component_se=elm.se_kind,
         **{name: elm[name] for name in est.TESTS},
         fdr=fdr,
-        network=est.network_summary(members),
+        network=summary,
         timings=timings,
         recovery=recovery,
         chromosomes=data.get("chromosomes"), positions=data.get("positions"),

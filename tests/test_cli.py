@@ -513,6 +513,40 @@ def test_ctrl_c_during_training_exits_130_without_report(
     assert signal.getsignal(signal.SIGINT) is sigint_handler
 
 
+def test_several_networks_run_end_to_end(tmp_path, trio, capsys):
+    """--n-estimators trains each network in turn with its progress and writes their
+    per-network settings to the report."""
+    out = tmp_path / "report"
+    assert main(["run", "--data", str(trio), "--out", str(out), "--n-estimators", "2",
+                 *FAST]) == 0
+    err = capsys.readouterr().err
+    assert "Training 2 networks" in err and "Network 2 of 2" in err
+    assert len(re.findall(r"^\s*5/5", err, flags=re.M)) == 2  # each network's last epoch
+    settings = json.loads((out / "metrics.json").read_text())["settings"]
+    assert settings["networks"] == 2 and settings["epochs_trained_per_network"] == [5, 5]
+    assert "epochs_trained_per_network = 5, 5" in (out / "index.html").read_text()
+
+
+@pytest.mark.parametrize("sigint_handler", [signal.default_int_handler], indirect=True)
+def test_ctrl_c_during_the_first_of_several_networks_trains_no_other(
+    tmp_path, trio, monkeypatch, capsys, sigint_handler
+):
+    progress = _progress.EpochProgress.on_epoch_end
+
+    def interrupt_at_epoch_2(self, net, **kwargs):
+        progress(self, net, **kwargs)
+        if len(net.history) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(_progress.EpochProgress, "on_epoch_end", interrupt_at_epoch_2)
+    out = tmp_path / "report"
+    assert main(["run", "--data", str(trio), "--out", str(out), "--n-estimators", "3",
+                 "--hidden-sizes", "16", "--max-epochs", "50"]) == 130
+    err = capsys.readouterr().err
+    assert "Network 1 of 3" in err and "Network 2 of 3" not in err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("sigint_handler", [signal.SIG_IGN], indirect=True)
 def test_ignored_sigint_stays_ignored(sigint_handler):
     """A background job of a non-interactive shell ignores SIGINT; the run must not

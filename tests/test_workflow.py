@@ -146,8 +146,11 @@ def test_several_networks_are_the_decomposers_average(data):
                                rtol=1e-4, atol=1e-6)
     assert not np.allclose(result.predictions["network"], one.predictions["network"])
     assert result.network["networks"] == 2 and result.network["hidden_sizes"] == "16"
-    assert result.network["epochs_trained"] == [len(m[-1].history_) for m in elm.estimators_]
-    assert len(result.network["path_penalty"]) == 2 and "networks" not in one.network
+    assert result.network["epochs_trained_per_network"] == [
+        len(m[-1].history_) for m in elm.estimators_]
+    assert result.network["path_penalty_per_network"] == [
+        m[-1].path_penalty_ for m in elm.estimators_]
+    assert "networks" not in one.network and "epochs_trained" not in result.network
     assert [m.split(" of ")[0] for m in messages if m.startswith("Network ")] == [
         "Network 1", "Network 2"]
 

@@ -62,7 +62,8 @@ def _table(table):
 
 
 def _setting(value):
-    """A setting as the note reads it: a list (one entry per trait) as its entries."""
+    """A setting as the note reads it: a list (one entry per trait, or per network for the
+    ``*_per_network`` settings) as its entries."""
     return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
 
 
