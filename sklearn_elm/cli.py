@@ -142,7 +142,11 @@ def _check_panel_memory(path, args):
 
 
 def _networks(args):
-    """The networks averaged and their first hidden layer's width, for the memory checks."""
+    """The networks averaged and their first hidden layer's width, for the memory checks
+    (which count the width only where several networks are averaged: torch is not imported
+    for one)."""
+    if args.n_estimators == 1:
+        return {"networks": 1}
     from ._estimates import hidden_sizes_of
     from ._regressor import NeuralGPRegressor
 
