@@ -48,17 +48,18 @@ def memory_needed(n_samples, n_loci, n_traits, *, truth=False, full_matrix=False
     9 float64 copies of the ``n x p`` genotypes (the data, its training and
     test samples, encoded, the decomposer's and GBLUP's working copies, and
     GBLUP's factors), GBLUP's ``n x n`` kernels and eigenvectors (``4 n^2``),
-    and 0.5 GiB for the interpreter and libraries.  Where ``networks > 1`` are averaged, the
-    first layers of the members, of their average and of its temporary while they are
-    averaged (``3 networks hidden p`` float32; counted, not measured; one network's weights
-    are within the bound's margin).
+    and 0.5 GiB for the interpreter and libraries.  Where ``networks > 1`` are averaged,
+    ``4 networks hidden p`` float32 for the weights of the members, of their average, of its
+    temporary while they are averaged and of the decomposer's copy of it (one network's
+    weights are within the bound's margin).
 
     Peaks measured (``/usr/bin/time``, simulated diploid panels without the
     truth, one trait, a network of 3 epochs, 85 % of the samples to train):
     ``n = 1,000`` and ``p = 4,000``, ``8,000``: 0.83 and 1.34 GiB against bounds
     of 1.04 and 2.02 GiB (1.07 and 2.01 GiB when GBLUP's pair matrices were
     dense); ``sklearn-elm run`` on a 2,000 x 12,000 msprime panel: 2.26 GiB
-    against 4.37 GiB.
+    against 4.37 GiB, and 2.11 GiB measured again on 2026-12-07; with three networks
+    averaged (``--n-estimators 3``) 2.36 GiB against 4.65 GiB.
 
     Parameters
     ----------
@@ -96,7 +97,7 @@ def memory_needed(n_samples, n_loci, n_traits, *, truth=False, full_matrix=False
     square += k if full_matrix else 0
     block = p * min(p, 1024) if p <= n or full_matrix else 0  # GBLUP's dense pair product
     copies = 9 + (1 if full_matrix else 0)  # and w Z, to form GBLUP's factored matrices
-    members = 3 * int(networks) * int(hidden) * p if networks > 1 else 0  # float32 weights
+    members = 4 * int(networks) * int(hidden) * p if networks > 1 else 0  # float32 weights
     return BASE_BYTES + 8 * (square * p * p + block + copies * n * p + 4 * n * n) + 4 * members
 
 
