@@ -490,12 +490,14 @@ def sigint_handler(request):
     signal.signal(signal.SIGINT, previous)
 
 
+@pytest.mark.parametrize("networks", [1, 3])
 @pytest.mark.parametrize("sigint_handler", [signal.default_int_handler], indirect=True)
 def test_ctrl_c_during_training_exits_130_without_report(
-    tmp_path, trio, monkeypatch, capsys, sigint_handler
+    tmp_path, trio, monkeypatch, capsys, sigint_handler, networks
 ):
-    """skorch swallows Ctrl-C and returns a half-trained net; the run must stop instead,
-    and leave Python's SIGINT handler in place."""
+    """skorch swallows Ctrl-C and returns a half-trained net; the run must stop instead (of
+    several networks, none after the first is trained), and leave Python's SIGINT handler in
+    place."""
     progress = _progress.EpochProgress.on_epoch_end
 
     def interrupt_at_epoch_2(self, net, **kwargs):
@@ -506,9 +508,10 @@ def test_ctrl_c_during_training_exits_130_without_report(
     monkeypatch.setattr(_progress.EpochProgress, "on_epoch_end", interrupt_at_epoch_2)
     out = tmp_path / "report"
     assert main(["run", "--data", str(trio), "--out", str(out), "--hidden-sizes", "16",
-                 "--max-epochs", "50"]) == 130
+                 "--max-epochs", "50", "--n-estimators", str(networks)]) == 130
     err = capsys.readouterr().err
     assert "interrupted" in err and not re.search(r"^\s*3/50", err, flags=re.M)
+    assert "Network 2 of" not in err and ("Network 1 of 3" in err) == (networks == 3)
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == []
     assert signal.getsignal(signal.SIGINT) is sigint_handler
 
@@ -525,26 +528,6 @@ def test_several_networks_run_end_to_end(tmp_path, trio, capsys):
     settings = json.loads((out / "metrics.json").read_text())["settings"]
     assert settings["networks"] == 2 and settings["epochs_trained_per_network"] == [5, 5]
     assert "epochs_trained_per_network = 5, 5" in (out / "index.html").read_text()
-
-
-@pytest.mark.parametrize("sigint_handler", [signal.default_int_handler], indirect=True)
-def test_ctrl_c_during_the_first_of_several_networks_trains_no_other(
-    tmp_path, trio, monkeypatch, capsys, sigint_handler
-):
-    progress = _progress.EpochProgress.on_epoch_end
-
-    def interrupt_at_epoch_2(self, net, **kwargs):
-        progress(self, net, **kwargs)
-        if len(net.history) == 2:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    monkeypatch.setattr(_progress.EpochProgress, "on_epoch_end", interrupt_at_epoch_2)
-    out = tmp_path / "report"
-    assert main(["run", "--data", str(trio), "--out", str(out), "--n-estimators", "3",
-                 "--hidden-sizes", "16", "--max-epochs", "50"]) == 130
-    err = capsys.readouterr().err
-    assert "Network 1 of 3" in err and "Network 2 of 3" not in err
-    assert not out.exists()
 
 
 @pytest.mark.parametrize("sigint_handler", [signal.SIG_IGN], indirect=True)
