@@ -147,8 +147,8 @@ def _networks(args):
     for one)."""
     if args.n_estimators == 1:
         return {"networks": 1}
-    from ._estimates import hidden_sizes_of
     from ._regressor import NeuralGPRegressor
+    from ._training import hidden_sizes_of
 
     sizes = args.hidden_sizes or hidden_sizes_of(NeuralGPRegressor())
     return {"networks": args.n_estimators, "hidden": sizes[0] if sizes else 0}

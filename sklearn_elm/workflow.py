@@ -428,12 +428,13 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
     from sklearn.metrics import r2_score
 
     from . import _estimates as est
+    from . import _training
 
     log = log or (lambda message: None)
-    fdr, n_estimators = est.check_fdr(fdr), est.check_n_estimators(n_estimators)
+    fdr, n_estimators = est.check_fdr(fdr), _training.check_n_estimators(n_estimators)
     network, notes = _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks,
                               device), []
-    sizes = est.hidden_sizes_of(network[-1])
+    sizes = _training.hidden_sizes_of(network[-1])
     ploidy = check_data(data, ploidy=ploidy, networks=n_estimators, hidden=sizes[0] if sizes else 0)
     network[0].set_params(ploidy=ploidy)
     timings, train = {}, np.asarray(data.train)
@@ -445,9 +446,9 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
             f"most {network[-1].max_epochs} epochs down a path of decreasing path-norm penalty,"
             " the step chosen on 10% of them held out"
             + ("." if n_estimators == 1 else "; then averaged into one network."))
-        network, members = _timed(timings, "train", lambda: est.train_network(
+        network, members = _timed(timings, "train", lambda: _training.train_network(
             network, X[train], Y[train], n_estimators, log), log)
-        summary = est.network_summary(members)
+        summary = _training.network_summary(members)
         del members  # the average holds their weights; the copies go before decomposing
         log("Decomposing the network (equivalent linear mapping) on the training samples...")
         elm = _timed(timings, "decompose", lambda: est.decompose(
