@@ -432,12 +432,11 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
 
     log = log or (lambda message: None)
     fdr, n_estimators = est.check_fdr(fdr), _training.check_n_estimators(n_estimators)
-    network, notes = _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks,
-                              device), []
+    network = _network(ploidy, hidden_sizes, max_epochs, random_state, callbacks, device)
     sizes = _training.hidden_sizes_of(network[-1])
     ploidy = check_data(data, ploidy=ploidy, networks=n_estimators, hidden=sizes[0] if sizes else 0)
-    network[0].set_params(ploidy=ploidy)
-    timings, train = {}, np.asarray(data.train)
+    network[0].set_params(ploidy=ploidy)  # as check_data resolved it
+    timings, train, notes = {}, np.asarray(data.train), []
     X, Y = data.genotypes, np.asarray(data.phenotypes, dtype=np.float64)
     k = Y.shape[1]
     with _noted(notes):
