@@ -258,6 +258,12 @@ class RegularizationPath(Callback):
         self._best_losses = self._best_state = None
         return self
 
+    def get_params(self, deep=True):
+        """The constructor's parameters (skorch's default takes every attribute whose name
+        does not end in ``_``, which would list the path's bookkeeping after a fit)."""
+        return {key: value for key, value in super().get_params(deep=deep).items()
+                if not key.startswith("_")}
+
     def on_train_begin(self, net, **kwargs):
         """Lay out the steps and anchor each param group's settings to the net's."""
         self.initialize()

@@ -23,6 +23,7 @@ from ._pair_path import refit_lasso_paths
 from ._path import RegularizationPath
 from ._regressor_checks import (
     _TORCH_RANDOM,
+    _callback_params,
     _check_epoch,
     _check_linear_penalty,
     _check_output_width,
@@ -219,28 +220,12 @@ class NeuralGPRegressor(NeuralNetRegressor):
     True
     """
 
-    def __init__(
-        self,
-        module=GatedMLP,
-        *,
-        criterion=torch.nn.MSELoss,
-        optimizer=torch.optim.AdamW,
-        lr=4e-3,
-        path_penalty="auto",
-        linear_penalty="auto",
-        pair_path=64,
-        optimizer__weight_decay=0.0,
-        max_epochs=840,
-        batch_size=1024,
-        iterator_train=batch_loader,
-        iterator_train__shuffle=True,
-        iterator_valid=batch_loader,
-        train_split="auto",
-        callbacks=None,
-        random_state=None,
-        verbose=0,
-        **kwargs,
-    ):
+    def __init__(self, module=GatedMLP, *, criterion=torch.nn.MSELoss,
+                 optimizer=torch.optim.AdamW, lr=4e-3, path_penalty="auto",
+                 linear_penalty="auto", pair_path=64, optimizer__weight_decay=0.0,
+                 max_epochs=840, batch_size=1024, iterator_train=batch_loader,
+                 iterator_train__shuffle=True, iterator_valid=batch_loader, train_split="auto",
+                 callbacks=None, random_state=None, verbose=0, **kwargs):
         super().__init__(
             module,
             criterion=criterion,
@@ -269,6 +254,9 @@ class NeuralGPRegressor(NeuralNetRegressor):
             ("pair_seeding", PairSeeding()),
             ("regularization_path", RegularizationPath()),
         ]
+
+    def _get_params_callbacks(self, deep=True):
+        return _callback_params(self, deep)
 
     def initialize_module(self):
         """Build the module, inferring its input and output sizes from the data."""

@@ -24,6 +24,38 @@ def _cuda_devices(device):
     return [device.index if device.index is not None else torch.cuda.current_device()]
 
 
+def _callback_params(net, deep):
+    """The callbacks' parameters, as ``get_params`` lists them: ``callbacks__NAME`` and
+    ``callbacks__NAME__PARAM``, the settings ``fit`` uses.
+
+    skorch's own listing puts a fresh instance of each default callback after the net's, so
+    that a default's value replaces one set on the net (``callbacks__NAME__PARAM`` given to
+    ``__init__`` or ``set_params`` was reported as the default's, before and after ``fit``;
+    skorch-dev/skorch#969).  Here a default callback is listed as a fresh instance (its
+    parameters, not the state ``fit`` leaves in the net's copy), then the net's other
+    callbacks, then the callbacks and parameters set on the net by name, which ``fit``
+    applies last.
+    """
+    if not deep:
+        return {}
+    prefix = "callbacks__"
+    named = {key[len(prefix):]: value for key, value in vars(net).items()
+             if key.startswith(prefix)}
+    defaults = net._default_callbacks
+    own = {name for name, _ in defaults}
+    callbacks = [*defaults, *((name, cb) for name, cb in getattr(net, "callbacks_", [])
+                              if name not in own),
+                 *((name, value) for name, value in named.items() if "__" not in name)]
+    params = {}
+    for name, callback in callbacks:
+        params[prefix + name] = callback
+        if callback is not None and not isinstance(callback, type):
+            params.update((f"{prefix}{name}__{key}", value)
+                          for key, value in callback.get_params().items())
+    params.update((prefix + name, value) for name, value in named.items() if "__" in name)
+    return params
+
+
 def _check_path_penalty(path_penalty):
     """Raise a ValueError unless ``path_penalty`` is ``"auto"`` or a finite number >= 0."""
     if isinstance(path_penalty, str) and path_penalty == "auto":

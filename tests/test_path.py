@@ -5,6 +5,7 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from sklearn.base import clone
 from skorch import NeuralNetRegressor
 from skorch.callbacks import Callback
 
@@ -88,6 +89,28 @@ def test_regularization_path_stops_on_noise_and_restores():
     loss = _valid_loss(reg, X, y)
     np.testing.assert_allclose(loss, path.steps_[0]["valid_loss"], rtol=1e-5)
     assert path.steps_[-1]["valid_loss"] > loss
+
+
+def test_get_params_lists_the_callback_settings_fit_uses(data):
+    """get_params reports a callback's parameter as set on the net (not the default
+    callback's), before and after fit, and not the path's bookkeeping that fit leaves."""
+    X, Y = data
+    key = "callbacks__regularization_path__n_steps"
+    reg = NeuralGPRegressor(random_state=0, **FAST, **PATH_9_STEPS)
+    before = reg.get_params()
+    assert before[key] == 9
+    reg.fit(X, Y[:, 0])
+    assert len(dict(reg.callbacks_)["regularization_path"].path_penalties_) == 9
+    after = reg.get_params()
+    assert after.keys() == before.keys() and after[key] == 9
+    assert clone(reg).get_params()[key] == 9
+    reg.set_params(callbacks__regularization_path__n_steps=5)
+    assert reg.get_params()[key] == 5
+    replaced = NeuralGPRegressor(callbacks__regularization_path=RegularizationPath(n_steps=3),
+                                 random_state=0, **FAST)
+    assert replaced.get_params()[key] == 3
+    keys = replaced.get_params().keys()
+    assert replaced.fit(X, Y[:, 0]).get_params().keys() == keys  # not the path's state
 
 
 def test_regularization_path_runs_through_on_signal():
