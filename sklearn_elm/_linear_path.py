@@ -225,7 +225,9 @@ def _lasso_errors(X, Y, X_held, Y_held):
             yc = Y[:, k] - y_mean[k]
             largest = max(np.abs(Xc.T @ yc).max() / len(yc), np.finfo(np.float64).tiny)
             alphas = np.geomspace(largest, LASSO_EPS * largest, N_LASSO)
-            _, coefs, _ = lasso_path(Xc, yc, alphas=alphas, tol=LASSO_TOL)
+            # a seed of its own: without one, scikit-learn's coordinate descent draws one
+            # from numpy's global generator, which its cyclic order never uses
+            _, coefs, _ = lasso_path(Xc, yc, alphas=alphas, tol=LASSO_TOL, random_state=0)
             errors[:, k] = ((Y_held[:, k, None] - y_mean[k] - Xh @ coefs) ** 2).sum(axis=0)
     return errors
 

@@ -38,6 +38,11 @@ MIN_FOLD = 20
 #: objective within 0.05 % of the minimum that 45,000 reach.
 SWEEPS = 5000
 
+#: The coordinate descent's seed.  scikit-learn's draws one from numpy's global generator
+#: unless given one, even in the cyclic order these fits use, which never reads it: a fit would
+#: move the caller's ``np.random`` stream.
+CYCLIC_SEED = 0
+
 
 def _path(D, r, alphas, start, tol):
     """Lasso coefficients of ``r`` on ``D`` at each of ``alphas`` (descending), from ``start``
@@ -45,7 +50,8 @@ def _path(D, r, alphas, start, tol):
     warnings are :func:`refit`'s to silence."""
     gram = D.shape[1] <= D.shape[0]  # coordinate descent on the Gram matrix where it is small
     _, coefs, _, sweeps = lasso_path(D, r, alphas=alphas, coef_init=start, precompute=gram,
-                                     tol=tol, max_iter=SWEEPS, copy_X=False, return_n_iter=True)
+                                     tol=tol, max_iter=SWEEPS, copy_X=False, return_n_iter=True,
+                                     random_state=CYCLIC_SEED)
     return coefs, np.asarray(sweeps) < SWEEPS
 
 
@@ -57,7 +63,7 @@ def _relax(D, r, alpha, coef, tol):
     if not kept.size:
         return out, True
     fit = Lasso(alpha=alpha, fit_intercept=False, max_iter=SWEEPS, tol=tol, warm_start=True,
-                precompute=kept.size <= D.shape[0])
+                precompute=kept.size <= D.shape[0], random_state=CYCLIC_SEED)
     fit.coef_ = coef[kept].copy()
     out[kept] = fit.fit(D[:, kept], r).coef_
     return out, fit.n_iter_ < SWEEPS
