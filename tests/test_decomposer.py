@@ -555,6 +555,17 @@ def test_constant_y_is_refused(tiny_data):
         ELMDecomposer(pipe, prefit=True).fit(G, np.full(len(G), 2.5))
 
 
+@pytest.mark.parametrize("options", [{}, {"epistasis": "regression", "components": "network"}])
+def test_every_locus_constant_is_refused(options):
+    """Genotypes that do not vary at any locus leave nothing to decompose: a clear error,
+    as GBLUPRegressor gives, whatever the estimators (not an internal one mid-fit)."""
+    G = np.ones((200, 6), dtype=int)
+    y = np.random.default_rng(0).normal(size=200)
+    with pytest.raises(ValueError, match="every input is constant over the 200 samples"):
+        ELMDecomposer(make_pipeline(GenotypeEncoder(), NeuralGPRegressor(**TINY)),
+                      **options).fit(G, y)
+
+
 def test_the_slopes_are_computed_once_per_fit(monkeypatch):
     """The regression path inverts the p x p input covariance once per fit: the average
     effects and the epistasis matrix read the same slopes."""

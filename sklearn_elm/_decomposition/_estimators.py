@@ -412,7 +412,8 @@ def needs_pairwise_sums(epistasis, components):
 
 
 def check_terms(design, epistasis, components):
-    """A clear error where a chosen least-squares projection has too few samples.
+    """A clear error where a chosen least-squares projection has too few samples, or where
+    no input varies over the samples (nothing to decompose).
 
     The projection needs more samples than terms plus one, ``n - 1 >
     n_terms`` (:attr:`~sklearn_elm._decomposition.Design.n_terms`); fewer
@@ -428,7 +429,8 @@ def check_terms(design, epistasis, components):
     Raises
     ------
     ValueError
-        Naming the option that needs the projection, and what to use instead.
+        Naming the option that needs the projection, and what to use instead; or saying that
+        every input is constant.
 
     Examples
     --------
@@ -443,6 +445,12 @@ def check_terms(design, epistasis, components):
     ...
     ValueError: epistasis='projection' fits 3 additive and pairwise terms by least squares, ...
     """
+    if not np.any(design.var > 0):
+        raise ValueError(
+            f"every input is constant over the {design.n} samples (every locus monomorphic): "
+            "there are no genotype differences to decompose.  Check that the genotypes were "
+            "read as intended."
+        )
     chosen = {"epistasis": epistasis, "components": components}
     methods = [f"{name}='{value}'" for name, value in LEAST_SQUARES.items()
                if chosen[name] == value]
