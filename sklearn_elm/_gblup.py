@@ -27,6 +27,8 @@ centred markers (smaller than the matrices; checked against the memory
 available before the fit).
 """
 
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils import Bunch
@@ -79,6 +81,24 @@ def _check_pair_memory(n, p, n_out, *, factored, lazy):
             "fewer markers (pruned by linkage, e.g. plink --indep-pairwise).")
 
 
+def _check_feature_solver(n, m, kernel):
+    """Where ``solver="features"`` has more features ``m`` than samples ``n``: a MemoryError
+    naming the size where its ``m x m`` Gram matrix, eigenvectors and LAPACK's workspace
+    beside the ``n x m`` features would not fit, else a warning that the kernel solver gives
+    the same fit at less cost (``O(m^3)`` against ``O(n^3)``)."""
+    if m <= n:
+        return
+    needed, available = 8 * (n * m + 3 * m * m), available_memory()
+    what = (f"GBLUPRegressor(kernel={kernel!r}, solver='features') eigendecomposes the {m} x "
+            f"{m} Gram matrix of its {m} features, more than the {n} samples")
+    fix = (f"solver='kernel' (or 'auto', which chooses it here) gives the same fit on the {n} x "
+           f"{n} kernel")
+    if available is not None and needed > available:
+        raise MemoryError(f"{what}: {gib(needed)}, but {gib(available)} is available; {fix}.")
+    warnings.warn(f"{what}, in O(m^3) operations; {fix}, in O(n^3).", UserWarning,
+                  stacklevel=4)  # past fit and scikit-learn's wrapper of it
+
+
 def _validate_lazy(estimator, X, y):
     """``(X as a dask array, y as an ndarray)`` for ``fit`` on a lazy ``X``.
 
@@ -120,9 +140,11 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         Where the REML likelihood is evaluated.  ``"features"``: in the
         eigenbasis of the m x m Gram matrix of the explicit feature map (m
         markers for ``"additive"``, the ``p (p + 1) / 2`` pairwise products
-        for ``"additive+epistatic"``), O(n m^2).  ``"kernel"``: in the
-        eigenbasis of the n x n kernel, O(n^3).  ``"auto"`` picks
-        ``"features"`` when ``m <= n_samples``.  Both give the same fit.
+        for ``"additive+epistatic"``), O(n m^2 + m^3).  ``"kernel"``: in the
+        eigenbasis of the n x n kernel, O(n^2 p + n^3).  ``"auto"`` picks
+        ``"features"`` when ``m <= n_samples``.  Both give the same fit;
+        ``"features"`` with ``m > n_samples`` warns (and raises a MemoryError
+        where its m x m matrices would not fit).
 
     Attributes
     ----------
@@ -362,6 +384,8 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         W_a, x_mean, c_a = additive_features(X)
         m = p * (p + 1) // 2 if epistatic else p
         use_features = self.solver == "features" or (self.solver == "auto" and m <= n)
+        if use_features:
+            _check_feature_solver(n, m, self.kernel)
         if epistatic:
             _check_pair_memory(n, p, Y.shape[1], factored=not use_features and p > n,
                                lazy=is_dask(W_a))

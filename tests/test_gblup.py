@@ -203,6 +203,7 @@ def test_kernel_form_reaches_brute_force_optimum(seed, zero):
         assert components(model)[zero] == 0.0
 
 
+@pytest.mark.filterwarnings("ignore:GBLUPRegressor.*solver=.features.:UserWarning")
 def test_kernel_form_agrees_with_feature_form_past_n_over_3():
     """Past n / 3 markers the kernel solver runs on n x n kernels with Newton's method, the
     feature solver on the explicit pairwise products with L-BFGS-B: one model, one fit."""
@@ -409,6 +410,22 @@ def test_errors():
         GBLUPRegressor(kernel="dominance").fit(X, y)
     with pytest.raises(ValueError, match="features"):
         GBLUPRegressor().fit(X, y).predict(X[:, :4])
+
+
+def test_feature_solver_past_the_samples_warns_or_refuses(monkeypatch):
+    """solver="features" with more features than samples eigendecomposes an m x m matrix
+    (O(m^3)) where the kernel's n x n one gives the same fit: a warning naming the fix, and a
+    MemoryError with the size where the m x m matrices would not fit, before any work."""
+    rng = np.random.default_rng(0)
+    X, y = rng.integers(0, 3, size=(20, 8)).astype(float), rng.normal(size=20)
+    with pytest.warns(UserWarning, match=r"36 x 36 Gram matrix .* solver='kernel'"):
+        features = GBLUPRegressor("additive+epistatic", solver="features").fit(X, y)
+    kernel = GBLUPRegressor("additive+epistatic", solver="kernel").fit(X, y)
+    np.testing.assert_allclose(features.predict(X), kernel.predict(X), atol=1e-6)
+    monkeypatch.setattr("sklearn_elm._gblup.available_memory", lambda: 10_000)
+    with pytest.raises(MemoryError, match=r"36 x 36 .*GiB, but .*GiB is available"):
+        GBLUPRegressor("additive+epistatic", solver="features").fit(X, y)
+    GBLUPRegressor("additive+epistatic").fit(X, y)  # "auto" takes the kernel: no refusal
 
 
 # ---------------------------------------------------------------- scikit-learn contract

@@ -142,6 +142,7 @@ def _panel(n, p, seed=0):
     return X, np.column_stack([y, rng.normal(size=n) + X[:, 4]])
 
 
+@pytest.mark.filterwarnings("ignore:GBLUPRegressor.*solver=.features.:UserWarning")
 @pytest.mark.parametrize("outputs", [1, 2])
 def test_gblup_keeps_its_pair_matrix_factored_past_p_n_with_the_same_fit(outputs):
     """Past p > n the kernel path keeps E = Z^T diag(w) Z as its factors; the explicit
