@@ -30,9 +30,10 @@ COMPONENTS = {
 def constant_columns(Y):
     """Columns of ``Y`` that do not vary: no variance to decompose.
 
-    A column is constant where its range is at most ``1e-12 max(1, |mean|)``,
-    so that a trait measured as the same number up to float round-off counts
-    as constant whatever its scale.  One rule for every estimator and check.
+    A column is constant where its range is at most ``1e-12`` times its largest
+    absolute value, so that a trait measured as the same number up to float
+    round-off counts as constant, and a trait that varies counts as varying,
+    whatever its scale.  One rule for every estimator and check.
 
     Parameters
     ----------
@@ -49,9 +50,11 @@ def constant_columns(Y):
     >>> from sklearn_elm._components import constant_columns
     >>> constant_columns(np.array([[1.0, 5.0], [2.0, 5.0]]))
     array([1])
+    >>> constant_columns(np.array([[1e-15, 0.0], [2e-15, 0.0]]))  # a small scale varies
+    array([1])
     """
     Y = np.asarray(Y, dtype=np.float64)
-    return np.flatnonzero(np.ptp(Y, axis=0) <= 1e-12 * np.maximum(1.0, np.abs(Y.mean(axis=0))))
+    return np.flatnonzero(np.ptp(Y, axis=0) <= 1e-12 * np.abs(Y).max(axis=0, initial=0.0))
 
 
 def check_varies(y):

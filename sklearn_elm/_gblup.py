@@ -361,12 +361,20 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         y_mean = Y.mean(axis=0)
         Yc = Y - y_mean
         with np.errstate(over="ignore"):
-            overflow = np.flatnonzero(~np.isfinite(y_mean + np.einsum("ij,ij->j", Yc, Yc)))
+            squares = np.einsum("ij,ij->j", Yc, Yc)
+            overflow = np.flatnonzero(~np.isfinite(y_mean + squares))
         if overflow.size:
             raise ValueError(
                 f"y is too large for REML: the mean or variance of output(s) {overflow.tolist()} "
                 f"overflows float64 (largest |y| = {np.abs(Y).max():.3g}).  Rescale y, e.g. "
                 "divide it by a power of 10.")
+        # the standard errors divide by the residual variance squared (_reml_se)
+        underflow = np.flatnonzero((squares > 0) & (squares / len(Y) < 1e-140))
+        if underflow.size:
+            raise ValueError(
+                f"y is too small for REML: the variance of output(s) {underflow.tolist()} is "
+                f"{squares[underflow[0]] / len(Y):.3g}, whose square underflows float64.  "
+                "Rescale y, e.g. multiply it by a power of 10.")
         constant = constant_columns(Y)
         if constant.size:
             raise ValueError(
