@@ -17,14 +17,15 @@ from ._streaming import _row_blocks, is_dask
 def check_genotype_alphabet(X, ploidy, feature_names=None):
     """Raise a ValueError naming the first column with a value outside ``0..ploidy``.
 
-    NaN is allowed (it marks a missing genotype).
+    NaN is allowed (it marks a missing genotype).  A negative value is named as what it
+    most likely is, a code already centred (-1/+1).
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_loci)
         Allele dosages.
-    ploidy : int
-        Largest allowed dosage (1 haploid, 2 diploid).
+    ploidy : int or "auto"
+        Largest allowed dosage (1 haploid, 2 diploid; ``"auto"``: 2, either ploidy).
     feature_names : array-like of str, default=None
         Column names used in the message.
 
@@ -37,7 +38,12 @@ def check_genotype_alphabet(X, ploidy, feature_names=None):
     Traceback (most recent call last):
     ...
     ValueError: column 1 ('x1') holds 2.0, which is not a haploid genotype (allowed: 0, 1 or NaN).
+    >>> check_genotype_alphabet(np.array([[-1.0, 1.0]]), "auto")
+    Traceback (most recent call last):
+    ...
+    ValueError: column 0 ('x0') holds -1.0, which is not an allele dosage (allowed: 0, 1 or 2 ...
     """
+    detect, ploidy = ploidy == "auto", 2 if ploidy == "auto" else ploidy
     if X.dtype.kind in "iu":  # boolean masks only: no wider copy of a large integer panel
         bad = (X < 0) | (X > ploidy)
     else:
@@ -48,12 +54,14 @@ def check_genotype_alphabet(X, ploidy, feature_names=None):
     if bad.any():
         row, col = np.argwhere(bad)[0]
         name = feature_names[col] if feature_names is not None else f"x{col}"
-        kind = "haploid" if ploidy == 1 else "diploid"
-        allowed = ", ".join(str(v) for v in range(ploidy + 1))
-        raise ValueError(
-            f"column {col} ({name!r}) holds {float(X[row, col])!r}, which is not a {kind} "
-            f"genotype (allowed: {allowed} or NaN)."
-        )
+        value = float(X[row, col])
+        what = ("an allele dosage (allowed: 0, 1 or 2 allele copies, or NaN)" if detect else
+                f"a {'haploid' if ploidy == 1 else 'diploid'} genotype (allowed: "
+                f"{', '.join(str(v) for v in range(ploidy + 1))} or NaN)")
+        encoded = ("  Codes of -1 and +1 are genotypes already encoded: give them to the "
+                   "network itself, not to GenotypeEncoder (ELMDecomposer's default estimator "
+                   "holds one).") if value < 0 else ""
+        raise ValueError(f"column {col} ({name!r}) holds {value!r}, which is not {what}.{encoded}")
 
 
 #: The dtypes the encoder reads as they are (integer panels, e.g. PLINK's int8, are not copied
@@ -153,7 +161,7 @@ class GenotypeEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         for block in blocks:
             largest = max(largest, float(np.nanmax(block, initial=0)))
             # the same as checking with the inferred ploidy: 1 only where no 2 is seen
-            self._check_alphabet(block, self.ploidy if self.ploidy != "auto" else 2)
+            self._check_alphabet(block, self.ploidy)
             total = total + np.nansum(block, axis=0)
             count = count + np.sum(~np.isnan(block), axis=0)
         ploidy = (2 if largest > 1 else 1) if self.ploidy == "auto" else self.ploidy

@@ -52,10 +52,14 @@ def test_explicit_ploidy_and_auto_ambiguity():
 @pytest.mark.parametrize(
     "X, ploidy, match",
     [
-        (np.array([[0, 1], [1, 3]]), "auto", r"column 1 \('x1'\) holds 3"),
+        (np.array([[0, 1], [1, 3]]), "auto", r"column 1 \('x1'\) holds 3.0, which is not an allele "
+         r"dosage \(allowed: 0, 1 or 2 allele copies, or NaN\)\.$"),
         (np.array([[0, 0.5], [1, 1]]), "auto", r"column 1 .* 0.5"),
         (np.array([[0, 2], [1, 1]]), 1, r"column 1 .* not a haploid"),
-        (np.array([[-1, 0], [1, 1]]), "auto", r"column 0"),
+        # -1/+1 codes: not called diploid, and the likely cause named (encoded twice)
+        (np.array([[-1.0, 1.0], [1.0, -1.0]]), "auto",
+         r"column 0 .* not an allele dosage .* already encoded: give them to the network"),
+        (np.array([[-1, 0], [1, 1]]), 2, r"column 0 .* not a diploid genotype .* already encoded"),
     ],
 )
 def test_values_outside_alphabet_are_named(X, ploidy, match):
