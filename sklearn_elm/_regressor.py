@@ -347,6 +347,9 @@ class NeuralGPRegressor(NeuralNetRegressor):
             leaves the estimator unfitted, and the next ``fit`` initialises
             the network afresh, even with ``warm_start=True``.
         """
+        if "sample_weight" in fit_params:  # skorch would hand it to the validation split
+            raise TypeError("NeuralGPRegressor.fit takes no sample_weight: every sample counts "
+                            "alike in its loss, its validation split and its refit.")
         lazy = is_lazy(X)
         if lazy:  # read in chunks of samples as training goes (see _chunks)
             X = check_lazy(self, X, reset=True)

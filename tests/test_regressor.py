@@ -147,6 +147,16 @@ def test_bad_input(X, y, match):
         NeuralGPRegressor(**FAST).fit(X, y)
 
 
+def test_sample_weight_is_refused_by_name():
+    """skorch would pass it on to the validation split, whose error names neither."""
+    X, y = np.ones((30, 3)), np.arange(30.0)
+    with pytest.raises(TypeError, match="takes no sample_weight"):
+        NeuralGPRegressor(**FAST).fit(X, y, sample_weight=np.ones(30))
+    with pytest.raises(TypeError, match="takes no sample_weight"):
+        make_pipeline(NeuralGPRegressor(**FAST)).fit(
+            X, y, neuralgpregressor__sample_weight=np.ones(30))
+
+
 def test_predict_before_fit_and_wrong_width(data):
     X, Y = data
     with pytest.raises(NotFittedError):
