@@ -13,11 +13,12 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, is_regre
 from sklearn.metrics import r2_score
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from ._decomposer_steps import (
     default_estimator,
     fit_state,
+    input_names,
     resolve_estimator,
     set_fitted,
     set_member_spread,
@@ -200,6 +201,9 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when ``X`` has string column names.
+    target_names_ : ndarray of shape (`n_outputs_`,)
+        The traits' names, when ``y`` is a DataFrame with string column names (or a
+        named Series); every per-output result is in their order.
 
     See Also
     --------
@@ -363,9 +367,10 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         Returns
         -------
         table : DataFrame or dict
-            Columns ``output``, ``i``, ``j`` (input indices, ``i <= j``; ``i == j`` a
-            self term), ``locus_i``, ``locus_j`` (input names), ``estimate``,
-            ``std_error``, ``p_value``, ``q_value``, ``p_joint``; by output, then p-value.
+            Columns ``output`` (and ``trait``, its name, where ``target_names_`` is set),
+            ``i``, ``j`` (input indices, ``i <= j``; ``i == j`` a self term), ``locus_i``,
+            ``locus_j`` (input names), ``estimate``, ``std_error``, ``p_value``,
+            ``q_value``, ``p_joint``; by output, then p-value.
 
         Examples
         --------
@@ -388,7 +393,8 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
                 f"decomposer has components_={self.components_!r}."
             )
         tests = [self.pair_tests_] if self._single_output else self.pair_tests_
-        return significant_pairs_table(tests, fdr, self._input_names(), as_frame)
+        return significant_pairs_table(tests, fdr, input_names(self), as_frame,
+                                       getattr(self, "target_names_", None))
 
     def transform(self, X):
         """Per-sample contributions ``J(x)_i z_i`` of every input.
@@ -424,26 +430,15 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
         Returns
         -------
         feature_names_out : ndarray of str objects
-            The network's input names (``<output>_<name>`` for multi-output).
+            The network's input names (``<trait>_<name>`` for multi-output, the trait
+            named by ``target_names_``, else ``y<k>``).
         """
         check_is_fitted(self)
-        names = self._input_names(input_features)
+        names = input_names(self, input_features)
         if self._single_output:
             return names
-        return np.array(
-            [f"y{k}_{name}" for k in range(self.n_outputs_) for name in names], dtype=object
-        )
-
-    def _input_names(self, input_features=None):
-        """The network inputs' names: the preprocessing's output names, else ``z<i>``."""
-        input_features = _check_feature_names_in(self, input_features)
-        preprocessing, _ = split_network(self.estimator_)
-        names = input_features
-        if preprocessing is not None and hasattr(preprocessing, "get_feature_names_out"):
-            names = preprocessing.get_feature_names_out(input_features)
-        if len(names) != self.n_features_z_:
-            names = np.array([f"z{i}" for i in range(self.n_features_z_)], dtype=object)
-        return np.asarray(names, dtype=object)
+        traits = getattr(self, "target_names_", [f"y{k}" for k in range(self.n_outputs_)])
+        return np.array([f"{trait}_{name}" for trait in traits for name in names], dtype=object)
 
     def predict(self, X):
         """Predict with the decomposed estimator.

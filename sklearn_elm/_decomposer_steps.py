@@ -11,7 +11,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.utils import Bunch
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from ._components import check_varies
 from ._decomposition import NEED_Y, FitState, build_design, check_terms, needs_pairwise_sums
@@ -22,11 +22,12 @@ from ._inputs import is_dask, is_lazy
 from ._lazy import check_kept_memory, check_pairwise_memory, check_worker_memory, dask_stream
 from ._network import held_pairs
 from ._resources import release_freed_memory
-from ._streaming import iter_inputs, stream
+from ._streaming import iter_inputs, split_network, stream
 
 __all__ = [
     "default_estimator",
     "fit_state",
+    "input_names",
     "resolve_estimator",
     "set_fitted",
     "set_member_spread",
@@ -264,3 +265,15 @@ def set_member_spread(decomposer, X, y):
     decomposer.variance_components_std_ = Bunch(
         **{key: float(v) if np.ndim(v) == 0 else v for key, v in spread.items()})
 
+
+
+def input_names(decomposer, input_features=None):
+    """The network inputs' names: the preprocessing's output names, else ``z<i>``."""
+    input_features = _check_feature_names_in(decomposer, input_features)
+    preprocessing, _ = split_network(decomposer.estimator_)
+    names = input_features
+    if preprocessing is not None and hasattr(preprocessing, "get_feature_names_out"):
+        names = preprocessing.get_feature_names_out(input_features)
+    if len(names) != decomposer.n_features_z_:
+        names = np.array([f"z{i}" for i in range(decomposer.n_features_z_)], dtype=object)
+    return np.asarray(names, dtype=object)

@@ -116,6 +116,27 @@ def _check_without_y(decomposer):
             )
 
 
+def target_names(y):
+    """The traits' names: a DataFrame's string column names, or a Series' string name; else
+    None.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_elm._inputs import target_names
+    >>> target_names(pd.DataFrame({"height": [1.0], "yield": [2.0]})).tolist()
+    ['height', 'yield']
+    >>> target_names(pd.Series([1.0], name="height")).tolist(), target_names([1.0])
+    (['height'], None)
+    """
+    columns = getattr(y, "columns", None)
+    names = list(columns) if columns is not None else (
+        [y.name] if getattr(y, "ndim", 0) == 1 and hasattr(y, "name") else [])
+    if names and all(isinstance(name, str) for name in names):
+        return np.asarray(names, dtype=object)
+    return None
+
+
 def validate_fit(decomposer, X, y):
     """``(X as the inner estimator gets it, y as float64 or None)`` for ``fit``.
 
@@ -125,6 +146,10 @@ def validate_fit(decomposer, X, y):
     """
     if y is None:
         _check_without_y(decomposer)
+    decomposer.__dict__.pop("target_names_", None)  # an earlier fit's
+    names = target_names(y)
+    if names is not None:
+        decomposer.target_names_ = names
     if is_lazy(X):
         X = check_lazy(decomposer, X, reset=True)
         if y is None:

@@ -566,6 +566,27 @@ def test_every_locus_constant_is_refused(options):
                       **options).fit(G, y)
 
 
+def test_trait_names_of_a_dataframe_y_label_the_results(tiny_data):
+    """A DataFrame y's column names (or a named Series') become target_names_, name the
+    outputs in get_feature_names_out and the FDR table's trait column; a y without names
+    leaves none, also after a named fit."""
+    pd = pytest.importorskip("pandas")
+    G, Y = tiny_data
+    X = 2.0 * G - 1
+    dec = ELMDecomposer(NeuralGPRegressor(**TINY)).fit(X, pd.DataFrame(Y, columns=["h", "w"]))
+    assert dec.target_names_.tolist() == ["h", "w"]
+    names = dec.get_feature_names_out()
+    assert names[0] == "h_x0" and names[-1] == f"w_x{X.shape[1] - 1}"
+    table = dec.significant_pairs(fdr=0.5, as_frame=False)
+    assert list(table)[:2] == ["output", "trait"] and len(table["trait"]) > 0
+    assert table["trait"].tolist() == ["hw"[k] for k in table["output"]]
+    single = ELMDecomposer(NeuralGPRegressor(**TINY)).fit(X, pd.Series(Y[:, 0], name="h"))
+    assert single.target_names_.tolist() == ["h"]
+    assert not hasattr(dec.fit(X, Y), "target_names_")
+    assert dec.get_feature_names_out()[0] == "y0_x0"
+    assert "trait" not in dec.significant_pairs(fdr=0.5, as_frame=False)
+
+
 def test_the_slopes_are_computed_once_per_fit(monkeypatch):
     """The regression path inverts the p x p input covariance once per fit: the average
     effects and the epistasis matrix read the same slopes."""

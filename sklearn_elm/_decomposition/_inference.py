@@ -411,7 +411,7 @@ def component_se_bunch(se, phenotypic):
                  h2=se["additive"] / phenotypic, H2=se["genetic"] / phenotypic)
 
 
-def significant_pairs_table(tests, fdr, names, as_frame=True):
+def significant_pairs_table(tests, fdr, names, as_frame=True, traits=None):
     """The pairs of ``tests`` (one Bunch per output) whose BH q-value is at most ``fdr`` and
     whose test beside their competitors (``p_joint``, :mod:`._joint`) passes
     Benjamini-Hochberg's step at ``fdr`` among them (where ``tests`` have it: a pair it did
@@ -427,11 +427,13 @@ def significant_pairs_table(tests, fdr, names, as_frame=True):
         The loci's names.
     as_frame : bool, default=True
         A pandas DataFrame, or else a dict of column arrays.
+    traits : ndarray of str or None, default=None
+        The outputs' names, in a ``trait`` column after ``output`` where given.
 
     Returns
     -------
     table : DataFrame or dict
-        Columns ``output``, ``i``, ``j``, ``locus_i``, ``locus_j``, ``estimate``,
+        Columns ``output``, (``trait``,) ``i``, ``j``, ``locus_i``, ``locus_j``, ``estimate``,
         ``std_error``, ``p_value``, ``q_value``, ``p_joint``; by output, then by p-value.
 
     Examples
@@ -468,7 +470,8 @@ def significant_pairs_table(tests, fdr, names, as_frame=True):
             columns[key].append(value)
     table = {key: np.concatenate(value) for key, value in columns.items()}
     names = np.asarray(names, dtype=object)
-    table = {**{key: table[key] for key in ("output", "i", "j")},
+    traits = {} if traits is None else {"trait": np.asarray(traits, dtype=object)[table["output"]]}
+    table = {"output": table["output"], **traits, **{key: table[key] for key in ("i", "j")},
              "locus_i": names[table["i"]], "locus_j": names[table["j"]],
              **{key: table[key] for key in ("estimate", "std_error", "p_value", "q_value",
                                             "p_joint")}}
