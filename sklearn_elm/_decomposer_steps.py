@@ -266,7 +266,6 @@ def set_member_spread(decomposer, X, y):
         **{key: float(v) if np.ndim(v) == 0 else v for key, v in spread.items()})
 
 
-
 def input_names(decomposer, input_features=None):
     """The network inputs' names: the preprocessing's output names, else ``z<i>``."""
     input_features = _check_feature_names_in(decomposer, input_features)
