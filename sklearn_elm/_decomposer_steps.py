@@ -14,7 +14,14 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from ._components import check_varies
-from ._decomposition import NEED_Y, FitState, build_design, check_terms, needs_pairwise_sums
+from ._decomposition import (
+    NEED_Y,
+    FitState,
+    build_design,
+    check_inputs_vary,
+    check_terms,
+    needs_pairwise_sums,
+)
 from ._decomposition._codes import compact as compact_inputs
 from ._elm import elm_steps, io_sizes
 from ._ensemble import average_networks, fit_members
@@ -142,6 +149,7 @@ def fit_state(decomposer, stream, X, preprocessing, net):
     ``net``'s pair path holds."""
     # the batches' buffers, freed, back to the system before the p x p work
     release_freed_memory()
+    check_inputs_vary(stream.moments)
     design = None
     if needs_pairwise_sums(decomposer.epistasis_, decomposer.components_):
         # the p x p sums that only the design reads are freed as it is built

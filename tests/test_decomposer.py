@@ -555,11 +555,15 @@ def test_constant_y_is_refused(tiny_data):
         ELMDecomposer(pipe, prefit=True).fit(G, np.full(len(G), 2.5))
 
 
-@pytest.mark.parametrize("options", [{}, {"epistasis": "regression", "components": "network"}])
-def test_every_locus_constant_is_refused(options):
+@pytest.mark.parametrize("loci, options", [
+    (6, {}), (6, {"epistasis": "regression", "components": "network"}),
+    (30, {}),  # past the projection's bound: the screened fit, cross-fitted
+    (30, {"epistasis": "screened", "components": "screened"})])
+def test_every_locus_constant_is_refused(loci, options):
     """Genotypes that do not vary at any locus leave nothing to decompose: a clear error,
-    as GBLUPRegressor gives, whatever the estimators (not an internal one mid-fit)."""
-    G = np.ones((200, 6), dtype=int)
+    as GBLUPRegressor gives, whatever the estimators (not an internal one mid-fit, nor
+    components of 0 read as a trait without genetic variance)."""
+    G = np.ones((200, loci), dtype=int)
     y = np.random.default_rng(0).normal(size=200)
     with pytest.raises(ValueError, match="every input is constant over the 200 samples"):
         ELMDecomposer(make_pipeline(GenotypeEncoder(), NeuralGPRegressor(**TINY)),

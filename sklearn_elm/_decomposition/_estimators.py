@@ -35,6 +35,7 @@ __all__ = [
     "LEAST_SQUARES",
     "NEED_Y",
     "FitState",
+    "check_inputs_vary",
     "check_terms",
     "needs_pairwise_sums",
     "resolve",
@@ -411,9 +412,35 @@ def needs_pairwise_sums(epistasis, components):
     return not (epistasis == "screened" and components in ("screened", "crossfit"))
 
 
+def check_inputs_vary(moments):
+    """A clear error where no input varies over the samples the streamed sums ``moments``
+    (:func:`~sklearn_elm._decomposition.init_moments`) hold: there is nothing to decompose.
+
+    An input is constant where its variance is at most ``1e-12`` times its mean square.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._decomposition import check_inputs_vary, init_moments, update_moments
+    >>> Z = np.ones((4, 2))
+    >>> check_inputs_vary(update_moments(init_moments(2, 1, pairwise=False), Z, Z[:, :1],
+    ...                                  Z[:, None]))
+    Traceback (most recent call last):
+    ...
+    ValueError: every input is constant over the 4 samples (every locus monomorphic): ...
+    """
+    n = max(moments.n, 1)
+    mean, square = moments.z / n, moments.z2 / n
+    if not np.any(square - mean * mean > 1e-12 * square):
+        raise ValueError(
+            f"every input is constant over the {moments.n} samples (every locus monomorphic): "
+            "there are no genotype differences to decompose.  Check that the genotypes were "
+            "read as intended."
+        )
+
+
 def check_terms(design, epistasis, components):
-    """A clear error where a chosen least-squares projection has too few samples, or where
-    no input varies over the samples (nothing to decompose).
+    """A clear error where a chosen least-squares projection has too few samples.
 
     The projection needs more samples than terms plus one, ``n - 1 >
     n_terms`` (:attr:`~sklearn_elm._decomposition.Design.n_terms`); fewer
@@ -429,8 +456,7 @@ def check_terms(design, epistasis, components):
     Raises
     ------
     ValueError
-        Naming the option that needs the projection, and what to use instead; or saying that
-        every input is constant.
+        Naming the option that needs the projection, and what to use instead.
 
     Examples
     --------
@@ -445,12 +471,6 @@ def check_terms(design, epistasis, components):
     ...
     ValueError: epistasis='projection' fits 3 additive and pairwise terms by least squares, ...
     """
-    if not np.any(design.var > 0):
-        raise ValueError(
-            f"every input is constant over the {design.n} samples (every locus monomorphic): "
-            "there are no genotype differences to decompose.  Check that the genotypes were "
-            "read as intended."
-        )
     chosen = {"epistasis": epistasis, "components": components}
     methods = [f"{name}='{value}'" for name, value in LEAST_SQUARES.items()
                if chosen[name] == value]

@@ -52,7 +52,8 @@ def init_moments(n_features, n_outputs, *, contrast=False, pairwise=True):
     Returns
     -------
     moments : Bunch
-        ``n`` (samples seen), ``z`` (p,), ``zz`` (p, p), ``z2z2`` (p, p),
+        ``n`` (samples seen), ``z`` (p,), ``z2`` (p,) (sum of squares), ``zz`` (p, p),
+        ``z2z2`` (p, p),
         ``z2z`` (p, p) (``sum z_i^2 z_j``), ``z3`` (p,) (sum of cubes),
         ``f`` (k,), ``ff`` (k,), ``zf`` (p, k),
         ``s`` (k, p), ``ss`` (k, p), ``zs`` (k, p, p) with ``zs[k, j, i] =
@@ -74,6 +75,7 @@ def init_moments(n_features, n_outputs, *, contrast=False, pairwise=True):
     moments = Bunch(
         n=0,
         z=np.zeros(p),
+        z2=np.zeros(p),
         f=np.zeros(k),
         ff=np.zeros(k),
         zf=np.zeros((p, k)),
@@ -141,6 +143,7 @@ def update_moments(moments, Z, F, S):
     moments.n += b
     moments.z += Z.sum(axis=0)
     Z2 = Z * Z
+    moments.z2 += Z2.sum(axis=0)
     moments.f += F.sum(axis=0)
     moments.ff += (F * F).sum(axis=0)
     moments.zf += Z.T @ F
