@@ -11,8 +11,8 @@ against.
 import numpy as np
 from sklearn.utils import Bunch
 
-__all__ = ["COMPONENTS", "check_varies", "components_bunch", "constant_columns",
-           "orthogonal_parts", "pairwise_values"]
+__all__ = ["COMPONENTS", "SMALLEST_VARIANCE", "check_scale", "check_varies", "components_bunch",
+           "constant_columns", "orthogonal_parts", "pairwise_values"]
 
 #: The variance components, in table order, with their short names.
 COMPONENTS = {
@@ -57,8 +57,39 @@ def constant_columns(Y):
     return np.flatnonzero(np.ptp(Y, axis=0) <= 1e-12 * np.abs(Y).max(axis=0, initial=0.0))
 
 
+#: The smallest variance of a trait the estimators take: REML's standard errors go through its
+#: square, the decomposer's through its fourth power (sums of squared products of the targets),
+#: which underflows float64 below about 1e-77.
+SMALLEST_VARIANCE = 1e-70
+
+
+def check_scale(Y):
+    """A clear error where an output of ``Y`` (n_samples, n_outputs) that varies has a
+    variance below :data:`SMALLEST_VARIANCE`, naming the fix (rescale it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._components import check_scale
+    >>> check_scale(np.array([[1e-30, 0.0], [2e-30, 0.0]]))
+    >>> check_scale(np.array([[1e-40], [2e-40]]))
+    Traceback (most recent call last):
+    ...
+    ValueError: y is too small: the variance of output 0 is 2.5e-81, below 1e-70, ...
+    """
+    variance = np.asarray(Y, dtype=np.float64).var(axis=0)
+    small = np.setdiff1d(np.flatnonzero(variance < SMALLEST_VARIANCE), constant_columns(Y))
+    if small.size:
+        raise ValueError(
+            f"y is too small: the variance of output {int(small[0])} is "
+            f"{variance[small[0]]:.3g}, below {SMALLEST_VARIANCE:g}, where the standard errors "
+            "of its components underflow float64.  Rescale y, e.g. multiply it by a power of "
+            "10.")
+
+
 def check_varies(y):
-    """A clear error where an output of ``y`` is constant (:func:`constant_columns`).
+    """A clear error where an output of ``y`` is constant (:func:`constant_columns`), or
+    varies on too small a scale (:func:`check_scale`).
 
     Parameters
     ----------
@@ -68,7 +99,7 @@ def check_varies(y):
     Raises
     ------
     ValueError
-        Naming the first constant output.
+        Naming the first constant output, or the first of too small a variance.
 
     Examples
     --------
@@ -91,6 +122,7 @@ def check_varies(y):
             f"y is constant (output {int(constant[0])}): it has no variance to decompose "
             "into genetic and residual parts. Pass a trait that varies across the samples."
         )
+    check_scale(Y)
 
 
 def components_bunch(additive, epistatic, genetic, phenotypic):

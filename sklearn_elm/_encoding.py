@@ -14,11 +14,10 @@ from ._inputs import check_lazy, is_lazy
 from ._streaming import _row_blocks, is_dask
 
 
-def check_genotype_alphabet(X, ploidy, feature_names=None):
+def check_genotype_alphabet(X, ploidy, feature_names=None, encoder=False):
     """Raise a ValueError naming the first column with a value outside ``0..ploidy``.
 
-    NaN is allowed (it marks a missing genotype).  A negative value is named as what it
-    most likely is, a code already centred (-1/+1).
+    NaN is allowed (it marks a missing genotype).
 
     Parameters
     ----------
@@ -28,6 +27,9 @@ def check_genotype_alphabet(X, ploidy, feature_names=None):
         Largest allowed dosage (1 haploid, 2 diploid; ``"auto"``: 2, either ploidy).
     feature_names : array-like of str, default=None
         Column names used in the message.
+    encoder : bool, default=False
+        Whether :class:`GenotypeEncoder` checks its input: a -1 is then named as what it
+        most likely is, a code already centred (-1/+1), encoded twice.
 
     Examples
     --------
@@ -38,7 +40,7 @@ def check_genotype_alphabet(X, ploidy, feature_names=None):
     Traceback (most recent call last):
     ...
     ValueError: column 1 ('x1') holds 2.0, which is not a haploid genotype (allowed: 0, 1 or NaN).
-    >>> check_genotype_alphabet(np.array([[-1.0, 1.0]]), "auto")
+    >>> check_genotype_alphabet(np.array([[-1.0, 1.0]]), "auto", encoder=True)
     Traceback (most recent call last):
     ...
     ValueError: column 0 ('x0') holds -1.0, which is not an allele dosage (allowed: 0, 1 or 2 ...
@@ -60,7 +62,7 @@ def check_genotype_alphabet(X, ploidy, feature_names=None):
                 f"{', '.join(str(v) for v in range(ploidy + 1))} or NaN)")
         encoded = ("  Codes of -1 and +1 are genotypes already encoded: give them to the "
                    "network itself, not to GenotypeEncoder (ELMDecomposer's default estimator "
-                   "holds one).") if value < 0 else ""
+                   "holds one).") if encoder and value == -1 else ""
         raise ValueError(f"column {col} ({name!r}) holds {value!r}, which is not {what}.{encoded}")
 
 
@@ -129,7 +131,7 @@ class GenotypeEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.center = center
 
     def _check_alphabet(self, X, ploidy):
-        check_genotype_alphabet(X, ploidy, getattr(self, "feature_names_in_", None))
+        check_genotype_alphabet(X, ploidy, getattr(self, "feature_names_in_", None), True)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):

@@ -41,7 +41,7 @@ from sklearn.utils.validation import (
 )
 from threadpoolctl import threadpool_limits
 
-from ._components import components_bunch, constant_columns
+from ._components import check_scale, components_bunch, constant_columns
 from ._inputs import check_lazy, is_dask, is_lazy
 from ._kernels import additive_features, check_finite, in_memory
 from ._lazy import lazy_predict
@@ -361,26 +361,19 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
         y_mean = Y.mean(axis=0)
         Yc = Y - y_mean
         with np.errstate(over="ignore"):
-            squares = np.einsum("ij,ij->j", Yc, Yc)
-            overflow = np.flatnonzero(~np.isfinite(y_mean + squares))
+            overflow = np.flatnonzero(~np.isfinite(y_mean + np.einsum("ij,ij->j", Yc, Yc)))
         if overflow.size:
             raise ValueError(
                 f"y is too large for REML: the mean or variance of output(s) {overflow.tolist()} "
                 f"overflows float64 (largest |y| = {np.abs(Y).max():.3g}).  Rescale y, e.g. "
                 "divide it by a power of 10.")
-        # the standard errors divide by the residual variance squared (_reml_se)
-        underflow = np.flatnonzero((squares > 0) & (squares / len(Y) < 1e-140))
-        if underflow.size:
-            raise ValueError(
-                f"y is too small for REML: the variance of output(s) {underflow.tolist()} is "
-                f"{squares[underflow[0]] / len(Y):.3g}, whose square underflows float64.  "
-                "Rescale y, e.g. multiply it by a power of 10.")
         constant = constant_columns(Y)
         if constant.size:
             raise ValueError(
                 f"y is constant (output {int(constant[0])}): REML cannot separate a "
                 "genetic and a residual variance of zero."
             )
+        check_scale(Y)
         n, p = X.shape
         epistatic = self.kernel == "additive+epistatic"
         variances = 3 if epistatic else 2  # V_A (and V_AA) and V_E

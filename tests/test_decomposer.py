@@ -555,6 +555,22 @@ def test_constant_y_is_refused(tiny_data):
         ELMDecomposer(pipe, prefit=True).fit(G, np.full(len(G), 2.5))
 
 
+def test_the_scale_of_y_is_a_unit_until_its_errors_would_underflow(tiny_data):
+    """A trait of small scale varies (not refused as constant) and gives the components of
+    the same trait in other units; below the smallest variance the estimators take (where
+    the standard errors underflow float64) a clear error names the fix."""
+    G, Y = tiny_data
+    X, y = 2.0 * G - 1, Y[:, 0] + np.random.default_rng(1).normal(size=len(Y))
+    unit = ELMDecomposer(NeuralGPRegressor(**TINY)).fit(X, y)
+    small = ELMDecomposer(NeuralGPRegressor(**TINY)).fit(X, y * 1e-15)
+    np.testing.assert_allclose(small.variance_components_.h2, unit.variance_components_.h2,
+                               rtol=1e-5)
+    np.testing.assert_allclose(small.variance_components_se_.h2,
+                               unit.variance_components_se_.h2, rtol=1e-5)
+    with pytest.raises(ValueError, match="y is too small: the variance of output 0 .* Rescale"):
+        ELMDecomposer(NeuralGPRegressor(**TINY)).fit(X, y * 1e-40)
+
+
 @pytest.mark.parametrize("loci, options", [
     (6, {}), (6, {"epistasis": "regression", "components": "network"}),
     (30, {}),  # past the projection's bound: the screened fit, cross-fitted

@@ -60,6 +60,8 @@ def test_explicit_ploidy_and_auto_ambiguity():
         (np.array([[-1.0, 1.0], [1.0, -1.0]]), "auto",
          r"column 0 .* not an allele dosage .* already encoded: give them to the network"),
         (np.array([[-1, 0], [1, 1]]), 2, r"column 0 .* not a diploid genotype .* already encoded"),
+        # PLINK's missing code is not taken for an encoded genotype
+        (np.array([[0, -9], [2, 1]]), "auto", r"holds -9.0, which is not an allele dosage .*\)\.$"),
     ],
 )
 def test_values_outside_alphabet_are_named(X, ploidy, match):

@@ -402,8 +402,10 @@ def test_errors():
         GBLUPRegressor().fit(X, np.where(np.arange(20) == 4, np.nan, y))
     with pytest.raises(ValueError, match=r"y is too large for REML: .* output\(s\) \[0\].*Rescale"):
         GBLUPRegressor().fit(X, y * 1e160)  # its variance overflows: no silent NaN
-    with pytest.raises(ValueError, match=r"y is too small for REML: .* output\(s\) \[0\].*Rescale"):
-        GBLUPRegressor().fit(X, y * 1e-160)  # its variance squared underflows: no silent inf
+    with pytest.raises(ValueError, match=r"y is too small: the variance of output 0 .*Rescale"):
+        GBLUPRegressor().fit(X, y * 1e-40)  # its standard errors would underflow: no silent 0
+    with pytest.raises(ValueError, match=r"y is constant \(output 0\)"):
+        GBLUPRegressor().fit(X, np.full(20, 1e-139 / 3))  # constant first: rescaling won't help
     small = GBLUPRegressor().fit(X, y * 1e-15)  # a small scale is not a constant
     unit = GBLUPRegressor().fit(X, y)
     assert_allclose(small.variance_components_.h2, unit.variance_components_.h2, rtol=1e-6)
