@@ -117,8 +117,8 @@ def _check_without_y(decomposer):
 
 
 def target_names(y):
-    """The traits' names: a DataFrame's string column names, or a Series' string name; else
-    None.
+    """The traits' names: a pandas DataFrame's column names, or a Series' name, where they
+    are distinct strings; else None (a dask array's ``name`` is its task's, not a trait's).
 
     Examples
     --------
@@ -128,11 +128,13 @@ def target_names(y):
     ['height', 'yield']
     >>> target_names(pd.Series([1.0], name="height")).tolist(), target_names([1.0])
     (['height'], None)
+    >>> target_names(pd.DataFrame([[1.0, 2.0]], columns=["h", "h"])) is None
+    True
     """
-    columns = getattr(y, "columns", None)
-    names = list(columns) if columns is not None else (
-        [y.name] if getattr(y, "ndim", 0) == 1 and hasattr(y, "name") else [])
-    if names and all(isinstance(name, str) for name in names):
+    if not hasattr(y, "iloc"):  # pandas' (a dask array has a name too)
+        return None
+    names = list(y.columns) if hasattr(y, "columns") else [getattr(y, "name", None)]
+    if all(isinstance(name, str) for name in names) and len(set(names)) == len(names):
         return np.asarray(names, dtype=object)
     return None
 

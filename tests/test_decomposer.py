@@ -605,6 +605,9 @@ def test_trait_names_of_a_dataframe_y_label_the_results(tiny_data):
     assert not hasattr(dec.fit(X, Y), "target_names_")
     assert dec.get_feature_names_out()[0] == "y0_x0"
     assert "trait" not in dec.significant_pairs(fdr=0.5, as_frame=False)
+    # a dask array's name is its task's, not a trait's
+    da = pytest.importorskip("dask.array")
+    assert not hasattr(dec.fit(X, da.from_array(Y[:, 0])), "target_names_")
 
 
 def test_the_slopes_are_computed_once_per_fit(monkeypatch):
