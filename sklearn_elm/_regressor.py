@@ -256,6 +256,7 @@ class NeuralGPRegressor(NeuralNetRegressor):
         ]
 
     def _get_params_callbacks(self, deep=True):
+        """The callbacks' settings as ``fit`` uses them (skorch-dev/skorch#969)."""
         return _callback_params(self, deep)
 
     def initialize_module(self):
@@ -346,8 +347,10 @@ class NeuralGPRegressor(NeuralNetRegressor):
             diverges (a non-finite loss, weight or output); a failed ``fit``
             leaves the estimator unfitted, and the next ``fit`` initialises
             the network afresh, even with ``warm_start=True``.
+        TypeError
+            If ``sample_weight`` is given: every sample counts alike.
         """
-        if "sample_weight" in fit_params:  # skorch would hand it to the validation split
+        if fit_params.get("sample_weight") is not None:  # skorch would hand it to the split
             raise TypeError("NeuralGPRegressor.fit takes no sample_weight: every sample counts "
                             "alike in its loss, its validation split and its refit.")
         lazy = is_lazy(X)

@@ -31,28 +31,30 @@ def _callback_params(net, deep):
     skorch's own listing puts a fresh instance of each default callback after the net's, so
     that a default's value replaces one set on the net (``callbacks__NAME__PARAM`` given to
     ``__init__`` or ``set_params`` was reported as the default's, before and after ``fit``;
-    skorch-dev/skorch#969).  Here a default callback is listed as a fresh instance (its
-    parameters, not the state ``fit`` leaves in the net's copy), then the net's other
-    callbacks, then the callbacks and parameters set on the net by name, which ``fit``
-    applies last.
+    skorch-dev/skorch#969), and lists the net's own callbacks only once ``fit`` has made
+    them.  Here the callbacks are those ``fit`` makes, in its order (a default callback as a
+    fresh instance: its parameters, not the state ``fit`` leaves in the net's copy), then
+    those set on the net by name, then the parameters set by name, which ``fit`` applies
+    last; a callback set to None lists no parameters, and ``callbacks="disable"`` none.
     """
-    if not deep:
-        return {}
     prefix = "callbacks__"
+    if not deep or (isinstance(net.callbacks, str) and net.callbacks == "disable"):
+        return {}
     named = {key[len(prefix):]: value for key, value in vars(net).items()
              if key.startswith(prefix)}
-    defaults = net._default_callbacks
-    own = {name for name, _ in defaults}
-    callbacks = [*defaults, *((name, cb) for name, cb in getattr(net, "callbacks_", [])
-                              if name not in own),
-                 *((name, value) for name, value in named.items() if "__" not in name)]
+    try:
+        callbacks = dict(net._uniquely_named_callbacks())
+    except ValueError:  # names that fit refuses: list what skorch lists
+        callbacks = dict([*getattr(net, "callbacks_", []), *net._default_callbacks])
+    callbacks.update((name, value) for name, value in named.items() if "__" not in name)
     params = {}
-    for name, callback in callbacks:
+    for name, callback in callbacks.items():
         params[prefix + name] = callback
         if callback is not None and not isinstance(callback, type):
             params.update((f"{prefix}{name}__{key}", value)
                           for key, value in callback.get_params().items())
-    params.update((prefix + name, value) for name, value in named.items() if "__" in name)
+    params.update((prefix + name, value) for name, value in named.items()
+                  if "__" in name and callbacks.get(name.split("__")[0]) is not None)
     return params
 
 

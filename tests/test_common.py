@@ -60,7 +60,6 @@ EXPECTED_FAILURES = {
     "NeuralGPRegressor": {
         "check_no_attributes_set_in_init": _SKORCH_INIT,
         "check_do_not_raise_errors_in_init_or_set_params": _SKORCH_SET_PARAMS,
-        "check_set_params": _SKORCH_SET_PARAMS,
     },
 }
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.base import clone
 from skorch import NeuralNetRegressor
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping
 
 from sklearn_elm import NeuralGPRegressor
 from sklearn_elm._path import _validation_losses, auto_path_penalty, path_lengths
@@ -111,6 +111,14 @@ def test_get_params_lists_the_callback_settings_fit_uses(data):
     assert replaced.get_params()[key] == 3
     keys = replaced.get_params().keys()
     assert replaced.fit(X, Y[:, 0]).get_params().keys() == keys  # not the path's state
+    # a callback of the user's is listed before fit too; one set to None, or all disabled,
+    # list no settings that fit would not use
+    stop = NeuralGPRegressor(callbacks=[("stop", EarlyStopping(patience=3))])
+    assert stop.get_params()["callbacks__stop__patience"] == 3
+    off = NeuralGPRegressor(callbacks__regularization_path=None).get_params()
+    assert off["callbacks__regularization_path"] is None and key not in off
+    disabled = NeuralGPRegressor(callbacks="disable").get_params()
+    assert not [name for name in disabled if name.startswith("callbacks__")]
 
 
 def test_regularization_path_runs_through_on_signal():
