@@ -57,9 +57,11 @@ def constant_columns(Y):
     return np.flatnonzero(np.ptp(Y, axis=0) <= 1e-12 * np.abs(Y).max(axis=0, initial=0.0))
 
 
-#: The smallest variance of a trait the estimators take: REML's standard errors go through its
-#: square, the decomposer's through its fourth power (sums of squared products of the targets),
-#: which underflows float64 below about 1e-77.
+#: The smallest variance of a trait the estimators take.  Their standard errors go through
+#: squares of variances (REML's of the residual variance, the decomposer's sums of the targets'
+#: fourth powers), which underflow float64 below a variance of about 1e-154; the bound leaves a
+#: wide margin for a component that is a small share of the trait's variance (a trait of
+#: variance 1e-80 already gave the decomposer's standard errors wrong in the third digit).
 SMALLEST_VARIANCE = 1e-70
 
 
