@@ -60,8 +60,8 @@ def constant_columns(Y):
 #: The smallest variance of a trait the estimators take.  Their standard errors go through
 #: squares of variances (REML's of the residual variance, the decomposer's sums of the targets'
 #: fourth powers), which underflow float64 below a variance of about 1e-154; the bound leaves a
-#: wide margin for a component that is a small share of the trait's variance (a trait of
-#: variance 1e-80 already gave the decomposer's standard errors wrong in the third digit).
+#: wide margin for a component that is a small share of the trait's variance (a trait scaled
+#: to a variance of about 1e-160 gave the decomposer's standard errors wrong in the third digit).
 SMALLEST_VARIANCE = 1e-70
 
 
