@@ -18,6 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 
 from ._network import GatedMLP, linear_skip_of, pair_path_of
+from ._regressor_checks import check_seed
 
 __all__ = ["average_networks", "fit_members", "member_seeds", "member_spread"]
 
@@ -41,6 +42,7 @@ def member_seeds(random_state, n_estimators):
     >>> member_seeds(0, 3) == member_seeds(0, 3), len(set(member_seeds(0, 3)))
     (True, 3)
     """
+    check_seed(random_state)
     if random_state is None or isinstance(random_state, Integral):
         root = np.random.SeedSequence(random_state)
     else:

@@ -69,10 +69,34 @@ def _check_path_penalty(path_penalty):
         )
 
 
+def check_seed(random_state):
+    """Raise a ValueError unless ``random_state`` is None, an integer or a numpy
+    ``RandomState``, as in scikit-learn; a numpy ``Generator`` is named, with the fix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._regressor_checks import check_seed
+    >>> check_seed(0)
+    >>> check_seed(np.random.default_rng(0))
+    Traceback (most recent call last):
+    ...
+    ValueError: random_state must be None, an int or a numpy RandomState, ...
+    """
+    if random_state is None or isinstance(random_state, (numbers.Integral,
+                                                         np.random.RandomState)):
+        return
+    fix = (": pass an int drawn from it, e.g. int(rng.integers(2**31))"
+           if isinstance(random_state, np.random.Generator) else "")
+    raise ValueError("random_state must be None, an int or a numpy RandomState, as in "
+                     f"scikit-learn; got {type(random_state).__name__}{fix}.")
+
+
 def _check_settings(net):
     """Raise a ValueError naming the setting where ``path_penalty`` is not ``"auto"`` or a
-    finite number >= 0, or ``max_epochs`` is not a positive integer (skorch would train
-    no epoch and return the initial weights)."""
+    finite number >= 0, ``max_epochs`` is not a positive integer (skorch would train
+    no epoch and return the initial weights), or ``random_state`` is not a seed."""
+    check_seed(net.random_state)
     _check_path_penalty(net.path_penalty)
     epochs = net.max_epochs
     if not (isinstance(epochs, numbers.Integral) and not isinstance(epochs, bool) and epochs > 0):

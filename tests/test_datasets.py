@@ -83,6 +83,9 @@ def test_noisy_variant(qhaplo):
     np.testing.assert_array_equal(noisy.phenotypes, again.phenotypes)
     with pytest.raises(ValueError, match="h2"):
         load_qhaplo(h2=1.5)
+    # as the simulators: scikit-learn's seeds, a numpy Generator refused by name
+    with pytest.raises(ValueError, match="random_state.*Got Generator"):
+        load_qhaplo(h2=0.25, random_state=np.random.default_rng(0))
 
 
 def test_read_qhaplo_errors(tmp_path):

@@ -12,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils.validation import check_is_fitted
 from skorch.dataset import ValidSplit
 
-from sklearn_elm import GenotypeEncoder, NeuralGPRegressor
+from sklearn_elm import ELMDecomposer, GenotypeEncoder, NeuralGPRegressor
 from sklearn_elm._path import _validation_losses, auto_path_penalty
 from sklearn_elm.datasets import make_epistatic_phenotypes
 from sklearn_elm.nn import GatedMLP, l1_path_norm
@@ -145,6 +145,18 @@ def test_pipeline_gridsearch_cross_validate(data):
 def test_bad_input(X, y, match):
     with pytest.raises(ValueError, match=match):
         NeuralGPRegressor(**FAST).fit(X, y)
+
+
+def test_a_numpy_generator_seed_is_named_with_the_fix():
+    """scikit-learn's seeds are None, an int or a RandomState; a Generator is refused before
+    training, by the network and by an ensemble deriving its members' seeds from it."""
+    X, y = np.ones((30, 3)), np.arange(30.0)
+    net = NeuralGPRegressor(**{**FAST, "random_state": np.random.default_rng(0)})
+    match = r"random_state must be None, an int or a numpy RandomState.*int\(rng.integers"
+    with pytest.raises(ValueError, match=match):
+        net.fit(X, y)
+    with pytest.raises(ValueError, match=match):
+        ELMDecomposer(net, n_estimators=2).fit(X, y)
 
 
 def test_sample_weight_is_refused_by_name():

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import validate_params
 
 from ._ploidy import resolve_ploidy
 from ._split import published_split
@@ -274,6 +275,7 @@ def _match_individuals(genotypes, geno_ids, pheno_ids, paths):
     return genotypes[[order[k] for k in pheno_ids]]
 
 
+@validate_params({"random_state": ["random_state"]}, prefer_skip_nested_validation=True)
 def load_qhaplo(*, h2=None, random_state=None):
     """Load the bundled qhaplo_64qtl_10000n_rep1 reference data set.
 
