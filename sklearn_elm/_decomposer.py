@@ -28,7 +28,7 @@ from ._decomposer_steps import (
 from ._decomposition import COMPONENT_ESTIMATORS, EFFECT_ESTIMATORS, resolve
 from ._decomposition._inference import significant_pairs_table
 from ._elm import elm_steps, io_sizes
-from ._inputs import is_lazy, validate_fit, validate_passed_on
+from ._inputs import is_lazy, passed_on, validate_fit
 from ._lazy import lazy_predict, transform_in_blocks
 from ._streaming import check_exact, first_step_tags, split_network
 
@@ -413,10 +413,10 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             for a dask ``X``; else made a batch of samples at a time.
         """
         check_is_fitted(self)
-        X = validate_passed_on(self, X)
         preprocessing, net = split_network(self.estimator_)
-        return transform_in_blocks(X, preprocessing, net, self.batch_size, self.n_outputs_,
-                              self.n_features_z_)
+        with passed_on(self, X) as X:
+            return transform_in_blocks(X, preprocessing, net, self.batch_size, self.n_outputs_,
+                                       self.n_features_z_)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the contributions returned by ``transform``.
@@ -455,10 +455,10 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             a time, and for a dask ``X`` a dask array (one task per chunk).
         """
         check_is_fitted(self)
-        X = validate_passed_on(self, X)
-        if is_lazy(X):
-            return lazy_predict(self.estimator_, X, self.batch_size)
-        return self.estimator_.predict(X)
+        with passed_on(self, X) as X:
+            if is_lazy(X):
+                return lazy_predict(self.estimator_, X, self.batch_size)
+            return self.estimator_.predict(X)
 
     def score(self, X, y, sample_weight=None):
         """Score of the decomposed estimator (R^2 for regressors).
@@ -478,13 +478,13 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
             ``estimator_.score(X, y)``.
         """
         check_is_fitted(self)
-        X = validate_passed_on(self, X)
         weights = {} if sample_weight is None else {"sample_weight": sample_weight}
-        if is_lazy(X) and is_regressor(self.estimator_):
-            # RegressorMixin.score's R^2, from predictions made block by block
-            y_pred = np.asarray(lazy_predict(self.estimator_, X, self.batch_size))
-            return float(r2_score(np.asarray(y), y_pred, **weights))
-        return self.estimator_.score(X, y, **weights)
+        with passed_on(self, X) as X:
+            if is_lazy(X) and is_regressor(self.estimator_):
+                # RegressorMixin.score's R^2, from predictions made block by block
+                y_pred = np.asarray(lazy_predict(self.estimator_, X, self.batch_size))
+                return float(r2_score(np.asarray(y), y_pred, **weights))
+            return self.estimator_.score(X, y, **weights)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -10,6 +10,8 @@ such as :func:`~sklearn_elm.datasets.open_plink`'s.
 """
 
 import math
+import warnings
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.utils.validation import (
@@ -23,7 +25,7 @@ from sklearn.utils.validation import (
 from ._decomposition import NEED_Y
 from ._streaming import first_step_tags, is_dask
 
-__all__ = ["check_lazy", "is_dask", "is_lazy", "validate_fit", "validate_passed_on"]
+__all__ = ["check_lazy", "is_dask", "is_lazy", "passed_on", "validate_fit", "validate_passed_on"]
 
 
 def is_lazy(X):
@@ -174,3 +176,38 @@ def validate_passed_on(decomposer, X):
         return check_lazy(decomposer, X, reset=False)
     finite = _allow_nan(decomposer.estimator_)
     return _passed_on(X, validate_data(decomposer, X, ensure_all_finite=finite, reset=False))
+
+
+@contextmanager
+def passed_on(decomposer, X):
+    """``X`` checked against the fitted decomposer (:func:`validate_passed_on`), in a context
+    where its ``estimator_`` does not repeat the decomposer's warning that ``X`` has feature
+    names where ``fit``'s had none, or none where it had: one warning, not one per step.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn_elm import ELMDecomposer, GenotypeEncoder, NeuralGPRegressor
+    >>> from sklearn_elm._inputs import passed_on
+    >>> G = np.random.default_rng(0).integers(0, 2, size=(100, 3))
+    >>> X = pd.DataFrame(G, columns=["a", "b", "c"])
+    >>> net = make_pipeline(GenotypeEncoder(), NeuralGPRegressor(
+    ...     module__hidden_sizes=(4,), max_epochs=2, random_state=0))
+    >>> decomposer = ELMDecomposer(net).fit(X, G[:, 0])
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     with passed_on(decomposer, G) as Z:
+    ...         _ = decomposer.estimator_.predict(Z)
+    >>> [str(w.message)[:54] for w in caught]
+    ['X does not have valid feature names, but ELMDecomposer']
+    """
+    warned = hasattr(X, "columns") != hasattr(decomposer, "feature_names_in_")
+    X = validate_passed_on(decomposer, X)
+    with warnings.catch_warnings():
+        if warned:
+            warnings.filterwarnings("ignore", message="X (has|does not have valid) feature names",
+                                    category=UserWarning)
+        yield X

@@ -670,6 +670,28 @@ def test_dataframe_reaches_the_inner_estimator(tiny_data):
     assert dec.score(df[200:], Y[200:]) > 0.8
 
 
+@pytest.mark.parametrize("fit_named", [True, False])
+def test_a_feature_name_mismatch_warns_once(tiny_data, fit_named):
+    """Fitted on a DataFrame and used on an array (or the other way round), predict,
+    transform and score each warn once, in the decomposer's name, not again for each step
+    of its pipeline; where the names agree nothing warns."""
+    import warnings
+
+    pd = pytest.importorskip("pandas")
+    G, Y = tiny_data
+    df = pd.DataFrame(G, columns=[f"snp{i}" for i in range(G.shape[1])])
+    dec = ELMDecomposer(make_pipeline(GenotypeEncoder(), NeuralGPRegressor(**TINY)))
+    dec.fit(df if fit_named else G, Y)
+    for X, expected in ((G if fit_named else df, 1), (df if fit_named else G, 0)):
+        for call in (dec.predict, dec.transform, lambda X: dec.score(X, Y)):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                call(X)
+            names = [str(w.message) for w in caught if "feature names" in str(w.message)]
+            assert len(names) == expected, names
+            assert all("ELMDecomposer" in name for name in names)
+
+
 def test_the_regression_path_holds_few_p_by_p_arrays():
     """The sums, the design and the slopes are updated in place: at the peak the regression
     path holds about 7 arrays of p x p float64 beside the batches and the validated X
