@@ -32,6 +32,7 @@ from ._regressor_checks import (
     _divergence,
     _pair_path_kwargs,
     _penalties,
+    _public_params,
     _standardise_targets,
     _start_path_penalty,
     _unavailable,
@@ -258,6 +259,11 @@ class NeuralGPRegressor(NeuralNetRegressor):
     def _get_params_callbacks(self, deep=True):
         """The callbacks' settings as ``fit`` uses them (skorch-dev/skorch#969)."""
         return _callback_params(self, deep)
+
+    def get_params(self, deep=True, **kwargs):
+        """The parameters, as skorch's, less its bookkeeping and, with ``deep=False``, less its
+        settings left at their defaults (``clone`` restores them): a repr names what was set."""
+        return _public_params(self, super().get_params(deep=deep, **kwargs), deep)
 
     def initialize_module(self):
         """Build the module, inferring its input and output sizes from the data."""

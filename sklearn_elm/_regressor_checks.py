@@ -1,10 +1,12 @@
 """NeuralGPRegressor's helpers: its settings and targets checked, torch's random state, errors."""
 
+import inspect
 import numbers
 import threading
 
 import numpy as np
 import torch
+from skorch import NeuralNet
 
 from ._path import auto_path_penalty
 
@@ -55,6 +57,29 @@ def _callback_params(net, deep):
                           for key, value in callback.get_params().items())
     params.update((prefix + name, value) for name, value in named.items()
                   if "__" in name and callbacks.get(name.split("__")[0]) is not None)
+    return params
+
+
+#: skorch's settings and their defaults, which NeuralGPRegressor's own signature leaves to it
+_SKORCH_DEFAULTS = {name: parameter.default for name, parameter
+                    in inspect.signature(NeuralNet.__init__).parameters.items()
+                    if parameter.default is not inspect.Parameter.empty}
+
+
+def _public_params(net, params, deep):
+    """``params`` (skorch's ``get_params``) less ``_params_to_validate``, skorch's record of
+    the keyword arguments, which ``__init__`` makes again from them; with ``deep=False``
+    (what ``clone`` and a repr read) also less skorch's settings that are not in the
+    estimator's signature and hold their defaults, which ``__init__`` restores: so that a
+    repr names the settings that were set, as scikit-learn's estimators' do."""
+    params.pop("_params_to_validate", None)
+    if not deep:
+        own = inspect.signature(type(net).__init__).parameters
+        for name, default in _SKORCH_DEFAULTS.items():
+            value = params.get(name, inspect.Parameter.empty)
+            if name not in own and (value is default or (
+                    type(value) is type(default) and value == default)):
+                del params[name]
     return params
 
 

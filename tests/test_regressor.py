@@ -112,6 +112,25 @@ def test_clone_pickle_set_params(data):
         reg.set_params(module__activation="tanh").fit(X, Y)
 
 
+def test_repr_names_the_settings_set():
+    """A repr (scikit-learn's, in a pipeline) names the settings that were set, skorch's
+    among them, and not skorch's bookkeeping nor its defaults; clone keeps every setting,
+    and get_params(deep=True) still lists skorch's, so that set_params and a grid reach
+    them."""
+    net = NeuralGPRegressor(max_epochs=3, warm_start=True, module__hidden_sizes=(8,))
+    text = repr(make_pipeline(net)).replace("\n", " ")
+    for shown in ("max_epochs=3", "warm_start=True", "module__hidden_sizes=(8,)"):
+        assert shown in text
+    for hidden in ("_params_to_validate", "compile", "dataset", "device", "use_caching"):
+        assert hidden not in text
+    c = clone(net)
+    assert (c.warm_start, c.max_epochs, c.device) == (True, 3, "cpu")
+    assert c._params_to_validate == net._params_to_validate
+    deep = net.get_params()
+    assert deep["device"] == "cpu" and "_params_to_validate" not in deep
+    assert net.set_params(device="meta").get_params(deep=False)["device"] == "meta"
+
+
 def test_pipeline_gridsearch_cross_validate(data):
     """Through a Pipeline, cross_validate and GridSearchCV score well above chance on
     an additive target, and the grid's parameter reaches the refitted network."""
