@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 
 from ._network import GatedMLP, linear_skip_of, pair_path_of
-from ._regressor_checks import check_seed
+from ._seeds import check_seed
 
 __all__ = ["average_networks", "fit_members", "member_seeds", "member_spread"]
 

@@ -9,6 +9,7 @@ import torch
 from skorch import NeuralNet
 
 from ._path import auto_path_penalty
+from ._seeds import check_seed
 
 #: torch's random generator is global to the process: fits (which seed it) and predictions
 #: (whose DataLoader draws from it) in threads of one process take turns, so that each fit
@@ -92,29 +93,6 @@ def _check_path_penalty(path_penalty):
         raise ValueError(
             f"path_penalty must be 'auto' or a finite number >= 0, got {path_penalty!r}."
         )
-
-
-def check_seed(random_state):
-    """Raise a ValueError unless ``random_state`` is None, an integer or a numpy
-    ``RandomState``, as in scikit-learn; a numpy ``Generator`` is named, with the fix.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_elm._regressor_checks import check_seed
-    >>> check_seed(0)
-    >>> check_seed(np.random.default_rng(0))
-    Traceback (most recent call last):
-    ...
-    ValueError: random_state must be None, an int or a numpy RandomState, ...
-    """
-    if random_state is None or isinstance(random_state, (numbers.Integral,
-                                                         np.random.RandomState)):
-        return
-    fix = (": pass an int drawn from it, e.g. int(rng.integers(2**31))"
-           if isinstance(random_state, np.random.Generator) else "")
-    raise ValueError("random_state must be None, an int or a numpy RandomState, as in "
-                     f"scikit-learn; got {type(random_state).__name__}{fix}.")
 
 
 def _check_settings(net):

@@ -83,9 +83,12 @@ def test_noisy_variant(qhaplo):
     np.testing.assert_array_equal(noisy.phenotypes, again.phenotypes)
     with pytest.raises(ValueError, match="h2"):
         load_qhaplo(h2=1.5)
-    # as the simulators: scikit-learn's seeds, a numpy Generator refused by name
-    with pytest.raises(ValueError, match="random_state.*Got Generator"):
-        load_qhaplo(h2=0.25, random_state=np.random.default_rng(0))
+    # as the simulators: scikit-learn's seeds, a numpy Generator refused by name, with the fix
+    for draw in (lambda rng: load_qhaplo(h2=0.25, random_state=rng),
+                 lambda rng: make_epistatic_phenotypes(20, 4, random_state=rng),
+                 lambda rng: simulate_phenotypes(np.eye(4, dtype=int), random_state=rng)):
+        with pytest.raises(ValueError, match=r"got Generator: pass an int drawn from it"):
+            draw(np.random.default_rng(0))
 
 
 def test_read_qhaplo_errors(tmp_path):

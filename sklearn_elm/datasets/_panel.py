@@ -12,6 +12,8 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
+from .._seeds import refuses_generators
+
 __all__ = ["simulate_genotypes"]
 
 #: Effective population size (individuals), and mutation and recombination rates
@@ -91,6 +93,7 @@ def _simulate(msprime, n_samples, ploidy, length, rng):
     return msprime.sim_mutations(ts, rate=MUTATION_RATE, random_seed=int(seeds[1]))
 
 
+@refuses_generators
 @validate_params(
     {
         "n_samples": [Interval(Integral, 2, None, closed="left")],

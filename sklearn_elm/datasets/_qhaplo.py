@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import validate_params
 
+from .._seeds import refuses_generators
 from ._ploidy import resolve_ploidy
 from ._split import published_split
 from ._tables import MISSING, check_file, check_unique, to_float
@@ -275,6 +276,7 @@ def _match_individuals(genotypes, geno_ids, pheno_ids, paths):
     return genotypes[[order[k] for k in pheno_ids]]
 
 
+@refuses_generators
 @validate_params({"random_state": ["random_state"]}, prefer_skip_nested_validation=True)
 def load_qhaplo(*, h2=None, random_state=None):
     """Load the bundled qhaplo_64qtl_10000n_rep1 reference data set.

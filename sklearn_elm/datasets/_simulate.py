@@ -9,12 +9,14 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
 from .._components import pairwise_values
+from .._seeds import refuses_generators
 from ._ploidy import _allele_counts, infer_ploidy
 from ._split import published_split
 
 __all__ = ["make_epistatic_phenotypes", "pairwise_values", "simulate_phenotypes"]
 
 
+@refuses_generators
 @validate_params(
     {
         "n_samples": [Interval(Integral, 2, None, closed="left")],
@@ -153,6 +155,7 @@ def make_epistatic_phenotypes(
     )
 
 
+@refuses_generators
 @validate_params(
     {
         "genotypes": ["array-like"],
