@@ -44,8 +44,9 @@ class ELMDecomposer(TransformerMixin, BaseEstimator):
     ----------
     estimator : estimator or None, default=None
         A :class:`~sklearn_elm.NeuralGPRegressor` (or any skorch ``NeuralNet`` whose
-        ``module_`` is a bias-free stack of ``nn.Linear`` layers and ReLU / LeakyReLU /
-        SiLU / GELU activations), or a :class:`~sklearn.pipeline.Pipeline` whose last step
+        ``module_`` is, or holds as ``layers``, an ``nn.Sequential`` of bias-free
+        ``nn.Linear`` layers and ReLU / LeakyReLU / SiLU / GELU activations), or a
+        :class:`~sklearn.pipeline.Pipeline` whose last step
         is one; the network's input ``z`` is then the output of the preceding steps.  None
         means ``make_pipeline(GenotypeEncoder(), NeuralGPRegressor())``: ELM coefficients
         are allele effects on the coded genotype scale.

@@ -310,8 +310,8 @@ def warn_parts_exceed_whole(components, tolerance=PARTS_TOLERANCE):
             f"do not add up (V_A {components.additive[k]:.3g} + V_AA "
             f"{components.epistatic[k]:.3g} > V_G {components.genetic[k]:.3g}): they are read "
             "from its coefficients apart from its fit, and with few samples per term they are "
-            "too noisy to be the trait's. Give y (components='auto' then estimates the "
-            "trait's: 'debiased', or 'crossfit' past the projection's bound).",
+            "too noisy to be the trait's. For the trait's, fit with y and components='auto' "
+            "('debiased', or 'crossfit' past the projection's bound).",
             UserWarning,
             stacklevel=5,  # the caller of ELMDecomposer.fit
         )
