@@ -9,7 +9,7 @@ from functools import partial
 import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils import Bunch
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
@@ -143,6 +143,27 @@ def _kept_input_bytes(X, preprocessing, rows=256, blocks=8):
     return compact_inputs(sample).nbytes / sample.size
 
 
+def haploid_codes(preprocessing):
+    """Whether the network's inputs are :class:`~sklearn_elm.GenotypeEncoder`'s haploid codes
+    (-1/+1), which have no self terms: ``z^2`` is 1, and where a missing call is imputed
+    between the two it would mark the call as missing, not a dominance deviation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.pipeline import Pipeline, make_pipeline
+    >>> from sklearn_elm import GenotypeEncoder
+    >>> from sklearn_elm._decomposer_steps import haploid_codes
+    >>> G = np.array([[0, 1], [1, np.nan], [1, 0]])
+    >>> haploid_codes(make_pipeline(GenotypeEncoder()).fit(G)), haploid_codes(None)
+    (True, False)
+    """
+    from ._encoding import GenotypeEncoder
+
+    last = preprocessing[-1] if isinstance(preprocessing, Pipeline) else preprocessing
+    return isinstance(last, GenotypeEncoder) and getattr(last, "ploidy_", None) == 1
+
+
 def fit_state(decomposer, stream, X, preprocessing, net):
     """What the estimators share: the sums, their design (computed here, once), the
     kept samples, a way to encode the inputs again where they were not kept, and the pairs
@@ -150,10 +171,10 @@ def fit_state(decomposer, stream, X, preprocessing, net):
     # the batches' buffers, freed, back to the system before the p x p work
     release_freed_memory()
     check_inputs_vary(stream.moments)
-    design = None
+    design, self_terms = None, not haploid_codes(preprocessing)
     if needs_pairwise_sums(decomposer.epistasis_, decomposer.components_):
         # the p x p sums that only the design reads are freed as it is built
-        design = build_design(stream.moments, overwrite=True)
+        design = build_design(stream.moments, overwrite=True, self_terms=self_terms)
         check_terms(design, decomposer.epistasis_, decomposer.components_)
     # read again for the network's pairwise part alone, whose temporaries are a few
     # batches x p: small batches keep them beside the p x p arrays held then
@@ -163,7 +184,7 @@ def fit_state(decomposer, stream, X, preprocessing, net):
     return FitState(stream.moments, design, stream.kept, inputs, stream.phenotypic,
                     crossfit=decomposer.components_ == "crossfit",
                     component_se=decomposer.component_se if screened else "model",
-                    held_pairs=held_pairs(net.module_),
+                    held_pairs=held_pairs(net.module_), self_terms=self_terms,
                     auto_components=decomposer.components == "auto")
 
 

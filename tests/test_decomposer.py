@@ -109,6 +109,28 @@ def test_planted_pair_at_unequal_allele_frequencies(epistasis, components):
     assert vc.higher == pytest.approx(0, abs=1e-6)
 
 
+@pytest.mark.parametrize("settings", [{}, {"epistasis": "screened", "components": "screened"},
+                                      {"epistasis": "regression", "components": "network"}])
+def test_imputed_haploid_calls_make_no_self_terms(tiny_data, settings):
+    """Haploid codes are -1/+1, so z^2 = 1: a missing call imputed between the two would
+    make a third value and a 'self term' that marks the sample missing.  With one sample
+    missing at four loci and an outlying trait there, no locus is paired with itself: not
+    in the matrix's diagonal, the pair tests, nor the FDR list."""
+    G, Y = tiny_data
+    G = G.astype(float)
+    G[7, :4] = np.nan
+    y = Y[:, 0].copy()
+    y[7] += 25.0
+    pipe = make_pipeline(GenotypeEncoder(), NeuralGPRegressor(**TINY))
+    dec = ELMDecomposer(pipe, **settings).fit(G, y)
+    assert dec.estimator_[0].ploidy_ == 1
+    assert np.all(np.diagonal(np.asarray(dec.epistasis_matrix_)) == 0)
+    if dec.pair_tests_ is not None:
+        assert np.all(dec.pair_tests_.pairs[:, 0] != dec.pair_tests_.pairs[:, 1])
+        table = dec.significant_pairs(fdr=0.5, as_frame=False)
+        assert np.all(table["i"] != table["j"])
+
+
 @pytest.mark.parametrize("epistasis", ["projection", "regression"])
 def test_planted_dominance_on_skewed_dosages(epistasis):
     """Diploid dosages at allele frequency 0.2 and a network computing

@@ -167,7 +167,7 @@ def _half_loci(A, yA, n_loci):
     return screen_loci(A, yA, n_loci, level=ALPHA)[0], True
 
 
-def crossfit_components(G, halves, scan_loci, Yc, tested):
+def crossfit_components(G, halves, scan_loci, Yc, tested, self_terms=True):
     """The components of ``y`` cross-fitted over two halves of the samples.
 
     Where there are more loci than half the samples allow, the loci must be chosen, and
@@ -211,6 +211,8 @@ def crossfit_components(G, halves, scan_loci, Yc, tested):
         The centred target.
     tested : ndarray of shape (t, 2)
         The whole sample's tested pairs, by decreasing score.
+    self_terms : bool, default=True
+        Whether the halves' scans have self terms (False for haploid codes).
 
     Returns
     -------
@@ -246,7 +248,7 @@ def crossfit_components(G, halves, scan_loci, Yc, tested):
         A, B, yA, yB = halves[1 - k], halves[k], ys[1 - k], ys[k]
         n_pairs = budgets[k][1]
         loci = fixed[k][0][B.norms[fixed[k][0]] > 0]
-        pairs = _scan_pairs(_scan_basis(A, scan_loci), yA, set(), n_pairs)
+        pairs = _scan_pairs(_scan_basis(A, scan_loci, self_terms), yA, set(), n_pairs)
         taken = set(pairs)
         proposed = [pair for pair in map(tuple, tested[: n_pairs // 2].tolist())
                     if pair not in taken]

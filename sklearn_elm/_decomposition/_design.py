@@ -179,7 +179,7 @@ class Design:
         return int(rank) + int(self.product_mask.sum())
 
 
-def build_design(moments, *, overwrite=False):
+def build_design(moments, *, overwrite=False, self_terms=True):
     """The :class:`Design` of the streamed sums: centring, covariance and term variances.
 
     ``C = sum z z^T / n - zbar zbar^T``; the variances of the pairwise terms
@@ -197,6 +197,9 @@ def build_design(moments, *, overwrite=False):
         ``moments``, for a caller done with them: the design frees them once it has made
         ``pair_var`` (in the memory of ``z2z2`` where that is float64).  The design reads
         the sums when it makes its matrices: add no samples to them after building it.
+    self_terms : bool, default=True
+        Whether an input of three values or more has a self term; False for haploid codes,
+        whose missing calls, imputed between -1 and +1, would make one of their pattern.
 
     Returns
     -------
@@ -229,7 +232,7 @@ def build_design(moments, *, overwrite=False):
     if overwrite:  # the design holds them now
         del moments["z2z2"], moments["z2z"]
     self_residual = _self_residual(moments, sums)
-    self_terms = _self_terms(moments, sums, self_residual)
+    self_terms = _self_terms(moments, sums, self_residual) & bool(self_terms)
     m2, m3 = sum_diagonal(sums, "zz") / n, moments.z3 / n
     var = m2 - zbar**2
     # within the sums' round-off (n eps E[z^2]) an input is constant: a constant whose

@@ -74,6 +74,8 @@ class FitState:
     held_pairs : list of ndarray or None
         The pairs the network's pair path holds per output
         (:func:`~sklearn_elm._network.held_pairs`), which the screened fit takes first.
+    self_terms : bool
+        Whether inputs of three values or more have self terms (False for haploid codes).
     n_iter : int
         Conjugate-gradient passes made so far.
     inference : Bunch or None
@@ -109,6 +111,7 @@ class FitState:
     crossfit: bool = False
     component_se: str = "model"
     held_pairs: list = None
+    self_terms: bool = True
     auto_components: bool = False
     components_used: str = None
 
@@ -150,7 +153,8 @@ def _screened_fit(state):
         state.screened = screened_fit(Z, F, R, state.phenotypic, usage=usage,
                                       pairs=state.held_pairs, overwrite_z=compact,
                                       crossfit=state.crossfit,
-                                      component_se=state.component_se, stacklevel=6)
+                                      component_se=state.component_se,
+                                      self_terms=state.self_terms, stacklevel=6)
     return state.screened
 
 

@@ -165,8 +165,8 @@ def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs, halves=None, values=False, joi
     scanned = np.zeros(len(G.norms), dtype=bool)
     scanned[scan.loci] = True
     # the tests range over the pairs scanned and those held beside them
-    n_candidates = (L * (L - 1) // 2 + int(scan.self_terms.has.sum())
-                    + sum(not (scanned[i] and scanned[j]) for i, j in held))
+    selfs = 0 if scan.self_terms is None else int(scan.self_terms.has.sum())
+    n_candidates = L * (L - 1) // 2 + selfs + sum(not (scanned[i] and scanned[j]) for i, j in held)
     Yc = Fc + Rc
     loci, pairs, X, gram, by_y = _screen(G, scan, Fc, Yc, n_loci, n_pairs, held)
     s = loci.size
@@ -192,7 +192,7 @@ def _fit_output(G, scan, Fc, Rc, n_loci, n_pairs, halves=None, values=False, joi
                            values, joint)
     if halves is not None:  # the loci were chosen: the components are cross-fitted
         inference.parts, inference.component_se = crossfit_components(
-            G, halves, scan.loci, Yc, inference.pair_tests.pairs)
+            G, halves, scan.loci, Yc, inference.pair_tests.pairs, scan.self_terms is not None)
     return Bunch(loci=loci, pairs=pairs, additive_coef=f_coef[:s], pair_coef=pair_coef,
                  pair_variance=pair_variance, inference=inference, **inference.parts)
 
@@ -268,7 +268,7 @@ def _pair_tests(G, scan, design, s, fit, Yc, pairs, n_candidates):
 
 def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=None,
                  pairs=None, overwrite_z=False, crossfit=False, component_se="model", joint=True,
-                 stacklevel=2):
+                 self_terms=True, stacklevel=2):
     """Effects and variance components from the terms the network uses, at any ``p``.
 
     The loci and two thirds of the pairs are screened from the network's
@@ -327,6 +327,8 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
         Test the pairs a list may name beside the pairs competing with them (``p_joint``
         of the pair tests, :mod:`._joint`); the jackknife's refits, which read only the
         components, leave it out.
+    self_terms : bool, default=True
+        Whether a locus of three values or more has a self term (False for haploid codes).
     stacklevel : int, default=2
         Stack level of the warnings (2 names the caller).
 
@@ -405,7 +407,7 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
     held = pairs
     if held is not None and len(held) != F.shape[1]:
         raise ValueError(f"pairs holds {len(held)} lists of pairs for {F.shape[1]} outputs.")
-    scan = _scan_basis(G, _scanned_loci(G, F, usage, stacklevel))
+    scan = _scan_basis(G, _scanned_loci(G, F, usage, stacklevel), self_terms)
     halves = split_halves(G) if crossfit else None
     k = F.shape[1]
     asked = component_se
@@ -439,8 +441,8 @@ def screened_fit(Z, F, R, phenotypic=None, *, n_loci=None, n_pairs=None, usage=N
         for key in values:
             values[key][:, o] = tested.part_values[key]
     if jackknife:
-        refit = partial(_refit_rows, G.Z, F, R, {"n_loci": n_loci, "n_pairs": n_pairs,
-                                                 "usage": usage, "pairs": held})
+        refit = partial(_refit_rows, G.Z, F, R, dict(n_loci=n_loci, n_pairs=n_pairs, usage=usage,
+                                                     pairs=held, self_terms=self_terms))
         component_se, errors = _jackknife_errors(refit, values, errors, n, asked == "auto",
                                                  stacklevel + 1)
     # V_AA exactly 0: no pair confirmed, 0 by the choice of terms, not estimated
