@@ -243,12 +243,13 @@ def test_byte_order_mark_and_plink2_header(tmp_path):
 
 
 def test_plink_missing_phenotype_and_infinite_values(tmp_path):
-    """-9 is PLINK's missing phenotype in FID/IID files (and a number elsewhere); an
-    infinite value is an error naming it."""
+    """-9 is PLINK's missing phenotype in FID/IID files (and a number elsewhere, with a
+    warning that names the fix); an infinite value is an error naming it."""
     path = _write(tmp_path / "p.phen", [["FID", "IID", "h"], ["f", "a", -9], ["f", "b", 2]], " ")
     assert np.isnan(read_phenotype_table(path).phenotypes[0, 0])
     path = _write(tmp_path / "p.csv", [["id", "h"], ["a", -9], ["b", 2]])
-    assert read_phenotype_table(path).phenotypes[0, 0] == -9
+    with pytest.warns(UserWarning, match="1 phenotype value.* are -9.*write them as NA"):
+        assert read_phenotype_table(path).phenotypes[0, 0] == -9
     path = _write(tmp_path / "inf.csv", [["id", "h"], ["a", "inf"], ["b", 2]])
     with pytest.raises(ValueError, match=r"line 2: infinite value for sample 'a' in column 'h'"):
         read_phenotype_table(path)

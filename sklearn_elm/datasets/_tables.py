@@ -179,8 +179,15 @@ def _read_table(path, what):
     if not ids:
         raise ValueError(f"{path}: the {what} file has a header but no samples.")
     check_unique(ids, path, "sample ID")
+    values = np.stack(values)
+    if what == "phenotype" and not plink_missing and (values == PLINK_MISSING).any():
+        warnings.warn(
+            f"{path}: {int((values == PLINK_MISSING).sum())} phenotype value(s) are -9, "
+            "PLINK's missing phenotype, read as values in a table with one sample ID column: "
+            "write them as NA if they are missing (or name the ID columns FID IID).",
+            UserWarning, stacklevel=4)
     families = np.array(families) if id_column == 1 else None
-    return np.array(columns), np.array(ids), np.stack(values), families
+    return np.array(columns), np.array(ids), values, families
 
 
 def check_unique(names, path, what):
