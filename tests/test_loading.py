@@ -182,6 +182,22 @@ def _traits_bunch():
                  train=np.array([True, True, False]))
 
 
+def test_the_first_85_percent_are_of_the_samples_kept():
+    """Where the split is the published one (the first 85 %), samples without a phenotype
+    are left out before it is made, as where they had no row: NA at the end of the file
+    does not empty the test samples."""
+    from sklearn_elm.datasets._split import published_split
+
+    Y = np.arange(40.0)[:, None]
+    Y[30:] = np.nan
+    data = Bunch(phenotypes=Y, target_names=np.array(["h"]), genotypes=np.zeros((40, 2)),
+                 sample_ids=np.arange(40).astype(str), train=published_split(40))
+    kept = select_traits(data)
+    assert kept.n_dropped == 10
+    np.testing.assert_array_equal(kept.train, published_split(30))
+    assert (~kept.train).sum() == 30 - round(0.85 * 30)
+
+
 def test_trait_selection_names_and_empty_traits():
     """A name with a comma is taken whole where it exists, and a list's spaces after its
     commas are not part of the names; samples missing a chosen trait

@@ -15,6 +15,7 @@ import numpy as np
 from ._plink import PLINK_SUFFIXES, read_plink
 from ._ploidy import check_ploidy_option, resolve_ploidy
 from ._qhaplo import load_qhaplo, read_qhaplo
+from ._split import published_split
 from ._tables import check_file, read_tables
 
 __all__ = ["load_data", "select_traits"]
@@ -187,8 +188,9 @@ def select_traits(data, traits=None):
     data : :class:`~sklearn.utils.Bunch`
         ``phenotypes``, ``target_names`` and the true effects restricted to
         the traits; samples with a missing phenotype removed (from
-        ``genotypes``, ``phenotypes``, ``sample_ids`` and ``train``, which
-        keeps each remaining sample's side of the split), with
+        ``genotypes``, ``phenotypes``, ``sample_ids`` and ``train``: the published split,
+        the first 85 % of the samples, is made again on the samples kept, as where those
+        removed had no phenotype row; another keeps each remaining sample's side), with
 
         n_dropped : int
             The number of samples removed.
@@ -240,7 +242,12 @@ def select_traits(data, traits=None):
     measured = ~np.isnan(data.phenotypes).any(axis=1)
     data.n_dropped = int((~measured).sum())
     if data.n_dropped:
+        # the first 85 % stays the first 85 % of the samples kept, as where the samples
+        # dropped had no row; another split keeps each sample's side
+        first = "train" in data and np.array_equal(data.train, published_split(len(measured)))
         for key in ("genotypes", "phenotypes", "sample_ids", "train"):
             if key in data:
                 data[key] = data[key][measured]
+        if first:
+            data.train = published_split(int(measured.sum()))
     return data
