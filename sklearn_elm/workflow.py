@@ -211,8 +211,8 @@ def check_data(data, *, ploidy=None, networks=1, hidden=512):
     ValueError
         Genotypes, phenotypes and ``train`` of different lengths, too few training (10) or
         test (2) samples, fewer than 3 loci that vary among the training samples, more loci
-        than memory allows (:func:`memory_needed` against :func:`available_memory`), genotypes
-        that are not of the ploidy, or a trait that is constant in the training samples.
+        than memory allows (:func:`memory_needed` against :func:`available_memory`), a locus
+        not called in training, genotypes not of the ploidy, or a trait constant in training.
 
     Examples
     --------
@@ -260,6 +260,12 @@ def check_data(data, *, ploidy=None, networks=1, hidden=512):
             f"only {polymorphic} of the {p} loci vary among the training samples: at least 3 "
             "are needed to rank pairs of loci."
         )
+    uncalled = np.flatnonzero(np.isnan(train).all(axis=0)) if G.dtype.kind == "f" else []
+    if len(uncalled):
+        name = data.get("feature_names", np.arange(p).astype(str))[uncalled[0]]
+        raise ValueError(f"{len(uncalled)} loci have no call among the {len(train)} training "
+                         f"samples, the first {str(name)!r}: their allele frequencies are "
+                         "undefined. Leave them out (e.g. plink --geno).")
     ploidy = _resolve_ploidy(data, ploidy)
     check_genotype_alphabet(G if G.dtype.kind in "iuf" else G.astype(np.float64), ploidy,
                             data.get("feature_names"))

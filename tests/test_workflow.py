@@ -238,6 +238,8 @@ def test_ploidy_of_the_whole_panel(data):
     (lambda d: d.update(genotypes=d.genotypes[:, :2]), "at least 3 are needed"),
     (lambda d: d.update(genotypes=np.zeros_like(d.genotypes)), "only 0 of the 8 loci vary"),
     (lambda d: d.update(phenotypes=np.ones_like(d.phenotypes)), "is constant in the training"),
+    (lambda d: d.update(genotypes=np.where(np.arange(8) == 5, np.nan, d.genotypes)),
+     r"1 loci have no call among the \d+ training samples, the first 'locus5'.*plink --geno"),
     # constant up to round-off, by the rule GBLUP and the decomposer apply after training
     (lambda d: d.update(phenotypes=1e6 + 1e-9 * d.phenotypes), "is constant in the training"),
 ])

@@ -221,6 +221,9 @@ def select_traits(data, traits=None):
             [item] if item in names else
             [part if part in names else part.strip() for part in item.split(",")]))
         requested = list(dict.fromkeys(t for t in split if t))
+        if not requested:
+            raise ValueError(f"traits names no trait, got {traits!r}; the phenotypes name: "
+                             f"{', '.join(names)}.")
         unknown = [t for t in requested if t not in names]
         if unknown:
             raise ValueError(

@@ -190,6 +190,12 @@ def _read_table(path, what):
     return np.array(columns), np.array(ids), values, families
 
 
+def _called_means(G):
+    """Per locus the mean of the called genotypes, NaN where none is (check_data names it)."""
+    called = np.sum(~np.isnan(G), axis=0)
+    return np.nansum(G, axis=0) / np.where(called > 0, called, np.nan)
+
+
 def check_unique(names, path, what):
     """Refuse a repeated name, naming the file, the kind of name and the first repeat."""
     seen = set()
@@ -383,7 +389,7 @@ def match_samples(genotypes, phenotypes, genotype_source, phenotype_source, ploi
         target_names=phenotypes.target_names,
         sample_ids=ids,
         train=published_split(len(order)),
-        allele_frequencies=np.nanmean(G, axis=0) / ploidy,
+        allele_frequencies=_called_means(G) / ploidy,
         ploidy=ploidy,
         n_unphenotyped=int((~phenotyped).sum()),
         n_ungenotyped=len(missing_geno),
