@@ -260,6 +260,21 @@ def test_qhaplo_duplicate_individual_in_the_genotypes(tmp_path):
         read_qhaplo(tmp_path)
 
 
+def test_qhaplo_individuals_whose_ids_hold_underscores(tmp_path):
+    """IDs with an underscore of their own (plant_1, plant_0) are matched as they are, in
+    the phenotype file's order; a 1_1 header still names individual 1; individuals in one
+    file only are named as plain strings."""
+    (tmp_path / "x_g.txt").write_text("qtl plant_1 plant_0\nl1 0 1\nl2 1 1\n")
+    (tmp_path / "x_p.txt").write_text("ind T1\nplant_0 0.5\nplant_1 1.5\n")
+    data = read_qhaplo(tmp_path)
+    np.testing.assert_array_equal(data.genotypes, [[1, 1], [0, 1]])
+    (tmp_path / "plain").mkdir()
+    assert read_qhaplo(_trio(tmp_path / "plain")).genotypes.shape == (2, 2)
+    (tmp_path / "x_p.txt").write_text("ind T1\nplant_0 0.5\nplant_2 1.5\n")
+    with pytest.raises(ValueError, match=r"one file only, e\.g\. \['plant_1', 'plant_2'\]"):
+        read_qhaplo(tmp_path)
+
+
 @pytest.mark.parametrize("missing", ["NA", "nan", ".", "N/A"])
 def test_qhaplo_phenotypes_accept_missing_values(tmp_path, missing):
     """A missing phenotype is NaN, spelled as the table readers accept it, and the other

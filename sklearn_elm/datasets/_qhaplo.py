@@ -261,12 +261,16 @@ def _trio_paths(directory, prefix):
 def _match_individuals(genotypes, geno_ids, pheno_ids, paths):
     """The genotype rows in phenotype-file order; the two files must name the same
     individuals.  The genotype header may carry a ``_1`` haplotype suffix: ``17_1`` is
-    individual 17."""
-    geno_keys = np.array([i.rsplit("_", 1)[0] if "_" in i else i for i in geno_ids])
+    individual 17, unless the phenotype file names ``17_1`` (IDs with ``_`` of their own)."""
+    geno_keys = np.asarray(geno_ids)
+    stripped = np.array([i.rsplit("_", 1)[0] if "_" in i else i for i in geno_ids])
+    if not set(geno_keys.tolist()) <= set(np.asarray(pheno_ids).tolist()) and (
+            len(set(stripped.tolist())) == len(stripped) or len(set(geno_ids)) < len(geno_ids)):
+        geno_keys = stripped
     check_unique(geno_keys, paths["g"], "individual")
     if len(geno_keys) == len(pheno_ids) and np.all(geno_keys == pheno_ids):
         return genotypes
-    differ = sorted(set(pheno_ids) ^ set(geno_keys))
+    differ = sorted(set(np.asarray(pheno_ids).tolist()) ^ set(geno_keys.tolist()))
     if differ:
         raise ValueError(
             f"{paths['g']} and {paths['p']} name different individuals: "
