@@ -245,6 +245,8 @@ def _trio(tmp_path, genotypes="0 1\n1 0", phenotypes="1 0.5\n2 1.5", effects=Non
         (dict(effects="1 3 0.5 1 0.0 0.5\n"), "locus numbers must run from 1 to 2"),
         (dict(effects="1 0 0.5 1 0.0 0.5\n1 1 0.5 1 0.0 0.5\n"), "1-based"),
         (dict(effects="1 1 0.5 1 0.0 0.5\n1 1 0.4 1 0.0 0.5\n"), "more than once"),
+        (dict(effects="1 1 0.5 1 0.0 0.5\n"), r"1 of the 1 x 2 \(trait, locus\) rows are "
+                                                r"missing, the first trait 1, locus 2"),
         (dict(effects=""), "expected rows of 6 columns"),
     ],
 )

@@ -156,6 +156,14 @@ def _read_effects(path, n_traits, n_loci):
     pairs = trait * n_loci + locus
     if np.unique(pairs).size != pairs.size:
         raise ValueError(f"{path}: a (trait, locus) row is listed more than once.")
+    if pairs.size != n_traits * n_loci:  # a row left out is not an effect of 0
+        listed = np.zeros((n_traits, n_loci), dtype=bool)
+        listed[trait, locus] = True
+        t, j = np.argwhere(~listed)[0]
+        raise ValueError(
+            f"{path}: {n_traits * n_loci - pairs.size} of the {n_traits} x {n_loci} (trait, "
+            f"locus) rows are missing, the first trait {t + 1}, locus {j + 1}: the true effects "
+            "need a row for every trait and locus (remove the file to analyse without them).")
     additive = np.zeros((n_traits, n_loci))
     epistasis = np.zeros((n_traits, n_loci, n_loci))
     frequencies = np.zeros(n_loci)
