@@ -9,6 +9,8 @@ recomputed: the standard errors and p-values are those the models computed in
 ``fit``.
 """
 
+import warnings
+
 import numpy as np
 from scipy import sparse
 from sklearn.utils import Bunch
@@ -319,3 +321,44 @@ def by_method(elm, gblup_a, gblup_aa):
     additive = {"ELM": elm.additive, "GBLUP-A": np.reshape(gblup_a.coef_, (k, p))}
     epistasis = {"ELM": elm.epistasis, "GBLUP-A+AA": gblup_pairs(gblup_aa, k, p)}
     return additive, epistasis, components, errors
+
+
+def held_out_r2(y_test, predictions, target_names):
+    """Test r2 per method and trait; NaN, with a warning, for a trait constant in the test
+    samples, where r2 is undefined (scikit-learn's ``r2_score`` would give 0 or 1).
+
+    Parameters
+    ----------
+    y_test : ndarray of shape (n_test, k)
+        Observed phenotypes of the test samples.
+    predictions : dict of str to ndarray of shape (n_test, k)
+        Test predictions per method.
+    target_names : array-like of shape (k,)
+        The traits' names, for the warning.
+
+    Returns
+    -------
+    scores : dict of str to ndarray of shape (k,)
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from sklearn_elm._estimates import held_out_r2
+    >>> y = np.array([[1.0, 2.0], [2.0, 2.0], [3.0, 2.0]])
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     scores = held_out_r2(y, {"net": y + 0.5}, ["height", "sex"])
+    >>> scores["net"]
+    array([0.625,   nan])
+    >>> str(caught[0].message)
+    "trait 'sex' is constant in the 3 test samples: its test r2 is undefined (NaN)."
+    """
+    from sklearn.metrics import r2_score
+
+    constant = np.ptp(y_test, axis=0) == 0
+    for k in np.flatnonzero(constant):
+        warnings.warn(f"trait {str(target_names[k])!r} is constant in the {len(y_test)} test "
+                      "samples: its test r2 is undefined (NaN).", UserWarning, stacklevel=3)
+    return {method: np.where(constant, np.nan, r2_score(y_test, pred, multioutput="raw_values"))
+            for method, pred in predictions.items()}

@@ -157,9 +157,10 @@ def _networks(args):
 def _load(args):
     """The data the arguments name, checked for the analysis; input errors exit 2."""
     from .datasets import load_data, select_traits
-    from .workflow import check_data
+    from .workflow import _noted, check_data
 
-    with _input_errors():
+    notes = []  # the loading's warnings, for the report too
+    with _input_errors(), _noted(notes):
         _check_panel_memory(args.data, args)
         data = load_data(args.data, phenotypes=args.phenotypes, h2=args.h2,
                          random_state=args.random_state, ploidy=args.ploidy)
@@ -173,6 +174,7 @@ def _load(args):
     _say(f"Data: {data.name}, {len(data.phenotypes)} samples, {data.genotypes.shape[1]} "
          f"{kind} loci (ploidy {data.ploidy}), traits {', '.join(map(str, data.target_names))}"
          + "".join(f"; {text}" for text in left_out) + ".")
+    data.notes = notes + ([f"Samples: {', '.join(left_out)}."] if left_out else [])
     return data
 
 
@@ -225,7 +227,8 @@ def run(args):
         load_time = time.perf_counter() - start
         analysis = _analyse(args, data)
         analysis = replace(analysis, settings=_settings(args, analysis),
-                           timings={"load": load_time, **analysis.timings})
+                           timings={"load": load_time, **analysis.timings},
+                           notes=(*data.notes, *analysis.notes))
         print(_report.format_summary(analysis), flush=True)
         # everything but the writing of the report itself
         analysis = replace(analysis, timings={**analysis.timings,

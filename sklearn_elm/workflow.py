@@ -431,8 +431,6 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
     >>> result.additive_pvalues.shape, sorted(result.variance_components_se)
     ((1, 6), ['ELM', 'GBLUP-A', 'GBLUP-A+AA'])
     """
-    from sklearn.metrics import r2_score
-
     from . import _estimates as est
     from . import _training
 
@@ -472,6 +470,8 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
         Z_train = network[0].transform(X[train])
         components["truth"], recovery = _recovery(data, Z_train, Y[train], additive, epistasis)
     y_test = Y[~train]
+    with _noted(notes):  # a trait constant in the test samples
+        test_r2 = est.held_out_r2(y_test, predictions, data.target_names)
     return Analysis(
         name=str(data.get("name", "data")),
         description=str(data.get("description", "")),
@@ -482,8 +482,7 @@ def analyse(data, *, hidden_sizes=None, max_epochs=None, random_state=0, ploidy=
         n_test=int((~train).sum()),
         y_test=y_test,
         predictions=predictions,
-        test_r2={m: r2_score(y_test, pred, multioutput="raw_values")
-                 for m, pred in predictions.items()},
+        test_r2=test_r2,
         additive=additive,
         epistasis=epistasis,
         variance_components=components,

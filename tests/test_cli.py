@@ -773,7 +773,10 @@ def test_stray_two_in_haploid_table_warns_and_ploidy_can_be_set(tmp_path, capsys
     assert re.search(r"sklearn-elm: warning: .*1 of the \d+ genotyped cells is 2 .*ind5",
                      captured.err)
     assert "ploidy 2" in captured.err and "ploidy 2" in captured.out
-    assert json.loads((tmp_path / "auto" / "metrics.json").read_text())["data"]["ploidy"] == 2
+    metrics = json.loads((tmp_path / "auto" / "metrics.json").read_text())
+    assert metrics["data"]["ploidy"] == 2
+    # the loading's warning is the report's too
+    assert any("1 of the" in w and "ind5" in w for w in metrics["warnings"])
     assert main([*common, "--ploidy", "1", "--out", str(tmp_path / "haploid")]) == 2
     err = capsys.readouterr().err
     assert "sklearn-elm: error:" in err and "ind5" in err
@@ -788,7 +791,26 @@ def test_genotyped_samples_without_phenotypes_are_left_out(tmp_path, capsys):
     assert main(["run", "--data", str(geno), "--phenotypes", str(pheno), "--out", str(out),
                  "--quiet", *FAST]) == 0
     assert "20 genotyped samples without a phenotype row left out" in capsys.readouterr().err
-    assert json.loads((out / "metrics.json").read_text())["data"]["n_samples"] == 280
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["n_samples"] == 280
+    assert "Samples: 20 genotyped samples without a phenotype row left out." in metrics["warnings"]
+
+
+def test_a_trait_constant_in_the_test_samples_has_no_test_r2(tmp_path, capsys):
+    """r2 is undefined on a constant test trait: NaN (null in the JSON, - in the summary)
+    with a warning in the report, not scikit-learn's 0."""
+    data = make_epistatic_phenotypes(300, 12, h2=0.8, random_state=2)
+    Y = data.phenotypes.copy()
+    Y[255:] = 1.0  # the last 15 %
+    geno, pheno = write_tables(tmp_path / "tables", Bunch(**{**data, "phenotypes": Y}))
+    out = tmp_path / "report"
+    assert main(["run", "--data", str(geno), "--phenotypes", str(pheno), "--out", str(out),
+                 "--quiet", *FAST]) == 0
+    assert "is constant in the 45 test samples" in capsys.readouterr().err
+    metrics = json.loads((out / "metrics.json").read_text())
+    (trait,) = metrics["traits"].values()
+    assert set(trait["test_r2"].values()) == {None}
+    assert any("constant in the 45 test samples" in w for w in metrics["warnings"])
 
 
 def test_a_device_this_machine_lacks_is_refused_before_anything_runs(capsys):
