@@ -38,7 +38,8 @@ def test_bundled_data():
     assert data.name == PREFIX and "Arcadia Science" in data.description
     assert data.ploidy == 1 and data.n_unphenotyped == 0
     np.testing.assert_array_equal(data.phenotypes, load_qhaplo().phenotypes)
-    noisy = load_data("qhaplo", h2=0.5, random_state=3, ploidy=2)
+    with pytest.warns(UserWarning, match="ploidy 2 was asked for, but no genotype"):
+        noisy = load_data("qhaplo", h2=0.5, random_state=3, ploidy=2)
     assert noisy.ploidy == 2 and "H2 = 0.5" in noisy.description
     np.testing.assert_array_equal(noisy.phenotypes,
                                   load_qhaplo(h2=0.5, random_state=3).phenotypes)

@@ -91,6 +91,30 @@ def test_genotype_outside_alphabet(tmp_path):
         read_genotype_table(path)
 
 
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("g.csv", "id,x,z\na,-1,0\nb,1,1\n", r"-1/0/1 codes\? Add 1 to make them allele counts"),
+    ("g.csv", "id,x,z\na,-9,0\nb,1,1\n", r"-9 for missing\? Write NA, '\.' or leave"),
+    ("g.csv", "id;x;z\na;0;1\n", r"one field holding ';': a \.csv is read comma-separated"),
+    ("g.csv", "x,z\na,0,1\n", r"3 fields, but the header has 2 \(a header without a name for "
+                                r"the sample ID column, as R's write\.table"),
+    ("g.txt", "id\tx\tz\na\t\t1\n", r"2 fields, but the header has 3 \(whitespace-separated, "
+                                      r"empty cells vanish: write missing calls as NA, or name a"),
+    ("g.csv", "id,x,z,\na,0,1,\n", r"empty column name \(column 4\): does each line end with a"),
+])
+def test_table_errors_name_the_likely_cause(tmp_path, name, text, message):
+    """The common ways a table goes wrong get the likely cause beside the problem."""
+    (tmp_path / name).write_text(text)
+    with pytest.raises(ValueError, match=message):
+        read_genotype_table(tmp_path / name)
+
+
+def test_a_transposed_genotype_table_is_named(tmp_path):
+    geno = _write(tmp_path / "g.csv", [["locus", "a", "b"], ["x", 0, 1], ["z", 1, 1]])
+    pheno = _write(tmp_path / "p.csv", [["id", "y"], ["a", 1], ["b", 2]])
+    with pytest.raises(ValueError, match=r"its header names 2 of them: samples go in rows"):
+        read_tables(geno, pheno)
+
+
 def test_non_numeric_phenotype(tmp_path):
     path = _write(tmp_path / "p.csv", [["id", "height"], ["a", "tall"]])
     with pytest.raises(ValueError, match=r"'tall' for sample 'a' in column 'height'"):
@@ -369,7 +393,8 @@ def test_explicit_ploidy_two_on_a_panel_without_twos(tmp_path):
     geno = _write(tmp_path / "g.csv", [["id", "x", "z"], ["a", 0, 1], ["b", 1, 1]])
     pheno = _write(tmp_path / "p.csv", [["id", "y"], ["a", 1], ["b", 2]])
     assert read_tables(geno, pheno).ploidy == 1
-    data = read_tables(geno, pheno, ploidy=2)
+    with pytest.warns(UserWarning, match="no genotype of the 4 is 2: if the panel is haploid"):
+        data = read_tables(geno, pheno, ploidy=2)
     assert data.ploidy == 2
     np.testing.assert_array_equal(data.allele_frequencies, [0.25, 0.5])
     with pytest.raises(ValueError, match="ploidy must be 'auto', 1 or 2, got 3"):

@@ -164,7 +164,8 @@ def resolve_ploidy(genotypes, ploidy="auto", *, sample_ids=None, feature_names=N
 
     An explicit 1 with a 2 in the panel is a ValueError naming the first
     such cell; an explicit 2 is taken as given (a diploid panel may hold no
-    homozygote of the counted allele).
+    homozygote of the counted allele), with a warning where no cell of the
+    panel is 2 (a haploid 0/1 panel read as diploid halves its codes).
     """
     if check_ploidy_option(ploidy) == "auto":
         return infer_ploidy(genotypes, sample_ids=sample_ids, feature_names=feature_names,
@@ -179,4 +180,9 @@ def resolve_ploidy(genotypes, ploidy="auto", *, sample_ids=None, feature_names=N
             "ploidy 1 was asked for: correct those cells, or use ploidy 2 (or 'auto') if the "
             "panel is diploid."
         )
+    if ploidy == 2 and twos.size and not twos.any():
+        warnings.warn(
+            f"{source + ': ' if source else ''}ploidy 2 was asked for, but no genotype of the "
+            f"{twos.size} is 2: if the panel is haploid (0/1), use ploidy 1 (or 'auto'), or "
+            "its codes and effects are read on the diploid scale.", UserWarning, stacklevel=3)
     return int(ploidy)

@@ -53,6 +53,18 @@ def _open_text(path):
     return open(path, newline="", encoding="utf-8-sig")
 
 
+#: How a table's delimiter is chosen, for the messages of a file that seems delimited otherwise.
+_DELIMITERS = ("a .csv is read comma-separated, a .tsv or .tab tab-separated and other files "
+               "by whitespace: save it so, or name it to match)")
+
+
+def _delimiter(path):
+    """The delimiter of ``path`` by its extension (``.gz`` aside): None for whitespace."""
+    path = Path(path)
+    suffix = Path(path.stem).suffix if path.suffix == ".gz" else path.suffix
+    return {".csv": ",", ".tsv": "\t", ".tab": "\t"}.get(suffix.lower())
+
+
 def _rows(path):
     """Yield ``(line_number, fields)`` of a delimited text file.
 
@@ -61,8 +73,7 @@ def _rows(path):
     ``.txt``).  Blank lines are skipped.
     """
     path = Path(path)
-    suffix = Path(path.stem).suffix if path.suffix == ".gz" else path.suffix
-    delimiter = {".csv": ",", ".tsv": "\t", ".tab": "\t"}.get(suffix.lower())
+    delimiter = _delimiter(path)
     with _open_text(path) as f:
         if delimiter is None:
             lines = ((n, line.split()) for n, line in enumerate(f, start=1))
@@ -155,20 +166,32 @@ def _read_table(path, what):
         first = 6  # plink --recode A (.raw): FID IID PAT MAT SEX PHENOTYPE, then the loci
     columns = header[first:]
     if "" in columns:
+        trailing = columns.index("") == len(columns) - 1
         raise ValueError(
-            f"{path}: the header has an empty column name (column {columns.index('') + first + 1})."
+            f"{path}: the header has an empty column name (column {columns.index('') + first + 1})"
+            + (": does each line end with a delimiter?" if trailing else ".")
         )
     if not columns:
-        raise ValueError(f"{path}: the header names no {what} columns after the sample ID.")
+        other = next((d for d in ";,\t|" if d in header[0]), None)
+        raise ValueError(
+            f"{path}: the header names no {what} columns after the sample ID"
+            + (f" (it is one field holding {other!r}: {_DELIMITERS}" if other else "."))
     check_unique(columns, path, "column")
     ids, families, values = [], [], []
     for lineno, fields in rows:
         if len(fields) != len(header):
-            spans = any("\n" in field for field in fields)
-            hint = " (a quoted field runs over several lines: is a quote unmatched?)"
+            hint = ""
+            if any("\n" in field for field in fields):
+                hint = " (a quoted field runs over several lines: is a quote unmatched?)"
+            elif len(fields) == len(header) + 1:
+                hint = (" (a header without a name for the sample ID column, as R's "
+                        "write.table writes by default? Name it.)")
+            elif len(fields) < len(header) and _delimiter(path) is None:
+                hint = (" (whitespace-separated, empty cells vanish: write missing calls as NA, "
+                        "or name a tab-separated file .tsv)")
             raise ValueError(
                 f"{path}, line {lineno}: {len(fields)} fields, but the header has "
-                f"{len(header)}{hint if spans else ''}."
+                f"{len(header)}{hint}."
             )
         sample = fields[id_column]
         ids.append(sample)
@@ -210,9 +233,16 @@ def _check_genotypes(G, path, sample_ids, locus_names):
     bad = ~(np.isnan(G) | np.isin(G, (0.0, 1.0, 2.0)))
     if bad.any():
         row, col = np.argwhere(bad)[0]
+        value = float(G[row, col])
+        hint = ""
+        if value == PLINK_MISSING:
+            hint = " -9 for missing? Write NA, '.' or leave the cell empty."
+        elif value == -1 and np.isin(G[~np.isnan(G)], (-1.0, 0.0, 1.0)).all():
+            hint = " -1/0/1 codes? Add 1 to make them allele counts 0/1/2."
         raise ValueError(
-            f"{path}: genotype {float(G[row, col])!r} of sample {str(sample_ids[row])!r} at "
-            f"locus {str(locus_names[col])!r} is not an allele count (0, 1 or 2, or missing)."
+            f"{path}: genotype {value!r} of sample {str(sample_ids[row])!r} at locus "
+            f"{str(locus_names[col])!r} is not an allele count (0, 1 or 2, or missing: NA, '.' "
+            f"or empty).{hint}"
         )
     # int8 keeps large panels small; NaN needs floats
     return G if np.isnan(G).any() else G.astype(np.int8)
@@ -370,10 +400,13 @@ def match_samples(genotypes, phenotypes, genotype_source, phenotype_source, ploi
     genotyped = set(genotypes.sample_ids)
     missing_geno = [s for s in phenotypes.sample_ids if s not in genotyped]
     if len(missing_geno) == len(phenotypes.sample_ids):
+        transposed = set(missing_geno) & set(genotypes.feature_names.tolist())
         raise ValueError(
             f"none of the {len(missing_geno)} sample(s) of {phenotype_source} is in "
-            f"{genotype_source} ({_describe(missing_geno)}): is it the phenotype file of "
-            "these genotypes?"
+            f"{genotype_source} ({_describe(missing_geno)}): "
+            + (f"its header names {len(transposed)} of them: samples go in rows, loci in "
+               "columns (transpose it)." if transposed else
+               "is it the phenotype file of these genotypes?")
         )
     phenotyped = np.array([s in position for s in genotypes.sample_ids], dtype=bool)
     G, ids = genotypes.genotypes, genotypes.sample_ids
