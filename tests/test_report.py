@@ -249,6 +249,20 @@ def test_summary_lists_every_table():
     assert "top-k precision" in summary and "1.00 (k=3)" in summary
 
 
+@pytest.mark.parametrize("scale, shown", [(1e-4, r"0\.0000\d{3}"),
+                                          (1e9, r"\d(\.\d{1,3})?e\+0[89]")])
+def test_variance_table_shows_small_and_large_traits(scale, shown):
+    """Variances of a trait on a small scale keep 3 significant digits (not 0.000), those
+    of a large one 4 in exponent form (not a 15-digit cell); h2 and H2 keep 3 decimals."""
+    results = fake_results()
+    results = dataclasses.replace(results, variance_components={
+        m: {c: v if c in ("h2", "H2") else v * scale for c, v in vc.items()}
+        for m, vc in results.variance_components.items()})
+    rows = summary_tables(results)["components"].rows
+    assert all(re.fullmatch(shown, cell) for cell in rows[0][2:7]), rows[0]
+    assert all(re.fullmatch(r"0\.\d{3}", cell) for cell in rows[0][7:9]), rows[0]
+
+
 @pytest.mark.parametrize("components, phrase", [("debiased", "debiased, so not shrunk"),
                                                 ("network", "the network's own parts")])
 def test_variance_table_says_what_the_elm_row_is(components, phrase):

@@ -36,8 +36,11 @@ def fdr_label(analysis):
     >>> from sklearn_elm._report._inference import fdr_label
     >>> fdr_label(SimpleNamespace(fdr=0.05)), fdr_label(SimpleNamespace(fdr=0.001))
     ('FDR 5 %', 'FDR 0.1 %')
+    >>> fdr_label(SimpleNamespace(fdr=0.999999))  # below 100 %, as it must be
+    'FDR 99.9999 %'
     """
-    return f"FDR {100 * analysis.fdr:.3g} %"
+    percent = f"{100 * analysis.fdr:.3g}"
+    return f"FDR {percent if percent != '100' else f'{100 * analysis.fdr:.12g}'} %"
 
 
 def format_p(value, digits=2):

@@ -66,6 +66,25 @@ def fmt(value, digits=3):
     return f"{value:.{digits}f}"
 
 
+def scaled_fmt(scale):
+    """A :func:`fmt` for variances of the trait's ``scale`` (its phenotypic variance): 3
+    decimals, more where that would show fewer than 3 significant digits of the scale, and
+    4 significant digits from 1e5 up.
+
+    Examples
+    --------
+    >>> from sklearn_elm._report._tables import scaled_fmt
+    >>> scaled_fmt(0.9)(0.1234), scaled_fmt(2e-4)(1.5e-4), scaled_fmt(3e12)(1.23456e12)
+    ('0.123', '0.000150', '1.235e+12')
+    """
+    if not (math.isfinite(scale) and scale > 0):
+        return fmt
+    if scale >= 1e5:
+        return lambda value: fmt(value) if fmt(value) == "-" else f"{value:.4g}"
+    digits = min(12, max(3, 2 - math.floor(math.log10(scale))))
+    return lambda value: fmt(value, digits)
+
+
 def component_keys(analysis):
     """The components that some method reports, in table order."""
     return [c for c in COMPONENTS
@@ -87,13 +106,17 @@ def _components(analysis, traits):
     errors = {m: component_errors(analysis, m) for m in analysis.variance_components}
     rows = []
     for k, t in enumerate(traits):
+        scale = max((abs(float(vc["phenotypic"][k])) for vc in analysis.variance_components.values()
+                     if "phenotypic" in vc), default=math.nan)
+        formats = [fmt if c in ("h2", "H2") else scaled_fmt(scale) for c in keys]
         for n, (method, vc) in enumerate(analysis.variance_components.items()):
             rows.append([t if n == 0 else "", method,
-                         *(fmt(float(vc[c][k])) if c in vc else "-" for c in keys)])
+                         *(f(float(vc[c][k])) if c in vc else "-"
+                           for f, c in zip(formats, keys, strict=True))])
             se = [float(errors[method][c][k]) if c in vc else math.nan for c in keys]
             if not all(math.isnan(v) for v in se):
-                rows.append(["", "± SE", *("-" if math.isnan(v) else f"±{fmt(v)}"
-                                           for v in se)])
+                rows.append(["", "± SE", *("-" if math.isnan(v) else f"±{f(v)}"
+                                           for f, v in zip(formats, se, strict=True))])
     return Table(
         f"Variance components on the {analysis.n_train} training samples",
         ["trait", "source", *(COMPONENTS[c] for c in keys)],
