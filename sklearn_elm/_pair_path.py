@@ -24,10 +24,14 @@ larger penalty and shrinks it less (``benchmarks/pair_path.py``).  The loci's ro
 on every locus where the float64 design and a copy of it for the folds fit in ``MAX_BYTES`` (a
 lazy input's chunks are read into it); past that, on as many as fit, taken in turn from the
 loci of largest training weight and those that correlate most with the target, the others
-dropping out of the row, with a warning (:func:`_refitted_loci`).
+dropping out of the row, with a warning (:func:`_refitted_loci`).  A lasso row's refit is then
+bagged over the folds' scans (:func:`_bag`): its cell fitted again on every sample with each
+fold's pairs in the slots' places, the network holding the average of the six fits, where
+their pairs fit in its slots (:func:`_hold_bags`).
 """
 
 import warnings
+from functools import partial
 
 import numpy as np
 import torch
@@ -128,17 +132,119 @@ def _keeps_units(kept, dropped):
     return bool(dropped[0] > kept[0] + kept[1])
 
 
+def _slot_pairs(used, per_output, pairs):
+    """The pair a fold's scan puts in each used slot (``used``, of ``per_output`` slots per
+    output; ``pairs`` per output, best first): ``(i, j)``, or None where it found fewer."""
+    places = (divmod(int(slot), per_output) for slot in used)
+    return [tuple(map(int, pairs[output][rank])) if rank < len(pairs[output]) else None
+            for output, rank in places]
+
+
 def _fold_products(X, used, per_output, pairs):
-    """The products of a fold's pairs in the used slots' places (``used``, of ``per_output``
-    slots per output; ``pairs`` per output, best first), over ``REFIT_PAIR_WEIGHT``, float64; 0
-    where the fold's scan found fewer pairs."""
+    """The products of a fold's pairs in the used slots' places (:func:`_slot_pairs`), over
+    ``REFIT_PAIR_WEIGHT``, float64; 0 where the fold's scan found fewer pairs."""
     P = np.zeros((len(X), used.size))
-    for c, slot in enumerate(used):
-        output, rank = divmod(int(slot), per_output)
-        if rank < len(pairs[output]):
-            i, j = pairs[output][rank]
-            np.multiply(X[:, i], X[:, j], out=P[:, c], dtype=np.float64)
+    for c, pair in enumerate(_slot_pairs(used, per_output, pairs)):
+        if pair is not None:
+            np.multiply(X[:, pair[0]], X[:, pair[1]], out=P[:, c], dtype=np.float64)
     return P / REFIT_PAIR_WEIGHT
+
+
+def _bag(design, means, loci, target, cell, alpha, start, own, variants):
+    """The relaxed lasso at the chosen cell, averaged over the refit as built and its
+    ``variants``: per fold of the refit, the pairs its scan put in the used slots and a
+    callable that makes their products (:func:`_slot_pairs`, :func:`_fold_products`), fitted
+    on every sample in the place of the design's pair columns (restored after).
+
+    ``design`` is centred (its column ``means``), ``target`` not; ``cell`` is the built fit's
+    coefficients, penalty factor and relaxation; ``own`` the slots' own pairs.  The folds'
+    scans differ in their weaker pairs, and so do the lassos on them: their average, the
+    constant and each fit's terms over the ``V`` fits, predicted 0.002 of the ceiling more
+    than the fit as built on twelve msprime panels, as three networks averaged do
+    (``docs/benchmarks.rst``, "Three networks averaged").
+
+    Returns the loci's coefficients, ``{pair: weight}`` (design units), the constant, and
+    whether every fit converged.
+    """
+    coef, factor, relax = cell
+    held = design[:, loci:].copy()  # the slots' own products, centred
+    r = target - target.mean()
+    fits, done = [(coef, means[loci:], own)], True
+    for pairs, products in variants:
+        P = products()
+        offset = P.mean(axis=0)
+        design[:, loci:] = P - offset
+        c, converged = _relaxed_lasso.fit_cell(design, r, alpha, factor, relax, start)
+        fits.append((c, offset, pairs))
+        done &= converged
+    design[:, loci:] = held
+    loci_coef = np.mean([c[:loci] for c, _, _ in fits], axis=0)
+    constant = target.mean() - means[:loci] @ loci_coef
+    weights = {}
+    for c, offset, pairs in fits:
+        constant -= offset @ c[loci:] / len(fits)
+        for pair, w in zip(pairs, c[loci:], strict=True):
+            if pair is not None and w != 0:
+                key = tuple(sorted(pair))
+                weights[key] = weights.get(key, 0.0) + w / len(fits)
+    return loci_coef, weights, constant, done
+
+
+def _hold_bags(module, bags):
+    """Put the bagged outputs' pairs (``bags``: output -> ``{pair: weight}``) in the pair
+    path's slots, beside those the other outputs hold with a non-zero weight, where each
+    output's fit in its block of slots; returns whether they did (else the slots stay as
+    built).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_elm._network import GatedMLP, held_pairs
+    >>> from sklearn_elm._pair_path import _hold_bags
+    >>> net = GatedMLP(4, hidden_sizes=(2,), pair_path=2)
+    >>> _hold_bags(net, {0: {(0, 1): 0.5, (2, 3): -1.0}})
+    True
+    >>> [pairs.tolist() for pairs in held_pairs(net)], net.pairs.weight.tolist()
+    ([[[2, 3], [0, 1]]], [[-1.0, 0.5]])
+    >>> _hold_bags(net, {0: {(0, 1): 0.5, (2, 3): -1.0, (1, 2): 0.1}})
+    False
+    """
+    path = pair_path_of(module)
+    index = module.pair_index.detach().cpu().numpy()
+    used = module.pair_used.detach().cpu().numpy() > 0
+    W = path.weight.detach().cpu().double().numpy()
+    wanted = []
+    for k, row in enumerate(W):
+        held = bags.get(k)
+        if held is None:  # an output refitted as built keeps what it holds
+            held = {}
+            for slot in np.flatnonzero(used & (row != 0)):
+                pair = tuple(sorted(map(int, index[slot])))
+                held[pair] = held.get(pair, 0.0) + row[slot]
+        wanted.append(held)
+    # each output's pairs in its own block of slots, largest first, as the seeding put them
+    # (a later refit's folds read a slot's place as a rank of its output's scan); a pair two
+    # outputs hold takes one slot, in the first one's block
+    per_output, place = W.shape[1] // len(W), {}
+    for k, held in enumerate(wanted):
+        free = iter(range(k * per_output, (k + 1) * per_output))
+        for pair in sorted(held, key=lambda pair: -abs(held[pair])):
+            if pair not in place:
+                place[pair] = next(free, None)
+                if place[pair] is None:
+                    return False
+    weights = np.zeros_like(W)
+    for k, held in enumerate(wanted):
+        for pair, w in held.items():
+            weights[k, place[pair]] = w
+    with torch.no_grad():
+        module.pair_index.zero_()
+        module.pair_used.zero_()
+        for pair, slot in place.items():
+            module.pair_index[slot] = torch.as_tensor(pair).to(module.pair_index)
+            module.pair_used[slot] = 1.0
+        path.weight.copy_(torch.as_tensor(weights).to(path.weight))
+    return True
 
 
 def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
@@ -202,6 +308,7 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
     module, penalty = net.module_, float(getattr(net, "path_penalty_", 0.0))
     net.lasso_refit_ = np.full((net.n_outputs_, 2), np.nan)
     net.hidden_kept_ = np.ones(net.n_outputs_, dtype=bool)
+    net.refit_bagged_ = np.zeros(net.n_outputs_, dtype=bool)
     pairs, skip = pair_path_of(module), linear_skip_of(module)
     used = (torch.nonzero(module.pair_used).ravel().cpu().numpy() if pairs is not None
             else np.zeros(0, dtype=np.intp))
@@ -256,7 +363,10 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
 
         def fold_pairs(f):
             return _fold_products(X, used, per_output, found[f])
-    means = None
+        own = [tuple(pair) for pair in module.pair_index[torch.as_tensor(used)].tolist()]
+        variants = [(_slot_pairs(used, per_output, found[f]), partial(fold_pairs, f))
+                    for f in range(len(folds))]
+    means, bags = None, {}
     budget = MAX_BYTES - design.nbytes  # for the refit's copies of it, beside it
     net.intercept_ = np.array(net.intercept_, dtype=np.float64)  # the constants go here
     # the outputs whose pairs alone are refitted first: they read the design uncentred
@@ -288,6 +398,11 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
             drop = len(fits) > 1 and not _keeps_units(fits[0][4], fits[1][4])
             c, factor, relax, done, _ = fits[drop]
             constant = targets[drop].mean() - means @ c
+            if fold_pairs is not None:  # the cell fitted again on each fold's pairs
+                bags[k] = (constant, *_bag(design, means, loci, targets[drop],
+                                           (c, factor, relax), penalty / 2, start, own,
+                                           variants))
+                done &= bags[k][-1]
             if drop:
                 net.hidden_kept_[k] = False
                 with torch.no_grad():
@@ -310,4 +425,13 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
             if used.size:
                 pairs.weight[k, used] = torch.as_tensor(c[-used.size:] / REFIT_PAIR_WEIGHT,
                                                         dtype=weight.dtype, device=weight.device)
+    held = {k: {pair: w / REFIT_PAIR_WEIGHT for pair, w in bag[2].items()}
+            for k, bag in bags.items()}
+    if bags and _hold_bags(module, held):  # else (too many pairs for the slots) as built
+        for k, (built, loci_coef, _, constant, _) in bags.items():
+            with torch.no_grad():
+                skip.weight[k, columns] = torch.as_tensor(loci_coef / LASSO_WEIGHT,
+                                                          dtype=weight.dtype, device=weight.device)
+            net.intercept_[k] += net.target_scale_[k] * (constant - built)
+            net.refit_bagged_[k] = True
     return True

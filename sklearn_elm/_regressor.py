@@ -50,30 +50,25 @@ class NeuralGPRegressor(NeuralNetRegressor):
 
         predict(X) = intercept_ + target_scale_ * module_(X)
 
-    ``module_`` (by default one hidden layer of 512 ReLU units) is trained on
-    the standardised targets with AdamW (no weight decay by default),
-    minimising the mean squared error plus ``path_penalty`` times the
-    network's l1 path norm per output
-    (:func:`~sklearn_elm.nn.l1_path_norm`), a penalty that favours
-    hidden units reading few loci, as few additive effects and a few
-    interacting pairs need.  The penalty goes down a path of decreasing
-    strengths (:class:`~sklearn_elm.nn.RegularizationPath`), one cosine learning-rate cycle
-    per step.  By default 10 % of the training data are held out to choose
-    the step: the path stops once weaker regularisation no longer improves
-    the validation loss beyond its noise, and the best step's weights are
-    restored.  So a noise-free trait is fitted closely and a noisy one is
-    not overfitted, with no setting to change.  Before the first epoch, the
-    pairs of loci whose products a scan of the training targets less GBLUP's
-    prediction ranks first (:class:`~sklearn_elm.nn.PairSeeding`) start some
-    hidden units and fill a path of pair products beside them, penalised by the lasso
-    (``pair_path``): a random start finds pairs without marginal effects
-    slowly, if at all, among the ``p (p - 1) / 2`` of a panel.  A linear path,
-    penalised by ridge as GBLUP is, fits the small effects of a polygenic trait
-    where the training data show one, and by the lasso the few effects of a
-    sparse trait (``linear_penalty``).  ``X`` is used as given (integers are
-    cast to float32); encode genotypes first with
-    :class:`~sklearn_elm.GenotypeEncoder` when the network's coefficients are
-    to be read as allele effects.
+    ``module_`` (by default one hidden layer of 512 ReLU units) is trained on the standardised
+    targets with AdamW (no weight decay by default), minimising the mean squared error plus
+    ``path_penalty`` times the network's l1 path norm per output
+    (:func:`~sklearn_elm.nn.l1_path_norm`), a penalty that favours hidden units reading few
+    loci, as few additive effects and a few interacting pairs need.  The penalty goes down a
+    path of decreasing strengths (:class:`~sklearn_elm.nn.RegularizationPath`), one cosine
+    learning-rate cycle per step.  By default 10 % of the training data are held out to choose
+    the step: the path stops once weaker regularisation no longer improves the validation loss
+    beyond its noise, and the best step's weights are restored.  So a noise-free trait is
+    fitted closely and a noisy one is not overfitted, with no setting to change.  Before the
+    first epoch, the pairs of loci whose products a scan of the training targets less GBLUP's
+    prediction ranks first (:class:`~sklearn_elm.nn.PairSeeding`) start some hidden units and
+    fill a path of pair products beside them, penalised by the lasso (``pair_path``): a random
+    start finds pairs without marginal effects slowly, if at all, among the ``p (p - 1) / 2``
+    of a panel.  A linear path, penalised by ridge as GBLUP is, fits the small effects of a
+    polygenic trait where the training data show one, and by the lasso the few effects of a
+    sparse trait (``linear_penalty``).  ``X`` is used as given (integers are cast to float32);
+    encode genotypes first with :class:`~sklearn_elm.GenotypeEncoder` when the network's
+    coefficients are to be read as allele effects.
 
     Parameters
     ----------
@@ -128,7 +123,8 @@ class NeuralGPRegressor(NeuralNetRegressor):
         says why 64); the loss gains ``2 path_penalty_ |weights|_1``, a lasso going down the
         path (four hidden units pay twice that).  After training it is refitted with the linear
         path's lasso rows on every sample, a relaxed lasso chosen by cross-validation
-        (``lasso_refit_``, ``hidden_kept_``).  0 builds no path; only a GatedMLP module has one.
+        (``lasso_refit_``, ``hidden_kept_``) and bagged over the folds' scans
+        (``refit_bagged_``).  0 builds no path; only a GatedMLP module has one.
     optimizer__weight_decay : float, default=0.0
         Decoupled weight decay of AdamW (none by default); when set it goes
         down the path with the path penalty.
@@ -191,6 +187,9 @@ class NeuralGPRegressor(NeuralNetRegressor):
     hidden_kept_ : ndarray of bool of shape (`n_outputs_`,)
         False where the refit of a lasso row dropped the hidden units' output: the paths
         predicted as well without it, by one standard error of cross-validation.
+    refit_bagged_ : ndarray of bool of shape (`n_outputs_`,)
+        True where a lasso row's refit is the average of its fits on each fold's scanned
+        pairs and on the slots' own (the science page, "Training").
     path_penalty_ : float
         The path penalty of the step whose weights the network keeps.  During ``fit`` it is
         that of the step being trained; it starts at ``path_penalty`` resolved for the

@@ -15,7 +15,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso, lasso_path
 from sklearn.model_selection import KFold
 
-__all__ = ["REFIT_FACTORS", "REFIT_FOLDS", "REFIT_RELAX", "SWEEPS", "folds", "refit"]
+__all__ = ["REFIT_FACTORS", "REFIT_FOLDS", "REFIT_RELAX", "SWEEPS", "fit_cell", "folds",
+           "refit"]
 
 #: The refit's penalties, in multiples of the path penalty, and its relaxations, in multiples
 #: of the penalty: the grid its cross-validation chooses from.  The path's step is chosen on a
@@ -67,6 +68,20 @@ def _relax(D, r, alpha, coef, tol):
     fit.coef_ = coef[kept].copy()
     out[kept] = fit.fit(D[:, kept], r).coef_
     return out, fit.n_iter_ < SWEEPS
+
+
+def fit_cell(D, r, alpha, factor, relax, start):
+    """The relaxed lasso of ``r`` on ``D`` at one cell of :func:`refit`'s grid (``factor``
+    times ``alpha``, relaxed by ``relax``), down the grid's larger penalties from ``start`` as
+    :func:`refit` fits it, and whether it converged."""
+    factors = np.asarray(REFIT_FACTORS)
+    with warnings.catch_warnings():  # convergence is returned, for the caller to report
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        coefs, converged = _path(D, r, alpha * factors[factors >= factor][::-1], start.copy(),
+                                 1e-6)
+        if relax == 1:
+            return coefs[:, -1], bool(converged[-1])
+        return _relax(D, r, alpha * factor * relax, coefs[:, -1], 1e-6)
 
 
 def folds(n, seed):

@@ -18,6 +18,7 @@ from sklearn_elm._pair_path import (
     REFIT_FOLDS,
     REFIT_PAIR_WEIGHT,
     REFIT_RELAX,
+    _hold_bags,
     _refitted_loci,
     refit_lasso_paths,
 )
@@ -83,7 +84,10 @@ def test_the_refit_meets_the_lasso_conditions_on_every_sample():
     X, y = _pair_data()
     y = y + 0.5 * X[:, 0] - 0.4 * X[:, 7]  # two loci of additive effect beside the pairs
     net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=30, random_state=0,
-                            pair_path=8).fit(X, y)
+                            pair_path=8)
+    with pytest.MonkeyPatch.context() as patch:  # the lasso as built, not bagged
+        patch.setattr("sklearn_elm._pair_path._hold_bags", lambda module, bags: False)
+        net.fit(X, y)
     module = net.module_
     assert net.linear_lasso_[0]  # a sparse trait: its row of the linear path is the lasso's
     factor, relax = net.lasso_refit_[0]
@@ -108,6 +112,109 @@ def test_the_refit_meets_the_lasso_conditions_on_every_sample():
         if relax == 1:  # the lasso itself: no weight held at 0 would lower the loss
             assert np.all(np.abs(grad[~active]) <= l1 * (1 + 1e-3))
     assert (w[:2] != 0).all() and b[0] > 0 > b[7]  # the two true pairs and loci stay
+
+
+def _bagged_and_built(X, y, monkeypatch, scan=None):
+    """The same network fitted with its refit bagged and as built (the bag's slots refused)."""
+    if scan is not None:
+        monkeypatch.setattr("sklearn_elm._regressor.fold_scan", scan)
+    fits = []
+    for bag in (True, False):
+        with pytest.MonkeyPatch.context() as patch:
+            if not bag:
+                patch.setattr("sklearn_elm._pair_path._hold_bags", lambda module, bags: False)
+            fits.append(NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=20,
+                                          random_state=0, pair_path=16).fit(X, y))
+    return fits
+
+
+def test_a_bag_of_identical_fits_is_the_fit_as_built(monkeypatch):
+    """Where every fold's scan gives the slots' own pairs, each fit of the bag is the refit as
+    built, and so is their average: the same predictions, in slots of the same pairs."""
+    X, y = _pair_data(n=600)
+    y = y + 0.5 * X[:, 0]
+
+    def own_pairs(net, X, Y):
+        index = net.module_.pair_index.numpy()
+        return lambda rows: [index[:16]]
+
+    bagged, built = _bagged_and_built(X, y, monkeypatch, own_pairs)
+    assert bagged.refit_bagged_[0] and not built.refit_bagged_[0]
+    np.testing.assert_allclose(bagged.predict(X), built.predict(X), rtol=1e-5, atol=1e-5)
+    assert _kept_pairs(bagged) == _kept_pairs(built)
+
+
+def _noisy_pairs(n, p, seed=0):
+    """Two pairs and a locus among ``p`` loci, in noise of variance 1."""
+    rng = np.random.default_rng(seed)
+    X = rng.choice([-1.0, 0.0, 1.0], size=(n, p)).astype(np.float32)
+    return X, (0.5 * X[:, 2] * X[:, 5] - 0.4 * X[:, 9] * X[:, 13] + 0.3 * X[:, 0]
+               + rng.standard_normal(n))
+
+
+def test_the_bag_averages_the_folds_fits_and_holds_their_pairs(monkeypatch):
+    """With each fold's own scan the bag holds the pairs of every fit in the slots (here the
+    two true ones, with the largest weights): the map stays exact, and the predictions
+    differ from the fit as built by the folds' fits."""
+    X, y = _noisy_pairs(600, 60)
+    bagged, built = _bagged_and_built(X, y, monkeypatch)
+    assert bagged.refit_bagged_[0]
+    assert _kept_pairs(built) <= _kept_pairs(bagged)
+    weight = bagged.module_.pairs.weight[0].detach().numpy()
+    index = np.sort(bagged.module_.pair_index.numpy(), axis=1)
+    strongest = {tuple(pair) for pair in index[np.argsort(-np.abs(weight))[:2]].tolist()}
+    assert strongest == {(2, 5), (9, 13)}
+    assert 0 < np.abs(bagged.predict(X) - built.predict(X)).max() < 0.1 * np.std(y)
+    x = torch.as_tensor(X[:50])
+    J = torch.as_tensor(equivalent_linear_map(bagged.module_, x))
+    with torch.no_grad():
+        np.testing.assert_allclose((J @ x.unsqueeze(2))[..., 0], bagged.module_(x), atol=1e-5)
+
+
+def test_bags_are_held_in_each_outputs_block_of_slots():
+    """Two outputs, two slots each: output 0 keeps what it holds, output 1's bag shares one
+    of its pairs and adds two; each output's pairs sit in its own block, largest first, and
+    the module computes exactly the weights asked for.  Three pairs of its own for output 1
+    would not fit: nothing changes."""
+    net = GatedMLP(5, 2, hidden_sizes=(2,), pair_path=4)
+    with torch.no_grad():
+        net.pair_index.copy_(torch.tensor([[0, 1], [1, 2], [3, 4], [0, 4]]))
+        net.pair_used.copy_(torch.tensor([1.0, 1.0, 1.0, 0.0]))
+        net.pairs.weight.copy_(torch.tensor([[0.5, 0.0, 0.0, 0.0], [0.1, 0.2, 0.3, 0.0]]))
+    before = [t.clone() for t in (net.pair_index, net.pair_used, net.pairs.weight)]
+    assert not _hold_bags(net, {1: {(0, 1): 0.3, (2, 3): -0.7, (1, 4): 0.2, (0, 2): 0.1}})
+    for now, then in zip((net.pair_index, net.pair_used, net.pairs.weight), before, strict=True):
+        assert torch.equal(now, then)
+    assert _hold_bags(net, {1: {(0, 1): 0.3, (2, 3): -0.7, (1, 4): 0.2}})
+    assert net.pair_index.tolist() == [[0, 1], [0, 0], [2, 3], [1, 4]]
+    assert net.pair_used.tolist() == [1.0, 0.0, 1.0, 1.0]
+    np.testing.assert_allclose(net.pairs.weight.detach(), [[0.5, 0, 0, 0], [0.3, 0, -0.7, 0.2]])
+    x = torch.randn(7, 5)
+    expected = (0.5 * x[:, 0] * x[:, 1], 0.3 * x[:, 0] * x[:, 1] - 0.7 * x[:, 2] * x[:, 3]
+                + 0.2 * x[:, 1] * x[:, 4])
+    with torch.no_grad():
+        np.testing.assert_allclose(net.pairs(pair_products(net, x)), torch.stack(expected, 1),
+                                   atol=1e-6)
+
+
+def test_a_bag_of_more_pairs_than_slots_is_left_as_built(monkeypatch):
+    """Where the fits' pairs together would not fit in the slots, the refit stays as built,
+    exactly (not an approximation of the bag)."""
+    X, y = _noisy_pairs(1500, 60)
+    calls = []
+
+    def counted(module, bags):
+        calls.append(sum(len(held) for held in bags.values()))
+        return _hold_bags(module, bags)
+
+    monkeypatch.setattr("sklearn_elm._pair_path._hold_bags", counted)
+    net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=20, random_state=0,
+                            pair_path=32).fit(X, y)
+    assert calls[0] > 32 and not net.refit_bagged_[0]
+    monkeypatch.setattr("sklearn_elm._pair_path._hold_bags", lambda module, bags: False)
+    built = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=20, random_state=0,
+                              pair_path=32).fit(X, y)
+    np.testing.assert_array_equal(net.predict(X), built.predict(X))
 
 
 def test_the_relaxed_refit_predicts_better_than_the_path_penalty():
@@ -141,14 +248,14 @@ def _kept_pairs(net):
 def test_the_refit_drops_the_noise_pairs_the_scan_chose_for_their_chance_correlation():
     # two pairs and a locus among 60 loci (1,770 pairs), 16 slots: the scan fills 14 with
     # noise pairs, chosen for their correlation with y on these very samples
-    rng = np.random.default_rng(0)
-    X = rng.choice([-1.0, 0.0, 1.0], size=(600, 60)).astype(np.float32)
-    y = (0.5 * X[:, 2] * X[:, 5] - 0.4 * X[:, 9] * X[:, 13] + 0.3 * X[:, 0]
-         + rng.standard_normal(600))
+    X, y = _noisy_pairs(600, 60)
     net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=20, random_state=0,
-                            pair_path=16).fit(X, y)
+                            pair_path=16)
+    with pytest.MonkeyPatch.context() as patch:  # the refit's own choice, the bag aside
+        patch.setattr("sklearn_elm._pair_path._hold_bags", lambda module, bags: False)
+        net.fit(X, y)
     # each fold scanned its own samples: the noise pairs' correlation did not carry over
-    assert _kept_pairs(net) == {(2, 5), (9, 13)}
+    assert _kept_pairs(net) == {(2, 5), (9, 13)} and not net.refit_bagged_[0]
     Y = ((y - net.intercept_) / net.target_scale_)[:, None].astype(np.float32)
     refit_lasso_paths(net, X, Y)  # folds that hold the pairs all samples chose
     assert len(_kept_pairs(net)) > 6
