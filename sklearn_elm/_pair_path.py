@@ -26,8 +26,8 @@ lazy input's chunks are read into it); past that, on as many as fit, taken in tu
 loci of largest training weight and those that correlate most with the target, the others
 dropping out of the row, with a warning (:func:`_refitted_loci`).  A lasso row's refit is then
 bagged over the folds' scans (:func:`_bag`): its cell fitted again on every sample with each
-fold's pairs in the slots' places, the network holding the average of the six fits, where
-their pairs fit in its slots (:func:`_hold_bags`).
+fold's pairs in the slots' places, the network holding the average of the six fits (the
+pairs of smallest weight past its slots replaced by their mean, :func:`_hold_bags`).
 """
 
 import warnings
@@ -192,9 +192,11 @@ def _bag(design, means, loci, target, cell, alpha, start, own, variants):
 
 def _hold_bags(module, bags):
     """Put the bagged outputs' pairs (``bags``: output -> ``{pair: weight}``) in the pair
-    path's slots, beside those the other outputs hold with a non-zero weight, where each
-    output's fit in its block of slots; returns whether they did (else the slots stay as
-    built).
+    path's slots, each output's in its own block, largest first, beside those the other
+    outputs hold with a non-zero weight.  A bagged output's pairs that do not fit in its
+    block, those of smallest weight, are left out: returns them per output, for the caller
+    to put their mean in the constant; None where another output's would not fit (the slots
+    then stay as built).
 
     Examples
     --------
@@ -202,12 +204,10 @@ def _hold_bags(module, bags):
     >>> from sklearn_elm._network import GatedMLP, held_pairs
     >>> from sklearn_elm._pair_path import _hold_bags
     >>> net = GatedMLP(4, hidden_sizes=(2,), pair_path=2)
-    >>> _hold_bags(net, {0: {(0, 1): 0.5, (2, 3): -1.0}})
-    True
+    >>> _hold_bags(net, {0: {(0, 1): 0.5, (2, 3): -1.0, (1, 2): 0.1}})
+    {0: {(1, 2): 0.1}}
     >>> [pairs.tolist() for pairs in held_pairs(net)], net.pairs.weight.tolist()
     ([[[2, 3], [0, 1]]], [[-1.0, 0.5]])
-    >>> _hold_bags(net, {0: {(0, 1): 0.5, (2, 3): -1.0, (1, 2): 0.1}})
-    False
     """
     path = pair_path_of(module)
     index = module.pair_index.detach().cpu().numpy()
@@ -229,14 +229,17 @@ def _hold_bags(module, bags):
     for k, held in enumerate(wanted):
         free = iter(range(k * per_output, (k + 1) * per_output))
         for pair in sorted(held, key=lambda pair: -abs(held[pair])):
-            if pair not in place:
-                place[pair] = next(free, None)
-                if place[pair] is None:
-                    return False
+            if pair not in place and (slot := next(free, None)) is not None:
+                place[pair] = slot
+    left = {k: {pair: w for pair, w in held.items() if pair not in place}
+            for k, held in enumerate(wanted)}
+    if any(left[k] for k in range(len(W)) if k not in bags):
+        return None
     weights = np.zeros_like(W)
     for k, held in enumerate(wanted):
         for pair, w in held.items():
-            weights[k, place[pair]] = w
+            if pair in place:
+                weights[k, place[pair]] = w
     with torch.no_grad():
         module.pair_index.zero_()
         module.pair_used.zero_()
@@ -244,7 +247,7 @@ def _hold_bags(module, bags):
             module.pair_index[slot] = torch.as_tensor(pair).to(module.pair_index)
             module.pair_used[slot] = 1.0
         path.weight.copy_(torch.as_tensor(weights).to(path.weight))
-    return True
+    return {k: left[k] for k in bags}
 
 
 def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
@@ -427,11 +430,14 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
                                                         dtype=weight.dtype, device=weight.device)
     held = {k: {pair: w / REFIT_PAIR_WEIGHT for pair, w in bag[2].items()}
             for k, bag in bags.items()}
-    if bags and _hold_bags(module, held):  # else (too many pairs for the slots) as built
-        for k, (built, loci_coef, _, constant, _) in bags.items():
-            with torch.no_grad():
-                skip.weight[k, columns] = torch.as_tensor(loci_coef / LASSO_WEIGHT,
-                                                          dtype=weight.dtype, device=weight.device)
-            net.intercept_[k] += net.target_scale_[k] * (constant - built)
-            net.refit_bagged_[k] = True
+    left = _hold_bags(module, held) if bags else None
+    for k, (built, loci_coef, _, constant, _) in bags.items() if left is not None else ():
+        with torch.no_grad():
+            skip.weight[k, columns] = torch.as_tensor(loci_coef / LASSO_WEIGHT,
+                                                      dtype=weight.dtype, device=weight.device)
+        # a pair left out of the slots adds its mean over the samples to the constant
+        constant += sum(w * np.mean(X[:, i] * X[:, j], dtype=np.float64)
+                        for (i, j), w in left[k].items())
+        net.intercept_[k] += net.target_scale_[k] * (constant - built)
+        net.refit_bagged_[k] = True
     return True

@@ -86,7 +86,7 @@ def test_the_refit_meets_the_lasso_conditions_on_every_sample():
     net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=30, random_state=0,
                             pair_path=8)
     with pytest.MonkeyPatch.context() as patch:  # the lasso as built, not bagged
-        patch.setattr("sklearn_elm._pair_path._hold_bags", lambda module, bags: False)
+        patch.setattr("sklearn_elm._pair_path._hold_bags", lambda module, bags: None)
         net.fit(X, y)
     module = net.module_
     assert net.linear_lasso_[0]  # a sparse trait: its row of the linear path is the lasso's
@@ -122,7 +122,7 @@ def _bagged_and_built(X, y, monkeypatch, scan=None):
     for bag in (True, False):
         with pytest.MonkeyPatch.context() as patch:
             if not bag:
-                patch.setattr("sklearn_elm._pair_path._hold_bags", lambda module, bags: False)
+                patch.setattr("sklearn_elm._pair_path._hold_bags", lambda module, bags: None)
             fits.append(NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=20,
                                           random_state=0, pair_path=16).fit(X, y))
     return fits
@@ -174,18 +174,21 @@ def test_the_bag_averages_the_folds_fits_and_holds_their_pairs(monkeypatch):
 def test_bags_are_held_in_each_outputs_block_of_slots():
     """Two outputs, two slots each: output 0 keeps what it holds, output 1's bag shares one
     of its pairs and adds two; each output's pairs sit in its own block, largest first, and
-    the module computes exactly the weights asked for.  Three pairs of its own for output 1
-    would not fit: nothing changes."""
+    the module computes exactly the weights asked for.  A third pair of output 1's own is
+    left out, the smallest; where an output not bagged would lose one, nothing changes."""
     net = GatedMLP(5, 2, hidden_sizes=(2,), pair_path=4)
     with torch.no_grad():
         net.pair_index.copy_(torch.tensor([[0, 1], [1, 2], [3, 4], [0, 4]]))
         net.pair_used.copy_(torch.tensor([1.0, 1.0, 1.0, 0.0]))
-        net.pairs.weight.copy_(torch.tensor([[0.5, 0.0, 0.0, 0.0], [0.1, 0.2, 0.3, 0.0]]))
+        net.pairs.weight.copy_(torch.tensor([[0.5, 0.2, 0.3, 0.0], [0.1, 0.2, 0.3, 0.0]]))
     before = [t.clone() for t in (net.pair_index, net.pair_used, net.pairs.weight)]
-    assert not _hold_bags(net, {1: {(0, 1): 0.3, (2, 3): -0.7, (1, 4): 0.2, (0, 2): 0.1}})
+    assert _hold_bags(net, {1: {(0, 1): 0.3}}) is None  # output 0's three pairs: two slots
     for now, then in zip((net.pair_index, net.pair_used, net.pairs.weight), before, strict=True):
         assert torch.equal(now, then)
-    assert _hold_bags(net, {1: {(0, 1): 0.3, (2, 3): -0.7, (1, 4): 0.2}})
+    with torch.no_grad():
+        net.pairs.weight[0] = torch.tensor([0.5, 0.0, 0.0, 0.0])
+    left = _hold_bags(net, {1: {(0, 1): 0.3, (2, 3): -0.7, (1, 4): 0.2, (0, 2): 0.1}})
+    assert left == {1: {(0, 2): 0.1}}
     assert net.pair_index.tolist() == [[0, 1], [0, 0], [2, 3], [1, 4]]
     assert net.pair_used.tolist() == [1.0, 0.0, 1.0, 1.0]
     np.testing.assert_allclose(net.pairs.weight.detach(), [[0.5, 0, 0, 0], [0.3, 0, -0.7, 0.2]])
@@ -197,24 +200,31 @@ def test_bags_are_held_in_each_outputs_block_of_slots():
                                    atol=1e-6)
 
 
-def test_a_bag_of_more_pairs_than_slots_is_left_as_built(monkeypatch):
-    """Where the fits' pairs together would not fit in the slots, the refit stays as built,
-    exactly (not an approximation of the bag)."""
-    X, y = _noisy_pairs(1500, 60)
-    calls = []
+def test_a_pair_left_out_of_the_slots_leaves_its_mean(monkeypatch):
+    """Where a bag holds more pairs than the slots, those of smallest weight are left out and
+    their mean over the samples goes into the constant: the network plus the pair's centred
+    term is the whole bag."""
+    X, y = _noisy_pairs(600, 60)
+    whole = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=20, random_state=0,
+                              pair_path=16).fit(X, y)
+    left_out = {}
 
-    def counted(module, bags):
-        calls.append(sum(len(held) for held in bags.values()))
-        return _hold_bags(module, bags)
+    def leaving(module, bags):
+        ((k, held),) = bags.items()
+        pair = min(held, key=lambda pair: abs(held[pair]))
+        left_out[pair] = held[pair]
+        left = _hold_bags(module, {k: {p: w for p, w in held.items() if p != pair}})
+        left[k][pair] = held[pair]
+        return left
 
-    monkeypatch.setattr("sklearn_elm._pair_path._hold_bags", counted)
-    net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=20, random_state=0,
-                            pair_path=32).fit(X, y)
-    assert calls[0] > 32 and not net.refit_bagged_[0]
-    monkeypatch.setattr("sklearn_elm._pair_path._hold_bags", lambda module, bags: False)
-    built = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=20, random_state=0,
-                              pair_path=32).fit(X, y)
-    np.testing.assert_array_equal(net.predict(X), built.predict(X))
+    monkeypatch.setattr("sklearn_elm._pair_path._hold_bags", leaving)
+    part = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=20, random_state=0,
+                             pair_path=16).fit(X, y)
+    assert whole.refit_bagged_[0] and part.refit_bagged_[0]
+    ((i, j), w), = left_out.items()
+    product = X[:, i].astype(np.float64) * X[:, j]
+    term = part.target_scale_[0] * w * (product - product.mean())
+    np.testing.assert_allclose(part.predict(X) + term, whole.predict(X), atol=2e-5)
 
 
 def test_the_relaxed_refit_predicts_better_than_the_path_penalty():
@@ -252,7 +262,7 @@ def test_the_refit_drops_the_noise_pairs_the_scan_chose_for_their_chance_correla
     net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=20, random_state=0,
                             pair_path=16)
     with pytest.MonkeyPatch.context() as patch:  # the refit's own choice, the bag aside
-        patch.setattr("sklearn_elm._pair_path._hold_bags", lambda module, bags: False)
+        patch.setattr("sklearn_elm._pair_path._hold_bags", lambda module, bags: None)
         net.fit(X, y)
     # each fold scanned its own samples: the noise pairs' correlation did not carry over
     assert _kept_pairs(net) == {(2, 5), (9, 13)} and not net.refit_bagged_[0]
@@ -338,6 +348,8 @@ def test_the_loci_are_refitted_within_the_memory_budget(budget, monkeypatch):
     X, y = _pair_data()
     y = y + 0.5 * X[:, 0]
     Y = ((y - y.mean()) / y.std())[:, None].astype(np.float32)
+    bags = pytest.MonkeyPatch()  # the lasso as built, which a second refit leaves as it is
+    bags.setattr("sklearn_elm._pair_path._hold_bags", lambda module, bags: None)
     if budget == "small":  # room for the pairs' design, not for the loci's
         monkeypatch.setattr("sklearn_elm._pair_path.MAX_BYTES", 8 * len(X) * 10)
     with warnings.catch_warnings(record=True) as caught:
@@ -352,6 +364,7 @@ def test_the_loci_are_refitted_within_the_memory_budget(budget, monkeypatch):
     trained = net.module_.skip.weight.detach().clone()
     monkeypatch.undo()
     assert net.linear_lasso_[0] and refit_lasso_paths(net, X, Y, scan=fold_scan(net, X, Y))
+    bags.undo()
     moved = (net.module_.skip.weight - trained).abs().max().item()
     # the refit is a lasso's (relaxed) minimum: a second one changes nothing; training alone
     # (AdamW) leaves the row away from it
