@@ -174,6 +174,8 @@ def average_networks(members):
     net.intercept_ = np.mean([n.intercept_ for n in nets], axis=0)
     if all(hasattr(n, "hidden_kept_") for n in nets):
         net.hidden_kept_ = np.any([n.hidden_kept_ for n in nets], axis=0)
+    if all(hasattr(n, "refit_bagged_") for n in nets):
+        net.refit_bagged_ = np.any([n.refit_bagged_ for n in nets], axis=0)
     net.module_.eval()
     return average
 

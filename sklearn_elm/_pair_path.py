@@ -66,6 +66,10 @@ PAIR_WEIGHT = 2.0
 REFIT_PAIR_WEIGHT = 2**0.5
 
 
+#: Whether a lasso row's refit is bagged over its folds' scans (:func:`_bag`); off, the refit
+#: is the chosen cell's fit as built, which the tests and benchmarks compare it with.
+BAG = True
+
 #: The fewest loci a refit of the lasso rows takes (fewer: the rows keep training's weights).
 MIN_REFIT_LOCI = 64
 
@@ -192,11 +196,11 @@ def _bag(design, means, loci, target, cell, alpha, start, own, variants):
 
 def _hold_bags(module, bags):
     """Put the bagged outputs' pairs (``bags``: output -> ``{pair: weight}``) in the pair
-    path's slots, each output's in its own block, largest first, beside those the other
-    outputs hold with a non-zero weight.  A bagged output's pairs that do not fit in its
-    block, those of smallest weight, are left out: returns them per output, for the caller
-    to put their mean in the constant; None where another output's would not fit (the slots
-    then stay as built).
+    path's slots, beside those the other outputs hold with a non-zero weight: each output's
+    in its own block where there is room, largest first, else in any slot free.  A bagged
+    output's pairs that find no slot, those of smallest weight, are left out: returns them
+    per output, for the caller to put their mean in the constant.  The slots left over keep
+    the pairs they held, at weight 0, for a later fit to train.
 
     Examples
     --------
@@ -222,24 +226,33 @@ def _hold_bags(module, bags):
                 pair = tuple(sorted(map(int, index[slot])))
                 held[pair] = held.get(pair, 0.0) + row[slot]
         wanted.append(held)
-    # each output's pairs in its own block of slots, largest first, as the seeding put them
-    # (a later refit's folds read a slot's place as a rank of its output's scan); a pair two
-    # outputs hold takes one slot, in the first one's block
-    per_output, place = W.shape[1] // len(W), {}
-    for k, held in enumerate(wanted):
-        free = iter(range(k * per_output, (k + 1) * per_output))
+    # the outputs not bagged first: their pairs held slots, and all find one again; each
+    # output's pairs in its own block of slots where there is room, largest first, as the
+    # seeding put them, then in any slot free; a pair two outputs hold takes one slot
+    per_output, place, slots = W.shape[1] // len(W), {}, W.shape[1]
+    for k in sorted(range(len(W)), key=lambda k: k in bags):
+        held = wanted[k]
         for pair in sorted(held, key=lambda pair: -abs(held[pair])):
-            if pair not in place and (slot := next(free, None)) is not None:
+            if pair not in place:
+                taken = set(place.values())
+                own = range(k * per_output, (k + 1) * per_output)
+                slot = next((s for s in (*own, *range(slots)) if s not in taken), None)
+                if slot is None:
+                    break
                 place[pair] = slot
-    left = {k: {pair: w for pair, w in held.items() if pair not in place}
-            for k, held in enumerate(wanted)}
-    if any(left[k] for k in range(len(W)) if k not in bags):
-        return None
     weights = np.zeros_like(W)
     for k, held in enumerate(wanted):
         for pair, w in held.items():
             if pair in place:
                 weights[k, place[pair]] = w
+    left = {k: {pair: w for pair, w in wanted[k].items() if pair not in place} for k in bags}
+    # the slots left keep the pairs they held, at weight 0, for a later fit to train
+    taken = set(place.values())
+    for slot in np.flatnonzero(used):
+        pair = tuple(sorted(map(int, index[slot])))
+        if pair not in place and len(taken) < slots:
+            place[pair] = slot if slot not in taken else min(set(range(slots)) - taken)
+            taken.add(place[pair])
     with torch.no_grad():
         module.pair_index.zero_()
         module.pair_used.zero_()
@@ -247,7 +260,7 @@ def _hold_bags(module, bags):
             module.pair_index[slot] = torch.as_tensor(pair).to(module.pair_index)
             module.pair_used[slot] = 1.0
         path.weight.copy_(torch.as_tensor(weights).to(path.weight))
-    return {k: left[k] for k in bags}
+    return left
 
 
 def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
@@ -401,7 +414,7 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
             drop = len(fits) > 1 and not _keeps_units(fits[0][4], fits[1][4])
             c, factor, relax, done, _ = fits[drop]
             constant = targets[drop].mean() - means @ c
-            if fold_pairs is not None:  # the cell fitted again on each fold's pairs
+            if fold_pairs is not None and BAG:  # the cell fitted again on each fold's pairs
                 bags[k] = (constant, *_bag(design, means, loci, targets[drop],
                                            (c, factor, relax), penalty / 2, start, own,
                                            variants))
@@ -430,8 +443,8 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
                                                         dtype=weight.dtype, device=weight.device)
     held = {k: {pair: w / REFIT_PAIR_WEIGHT for pair, w in bag[2].items()}
             for k, bag in bags.items()}
-    left = _hold_bags(module, held) if bags else None
-    for k, (built, loci_coef, _, constant, _) in bags.items() if left is not None else ():
+    left = _hold_bags(module, held) if bags else {}
+    for k, (built, loci_coef, _, constant, _) in bags.items():
         with torch.no_grad():
             skip.weight[k, columns] = torch.as_tensor(loci_coef / LASSO_WEIGHT,
                                                       dtype=weight.dtype, device=weight.device)

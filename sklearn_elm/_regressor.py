@@ -188,8 +188,9 @@ class NeuralGPRegressor(NeuralNetRegressor):
         False where the refit of a lasso row dropped the hidden units' output: the paths
         predicted as well without it, by one standard error of cross-validation.
     refit_bagged_ : ndarray of bool of shape (`n_outputs_`,)
-        True where a lasso row's refit is the average of its fits on each fold's scanned
-        pairs and on the slots' own (the science page, "Training").
+        True where a lasso row's refit averages its fits on each fold's scanned pairs and the
+        slots' own (the science page, "Training"); False for a ridge row, and where the folds
+        do not scan (a lazy input, a warm start, no pair seeding, too few samples for folds).
     path_penalty_ : float
         The path penalty of the step whose weights the network keeps.  During ``fit`` it is
         that of the step being trained; it starts at ``path_penalty`` resolved for the

@@ -213,7 +213,7 @@ def test_trait_selection_names_and_empty_traits():
     assert other.n_dropped == 1 and other.train.tolist() == [True, False]
     spaced = select_traits(_traits_bunch(), ["h, part"])  # "a, b": the spaces are not names
     assert spaced.target_names.tolist() == ["h", "part"]
-    for nothing in ([""], [","], [" "]):
+    for nothing in ([""], [","], [" "], "", []):
         with pytest.raises(ValueError, match="traits names no trait.*the phenotypes name: yield"):
             select_traits(_traits_bunch(), nothing)
     with pytest.raises(ValueError, match=r"trait 'empty' has no measured value; leave it out "

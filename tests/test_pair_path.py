@@ -86,7 +86,7 @@ def test_the_refit_meets_the_lasso_conditions_on_every_sample():
     net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=30, random_state=0,
                             pair_path=8)
     with pytest.MonkeyPatch.context() as patch:  # the lasso as built, not bagged
-        patch.setattr("sklearn_elm._pair_path._hold_bags", lambda module, bags: None)
+        patch.setattr("sklearn_elm._pair_path.BAG", False)
         net.fit(X, y)
     module = net.module_
     assert net.linear_lasso_[0]  # a sparse trait: its row of the linear path is the lasso's
@@ -122,7 +122,7 @@ def _bagged_and_built(X, y, monkeypatch, scan=None):
     for bag in (True, False):
         with pytest.MonkeyPatch.context() as patch:
             if not bag:
-                patch.setattr("sklearn_elm._pair_path._hold_bags", lambda module, bags: None)
+                patch.setattr("sklearn_elm._pair_path.BAG", False)
             fits.append(NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=20,
                                           random_state=0, pair_path=16).fit(X, y))
     return fits
@@ -171,33 +171,49 @@ def test_the_bag_averages_the_folds_fits_and_holds_their_pairs(monkeypatch):
         np.testing.assert_allclose((J @ x.unsqueeze(2))[..., 0], bagged.module_(x), atol=1e-5)
 
 
-def test_bags_are_held_in_each_outputs_block_of_slots():
-    """Two outputs, two slots each: output 0 keeps what it holds, output 1's bag shares one
-    of its pairs and adds two; each output's pairs sit in its own block, largest first, and
-    the module computes exactly the weights asked for.  A third pair of output 1's own is
-    left out, the smallest; where an output not bagged would lose one, nothing changes."""
+def _two_output_net():
+    """Output 0 holds (0, 1) and (3, 4); slot 1 holds (1, 2) at weight 0; slot 3 is empty."""
     net = GatedMLP(5, 2, hidden_sizes=(2,), pair_path=4)
     with torch.no_grad():
         net.pair_index.copy_(torch.tensor([[0, 1], [1, 2], [3, 4], [0, 4]]))
         net.pair_used.copy_(torch.tensor([1.0, 1.0, 1.0, 0.0]))
-        net.pairs.weight.copy_(torch.tensor([[0.5, 0.2, 0.3, 0.0], [0.1, 0.2, 0.3, 0.0]]))
-    before = [t.clone() for t in (net.pair_index, net.pair_used, net.pairs.weight)]
-    assert _hold_bags(net, {1: {(0, 1): 0.3}}) is None  # output 0's three pairs: two slots
-    for now, then in zip((net.pair_index, net.pair_used, net.pairs.weight), before, strict=True):
-        assert torch.equal(now, then)
-    with torch.no_grad():
-        net.pairs.weight[0] = torch.tensor([0.5, 0.0, 0.0, 0.0])
-    left = _hold_bags(net, {1: {(0, 1): 0.3, (2, 3): -0.7, (1, 4): 0.2, (0, 2): 0.1}})
-    assert left == {1: {(0, 2): 0.1}}
-    assert net.pair_index.tolist() == [[0, 1], [0, 0], [2, 3], [1, 4]]
-    assert net.pair_used.tolist() == [1.0, 0.0, 1.0, 1.0]
-    np.testing.assert_allclose(net.pairs.weight.detach(), [[0.5, 0, 0, 0], [0.3, 0, -0.7, 0.2]])
+        net.pairs.weight.copy_(torch.tensor([[0.5, 0.0, 0.3, 0.0], [0.1, 0.2, 0.3, 0.0]]))
+    return net
+
+
+def test_bags_are_held_in_each_outputs_block_of_slots():
+    """Two outputs, two slots each.  Output 0, not bagged, keeps its two pairs in its block;
+    output 1's bag shares one and adds four: two in its own block, largest first, and the two
+    smallest, for which no slot is left, are left out.  The module computes exactly the
+    weights asked for."""
+    net = _two_output_net()
+    left = _hold_bags(net, {1: {(0, 1): 0.3, (2, 3): -0.7, (1, 4): 0.2, (0, 2): 0.1,
+                                (1, 3): 0.05}})
+    assert left == {1: {(0, 2): 0.1, (1, 3): 0.05}}
+    assert net.pair_index.tolist() == [[0, 1], [3, 4], [2, 3], [1, 4]]
+    assert net.pair_used.tolist() == [1.0, 1.0, 1.0, 1.0]
     x = torch.randn(7, 5)
-    expected = (0.5 * x[:, 0] * x[:, 1], 0.3 * x[:, 0] * x[:, 1] - 0.7 * x[:, 2] * x[:, 3]
-                + 0.2 * x[:, 1] * x[:, 4])
+    products = {pair: x[:, pair[0]] * x[:, pair[1]] for pair in [(0, 1), (3, 4), (2, 3),
+                                                                   (1, 4)]}
+    expected = (0.5 * products[0, 1] + 0.3 * products[3, 4],
+                0.3 * products[0, 1] - 0.7 * products[2, 3] + 0.2 * products[1, 4])
     with torch.no_grad():
         np.testing.assert_allclose(net.pairs(pair_products(net, x)), torch.stack(expected, 1),
                                    atol=1e-6)
+
+
+def test_the_slots_a_bag_leaves_keep_their_pairs_at_weight_0():
+    """A bag of one shared pair leaves slots free: the pairs they held stay there, used, at
+    weight 0 (a warm-started fit trains them again), and the outputs compute the same."""
+    net = _two_output_net()
+    x = torch.randn(7, 5)
+    assert _hold_bags(net, {1: {(0, 1): 0.3}}) == {1: {}}
+    assert sorted(map(tuple, net.pair_index.tolist()[:3])) == [(0, 1), (1, 2), (3, 4)]
+    assert net.pair_used.tolist() == [1.0, 1.0, 1.0, 0.0]
+    with torch.no_grad():
+        np.testing.assert_allclose(net.pairs(pair_products(net, x)), torch.stack(
+            (0.5 * x[:, 0] * x[:, 1] + 0.3 * x[:, 3] * x[:, 4], 0.3 * x[:, 0] * x[:, 1]), 1),
+            atol=1e-6)
 
 
 def test_a_pair_left_out_of_the_slots_leaves_its_mean(monkeypatch):
@@ -262,7 +278,7 @@ def test_the_refit_drops_the_noise_pairs_the_scan_chose_for_their_chance_correla
     net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=20, random_state=0,
                             pair_path=16)
     with pytest.MonkeyPatch.context() as patch:  # the refit's own choice, the bag aside
-        patch.setattr("sklearn_elm._pair_path._hold_bags", lambda module, bags: None)
+        patch.setattr("sklearn_elm._pair_path.BAG", False)
         net.fit(X, y)
     # each fold scanned its own samples: the noise pairs' correlation did not carry over
     assert _kept_pairs(net) == {(2, 5), (9, 13)} and not net.refit_bagged_[0]
@@ -348,8 +364,8 @@ def test_the_loci_are_refitted_within_the_memory_budget(budget, monkeypatch):
     X, y = _pair_data()
     y = y + 0.5 * X[:, 0]
     Y = ((y - y.mean()) / y.std())[:, None].astype(np.float32)
-    bags = pytest.MonkeyPatch()  # the lasso as built, which a second refit leaves as it is
-    bags.setattr("sklearn_elm._pair_path._hold_bags", lambda module, bags: None)
+    # the lasso as built, which a second refit leaves as it is
+    monkeypatch.setattr("sklearn_elm._pair_path.BAG", False)
     if budget == "small":  # room for the pairs' design, not for the loci's
         monkeypatch.setattr("sklearn_elm._pair_path.MAX_BYTES", 8 * len(X) * 10)
     with warnings.catch_warnings(record=True) as caught:
@@ -363,8 +379,8 @@ def test_the_loci_are_refitted_within_the_memory_budget(budget, monkeypatch):
         assert "too few to refit" in str(skipped[0].message)
     trained = net.module_.skip.weight.detach().clone()
     monkeypatch.undo()
+    monkeypatch.setattr("sklearn_elm._pair_path.BAG", False)
     assert net.linear_lasso_[0] and refit_lasso_paths(net, X, Y, scan=fold_scan(net, X, Y))
-    bags.undo()
     moved = (net.module_.skip.weight - trained).abs().max().item()
     # the refit is a lasso's (relaxed) minimum: a second one changes nothing; training alone
     # (AdamW) leaves the row away from it

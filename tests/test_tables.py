@@ -93,7 +93,9 @@ def test_genotype_outside_alphabet(tmp_path):
 
 @pytest.mark.parametrize(("name", "text", "message"), [
     ("g.csv", "id,x,z\na,-1,0\nb,1,1\n", r"-1/0/1 codes\? Add 1 to make them allele counts"),
-    ("g.csv", "id,x,z\na,-9,0\nb,1,1\n", r"-9 for missing\? Write NA, '\.' or leave"),
+    ("g.csv", "id,x,z\na,-9,0\nb,1,1\n", r"-9 for missing\? Write NA or '\.'\.$"),
+    ("g.csv", "id,x,z\na,0,1,\n", r"4 fields, but the header has 3 \(does each line but the "
+                                  r"header end with a delimiter\?\)"),
     ("g.csv", "id;x;z\na;0;1\n", r"one field holding ';': a \.csv is read comma-separated"),
     ("g.csv", "x,z\na,0,1\n", r"3 fields, but the header has 2 \(a header without a name for "
                                 r"the sample ID column, as R's write\.table"),

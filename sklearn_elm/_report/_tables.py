@@ -106,8 +106,9 @@ def _components(analysis, traits):
     errors = {m: component_errors(analysis, m) for m in analysis.variance_components}
     rows = []
     for k, t in enumerate(traits):
-        scale = max((abs(float(vc["phenotypic"][k])) for vc in analysis.variance_components.values()
-                     if "phenotypic" in vc), default=math.nan)
+        scales = [abs(float(vc["phenotypic"][k])) for vc in analysis.variance_components.values()
+                  if "phenotypic" in vc and not math.isnan(float(vc["phenotypic"][k]))]
+        scale = max(scales, default=math.nan)
         formats = [fmt if c in ("h2", "H2") else scaled_fmt(scale) for c in keys]
         for n, (method, vc) in enumerate(analysis.variance_components.items()):
             rows.append([t if n == 0 else "", method,

@@ -209,7 +209,7 @@ def select_traits(data, traits=None):
     (['Trait2', 'Trait5'], (2, 64, 64), 0)
     """
     names = [str(t) for t in data.target_names]
-    if traits:
+    if traits is not None:
         if isinstance(traits, str):
             traits = [traits]
         bad = [t for t in traits if not isinstance(t, str)]

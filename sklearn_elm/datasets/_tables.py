@@ -183,6 +183,8 @@ def _read_table(path, what):
             hint = ""
             if any("\n" in field for field in fields):
                 hint = " (a quoted field runs over several lines: is a quote unmatched?)"
+            elif len(fields) == len(header) + 1 and fields[-1] == "":
+                hint = " (does each line but the header end with a delimiter?)"
             elif len(fields) == len(header) + 1:
                 hint = (" (a header without a name for the sample ID column, as R's "
                         "write.table writes by default? Name it.)")
@@ -236,7 +238,7 @@ def _check_genotypes(G, path, sample_ids, locus_names):
         value = float(G[row, col])
         hint = ""
         if value == PLINK_MISSING:
-            hint = " -9 for missing? Write NA, '.' or leave the cell empty."
+            hint = " -9 for missing? Write NA or '.'."
         elif value == -1 and np.isin(G[~np.isnan(G)], (-1.0, 0.0, 1.0)).all():
             hint = " -1/0/1 codes? Add 1 to make them allele counts 0/1/2."
         raise ValueError(
