@@ -53,11 +53,6 @@ def _open_text(path):
     return open(path, newline="", encoding="utf-8-sig")
 
 
-#: How a table's delimiter is chosen, for the messages of a file that seems delimited otherwise.
-_DELIMITERS = ("a .csv is read comma-separated, a .tsv or .tab tab-separated and other files "
-               "by whitespace: save it so, or name it to match)")
-
-
 def _delimiter(path):
     """The delimiter of ``path`` by its extension (``.gz`` aside): None for whitespace."""
     path = Path(path)
@@ -175,7 +170,9 @@ def _read_table(path, what):
         other = next((d for d in ";,\t|" if d in header[0]), None)
         raise ValueError(
             f"{path}: the header names no {what} columns after the sample ID"
-            + (f" (it is one field holding {other!r}: {_DELIMITERS}" if other else "."))
+            + (f" (it is one field holding {other!r}: a .csv is read comma-separated, a .tsv "
+               "or .tab tab-separated and other files by whitespace: save it so, or name it to "
+               "match)" if other else "."))
     check_unique(columns, path, "column")
     ids, families, values = [], [], []
     for lineno, fields in rows:
