@@ -154,11 +154,12 @@ def _fold_products(X, used, per_output, pairs):
     return P / REFIT_PAIR_WEIGHT
 
 
-def _bag(design, means, loci, target, cell, alpha, start, own, variants):
+def _bag(design, means, loci, target, cell, alpha, start, own, variants, budget):
     """The relaxed lasso at the chosen cell, averaged over the refit as built and its
     ``variants``: per fold of the refit, the pairs its scan put in the used slots and a
     callable that makes their products (:func:`_slot_pairs`, :func:`_fold_products`), fitted
-    on every sample in the place of the design's pair columns (restored after).
+    on every sample in the place of the design's pair columns, in threads whose copies of the
+    design take at most ``budget`` bytes (:func:`._relaxed_lasso.fit_cells`).
 
     ``design`` is centred (its column ``means``), ``target`` not; ``cell`` is the built fit's
     coefficients, penalty factor and relaxation; ``own`` the slots' own pairs.  The folds'
@@ -171,17 +172,18 @@ def _bag(design, means, loci, target, cell, alpha, start, own, variants):
     whether every fit converged.
     """
     coef, factor, relax = cell
-    held = design[:, loci:].copy()  # the slots' own products, centred
-    r = target - target.mean()
-    fits, done = [(coef, means[loci:], own)], True
-    for pairs, products in variants:
+
+    def centred(pairs, products):
         P = products()
         offset = P.mean(axis=0)
-        design[:, loci:] = P - offset
-        c, converged = _relaxed_lasso.fit_cell(design, r, alpha, factor, relax, start)
+        return P - offset, (offset, pairs)
+
+    fits, done = [(coef, means[loci:], own)], True
+    for c, converged, (offset, pairs) in _relaxed_lasso.fit_cells(
+            design, target - target.mean(), alpha, factor, relax, start,
+            [partial(centred, *variant) for variant in variants], budget):
         fits.append((c, offset, pairs))
         done &= converged
-    design[:, loci:] = held
     loci_coef = np.mean([c[:loci] for c, _, _ in fits], axis=0)
     constant = target.mean() - means[:loci] @ loci_coef
     weights = {}
@@ -417,7 +419,7 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
             if fold_pairs is not None and BAG:  # the cell fitted again on each fold's pairs
                 bags[k] = (constant, *_bag(design, means, loci, targets[drop],
                                            (c, factor, relax), penalty / 2, start, own,
-                                           variants))
+                                           variants, budget))
                 done &= bags[k][-1]
             if drop:
                 net.hidden_kept_[k] = False

@@ -15,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso, lasso_path
 from sklearn.model_selection import KFold
 
-__all__ = ["REFIT_FACTORS", "REFIT_FOLDS", "REFIT_RELAX", "SWEEPS", "fit_cell", "folds",
+__all__ = ["REFIT_FACTORS", "REFIT_FOLDS", "REFIT_RELAX", "SWEEPS", "fit_cells", "folds",
            "refit"]
 
 #: The refit's penalties, in multiples of the path penalty, and its relaxations, in multiples
@@ -70,18 +70,59 @@ def _relax(D, r, alpha, coef, tol):
     return out, fit.n_iter_ < SWEEPS
 
 
-def fit_cell(D, r, alpha, factor, relax, start):
+def _fit_cell(D, r, alpha, factor, relax, start):
     """The relaxed lasso of ``r`` on ``D`` at one cell of :func:`refit`'s grid (``factor``
     times ``alpha``, relaxed by ``relax``), down the grid's larger penalties from ``start`` as
     :func:`refit` fits it, and whether it converged."""
     factors = np.asarray(REFIT_FACTORS)
-    with warnings.catch_warnings():  # convergence is returned, for the caller to report
+    coefs, converged = _path(D, r, alpha * factors[factors >= factor][::-1], start.copy(), 1e-6)
+    if relax == 1:
+        return coefs[:, -1], bool(converged[-1])
+    return _relax(D, r, alpha * factor * relax, coefs[:, -1], 1e-6)
+
+
+def fit_cells(D, r, alpha, factor, relax, start, blocks, budget):
+    """:func:`refit`'s fit at one cell of its grid (``factor`` times ``alpha``, relaxed by
+    ``relax``, from ``start``) once per item of ``blocks``: callables that return the columns
+    to fit in the place of ``D``'s last ones (as many), and something to hand back with the
+    fit.  The fits run in :func:`_workers` threads, each on its own copy of ``D`` within
+    ``budget`` bytes; with one thread, on ``D`` itself, its last columns restored after.
+
+    Returns per block the coefficients, whether the fit converged, and the block's second
+    value.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elm._relaxed_lasso import fit_cells
+    >>> rng = np.random.default_rng(0)
+    >>> D, b = rng.normal(size=(200, 4)), rng.normal(size=(200, 1))
+    >>> r = D[:, 0] + 2 * b[:, 0]
+    >>> before = D.copy()
+    >>> fits = fit_cells(D, r, 0.01, 1.0, 1.0, np.zeros(4), [lambda: (b, "b")], 2**30)
+    >>> np.round(fits[0][0], 1).tolist(), fits[0][1:], np.array_equal(D, before)
+    ([1.0, 0.0, 0.0, 2.0], (True, 'b'), True)
+    """
+    width = D.shape[1]
+    workers = _workers(len(D), width, len(blocks), budget)
+
+    def fit(block, into):
+        columns, extra = block()
+        held = into[:, width - columns.shape[1]:].copy() if into is D else None
+        into[:, width - columns.shape[1]:] = columns
+        coef, converged = _fit_cell(into, r, alpha, factor, relax, start)
+        if held is not None:
+            D[:, width - columns.shape[1]:] = held
+        return coef, converged, extra
+
+    # the filter is set here, for the threads' fits too (catch_warnings is not thread-safe);
+    # convergence is returned, for the caller to report
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        coefs, converged = _path(D, r, alpha * factors[factors >= factor][::-1], start.copy(),
-                                 1e-6)
-        if relax == 1:
-            return coefs[:, -1], bool(converged[-1])
-        return _relax(D, r, alpha * factor * relax, coefs[:, -1], 1e-6)
+        if workers == 1:
+            return [fit(block, D) for block in blocks]
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(lambda block: fit(block, np.array(D, order="F")), blocks))
 
 
 def folds(n, seed):

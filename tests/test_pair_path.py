@@ -1,5 +1,6 @@
 """Tests of the pair path: exact in the ELM, filled by the scan, refitted by the lasso."""
 
+import threading
 import warnings
 
 import numpy as np
@@ -8,7 +9,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from skorch.dataset import Dataset
 
-from sklearn_elm import ELMDecomposer, NeuralGPRegressor, equivalent_linear_map
+from sklearn_elm import ELMDecomposer, NeuralGPRegressor, _relaxed_lasso, equivalent_linear_map
 from sklearn_elm._chunks import RowChunks, target_correlations
 from sklearn_elm._linear_path import LASSO_WEIGHT
 from sklearn_elm._network import pair_products
@@ -542,9 +543,9 @@ def test_the_screen_refuses_targets_of_other_samples():
 
 
 def test_the_refit_is_the_same_in_one_thread_or_two(monkeypatch):
-    """The refit's fits (each target's path, then every fold of every target) run in as many
-    threads as torch uses, each on its own data and start: the weights, the constant and the
-    choices are those of one thread, to the bit."""
+    """The refit's fits (each target's path, then every fold of every target, then the bag's
+    fits) run in as many threads as torch uses, each on its own data and start: the weights,
+    the constant and the choices are those of one thread, to the bit."""
     X, y = _pair_data(n=600, p=30)
     y = y + 0.5 * X[:, 0] - 0.4 * X[:, 7]
     net = NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=8, random_state=0,
@@ -553,13 +554,22 @@ def test_the_refit_is_the_same_in_one_thread_or_two(monkeypatch):
     Y = ((y - y.mean()) / y.std())[:, None].astype(np.float32)
     state = {k: v.clone() for k, v in net.module_.state_dict().items()}
     intercept, results = net.intercept_.copy(), []
+    fit_cell, bag_threads = _relaxed_lasso._fit_cell, []
+
+    def spy(*args):
+        bag_threads[-1].add(threading.get_ident())
+        return fit_cell(*args)
+
+    monkeypatch.setattr(_relaxed_lasso, "_fit_cell", spy)
     for threads in (1, 2):
         monkeypatch.setattr(torch, "get_num_threads", lambda threads=threads: threads)
         net.module_.load_state_dict(state)
         net.intercept_ = intercept.copy()
+        bag_threads.append(set())
         assert refit_lasso_paths(net, X, Y, scan=fold_scan(net, X, Y))
         results.append(({k: v.clone() for k, v in net.module_.state_dict().items()},
                          net.intercept_.copy(), net.lasso_refit_.copy()))
+    assert [len(idents) for idents in bag_threads] == [1, 2]  # the bag's fits, in threads
     (one, c1, choice1), (two, c2, choice2) = results
     assert all(torch.equal(one[k], two[k]) for k in one)
     np.testing.assert_array_equal(c1, c2)
