@@ -1,9 +1,9 @@
 """The cross-validated relaxed lasso of the lasso paths' refit (:mod:`._pair_path`).
 
 Coordinate descent (scikit-learn's ``lasso_path`` and ``Lasso``) along a grid of penalties and
-relaxations; the folds' fits, and those of several targets, run in threads
-(:func:`_workers`), each on its own data and start, so that one thread and several give the
-same weights to the bit.
+relaxations; the folds' fits, those of several targets and the bag's (:func:`fit_cells`) run
+in threads (:func:`_workers`), each on its own data and start, so that one thread and several
+give the same weights to the bit.
 """
 
 import warnings
