@@ -163,8 +163,8 @@ def _bag(design, means, loci, target, cell, alpha, start, own, variants, budget)
 
     ``design`` is centred (its column ``means``), ``target`` not; ``cell`` is the built fit's
     coefficients, penalty factor and relaxation; ``own`` the slots' own pairs.  The folds'
-    scans differ in their weaker pairs, and so do the lassos on them: their average, the
-    constant and each fit's terms over the ``V`` fits, predicted 0.002 of the ceiling more
+    scans differ in their weaker pairs, and so do the lassos on them: their average (the
+    constants and each fit's terms over the number of fits) predicted 0.002 of the ceiling more
     than the fit as built on twelve msprime panels, as three networks averaged do
     (``docs/benchmarks.rst``, "Three networks averaged").
 
