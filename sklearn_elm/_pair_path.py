@@ -154,12 +154,13 @@ def _fold_products(X, used, per_output, pairs):
     return P / REFIT_PAIR_WEIGHT
 
 
-def _bag(design, means, loci, target, cell, alpha, start, own, variants, budget):
+def _bag(design, means, loci, target, cell, alpha, own, variants, budget):
     """The relaxed lasso at the chosen cell, averaged over the refit as built and its
     ``variants``: per fold of the refit, the pairs its scan put in the used slots and a
     callable that makes their products (:func:`_slot_pairs`, :func:`_fold_products`), fitted
     on every sample in the place of the design's pair columns, in threads whose copies of the
-    design take at most ``budget`` bytes (:func:`._relaxed_lasso.fit_cells`).
+    design take at most ``budget`` bytes (:func:`._relaxed_lasso.fit_cells`), each from the
+    fit as built.
 
     ``design`` is centred (its column ``means``), ``target`` not; ``cell`` is the built fit's
     coefficients, penalty factor and relaxation; ``own`` the slots' own pairs.  The folds'
@@ -172,15 +173,21 @@ def _bag(design, means, loci, target, cell, alpha, start, own, variants, budget)
     whether every fit converged.
     """
     coef, factor, relax = cell
+    held = {tuple(sorted(pair)): w for pair, w in zip(own, coef[loci:], strict=True)}
 
     def centred(pairs, products):
         P = products()
         offset = P.mean(axis=0)
-        return P - offset, (offset, pairs)
+        # each fit starts from the fit as built: its loci's weights, and its pairs' where
+        # the fold's scan put the same pair in a slot
+        start = np.concatenate([coef[:loci], [0.0 if pair is None else
+                                              held.get(tuple(sorted(pair)), 0.0)
+                                              for pair in pairs]])
+        return P - offset, start, (offset, pairs)
 
     fits, done = [(coef, means[loci:], own)], True
     for c, converged, (offset, pairs) in _relaxed_lasso.fit_cells(
-            design, target - target.mean(), alpha, factor, relax, start,
+            design, target - target.mean(), alpha * factor, relax,
             [partial(centred, *variant) for variant in variants], budget):
         fits.append((c, offset, pairs))
         done &= converged
@@ -418,7 +425,7 @@ def refit_lasso_paths(net, X, Y, batch=4096, scan=None):
             constant = targets[drop].mean() - means @ c
             if fold_pairs is not None and BAG:  # the cell fitted again on each fold's pairs
                 bags[k] = (constant, *_bag(design, means, loci, targets[drop],
-                                           (c, factor, relax), penalty / 2, start, own,
+                                           (c, factor, relax), penalty / 2, own,
                                            variants, budget))
                 done &= bags[k][-1]
             if drop:
