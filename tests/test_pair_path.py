@@ -9,7 +9,13 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from skorch.dataset import Dataset
 
-from sklearn_elm import ELMDecomposer, NeuralGPRegressor, _relaxed_lasso, equivalent_linear_map
+from sklearn_elm import (
+    ELMDecomposer,
+    NeuralGPRegressor,
+    _pair_path,
+    _relaxed_lasso,
+    equivalent_linear_map,
+)
 from sklearn_elm._chunks import RowChunks, target_correlations
 from sklearn_elm._linear_path import LASSO_WEIGHT
 from sklearn_elm._network import pair_products
@@ -170,6 +176,39 @@ def test_the_bag_averages_the_folds_fits_and_holds_their_pairs(monkeypatch):
     J = torch.as_tensor(equivalent_linear_map(bagged.module_, x))
     with torch.no_grad():
         np.testing.assert_allclose((J @ x.unsqueeze(2))[..., 0], bagged.module_(x), atol=1e-5)
+
+
+def test_the_bags_fits_start_from_the_fit_as_built(monkeypatch):
+    """Each fit of the bag starts from the refit as built: its loci's weights, and its pairs'
+    weights where the fold's scan put the same pair in a slot, 0 for the fold's other pairs."""
+    X, y = _noisy_pairs(600, 60)
+    bags, starts = [], []
+    bag, fit_cells = _pair_path._bag, _relaxed_lasso.fit_cells
+
+    def bag_spy(design, means, loci, target, cell, alpha, own, variants, budget):
+        bags.append((cell[0], loci, own))
+        return bag(design, means, loci, target, cell, alpha, own, variants, budget)
+
+    def cells_spy(D, r, alpha, relax, blocks, budget):
+        made = [block() for block in blocks]
+        starts.extend((start, pairs) for _, start, (_, pairs) in made)
+        return fit_cells(D, r, alpha, relax, [lambda m=m: m for m in made], budget)
+
+    monkeypatch.setattr(_pair_path, "_bag", bag_spy)
+    monkeypatch.setattr(_relaxed_lasso, "fit_cells", cells_spy)
+    NeuralGPRegressor(module__hidden_sizes=(16,), max_epochs=20, random_state=0,
+                      pair_path=16).fit(X, y)
+    (coef, loci, own), = bags
+    held = {tuple(sorted(pair)): w for pair, w in zip(own, coef[loci:], strict=True)}
+    assert len(starts) == REFIT_FOLDS and np.count_nonzero(coef[:loci])
+    shared = 0
+    for start, pairs in starts:
+        np.testing.assert_array_equal(start[:loci], coef[:loci])
+        for pair, w in zip(pairs, start[loci:], strict=True):
+            expected = 0.0 if pair is None else held.get(tuple(sorted(pair)), 0.0)
+            assert w == expected
+            shared += w != 0
+    assert shared  # the folds share pairs of non-zero weight with the fit as built
 
 
 def _two_output_net():
