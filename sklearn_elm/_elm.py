@@ -407,8 +407,10 @@ def equivalent_linear_map(
     module : torch.nn.Module
         An ``nn.Sequential``, or a module whose ``layers`` attribute is one and
         whose forward is ``layers(x)``, or ``layers(x) + skip(x)`` with a
-        bias-free ``nn.Linear`` linear path ``skip`` (such as
-        :class:`~sklearn_elm.nn.GatedMLP`), the layers made of bias-free
+        bias-free ``nn.Linear`` linear path ``skip``, plus a pair path's
+        ``sum_k w_k x_i x_j`` (such as :class:`~sklearn_elm.nn.GatedMLP`,
+        whose map puts half of each product on each of its loci), the
+        layers made of bias-free
         ``nn.Linear`` layers, ReLU / LeakyReLU / SiLU / GELU activations,
         ``nn.Dropout`` (treated as the identity, as in evaluation mode) and
         ``nn.Identity``.

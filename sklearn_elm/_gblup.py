@@ -235,9 +235,10 @@ class GBLUPRegressor(RegressorMixin, BaseEstimator):
     scipy's L-BFGS-B.  With more than ``n_samples / 3`` markers both kernels
     are n x n matrices and a trust-region Newton iteration with the exact
     Hessian (``sklearn_elm/_kernel_reml.py``) finds the optimum in a few
-    ``O(n^3)`` steps, so the fit costs ``O(n^2 p + n^3 + n p^2)``, the last
-    term for the p x p matrix of pairwise effects that the epistatic kernel
-    stores per output (1.2 GB at 12,000 loci).
+    ``O(n^3)`` steps, so the fit costs ``O(n^2 p + n^3)``.  The epistatic
+    kernel's pairwise effects (``epistasis_matrix_``) are kept as factors
+    past more markers than samples (``n p`` numbers per output); with fewer,
+    they are a p x p matrix per output, ``O(n p^2)`` more.
 
     **Out of core.**  ``X`` may be a dask array, chunked over samples and
     loci, or a lazy PLINK array (:func:`~sklearn_elm.datasets.open_plink`,
