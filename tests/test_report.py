@@ -928,9 +928,9 @@ def test_the_report_reads_sparse_and_factored_pair_matrices_as_their_dense_forms
 
 
 def test_heatmap_ranks_a_later_method_only_while_there_is_room():
-    """The heatmap shows the loci of the first method's top pairs first; a later method's
-    pairs (GBLUP's factored matrix is ranked tile by tile) are ranked only where the first
-    leaves room, and then fill it."""
+    """The heatmap shows the loci of the first method's top pairs first, then those of the
+    pairs it tested, by p-value; a later method's pairs (GBLUP's factored matrix is ranked
+    tile by tile) are ranked only where those leave room, and then fill it."""
     from sklearn_elm._report._figures import MAX_HEATMAP_LOCI, _heatmap_loci
 
     class Unread:
@@ -948,3 +948,8 @@ def test_heatmap_ranks_a_later_method_only_while_there_is_room():
     few[3, 7] = few[7, 3] = 1.0
     loci = _heatmap_loci([few, full], p)
     assert {3, 7} <= set(loci.tolist()) and len(loci) == MAX_HEATMAP_LOCI
+    tested = np.column_stack([np.arange(20, 100, 2), np.arange(21, 100, 2)])  # 80 loci
+    loci = _heatmap_loci([few, Unread()], p, tested)
+    assert loci.tolist() == sorted({3, 7, *tested.ravel()[:MAX_HEATMAP_LOCI - 2].tolist()})
+    loci = _heatmap_loci([few, full], p, tested[:3])  # 8 loci: the later method fills it
+    assert {3, 7, 20, 21, 24, 25} <= set(loci.tolist()) and len(loci) == MAX_HEATMAP_LOCI

@@ -9,7 +9,14 @@ import numpy as np
 
 from .._components import COMPONENTS
 from .._pairs import dense_pairs
-from ._inference import component_errors, fdr_label, minus_log10, qq_points, significant_rows
+from ._inference import (
+    component_errors,
+    fdr_label,
+    minus_log10,
+    qq_points,
+    significant_rows,
+    tested_pairs,
+)
 from ._ranking import rank_pairs
 
 __all__ = ["additive_effects", "epistasis_heatmap", "manhattan", "observed_vs_predicted",
@@ -130,17 +137,23 @@ def additive_effects(analysis):
     return fig
 
 
-def _heatmap_loci(matrices, p):
-    """Loci to show: all, or those of the strongest pairs when there are too many, the first
-    method's first (a later method's pairs are ranked only while there is room: GBLUP's
-    factored matrix is ranked tile by tile, minutes at 50,000 loci)."""
+def _heatmap_loci(matrices, p, tested=()):
+    """Loci to show: all, or those of the strongest pairs when there are too many: the first
+    method's scored pairs, then the pairs it ``tested`` (by increasing p-value, as
+    ``epistasis_pairs.csv`` lists them), then a later method's, each only while there is
+    room (GBLUP's factored matrix is ranked tile by tile, 100 s at 50,000 loci, where a
+    screened fit scores tens of pairs and tests a thousand)."""
     if p <= MAX_HEATMAP_LOCI:
         return np.arange(p)
+    top = 4 * MAX_HEATMAP_LOCI
+    tested = np.asarray(tested, dtype=np.intp).reshape(-1, 2)
+    sources = [lambda: rank_pairs(matrices[0], top=top)[:2], lambda: tested.T,
+               *(lambda E=E: rank_pairs(E, top=top)[:2] for E in matrices[1:])]
     chosen = []
-    for E in matrices:  # a method's pairs ranked only where the earlier ones leave room
+    for pairs in sources:  # each source read only where the earlier ones leave room
         if len(chosen) >= MAX_HEATMAP_LOCI:
             break
-        i, j, _ = rank_pairs(E, top=4 * MAX_HEATMAP_LOCI)
+        i, j = pairs()
         for locus in np.column_stack([i, j]).ravel():
             if locus not in chosen:
                 chosen.append(locus)
@@ -157,7 +170,7 @@ def epistasis_heatmap(analysis, k):
 
     panels = {m: E[k] for m, E in analysis.epistasis.items()}
     p = len(analysis.feature_names)
-    loci = _heatmap_loci(list(panels.values()), p)
+    loci = _heatmap_loci(list(panels.values()), p, tested_pairs(analysis, k))
     fig = Figure(figsize=(PANEL * 1.6 * len(panels) + 0.8, PANEL * 1.5), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False).ravel()
     labels = [str(analysis.feature_names[i]) for i in loci]
@@ -172,7 +185,8 @@ def epistasis_heatmap(analysis, k):
         ax.set_yticks(range(len(loci)), labels, fontsize=size)
         fig.colorbar(image, ax=ax, shrink=0.7, label="pairwise effect e_ij")
     if len(loci) < p:
-        fig.supxlabel(f"{len(loci)} of {p} loci shown: those of the strongest pairs")
+        fig.supxlabel(f"{len(loci)} of {p} loci shown: those of the top pairs "
+                      "(epistasis_pairs.csv)")
     return fig
 
 

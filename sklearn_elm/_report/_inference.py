@@ -11,7 +11,7 @@ import numpy as np
 
 __all__ = ["component_errors", "fdr_label", "format_p", "minus_log10", "n_significant",
            "n_tests", "pair_keys", "pair_p_labels", "pair_test_columns", "qq_points",
-           "significant_rows"]
+           "significant_rows", "tested_pairs"]
 
 #: The largest -log10 p drawn: a p-value that underflowed to 0 is drawn at the smallest
 #: positive double, 2.2e-308, not at infinity.
@@ -111,6 +111,29 @@ def pair_keys(i, j, p):
     """Each pair ``(i, j)``, in either order, as one integer key ``min p + max``."""
     i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
     return np.minimum(i, j) * p + np.maximum(i, j)
+
+
+def tested_pairs(analysis, k):
+    """Trait ``k``'s pairs the decomposer tested, ``i < j`` (a locus with itself left out),
+    by increasing p-value (ties in the tests' order); shape (m, 2), m = 0 without tests.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from types import SimpleNamespace
+    >>> from sklearn.utils import Bunch
+    >>> from sklearn_elm._report._inference import tested_pairs
+    >>> tests = Bunch(pairs=np.array([[2, 0], [1, 1], [1, 2]]), p_value=np.array([0.5, 0.1, 1e-9]))
+    >>> tested_pairs(SimpleNamespace(pair_tests=[tests]), 0).tolist()
+    [[1, 2], [0, 2]]
+    """
+    tests = None if analysis.pair_tests is None else analysis.pair_tests[k]
+    if tests is None or len(tests.p_value) == 0:
+        return np.empty((0, 2), dtype=np.intp)
+    pairs = np.sort(np.asarray(tests.pairs, dtype=np.int64).reshape(-1, 2), axis=1)
+    distinct = pairs[:, 0] != pairs[:, 1]
+    order = np.argsort(np.asarray(tests.p_value)[distinct], kind="stable")
+    return pairs[distinct][order].astype(np.intp)
 
 
 def pair_test_columns(analysis, k, i, j):

@@ -23,6 +23,7 @@ from ._inference import (
     pair_p_labels,
     pair_test_columns,
     significant_rows,
+    tested_pairs,
 )
 from ._ranking import rank_pairs
 
@@ -365,18 +366,16 @@ def write_pairs(analysis, path, top=None):
 def _with_tested_pairs(analysis, k, i, j, e, top):
     """The ranked pairs ``(i, j, e)`` of trait ``k`` followed, up to ``top`` in all, by the
     pairs the decomposer tested that are not among them, by increasing p-value (``e`` NaN)."""
-    tests = None if analysis.pair_tests is None else analysis.pair_tests[k]
     room = np.inf if top is None else top - len(e)
-    if tests is None or room <= 0 or len(tests.p_value) == 0:
+    pairs = tested_pairs(analysis, k)
+    if room <= 0 or not len(pairs):
         return i, j, e
     p = len(analysis.feature_names)
-    pairs = np.sort(np.asarray(tests.pairs, dtype=np.int64).reshape(-1, 2), axis=1)
-    new = ~np.isin(pair_keys(*pairs.T, p), pair_keys(i, j, p)) & (pairs[:, 0] != pairs[:, 1])
-    order = np.flatnonzero(new)[np.argsort(np.asarray(tests.p_value)[new], kind="stable")]
-    order = order[:int(min(room, order.size))]
-    return (np.concatenate([i, pairs[order, 0]]).astype(np.intp),
-            np.concatenate([j, pairs[order, 1]]).astype(np.intp),
-            np.concatenate([e, np.full(order.size, np.nan)]))
+    pairs = pairs[~np.isin(pair_keys(*pairs.T, p), pair_keys(i, j, p))]
+    pairs = pairs[:int(min(room, len(pairs)))]
+    return (np.concatenate([i, pairs[:, 0]]).astype(np.intp),
+            np.concatenate([j, pairs[:, 1]]).astype(np.intp),
+            np.concatenate([e, np.full(len(pairs), np.nan)]))
 
 
 def write_components(analysis, path):
