@@ -410,10 +410,9 @@ def equivalent_linear_map(
         bias-free ``nn.Linear`` linear path ``skip``, plus a pair path's
         ``sum_k w_k x_i x_j`` (such as :class:`~sklearn_elm.nn.GatedMLP`,
         whose map puts half of each product on each of its loci), the
-        layers made of bias-free
-        ``nn.Linear`` layers, ReLU / LeakyReLU / SiLU / GELU activations,
-        ``nn.Dropout`` (treated as the identity, as in evaluation mode) and
-        ``nn.Identity``.
+        layers made of bias-free ``nn.Linear`` layers, ReLU / LeakyReLU /
+        SiLU / GELU activations, ``nn.Dropout`` (treated as the identity, as
+        in evaluation mode) and ``nn.Identity``.
     X : array-like or torch.Tensor of shape (n_samples, n_features)
         Inputs; cast to the module's dtype and device.
     batch_size : int or None, default=None

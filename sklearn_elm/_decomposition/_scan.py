@@ -170,12 +170,20 @@ def _scan_pairs(scan, residual, taken, take):
         j1 = min(j0 + block, L)
         # the products' correlation with r times |r|, exactly so for loci in linkage
         # equilibrium; only the rows i < j1 hold pairs i < j (a block scaled by r, not
-        # a scaled copy of every column)
-        S = np.abs(Zc[:, :j1].T @ (Zc[:, j0:j1] * weight)) * inv[:j1, None] * inv[None, j0:j1]
-        S[rows[:j1, None] >= np.arange(j0, j1)[None, :]] = -1.0
+        # a scaled copy of every column), scaled in place
+        S = Zc[:, :j1].T @ (Zc[:, j0:j1] * weight)
+        np.abs(S, out=S)
+        S *= inv[:j1, None]
+        S *= inv[None, j0:j1]
+        square = S[j0:j1]  # the rows i >= j0, where pairs i >= j lie
+        square[rows[: j1 - j0, None] >= rows[None, : j1 - j0]] = -1.0
         flat = S.ravel()
-        cells = np.argpartition(-flat, take)[:take] if take < flat.size else np.arange(flat.size)
-        cells = cells[flat[cells] > 0]
+        # only the cells above the take-th score so far can enter: one pass picks them,
+        # and only they are partitioned
+        floor = best[0].min() if best[0].size >= take else 0.0
+        cells = np.flatnonzero(flat >= floor) if floor > 0 else np.flatnonzero(flat > 0)
+        if take < cells.size:
+            cells = cells[np.argpartition(-flat[cells], take)[:take]]
         i, j = np.divmod(cells, j1 - j0)
         best = _top(flat[cells].astype(np.float64), i, j + j0, take, best)
     if scan.self_terms is not None:
@@ -189,7 +197,9 @@ def _scan_pairs(scan, residual, taken, take):
                               / np.where(terms.has, terms.norm, 1.0), -1.0)
         i = np.flatnonzero(self_score > 0)
         best = _top(self_score[i], i, i, take, best)
-    order = np.argsort(-best[0], kind="stable")
+    # largest first; equal scores (float32 products tie often) by their loci, so that the
+    # order does not depend on the blocks or the partitions
+    order = np.lexsort((best[2], best[1], -best[0]))
     pairs = [(int(a), int(b)) for a, b in zip(scan.loci[best[1][order]],
                                               scan.loci[best[2][order]], strict=True)
              if (int(a), int(b)) not in taken]
