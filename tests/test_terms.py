@@ -192,3 +192,30 @@ def test_streamed_screened_fit_holds_no_design_of_every_sample(monkeypatch):
     held = (4 * n * p + 4 * 8 * m**2 + Z.rows.nbytes + Z.cols.nbytes + Z.delta.nbytes
             + 8 * (m + c) * c)
     assert peak - held < 8 * n * m / 4
+
+
+@pytest.mark.parametrize("scan_bytes", [2**28, 2**12], ids=["one block", "blocks"])
+def test_the_scan_of_pairs_is_the_exhaustive_ranking(monkeypatch, scan_bytes):
+    """The scan returns the pairs ``i < j`` of largest ``|x_ij . r| / |x_ij|`` over every
+    pair, largest first, less those taken, whatever its blocks; equal scores (here a locus and
+    its exact copy, paired with the same partner) in the order of their loci."""
+    from sklearn.utils import Bunch
+
+    rng = np.random.default_rng(0)
+    n, L = 300, 40
+    Z = rng.choice([0.0, 1.0, 2.0], size=(n, L)).astype(np.float32)
+    Z[:, 30] = Z[:, 3]  # an exact copy: (3, j) and (30, j) tie for every partner j
+    Zc = Z - Z.mean(axis=0)
+    r = Zc[:, 3] * Zc[:, 35] + 0.5 * Zc[:, 11] * Zc[:, 20] + rng.standard_normal(n)
+    scan = Bunch(Zc=Zc, norms=np.linalg.norm(Zc, axis=0), loci=np.arange(L) + 100,
+                 self_terms=None)
+    monkeypatch.setattr(_scan, "SCAN_BLOCK_BYTES", scan_bytes)  # 4 loci a block, or all
+    i, j = np.triu_indices(L, 1)
+    Zd = Zc.astype(np.float64)
+    score = np.abs((Zd[:, i] * Zd[:, j]).T @ r) / (np.linalg.norm(Zd[:, i], axis=0)
+                                                   * np.linalg.norm(Zd[:, j], axis=0))
+    order = np.argsort(-score)
+    expected = [(int(a) + 100, int(b) + 100) for a, b in zip(i[order], j[order], strict=True)]
+    got = _scan._scan_pairs(scan, r, {(111, 120)}, 12)
+    assert got[:2] == [(103, 135), (130, 135)]  # the copy's tie, lower locus first
+    assert got[2:] == [pair for pair in expected[2:12] if pair != (111, 120)]
